@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/models.html.md"""
 
 # %% ../nbs/03_models.ipynb #d67d5fae
 from __future__ import annotations
-import re, socket, warnings
+import inspect, re, socket, warnings
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,21 +46,27 @@ def _conv_bn(ni, nf, ks=3, pad=1, bias=True):
     "Conv, batch norm, ReLU (conv keeps its bias, as in the Keras originals)"
     return nn.Sequential(nn.Conv2d(ni, nf, ks, padding=pad, bias=bias), nn.BatchNorm2d(nf), nn.ReLU(inplace=True))
 
-def basenet(n_out:int=10, n_in:int=3) -> nn.Sequential:
-    "The CIFAR BaseNet: conv5x6-pool-conv5x16-pool-fc50-fc(n_out)"
-    body = nn.Sequential(nn.Conv2d(n_in, 6, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-                         nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2))
-    head = nn.Sequential(nn.AdaptiveAvgPool2d(5), nn.Flatten(), nn.Linear(16*5*5, 50), nn.ReLU(inplace=True),
-                         nn.Linear(50, n_out))
+def _bn_after(conv, nf, batch_norm):
+    "`conv` followed by batch norm when `batch_norm` (state-dict names unchanged without it)"
+    return nn.Sequential(conv, nn.BatchNorm2d(nf)) if batch_norm else conv
+
+def basenet(n_out:int=10, n_in:int=3, batch_norm:bool=False) -> nn.Sequential:
+    "The CIFAR BaseNet: conv5x6-pool-conv5x16-pool-fc50-fc(n_out), optionally with batch norm after each layer"
+    body = nn.Sequential(_bn_after(nn.Conv2d(n_in, 6, 5), 6, batch_norm), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+                         _bn_after(nn.Conv2d(6, 16, 5), 16, batch_norm), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(5), nn.Flatten(), nn.Linear(16*5*5, 50),
+                         *([nn.BatchNorm1d(50)] if batch_norm else []), nn.ReLU(inplace=True), nn.Linear(50, n_out))
     return nn.Sequential(body, head)
 
-def improved_basenet(n_out:int=10, n_in:int=3, p:float=0.5) -> nn.Sequential:
-    "BaseNet made deeper: three double-conv blocks with batch norm and growing dropout, then a BN dense head"
-    body = nn.Sequential(_conv_bn(n_in, 32), _conv_bn(32, 32), nn.MaxPool2d(2), nn.Dropout(0.2),
-                         _conv_bn(32, 64), _conv_bn(64, 64), nn.MaxPool2d(2), nn.Dropout(0.3),
-                         _conv_bn(64, 128), _conv_bn(128, 128), nn.MaxPool2d(2), nn.Dropout(0.4))
+def improved_basenet(n_out:int=10, n_in:int=3, p:float=0.5, batch_norm:bool=True) -> nn.Sequential:
+    "BaseNet made deeper: three double-conv blocks with (optional) batch norm and growing dropout, then a dense head"
+    conv = lambda ni, nf: nn.Sequential(nn.Conv2d(ni, nf, 3, padding=1), *([nn.BatchNorm2d(nf)] if batch_norm else []),
+                                        nn.ReLU(inplace=True))
+    body = nn.Sequential(conv(n_in, 32), conv(32, 32), nn.MaxPool2d(2), nn.Dropout(0.2),
+                         conv(32, 64), conv(64, 64), nn.MaxPool2d(2), nn.Dropout(0.3),
+                         conv(64, 128), conv(128, 128), nn.MaxPool2d(2), nn.Dropout(0.4))
     head = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(128*16, 128), nn.ReLU(inplace=True),
-                         nn.BatchNorm1d(128), nn.Dropout(p), nn.Linear(128, n_out))
+                         *([nn.BatchNorm1d(128)] if batch_norm else []), nn.Dropout(p), nn.Linear(128, n_out))
     return nn.Sequential(body, head)
 
 def seed_cnn(n_out:int=2, n_in:int=3, p:float=0.5) -> nn.Sequential:
@@ -359,7 +365,7 @@ def create_model(arch:str, n_out:int=2, pretrained:bool=False, n_in:int=3, weigh
     "The model `model_learner` trains for `arch` and `n_out` classes (a fastai body+head or a scratch network)"
     spec = _spec(arch)
     weights = _weights_arg(spec, None, weights_path)     # a weights file implies pretrained
-    if spec.kind == 'scratch': return spec.build(weights=weights, n_out=n_out, n_in=n_in)
+    if spec.kind == 'scratch': return spec.build(weights=weights, n_out=n_out, n_in=n_in, **kwargs)
     return create_vision_model(spec.build, n_out, pretrained=pretrained or weights_path is not None,
                                weights=weights, n_in=n_in, **kwargs)
 
@@ -413,7 +419,8 @@ def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None
     if spec.kind == 'scratch':
         head_args = {k: kwargs.pop(k) for k in _VISION_ONLY if k in kwargs}
         if set(head_args) - {'normalize'}: warnings.warn(f"{arch} builds its own head; ignoring {sorted(set(head_args)-{'normalize'})}")
-        model = create_model(arch, n_out=get_c(dls), n_in=n_in, weights_path=weights_path)
+        builder_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(_SCRATCH[arch]).parameters}
+        model = create_model(arch, n_out=get_c(dls), n_in=n_in, weights_path=weights_path, **builder_kw)
         learn = Learner(dls, model, splitter=spec.splitter, **kwargs)
         learn.arch, learn.normalize, learn.n_out, learn.pretrained = spec.build, False, get_c(dls), False
         return learn

@@ -32,7 +32,12 @@ def txt2cells(txt):
     return out
 
 def tonb(src, dst):
-    nb = dict(cells=txt2cells(Path(src).read_text()), metadata=dict(
+    cells = txt2cells(Path(src).read_text())
+    if Path(dst).exists():   # keep existing cell ids (by position) so diffs show only real changes
+        old = json.loads(Path(dst).read_text())['cells']
+        for c, o in zip(cells, old):
+            if 'id' in o: c['id'] = o['id']
+    nb = dict(cells=cells, metadata=dict(
         kernelspec=dict(display_name='python3', language='python', name='python3')), nbformat=4, nbformat_minor=5)
     Path(dst).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
