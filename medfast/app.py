@@ -33,11 +33,6 @@ def _png(img:Image.Image, max_side:int=384) -> bytes:
     b = io.BytesIO(); img.save(b, format='PNG'); return b.getvalue()
 
 # %% ../nbs/10_app.ipynb #e3c54e33
-def _gradcam_fn():
-    try: from medfast.explain import gradcam
-    except ImportError: return None
-    return gradcam
-
 def explain_image(model, data, name:str='upload', cam:bool=True) -> dict:
     "Decode image `data` (bytes, path or PIL image), predict it and compute its Grad-CAM heatmap"
     learn = _as_learner(model)
@@ -52,11 +47,9 @@ def explain_image(model, data, name:str='upload', cam:bool=True) -> dict:
     except Exception as e:
         res['error'] = f"{name}: cannot be read ({type(e).__name__}: {e})"; return res
     if cam:
-        gradcam = _gradcam_fn()
-        if gradcam is None: res['cam_error'] = "Grad-CAM unavailable: medfast.explain is not installed."
-        else:
-            try: res['heatmap'] = gradcam(learn, x[0])
-            except Exception as e: res['cam_error'] = f"Grad-CAM failed ({type(e).__name__}: {e})."
+        from medfast.explain import gradcam
+        try: res['heatmap'] = gradcam(learn, x[0])
+        except Exception as e: res['cam_error'] = f"Grad-CAM failed ({type(e).__name__}: {e})."
     return res
 
 # %% ../nbs/10_app.ipynb #98170fae

@@ -80,11 +80,11 @@ def train_main(argv=None) -> int:
     else: data = Path(a.data); print(f"Data: {data}")
     size = a.size or (96 if synthetic else 224)
     pretrained = a.pretrained == 'yes' or (a.pretrained == 'auto' and not synthetic)
-    out = free_path(a.out, a.overwrite); out.mkdir(parents=True, exist_ok=True)
-    print(f"Outputs: {out}")
     set_seed(a.seed)
     dls = (pneumonia_dls(data, size=size, bs=a.bs, seed=a.seed) if a.task == 'pneumonia'
            else folder_dls(data, size=size, bs=a.bs, seed=a.seed))
+    out = free_path(a.out, a.overwrite); out.mkdir(parents=True, exist_ok=True)   # only once the data is usable
+    print(f"Outputs: {out}")
     test_path = getattr(dls, 'test_path', None)
     print(f"Split (patient-grouped): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
           + (f"; official test folder {test_path}" if test_path else "; no test folder"))

@@ -18,7 +18,7 @@ from .images import MedImage, image_files, verify_images
 # %% auto #0
 __all__ = ['synthetic_xray', 'synthetic_xrays', 'patient_id', 'group_splitter', 'class_folder_items', 'kermany_split',
            'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'default_workers', 'folder_dls',
-           'pneumonia_block', 'pneumonia_dls', 'labelled_dl']
+           'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl']
 
 # %% ../nbs/02_data.ipynb #0d2ed3b3
 def _xray_canvas(size, rng):
@@ -250,7 +250,8 @@ def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwa
     return dls
 
 # %% ../nbs/02_data.ipynb #751a84e0
-def _test_items(src):
+def test_items(src) -> L:
+    "Labelled test images of `src`: a folder of class folders, a Kermany root (its `test/`), or a list of files"
     if isinstance(src, (str, Path)):
         src = Path(src)
         test = kermany_split(src, 'test', required=False) if src.is_dir() else None
@@ -260,7 +261,7 @@ def _test_items(src):
 
 def labelled_dl(dls, src, bs:int|None=None, **kwargs):
     "DataLoader of labelled test items `src` (class folders, a Kermany root or file list) using `dls`' transforms"
-    items, get_y = _test_items(src), dls.valid_ds.tfms[1]
+    items, get_y = test_items(src), dls.valid_ds.tfms[1]
     for o in items:
         try: get_y(o)
         except (KeyError, DataLayoutError) as e:

@@ -24,6 +24,7 @@ from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError,
                           check_path, free_path, save_json)
 from .images import open_image, image_files, to_8bit, MedImage, MedImageBW
+from .models import create_model, arch_names
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'load_model', 'Prediction', 'arch_name', 'inference_spec', 'build_model', 'export',
@@ -90,9 +91,7 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None) -> dict:
 # %% ../nbs/09_inference.ipynb #f6a488c0
 def build_model(arch:str, n_out:int, n_in:int=3, **kwargs) -> nn.Module:
     "Untrained network for registry (or torchvision) architecture `arch` with `n_out` outputs"
-    try: from medfast.models import create_model, arch_names
-    except ImportError: create_model, arch_names = None, lambda: []
-    if create_model is not None and arch in arch_names():
+    if arch in arch_names():
         return create_model(arch, n_out=n_out, pretrained=False, n_in=n_in, **kwargs)
     import torchvision
     fn = getattr(torchvision.models, arch, None)
@@ -100,7 +99,7 @@ def build_model(arch:str, n_out:int, n_in:int=3, **kwargs) -> nn.Module:
         from fastai.vision.learner import create_vision_model
         return create_vision_model(fn, n_out, pretrained=False, n_in=n_in, **kwargs)
     raise ModelMismatchError(f"Unknown architecture {arch!r}: it is neither in medfast's registry "
-                             f"({', '.join(arch_names()) or 'medfast.models not available'}) nor in torchvision. "
+                             f"({', '.join(arch_names())}) nor in torchvision. "
                              "The model was probably made with another medfast version; install that version.")
 
 def _shapes(model): return {k: tuple(v.shape) for k, v in model.state_dict().items()}

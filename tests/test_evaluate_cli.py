@@ -1,0 +1,62 @@
+"End-to-end `medfast evaluate`: a tiny exported model and a tiny labelled test folder, in a fresh process."
+import json, shutil
+from pathlib import Path
+import pandas as pd
+import pytest
+from PIL import Image
+
+PLOTS = ['confusion_matrix.png', 'roc_curve.png', 'pr_curve.png', 'calibration.png', 'top_losses.png']
+
+@pytest.fixture(scope='module')
+def tiny_model(tmp_path_factory):
+    "A basenet trained for one epoch on 32-px synthetic X-rays, exported in the safe format, and a test folder"
+    from medfast.data import synthetic_xrays, folder_dls
+    from medfast.learner import medfast_learner
+    from medfast.inference import export
+    tmp = tmp_path_factory.mktemp('evalcli')
+    data = synthetic_xrays(tmp/'chest_xray', n=24, size=32, seed=0)
+    learn = medfast_learner(folder_dls(data/'train', size=32, bs=8, seed=0), 'basenet', pretrained=False, seed=0)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-3)
+    test = tmp/'test'                                  # lower-case class folders: matched ignoring case
+    for cls in ('NORMAL', 'PNEUMONIA'): shutil.copytree(data/'test'/cls, test/cls.lower())
+    return export(learn, tmp/'model'), test, data
+
+def test_evaluate_writes_metrics_and_plots(cli, tiny_model, tmp_path):
+    model, test, _ = tiny_model
+    r = cli('evaluate', model, test, '--out', tmp_path/'ev', '--n-boot', 100, '--top-losses', 4)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'sensitivity' in r.stdout and 'ci_low' in r.stdout
+    out = tmp_path/'ev'
+    for f in ['metrics.csv', 'predictions.csv', 'run.json'] + PLOTS:
+        assert (out/f).stat().st_size > 0, f
+    for f in PLOTS: assert (out/f).read_bytes()[:4] == b'\x89PNG' and Image.open(out/f).size[0] > 100, f
+    m = pd.read_csv(out/'metrics.csv')
+    assert list(m.columns) == ['metric', 'class', 'value', 'ci_low', 'ci_high']
+    assert {'accuracy', 'balanced_accuracy', 'roc_auc', 'sensitivity', 'specificity', 'precision', 'f1'} <= set(m.metric)
+    n = int(m.query("metric == 'n'").value.iloc[0])
+    assert n == len(list(test.rglob('*.jpeg'))) == len(pd.read_csv(out/'predictions.csv'))
+    rec = json.loads((out/'run.json').read_text())
+    assert rec['test']['n'] == n and rec['model']['classes'] == ['NORMAL', 'PNEUMONIA'] and 'torch' in rec['env']
+
+def test_evaluate_never_overwrites_and_takes_options(cli, tiny_model, tmp_path):
+    model, _, data = tiny_model
+    (tmp_path/'ev').mkdir(); (tmp_path/'ev'/'keep.txt').write_text('earlier results')
+    r = cli('evaluate', model.parent, data, '--out', tmp_path/'ev', '--n-boot', 0, '--top-losses', 0,
+            '--threshold', 0.3, '--tta')            # the model folder, a Kermany root (its test/), TTA, a threshold
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path/'ev'/'keep.txt').read_text() == 'earlier results'
+    out = tmp_path/'ev-2'
+    assert (out/'metrics.csv').exists() and not (out/'top_losses.png').exists()
+    rec = json.loads((out/'run.json').read_text())
+    assert rec['threshold'] == 0.3 and rec['tta'] is True
+
+def test_evaluate_clear_errors(cli, tiny_model, tmp_path):
+    model, test, _ = tiny_model
+    bad = tmp_path/'bad'
+    shutil.copytree(test, bad); (bad/'covid').mkdir(); Image.new('L', (32, 32)).save(bad/'covid'/'x.png')
+    r = cli('evaluate', model, bad, '--out', tmp_path/'ev')
+    assert r.returncode == 1 and 'covid' in r.stderr and 'NORMAL' in r.stderr, r.stderr
+    r = cli('evaluate', tmp_path/'nope.json', test, '--out', tmp_path/'ev')
+    assert r.returncode == 1 and 'nope' in r.stderr, r.stderr
+    r = cli('evaluate', model, tmp_path/'missing', '--out', tmp_path/'ev')
+    assert r.returncode == 1 and 'missing' in r.stderr, r.stderr
