@@ -20,7 +20,7 @@ from .learner import medfast_learner, train
 
 # %% auto #0
 __all__ = ['CELL_LABELS', 'STUDY_CROP_ACC', 'synthetic_cell_images', 'load_clicks', 'merge_clicks', 'crop_cells', 'source_image',
-           'write_crops', 'cell_tfms', 'cell_dls', 'cell_crop_learner', 'crop_size_sweep', 'plot_crop_sweep']
+           'write_crops', 'crop_tfms', 'cell_dls', 'cell_crop_learner', 'crop_size_sweep', 'plot_crop_sweep']
 
 # %% ../nbs/24_cell_crops.ipynb #602373ff
 CELL_LABELS = ('alive', 'dead')
@@ -212,7 +212,7 @@ def _crop_size(path) -> int:
     if f is None: raise DataLayoutError(f"No crop images (*.png) under {path}; write them with write_crops first.")
     with Image.open(f) as im: return im.size[0]
 
-def cell_tfms(**kwargs) -> list:
+def crop_tfms(**kwargs) -> list:
     "Batch augmentations for cell crops: all flips and 90° turns, mild lighting; no zoom or warp"
     return aug_transforms(**{**dict(do_flip=True, flip_vert=True, max_rotate=0., max_zoom=1., max_warp=0.,
                                     max_lighting=0.2, p_lighting=0.5), **kwargs})
@@ -221,7 +221,7 @@ def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.2, seed:int=
     "DataLoaders over a `write_crops` folder, validation split by source image (stratified by label)"
     path = check_path(path, 'crops folder', is_dir=True)
     return folder_dls(path, size=ifnone(size, _crop_size(path)), bs=bs, valid_pct=valid_pct, seed=seed,
-                      group_fn=source_image, batch_tfms=ifnone(batch_tfms, cell_tfms()), **kwargs)
+                      group_fn=source_image, batch_tfms=ifnone(batch_tfms, crop_tfms()), **kwargs)
 
 def cell_crop_learner(path_or_dls, arch='simple_vgg16', pretrained:bool=False, size:int|None=None, bs:int=16,
                       valid_pct:float=0.2, seed:int=42, **kwargs):

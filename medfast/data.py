@@ -9,16 +9,18 @@ from __future__ import annotations
 import inspect, re, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
-import numpy as np
+import numpy as np, pandas as pd
 from PIL import Image, ImageFilter
 from fastai.vision.all import *
+from fastai.callback.data import WeightedDL
 from .core import *
 from .images import MedImage, image_files, verify_images
 
 # %% auto #0
 __all__ = ['synthetic_xray', 'synthetic_xrays', 'patient_id', 'group_splitter', 'class_folder_items', 'kermany_split',
            'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'default_workers', 'folder_dls',
-           'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl']
+           'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'train_labels', 'class_counts',
+           'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #0d2ed3b3
 def _xray_canvas(size, rng):
@@ -268,3 +270,35 @@ def labelled_dl(dls, src, bs:int|None=None, **kwargs):
             raise DataLayoutError(f"Test image {o} has a label the model does not know ({e}); "
                                   f"known classes: {list(dls.vocab)}.") from None
     return dls.test_dl(items, with_labels=True, rm_type_tfms=0, bs=ifnone(bs, dls.bs), **kwargs)
+
+# %% ../nbs/02_data.ipynb #33c75116
+def train_labels(dls) -> np.ndarray:
+    "Integer training labels of `dls`, computed from the label pipeline only (no image decoding)"
+    return np.array([int(y) for y in dls.train_ds.tls[-1]])
+
+def class_counts(dls) -> pd.Series:
+    "Number of training images per class of `dls`"
+    counts = np.bincount(train_labels(dls), minlength=dls.c)
+    return pd.Series(counts, index=[str(v) for v in dls.vocab], name='train images')
+
+_dls_extras = ('test_path', 'test_items', 'split_info', 'medmnist')  # attributes recipes hang on DataLoaders
+
+def balanced_sampler(dls, power:float=1.0) -> DataLoaders:
+    "Copy of `dls` whose training DataLoader samples class c with probability ∝ 1/n_c**`power`"
+    y, trn = train_labels(dls), dls.train
+    counts = np.bincount(y, minlength=dls.c).astype(float)
+    wgts = (1 / np.maximum(counts, 1)**power)[y]
+    wdl = WeightedDL(trn.dataset, bs=trn.bs, wgts=wgts, shuffle=True, drop_last=trn.drop_last,
+                     num_workers=trn.num_workers, device=trn.device, do_setup=False,
+                     after_item=trn.after_item.fs, before_batch=trn.before_batch.fs, after_batch=trn.after_batch.fs)
+    new = DataLoaders(wdl, *dls.loaders[1:], path=dls.path, device=dls.device)
+    for k in _dls_extras:
+        if hasattr(dls, k): setattr(new, k, getattr(dls, k))
+    return new
+
+# %% ../nbs/02_data.ipynb #683accc0
+@delegates(aug_transforms)
+def cell_tfms(size:int|None=None, **kwargs):
+    "Batch augmentations for single-cell and embryo images: all flips and rotations, mild zoom and lighting, no warp"
+    return aug_transforms(**{**dict(size=size, do_flip=True, flip_vert=True, max_rotate=180., max_zoom=1.1,
+                                    max_lighting=0.1, max_warp=0., pad_mode='reflection'), **kwargs})

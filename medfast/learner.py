@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import *
 from .core import *
-from .data import pneumonia_dls
+from .data import pneumonia_dls, class_counts, balanced_sampler
 from .models import model_learner
 
 # %% auto #0
-__all__ = ['default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'RunRecorder', 'run_table', 'save_run_record',
-           'medfast_learner', 'train', 'pneumonia_learner']
+__all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'RunRecorder', 'run_table',
+           'save_run_record', 'medfast_learner', 'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #2b69cea6
 def default_metrics(n_classes:int) -> list:
@@ -26,8 +26,8 @@ def default_metrics(n_classes:int) -> list:
 
 # %% ../nbs/04_learner.ipynb #f26f30a4
 def balanced_class_weights(dls) -> torch.Tensor:
-    "Inverse-frequency class weights `n / (k * n_c)` from the training labels of `dls`"
-    counts = torch.bincount(torch.tensor([int(y) for *_, y in dls.train_ds]), minlength=dls.c).float()
+    "Inverse-frequency class weights `n / (k * n_c)` from the training labels of `dls` (no image decoding)"
+    counts = torch.tensor(class_counts(dls).values, dtype=torch.float)
     if (counts == 0).any():
         raise DataLayoutError(f"Class(es) {[dls.vocab[i] for i in torch.where(counts==0)[0]]} have no training images.")
     return counts.sum() / (len(counts) * counts)
@@ -87,22 +87,26 @@ def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
     return save_json(rec, path, overwrite=overwrite)
 
 # %% ../nbs/04_learner.ipynb #1e18471a
+BALANCE_CHOICES = ('weights', 'sampler', None)
+
 @delegates(model_learner, but=['metrics', 'loss_func'])
-def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, class_weights=None,
+def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, balance:str|None=None, class_weights=None,
                     label_smoothing:float=0., seed:int|None=42, cbs=None, **kwargs) -> Learner:
-    "A Learner for `dls` and `arch` with medfast's metrics, loss, divergence guard and run recorder"
+    "A Learner for `dls` and `arch` with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
+    if balance not in BALANCE_CHOICES:
+        raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
     if seed is not None: set_seed(seed)
-    if isinstance(class_weights, str):
-        if class_weights != 'balanced': raise ValueError("class_weights must be 'balanced', a tensor or None")
-        class_weights = balanced_class_weights(dls)
+    if balance == 'weights': class_weights = balanced_class_weights(dls)
+    if balance == 'sampler': dls = balanced_sampler(dls)
     weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float)
     loss = CrossEntropyLossFlat(weight=weight, label_smoothing=label_smoothing)
     learn = model_learner(dls, arch, pretrained=pretrained, metrics=ifnone(metrics, default_metrics(dls.c)),
                           loss_func=loss, cbs=L(cbs) + [StopOnDivergence(), RunRecorder()], **kwargs)
     learn.arch_name = arch if isinstance(arch, str) else getattr(arch, '__name__', str(arch))
     learn.pretrained = pretrained
-    learn.medfast_args = dict(arch=learn.arch_name, pretrained=pretrained, seed=seed, label_smoothing=label_smoothing,
-                              class_weights=None if weight is None else weight.tolist(), **kwargs)
+    learn.medfast_args = dict(arch=learn.arch_name, pretrained=pretrained, seed=seed, balance=balance,
+                              label_smoothing=label_smoothing, class_weights=None if weight is None else weight.tolist(),
+                              **kwargs)
     return learn
 
 # %% ../nbs/04_learner.ipynb #baa6b01d
