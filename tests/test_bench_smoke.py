@@ -1,0 +1,39 @@
+"Smoke tests: every bench script runs end to end on tiny synthetic inputs (no timing assertions)"
+import os, subprocess, sys
+from pathlib import Path
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1]/'bench'
+
+def run_bench(script, *args, timeout=600):
+    env = {**os.environ, 'PYTHONWARNINGS': 'ignore'}
+    r = subprocess.run([sys.executable, str(BENCH/script), '--smoke', *args], capture_output=True, text=True,
+                       timeout=timeout, cwd=BENCH.parent, env=env)
+    assert r.returncode == 0, f"{script} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return r.stdout
+
+def test_decode_smoke():
+    out = run_bench('decode.py')
+    for method in ('| fastai |', '| draft |', '| cache |'): assert method in out
+    assert 'cache build' in out
+
+def test_train_step_smoke():
+    out = run_bench('train_step.py')
+    assert '| fp32 |' in out and '| bf16+channels_last |' in out and 'num_workers=0' in out
+
+def test_predict_smoke():
+    out = run_bench('predict.py')
+    assert '| fastai get_preds |' in out and '| medfast predict |' in out
+
+def test_pneumoniamnist_smoke(tmp_path):
+    js = tmp_path/'res.json'
+    out = run_bench('pneumoniamnist.py', '--json', str(js))
+    assert 'threshold chosen on val' in out and 'MedMNIST v2' in out and 'medfast recipe' in out
+    import json
+    res = json.loads(js.read_text())
+    assert 0 <= res['test']['auc'] <= 1 and 0 <= res['threshold'] <= 1
+
+def test_pneumoniamnist_missing_data(tmp_path):
+    r = subprocess.run([sys.executable, str(BENCH/'pneumoniamnist.py'), '--data', str(tmp_path/'nope.npz')],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and 'MedMNIST file not found' in r.stderr + r.stdout
