@@ -10,6 +10,7 @@ images/s of the training phase, overhead of fastai/medfast against the hand loop
 with DataLoader num_workers 0/1/2.
 
     python bench/train_step.py                     # ~2-4 min on an idle 2-core CPU
+    python bench/train_step.py --workers --accuracy  # + DataLoader workers and the fp32/bf16 accuracy check
     python bench/train_step.py --smoke             # seconds
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fastai.vision.all import *
 from sklearn.metrics import roc_auc_score
 import copy as copylib
 sys.path.insert(0, str(Path(__file__).parent))
-from benchutils import CPUAutocast, cpu_has_fast_bf16, machine, loadavg
+from benchutils import CPUMixedPrecision, cpu_has_fast_bf16, machine, loadavg
 from medfast.core import set_seed
 from medfast.medmnist import medmnist_dls, synthetic_medmnist, load_medmnist
 from medfast.learner import medfast_learner
@@ -33,9 +34,9 @@ class PhaseTimer(Callback):
     "Wall and CPU seconds of the training and validation phases of the last epoch"
     order = 0
     def before_train(self): self.t = (time.perf_counter(), time.process_time())
-    def after_train(self): self.train = (time.perf_counter() - self.t[0], time.process_time() - self.t[1])
+    def after_train(self): self.train_s = (time.perf_counter() - self.t[0], time.process_time() - self.t[1])
     def before_validate(self): self.t = (time.perf_counter(), time.process_time())
-    def after_validate(self): self.valid = (time.perf_counter() - self.t[0], time.process_time() - self.t[1])
+    def after_validate(self): self.valid_s = (time.perf_counter() - self.t[0], time.process_time() - self.t[1])
 
 def hand_loop(model, x_tr, y_tr, x_va, y_va, stats, bs, lr, bf16, channels_last, seed):
     "A plain PyTorch epoch (train + validation with accuracy and AUC); returns ((wall, cpu) train, (wall, cpu) valid)"
@@ -66,13 +67,13 @@ def hand_loop(model, x_tr, y_tr, x_va, y_va, stats, bs, lr, bf16, channels_last,
 def fastai_epoch(dls, model, lr, bf16, channels_last, optim, seed):
     "One medfast_learner epoch with `model`; returns ((wall, cpu) train, (wall, cpu) valid)"
     timer = PhaseTimer()
-    cbs = [timer] + ([CPUAutocast(bf16, channels_last)] if (bf16 or channels_last) else [])
+    cbs = [timer] + ([CPUMixedPrecision(bf16, channels_last)] if (bf16 or channels_last) else [])
     kw = dict(opt_func=partial(OptimWrapper, opt=partial(torch.optim.AdamW, betas=(0.9, 0.99), eps=1e-5))) if optim == 'torch' else {}
-    learn = medfast_learner(dls, 'resnet18', pretrained=False, seed=seed, cbs=cbs, **kw)
+    learn = medfast_learner(dls, 'resnet18', pretrained=False, seed=seed, cbs=cbs, fast_cpu=False, **kw)
     learn.model = model
     learn.create_opt()
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, lr, wd=0.01)
-    return timer.train, timer.valid
+    return timer.train_s, timer.valid_s
 
 def bench_steps(a):
     tmp = Path(tempfile.mkdtemp())
@@ -135,7 +136,7 @@ def bench_workers(a):
     for r in range(a.repeats):
         for w in (a.worker_list if r % 2 == 0 else a.worker_list[::-1]):
             dls = folder_dls(path, size=a.wsize, bs=a.bs, num_workers=w, verify=False, seed=0)
-            learn = medfast_learner(dls, 'resnet18', pretrained=False, cbs=[CPUAutocast(bf16, True)])
+            learn = medfast_learner(dls, 'resnet18', pretrained=False)        # medfast's CPU default
             t0 = time.perf_counter()
             with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 1e-3)
             times.setdefault(w, []).append(time.perf_counter() - t0)
@@ -143,6 +144,32 @@ def bench_workers(a):
     for w in a.worker_list:
         t = statistics.median(times[w])
         print(f"  num_workers={w}: {t:.1f} s/epoch, {n/t:.0f} img/s (train+valid)")
+
+PMNIST = Path(__file__).resolve().parents[2]/'shared'/'data'/'pneumoniamnist_28.npz'
+
+def bench_accuracy(a):
+    "Does accuracy hold? The same training in float32 and in bf16+channels_last, a few seeds, real PneumoniaMNIST"
+    npz = PMNIST if PMNIST.exists() and not a.smoke else synthetic_medmnist(Path(tempfile.mkdtemp())/'acc.npz', n=64, seed=1)
+    modes = {'fp32': CPUMixedPrecision(bf16=False, channels_last=False), 'bf16+channels_last': CPUMixedPrecision(bf16=True)}
+    print(f"\nAccuracy check on {npz.name}: resnet18 from scratch, {a.acc_epochs} epochs one-cycle at {a.acc_size} px, "
+          f"validation split, seeds {list(range(a.acc_seeds))}:")
+    print("| mode | seed | val accuracy | val ROC AUC | seconds |\n|---|---|---|---|---|")
+    res = {}
+    for seed in range(a.acc_seeds):
+        for m in (list(modes) if seed % 2 == 0 else list(modes)[::-1]):
+            dls = medmnist_dls(npz, size=a.acc_size, bs=a.bs, seed=seed)
+            learn = medfast_learner(dls, 'resnet18', pretrained=False, seed=seed, cbs=[modes[m]],
+                                    metrics=[accuracy, RocAucBinary()])
+            t0 = time.perf_counter()
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(a.acc_epochs, 3e-3)
+            secs = time.perf_counter() - t0
+            acc, auc = learn.recorder.values[-1][2:4]
+            res.setdefault(m, []).append((acc, auc, secs))
+            print(f"| {m} | {seed} | {acc:.4f} | {auc:.4f} | {secs:.0f} |", flush=True)
+    for m, rows in res.items():
+        print(f"  {m}: mean val accuracy {np.mean([r[0] for r in rows]):.4f}, mean AUC {np.mean([r[1] for r in rows]):.4f}, "
+              f"mean {np.mean([r[2] for r in rows]):.0f} s")
+    return res
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -155,14 +182,18 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch default)')
     ap.add_argument('--workers', action='store_true', help='also time JPEG-file epochs with num_workers 0/1/2')
     ap.add_argument('--n-files', type=int, default=256); ap.add_argument('--wsize', type=int, default=128)
+    ap.add_argument('--accuracy', action='store_true', help='also train fp32 vs bf16+channels_last on PneumoniaMNIST and compare val AUC')
+    ap.add_argument('--acc-epochs', type=int, default=3); ap.add_argument('--acc-size', type=int, default=32)
+    ap.add_argument('--acc-seeds', type=int, default=2)
     ap.add_argument('--smoke', action='store_true', help='tiny run in seconds (for tests)')
     a = ap.parse_args(argv)
-    if a.smoke: a.n, a.size, a.bs, a.repeats, a.modes, a.n_files, a.wsize = 32, 32, 16, 1, 'fp32,bf16+channels_last', 24, 32
+    if a.smoke: a.n, a.size, a.bs, a.repeats, a.modes, a.n_files, a.wsize, a.acc_epochs, a.acc_seeds = 32, 32, 16, 1, 'fp32,bf16+channels_last', 24, 32, 1, 1
     a.worker_list = [0] if a.smoke else [0, 1, 2]
     if a.threads: torch.set_num_threads(a.threads)
     print(f"machine: {machine()}\nargs: {vars(a)}", flush=True)
     bench_steps(a)
     if a.workers or a.smoke: bench_workers(a)
+    if a.accuracy or a.smoke: bench_accuracy(a)
     print(f"\nload avg at end: {loadavg():.1f}")
     return 0
 

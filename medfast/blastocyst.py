@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from .core import *
 from .images import MedImage
-from .data import group_splitter, default_workers, cell_tfms
+from .data import group_splitter, default_workers, cell_tfms, image_block
 from .pneumonia import study_results
 from .learner import medfast_learner, train
 
@@ -183,7 +183,7 @@ def blastocyst_dls(csv_path, image_dir=None, size:int=224, bs:int=32, grade_map:
     table = blastocyst_split(read_blastocyst_csv(csv_path, image_dir, grade_map, **(csv_kwargs or {})),
                              group, valid_pct, test_pct, balance, seed)
     trn, val = [list(table.image[table.split == s]) for s in ('train', 'valid')]
-    block = DataBlock(blocks=(ImageBlock(cls=MedImage), CategoryBlock), get_y=PathLabel(dict(zip(table.image, table.label))),
+    block = DataBlock(blocks=(image_block(size, item_tfms), CategoryBlock), get_y=PathLabel(dict(zip(table.image, table.label))),
                       splitter=IndexSplitter(range(len(trn), len(trn)+len(val))),
                       item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
                       batch_tfms=ifnone(batch_tfms, cell_tfms()))

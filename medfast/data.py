@@ -14,13 +14,13 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from fastai.callback.data import WeightedDL
 from .core import *
-from .images import MedImage, image_files, verify_images
+from .images import MedImage, MedImageBlock, image_files, verify_images
 
 # %% auto #0
 __all__ = ['synthetic_xray', 'synthetic_xrays', 'patient_id', 'group_splitter', 'class_folder_items', 'kermany_split',
-           'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'default_workers', 'folder_dls',
-           'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'train_labels', 'class_counts',
-           'balanced_sampler', 'cell_tfms']
+           'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'default_workers', 'image_block',
+           'folder_dls', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'train_labels',
+           'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #0d2ed3b3
 def _xray_canvas(size, rng):
@@ -216,27 +216,34 @@ def default_workers() -> int:
     "DataLoader workers: none on small CPU machines (decoding is cheap next to the model), else up to 8"
     return 0 if (defaults.cpus <= 2 and not torch.cuda.is_available()) else min(8, defaults.cpus)
 
-def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True, **kwargs):
+def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=MedImage):
+    "medfast's image block: `cls` images, decoded at reduced scale for `size` unless custom `item_tfms` are given"
+    return MedImageBlock(cls, size=size if fast_decode and item_tfms is None else None)
+
+def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
+         fast_decode=True, **kwargs):
     set_seed(seed)
-    block = DataBlock(blocks=(ImageBlock(cls=MedImage), CategoryBlock), get_y=get_y,
+    block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode), CategoryBlock), get_y=get_y,
                       splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None),
                       item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
                       batch_tfms=ifnone(batch_tfms, xray_tfms()))
     return block.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
 
 def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, group_fn=patient_id,
-               item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, **kwargs) -> DataLoaders:
+               item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, fast_decode:bool=True,
+               **kwargs) -> DataLoaders:
     "DataLoaders from `path/<class>/<images>` with a seeded, grouped, stratified validation split"
     items = class_folder_items(path, verify=verify)
-    return _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, **kwargs)
+    return _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers,
+                fast_decode=fast_decode, **kwargs)
 
-# %% ../nbs/02_data.ipynb #9ff99e17
+# %% ../nbs/02_data.ipynb #bc2610ef
 def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, seed:int=42, merge_val:bool=True,
-                    verify:bool=True, item_tfms=None, batch_tfms=None) -> DataBlock:
+                    verify:bool=True, item_tfms=None, batch_tfms=None, fast_decode:bool=True) -> DataBlock:
     "DataBlock for a Kermany chest X-ray folder with a patient-grouped, stratified validation split"
     get_y = kermany_kind if three_class else kermany_label
     splits = ('train', 'val') if merge_val else ('train',)
-    return DataBlock(blocks=(ImageBlock(cls=MedImage), CategoryBlock), get_y=get_y,
+    return DataBlock(blocks=(image_block(size, item_tfms, fast_decode), CategoryBlock), get_y=get_y,
                      get_items=partial(kermany_items, splits=splits, verify=verify),
                      splitter=group_splitter(patient_id, valid_pct, seed, get_y),
                      item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
@@ -251,7 +258,7 @@ def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwa
     dls.test_path = kermany_split(path, 'test', required=False)
     return dls
 
-# %% ../nbs/02_data.ipynb #751a84e0
+# %% ../nbs/02_data.ipynb #21b879c6
 def test_items(src) -> L:
     "Labelled test images of `src`: a folder of class folders, a Kermany root (its `test/`), or a list of files"
     if isinstance(src, (str, Path)):
@@ -271,7 +278,7 @@ def labelled_dl(dls, src, bs:int|None=None, **kwargs):
                                   f"known classes: {list(dls.vocab)}.") from None
     return dls.test_dl(items, with_labels=True, rm_type_tfms=0, bs=ifnone(bs, dls.bs), **kwargs)
 
-# %% ../nbs/02_data.ipynb #33c75116
+# %% ../nbs/02_data.ipynb #8dfed743
 def train_labels(dls) -> np.ndarray:
     "Integer training labels of `dls`, computed from the label pipeline only (no image decoding)"
     return np.array([int(y) for y in dls.train_ds.tls[-1]])
@@ -296,7 +303,7 @@ def balanced_sampler(dls, power:float=1.0) -> DataLoaders:
         if hasattr(dls, k): setattr(new, k, getattr(dls, k))
     return new
 
-# %% ../nbs/02_data.ipynb #683accc0
+# %% ../nbs/02_data.ipynb #9c27ff27
 @delegates(aug_transforms)
 def cell_tfms(size:int|None=None, **kwargs):
     "Batch augmentations for single-cell and embryo images: all flips and rotations, mild zoom and lighting, no warp"

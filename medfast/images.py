@@ -13,13 +13,13 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from fastcore.all import *
 from fastai.vision.core import PILImage, TensorImage, TensorMask
 from fastai.data.transforms import get_files, image_extensions
-from fastai.data.block import TransformBlock
+from fastai.data.block import TransformBlock, Transform
 from fastai.vision.data import IntToFloatTensor
 from .core import BadImageError, DataLayoutError, MissingPathError, check_path
 
 # %% auto #0
 __all__ = ['DICOM_EXTENSIONS', 'IMAGE_EXTENSIONS', 'window_to_uint8', 'to_8bit', 'set_max_pixels', 'open_image', 'image_files',
-           'MedImage', 'MedImageBW', 'MedImageBlock', 'verify_images', 'check_images']
+           'MedImage', 'MedImageBW', 'DecodeImage', 'MedImageBlock', 'verify_images', 'check_images']
 
 # %% ../nbs/01_images.ipynb #61bf444f
 def window_to_uint8(arr, window=(0.5, 99.5)) -> np.ndarray:
@@ -214,9 +214,15 @@ class MedImageBW(MedImage):
     "Single-channel `MedImage`"
     _open_args, _show_args = {'mode': 'L'}, {'cmap': 'gray'}
 
+class DecodeImage(Transform):
+    "Type transform opening an item as `cls`, decoded at reduced scale for `size` (pixels) when given"
+    def __init__(self, cls=MedImage, size=None): store_attr()
+    def encodes(self, o): return self.cls.create(o, size=self.size) if self.size else self.cls.create(o)
+    def __repr__(self): return f"DecodeImage({self.cls.__name__}, size={self.size})"
+
 def MedImageBlock(cls=MedImage, size=None):
     "`ImageBlock(cls)` whose images are decoded with the `size` hint (fast reduced-scale JPEG decoding)"
-    return TransformBlock(type_tfms=partial(cls.create, size=size) if size else cls.create, batch_tfms=IntToFloatTensor)
+    return TransformBlock(type_tfms=DecodeImage(cls, size), batch_tfms=IntToFloatTensor)
 
 # %% ../nbs/01_images.ipynb #6e42f2f1
 def _image_problem(path, size=64):

@@ -23,7 +23,7 @@ from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError,
                           check_path, free_path, save_json)
-from .images import open_image, image_files, to_8bit, MedImage, MedImageBW
+from .images import open_image, image_files, to_8bit, MedImage, MedImageBW, DecodeImage
 from .models import create_model, arch_names
 
 # %% auto #0
@@ -72,6 +72,11 @@ def _batch_spec(dls):
     if skipped: warnings.warn(f"Batch transform(s) {skipped} are not reproduced at inference; predictions may differ.")
     return norm, grey_to_rgb
 
+def _fast_decode(dls) -> bool:
+    "Whether `dls` decodes images at reduced scale (`DecodeImage` with a size hint)"
+    try: return any(isinstance(t, DecodeImage) and t.size is not None for t in dls.valid_ds.tfms[0].fs)
+    except (AttributeError, IndexError, TypeError): return False
+
 def inference_spec(learn, arch=None, size=None, model_kwargs=None) -> dict:
     "Everything (but the weights) needed to rebuild `learn` for inference, as a JSON-able dict"
     dls, name = learn.dls, arch_name(learn, arch)
@@ -85,7 +90,7 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None) -> dict:
     return dict(format='medfast-safe', format_version=FORMAT_VERSION, arch=name, model_kwargs=dict(model_kwargs),
                 n_in=n_in, n_out=len(dls.vocab), classes=[str(c) for c in dls.vocab],
                 image=dict(mode='L' if (n_in == 1 or grey_to_rgb) else 'RGB', resize=_resize_spec(dls, size),
-                           grey_to_rgb=grey_to_rgb),
+                           grey_to_rgb=grey_to_rgb, fast_decode=_fast_decode(dls)),
                 normalize=norm, activation='sigmoid' if 'BCE' in loss else 'softmax')
 
 # %% ../nbs/09_inference.ipynb #f6a488c0
@@ -279,10 +284,10 @@ Prediction = namedtuple('Prediction', 'label probs')
 
 class _Prep:
     "Decode → resize → uint8 tensor for one image, and batch scaling/normalisation, from a spec"
-    def __init__(self, spec, fast_decode=False):
+    def __init__(self, spec, fast_decode=None):
         img = spec['image']
         self.mode, self.resize, self.grey_to_rgb = img['mode'], _resize_tfm(img['resize']), img.get('grey_to_rgb', False)
-        self.hint = img['resize']['size'] if fast_decode else None
+        self.hint = img['resize']['size'] if ifnone(fast_decode, img.get('fast_decode', False)) else None
         norm = spec.get('normalize')
         self.mean, self.std = (None, None) if not norm else (torch.tensor(norm['mean']).view(1, -1, 1, 1),
                                                                torch.tensor(norm['std']).view(1, -1, 1, 1))
@@ -337,7 +342,7 @@ def _decode(prep, path):
     except Exception as e: return None, f"{path}: cannot be read ({type(e).__name__}: {e})"
 
 # %% ../nbs/09_inference.ipynb #f7fd01e2
-def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool=False,
+def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool|None=None,
                      progress:bool=True):
     "Yield prediction tables (`file`, `label`, `prob_<class>`..., `error`) one batch of `bs` files at a time"
     learn = _as_learner(model); spec = _spec_of(learn); prep = _Prep(spec, fast_decode)
@@ -360,7 +365,7 @@ def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|N
                 rows[i][2:2+len(classes)] = probs[j].tolist()
             yield pd.DataFrame(rows, columns=cols)
 
-def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool=False,
+def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool|None=None,
             progress:bool=True):
     "`Prediction(label, probs)` for one image; a table (`file`, `label`, `prob_<class>`..., `error`) for many paths"
     learn = _as_learner(model)
@@ -373,7 +378,7 @@ def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fas
     return pd.DataFrame(columns=['file', 'label'] + [f'prob_{c}' for c in _spec_of(learn)['classes']] + ['error'])
 
 # %% ../nbs/09_inference.ipynb #fe9f8002
-def model_input(model, img, fast_decode:bool=False, name:str|None=None) -> tuple:
+def model_input(model, img, fast_decode:bool|None=None, name:str|None=None) -> tuple:
     "`(x, image)`: the model-ready `(1, C, H, W)` batch for one image (for Grad-CAM) and the decoded 8-bit PIL image"
     learn = _as_learner(model); prep = _Prep(_spec_of(learn), fast_decode)
     pil = prep.pil(img, name)
@@ -390,7 +395,8 @@ def _predict_parser():
     p.add_argument('--bs', type=int, default=64, help="batch size (default 64)")
     p.add_argument('--workers', type=int, default=None, help="image-decoding threads (default min(4, CPUs))")
     p.add_argument('--no-recurse', action='store_true', help="do not search sub-folders")
-    p.add_argument('--fast-decode', action='store_true', help="decode large JPEGs at reduced scale (faster, approximate)")
+    p.add_argument('--fast-decode', action=argparse.BooleanOptionalAction, default=None,
+                   help="decode large JPEGs at reduced scale (default: as the model was trained)")
     p.add_argument('--cpu', action='store_true', help="run on the CPU even if a GPU is available")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists")
     p.add_argument('--quiet', action='store_true', help="no progress bar")

@@ -16,7 +16,7 @@ from .models import model_learner
 
 # %% auto #0
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'RunRecorder', 'run_table',
-           'save_run_record', 'medfast_learner', 'train', 'pneumonia_learner']
+           'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'medfast_learner', 'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #2b69cea6
 def default_metrics(n_classes:int) -> list:
@@ -87,11 +87,53 @@ def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
     return save_json(rec, path, overwrite=overwrite)
 
 # %% ../nbs/04_learner.ipynb #1e18471a
+def _cpu_flags() -> set:
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith(('flags', 'Features')): return set(line.split(':', 1)[1].split())
+    except OSError: pass
+    return set()
+
+def cpu_has_fast_bf16() -> bool:
+    "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16), where CPU autocast pays off"
+    return bool(_cpu_flags() & {'amx_bf16', 'avx512_bf16', 'bf16'})
+
+class CPUMixedPrecision(Callback):
+    "bfloat16 autocast (where the CPU has it) and channels_last for training and inference on a CPU; idle on a GPU"
+    order = 10                                       # where fastai's `MixedPrecision` sits
+    def __init__(self, bf16:bool|None=None, channels_last:bool=True, bf16_eval:bool=False):
+        self.bf16, self.channels_last, self.bf16_eval, self.ctx = ifnone(bf16, cpu_has_fast_bf16()), channels_last, bf16_eval, None
+    def _on_cpu(self): return self.xb and torch.is_tensor(self.xb[0]) and self.xb[0].device.type == 'cpu'
+    def _layout(self, fmt):
+        if getattr(self, 'converted', False) != (fmt is torch.channels_last):
+            self.model.to(memory_format=fmt); self.converted = fmt is torch.channels_last
+    def before_fit(self): self.in_fit = True
+    def after_fit(self): self.in_fit = False; self._layout(torch.contiguous_format)
+    def after_validate(self):                        # `get_preds`/`validate` outside a fit: hand the model back as it was
+        if not getattr(self, 'in_fit', False): self._layout(torch.contiguous_format)
+    def before_batch(self):
+        if not self._on_cpu(): return
+        if self.channels_last and self.xb[0].dim() == 4:
+            self._layout(torch.channels_last)
+            self.learn.xb = (self.xb[0].contiguous(memory_format=torch.channels_last), *self.xb[1:])
+        if self.bf16 and (self.training or self.bf16_eval):
+            self.ctx = torch.autocast('cpu', dtype=torch.bfloat16); self.ctx.__enter__()
+    def after_pred(self):
+        if self.ctx is not None: self.learn.pred = to_float(self.pred)
+    def _exit(self):
+        if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
+    def after_loss(self): self._exit()               # backward and the optimiser step run outside autocast
+    def after_batch(self): self._exit()
+    def after_cancel_batch(self): self._exit()
+    def __getstate__(self): return {**self.__dict__, 'ctx': None, 'converted': False, 'in_fit': False}
+
+# %% ../nbs/04_learner.ipynb #c78c378f
 BALANCE_CHOICES = ('weights', 'sampler', None)
 
 @delegates(model_learner, but=['metrics', 'loss_func'])
 def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, balance:str|None=None, class_weights=None,
-                    label_smoothing:float=0., seed:int|None=42, cbs=None, **kwargs) -> Learner:
+                    label_smoothing:float=0., seed:int|None=42, cbs=None, fast_cpu:bool|None=None, **kwargs) -> Learner:
     "A Learner for `dls` and `arch` with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
@@ -100,23 +142,25 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     if balance == 'sampler': dls = balanced_sampler(dls)
     weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float)
     loss = CrossEntropyLossFlat(weight=weight, label_smoothing=label_smoothing)
+    fast = [] if fast_cpu is False or any(isinstance(c, CPUMixedPrecision) for c in L(cbs)) else \
+           [CPUMixedPrecision(bf16=None if fast_cpu is None else True)]
     learn = model_learner(dls, arch, pretrained=pretrained, metrics=ifnone(metrics, default_metrics(dls.c)),
-                          loss_func=loss, cbs=L(cbs) + [StopOnDivergence(), RunRecorder()], **kwargs)
+                          loss_func=loss, cbs=L(cbs) + fast + [StopOnDivergence(), RunRecorder()], **kwargs)
     learn.arch_name = arch if isinstance(arch, str) else getattr(arch, '__name__', str(arch))
     learn.pretrained = pretrained
     learn.medfast_args = dict(arch=learn.arch_name, pretrained=pretrained, seed=seed, balance=balance,
                               label_smoothing=label_smoothing, class_weights=None if weight is None else weight.tolist(),
-                              **kwargs)
+                              fast_cpu=fast_cpu, **kwargs)
     return learn
 
-# %% ../nbs/04_learner.ipynb #baa6b01d
+# %% ../nbs/04_learner.ipynb #04bcd1f6
 def train(learn, epochs:int=3, lr:float|None=None, freeze_epochs:int=1):
     "Fine-tune a pretrained learner, or train a from-scratch one with one-cycle, for `epochs`"
     if getattr(learn, 'pretrained', False): learn.fine_tune(epochs, base_lr=ifnone(lr, 2e-3), freeze_epochs=freeze_epochs)
     else: learn.fit_one_cycle(epochs, lr_max=ifnone(lr, 3e-3))
     return learn
 
-# %% ../nbs/04_learner.ipynb #23b6135d
+# %% ../nbs/04_learner.ipynb #836e531e
 @delegates(medfast_learner)
 def pneumonia_learner(path_or_dls, arch='resnet34', pretrained:bool=True, size:int=224, bs:int=32, seed:int=42,
                       three_class:bool=False, **kwargs) -> Learner:

@@ -20,6 +20,7 @@ def test_decode_smoke():
 def test_train_step_smoke():
     out = run_bench('train_step.py')
     assert '| fp32 |' in out and '| bf16+channels_last |' in out and 'num_workers=0' in out
+    assert 'Accuracy check' in out and 'mean val accuracy' in out
 
 def test_predict_smoke():
     out = run_bench('predict.py')

@@ -81,9 +81,10 @@ def test_safe_format_details(rgb_learner, grey_learner, tmp_path):
     spec = json.loads(export(rgb_learner, tmp_path/'a').read_text())
     assert spec['normalize']['mean'] == pytest.approx(list(imagenet_stats[0]))
     assert spec['image'] == dict(mode='RGB', resize=dict(tfm='Resize', size=[32, 32], method='squish', pad_mode='reflection'),
-                                 grey_to_rgb=False)
+                                 grey_to_rgb=False, fast_decode=True)
     g = json.loads(export(grey_learner, tmp_path/'g').read_text())
     assert (g['n_in'], g['image']['mode'], g['image']['resize']['size']) == (1, 'L', [40, 32])
+    assert g['image']['fast_decode'] is False                  # MedImageBlock without a size hint: full-size decoding
     # weights are tensors only: loadable with weights_only=True
     sd = torch.load(tmp_path/'a.pth', weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in sd.values())
