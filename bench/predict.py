@@ -2,11 +2,11 @@
 """Batched inference on a folder of X-ray JPEGs: images/s of fastai `get_preds` vs `medfast.inference.predict`.
 
 Methods (same ResNet-18 learner, same files, same batch size; runs alternate, median of `--repeats`):
-  fastai get_preds       `learn.get_preds(dl=learn.dls.test_dl(files))`
-  medfast predict        `medfast.inference.predict(learn, folder, bs)` (threaded decoding overlapping the model)
-  + fast_decode          `predict(..., fast_decode=True)`: JPEGs decoded at reduced scale
-  + bf16/channels_last   the same inside `torch.autocast('cpu', torch.bfloat16)` with a channels_last model
-                         (only on CPUs with native bfloat16: AMX / AVX512-BF16)
+  fastai get_preds       `learn.get_preds(dl=learn.dls.test_dl(files))` (medfast DataLoaders: reduced-scale decoding)
+  medfast predict        `medfast.inference.predict(learn, folder, bs)` (threaded decoding overlapping the model),
+                         with `fast_decode=False` (full-size decoding) and with its default (decode as trained)
+  + bf16                 `predict(..., bf16=True)`: bfloat16 autocast (only on CPUs with native bfloat16: AMX / AVX512-BF16)
+Both sides run channels_last on a CPU (medfast_learner's CPUMixedPrecision for fastai, `predict` itself for medfast).
 Prediction agreement with fastai's probabilities is reported (max abs difference).
 
     python bench/predict.py                 # 256 real 224-px X-rays (or --large for 2000-px ones)
@@ -59,14 +59,11 @@ def main(argv=None):
         def fastai_preds():
             with learn.no_bar(): return learn.get_preds(dl=learn.dls.test_dl(files, bs=a.bs))[0]
         def medfast_preds(fast=False, low=False):
-            learn.model.to(memory_format=torch.channels_last if low else torch.contiguous_format)
-            with (torch.autocast('cpu', dtype=torch.bfloat16) if low else nullcontext()):
-                df = predict(learn, folder, bs=a.bs, fast_decode=fast, progress=False)
-            learn.model.to(memory_format=torch.contiguous_format)
+            df = predict(learn, folder, bs=a.bs, fast_decode=fast, progress=False, bf16=low)
             return torch.tensor(df[[c for c in df.columns if c.startswith('prob_')]].values)
-        methods = {'fastai get_preds': fastai_preds, 'medfast predict': medfast_preds,
-                   'medfast predict, fast_decode': partial(medfast_preds, True)}
-        if bf16: methods['medfast predict, fast_decode, bf16+channels_last'] = partial(medfast_preds, True, True)
+        methods = {'fastai get_preds': fastai_preds, 'medfast predict, full-size decode': partial(medfast_preds, False),
+                   'medfast predict (default: reduced-scale decode, as trained)': partial(medfast_preds, None)}
+        if bf16: methods['medfast predict, default + bf16'] = partial(medfast_preds, None, True)
         ref = fastai_preds()                                                    # warm-up + reference
         times, agree = {}, {}
         for r in range(a.repeats):

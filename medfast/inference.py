@@ -284,14 +284,14 @@ Prediction = namedtuple('Prediction', 'label probs')
 
 class _Prep:
     "Decode → resize → uint8 tensor for one image, and batch scaling/normalisation, from a spec"
-    def __init__(self, spec, fast_decode=None):
+    def __init__(self, spec, fast_decode=None, bf16=False):
         img = spec['image']
         self.mode, self.resize, self.grey_to_rgb = img['mode'], _resize_tfm(img['resize']), img.get('grey_to_rgb', False)
         self.hint = img['resize']['size'] if ifnone(fast_decode, img.get('fast_decode', False)) else None
         norm = spec.get('normalize')
         self.mean, self.std = (None, None) if not norm else (torch.tensor(norm['mean']).view(1, -1, 1, 1),
                                                                torch.tensor(norm['std']).view(1, -1, 1, 1))
-        self.sigmoid = spec.get('activation') == 'sigmoid'
+        self.sigmoid, self.bf16 = spec.get('activation') == 'sigmoid', bf16
     def pil(self, x, name=None) -> Image.Image:
         if isinstance(x, (str, os.PathLike, bytes, bytearray)) or hasattr(x, 'read'): return open_image(x, self.mode, self.hint, name=name)
         return to_8bit(MedImage.create(x) if not isinstance(x, Image.Image) else x, self.mode)
@@ -307,8 +307,11 @@ class _Prep:
         return x if self.mean is None else (x - self.mean.to(device)) / self.std.to(device)
     def probs(self, x, model) -> torch.Tensor:
         was = model.training; model.eval()
+        cpu = x.device.type == 'cpu'
+        if cpu and x.dim() == 4: x = x.contiguous(memory_format=torch.channels_last)   # oneDNN's layout: same result, faster
         try:
-            with torch.inference_mode(): out = model(x).float()
+            with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(self.bf16 and cpu)):
+                out = model(x).float()
         finally: model.train(was)
         return (out.sigmoid() if self.sigmoid else out.softmax(dim=-1)).cpu()
     def batch(self, items:list, model) -> torch.Tensor:
@@ -343,9 +346,9 @@ def _decode(prep, path):
 
 # %% ../nbs/09_inference.ipynb #f7fd01e2
 def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool|None=None,
-                     progress:bool=True):
+                     progress:bool=True, bf16:bool=False):
     "Yield prediction tables (`file`, `label`, `prob_<class>`..., `error`) one batch of `bs` files at a time"
-    learn = _as_learner(model); spec = _spec_of(learn); prep = _Prep(spec, fast_decode)
+    learn = _as_learner(model); spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16)
     classes = spec['classes']; cols = ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']
     entries = list(expand_paths(items, recurse))
     chunks = [entries[i:i+bs] for i in range(0, len(entries), bs)]
@@ -366,14 +369,14 @@ def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|N
             yield pd.DataFrame(rows, columns=cols)
 
 def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool|None=None,
-            progress:bool=True):
+            progress:bool=True, bf16:bool=False):
     "`Prediction(label, probs)` for one image; a table (`file`, `label`, `prob_<class>`..., `error`) for many paths"
     learn = _as_learner(model)
     if _is_single(x):
-        spec = _spec_of(learn); prep = _Prep(spec, fast_decode)
+        spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16)
         p = prep.batch([prep.item(x)], learn.model)[0].tolist()
         return Prediction(spec['classes'][int(np.argmax(p))], dict(zip(spec['classes'], p)))
-    tables = list(iter_predictions(learn, x, bs, recurse, n_workers, fast_decode, progress))
+    tables = list(iter_predictions(learn, x, bs, recurse, n_workers, fast_decode, progress, bf16))
     if tables: return pd.concat(tables, ignore_index=True)
     return pd.DataFrame(columns=['file', 'label'] + [f'prob_{c}' for c in _spec_of(learn)['classes']] + ['error'])
 
@@ -398,6 +401,8 @@ def _predict_parser():
     p.add_argument('--fast-decode', action=argparse.BooleanOptionalAction, default=None,
                    help="decode large JPEGs at reduced scale (default: as the model was trained)")
     p.add_argument('--cpu', action='store_true', help="run on the CPU even if a GPU is available")
+    p.add_argument('--bf16', action='store_true', help="bfloat16 on a CPU: several times faster where the CPU has it "
+                   "natively (AMX/AVX512-BF16), probabilities within about 0.01 of float32")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists")
     p.add_argument('--quiet', action='store_true', help="no progress bar")
     return p
@@ -412,7 +417,7 @@ def predict_main(argv=None) -> int:
     n, errors, labels = 0, 0, Counter()
     with open(out, 'w', newline='') as f:
         for k, table in enumerate(iter_predictions(learn, a.paths, a.bs, not a.no_recurse, a.workers, a.fast_decode,
-                                                   progress=not a.quiet)):
+                                                   progress=not a.quiet, bf16=a.bf16)):
             table.to_csv(f, header=k == 0, index=False); f.flush()
             n += len(table); errors += int(table.error.notna().sum()); labels.update(table.label.dropna())
     counts = ', '.join(f"{c}: {labels[c]}" for c in _spec_of(learn)['classes'])

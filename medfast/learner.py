@@ -102,8 +102,12 @@ def cpu_has_fast_bf16() -> bool:
 class CPUMixedPrecision(Callback):
     "bfloat16 autocast (where the CPU has it) and channels_last for training and inference on a CPU; idle on a GPU"
     order = 10                                       # where fastai's `MixedPrecision` sits
-    def __init__(self, bf16:bool|None=None, channels_last:bool=True, bf16_eval:bool=False):
-        self.bf16, self.channels_last, self.bf16_eval, self.ctx = ifnone(bf16, cpu_has_fast_bf16()), channels_last, bf16_eval, None
+    def __init__(self, bf16:bool|None=None, channels_last:bool=True, bf16_eval:bool=False, min_px:int=64):
+        store_attr('bf16,channels_last,bf16_eval,min_px'); self.ctx, self.native = None, cpu_has_fast_bf16()
+    def _use_bf16(self):
+        "`bf16`, or when it is None: native bfloat16 and images of at least `min_px` (smaller ones lose to the casts)"
+        if self.bf16 is not None: return self.bf16
+        return self.native and self.xb[0].dim() == 4 and min(self.xb[0].shape[-2:]) >= self.min_px
     def _on_cpu(self): return self.xb and torch.is_tensor(self.xb[0]) and self.xb[0].device.type == 'cpu'
     def _layout(self, fmt):
         if getattr(self, 'converted', False) != (fmt is torch.channels_last):
@@ -117,7 +121,7 @@ class CPUMixedPrecision(Callback):
         if self.channels_last and self.xb[0].dim() == 4:
             self._layout(torch.channels_last)
             self.learn.xb = (self.xb[0].contiguous(memory_format=torch.channels_last), *self.xb[1:])
-        if self.bf16 and (self.training or self.bf16_eval):
+        if (self.training or self.bf16_eval) and self._use_bf16():
             self.ctx = torch.autocast('cpu', dtype=torch.bfloat16); self.ctx.__enter__()
     def after_pred(self):
         if self.ctx is not None: self.learn.pred = to_float(self.pred)

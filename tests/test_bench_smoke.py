@@ -24,7 +24,7 @@ def test_train_step_smoke():
 
 def test_predict_smoke():
     out = run_bench('predict.py')
-    assert '| fastai get_preds |' in out and '| medfast predict |' in out
+    assert '| fastai get_preds |' in out and '| medfast predict, full-size decode |' in out
 
 def test_pneumoniamnist_smoke(tmp_path):
     js = tmp_path/'res.json'
