@@ -1,7 +1,6 @@
 """Shared helpers for the medfast benchmark scripts (not part of the library, not tests)."""
 from __future__ import annotations
-import os, platform, subprocess, sys, time
-from contextlib import nullcontext
+import os, platform
 import torch
 from medfast.learner import CPUMixedPrecision, cpu_has_fast_bf16   # re-exported for the scripts
 

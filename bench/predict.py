@@ -14,7 +14,6 @@ Prediction agreement with fastai's probabilities is reported (max abs difference
 """
 from __future__ import annotations
 import argparse, shutil, statistics, sys, tempfile, time
-from contextlib import nullcontext
 from pathlib import Path
 import numpy as np, torch
 from fastai.vision.all import *

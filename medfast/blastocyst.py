@@ -13,7 +13,6 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from .core import *
-from .images import MedImage
 from .data import group_splitter, default_workers, cell_tfms, image_block
 from .pneumonia import study_results
 from .learner import medfast_learner, train

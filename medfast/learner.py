@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/learner.html.md"""
 
 # %% ../nbs/04_learner.ipynb #208111d2
 from __future__ import annotations
-import math, time, warnings
+import functools, math, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import *
@@ -87,13 +87,14 @@ def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
     return save_json(rec, path, overwrite=overwrite)
 
 # %% ../nbs/04_learner.ipynb #1e18471a
-def _cpu_flags() -> set:
+@functools.lru_cache(maxsize=None)
+def _cpu_flags() -> frozenset:
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
-                if line.startswith(('flags', 'Features')): return set(line.split(':', 1)[1].split())
+                if line.startswith(('flags', 'Features')): return frozenset(line.split(':', 1)[1].split())
     except OSError: pass
-    return set()
+    return frozenset()
 
 def cpu_has_fast_bf16() -> bool:
     "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16), where CPU autocast pays off"
@@ -103,19 +104,20 @@ class CPUMixedPrecision(Callback):
     "bfloat16 autocast (where the CPU has it) and channels_last for training and inference on a CPU; idle on a GPU"
     order = 10                                       # where fastai's `MixedPrecision` sits
     def __init__(self, bf16:bool|None=None, channels_last:bool=True, bf16_eval:bool=False, min_px:int=64):
-        store_attr('bf16,channels_last,bf16_eval,min_px'); self.ctx, self.native = None, cpu_has_fast_bf16()
+        store_attr('bf16,channels_last,bf16_eval,min_px')
+        self.ctx, self.native, self.converted, self.in_fit = None, cpu_has_fast_bf16(), False, False
     def _use_bf16(self):
         "`bf16`, or when it is None: native bfloat16 and images of at least `min_px` (smaller ones lose to the casts)"
         if self.bf16 is not None: return self.bf16
         return self.native and self.xb[0].dim() == 4 and min(self.xb[0].shape[-2:]) >= self.min_px
     def _on_cpu(self): return self.xb and torch.is_tensor(self.xb[0]) and self.xb[0].device.type == 'cpu'
     def _layout(self, fmt):
-        if getattr(self, 'converted', False) != (fmt is torch.channels_last):
+        if self.converted != (fmt is torch.channels_last):
             self.model.to(memory_format=fmt); self.converted = fmt is torch.channels_last
     def before_fit(self): self.in_fit = True
     def after_fit(self): self.in_fit = False; self._layout(torch.contiguous_format)
     def after_validate(self):                        # `get_preds`/`validate` outside a fit: hand the model back as it was
-        if not getattr(self, 'in_fit', False): self._layout(torch.contiguous_format)
+        if not self.in_fit: self._layout(torch.contiguous_format)
     def before_batch(self):
         if not self._on_cpu(): return
         if self.channels_last and self.xb[0].dim() == 4:
