@@ -16,7 +16,7 @@ from .evaluate import evaluate, get_preds_labelled, predict_labels
 from .plots import training_history, evaluation_plots, save_fig
 
 # %% auto #0
-__all__ = ['Comparison', 'plot_comparison', 'compare', 'evaluate_main']
+__all__ = ['Comparison', 'plot_comparison', 'compare']
 
 # %% ../nbs/08_compare.ipynb #b8f14528
 def _arch_label(arch) -> str:
@@ -115,68 +115,3 @@ def compare(archs, dls_factory, epochs:int=1, lr:float|None=None, seed:int=42, t
         save_json(dict(env=env_info(), archs=list(archs), epochs=epochs, lr=lr, seed=seed, pretrained=pretrained,
                        tta=tta, n_boot=n_boot, test=str(test), learner_kwargs=learner_kwargs), out/'compare.json')
     return Comparison(table, fig, history, test_tables, learners or None, out)
-
-# %% ../nbs/08_compare.ipynb #e5e21603
-def _evaluate_parser():
-    p = argparse.ArgumentParser(prog='medfast evaluate',
-        description="Evaluate a saved model on a labelled test folder: metrics with 95%% bootstrap CIs, plots, run record.")
-    p.add_argument('model', help="saved model: model.json (+ model.pth), a fastai .pkl, or the folder holding it")
-    p.add_argument('test', help="labelled test folder (one sub-folder per class, any case) or a Kermany root with test/")
-    p.add_argument('--out', default='runs/evaluate', help="output folder; a new sibling (evaluate-2, ...) if it holds results")
-    p.add_argument('--tta', action='store_true', help="test-time augmentation (average over augmented copies)")
-    p.add_argument('--threshold', type=float, default=None,
-                   help="binary tasks: predict the positive (second) class when its probability >= this (default: argmax)")
-    p.add_argument('--n-boot', type=int, default=1000, help="bootstrap resamples for the 95%% CIs (0: none)")
-    p.add_argument('--seed', type=int, default=42, help="seed of the bootstrap and of TTA augmentation")
-    p.add_argument('--top-losses', type=int, default=16, help="images in the top-losses grid (0: skip it)")
-    p.add_argument('--bs', type=int, default=None, help="batch size for prediction")
-    p.add_argument('--device', default=None, help="cpu, cuda, cuda:1... (default: GPU if available)")
-    return p
-
-def _predictions_frame(lp, threshold=None) -> pd.DataFrame:
-    pred = predict_labels(lp.probs, threshold)
-    df = pd.DataFrame(dict(file=[str(o) for o in lp.items], actual=[lp.classes[t] for t in lp.targets],
-                           predicted=[lp.classes[p] for p in pred]))
-    for k, c in enumerate(lp.classes): df[f"p_{c}"] = lp.probs[:, k]
-    df['loss'] = lp.losses
-    return df
-
-def evaluate_main(argv=None) -> int:
-    "`medfast evaluate MODEL TEST_FOLDER`: print and save test metrics with CIs, plots, predictions and a run record"
-    parser = _evaluate_parser()
-    a = parser.parse_args(argv)
-    from medfast.inference import load
-    timings = {}
-    with Timer() as t: learn = load(a.model, device=a.device)
-    timings['load'] = t.secs
-    if a.threshold is not None and len(learn.dls.vocab) != 2:
-        parser.error(f"--threshold applies to two-class models; this one has {len(learn.dls.vocab)} classes.")
-    test = check_path(a.test, 'test folder', is_dir=True)
-    print(f"Model: {a.model} ({getattr(learn, 'arch_name', None) or 'unknown arch'}, classes {list(map(str, learn.dls.vocab))})")
-    set_seed(a.seed)
-    with Timer() as t: lp = get_preds_labelled(learn, test, tta=a.tta, bs=a.bs)
-    timings['predict'] = t.secs
-    out = free_path(a.out); out.mkdir(parents=True, exist_ok=True)      # only once the inputs proved usable
-    counts = {c: int((lp.targets == k).sum()) for k, c in enumerate(lp.classes)}
-    print(f"Test set: {test} ({len(lp.targets)} images: " + ', '.join(f"{c} {n}" for c, n in counts.items()) + ")")
-    with Timer() as t: tbl = evaluate(learn, lp, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed)
-    timings['metrics'] = t.secs
-    thr = 'argmax' if a.threshold is None else f"P({lp.classes[-1]}) >= {a.threshold:g}"
-    ci = f", {tbl.attrs['ci']:.0%} bootstrap CI over {a.n_boot} resamples" if a.n_boot else ''
-    print(f"\nTest metrics (decision: {thr}{ci}):")
-    print(tbl.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    files = [tbl.to_csv(out/'metrics.csv', index=False) or 'metrics.csv']
-    _predictions_frame(lp, a.threshold).to_csv(out/'predictions.csv', index=False); files.append('predictions.csv')
-    with Timer() as t:
-        for name, fig in evaluation_plots(lp, threshold=a.threshold, top_k=a.top_losses).items():
-            files.append(save_fig(fig, out/f"{name}.png").name)
-    timings['plots'] = t.secs
-    spec = getattr(learn, 'medfast_spec', {}) or {}
-    save_json(dict(command='medfast evaluate', argv=list(sys.argv[1:] if argv is None else argv), env=env_info(),
-                   model=dict(path=str(a.model), arch=getattr(learn, 'arch_name', None), classes=lp.classes,
-                              training=spec.get('training'), created=spec.get('created')),
-                   test=dict(folder=str(test), n=len(lp.targets), per_class=counts),
-                   threshold=a.threshold, tta=a.tta, n_boot=a.n_boot, seed=a.seed, timings=timings,
-                   outputs=files + ['run.json']), out/'run.json')
-    print(f"\nWrote {out}/: {', '.join(files)}, run.json")
-    return 0

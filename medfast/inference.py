@@ -28,7 +28,7 @@ from .models import create_model, arch_names
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'load_model', 'Prediction', 'arch_name', 'inference_spec', 'build_model', 'export',
-           'inference_learner', 'load', 'expand_paths', 'iter_predictions', 'predict', 'model_input', 'predict_main']
+           'inference_learner', 'load', 'expand_paths', 'iter_predictions', 'predict', 'model_input']
 
 # %% ../nbs/09_inference.ipynb #ab050db7
 FORMAT_VERSION = 1
@@ -386,41 +386,3 @@ def model_input(model, img, fast_decode:bool|None=None, name:str|None=None) -> t
     learn = _as_learner(model); prep = _Prep(_spec_of(learn), fast_decode)
     pil = prep.pil(img, name)
     return prep.inputs([prep.tensor(pil)], first(learn.model.parameters()).device), pil
-
-# %% ../nbs/09_inference.ipynb #c8e95b2e
-def _predict_parser():
-    p = argparse.ArgumentParser(prog='medfast predict', description="Predict images or folders of images into a CSV "
-                                "(file, label, prob_<class>..., error). Bad files get an error row; the batch never aborts.")
-    p.add_argument('model', help="model.json / model.pth / model.pkl, its stem, or a folder holding one (e.g. runs/train)")
-    p.add_argument('paths', nargs='+', help="image files and/or folders (searched recursively)")
-    p.add_argument('--out', default='predictions.csv', help="CSV to write (default predictions.csv; never overwritten "
-                   "without --overwrite: a free name such as predictions-2.csv is used)")
-    p.add_argument('--bs', type=int, default=64, help="batch size (default 64)")
-    p.add_argument('--workers', type=int, default=None, help="image-decoding threads (default min(4, CPUs))")
-    p.add_argument('--no-recurse', action='store_true', help="do not search sub-folders")
-    p.add_argument('--fast-decode', action=argparse.BooleanOptionalAction, default=None,
-                   help="decode large JPEGs at reduced scale (default: as the model was trained)")
-    p.add_argument('--cpu', action='store_true', help="run on the CPU even if a GPU is available")
-    p.add_argument('--bf16', action='store_true', help="bfloat16 on a CPU: several times faster where the CPU has it "
-                   "natively (AMX/AVX512-BF16), probabilities within about 0.01 of float32")
-    p.add_argument('--overwrite', action='store_true', help="replace --out if it exists")
-    p.add_argument('--quiet', action='store_true', help="no progress bar")
-    return p
-
-def predict_main(argv=None) -> int:
-    "`medfast predict MODEL PATH...`: write a predictions CSV, one row per file, errors in the `error` column"
-    a = _predict_parser().parse_args(argv)
-    learn = load(a.model, device='cpu' if a.cpu else None)
-    out = free_path(a.out, a.overwrite)
-    if out != Path(a.out): print(f"{a.out} exists; writing {out} instead (use --overwrite to replace it).")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    n, errors, labels = 0, 0, Counter()
-    with open(out, 'w', newline='') as f:
-        for k, table in enumerate(iter_predictions(learn, a.paths, a.bs, not a.no_recurse, a.workers, a.fast_decode,
-                                                   progress=not a.quiet, bf16=a.bf16)):
-            table.to_csv(f, header=k == 0, index=False); f.flush()
-            n += len(table); errors += int(table.error.notna().sum()); labels.update(table.label.dropna())
-    counts = ', '.join(f"{c}: {labels[c]}" for c in _spec_of(learn)['classes'])
-    print(f"Predicted {n - errors} of {n} file(s) with {Path(getattr(learn, 'model_path', a.model))} ({counts}); "
-          f"{errors} error(s). Wrote {out}")
-    return 0
