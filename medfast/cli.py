@@ -69,7 +69,7 @@ def train_main(argv=None) -> int:
     from medfast.core import free_path, set_seed, Timer
     from medfast.data import synthetic_xrays, pneumonia_dls, folder_dls, labelled_dl
     from medfast.learner import medfast_learner, train, save_run_record
-    from medfast.evaluate import evaluate
+    from medfast.metrics import evaluate
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
     synthetic = a.data is None
@@ -126,7 +126,7 @@ def _evaluate_parser():
 
 def _predictions_frame(lp, threshold=None):
     import pandas as pd
-    from medfast.evaluate import predict_labels
+    from medfast.metrics import predict_labels
     pred = predict_labels(lp.probs, threshold)
     df = pd.DataFrame(dict(file=[str(o) for o in lp.items], actual=[lp.classes[t] for t in lp.targets],
                            predicted=[lp.classes[p] for p in pred]))
@@ -140,7 +140,7 @@ def evaluate_main(argv=None) -> int:
     a = parser.parse_args(argv)
     import pandas as pd
     from medfast.core import Timer, set_seed, check_path, free_path, save_json, env_info
-    from medfast.evaluate import evaluate, get_preds_labelled
+    from medfast.metrics import evaluate, get_preds_labelled
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
     timings = {}

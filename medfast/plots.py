@@ -11,7 +11,7 @@ import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
-from .evaluate import (LabelledPreds, get_preds_labelled, as_probs, as_targets, predict_labels, confusion_counts,
+from .metrics import (LabelledPreds, get_preds_labelled, as_probs, as_targets, predict_labels, confusion_counts,
                               roc_auc, roc_points, pr_points, average_precision, calibration_bins, calibration_error)
 
 # %% auto #0

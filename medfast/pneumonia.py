@@ -95,8 +95,8 @@ def pneumonia_study_learner(path, arch='resnet34', pretrained:bool=True, balance
     return medfast_learner(dls, arch, balance=balance, pretrained=pretrained, seed=seed, **(learner_kwargs or {}))
 
 def study_results(learn, dl=None, **kwargs) -> pd.DataFrame:
-    "Metrics of `learn` on the held-out test side (or `dl`) via `medfast.evaluate.evaluate`"
-    from medfast.evaluate import evaluate
+    "Metrics of `learn` on the held-out test side (or `dl`) via `medfast.metrics.evaluate`"
+    from medfast.metrics import evaluate
     return evaluate(learn, ifnone(dl, held_out_dl(learn.dls)), **kwargs)
 
 def metric_text(results:pd.DataFrame, metric:str='accuracy', cls:str='all', digits:int=3) -> str:
