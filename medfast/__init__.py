@@ -30,5 +30,5 @@ def __getattr__(name):
 
 def __dir__(): return sorted(set(globals()) | set(_where))
 
-from medfast.env import quiet_upstream_warnings as _quiet, show_figures_inline as _inline
-_quiet(); _inline()
+from medfast.env import quiet_upstream_warnings as _quiet
+_quiet()

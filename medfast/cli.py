@@ -61,11 +61,14 @@ def _train_parser():
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set")
     p.add_argument('--out', default='runs/train', help="output folder (a new sibling if it holds results)")
     p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results")
+    p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
     return p
 
 def train_main(argv=None) -> int:
     "`medfast train`: train, print validation/test metrics, write model, metrics, confusion matrix and run record"
     a = _train_parser().parse_args(argv)
+    from medfast.env import progress_mode
+    progress_mode(a.quiet)
     from medfast.core import free_path, set_seed, Timer
     from medfast.data import synthetic_xrays, pneumonia_dls, folder_dls, labelled_dl
     from medfast.learner import medfast_learner, train, save_run_record
@@ -90,7 +93,10 @@ def train_main(argv=None) -> int:
           + (f"; official test folder {test_path}" if test_path else "; no test folder"))
     learn = medfast_learner(dls, a.arch, pretrained=pretrained, seed=a.seed,
                             balance=None if a.balance == 'none' else a.balance)
-    with Timer() as t: train(learn, a.epochs, a.lr)
+    with Timer() as t:
+        if a.quiet:
+            with learn.no_logging(): train(learn, a.epochs, a.lr)
+        else: train(learn, a.epochs, a.lr)
     tables = [evaluate(learn, dls.valid, n_boot=200, seed=a.seed).assign(split='valid')]
     if test_path is not None: tables.append(evaluate(learn, labelled_dl(dls, test_path), n_boot=200, seed=a.seed).assign(split='test'))
     import pandas as pd
@@ -122,6 +128,7 @@ def _evaluate_parser():
     p.add_argument('--top-losses', type=int, default=16, help="images in the top-losses grid (0: skip it)")
     p.add_argument('--bs', type=int, default=None, help="batch size for prediction")
     p.add_argument('--device', default=None, help="cpu, cuda, cuda:1... (default: GPU if available)")
+    p.add_argument('--quiet', action='store_true', help="no progress bars")
     return p
 
 def _predictions_frame(lp, threshold=None):
@@ -138,6 +145,8 @@ def evaluate_main(argv=None) -> int:
     "`medfast evaluate MODEL TEST_FOLDER`: print and save test metrics with CIs, plots, predictions and a run record"
     parser = _evaluate_parser()
     a = parser.parse_args(argv)
+    from medfast.env import progress_mode
+    progress_mode(a.quiet)
     import pandas as pd
     from medfast.core import Timer, set_seed, check_path, free_path, save_json, env_info
     from medfast.metrics import evaluate, get_preds_labelled
@@ -201,6 +210,8 @@ def _predict_parser():
 def predict_main(argv=None) -> int:
     "`medfast predict MODEL PATH...`: write a predictions CSV, one row per file, errors in the `error` column"
     a = _predict_parser().parse_args(argv)
+    from medfast.env import progress_mode
+    bars = progress_mode(a.quiet) == 'bars'
     from collections import Counter
     from medfast.core import free_path
     from medfast.inference import load, iter_predictions, _spec_of
@@ -211,7 +222,7 @@ def predict_main(argv=None) -> int:
     n, errors, labels = 0, 0, Counter()
     with open(out, 'w', newline='') as f:
         for k, table in enumerate(iter_predictions(learn, a.paths, a.bs, not a.no_recurse, a.workers, a.fast_decode,
-                                                   progress=not a.quiet, bf16=a.bf16)):
+                                                   progress=bars, bf16=a.bf16)):
             table.to_csv(f, header=k == 0, index=False); f.flush()
             n += len(table); errors += int(table.error.notna().sum()); labels.update(table.label.dropna())
     counts = ', '.join(f"{c}: {labels[c]}" for c in _spec_of(learn)['classes'])

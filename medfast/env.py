@@ -30,12 +30,17 @@ def real_data(name:str, how:str='') -> Path|None:
     return None
 
 # %% ../nbs/00b_env.ipynb #539d03bd
-def _figure_png(fig):
-    from IPython.core.pylabtools import print_figure
-    return print_figure(fig, 'png', bbox_inches='tight')
+def _figure_png(fig, dpi:int=72) -> bytes:
+    "PNG bytes of a matplotlib figure, trimmed to its content"
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
+    return buf.getvalue()
 
 def show_figures_inline() -> bool:
-    "Display matplotlib figures returned by medfast as images in IPython/Jupyter/Colab; `False` outside IPython"
+    "Display matplotlib figures as PNG images in any IPython front end; `True` if a running shell was set up too"
+    from matplotlib.figure import Figure
+    if getattr(Figure, '_repr_png_', None) is not _figure_png: Figure._repr_png_ = _figure_png
     ip = getattr(sys.modules.get('IPython'), 'get_ipython', lambda: None)()
     fmt = getattr(getattr(ip, 'display_formatter', None), 'formatters', {}).get('image/png')
     if fmt is None: return False
@@ -53,9 +58,22 @@ def quiet_upstream_warnings():
     for msg, cat in _UPSTREAM: warnings.filterwarnings('ignore', message=msg, category=cat)
 
 # %% ../nbs/00b_env.ipynb #814bef01
+def _without_probe(init):
+    "Wrap `ConsoleProgressBar.__init__`, which prints a probe character + carriage return even when bars are off"
+    import contextlib, functools, io
+    import fastprogress.fastprogress as fp
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        if fp.printing(): return init(self, *args, **kwargs)
+        with contextlib.redirect_stdout(io.StringIO()): init(self, *args, **kwargs)
+    __init__.medfast_wrapped = True
+    return __init__
+
 def progress_mode(quiet:bool=False, stream=None) -> str:
     "Set fastprogress for `stream` (stdout): 'bars' on a terminal or notebook, 'lines' when piped, 'quiet'"
     import fastprogress.fastprogress as fp
+    if not getattr(fp.ConsoleProgressBar.__init__, 'medfast_wrapped', False):
+        fp.ConsoleProgressBar.__init__ = _without_probe(fp.ConsoleProgressBar.__init__)
     stream = stream or sys.stdout
     tty = bool(getattr(stream, 'isatty', lambda: False)())
     mode = 'quiet' if quiet else 'bars' if (tty or fp.IN_NOTEBOOK) else 'lines'

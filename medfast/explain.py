@@ -15,6 +15,10 @@ from .metrics import image_dl
 # %% auto #0
 __all__ = ['find_target_layer', 'gradcam', 'plot_gradcam']
 
+# %% ../nbs/07_explain.ipynb #abd457cf
+from .env import show_figures_inline
+show_figures_inline()      # medfast figures display as images in any notebook
+
 # %% ../nbs/07_explain.ipynb #ed007347
 def _model(src) -> nn.Module: return src.model if isinstance(src, Learner) else src
 

@@ -18,6 +18,10 @@ from .models import model_learner
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'RunRecorder', 'run_table',
            'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'medfast_learner', 'train', 'pneumonia_learner']
 
+# %% ../nbs/04_learner.ipynb #b48de7f0
+from .env import progress_mode
+progress_mode()      # live bars on a terminal or in a notebook; one line per epoch when output goes to a file or log
+
 # %% ../nbs/04_learner.ipynb #2b69cea6
 def default_metrics(n_classes:int) -> list:
     "Accuracy plus precision, recall, F1 and ROC AUC (binary) or balanced accuracy, macro F1 and OvR AUC"

@@ -18,6 +18,10 @@ from .metrics import (LabelledPreds, get_preds_labelled, as_probs, as_targets, p
 __all__ = ['save_fig', 'labelled_preds', 'plot_confusion', 'plot_top_losses', 'plot_roc', 'plot_pr', 'training_history',
            'plot_training', 'plot_calibration', 'evaluation_plots']
 
+# %% ../nbs/06_plots.ipynb #6bd5b756
+from .env import show_figures_inline
+show_figures_inline()      # medfast figures display as images in any notebook
+
 # %% ../nbs/06_plots.ipynb #7afec206
 def save_fig(fig:Figure, path, overwrite:bool=False, dpi:int=150) -> Path:
     "Save `fig` to `path` (`.png` if no extension) without replacing an existing file unless `overwrite`"
