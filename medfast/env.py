@@ -44,7 +44,7 @@ def show_figures_inline() -> bool:
     ip = getattr(sys.modules.get('IPython'), 'get_ipython', lambda: None)()
     fmt = getattr(getattr(ip, 'display_formatter', None), 'formatters', {}).get('image/png')
     if fmt is None: return False
-    fmt.for_type_by_name('matplotlib.figure', 'Figure', _figure_png)
+    fmt.for_type(Figure, _figure_png)          # replaces the inline backend's (retina-sized) printer
     return True
 
 # %% ../nbs/00b_env.ipynb #14100a1a
