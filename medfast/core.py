@@ -40,10 +40,20 @@ class UnsafeFileError(MedfastError, ValueError):
     "Loading a file as asked could run code or read outside its folder (a pickle, a path escaping the model folder)"
 
 # %% ../nbs/00_core.ipynb #3b0ff391
+def _broken_link(p:Path, what:str):
+    "Raise a clear error for a symbolic link that loops or points nowhere"
+    try: os.stat(p)
+    except OSError as e:
+        if e.errno == 40 or 'loop' in str(e).lower():   # ELOOP
+            raise MissingPathError(f"{what} {p} is a symbolic link loop (it leads back to itself). Fix or remove the link.") from None
+    raise MissingPathError(f"{what} {p} is a broken symbolic link to {os.readlink(p)}, which does not exist. Fix or remove the link.")
+
 def check_path(path, what:str='path', is_dir:bool|None=None) -> Path:
     "Return `path` as a `Path`, raising `MissingPathError` naming `what` if it does not exist"
     p = Path(path).expanduser()
-    if not p.exists(): raise MissingPathError(f"{what} not found: {p}. Check the spelling, or create it first.")
+    if not p.exists():
+        if p.is_symlink(): _broken_link(p, what)
+        raise MissingPathError(f"{what} not found: {p}. Check the spelling, or create it first.")
     if is_dir is True and not p.is_dir(): raise DataLayoutError(f"{what} must be a folder, but {p} is a file.")
     if is_dir is False and p.is_dir(): raise DataLayoutError(f"{what} must be a file, but {p} is a folder.")
     return p
