@@ -6,16 +6,16 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #54602500
 from __future__ import annotations
-import atexit, contextlib, json, os, platform, random, re, sys, tempfile, threading, time
+import atexit, contextlib, hashlib, json, os, platform, random, re, sys, tempfile, threading, time
 from pathlib import Path
 import numpy as np, torch
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['LOCK_NAME', 'MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError',
-           'ModelMismatchError', 'UnsafeFileError', 'check_path', 'free_path', 'set_seed', 'env_info', 'atomic_write',
-           'file_lock', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv',
-           'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
+__all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
+           'UnsafeFileError', 'check_path', 'free_path', 'set_seed', 'env_info', 'atomic_write', 'atomic_open',
+           'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe',
+           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -116,6 +116,18 @@ def atomic_write(path, write_fn, overwrite:bool=True) -> Path:
     finally: tmp.unlink(missing_ok=True)
     return p
 
+@contextlib.contextmanager
+def atomic_open(path, mode:str='w', overwrite:bool=True, **kwargs):
+    "Open a unique temporary file beside `path` for writing; when the block ends without error it becomes `path`"
+    p = Path(path).expanduser()
+    if p.is_dir(): raise IsADirectoryError(f"{p} is a folder; name a file to write.")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _unique_tmp(p)
+    try:
+        with open(tmp, mode, **kwargs) as f: yield f
+        _publish(tmp, p, overwrite)
+    finally: tmp.unlink(missing_ok=True)
+
 # %% ../nbs/00_core.ipynb #d654b3aa
 try: import fcntl
 except ImportError: fcntl = None                      # Windows: fall back to a create-exclusive lock file
@@ -144,8 +156,16 @@ def file_lock(path, timeout:float=60.):
     finally: os.close(fd); p.unlink(missing_ok=True)
 
 # %% ../nbs/00_core.ipynb #93867e3e
-LOCK_NAME = '.medfast-lock'
 _claims = {}
+
+def lock_path(path, tag:str='') -> Path:
+    "Lock file standing for `path`, in a shared temporary folder (beside `path` if that folder is not writable)"
+    d = Path(tempfile.gettempdir())/'medfast-locks'
+    try: d.mkdir(exist_ok=True); os.chmod(d, 0o1777)
+    except OSError: pass
+    real = os.path.realpath(Path(path).expanduser())
+    if not os.access(d, os.W_OK): return Path(real).parent/f".{Path(real).name}.{tag}lock"
+    return d/f"{tag}{hashlib.sha256(real.encode()).hexdigest()[:32]}.lock"
 
 def _pid_alive(pid:int) -> bool:
     try: os.kill(pid, 0)
@@ -154,15 +174,16 @@ def _pid_alive(pid:int) -> bool:
     return True
 
 def _take_lock(d:Path, overwrite:bool) -> bool:
-    "Create `d/.medfast-lock` exclusively; with `overwrite` also take over a lock whose process has died"
-    lock = d/LOCK_NAME
+    "Create the claim lock of `d` exclusively, taking over one whose process has died"
+    lock = lock_path(d, 'claim-')
     try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
-        if not overwrite: return False
         try: pid = int(lock.read_text().split()[0])
-        except (OSError, ValueError, IndexError): pid = None
-        if pid is not None and pid != os.getpid() and _pid_alive(pid):
-            raise MedfastError(f"{d} is being written by another medfast run (process {pid}); choose another --out, or wait.")
+        except (OSError, ValueError, IndexError): return False              # being written right now
+        if pid != os.getpid() and _pid_alive(pid):
+            if overwrite: raise MedfastError(f"{d} is being written by another medfast run (process {pid}); choose another --out, or wait.")
+            return False
+        if pid == os.getpid() and d.absolute() in _claims: return False    # claimed earlier by this process
         lock.unlink(missing_ok=True)
         return _take_lock(d, False)
     with os.fdopen(fd, 'w') as f: f.write(f"{os.getpid()} {threading.get_ident()}\n")
@@ -173,10 +194,10 @@ def _claim_one(d:Path, overwrite:bool) -> bool:
     except FileExistsError:
         if not d.is_dir(): raise MedfastError(f"{d} is a file, not a folder; choose another output folder (--out).") from None
         created = False
-        if not overwrite and any(f.name != LOCK_NAME for f in d.iterdir()): return False
+        if not overwrite and any(d.iterdir()): return False
     if not _take_lock(d, overwrite): return False
-    if not created and not overwrite and any(f.name != LOCK_NAME for f in d.iterdir()):   # filled meanwhile
-        (d/LOCK_NAME).unlink(missing_ok=True); return False
+    if not created and not overwrite and any(d.iterdir()):             # filled meanwhile
+        lock_path(d, 'claim-').unlink(missing_ok=True); return False
     _claims[d.absolute()] = created
     return True
 
@@ -194,7 +215,7 @@ def release_folders():
     "Drop this process's folder claims: remove the lock files, and the folders a failed run left empty"
     for d, created in list(_claims.items()):
         try:
-            (d/LOCK_NAME).unlink(missing_ok=True)
+            lock_path(d, 'claim-').unlink(missing_ok=True)
             if created and d.is_dir() and not any(d.iterdir()): d.rmdir()
         except OSError: pass
         _claims.pop(d, None)

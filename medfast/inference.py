@@ -22,7 +22,8 @@ from fastai.vision.augment import Resize, RandomResizedCrop
 from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError,
-                          UnsafeFileError, check_path, free_path, save_json, to_jsonable, atomic_write, file_lock)
+                          UnsafeFileError, check_path, free_path, save_json, to_jsonable, atomic_write, file_lock,
+                          lock_path)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage
 from .models import create_model, arch_names
 
@@ -155,14 +156,6 @@ def _check_trained(learn, allow_diverged:bool=False):
     raise MedfastError(f"Not exporting: {why}, so its predictions would be meaningless. Retrain with a lower learning "
                        "rate; to export it anyway, pass allow_diverged=True.")
 
-def _lock_for(path) -> Path:
-    "A lock file for publishing `path`, kept in the temporary folder so model folders stay clean"
-    d = Path(tempfile.gettempdir())/'medfast-locks'
-    try: d.mkdir(exist_ok=True); os.chmod(d, 0o1777)
-    except OSError: pass
-    name = hashlib.sha256(str(Path(path).absolute()).encode()).hexdigest()[:32] + '.lock'
-    return d/name if os.access(d, os.W_OK) else Path(path).parent/f".{Path(path).name}.lock"
-
 def _publish_pair(files:dict, overwrite:bool, lock):
     "Write `{path: bytes}` to unique temporary files, then move all into place together under `lock`"
     tmps = {}
@@ -199,7 +192,7 @@ def export(learn, path='model', format:str='safe', arch:str|None=None, size=None
                 created=datetime.datetime.now().isoformat(timespec='seconds'),
                 training=getattr(learn, 'medfast_args', None))
     spec = to_jsonable(spec); spec['spec_sha256'] = spec_sha256(spec)
-    _publish_pair({pth: weights, js: json.dumps(spec, indent=2).encode()}, overwrite, _lock_for(path))
+    _publish_pair({pth: weights, js: json.dumps(spec, indent=2).encode()}, overwrite, lock_path(path, 'export-'))
     return js
 
 # %% ../nbs/09_inference.ipynb #c1133b30
