@@ -180,24 +180,27 @@ def _take_lock(d:Path, overwrite:bool) -> bool:
     except FileExistsError:
         try: pid = int(lock.read_text().split()[0])
         except (OSError, ValueError, IndexError): return False              # being written right now
-        if pid != os.getpid() and _pid_alive(pid):
-            if overwrite: raise MedfastError(f"{d} is being written by another medfast run (process {pid}); choose another --out, or wait.")
+        if pid == os.getpid() or _pid_alive(pid):
+            if overwrite and pid != os.getpid():
+                raise MedfastError(f"{d} is being written by another medfast run (process {pid}); choose another --out, or wait.")
             return False
-        if pid == os.getpid() and d.absolute() in _claims: return False    # claimed earlier by this process
-        lock.unlink(missing_ok=True)
+        lock.unlink(missing_ok=True)                                        # its run died: take it over
         return _take_lock(d, False)
     with os.fdopen(fd, 'w') as f: f.write(f"{os.getpid()} {threading.get_ident()}\n")
     return True
 
 def _claim_one(d:Path, overwrite:bool) -> bool:
-    try: d.mkdir(parents=True); created = True
-    except FileExistsError:
-        if not d.is_dir(): raise MedfastError(f"{d} is a file, not a folder; choose another output folder (--out).") from None
-        created = False
-        if not overwrite and any(d.iterdir()): return False
+    "Lock `d`, then make sure it is a new or empty folder (or `overwrite`); keep the lock only if so"
+    if d.exists() and not d.is_dir(): raise MedfastError(f"{d} is a file, not a folder; choose another output folder (--out).")
     if not _take_lock(d, overwrite): return False
-    if not created and not overwrite and any(d.iterdir()):             # filled meanwhile
-        lock_path(d, 'claim-').unlink(missing_ok=True); return False
+    try:
+        try: d.mkdir(parents=True); created = True
+        except FileExistsError: created = False
+        if not d.is_dir(): raise MedfastError(f"{d} is a file, not a folder; choose another output folder (--out).")
+        if not created and not overwrite and any(d.iterdir()):
+            lock_path(d, 'claim-').unlink(missing_ok=True); return False
+    except BaseException:
+        lock_path(d, 'claim-').unlink(missing_ok=True); raise
     _claims[d.absolute()] = created
     return True
 

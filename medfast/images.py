@@ -49,7 +49,10 @@ def _flatten_alpha(im, background):
 def _block_mean(a, f:int) -> np.ndarray:
     "Mean over `f`x`f` blocks of 2-D array `a`, as float32 (a high-depth image shrunk before windowing)"
     h, w = (a.shape[0] // f) * f, (a.shape[1] // f) * f
-    return a[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3), dtype=np.float32)
+    out = np.empty((h // f, w // f), np.float32)
+    for i in range(h // f):                            # one band of rows at a time: no full-size float copy
+        out[i] = a[i*f:(i+1)*f, :w].reshape(f, w // f, f).mean(axis=(0, 2), dtype=np.float32)
+    return out
 
 def to_8bit(im:Image.Image, mode:str|None='RGB', window=(0.5, 99.5), background:int=0, size=None) -> Image.Image:
     "Convert any PIL image to 8-bit `mode` ('RGB', 'L', or None = 'L' for grey, 'RGB' for colour)"
