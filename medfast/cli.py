@@ -35,8 +35,64 @@ def main(argv=None) -> int:
     except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
     except Exception as e:
         from medfast.core import MedfastError
-        if not isinstance(e, (MedfastError, FileExistsError)): raise
-        print(f"medfast {argv[0]}: error: {e}", file=sys.stderr); return 1
+        if not isinstance(e, (MedfastError, FileExistsError, PermissionError, IsADirectoryError)): raise
+        print(f"medfast {argv[0]}: error: {_cli_message(e)}", file=sys.stderr); return 1
+
+# %% ../nbs/11_cli.ipynb #a4db416c
+def _cli_message(e) -> str:
+    "One-line message for error `e`, naming command-line flags instead of Python arguments"
+    from medfast.core import MissingWeightsError
+    msg = ' '.join(str(e).split())
+    if isinstance(e, PermissionError): return f"permission denied: {e.filename or msg}. Fix its permissions, or choose another path."
+    if isinstance(e, MissingWeightsError):
+        return msg.split(' Fix one of:')[0] + (" Fix: connect to the internet once so the weights are downloaded and "
+                                              "cached, or copy the file there; or pass --pretrained no to train from scratch.")
+    return msg
+
+def _fail(msg): from medfast.core import MedfastError; raise MedfastError(msg)
+
+def _check_common(a):
+    if getattr(a, 'bs', None) is not None and not 1 <= a.bs <= 4096: _fail(f"--bs must be from 1 to 4096 (got {a.bs}); try --bs 16.")
+    out = Path(a.out).expanduser()
+    if out.exists() and not out.is_dir(): _fail(f"--out {out} is an existing file; name a new output folder, e.g. --out runs/{out.stem}.")
+
+def _check_train_args(a):
+    "Fail early, with a one-line message naming the flag, on `medfast train` arguments that cannot work"
+    _check_common(a)
+    from medfast.models import arch_names
+    if a.epochs < 1: _fail(f"--epochs must be at least 1 (got {a.epochs}); 0 epochs would export an untrained model.")
+    if a.size is not None and not 16 <= a.size <= 4096: _fail(f"--size must be from 16 to 4096 px (got {a.size}).")
+    if a.lr is not None and not 0 < a.lr < 10: _fail(f"--lr must be a positive learning rate such as 2e-3 (got {a.lr}).")
+    if a.n_synthetic < 20: _fail(f"--n-synthetic must be at least 20 (got {a.n_synthetic}).")
+    if a.arch not in arch_names(): _fail(f"--arch {a.arch!r} is not a medfast architecture; choose one of: {', '.join(arch_names())}.")
+    if a.data is None and a.task != 'pneumonia': _fail("--task folder needs --data (a folder with one sub-folder per class).")
+
+def _check_evaluate_args(a):
+    "Fail early on `medfast evaluate` arguments that cannot work"
+    _check_common(a)
+    if a.n_boot < 0: _fail(f"--n-boot must be 0 or more (got {a.n_boot}).")
+    if a.top_losses < 0: _fail(f"--top-losses must be 0 or more (got {a.top_losses}).")
+    if a.threshold is not None and not 0 <= a.threshold <= 1: _fail(f"--threshold must be a probability from 0 to 1 (got {a.threshold}).")
+
+def _check_predict_args(a):
+    "Fail early on `medfast predict` arguments that cannot work (an --out that is a folder or an image, a zero batch)"
+    out = Path(a.out).expanduser()
+    if out.is_dir(): _fail(f"--out {out} is a folder; name a CSV file to write, e.g. --out {out/'predictions.csv'}.")
+    if out.suffix.lower() != '.csv': _fail(f"--out {out} must name a .csv file (e.g. --out predictions.csv), so no image or other file is ever replaced.")
+    if not 1 <= a.bs <= 4096: _fail(f"--bs must be from 1 to 4096 (got {a.bs}); try --bs 64.")
+    if a.workers is not None and a.workers < 1: _fail(f"--workers must be at least 1 (got {a.workers}).")
+
+def _check_trained(learn):
+    "After training: stop with a clear message if it diverged, before anything is evaluated or written"
+    if getattr(learn, 'diverged', False): _fail("training diverged (the loss became NaN/inf or exploded), so nothing was "
+                                                "evaluated or saved. Try a lower --lr (e.g. --lr 1e-3), or a smaller --bs.")
+
+def _check_preds(lp, model):
+    "Refuse to compute metrics from NaN/inf probabilities (a model whose training diverged)"
+    import numpy as np
+    if not np.isfinite(np.asarray(lp.probs, dtype=float)).all():
+        _fail(f"{model} outputs NaN/inf probabilities (its training diverged?), so there are no metrics to compute. "
+              "Retrain it with a lower learning rate.")
 
 # %% ../nbs/11_cli.ipynb #dee106fb
 def synthetic_home() -> Path:
@@ -61,23 +117,23 @@ def _train_parser():
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set")
     p.add_argument('--out', default='runs/train', help="output folder (a new sibling if it holds results)")
     p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results")
+    p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
     p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
     return p
 
 def train_main(argv=None) -> int:
     "`medfast train`: train, print validation/test metrics, write model, metrics, confusion matrix and run record"
-    a = _train_parser().parse_args(argv)
+    a = _train_parser().parse_args(argv); _check_train_args(a)
     from medfast.env import progress_mode
     progress_mode(a.quiet)
-    from medfast.core import free_path, set_seed, Timer
-    from medfast.data import synthetic_xrays, pneumonia_dls, folder_dls, labelled_dl
+    from medfast.core import claim_folder, write_csv, set_seed, Timer
+    from medfast.data import synthetic_xrays, pneumonia_dls, folder_dls, labelled_dl, check_split
     from medfast.learner import medfast_learner, train, save_run_record
     from medfast.metrics import evaluate
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
     synthetic = a.data is None
     if synthetic:
-        if a.task != 'pneumonia': raise SystemExit("--task folder needs --data")
         data = synthetic_xrays(synthetic_home()/f'xrays-n{a.n_synthetic}-seed0', n=a.n_synthetic, size=128, seed=0)
         print(f"Data: SYNTHETIC chest X-rays (generated by medfast, not real patients) in {data}")
     else: data = Path(a.data); print(f"Data: {data}")
@@ -86,7 +142,8 @@ def train_main(argv=None) -> int:
     set_seed(a.seed)
     dls = (pneumonia_dls(data, size=size, bs=a.bs, seed=a.seed) if a.task == 'pneumonia'
            else folder_dls(data, size=size, bs=a.bs, seed=a.seed))
-    out = free_path(a.out, a.overwrite); out.mkdir(parents=True, exist_ok=True)   # only once the data is usable
+    check_split(dls, a.allow_leaks)                                                # every split readable, no duplicates
+    out = claim_folder(a.out, a.overwrite)                                         # only once the data is usable
     print(f"Outputs: {out}")
     test_path = getattr(dls, 'test_path', None)
     print(f"Split (patient-grouped): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
@@ -97,11 +154,12 @@ def train_main(argv=None) -> int:
         if a.quiet:
             with learn.no_logging(): train(learn, a.epochs, a.lr)
         else: train(learn, a.epochs, a.lr)
+    _check_trained(learn)
     tables = [evaluate(learn, dls.valid, n_boot=200, seed=a.seed).assign(split='valid')]
     if test_path is not None: tables.append(evaluate(learn, labelled_dl(dls, test_path), n_boot=200, seed=a.seed).assign(split='test'))
     import pandas as pd
     metrics = pd.concat(tables, ignore_index=True)
-    metrics.to_csv(out/'metrics.csv', index=False)
+    write_csv(metrics, out/'metrics.csv')
     for tbl in tables:
         print(f"\n{tbl.split.iloc[0]} metrics ({'SYNTHETIC data' if synthetic else data.name}):")
         print(tbl.drop(columns='split').to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -128,6 +186,7 @@ def _evaluate_parser():
     p.add_argument('--top-losses', type=int, default=16, help="images in the top-losses grid (0: skip it)")
     p.add_argument('--bs', type=int, default=None, help="batch size for prediction")
     p.add_argument('--device', default=None, help="cpu, cuda, cuda:1... (default: GPU if available)")
+    p.add_argument('--trust-pickle', action='store_true', help="allow a fastai .pkl model: unpickling runs any code it holds")
     p.add_argument('--quiet', action='store_true', help="no progress bars")
     return p
 
@@ -144,16 +203,16 @@ def _predictions_frame(lp, threshold=None):
 def evaluate_main(argv=None) -> int:
     "`medfast evaluate MODEL TEST_FOLDER`: print and save test metrics with CIs, plots, predictions and a run record"
     parser = _evaluate_parser()
-    a = parser.parse_args(argv)
+    a = parser.parse_args(argv); _check_evaluate_args(a)
     from medfast.env import progress_mode
     progress_mode(a.quiet)
     import pandas as pd
-    from medfast.core import Timer, set_seed, check_path, free_path, save_json, env_info
+    from medfast.core import Timer, set_seed, check_path, claim_folder, write_csv, save_json, env_info
     from medfast.metrics import evaluate, get_preds_labelled
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
     timings = {}
-    with Timer() as t: learn = load(a.model, device=a.device)
+    with Timer() as t: learn = load(a.model, device=a.device, trust_pickle=a.trust_pickle)
     timings['load'] = t.secs
     if a.threshold is not None and len(learn.dls.vocab) != 2:
         parser.error(f"--threshold applies to two-class models; this one has {len(learn.dls.vocab)} classes.")
@@ -161,8 +220,8 @@ def evaluate_main(argv=None) -> int:
     print(f"Model: {a.model} ({getattr(learn, 'arch_name', None) or 'unknown arch'}, classes {list(map(str, learn.dls.vocab))})")
     set_seed(a.seed)
     with Timer() as t: lp = get_preds_labelled(learn, test, tta=a.tta, bs=a.bs)
-    timings['predict'] = t.secs
-    out = free_path(a.out); out.mkdir(parents=True, exist_ok=True)      # only once the inputs proved usable
+    timings['predict'] = t.secs; _check_preds(lp, a.model)
+    out = claim_folder(a.out)                                           # only once the inputs proved usable
     counts = {c: int((lp.targets == k).sum()) for k, c in enumerate(lp.classes)}
     print(f"Test set: {test} ({len(lp.targets)} images: " + ', '.join(f"{c} {n}" for c, n in counts.items()) + ")")
     with Timer() as t: tbl = evaluate(learn, lp, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed)
@@ -171,8 +230,8 @@ def evaluate_main(argv=None) -> int:
     ci = f", {tbl.attrs['ci']:.0%} bootstrap CI over {a.n_boot} resamples" if a.n_boot else ''
     print(f"\nTest metrics (decision: {thr}{ci}):")
     print(tbl.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    files = [tbl.to_csv(out/'metrics.csv', index=False) or 'metrics.csv']
-    _predictions_frame(lp, a.threshold).to_csv(out/'predictions.csv', index=False); files.append('predictions.csv')
+    files = [write_csv(tbl, out/'metrics.csv').name]
+    write_csv(_predictions_frame(lp, a.threshold), out/'predictions.csv'); files.append('predictions.csv')
     with Timer() as t:
         for name, fig in evaluation_plots(lp, threshold=a.threshold, top_k=a.top_losses).items():
             files.append(save_fig(fig, out/f"{name}.png").name)
@@ -205,25 +264,26 @@ def _predict_parser():
                    "natively (AMX/AVX512-BF16), probabilities within about 0.01 of float32")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists")
     p.add_argument('--quiet', action='store_true', help="no progress bar")
+    p.add_argument('--trust-pickle', action='store_true', help="allow a fastai .pkl model: unpickling runs any code it holds")
     return p
 
 def predict_main(argv=None) -> int:
     "`medfast predict MODEL PATH...`: write a predictions CSV, one row per file, errors in the `error` column"
-    a = _predict_parser().parse_args(argv)
+    a = _predict_parser().parse_args(argv); _check_predict_args(a)
     from medfast.env import progress_mode
     bars = progress_mode(a.quiet) == 'bars'
     from collections import Counter
-    from medfast.core import free_path
+    from medfast.core import free_path, atomic_open, csv_safe
     from medfast.inference import load, iter_predictions, _spec_of
-    learn = load(a.model, device='cpu' if a.cpu else None)
+    learn = load(a.model, device='cpu' if a.cpu else None, trust_pickle=a.trust_pickle)
     out = free_path(a.out, a.overwrite)
     if out != Path(a.out): print(f"{a.out} exists; writing {out} instead (use --overwrite to replace it).")
     out.parent.mkdir(parents=True, exist_ok=True)
     n, errors, labels = 0, 0, Counter()
-    with open(out, 'w', newline='') as f:
+    with atomic_open(out, 'w', overwrite=a.overwrite, newline='') as f:      # the CSV appears only when complete
         for k, table in enumerate(iter_predictions(learn, a.paths, a.bs, not a.no_recurse, a.workers, a.fast_decode,
                                                    progress=bars, bf16=a.bf16)):
-            table.to_csv(f, header=k == 0, index=False); f.flush()
+            csv_safe(table).to_csv(f, header=k == 0, index=False); f.flush()
             n += len(table); errors += int(table.error.notna().sum()); labels.update(table.label.dropna())
     counts = ', '.join(f"{c}: {labels[c]}" for c in _spec_of(learn)['classes'])
     print(f"Predicted {n - errors} of {n} file(s) with {Path(getattr(learn, 'model_path', a.model))} ({counts}); "

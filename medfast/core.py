@@ -6,14 +6,16 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #54602500
 from __future__ import annotations
-import json, os, platform, random, sys, time
+import atexit, contextlib, hashlib, json, os, platform, random, re, sys, tempfile, threading, time
 from pathlib import Path
 import numpy as np, torch
 from fastcore.all import *
 
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
-           'check_path', 'free_path', 'set_seed', 'env_info', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
+           'UnsafeFileError', 'check_path', 'free_path', 'set_seed', 'env_info', 'atomic_write', 'atomic_open',
+           'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe',
+           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -34,11 +36,24 @@ class MissingWeightsError(MedfastError, RuntimeError):
 class ModelMismatchError(MedfastError, ValueError):
     "A saved model does not match what was asked of it (classes, architecture, version)"
 
+class UnsafeFileError(MedfastError, ValueError):
+    "Loading a file as asked could run code or read outside its folder (a pickle, a path escaping the model folder)"
+
 # %% ../nbs/00_core.ipynb #3b0ff391
+def _broken_link(p:Path, what:str):
+    "Raise a clear error for a symbolic link that loops or points nowhere"
+    try: os.stat(p)
+    except OSError as e:
+        if e.errno == 40 or 'loop' in str(e).lower():   # ELOOP
+            raise MissingPathError(f"{what} {p} is a symbolic link loop (it leads back to itself). Fix or remove the link.") from None
+    raise MissingPathError(f"{what} {p} is a broken symbolic link to {os.readlink(p)}, which does not exist. Fix or remove the link.")
+
 def check_path(path, what:str='path', is_dir:bool|None=None) -> Path:
     "Return `path` as a `Path`, raising `MissingPathError` naming `what` if it does not exist"
     p = Path(path).expanduser()
-    if not p.exists(): raise MissingPathError(f"{what} not found: {p}. Check the spelling, or create it first.")
+    if not p.exists():
+        if p.is_symlink(): _broken_link(p, what)
+        raise MissingPathError(f"{what} not found: {p}. Check the spelling, or create it first.")
     if is_dir is True and not p.is_dir(): raise DataLayoutError(f"{what} must be a folder, but {p} is a file.")
     if is_dir is False and p.is_dir(): raise DataLayoutError(f"{what} must be a file, but {p} is a folder.")
     return p
@@ -73,6 +88,175 @@ def env_info() -> dict:
                 numpy=np.__version__, device=dev, cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
                 platform=platform.platform())
 
+# %% ../nbs/00_core.ipynb #87b49b14
+def _unique_tmp(p:Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix='.tmp', dir=p.parent)
+    os.close(fd)
+    return Path(tmp)
+
+def _publish(tmp:Path, p:Path, overwrite:bool=True):
+    "Move finished `tmp` onto `p` atomically; without `overwrite`, fail if `p` exists"
+    if overwrite: return os.replace(tmp, p)
+    try: os.link(tmp, p)                               # atomic create-exclusive
+    except FileExistsError: raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it.") from None
+    except OSError:                                    # file systems without hard links
+        if p.exists(): raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it.") from None
+        os.replace(tmp, p); return
+    tmp.unlink()
+
+def atomic_write(path, write_fn, overwrite:bool=True) -> Path:
+    "Write `path` by calling `write_fn(tmp)` on a unique temporary file beside it, then renaming it into place"
+    p = Path(path).expanduser()
+    if p.is_dir(): raise IsADirectoryError(f"{p} is a folder; name a file to write.")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _unique_tmp(p)
+    try:
+        write_fn(tmp)
+        _publish(tmp, p, overwrite)
+    finally: tmp.unlink(missing_ok=True)
+    return p
+
+@contextlib.contextmanager
+def atomic_open(path, mode:str='w', overwrite:bool=True, **kwargs):
+    "Open a unique temporary file beside `path` for writing; when the block ends without error it becomes `path`"
+    p = Path(path).expanduser()
+    if p.is_dir(): raise IsADirectoryError(f"{p} is a folder; name a file to write.")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _unique_tmp(p)
+    try:
+        with open(tmp, mode, **kwargs) as f: yield f
+        _publish(tmp, p, overwrite)
+    finally: tmp.unlink(missing_ok=True)
+
+# %% ../nbs/00_core.ipynb #d654b3aa
+try: import fcntl
+except ImportError: fcntl = None                      # Windows: fall back to a create-exclusive lock file
+
+@contextlib.contextmanager
+def file_lock(path, timeout:float=60.):
+    "Hold an exclusive lock on `path` (created if needed) for the `with` block; waits up to `timeout` seconds"
+    p = Path(path); p.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    if fcntl is not None:
+        with open(p, 'a') as f:
+            while True:
+                try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); break
+                except BlockingIOError:
+                    if time.monotonic() - t0 > timeout: raise MedfastError(f"{p} stayed locked for {timeout:g} s by another run; retry when it has finished.") from None
+                    time.sleep(0.02)
+            try: yield p
+            finally: fcntl.flock(f, fcntl.LOCK_UN)
+        return
+    while True:
+        try: fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY); break
+        except FileExistsError:
+            if time.monotonic() - t0 > timeout: raise MedfastError(f"{p} stayed locked for {timeout:g} s; if no medfast run is active, delete it.") from None
+            time.sleep(0.02)
+    try: yield p
+    finally: os.close(fd); p.unlink(missing_ok=True)
+
+# %% ../nbs/00_core.ipynb #93867e3e
+_claims = {}
+
+def lock_path(path, tag:str='') -> Path:
+    "Lock file standing for `path`, in a shared temporary folder (beside `path` if that folder is not writable)"
+    d = Path(tempfile.gettempdir())/'medfast-locks'
+    try: d.mkdir(exist_ok=True); os.chmod(d, 0o1777)
+    except OSError: pass
+    real = os.path.realpath(Path(path).expanduser())
+    if not os.access(d, os.W_OK): return Path(real).parent/f".{Path(real).name}.{tag}lock"
+    return d/f"{tag}{hashlib.sha256(real.encode()).hexdigest()[:32]}.lock"
+
+def _pid_alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except (PermissionError, OSError): return True
+    return True
+
+def _take_lock(d:Path, overwrite:bool) -> bool:
+    "Create the claim lock of `d` exclusively, taking over one whose process has died"
+    lock = lock_path(d, 'claim-')
+    try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        try: pid = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError): return False              # being written right now
+        if pid == os.getpid() or _pid_alive(pid):
+            if overwrite and pid != os.getpid():
+                raise MedfastError(f"{d} is being written by another medfast run (process {pid}); choose another --out, or wait.")
+            return False
+        lock.unlink(missing_ok=True)                                        # its run died: take it over
+        return _take_lock(d, False)
+    with os.fdopen(fd, 'w') as f: f.write(f"{os.getpid()} {threading.get_ident()}\n")
+    return True
+
+def _claim_one(d:Path, overwrite:bool) -> bool:
+    "Lock `d`, then make sure it is a new or empty folder (or `overwrite`); keep the lock only if so"
+    if d.exists() and not d.is_dir(): raise MedfastError(f"{d} is a file, not a folder; choose another output folder (--out).")
+    if not _take_lock(d, overwrite): return False
+    try:
+        try: d.mkdir(parents=True); created = True
+        except FileExistsError: created = False
+        if not d.is_dir(): raise MedfastError(f"{d} is a file, not a folder; choose another output folder (--out).")
+        if not created and not overwrite and any(d.iterdir()):
+            lock_path(d, 'claim-').unlink(missing_ok=True); return False
+    except BaseException:
+        lock_path(d, 'claim-').unlink(missing_ok=True); raise
+    _claims[d.absolute()] = created
+    return True
+
+def claim_folder(path, overwrite:bool=False) -> Path:
+    "Atomically claim output folder `path` (or the first free `path-N` sibling) for this run and return it"
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir(): raise MedfastError(f"{p} is a file, not a folder; choose another output folder (--out).")
+    if _claim_one(p, overwrite): return p
+    for i in range(2, 10_000):
+        q = p.with_name(f"{p.name}-{i}")
+        if (not q.exists() or q.is_dir()) and _claim_one(q, False): return q
+    raise MedfastError(f"No free name next to {p}; clean up old runs.")
+
+def release_folders():
+    "Drop this process's folder claims: remove the lock files, and the folders a failed run left empty"
+    for d, created in list(_claims.items()):
+        try:
+            lock_path(d, 'claim-').unlink(missing_ok=True)
+            if created and d.is_dir() and not any(d.iterdir()): d.rmdir()
+        except OSError: pass
+        _claims.pop(d, None)
+
+atexit.register(release_folders)
+
+# %% ../nbs/00_core.ipynb #6ece2cce
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+
+def csv_escape(v):
+    "`v` with a leading `'` if it is text a spreadsheet would run as a formula (reversible with `csv_unescape`)"
+    return "'" + v if isinstance(v, str) and _FORMULA.match(v) else v
+
+def csv_unescape(v):
+    "The original text of a cell written by `csv_escape`"
+    return v[1:] if isinstance(v, str) and v.startswith("'") and _FORMULA.match(v) else v
+
+def csv_safe(df):
+    "Copy of DataFrame `df` with formula-like text cells and column names escaped by `csv_escape`"
+    out = df.rename(columns=csv_escape)
+    for c in out.columns:
+        if out[c].dtype.kind == 'O': out[c] = out[c].map(csv_escape)
+    return out
+
+def write_csv(df, path, overwrite:bool=True, **kwargs) -> Path:
+    "Write `df` to `path` as a spreadsheet-safe CSV (`csv_safe`), atomically (`atomic_write`)"
+    safe = csv_safe(df)
+    return atomic_write(path, lambda tmp: safe.to_csv(tmp, **{'index': False, **kwargs}), overwrite=overwrite)
+
+def read_csv_safe(path, **kwargs):
+    "Read a CSV written by `write_csv`, undoing the escaping of text cells and column names"
+    import pandas as pd
+    df = pd.read_csv(path, **kwargs)
+    df = df.rename(columns=csv_unescape)
+    for c in df.columns:
+        if df[c].dtype.kind == 'O': df[c] = df[c].map(csv_unescape)
+    return df
+
 # %% ../nbs/00_core.ipynb #ea855624
 def to_jsonable(o):
     "Plain-JSON version of `o` (tensors, arrays, numpy scalars, paths and nested containers)"
@@ -89,9 +273,8 @@ def save_json(obj, path, overwrite:bool=False) -> Path:
     "Write `obj` as indented JSON to `path`; never replaces an existing file unless `overwrite`"
     p = Path(path)
     if p.exists() and not overwrite: raise FileExistsError(f"{p} exists; pass overwrite=True to replace it.")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps(to_jsonable(obj), indent=2))
-    return p
+    text = json.dumps(to_jsonable(obj), indent=2)
+    return atomic_write(p, lambda tmp: tmp.write_text(text), overwrite=overwrite)
 
 # %% ../nbs/00_core.ipynb #f66be0dd
 class Timer:

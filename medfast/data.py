@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #5ff170b6
 from __future__ import annotations
-import inspect, re, warnings
+import hashlib, inspect, os, re, shutil, tempfile, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -14,13 +14,13 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from fastai.callback.data import WeightedDL
 from .core import *
-from .images import MedImage, MedImageBlock, image_files, verify_images
+from .images import MedImage, MedImageBlock, image_files, walk_images, verify_images
 
 # %% auto #0
 __all__ = ['synthetic_xray', 'synthetic_xrays', 'patient_id', 'group_splitter', 'class_folder_items', 'kermany_split',
            'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'default_workers', 'image_block',
-           'folder_dls', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'train_labels',
-           'class_counts', 'balanced_sampler', 'cell_tfms']
+           'folder_dls', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides',
+           'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #0d2ed3b3
 def _xray_canvas(size, rng):
@@ -71,12 +71,28 @@ def synthetic_xrays(dest, n:int=200, size:int=128, seed:int=0, n_val:int|None=No
     n_val, n_test = ifnone(n_val, max(4, n//25)), ifnone(n_test, max(8, n//4))
     meta = dict(generator='medfast.data.synthetic_xrays', n=n, size=size, seed=seed, n_val=n_val, n_test=n_test,
                 pneumonia_frac=pneumonia_frac)
-    stamp = dest/'SYNTHETIC.json'
-    if stamp.exists():
-        if json.loads(stamp.read_text()) == meta: return dest
-        raise FileExistsError(f"{dest} already holds a synthetic set made with other arguments; choose another folder.")
+    if _synthetic_ready(dest, meta): return dest
     if dest.exists() and any(dest.iterdir()):
-        raise FileExistsError(f"{dest} is not empty; synthetic_xrays never writes into a folder that holds other files.")
+        raise FileExistsError(f"{dest} is not empty and holds no complete synthetic set (an interrupted run of an older "
+                              "medfast?); synthetic_xrays never writes into it. Delete it, or choose another folder.")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    try:
+        _write_synthetic(tmp, n, size, seed, n_val, n_test, pneumonia_frac)
+        save_json(meta, tmp/'SYNTHETIC.json')
+        try: os.rename(tmp, dest)                          # onto a missing or empty folder: atomic
+        except OSError:                                    # another run finished first: use its copy
+            if not _synthetic_ready(dest, meta): raise
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+def _synthetic_ready(dest, meta) -> bool:
+    stamp = Path(dest)/'SYNTHETIC.json'
+    if not stamp.exists(): return False
+    if json.loads(stamp.read_text()) == meta: return True
+    raise FileExistsError(f"{dest} already holds a synthetic set made with other arguments; choose another folder.")
+
+def _write_synthetic(dest, n, size, seed, n_val, n_test, pneumonia_frac):
     rng, pid = np.random.default_rng(seed), 0
     for split, n_split in (('train', n), ('val', n_val), ('test', n_test)):
         n_pneu = int(round(n_split*pneumonia_frac))
@@ -90,8 +106,6 @@ def synthetic_xrays(dest, n:int=200, size:int=128, seed:int=0, n_val:int|None=No
                     img = synthetic_xray(kind, size, seed=int(rng.integers(2**31)))
                     img.save(dest/split/cls/_kermany_name(kind, pid, k), quality=92)
                     done += 1
-    save_json(meta, stamp)
-    return dest
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -105,6 +119,15 @@ def patient_id(fname) -> str:
     return Path(name).stem
 
 # %% ../nbs/02_data.ipynb #26ba309f
+def _check_train_classes(items, groups, by_label, train):
+    "Raise if a class ended up with no training image (too few images or groups to split)"
+    tset = set(train)
+    have = {lbl for lbl, gs in by_label.items() for g in gs if groups[g][0] in tset}
+    for lbl in sorted(set(by_label) - have, key=str):
+        n = sum(len(groups[g]) for g in by_label[lbl])
+        raise DataLayoutError(f"Class {lbl!r} has only {n} image(s) in {len(by_label[lbl])} patient/group(s): a train/"
+                              f"validation split needs at least 2 groups per class. Add images of {lbl!r}.")
+
 def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, label_fn=None):
     "Splitter keeping each `group_fn` group on one side, stratified by `label_fn` when given"
     def _inner(items):
@@ -127,10 +150,21 @@ def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, l
                 valid += groups[g]; n += len(groups[g])
         if not valid: valid = groups[sorted(groups, key=str)[int(rng.integers(len(groups)))]]
         valid = sorted(valid); vset = set(valid)
-        return L(i for i in range(len(items)) if i not in vset), L(valid)
+        train = L(i for i in range(len(items)) if i not in vset)
+        if label_fn: _check_train_classes(items, groups, by_label, train)
+        return train, L(valid)
     return _inner
 
 # %% ../nbs/02_data.ipynb #29743b13
+def _check_case(classes, path):
+    "Raise if two class folders differ only in case"
+    seen = {}
+    for c in classes:
+        k = c.name.casefold()
+        if k in seen: raise DataLayoutError(f"Class folders {seen[k]!r} and {c.name!r} in {path} differ only in case; medfast "
+                                            "treats class names without regard to case. Merge them into one folder.")
+        seen[k] = c.name
+
 def _non_images(folder):
     return [p for p in Path(folder).rglob('*') if p.is_file() and not p.name.startswith('.')
             and p.suffix.lower() not in image_extensions | {'.dcm', '.json', '.csv'}]
@@ -141,11 +175,15 @@ def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
     classes = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith(('.', '_')))
     if not classes: raise DataLayoutError(f"{path} has no class folders. Expected one sub-folder per class, "
                                           f"e.g. {path}/NORMAL/*.jpeg and {path}/PNEUMONIA/*.jpeg.")
+    _check_case(classes, path)
     items, empty = L(), []
     for c in classes:
-        fs = get_image_files(c)
+        fs = L()
+        for f, err in walk_images(c):
+            if err: raise DataLayoutError(err)
+            fs.append(f)
         if not fs: empty.append(c.name)
-        items += fs
+        items += sorted(fs)
     if empty: warnings.warn(f"Class folder(s) with no images in {path}: {', '.join(empty)}; they are ignored.")
     found = [c.name for c in classes if c.name not in empty]
     if len(found) < min_classes:
@@ -191,7 +229,8 @@ def kermany_items(path, splits=('train', 'val'), verify:bool=True) -> L:
         labels = set(map(kermany_label, its))
         if not labels <= {'NORMAL', 'PNEUMONIA'}:
             raise DataLayoutError(f"Unexpected class folder(s) {sorted(labels - {'NORMAL','PNEUMONIA'})} in {d}; "
-                                  "the Kermany layout has NORMAL and PNEUMONIA only (use folder_dls for others).")
+                                  "the Kermany layout has NORMAL and PNEUMONIA only: use folder_dls (medfast train "
+                                  "--task folder) for other classes.")
         items += its
     return items
 
@@ -256,6 +295,7 @@ def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwa
     block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
     dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     dls.test_path = kermany_split(path, 'test', required=False)
+    if dls.test_path is not None: kermany_items(path, ('test',), verify=block_kw.get('verify', True))   # checked before training
     return dls
 
 # %% ../nbs/02_data.ipynb #21b879c6
@@ -277,6 +317,67 @@ def labelled_dl(dls, src, bs:int|None=None, **kwargs):
             raise DataLayoutError(f"Test image {o} has a label the model does not know ({e}); "
                                   f"known classes: {list(dls.vocab)}.") from None
     return dls.test_dl(items, with_labels=True, rm_type_tfms=0, bs=ifnone(bs, dls.bs), **kwargs)
+
+# %% ../nbs/02_data.ipynb #0b817d02
+def _sha256_file(p) -> str:
+    h = hashlib.sha256()
+    with open(p, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
+    return h.hexdigest()
+
+def _identical(sides:dict) -> dict:
+    "`{digest: {side: [files]}}` for byte-identical files present on more than one side"
+    by_size = defaultdict(lambda: defaultdict(list))
+    for side, items in sides.items():
+        for o in items: by_size[os.path.getsize(o)][side].append(o)
+    out = defaultdict(lambda: defaultdict(list))
+    for size, where in by_size.items():
+        if len(where) < 2: continue
+        for side, files in where.items():
+            for f in files: out[_sha256_file(f)][side].append(f)
+    return {k: v for k, v in out.items() if len(v) > 1}
+
+def split_leaks(sides:dict, group_fn=patient_id, check_bytes:bool=True) -> pd.DataFrame:
+    "Table of groups (by `group_fn`) and byte-identical files found on more than one side of a split"
+    rows = []
+    if group_fn is not None:
+        where = defaultdict(set)
+        for side, items in sides.items():
+            for o in items: where[group_fn(o)].add(side)
+        rows += [dict(kind='group', key=k, sides=', '.join(sorted(s))) for k, s in where.items() if len(s) > 1]
+    if check_bytes:
+        rows += [dict(kind='identical file', key=k, sides=', '.join(sorted(v)),
+                      files='; '.join(str(f) for side in sorted(v) for f in v[side]))
+                 for k, v in _identical(sides).items()]
+    return pd.DataFrame(rows, columns=['kind', 'key', 'sides', 'files'])
+
+def split_sides(dls) -> dict:
+    "`{'train': items, 'valid': items, 'test': items}` of DataLoaders (test from `test_items` or `test_path`)"
+    sides = dict(train=list(dls.train_ds.items), valid=list(dls.valid_ds.items))
+    test = getattr(dls, 'test_items', None)
+    if test is None and getattr(dls, 'test_path', None) is not None: test = test_items(dls.test_path)
+    if test is not None: sides['test'] = list(test)
+    return sides
+
+def check_split(dls, allow_leaks:bool=False, group_fn=patient_id) -> pd.DataFrame:
+    "Before training: every test image readable, no byte-identical image on two sides (unless `allow_leaks`)"
+    sides = split_sides(dls)
+    if 'test' in sides:
+        bad = verify_images(sides['test'], warn=False)
+        if bad: raise BadImageError(f"{len(bad)} unreadable test image(s): " + '; '.join(f"{p} ({why})" for p, why in
+                                    list(bad.items())[:3]) + ". Remove or replace them, then retry.")
+    leaks = split_leaks(sides, group_fn)
+    same = leaks[leaks.kind == 'identical file']
+    if len(same):
+        msg = (f"{len(same)} image(s) are byte-identical on two sides of the split ({same.sides.iloc[0]}: "
+               f"{same.files.iloc[0]}), so the scores would be optimistic")
+        if not allow_leaks: raise DataLayoutError(msg + ". Remove the duplicates, or pass allow_leaks=True "
+                                                  "(medfast train --allow-leaks) to go on anyway.")
+        warnings.warn(msg + " (allowed by allow_leaks).")
+    groups = leaks[leaks.kind == 'group']
+    if len(groups): warnings.warn(f"{len(groups)} patient(s)/group(s) appear on two sides of the split, e.g. "
+                                  f"{groups.key.iloc[0]} ({groups.sides.iloc[0]}); the scores may be optimistic.")
+    return leaks
 
 # %% ../nbs/02_data.ipynb #8dfed743
 def train_labels(dls) -> np.ndarray:

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/images.html.md"""
 
 # %% ../nbs/01_images.ipynb #a641bfaf
 from __future__ import annotations
-import io, os, warnings
+import contextlib, io, os, threading, warnings
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -18,19 +18,23 @@ from fastai.vision.data import IntToFloatTensor
 from .core import BadImageError, DataLayoutError, MissingPathError, check_path
 
 # %% auto #0
-__all__ = ['DICOM_EXTENSIONS', 'IMAGE_EXTENSIONS', 'window_to_uint8', 'to_8bit', 'set_max_pixels', 'open_image', 'image_files',
-           'MedImage', 'MedImageBW', 'DecodeImage', 'MedImageBlock', 'verify_images', 'check_images']
+__all__ = ['DICOM_EXTENSIONS', 'BIG_PIXELS', 'IMAGE_EXTENSIONS', 'window_to_uint8', 'to_8bit', 'set_max_pixels', 'open_image',
+           'walk_images', 'image_files', 'MedImage', 'MedImageBW', 'DecodeImage', 'MedImageBlock', 'verify_images',
+           'check_images']
 
 # %% ../nbs/01_images.ipynb #61bf444f
 def window_to_uint8(arr, window=(0.5, 99.5)) -> np.ndarray:
     "Scale `arr` to uint8 so its `window` percentiles map to 0 and 255 (`(0,100)` = min–max)"
-    a = np.asarray(arr, dtype=np.float64)
-    finite = np.isfinite(a)
-    if not finite.any(): return np.zeros(a.shape, np.uint8)
-    lo, hi = np.percentile(a[finite], window) if tuple(window) != (0, 100) else (a[finite].min(), a[finite].max())
-    if hi <= lo: return np.zeros(a.shape, np.uint8)
-    a = np.where(finite, a, lo)
-    return np.round(np.clip((a - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
+    a = np.array(arr, dtype=np.float32)                # float32 is ample for an 8-bit result, half float64's memory
+    step = max(1, int(np.sqrt(a.size / 1_000_000)))    # percentiles from at most ~1M evenly spread pixels
+    sample = a[::step, ::step] if a.ndim == 2 else a.ravel()[::step*step]
+    sample = sample[np.isfinite(sample)]
+    if not sample.size: return np.zeros(a.shape, np.uint8)
+    lo, hi = np.percentile(sample, window) if tuple(window) != (0, 100) else (np.nanmin(a), np.nanmax(a))
+    if not hi > lo: return np.zeros(a.shape, np.uint8)
+    np.nan_to_num(a, copy=False, nan=lo, posinf=hi, neginf=lo)
+    a -= lo; a *= 255 / (hi - lo); np.clip(a, 0, 255, out=a)
+    return np.rint(a, out=a).astype(np.uint8)
 
 # %% ../nbs/01_images.ipynb #a3765628
 _HIGH_DEPTH = {'I', 'F', 'I;16', 'I;16L', 'I;16B', 'I;16N', 'I;32', 'I;32B', 'I;32L'}
@@ -42,9 +46,19 @@ def _flatten_alpha(im, background):
     bg = Image.new(im.mode, im.size, (background, 255) if base == 'L' else (background,)*3 + (255,))
     return Image.alpha_composite(bg.convert('RGBA'), im.convert('RGBA')).convert(base)
 
-def to_8bit(im:Image.Image, mode:str|None='RGB', window=(0.5, 99.5), background:int=0) -> Image.Image:
+def _block_mean(a, f:int) -> np.ndarray:
+    "Mean over `f`x`f` blocks of 2-D array `a`, as float32 (a high-depth image shrunk before windowing)"
+    h, w = (a.shape[0] // f) * f, (a.shape[1] // f) * f
+    out = np.empty((h // f, w // f), np.float32)
+    for i in range(h // f):                            # one band of rows at a time: no full-size float copy
+        out[i] = a[i*f:(i+1)*f, :w].reshape(f, w // f, f).mean(axis=(0, 2), dtype=np.float32)
+    return out
+
+def to_8bit(im:Image.Image, mode:str|None='RGB', window=(0.5, 99.5), background:int=0, size=None) -> Image.Image:
     "Convert any PIL image to 8-bit `mode` ('RGB', 'L', or None = 'L' for grey, 'RGB' for colour)"
-    if im.mode in _HIGH_DEPTH: im = Image.fromarray(window_to_uint8(np.asarray(im), window), 'L')
+    if im.mode in _HIGH_DEPTH:
+        a, f = np.asarray(im), _reduce_factor(im, size) if size else 1
+        im = Image.fromarray(window_to_uint8(_block_mean(a, f) if f >= 2 else a, window), 'L')
     elif im.mode in ('P', 'PA'): im = im.convert('RGBA' if im.mode == 'PA' or 'transparency' in im.info else 'RGB')
     elif im.mode == '1': im = im.convert('L')
     if im.mode in ('RGBA', 'LA', 'La', 'RGBa'): im = _flatten_alpha(im, background)
@@ -101,11 +115,17 @@ def _check_pixels(im, name):
 
 def _hw(size): return (size, size) if isinstance(size, int) else tuple(size)
 
+def _reduce_factor(im, size) -> int:
+    h, w = _hw(size)
+    return min(im.size[0] // max(w, 1), im.size[1] // max(h, 1))
+
 def _reduce_to(im, size):
     "Shrink `im` by the largest integer factor that keeps it at least `size` (h, w)"
-    h, w = _hw(size)
-    factor = min(im.size[0] // max(w, 1), im.size[1] // max(h, 1))
+    factor = _reduce_factor(im, size)
     return im.reduce(factor) if factor >= 2 else im
+
+BIG_PIXELS = 16_000_000
+_big_decode = threading.BoundedSemaphore(1)              # large images are decoded one at a time
 
 def _describe(fp, name):
     "A short hint at what a non-image file actually holds"
@@ -130,16 +150,26 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
         path = check_path(path, 'image file')
         if path.is_dir(): raise BadImageError(f"{path} is a folder, not an image; use image_files({str(path)!r}) to list its images.")
         if path.stat().st_size == 0: raise BadImageError(f"{path} is empty (0 bytes), probably an interrupted copy or download. Re-copy or remove it.")
+        if not os.access(path, os.R_OK) or not _readable(path):
+            raise BadImageError(f"{path}: permission denied. Make it readable (chmod +r), or run as a user who may read it.")
         if _is_dicom(path): im = _open_dicom(path, window, name)
         else: im = _open_pil(path, name, size)
     else:
         head = b''
         if hasattr(path, 'seek'): path.seek(0); head = path.read(132); path.seek(0)
         im = _open_dicom(path, window, name) if head[128:132] == b'DICM' else _open_pil(path, name, size)
-    try: im = ImageOps.exif_transpose(im)
-    except Exception: pass                                  # a broken EXIF block must not lose an otherwise good image
-    im = to_8bit(im, mode, window=window, background=background)
-    return _reduce_to(im, size) if size else im
+    big = im.size[0] * im.size[1] > BIG_PIXELS
+    with (_big_decode if big else contextlib.nullcontext()):   # bounds the decoded pixels held at once across threads
+        im = _load_pil(im, name)
+        try: im = ImageOps.exif_transpose(im)
+        except Exception: pass                              # a broken EXIF block must not lose an otherwise good image
+        im = to_8bit(im, mode, window=window, background=background, size=size)
+        return _reduce_to(im, size) if size else im
+
+def _readable(path) -> bool:
+    try:
+        with open(path, 'rb'): return True
+    except PermissionError: return False
 
 def _open_pil(fp, name, size=None):
     if ImageFile.LOAD_TRUNCATED_IMAGES:
@@ -164,6 +194,17 @@ def _open_pil(fp, name, size=None):
         if size and im.format == 'JPEG':
             h, w = _hw(size)
             im.draft(None, (w, h))
+    except Exception as e:
+        im.close()
+        if isinstance(e, BadImageError): raise
+        raise BadImageError(f"{name} is truncated or corrupt ({type(e).__name__}: {e}). Re-copy it from the "
+                            "source, or remove it.") from None
+    return im
+
+def _load_pil(im, name):
+    "Decode the pixels of lazily opened `im` (first frame only), with errors naming the file"
+    if not isinstance(im, ImageFile.ImageFile): return im
+    try:
         im.load()
         if getattr(im, 'n_frames', 1) > 1:                  # first frame of a GIF/multi-page TIFF, file closed
             first = im.copy(); im.close(); im = first
@@ -177,12 +218,41 @@ def _open_pil(fp, name, size=None):
 # %% ../nbs/01_images.ipynb #0b8dd09f
 IMAGE_EXTENSIONS = set(image_extensions) | DICOM_EXTENSIONS | {'.tif', '.tiff'}
 
+def _is_image_name(name:str) -> bool:
+    return not name.startswith('.') and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+def walk_images(path, recurse:bool=True, folders=None):
+    "Yield `(image, None)` for images under folder `path`, and `(folder, reason)` for folders that cannot be read"
+    root, seen, todo = Path(path), set(), [(Path(path), 0)]
+    while todo:
+        d, depth = todo.pop()
+        try:
+            st = d.stat()
+            if (st.st_dev, st.st_ino) in seen: continue        # a second way to the same real folder (link or loop)
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(d) as it: entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            why = 'permission denied' if isinstance(e, PermissionError) else (e.strerror or type(e).__name__)
+            yield d, f"cannot read folder {d} ({why}). Fix its permissions (chmod +rx) or move it out of {root}."
+            continue
+        subs = []
+        for e in entries:
+            if e.name.startswith('.'): continue
+            try: is_dir = e.is_dir()
+            except OSError: is_dir = False
+            if is_dir:
+                if recurse and (depth or not folders or e.name in L(folders)): subs.append((Path(e.path), depth + 1))
+            elif _is_image_name(e.name) and (depth or not folders): yield Path(e.path), None
+        todo += reversed(subs)
+
 def image_files(path, recurse:bool=True, folders=None) -> L:
-    "Sorted image paths under folder `path` (or `[path]` for a file); errors if missing or image-free"
+    "Sorted image paths under folder `path` (or `[path]` for a file); errors if missing, unreadable or image-free"
     path = check_path(path, 'image folder')
     if path.is_file(): return L([path])
-    files = get_files(path, extensions=IMAGE_EXTENSIONS, recurse=recurse, folders=folders)
-    files = L(sorted(f for f in files if not f.name.startswith('.')))
+    files, errors = L(), []
+    for f, err in walk_images(path, recurse, folders): (errors.append(err) if err else files.append(f))
+    if errors: raise DataLayoutError(errors[0])
+    files = L(sorted(files))
     if not files:
         others = [p.name for p in path.iterdir()][:5]
         raise DataLayoutError(f"No image files in {path}{' (searched sub-folders too)' if recurse else ''}. "

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/inference.html.md"""
 
 # %% ../nbs/09_inference.ipynb #6fddfdbb
 from __future__ import annotations
-import argparse, datetime, hashlib, json, os, platform, sys, warnings
+import argparse, contextlib, datetime, hashlib, io, json, math, os, platform, re, stat, sys, tempfile, warnings
 from collections import Counter, namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,16 +22,18 @@ from fastai.vision.augment import Resize, RandomResizedCrop
 from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError,
-                          check_path, free_path, save_json)
-from .images import open_image, image_files, to_8bit, MedImage, MedImageBW, DecodeImage
+                          UnsafeFileError, check_path, free_path, save_json, to_jsonable, atomic_write, file_lock,
+                          lock_path)
+from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage
 from .models import create_model, arch_names
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'load_model', 'Prediction', 'arch_name', 'inference_spec', 'build_model', 'export',
-           'inference_learner', 'load', 'expand_paths', 'iter_predictions', 'predict', 'model_input']
+__all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_SIDE', 'MAX_CLASSES', 'load_model', 'Prediction',
+           'arch_name', 'inference_spec', 'build_model', 'spec_sha256', 'export', 'inference_learner', 'load',
+           'expand_paths', 'iter_predictions', 'predict', 'model_input']
 
 # %% ../nbs/09_inference.ipynb #ab050db7
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm')
 
 def _hw(size): return [size, size] if isinstance(size, int) else [int(s) for s in size]
@@ -141,29 +143,56 @@ def _refuse_existing(paths, overwrite):
         if p.exists() and not overwrite:
             raise FileExistsError(f"{p} already exists; pass overwrite=True (--overwrite) to replace it, or choose another path.")
 
+def spec_sha256(spec:dict) -> str:
+    "SHA-256 of `spec`'s canonical JSON (sorted keys, no spaces), leaving out the `spec_sha256` field itself"
+    body = {k: v for k, v in to_jsonable(spec).items() if k != 'spec_sha256'}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(',', ':')).encode()).hexdigest()
+
+def _check_trained(learn, allow_diverged:bool=False):
+    "Refuse to export a learner whose training diverged or whose weights are not finite"
+    bad = [k for k, v in learn.model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if not (getattr(learn, 'diverged', False) or bad) or allow_diverged: return
+    why = f"its weights hold NaN/inf ({bad[0]})" if bad else "its training diverged (see the message printed during training)"
+    raise MedfastError(f"Not exporting: {why}, so its predictions would be meaningless. Retrain with a lower learning "
+                       "rate; to export it anyway, pass allow_diverged=True.")
+
+def _publish_pair(files:dict, overwrite:bool, lock):
+    "Write `{path: bytes}` to unique temporary files, then move all into place together under `lock`"
+    tmps = {}
+    try:
+        for p, data in files.items():
+            tmps[p] = atomic_tmp = Path(p).with_name(f".{Path(p).name}.{os.getpid()}.{id(data):x}.{os.urandom(4).hex()}.tmp")
+            with open(atomic_tmp, 'xb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        with file_lock(lock):
+            _refuse_existing(list(files), overwrite)
+            for p, t in tmps.items(): os.replace(t, p)
+    finally:
+        for t in tmps.values(): t.unlink(missing_ok=True)
+
 def export(learn, path='model', format:str='safe', arch:str|None=None, size=None, model_kwargs:dict|None=None,
-           overwrite:bool=False) -> Path:
+           overwrite:bool=False, allow_diverged:bool=False) -> Path:
     "Save `learn` for inference: safe `path.pth` + `path.json` (default) or fastai pickle `path.pkl`; returns the file to `load`"
     path = Path(path).expanduser()
     if path.suffix.lower() in ('.pth', '.json', '.pkl'): path = path.with_suffix('')
     path.parent.mkdir(parents=True, exist_ok=True)
+    _check_trained(learn, allow_diverged)
     if format == 'pickle':
         pkl = path.with_suffix('.pkl')
         _refuse_existing([pkl], overwrite)
-        learn.export(pkl.absolute())
-        return pkl
+        return atomic_write(pkl, lambda tmp: learn.export(tmp.absolute()), overwrite=overwrite)
     if format != 'safe': raise ValueError(f"format must be 'safe' or 'pickle', not {format!r}")
     spec = inference_spec(learn, arch, size, model_kwargs)
     pth, js = path.with_suffix('.pth'), path.with_suffix('.json')
     _refuse_existing([pth, js], overwrite)
     _check_rebuild(spec, learn.model)
-    tmp = pth.with_name(pth.name + '.tmp')
-    torch.save({k: v.detach().cpu() for k, v in learn.model.state_dict().items()}, tmp)
-    os.replace(tmp, pth)
-    spec.update(weights=pth.name, weights_sha256=_sha256(pth), versions=_versions(),
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu().clone() for k, v in learn.model.state_dict().items()}, buf)
+    weights = buf.getvalue()                                       # hashed and written: the very same bytes
+    spec.update(weights=pth.name, weights_sha256=hashlib.sha256(weights).hexdigest(), versions=_versions(),
                 created=datetime.datetime.now().isoformat(timespec='seconds'),
                 training=getattr(learn, 'medfast_args', None))
-    save_json(spec, js, overwrite=True)
+    spec = to_jsonable(spec); spec['spec_sha256'] = spec_sha256(spec)
+    _publish_pair({pth: weights, js: json.dumps(spec, indent=2).encode()}, overwrite, lock_path(path, 'export-'))
     return js
 
 # %% ../nbs/09_inference.ipynb #c1133b30
@@ -185,17 +214,101 @@ def _resolve(path) -> tuple[str, Path]:
         if q.exists(): return kind, q
     raise MissingPathError(f"Model not found: {p} (looked for {p}.json + {p}.pth and {p}.pkl). Check the path.")
 
+MAX_SPEC_BYTES, MAX_WEIGHTS_BYTES, MAX_IMAGE_SIDE, MAX_CLASSES = 1 << 20, 4 << 30, 4096, 10_000
+
+def _read_regular(path, max_bytes:int, what:str, follow:bool=True) -> bytes:
+    "Bytes of `path` if it is a regular file of at most `max_bytes` (never blocks on a pipe or device)"
+    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | (0 if follow else getattr(os, 'O_NOFOLLOW', 0))
+    try: fd = os.open(path, flags)
+    except FileNotFoundError: raise MissingPathError(f"{what} not found: {path}. Copy the model's .json and .pth together.") from None
+    except OSError as e:
+        why = 'a symbolic link' if not follow and Path(path).is_symlink() else (e.strerror or type(e).__name__)
+        raise UnsafeFileError(f"{what} {path} cannot be opened safely ({why}); it must be a regular file in the model's folder.") from None
+    with os.fdopen(fd, 'rb') as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeFileError(f"{what} {path} is not a regular file (a device, pipe or folder); refusing to read it.")
+        if st.st_size == 0: raise ModelMismatchError(f"{what} {path} is empty (0 bytes): an interrupted copy or export. Copy it again or re-export the model.")
+        if st.st_size > max_bytes: raise UnsafeFileError(f"{what} {path} is {st.st_size:,} bytes, over the {max_bytes:,} a medfast model file may have.")
+        return f.read(max_bytes + 1)
+
+def _bad(js, field, why): return ModelMismatchError(f"{js}: {field} {why}. Re-export the model (or restore its original model.json).")
+
+def _is_int(v, lo, hi) -> bool: return type(v) is int and lo <= v <= hi
+def _is_num(v) -> bool: return type(v) in (int, float) and math.isfinite(v)
+
+def _check_kwargs(js, kw):
+    if not isinstance(kw, dict): raise _bad(js, 'model_kwargs', 'must be an object')
+    for k, v in kw.items():
+        if k not in _MODEL_KWARGS: raise _bad(js, f'model_kwargs[{k!r}]', f"is not allowed (allowed: {', '.join(_MODEL_KWARGS)})")
+        vals = v if isinstance(v, list) else [v]
+        if len(vals) > 16 or not all(o is None or type(o) is bool or (_is_num(o) and abs(o) <= 65536)
+                                     or (isinstance(o, str) and len(o) <= 32) for o in vals):
+            raise _bad(js, f'model_kwargs[{k!r}]', 'has a value of the wrong type or size')
+
+def _check_image(js, img, n_in):
+    if not isinstance(img, dict): raise _bad(js, 'image', 'must be an object')
+    for k in ('mode', 'resize'):
+        if k not in img: raise _bad(js, 'image', f"lacks {k!r}")
+    if img['mode'] not in ('L', 'RGB'): raise _bad(js, 'image.mode', "must be 'L' or 'RGB'")
+    r = img['resize']
+    if not isinstance(r, dict) or r.get('tfm') not in ('Resize', 'RandomResizedCrop'):
+        raise _bad(js, 'image.resize.tfm', "must be 'Resize' or 'RandomResizedCrop'")
+    size = r.get('size')
+    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v, 1, MAX_IMAGE_SIDE) for v in size)):
+        raise _bad(js, 'image.resize.size', f"must be [height, width] with sides from 1 to {MAX_IMAGE_SIDE} px")
+    if r.get('method', 'squish') not in ('squish', 'crop', 'pad') or r.get('pad_mode', 'reflection') not in ('reflection', 'zeros', 'border'):
+        raise _bad(js, 'image.resize', "has an unknown method or pad_mode")
+    if 'val_xtra' in r and not (_is_num(r['val_xtra']) and 0 <= r['val_xtra'] <= 1): raise _bad(js, 'image.resize.val_xtra', 'must be in [0, 1]')
+
+def _check_normalize(js, norm):
+    if norm is None: return
+    ok = isinstance(norm, dict) and all(isinstance(norm.get(k), list) and 1 <= len(norm[k]) <= 4
+                                        and all(_is_num(v) for v in norm[k]) for k in ('mean', 'std'))
+    if not ok or len(norm['mean']) != len(norm['std']): raise _bad(js, 'normalize', 'must hold mean and std lists of 1-4 numbers')
+    if not all(v > 0 for v in norm['std']): raise _bad(js, 'normalize.std', 'must be positive (0 would make every prediction NaN)')
+
+def _check_spec(js, spec):
+    "Raise a clear error for any field of `spec` of the wrong type or out of range"
+    missing = [k for k in ('arch', 'n_in', 'classes', 'image', 'weights', 'weights_sha256') if k not in spec]
+    if missing: raise ModelMismatchError(f"{js} lacks {missing}; re-export the model.")
+    if not (isinstance(spec['arch'], str) and re.fullmatch(r'[A-Za-z0-9_.\-]{1,100}', spec['arch'])): raise _bad(js, 'arch', 'is not an architecture name')
+    if not _is_int(spec['n_in'], 1, 16): raise _bad(js, 'n_in', 'must be a whole number from 1 to 16')
+    c = spec['classes']
+    if not (isinstance(c, list) and 1 <= len(c) <= MAX_CLASSES and all(isinstance(o, str) and 0 < len(o) <= 256 for o in c)):
+        raise _bad(js, 'classes', f'must be a list of 1 to {MAX_CLASSES} names')
+    if len({o.casefold() for o in c}) != len(c): raise _bad(js, 'classes', 'holds the same name twice')
+    w = spec['weights']
+    if not (isinstance(w, str) and w and w not in ('.', '..') and Path(w).name == w and '/' not in w and '\\' not in w and '\0' not in w):
+        raise UnsafeFileError(f"{js}: weights must be a file name in the model's folder, not {w!r}. Re-export the model.")
+    if not (isinstance(spec['weights_sha256'], str) and re.fullmatch(r'[0-9a-f]{64}', spec['weights_sha256'])):
+        raise _bad(js, 'weights_sha256', 'is missing or not a SHA-256, so the weights cannot be checked')
+    _check_kwargs(js, spec.get('model_kwargs', {}))
+    _check_image(js, spec['image'], spec['n_in'])
+    _check_normalize(js, spec.get('normalize'))
+    if spec.get('activation', 'softmax') not in ('softmax', 'sigmoid'): raise _bad(js, 'activation', "must be 'softmax' or 'sigmoid'")
+
 def _read_spec(js) -> dict:
-    try: spec = json.loads(Path(js).read_text())
+    raw = _read_regular(js, MAX_SPEC_BYTES, 'model description')
+    try: spec = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
-        raise ModelMismatchError(f"{js} is not a medfast model description (invalid JSON: {e}).") from None
+        raise ModelMismatchError(f"{js} is not a medfast model description (invalid JSON: {str(e)[:80]}).") from None
+    except RecursionError:
+        raise ModelMismatchError(f"{js} is not a medfast model description (JSON nested too deeply).") from None
     if not isinstance(spec, dict) or spec.get('format') != 'medfast-safe':
         raise ModelMismatchError(f"{js} is not a medfast model description (no \"format\": \"medfast-safe\").")
-    if spec.get('format_version', 0) > FORMAT_VERSION:
-        raise ModelMismatchError(f"{js} was written by a newer medfast (format {spec['format_version']}, "
+    v = spec.get('format_version', 1)
+    if not _is_int(v, 1, 10**6): raise _bad(js, 'format_version', f'must be a whole number, not {v!r}')
+    if v > FORMAT_VERSION:
+        raise ModelMismatchError(f"{js} was written by a newer medfast (format {v}, "
                                  f"this one reads up to {FORMAT_VERSION}): pip install -U medfast")
-    missing = [k for k in ('arch', 'n_in', 'classes', 'image', 'weights') if k not in spec]
-    if missing: raise ModelMismatchError(f"{js} lacks {missing}; re-export the model.")
+    _check_spec(js, spec)
+    if 'spec_sha256' in spec or v >= 2:
+        if spec.get('spec_sha256') != spec_sha256(spec):
+            raise ModelMismatchError(f"{js} was changed after export: its content (classes, preprocessing or weights "
+                                     "checksum) no longer matches its spec_sha256. Restore the original file or re-export the model.")
+    else: warnings.warn(f"{js} was written by an older medfast (format 1): its class list and preprocessing are not "
+                        "covered by a checksum. Re-export it (load, then export) to protect them.")
     spec.setdefault('model_kwargs', {}); spec.setdefault('normalize', None); spec.setdefault('activation', 'softmax')
     spec['n_out'] = len(spec['classes'])
     return spec
@@ -205,14 +318,32 @@ def _resize_tfm(r):
     if r['tfm'] == 'RandomResizedCrop': return RandomResizedCrop(tuple(r['size']), val_xtra=r.get('val_xtra', 0.14))
     return Resize(tuple(r['size']), method=r.get('method', 'squish'), pad_mode=r.get('pad_mode', 'reflection'))
 
+def _first_line(e) -> str: return (str(e).splitlines() or [type(e).__name__])[0][:200]
+
+@contextlib.contextmanager
+def _offline():
+    "Make any attempt to download weights fail instead of touching the network"
+    def refuse(*args, **kwargs): raise UnsafeFileError("Loading a safe model tried to download weights; refused. Re-export the model.")
+    import torch.hub
+    targets = [(torch.hub, 'load_state_dict_from_url'), (torch.hub, 'download_url_to_file')]
+    try:
+        import torchvision.models._api as tv_api
+        targets.append((tv_api, 'load_state_dict_from_url'))
+    except ImportError: pass
+    saved = [(m, n, getattr(m, n)) for m, n in targets if hasattr(m, n)]
+    for m, n, _ in saved: setattr(m, n, refuse)
+    try: yield
+    finally:
+        for m, n, f in saved: setattr(m, n, f)
+
 def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Learner:
     "A `Learner` for prediction rebuilt from `spec` (and `state_dict`), with no training data"
-    model = build_model(spec['arch'], len(spec['classes']), spec['n_in'], **spec.get('model_kwargs', {}))
+    with _offline(): model = build_model(spec['arch'], len(spec['classes']), spec['n_in'], **spec.get('model_kwargs', {}))
     if state_dict is not None:
         try: model.load_state_dict(state_dict)
         except RuntimeError as e:
             raise ModelMismatchError(f"The saved weights do not fit architecture {spec['arch']!r} with "
-                                     f"{len(spec['classes'])} classes ({str(e).splitlines()[0]}...). Was the file made "
+                                     f"{len(spec['classes'])} classes ({_first_line(e)}...). Was the file made "
                                      "by another medfast version or edited by hand?") from None
     img = spec['image']
     batch_tfms = []
@@ -235,23 +366,36 @@ def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Lear
 # %% ../nbs/09_inference.ipynb #7fc6224f
 def _load_safe(js, device=None) -> Learner:
     spec = _read_spec(js)
-    pth = check_path(Path(js).parent/spec['weights'], f"weights file named in {js}", is_dir=False)
-    if spec.get('weights_sha256') and _sha256(pth) != spec['weights_sha256']:
+    pth = Path(js).parent/spec['weights']
+    data = _read_regular(pth, MAX_WEIGHTS_BYTES, f"weights file named in {js}", follow=False)
+    if hashlib.sha256(data).hexdigest() != spec['weights_sha256']:
         raise ModelMismatchError(f"{pth} is not the weights file {js} describes (SHA-256 differs): it was replaced or "
                                  "corrupted. Copy the .pth and .json together, or re-export the model.")
-    try: state = torch.load(pth, map_location='cpu', weights_only=True)
+    try: state = torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
     except Exception as e:
-        raise ModelMismatchError(f"{pth} is not a plain weights file ({type(e).__name__}: {str(e).splitlines()[0]}). "
+        raise ModelMismatchError(f"{pth} is not a plain weights file ({type(e).__name__}: {_first_line(e)}). "
                                  "The safe loader refuses anything but tensors.") from None
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise ModelMismatchError(f"{pth} is not a plain weights file (expected a dict of tensors). Re-export the model.")
     learn = inference_learner(spec, state, device)
     learn.model_path = Path(js)
     return learn
 
-def _load_pickle(pkl, device=None) -> Learner:
+def _refuse_pickle(pkl):
+    stem = Path(pkl).with_suffix('')
+    raise UnsafeFileError(f"{pkl} is a pickle: loading it can run any code it holds, so medfast does not load it unless "
+                          f"you trust it. Use a safe model (model.json + model.pth); to convert a pickle you made or trust: "
+                          f"load('{pkl}', trust_pickle=True), then export(learn, '{stem}', format='safe') "
+                          "(medfast predict/evaluate: --trust-pickle).")
+
+def _load_pickle(pkl, device=None, trust_pickle:bool=False) -> Learner:
+    if not trust_pickle: _refuse_pickle(pkl)
+    warnings.warn(f"Loading pickle {pkl} because trust_pickle=True: unpickling runs any code the file holds. Only do this "
+                  "for files you made or fully trust, and convert them with export(learn, ..., format='safe').")
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
+            warnings.simplefilter('ignore')             # fastai's own insecure-pickle warning: ours above says it
             learn = load_learner(pkl, cpu=device.type == 'cpu')
     except (ModuleNotFoundError, AttributeError, ImportError) as e:
         raise ModelMismatchError(f"{pkl} was pickled with code this environment lacks ({e}). Install the medfast and "
@@ -263,10 +407,10 @@ def _load_pickle(pkl, device=None) -> Learner:
     learn.model_path = Path(pkl)
     return learn
 
-def load(path, classes=None, arch:str|None=None, device=None) -> Learner:
-    "Load an exported model (safe .json/.pth, or an unsafe .pkl); `ModelMismatchError` if `classes`/`arch` differ"
+def load(path, classes=None, arch:str|None=None, device=None, trust_pickle:bool=False) -> Learner:
+    "Load an exported model (safe .json/.pth, or a .pkl only with `trust_pickle`); `ModelMismatchError` if `classes`/`arch` differ"
     kind, file = _resolve(path)
-    learn = _load_safe(file, device) if kind == 'safe' else _load_pickle(file, device)
+    learn = _load_safe(file, device) if kind == 'safe' else _load_pickle(file, device, trust_pickle)
     saved = [str(c) for c in learn.dls.vocab]
     if classes is not None and [str(c) for c in classes] != saved:
         same = sorted(map(str, classes)) == sorted(saved)
@@ -330,13 +474,20 @@ def _is_single(x) -> bool:
     return isinstance(x, (str, os.PathLike)) and not Path(x).is_dir()
 
 def expand_paths(items, recurse:bool=True):
-    "Yield `(file, error)` for files and folders in `items`: images under folders, an error for missing/empty ones"
+    "Yield `(file, error)` for files and folders in `items`: images under folders, an error for missing, empty or unreadable ones"
     for it in ([items] if isinstance(items, (str, os.PathLike)) else items):
         p = Path(it).expanduser()
-        if not p.exists(): yield p, f"not found: {p}. Check the spelling."
+        if not p.exists():
+            try: check_path(p, 'image')
+            except MissingPathError as e: yield p, str(e) if p.is_symlink() else f"not found: {p}. Check the spelling."
         elif p.is_dir():
-            try: yield from ((f, None) for f in image_files(p, recurse=recurse))
-            except DataLayoutError as e: yield p, str(e)
+            found = False
+            for f, err in walk_images(p, recurse):
+                found = found or err is None
+                yield f, err
+            if not found:
+                try: image_files(p, recurse=recurse)
+                except DataLayoutError as e: yield p, str(e)
         else: yield p, None
 
 def _decode(prep, path):
@@ -345,6 +496,9 @@ def _decode(prep, path):
     except Exception as e: return None, f"{path}: cannot be read ({type(e).__name__}: {e})"
 
 # %% ../nbs/09_inference.ipynb #f7fd01e2
+_NAN_MSG = ("the model output NaN/inf for this image, so it has no prediction (a model whose training diverged?). "
+            "Retrain or re-export a model that trained correctly.")
+
 def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool|None=None,
                      progress:bool=True, bf16:bool=False):
     "Yield prediction tables (`file`, `label`, `prob_<class>`..., `error`) one batch of `bs` files at a time"
@@ -364,6 +518,7 @@ def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|N
             probs = prep.batch([decoded[i][0] for i in good], learn.model).numpy() if good else np.zeros((0, len(classes)))
             rows = [[str(p), None] + [np.nan]*len(classes) + [e] for (p, _), (_, e) in zip(chunk, decoded)]
             for j, i in enumerate(good):
+                if not np.isfinite(probs[j]).all(): rows[i][-1] = _NAN_MSG; continue
                 rows[i][1] = classes[int(probs[j].argmax())]
                 rows[i][2:2+len(classes)] = probs[j].tolist()
             yield pd.DataFrame(rows, columns=cols)
@@ -375,6 +530,7 @@ def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fas
     if _is_single(x):
         spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16)
         p = prep.batch([prep.item(x)], learn.model)[0].tolist()
+        if not np.isfinite(p).all(): raise ModelMismatchError(f"{x if isinstance(x, (str, os.PathLike)) else 'image'}: {_NAN_MSG}")
         return Prediction(spec['classes'][int(np.argmax(p))], dict(zip(spec['classes'], p)))
     tables = list(iter_predictions(learn, x, bs, recurse, n_workers, fast_decode, progress, bf16))
     if tables: return pd.concat(tables, ignore_index=True)

@@ -41,7 +41,7 @@ class StopOnDivergence(Callback):
     "Stop training with a clear message when the loss becomes NaN/inf or explodes past `factor` × its best"
     order = Recorder.order - 1                       # before the Recorder computes metrics on a broken model
     def __init__(self, factor:float=10., warmup:int=3, beta:float=0.9): store_attr()
-    def before_fit(self): self.best, self.avg, self.n, self.learn.diverged = math.inf, 0., 0, False
+    def before_fit(self): self.best, self.avg, self.n, self.learn.diverged = math.inf, 0., 0, getattr(self.learn, 'diverged', False)   # stays True: a later fit (fine_tune's second) does not clear it
     def _stop(self, why):
         self.learn.diverged = True
         msg = (f"Training diverged at epoch {self.epoch}, batch {self.iter}: {why}. Stopped. "

@@ -54,7 +54,7 @@ def test_predict_cli_mixed_folder(run, cli):
     assert f"{len(expected_errors)} error(s)" in r.stdout and str(out) in r.stdout
     safe = check_csv(out, good_names, expected_errors)
     # the pickle format gives the same table
-    r = cli('predict', root/'run_pkl'/'model.pkl', mixed, root/'empty_dir', root/'missing.png', '--out', root/'p.csv', '--quiet')
+    r = cli('predict', root/'run_pkl'/'model.pkl', mixed, root/'empty_dir', root/'missing.png', '--out', root/'p.csv', '--quiet', '--trust-pickle')
     assert r.returncode == 0, r.stderr[-3000:]
     pkl = check_csv(root/'p.csv', good_names, expected_errors)
     pd.testing.assert_frame_equal(safe.drop(columns='error'), pkl.drop(columns='error'))

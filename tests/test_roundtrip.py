@@ -9,7 +9,7 @@ from medfast.core import ModelMismatchError
 from medfast.data import synthetic_xrays, folder_dls
 from medfast.images import MedImageBW, MedImageBlock, image_files
 from medfast.learner import medfast_learner
-from medfast.inference import export, load, predict
+from medfast.inference import export, load, predict, spec_sha256
 
 PROBE = textwrap.dedent("""
     import sys, json, numpy as np
@@ -17,7 +17,7 @@ PROBE = textwrap.dedent("""
     models, files, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
     probs, info = {}, {}
     for i, model in enumerate(models):
-        learn = load(model, device='cpu')
+        learn = load(model, device='cpu', trust_pickle=model.endswith('.pkl'))
         table = predict(learn, files, bs=3, progress=False)
         assert table.error.isna().all(), table.error.tolist()
         probs[str(i)] = table.filter(like='prob_').to_numpy()
@@ -102,15 +102,16 @@ def test_model_mismatch(rgb_learner, tmp_path):
     js = export(rgb_learner, tmp_path/'m')
     pkl = export(rgb_learner, tmp_path/'m', format='pickle')
     for path in (js, pkl):
-        assert load(path, classes=['NORMAL', 'PNEUMONIA'], arch='resnet18').arch_name == 'resnet18'
-        with pytest.raises(ModelMismatchError, match='predicts classes'): load(path, classes=['NORMAL', 'COVID'])
-        with pytest.raises(ModelMismatchError, match='different order'): load(path, classes=['PNEUMONIA', 'NORMAL'])
-        with pytest.raises(ModelMismatchError, match="is a 'resnet18' model"): load(path, arch='resnet34')
+        t = dict(trust_pickle=True) if path == pkl else {}
+        assert load(path, classes=['NORMAL', 'PNEUMONIA'], arch='resnet18', **t).arch_name == 'resnet18'
+        with pytest.raises(ModelMismatchError, match='predicts classes'): load(path, classes=['NORMAL', 'COVID'], **t)
+        with pytest.raises(ModelMismatchError, match='different order'): load(path, classes=['PNEUMONIA', 'NORMAL'], **t)
+        with pytest.raises(ModelMismatchError, match="is a 'resnet18' model"): load(path, arch='resnet34', **t)
     # a JSON describing a different architecture than the weights were trained with
-    spec = json.loads(js.read_text()); spec.update(arch='resnet34', weights_sha256=None)
+    spec = json.loads(js.read_text()); spec.update(arch='resnet34'); spec['spec_sha256'] = spec_sha256(spec)
     js.write_text(json.dumps(spec))
     with pytest.raises(ModelMismatchError, match='do not fit'): load(js)
-    spec.update(arch='no_such_net'); js.write_text(json.dumps(spec))
+    spec.update(arch='no_such_net'); spec['spec_sha256'] = spec_sha256(spec); js.write_text(json.dumps(spec))
     with pytest.raises(ModelMismatchError, match='Unknown architecture'): load(js)
     # refusing a wrong arch name at export time, before anything is written
     with pytest.raises(ModelMismatchError, match='different network'): export(rgb_learner, tmp_path/'x', arch='resnet34')
