@@ -230,14 +230,14 @@ def birds_learner(path_or_dls, arch='resnet50', pretrained:bool=True, size:int=2
     if study and lrn_kw.get('custom_head') is None:
         lrn_kw['custom_head'] = birds_head(num_features_model(create_model(arch, pretrained=False)[0]), dls.c, run)
     learn = medfast_learner(dls, arch, pretrained=pretrained, seed=seed, metrics=ifnone(metrics, [accuracy, top5_accuracy]), **lrn_kw)
-    learn.protocol, learn.run = protocol, run
+    learn.protocol, learn.study_run = protocol, run
     if study and run == 'features': learn.freeze()        # only the head trains (the study trained on extracted features)
     if study and run == 'retrain': learn.unfreeze()       # the whole network trains from the ImageNet start
     return learn
 
 def birds_fit(learn, epochs:int|None=None, lr:float|None=None) -> Learner:
     "Train as the learner's protocol says: the study's run (20/14 epochs, constant Adam 1e-3) or `birds_fine_tune`"
-    if getattr(learn, 'protocol', 'medfast') == 'study': learn.fit(ifnone(epochs, _STUDY_EPOCHS[learn.run]), lr=ifnone(lr, 1e-3))
+    if getattr(learn, 'protocol', 'medfast') == 'study': learn.fit(ifnone(epochs, _STUDY_EPOCHS[learn.study_run]), lr=ifnone(lr, 1e-3))
     else: birds_fine_tune(learn, **({} if epochs is None else dict(epochs=epochs)), **({} if lr is None else dict(base_lr=lr)))
     return learn
 

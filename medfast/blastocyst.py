@@ -302,7 +302,7 @@ def blastocyst_learner(csv_or_dls, arch='xception', pretrained:bool=True, balanc
     learn = medfast_learner(dls, arch, balance=None if balance == 'subsample' else balance, pretrained=pretrained,
                              seed=seed, **lrn_kw)
     learn.medfast_args['balance'] = balance
-    learn.protocol, learn.run, learn.scratch = protocol, run, scratch
+    learn.protocol, learn.study_run, learn.scratch = protocol, run, scratch
     if study and not scratch:           # feature extraction: head only; fine-tuning: the last layer group too
         if run == 'features': learn.freeze()
         else: learn.freeze_to(-2)
