@@ -19,7 +19,7 @@ from .models import create_model
 from .cifar import top5_accuracy, accuracy_pct
 
 # %% auto #0
-__all__ = ['CUB_DIR', 'CUB_FILES', 'CUB2010_FILES', 'STUDY_RUNS', 'synthetic_cub', 'cub_root', 'cub_release', 'cub_label',
+__all__ = ['CUB_DIR', 'CUB_FILES', 'CUB2010_FILES', 'BIRDS_RUNS', 'synthetic_cub', 'cub_root', 'cub_release', 'cub_label',
            'cub_table', 'TableLabel', 'birds_dls', 'birds_test_dl', 'birds_head', 'birds_learner', 'birds_fit',
            'birds_fine_tune', 'birds_scores']
 
@@ -200,14 +200,14 @@ def birds_test_dl(dls, bs:int|None=None):
 # %% ../nbs/23b_birds.ipynb #09379fd2
 def birds_head(nf:int, n_out:int, run:str='features') -> nn.Sequential:
     "The study's head on ResNet-50's pooled features: Dense 2048 + BN (+ ReLU), Dense `n_out` (+ BN for `run='features'`)"
-    if run not in STUDY_RUNS: raise ValueError(f"run must be one of {', '.join(STUDY_RUNS)}, not {run!r}")
+    if run not in BIRDS_RUNS: raise ValueError(f"run must be one of {', '.join(BIRDS_RUNS)}, not {run!r}")
     pool = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]                        # Keras ResNet50(include_top=False, pooling='avg')
     if run == 'features':                                                 # §3.1 summary: Dense, BN, ReLU, Dense, BN, softmax
         return nn.Sequential(*pool, nn.Linear(nf, 2048), nn.BatchNorm1d(2048), nn.ReLU(inplace=True),
                              nn.Linear(2048, n_out), nn.BatchNorm1d(n_out))
     return nn.Sequential(*pool, nn.Linear(nf, 2048), nn.ReLU(inplace=True), nn.BatchNorm1d(2048), nn.Linear(2048, n_out))  # §3.2 code
 
-STUDY_RUNS = ('features', 'retrain')
+BIRDS_RUNS = ('features', 'retrain')
 _STUDY_EPOCHS = dict(features=20, retrain=14)                            # §3.1: Epoch n/20; §3.2: Epoch n/14
 _DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')
 
@@ -216,7 +216,7 @@ def birds_learner(path_or_dls, arch='resnet50', pretrained:bool=True, size:int=2
                   seed:int=42, metrics=None, protocol:str='medfast', run:str='features', **kwargs) -> Learner:
     "ResNet-50 (by default) on CUB-200 with the official split; `protocol='study'` builds the study's `run` ('features'/'retrain')"
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
-    if run not in STUDY_RUNS: raise ValueError(f"run must be one of {', '.join(STUDY_RUNS)}, not {run!r}")
+    if run not in BIRDS_RUNS: raise ValueError(f"run must be one of {', '.join(BIRDS_RUNS)}, not {run!r}")
     dl_kw, lrn_kw = route_kwargs(kwargs, (birds_dls, _DL_NAMES), (medfast_learner, vision_learner), fn_name='birds_learner',
                                  exclude=('path', 'size', 'bs', 'valid_pct', 'seed', 'dls', 'arch', 'pretrained', 'protocol'))
     study = protocol == 'study'

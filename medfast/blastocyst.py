@@ -19,9 +19,9 @@ from .learner import medfast_learner, route_kwargs, train
 from .models import ARCHS, create_model
 
 # %% auto #0
-__all__ = ['ASEBIR_GRADES', 'GOOD_POOR', 'STUDY_RUNS', 'synthetic_blastocyst', 'synthetic_blastocysts',
+__all__ = ['ASEBIR_GRADES', 'GOOD_POOR', 'BLASTOCYST_RUNS', 'synthetic_blastocyst', 'synthetic_blastocysts',
            'synthetic_blastocyst_folders', 'read_blastocyst_csv', 'read_blastocyst_folders', 'blastocyst_split',
-           'blastocyst_folder_split', 'PathLabel', 'study_tfms', 'blastocyst_dls', 'blastocyst_head',
+           'blastocyst_folder_split', 'PathLabel', 'blastocyst_study_tfms', 'blastocyst_dls', 'blastocyst_head',
            'blastocyst_learner', 'blastocyst_fit', 'blastocyst_study']
 
 # %% ../nbs/22_blastocyst.ipynb #79e7c92e
@@ -226,7 +226,7 @@ class PathLabel:
         except KeyError: raise DataLayoutError(f"{o} is not in the label table (the CSV export).") from None
     def __repr__(self): return f"PathLabel({len(self.labels)} images)"
 
-def study_tfms(size:int=250) -> list:
+def blastocyst_study_tfms(size:int=250) -> list:
     "The study's training augmentation (§5.3): rotation 40°, zoom 0.2 (random centre, for its shifts), both flips"
     return aug_transforms(do_flip=True, flip_vert=True, max_rotate=40., min_zoom=0.8, max_zoom=1.2, max_lighting=0.,
                           max_warp=0., p_affine=1., pad_mode=PadMode.Border)
@@ -261,7 +261,7 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
     block = DataBlock(blocks=(image_block(size, item_tfms), CategoryBlock), get_y=PathLabel(dict(zip(table.image, table.label))),
                       splitter=ifnone(splitter, IndexSplitter(range(len(trn), len(trn)+len(val)))),
                       item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
-                      batch_tfms=ifnone(batch_tfms, study_tfms(size) if study else cell_tfms()))
+                      batch_tfms=ifnone(batch_tfms, blastocyst_study_tfms(size) if study else cell_tfms()))
     dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     dls.table, dls.test_items = table, L(list(table.image[table.split == 'test']))
     dls.split_info = dict(rule=rule + (', train subsampled to balance classes' if balance == 'subsample' else ''),
@@ -269,7 +269,7 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
     return dls
 
 # %% ../nbs/22_blastocyst.ipynb #d116e7f8
-STUDY_RUNS = ('fine_tune', 'features')
+BLASTOCYST_RUNS = ('fine_tune', 'features')
 _DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')
 
 def blastocyst_head(body, n_out:int=2, size:int=250) -> nn.Sequential:
@@ -284,7 +284,7 @@ def blastocyst_learner(csv_or_dls, arch='xception', pretrained:bool=True, balanc
     if balance not in ('subsample', 'weights', 'sampler', None):
         raise ValueError(f"balance must be 'subsample', 'weights', 'sampler' or None, not {balance!r}")
     _check_protocol(protocol)
-    if run not in STUDY_RUNS: raise ValueError(f"run must be one of {', '.join(STUDY_RUNS)}, not {run!r}")
+    if run not in BLASTOCYST_RUNS: raise ValueError(f"run must be one of {', '.join(BLASTOCYST_RUNS)}, not {run!r}")
     dl_kw, lrn_kw = route_kwargs(kwargs, (blastocyst_dls, _DL_NAMES), (medfast_learner, vision_learner), fn_name='blastocyst_learner',
                                  exclude=('csv_path', 'balance', 'seed', 'protocol', 'dls', 'arch', 'pretrained'))
     lrn_kw = {**(learner_kwargs or {}), **lrn_kw}
