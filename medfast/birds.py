@@ -1,4 +1,4 @@
-"""Read the CUB_200_2011 layout as it ships (`images.txt`, `image_class_labels.txt`, `train_test_split.txt`), keep its official split, and train ResNet-50 as a frozen feature extractor, then fine-tuned.
+"""Read both Caltech-UCSD Birds-200 releases as they ship (CUB_200_2011's index files, or the 2010 release's `lists/`), keep the official split, and train ResNet-50 as a frozen feature extractor and retrained, as the study did or with medfast's recipe.
 
 Docs: https://medfast.github.io/medfast/birds.html.md"""
 
@@ -14,16 +14,19 @@ from fastai.vision.all import *
 from .core import *
 from .images import MedImage
 from .data import group_splitter, default_workers
-from .learner import medfast_learner
+from .learner import medfast_learner, route_kwargs
+from .models import create_model
 from .cifar import top5_accuracy, accuracy_pct
 
 # %% auto #0
-__all__ = ['CUB_DIR', 'CUB_FILES', 'synthetic_cub', 'cub_root', 'cub_label', 'cub_table', 'TableLabel', 'birds_dls',
-           'birds_test_dl', 'birds_learner', 'birds_fine_tune', 'birds_scores']
+__all__ = ['CUB_DIR', 'CUB_FILES', 'CUB2010_FILES', 'BIRDS_RUNS', 'synthetic_cub', 'cub_root', 'cub_release', 'cub_label',
+           'cub_table', 'TableLabel', 'birds_dls', 'birds_test_dl', 'birds_head', 'birds_learner', 'birds_fit',
+           'birds_fine_tune', 'birds_scores']
 
 # %% ../nbs/23b_birds.ipynb #35320a1e
 CUB_DIR = 'CUB_200_2011'
 CUB_FILES = ('images.txt', 'image_class_labels.txt', 'train_test_split.txt', 'classes.txt')
+CUB2010_FILES = ('files.txt', 'train.txt', 'test.txt', 'classes.txt')     # under lists/ in the 2010 release
 _CUB_NAMES = ['Black_footed_Albatross', 'Laysan_Albatross', 'Sooty_Albatross', 'Groove_billed_Ani', 'Crested_Auklet',
               'Least_Auklet', 'Parakeet_Auklet', 'Rhinoceros_Auklet', 'Brewer_Blackbird', 'Red_winged_Blackbird']
 
@@ -46,10 +49,12 @@ def _synthetic_bird(k, n_classes, size, rng) -> Image.Image:
     im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
     return im.transpose(Image.FLIP_LEFT_RIGHT) if rng.random() < 0.5 else im
 
-def synthetic_cub(dest, n_classes:int=3, n_per_class:int=8, size:int=64, seed:int=0) -> Path:
-    "Write a tiny CUB-200-2011 look-alike (`dest/CUB_200_2011/...`), half of each species marked as training"
+def synthetic_cub(dest, n_classes:int=3, n_per_class:int=8, size:int=64, seed:int=0, release:str='2011') -> Path:
+    "Write a tiny CUB-200 look-alike: `release` '2011' (`dest/CUB_200_2011/...`) or '2010' (`dest/{images,lists}`); half of each species training"
+    if release not in ('2011', '2010'): raise ValueError(f"release must be '2011' or '2010', not {release!r}")
     dest = free_path(dest)
-    root = dest/CUB_DIR; (root/'images').mkdir(parents=True, exist_ok=True)
+    root = dest/CUB_DIR if release == '2011' else dest
+    (root/'images').mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     images, labels, split, classes, i = [], [], [], [], 0
     for k in range(n_classes):
@@ -61,19 +66,37 @@ def synthetic_cub(dest, n_classes:int=3, n_per_class:int=8, size:int=64, seed:in
             rel = f"{folder}/{name}_{j+1:04d}_{int(rng.integers(1, 99999))}.jpg"
             _synthetic_bird(k, n_classes, size, rng).save(root/'images'/rel, quality=90)
             images.append(f"{i} {rel}"); labels.append(f"{i} {k+1}"); split.append(f"{i} {int(j % 2 == 0)}")
+    if release == '2010':
+        files = [l.split(maxsplit=1)[1] for l in images]
+        train = [f for f, sp in zip(files, split) if sp.endswith(' 1')]
+        lists = dict(zip(CUB2010_FILES, (files, train, [f for f in files if f not in train], [c.split()[1] for c in classes])))
+        (root/'lists').mkdir()
+        for fn, lines in lists.items(): (root/'lists'/fn).write_text('\n'.join(lines) + '\n')
+        return dest
     for fn, lines in zip(CUB_FILES, (images, labels, split, classes)): (root/fn).write_text('\n'.join(lines) + '\n')
     return dest
 
 # %% ../nbs/23b_birds.ipynb #ad69e620
 def cub_root(path) -> Path:
-    "The `CUB_200_2011` folder at or under `path`, checked to hold the four index files and `images/`"
+    "The CUB folder at or under `path`: `CUB_200_2011` (four index files + `images/`) or the 2010 release (`lists/` + `images/`)"
     path = check_path(path, 'CUB folder')
     if path.is_file(): raise DataLayoutError(f"{path} is a file; extract it (tar xzf {path.name}) and pass the folder it creates.")
+    if (path/'lists').is_dir():
+        missing = [f"lists/{f}" for f in CUB2010_FILES if not (path/'lists'/f).exists()] + \
+                  ([] if (path/'images').is_dir() else ['images'])
+        if missing: raise DataLayoutError(f"{path} is missing {', '.join(missing)}. Expected the CUB-200 (2010) layout: "
+                                          f"lists/{{{', '.join(CUB2010_FILES)}}} and images/<class>/<image>.jpg.")
+        return path
     root = path/CUB_DIR if (path/CUB_DIR).is_dir() else path
     missing = [f for f in CUB_FILES + ('images',) if not (root/f).exists()]
     if missing: raise DataLayoutError(f"{root} is missing {', '.join(missing)}. Expected the CUB-200-2011 layout: "
-                                      f"{CUB_DIR}/{{{', '.join(CUB_FILES)}}} and {CUB_DIR}/images/<class>/<image>.jpg.")
+                                      f"{CUB_DIR}/{{{', '.join(CUB_FILES)}}} and {CUB_DIR}/images/<class>/<image>.jpg, "
+                                      "or the 2010 release: lists/{files,train,test,classes}.txt and images/.")
     return root
+
+def cub_release(path) -> str:
+    "'2010' or '2011': which CUB-200 release the folder at `path` holds"
+    return '2010' if (cub_root(path)/'lists').is_dir() else '2011'
 
 def _read_pairs(fn) -> dict:
     "`{int id: value}` from a whitespace-separated two-column CUB index file"
@@ -91,9 +114,41 @@ def cub_label(folder:str) -> str:
     "Species name of a CUB class folder: '001.Black_footed_Albatross' -> 'Black_footed_Albatross'"
     return re.sub(r'^\d+\.', '', folder)
 
+def _read_list(fn) -> list:
+    "Non-empty stripped lines of a CUB-2010 list file"
+    return [l.strip() for l in fn.read_text().splitlines() if l.strip()]
+
+def _cub2010_table(root) -> pd.DataFrame:
+    "The 2010 release's lists (files, train, test, classes) as a `cub_table`, cross-checked"
+    files, train, test, classes = (_read_list(root/'lists'/f) for f in CUB2010_FILES)
+    lst = root/'lists'
+    for fn, sub in (('train.txt', train), ('test.txt', test)):
+        odd = sorted(set(sub) - set(files))
+        if odd: raise DataLayoutError(f"{lst/fn} lists {len(odd)} image(s) not in files.txt, e.g. {odd[0]}; the lists must come from one release.")
+    both, neither = set(train) & set(test), set(files) - set(train) - set(test)
+    if both: raise DataLayoutError(f"{lst/'train.txt'} and test.txt share {len(both)} image(s), e.g. {sorted(both)[0]}.")
+    if neither: raise DataLayoutError(f"{len(neither)} image(s) of {lst/'files.txt'} are in neither train.txt nor test.txt, "
+                                      f"e.g. {sorted(neither)[0]}.")
+    cls = {int(c.split('.', 1)[0]): c for c in classes if c.split('.', 1)[0].isdigit()}
+    if len(cls) != len(classes): raise DataLayoutError(f"{lst/'classes.txt'}: expected lines like '001.Black_footed_Albatross'.")
+    folders = [f.split('/', 1)[0] for f in files]
+    bad = [f for f, d in zip(files, folders) if d not in cls.values()]
+    if bad: raise DataLayoutError(f"{lst/'files.txt'}: {bad[0]} is in a class folder not listed in classes.txt ({len(bad)} such images).")
+    ids = [int(d.split('.', 1)[0]) for d in folders]
+    return pd.DataFrame(dict(image_id=range(1, len(files)+1), file=[root/'images'/f for f in files], class_id=ids,
+                             label=[cub_label(d) for d in folders], is_train=[f in set(train) for f in files]))
+
 def cub_table(path, verify:bool=True) -> pd.DataFrame:
-    "One row per CUB image: image_id, file, class_id, label, is_train; the four index files cross-checked"
+    "One row per CUB image (2011 or 2010 release): image_id, file, class_id, label, is_train; the index files cross-checked"
     root = cub_root(path)
+    df = _cub2010_table(root) if (root/'lists').is_dir() else _cub2011_table(root)
+    if verify:
+        gone = [f for f in df.file if not f.is_file()]
+        if gone: raise MissingPathError(f"{len(gone)} image(s) listed in {root} are not on disk, e.g. "
+                                        f"{', '.join(map(str, gone[:3]))}. Re-extract the archive.")
+    return df
+
+def _cub2011_table(root) -> pd.DataFrame:
     images, labels, split, classes = (_read_pairs(root/f) for f in CUB_FILES)
     for fn, d in [('image_class_labels.txt', labels), ('train_test_split.txt', split)]:
         if set(d) != set(images):
@@ -112,10 +167,6 @@ def cub_table(path, verify:bool=True) -> pd.DataFrame:
     df = pd.DataFrame(dict(image_id=list(images), file=[root/'images'/images[i] for i in images],
                            class_id=[int(labels[i]) for i in images], is_train=[split[i] == '1' for i in images]))
     df.insert(3, 'label', [cub_label(classes[c]) for c in df.class_id])
-    if verify:
-        gone = [f for f in df.file if not f.is_file()]
-        if gone: raise MissingPathError(f"{len(gone)} image(s) listed in {root/'images.txt'} are not on disk, e.g. "
-                                        f"{', '.join(map(str, gone[:3]))}. Re-extract the archive.")
     return df
 
 # %% ../nbs/23b_birds.ipynb #c6e711dc
@@ -147,13 +198,48 @@ def birds_test_dl(dls, bs:int|None=None):
     return dls.test_dl(dls.test_items, with_labels=True, bs=ifnone(bs, dls.bs))
 
 # %% ../nbs/23b_birds.ipynb #09379fd2
+def birds_head(nf:int, n_out:int, run:str='features') -> nn.Sequential:
+    "The study's head on ResNet-50's pooled features: Dense 2048 + BN (+ ReLU), Dense `n_out` (+ BN for `run='features'`)"
+    if run not in BIRDS_RUNS: raise ValueError(f"run must be one of {', '.join(BIRDS_RUNS)}, not {run!r}")
+    pool = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]                        # Keras ResNet50(include_top=False, pooling='avg')
+    if run == 'features':                                                 # §3.1 summary: Dense, BN, ReLU, Dense, BN, softmax
+        return nn.Sequential(*pool, nn.Linear(nf, 2048), nn.BatchNorm1d(2048), nn.ReLU(inplace=True),
+                             nn.Linear(2048, n_out), nn.BatchNorm1d(n_out))
+    return nn.Sequential(*pool, nn.Linear(nf, 2048), nn.ReLU(inplace=True), nn.BatchNorm1d(2048), nn.Linear(2048, n_out))  # §3.2 code
+
+BIRDS_RUNS = ('features', 'retrain')
+_STUDY_EPOCHS = dict(features=20, retrain=14)                            # §3.1: Epoch n/20; §3.2: Epoch n/14
+_DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')
+
 @delegates(medfast_learner, but=['arch', 'pretrained', 'metrics'])
 def birds_learner(path_or_dls, arch='resnet50', pretrained:bool=True, size:int=224, bs:int=32, valid_pct:float=0.2,
-                  seed:int=42, metrics=None, **kwargs) -> Learner:
-    "ResNet-50 (by default) on CUB-200-2011 with the official split, ready for `birds_fine_tune`"
-    dls = path_or_dls if isinstance(path_or_dls, DataLoaders) else \
-          birds_dls(path_or_dls, size=size, bs=bs, valid_pct=valid_pct, seed=seed)
-    return medfast_learner(dls, arch, pretrained=pretrained, seed=seed, metrics=ifnone(metrics, [accuracy, top5_accuracy]), **kwargs)
+                  seed:int=42, metrics=None, protocol:str='medfast', run:str='features', **kwargs) -> Learner:
+    "ResNet-50 (by default) on CUB-200 with the official split; `protocol='study'` builds the study's `run` ('features'/'retrain')"
+    if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
+    if run not in BIRDS_RUNS: raise ValueError(f"run must be one of {', '.join(BIRDS_RUNS)}, not {run!r}")
+    dl_kw, lrn_kw = route_kwargs(kwargs, (birds_dls, _DL_NAMES), (medfast_learner, vision_learner), fn_name='birds_learner',
+                                 exclude=('path', 'size', 'bs', 'valid_pct', 'seed', 'dls', 'arch', 'pretrained', 'protocol'))
+    study = protocol == 'study'
+    if study:                                   # no augmentation, squished to `size` (Keras load_img), Adam
+        dl_kw = dict(dict(item_tfms=Resize(size, ResizeMethod.Squish), batch_tfms=[]), **dl_kw)
+        lrn_kw = dict(dict(opt_func=Adam, train_bn=False, custom_head=None), **lrn_kw)
+    if isinstance(path_or_dls, DataLoaders):
+        if dl_kw: raise TypeError(f"birds_learner() got data arguments {sorted(dl_kw)} with ready DataLoaders; pass them to birds_dls.")
+        dls = path_or_dls
+    else: dls = birds_dls(path_or_dls, size=size, bs=bs, valid_pct=valid_pct, seed=seed, **dl_kw)
+    if study and lrn_kw.get('custom_head') is None:
+        lrn_kw['custom_head'] = birds_head(num_features_model(create_model(arch, pretrained=False)[0]), dls.c, run)
+    learn = medfast_learner(dls, arch, pretrained=pretrained, seed=seed, metrics=ifnone(metrics, [accuracy, top5_accuracy]), **lrn_kw)
+    learn.protocol, learn.study_run = protocol, run
+    if study and run == 'features': learn.freeze()        # only the head trains (the study trained on extracted features)
+    if study and run == 'retrain': learn.unfreeze()       # the whole network trains from the ImageNet start
+    return learn
+
+def birds_fit(learn, epochs:int|None=None, lr:float|None=None) -> Learner:
+    "Train as the learner's protocol says: the study's run (20/14 epochs, constant Adam 1e-3) or `birds_fine_tune`"
+    if getattr(learn, 'protocol', 'medfast') == 'study': learn.fit(ifnone(epochs, _STUDY_EPOCHS[learn.study_run]), lr=ifnone(lr, 1e-3))
+    else: birds_fine_tune(learn, **({} if epochs is None else dict(epochs=epochs)), **({} if lr is None else dict(base_lr=lr)))
+    return learn
 
 def birds_fine_tune(learn, epochs:int=8, freeze_epochs:int=3, base_lr:float=2e-3, **kwargs):
     "The two-stage recipe: `freeze_epochs` with the body frozen, then `epochs` unfrozen with discriminative LRs"

@@ -1,4 +1,4 @@
-"""Study 3 as a recipe: day-5 embryo images labelled from a CSV export (ASEBIR grade A–D, patient, cycle), a configurable grade → good/poor mapping, splits grouped by patient or cycle, and `blastocyst_learner`.
+"""Study 3 as a recipe: day-5 embryo images from the study's `train/`+`test/` folders or a CSV export (ASEBIR grade A–D, patient, cycle), a configurable grade → good/poor mapping, splits grouped by patient or cycle, the study's protocol on request, and `blastocyst_learner`.
 
 Docs: https://medfast.github.io/medfast/blastocyst.html.md"""
 
@@ -15,11 +15,14 @@ from fastai.vision.all import *
 from .core import *
 from .data import group_splitter, default_workers, cell_tfms, image_block
 from .pneumonia import study_results
-from .learner import medfast_learner, train
+from .learner import medfast_learner, route_kwargs, train
+from .models import ARCHS, create_model
 
 # %% auto #0
-__all__ = ['ASEBIR_GRADES', 'GOOD_POOR', 'synthetic_blastocyst', 'synthetic_blastocysts', 'read_blastocyst_csv',
-           'blastocyst_split', 'PathLabel', 'blastocyst_dls', 'blastocyst_learner', 'blastocyst_study']
+__all__ = ['ASEBIR_GRADES', 'GOOD_POOR', 'BLASTOCYST_RUNS', 'synthetic_blastocyst', 'synthetic_blastocysts',
+           'synthetic_blastocyst_folders', 'read_blastocyst_csv', 'read_blastocyst_folders', 'blastocyst_split',
+           'blastocyst_folder_split', 'PathLabel', 'blastocyst_study_tfms', 'blastocyst_dls', 'blastocyst_head',
+           'blastocyst_learner', 'blastocyst_fit', 'blastocyst_study']
 
 # %% ../nbs/22_blastocyst.ipynb #79e7c92e
 ASEBIR_GRADES = ('A', 'B', 'C', 'D')
@@ -82,6 +85,19 @@ def synthetic_blastocysts(dest, n:int=60, size:int=128, seed:int=0, n_patients:i
     save_json(meta, stamp)
     return dest
 
+# %% ../nbs/22_blastocyst.ipynb #f7caad6b
+def synthetic_blastocyst_folders(dest, n_train:int=16, n_test:int=6, size:int=64, seed:int=0) -> Path:
+    "Write a SYNTHETIC study-layout export: `dest/{train,test}/{good,poor}/*.png`, `n_train`/`n_test` images per class"
+    dest = free_path(dest)
+    rng = np.random.default_rng(seed)
+    for side, n in (('train', n_train), ('test', n_test)):
+        for label, grades in (('good', 'AB'), ('poor', 'CD')):
+            (dest/side/label).mkdir(parents=True)
+            for i in range(n):
+                g = grades[int(rng.integers(2))]
+                synthetic_blastocyst(g, size, seed=int(rng.integers(2**31))).convert('RGB').save(dest/side/label/f"{label}_{i+1:04d}.png")
+    return dest
+
 # %% ../nbs/22_blastocyst.ipynb #bc54b502
 _COLUMNS = dict(image=('image', 'file', 'filename', 'fname', 'path', 'image_file', 'img'),
                 grade=('grade', 'asebir', 'asebir_grade', 'quality', 'label'),
@@ -134,6 +150,26 @@ def read_blastocyst_csv(csv_path, image_dir=None, grade_map:dict|None=GOOD_POOR,
                                                       "a classifier needs two or more.")
     return out
 
+# %% ../nbs/22_blastocyst.ipynb #4e7be50f
+def read_blastocyst_folders(path) -> pd.DataFrame:
+    "Table (image, grade, label, patient, cycle, folder) from a `train/<label>/` + `test/<label>/` image folder export"
+    path = check_path(path, 'blastocyst folder', is_dir=True)
+    missing = [s for s in ('train', 'test') if not (path/s).is_dir()]
+    if missing: raise DataLayoutError(f"{path} has no {' or '.join(f'{m}/' for m in missing)} folder; expected train/<label>/*.png "
+                                      "and test/<label>/*.png (e.g. train/good, train/poor), or pass the CSV export instead.")
+    rows = []
+    for side in ('train', 'test'):
+        labels = sorted(d.name for d in (path/side).iterdir() if d.is_dir())
+        if len(labels) < 2: raise DataLayoutError(f"{path/side} holds {len(labels)} class folder(s); expected one per class, e.g. good/ and poor/.")
+        for label in labels:
+            files = get_image_files(path/side/label, recurse=False)
+            if not files: raise DataLayoutError(f"{path/side/label} holds no images.")
+            rows += [dict(image=f, grade=None, label=label, patient=None, cycle=None, folder=side) for f in files]
+    out = pd.DataFrame(rows)
+    odd = set(out.label[out.folder == 'test']) ^ set(out.label[out.folder == 'train'])
+    if odd: raise DataLayoutError(f"{path}: class folder(s) {sorted(odd)} exist on one side only; train/ and test/ need the same classes.")
+    return out
+
 # %% ../nbs/22_blastocyst.ipynb #a4c23b58
 def _group_keys(table, group):
     if group is None: return [str(i) for i in range(len(table))]
@@ -155,7 +191,10 @@ def blastocyst_split(table:pd.DataFrame, group:str|None='patient', valid_pct:flo
     trn, val = group_splitter(lambda i: keys[i], valid_pct/(1-test_pct), seed, lambda i: labels[i])(rest)
     split = np.array(['train']*len(table), dtype=object)
     split[list(test)] = 'test'; split[[rest[i] for i in val]] = 'valid'
-    out = table.assign(split=split)
+    return _subsample(table.assign(split=split), balance, seed)
+
+def _subsample(out, balance, seed):
+    "Mark training rows beyond the smallest class's count 'unused' when `balance == 'subsample'`"
     if balance == 'subsample':
         tr = out[out.split == 'train']
         n = tr.label.value_counts().min()
@@ -163,6 +202,20 @@ def blastocyst_split(table:pd.DataFrame, group:str|None='patient', valid_pct:flo
         out.loc[tr.index.difference(keep), 'split'] = 'unused'
     elif balance is not None: raise ValueError(f"blastocyst_split balance must be 'subsample' or None, not {balance!r}")
     return out
+
+def blastocyst_folder_split(table:pd.DataFrame, valid_pct:float=0.2, balance:str|None=None, seed:int=42,
+                            protocol:str='medfast') -> pd.DataFrame:
+    "`split` column for a folder export: test/ stays test; valid = stratified `valid_pct` of train/ ('study': none, test validates)"
+    _check_protocol(protocol)
+    split = np.where(table.folder == 'test', 'test', 'train').astype(object)
+    if protocol == 'medfast':
+        trn = list(np.where(table.folder == 'train')[0]); labels = list(table.label)
+        _, val = group_splitter(str, valid_pct, seed, lambda i: labels[i])(trn)
+        split[[trn[i] for i in val]] = 'valid'
+    return _subsample(table.assign(split=split), balance, seed)
+
+def _check_protocol(protocol):
+    if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
 
 # %% ../nbs/22_blastocyst.ipynb #cb73bdc9
 class PathLabel:
@@ -173,46 +226,100 @@ class PathLabel:
         except KeyError: raise DataLayoutError(f"{o} is not in the label table (the CSV export).") from None
     def __repr__(self): return f"PathLabel({len(self.labels)} images)"
 
-def blastocyst_dls(csv_path, image_dir=None, size:int=224, bs:int=32, grade_map:dict|None=GOOD_POOR,
+def blastocyst_study_tfms(size:int=250) -> list:
+    "The study's training augmentation (§5.3): rotation 40°, zoom 0.2 (random centre, for its shifts), both flips"
+    return aug_transforms(do_flip=True, flip_vert=True, max_rotate=40., min_zoom=0.8, max_zoom=1.2, max_lighting=0.,
+                          max_warp=0., p_affine=1., pad_mode=PadMode.Border)
+
+def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=None, grade_map:dict|None=GOOD_POOR,
                    group:str|None='patient', valid_pct:float=0.2, test_pct:float=0.2, balance:str|None=None,
-                   seed:int=42, item_tfms=None, batch_tfms=None, num_workers:int|None=None, csv_kwargs:dict|None=None,
-                   **kwargs) -> DataLoaders:
-    "DataLoaders from a blastocyst CSV export with a `group`-wise (patient/cycle) train/valid/test split"
+                   seed:int=42, protocol:str='medfast', item_tfms=None, batch_tfms=None, splitter=None,
+                   num_workers:int|None=None, csv_kwargs:dict|None=None, **kwargs) -> DataLoaders:
+    "DataLoaders from a blastocyst CSV export (grouped split) or `train/`+`test/` folders; `protocol='study'` validates on test"
+    _check_protocol(protocol)
+    study = protocol == 'study'
     set_seed(seed)
-    table = blastocyst_split(read_blastocyst_csv(csv_path, image_dir, grade_map, **(csv_kwargs or {})),
-                             group, valid_pct, test_pct, balance, seed)
-    trn, val = [list(table.image[table.split == s]) for s in ('train', 'valid')]
+    path = check_path(csv_path, 'blastocyst CSV export or image folder')
+    if path.is_dir():
+        table = blastocyst_folder_split(read_blastocyst_folders(path), valid_pct, balance, seed, protocol)
+        rule = ('study: test/ folder used for validation AND as the test set (optimistic)' if study else
+                f'by image (folders carry no patient ids), stratified: valid {valid_pct:.0%} of train/; test = test/ folder')
+    else:
+        raw = read_blastocyst_csv(path, image_dir, grade_map, **(csv_kwargs or {}))
+        if study:                                  # image-level split, the test side also validates
+            labels, idx = list(raw.label), list(range(len(raw)))
+            _, test = group_splitter(str, test_pct, seed, lambda i: labels[i])(idx)
+            split = np.array(['train']*len(raw), dtype=object); split[list(test)] = 'test'
+            table = _subsample(raw.assign(split=split), balance, seed)
+            rule = f'study: by image, test {test_pct:.0%}, test side used for validation AND as the test set (optimistic)'
+        else:
+            table = blastocyst_split(raw, group, valid_pct, test_pct, balance, seed)
+            rule = ((f'grouped by {group}' if group else 'by image (no grouping: patients may cross sides)')
+                    + f', stratified; test {test_pct:.0%}, valid {valid_pct:.0%}')
+    size, bs = ifnone(size, 250 if study else 224), ifnone(bs, 20 if study else 32)
+    trn, val = [list(table.image[table.split == s]) for s in ('train', 'test' if study else 'valid')]
     block = DataBlock(blocks=(image_block(size, item_tfms), CategoryBlock), get_y=PathLabel(dict(zip(table.image, table.label))),
-                      splitter=IndexSplitter(range(len(trn), len(trn)+len(val))),
+                      splitter=ifnone(splitter, IndexSplitter(range(len(trn), len(trn)+len(val)))),
                       item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
-                      batch_tfms=ifnone(batch_tfms, cell_tfms()))
+                      batch_tfms=ifnone(batch_tfms, blastocyst_study_tfms(size) if study else cell_tfms()))
     dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     dls.table, dls.test_items = table, L(list(table.image[table.split == 'test']))
-    dls.split_info = dict(rule=(f'grouped by {group}' if group else 'by image (no grouping: patients may cross sides)')
-                               + f', stratified; test {test_pct:.0%}, valid {valid_pct:.0%}'
-                               + (', train subsampled to balance classes' if balance == 'subsample' else ''),
-                          sizes=table.split.value_counts().to_dict(), seed=seed)
+    dls.split_info = dict(rule=rule + (', train subsampled to balance classes' if balance == 'subsample' else ''),
+                          sizes=table.split.value_counts().to_dict(), seed=seed, protocol=protocol)
     return dls
 
 # %% ../nbs/22_blastocyst.ipynb #d116e7f8
-@delegates(blastocyst_dls)
-def blastocyst_learner(csv_or_dls, arch='xception', pretrained:bool=True, balance:str|None=None, seed:int=42,
-                       learner_kwargs:dict|None=None, **kwargs) -> Learner:
-    "Study 3 Learner from a CSV export (or prepared DataLoaders); `balance` 'subsample', 'weights', 'sampler' or None"
-    if balance not in ('subsample', 'weights', 'sampler', None):
-        raise ValueError(f"balance must be 'subsample', 'weights', 'sampler' or None, not {balance!r}")
-    dls = csv_or_dls if isinstance(csv_or_dls, DataLoaders) else \
-          blastocyst_dls(csv_or_dls, balance='subsample' if balance == 'subsample' else None, seed=seed, **kwargs)
-    learn = medfast_learner(dls, arch, balance=None if balance == 'subsample' else balance, pretrained=pretrained,
-                             seed=seed, **(learner_kwargs or {}))
-    learn.medfast_args['balance'] = balance
-    return learn
+BLASTOCYST_RUNS = ('fine_tune', 'features')
+_DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')
+
+def blastocyst_head(body, n_out:int=2, size:int=250) -> nn.Sequential:
+    "The study's head (§5.3): flatten the body's `size`-px feature map, Dense 256 + ReLU, Dense `n_out`"
+    with torch.no_grad(): nf = body.eval()(torch.zeros(1, 3, size, size)).numel()
+    return nn.Sequential(nn.Flatten(), nn.Linear(nf, 256), nn.ReLU(inplace=True), nn.Linear(256, n_out))
 
 @delegates(blastocyst_dls)
-def blastocyst_study(csv_path, arch='xception', epochs:int=3, pretrained:bool=True, balance:str|None=None,
+def blastocyst_learner(csv_or_dls, arch='xception', pretrained:bool=True, balance:str|None=None, seed:int=42,
+                       protocol:str='medfast', run:str='fine_tune', learner_kwargs:dict|None=None, **kwargs) -> Learner:
+    "Study 3 Learner from a CSV export, study folders or DataLoaders; `balance` 'subsample', 'weights', 'sampler' or None"
+    if balance not in ('subsample', 'weights', 'sampler', None):
+        raise ValueError(f"balance must be 'subsample', 'weights', 'sampler' or None, not {balance!r}")
+    _check_protocol(protocol)
+    if run not in BLASTOCYST_RUNS: raise ValueError(f"run must be one of {', '.join(BLASTOCYST_RUNS)}, not {run!r}")
+    dl_kw, lrn_kw = route_kwargs(kwargs, (blastocyst_dls, _DL_NAMES), (medfast_learner, vision_learner), fn_name='blastocyst_learner',
+                                 exclude=('csv_path', 'balance', 'seed', 'protocol', 'dls', 'arch', 'pretrained'))
+    lrn_kw = {**(learner_kwargs or {}), **lrn_kw}
+    study = protocol == 'study'
+    if isinstance(csv_or_dls, DataLoaders):
+        if dl_kw: raise TypeError(f"blastocyst_learner() got data arguments {sorted(dl_kw)} with ready DataLoaders; pass them to blastocyst_dls.")
+        dls = csv_or_dls
+    else: dls = blastocyst_dls(csv_or_dls, balance='subsample' if balance == 'subsample' else None, seed=seed,
+                               protocol=protocol, **dl_kw)
+    scratch = isinstance(arch, str) and arch in ARCHS and ARCHS[arch].kind == 'scratch'
+    if study:                           # §5.1: RMSprop(1e-4) from scratch; §5.3-5.4: SGD(1e-4, momentum 0.9), Dense-256 head
+        lrn_kw.setdefault('opt_func', partial(RMSProp, sqr_mom=0.9) if scratch else partial(SGD, mom=0.9))
+        if not scratch and 'custom_head' not in lrn_kw:
+            lrn_kw['custom_head'] = blastocyst_head(create_model(arch, pretrained=False)[0], dls.c, dls.one_batch()[0].shape[-1])
+    learn = medfast_learner(dls, arch, balance=None if balance == 'subsample' else balance, pretrained=pretrained,
+                             seed=seed, **lrn_kw)
+    learn.medfast_args['balance'] = balance
+    learn.protocol, learn.study_run, learn.scratch = protocol, run, scratch
+    if study and not scratch:           # feature extraction: head only; fine-tuning: the last layer group too
+        if run == 'features': learn.freeze()
+        else: learn.freeze_to(-2)
+    return learn
+
+def blastocyst_fit(learn, epochs:int|None=None, lr:float|None=None) -> Learner:
+    "Train as the learner's protocol says: the study's constant 1e-4 for 100 (transfer) or 30 (scratch) epochs, or `train`"
+    if getattr(learn, 'protocol', 'medfast') == 'study':
+        learn.fit(ifnone(epochs, 30 if learn.scratch else 100), lr=ifnone(lr, 1e-4))
+    else: train(learn, ifnone(epochs, 3), lr=lr)
+    return learn
+
+@delegates(blastocyst_learner)
+def blastocyst_study(csv_path, arch='xception', epochs:int|None=3, pretrained:bool=True, balance:str|None=None,
                      lr:float|None=None, seed:int=42, **kwargs) -> tuple:
-    "Run study 3 end to end: grouped split, train `epochs`, evaluate once on the test side → (learn, test table)"
+    "Run study 3 end to end: split, train `epochs`, evaluate once on the test side → (learn, test table)"
     learn = blastocyst_learner(csv_path, arch, pretrained=pretrained, balance=balance, seed=seed, **kwargs)
-    with Timer() as t: train(learn, epochs, lr=lr)
+    with Timer() as t: blastocyst_fit(learn, epochs, lr=lr)
     learn.train_secs = t.secs
     return learn, study_results(learn)

@@ -12,13 +12,13 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from .core import *
 from .data import group_splitter, default_workers
-from .learner import medfast_learner, train
+from .learner import medfast_learner, route_kwargs, train
 
 # %% auto #0
 __all__ = ['CIFAR100_FINE', 'CIFAR100_COARSE', 'CIFAR_DIR', 'BASENET_LADDER', 'synthetic_cifar100', 'select_classes',
            'cifar100_dir', 'read_cifar100', 'ArrayImage', 'ArrayLabel', 'cifar_stats', 'top5_accuracy', 'accuracy_pct',
            'cifar_tfms', 'cifar_dls', 'cifar_test_dl', 'basenet_arch', 'KeepBestWeights', 'cifar_basenet_learner',
-           'basenet_ladder']
+           'cifar_fit', 'basenet_ladder']
 
 # %% ../nbs/23_cifar_birds.ipynb #49920dba
 CIFAR100_FINE = ('apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel '
@@ -168,14 +168,16 @@ def accuracy_pct(learn, dl=None) -> float:
     with learn.no_bar(): probs, targs = learn.get_preds(dl=dl)
     return round(100*float((probs.argmax(-1) == targs).float().mean()), 1)
 
-def cifar_tfms(augment:bool=True, stats=None) -> list:
-    "Batch transforms of the ladder: optional flips/zoom/rotation/lighting, optional `Normalize` with `stats`"
-    tfms = aug_transforms(max_rotate=10., max_zoom=1.1, max_warp=0., max_lighting=0.2, p_lighting=0.5) if augment else []
+def cifar_tfms(augment:bool|str=True, stats=None) -> list:
+    "Batch transforms of the ladder: augmentation (True: medfast's, 'study': zoom 0.2 + flip only), optional `Normalize`"
+    if augment not in (True, False, 'study'): raise ValueError(f"augment must be True, False or 'study', not {augment!r}")
+    if augment == 'study': tfms = [Flip(p=0.5), Zoom(min_zoom=0.8, max_zoom=1.2, p=1., pad_mode=PadMode.Border)]  # Keras zoom_range=0.2
+    else: tfms = aug_transforms(max_rotate=10., max_zoom=1.1, max_warp=0., max_lighting=0.2, p_lighting=0.5) if augment else []
     return tfms + ([Normalize.from_stats(*stats)] if stats is not None else [])
 
 # %% ../nbs/23_cifar_birds.ipynb #9e8d185a
-def cifar_dls(path, classes=25, normalize:bool=True, augment:bool=True, valid_pct:float=0.1, bs:int=64,
-              seed:int=42, num_workers:int|None=None, **kwargs) -> DataLoaders:
+def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, valid_pct:float=0.1, bs:int=64,
+              seed:int=42, num_workers:int|None=None, splitter=None, item_tfms=None, batch_tfms=None, **kwargs) -> DataLoaders:
     "DataLoaders over a CIFAR-100 class subset: stratified validation from `train`, the `test` rows kept aside"
     set_seed(seed)
     tr, te = read_cifar100(path, 'train'), read_cifar100(path, 'test')
@@ -188,7 +190,8 @@ def cifar_dls(path, classes=25, normalize:bool=True, augment:bool=True, valid_pc
     get_y = ArrayLabel(y, tr.names)
     stats = cifar_stats(x[:n_train]) if normalize else None
     block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=vocab)), get_x=ArrayImage(x), get_y=get_y,
-                      splitter=group_splitter(noop, valid_pct, seed, get_y), batch_tfms=cifar_tfms(augment, stats))
+                      splitter=ifnone(splitter, group_splitter(noop, valid_pct, seed, get_y)), item_tfms=item_tfms,
+                      batch_tfms=ifnone(batch_tfms, cifar_tfms(augment, stats)))
     dls = block.dataloaders(list(range(n_train)), bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     dls.test_items, dls.stats, dls.cifar_path = list(range(n_train, len(x))), stats, cifar100_dir(path)
     return dls
@@ -199,8 +202,8 @@ def cifar_test_dl(dls, bs:int|None=None):
 
 # %% ../nbs/23_cifar_birds.ipynb #d6e51d80
 def basenet_arch(deeper:bool=False) -> str:
-    "Registry name for a ladder rung's network (its `batch_norm` switch picks the rung)"
-    return 'improved_basenet' if deeper else 'basenet'
+    "Registry name for a ladder rung's network: the study's `basenet_deep` (§2.3) if `deeper`, else `basenet`"
+    return 'basenet_deep' if deeper else 'basenet'
 
 # %% ../nbs/23_cifar_birds.ipynb #dfc90b75
 class KeepBestWeights(TrackerCallback):
@@ -216,46 +219,77 @@ class KeepBestWeights(TrackerCallback):
         if self.state is not None: self.model.load_state_dict(self.state)
 
 # %% ../nbs/23_cifar_birds.ipynb #2fac9106
+_DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')
+
+def _check_protocol(protocol):
+    if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
+
 @delegates(medfast_learner, but=['arch', 'pretrained', 'metrics'])
-def cifar_basenet_learner(path, classes=25, normalize:bool=True, augment:bool=True, deeper:bool=False,
-                          batch_norm:bool=False, early_stopping:bool=True, patience:int=3, bs:int=64,
-                          valid_pct:float=0.1, seed:int=42, metrics=None, cbs=None, **kwargs) -> Learner:
+def cifar_basenet_learner(path, classes=25, normalize:bool=True, augment:bool|str=True, deeper:bool=False,
+                          batch_norm:bool=False, bn_after_relu:bool=True, early_stopping:bool=True, patience:int|None=None,
+                          bs:int|None=None, valid_pct:float|None=None, seed:int=42, protocol:str='medfast', metrics=None,
+                          cbs=None, **kwargs) -> Learner:
     "BaseNet on a CIFAR-100 class subset, with the study's ladder (normalisation ... early stopping) as arguments"
-    dls = cifar_dls(path, classes, normalize=normalize, augment=augment, valid_pct=valid_pct, bs=bs, seed=seed)
-    stop = [EarlyStoppingCallback(monitor='valid_loss', patience=patience), KeepBestWeights('valid_loss')] if early_stopping else []
+    _check_protocol(protocol)
+    study = protocol == 'study'
+    dl_kw, lrn_kw = route_kwargs(kwargs, (cifar_dls, _DL_NAMES), (medfast_learner, vision_learner), fn_name='cifar_basenet_learner',
+                                 exclude=('path', 'classes', 'normalize', 'augment', 'valid_pct', 'bs', 'seed', 'dls', 'arch',
+                                          'pretrained', 'protocol'))
+    if study and augment is True: augment = 'study'
+    if study: lrn_kw.setdefault('opt_func', Adam)
+    dls = cifar_dls(path, classes, normalize=normalize, augment=augment, valid_pct=ifnone(valid_pct, 0.2 if study else 0.1),
+                    bs=ifnone(bs, 32 if study else 64), seed=seed, **dl_kw)
+    patience = ifnone(patience, 1 if study else 3)
+    stop = [EarlyStoppingCallback(monitor='valid_loss', patience=patience)] if early_stopping else []
+    if early_stopping and not study: stop.append(KeepBestWeights('valid_loss'))
     learn = medfast_learner(dls, basenet_arch(deeper), pretrained=False, seed=seed, batch_norm=batch_norm,
-                            metrics=ifnone(metrics, [accuracy, top5_accuracy]), cbs=L(cbs) + stop, **kwargs)
-    learn.ladder = dict(normalize=normalize, augment=augment, deeper=deeper, batch_norm=batch_norm, early_stopping=early_stopping)
+                            bn_after_relu=bn_after_relu, metrics=ifnone(metrics, [accuracy, top5_accuracy]),
+                            cbs=L(cbs) + stop, **lrn_kw)
+    learn.ladder = dict(normalize=normalize, augment=augment, deeper=deeper, batch_norm=batch_norm,
+                        bn_after_relu=bn_after_relu, early_stopping=early_stopping)
+    learn.protocol = protocol
+    return learn
+
+def cifar_fit(learn, epochs:int=20, lr:float|None=None) -> Learner:
+    "Train a `cifar_basenet_learner`: one-cycle (medfast) or, with `protocol='study'`, a constant `lr` (default 1e-3)"
+    if getattr(learn, 'protocol', 'medfast') == 'study': learn.fit(epochs, lr=ifnone(lr, 1e-3))
+    else: train(learn, epochs, lr=lr)
     return learn
 
 # %% ../nbs/23_cifar_birds.ipynb #4bfacc3b
+_F = False
+# (change, rung flags, study's accuracy %, where the text gives it, study's epochs)
 BASENET_LADDER = [
-    ('BaseNet',          dict(normalize=False, augment=False, deeper=False, batch_norm=False, early_stopping=False), 31.7),
-    ('+ normalisation',  dict(normalize=True,  augment=False, deeper=False, batch_norm=False, early_stopping=False), 39.9),
-    ('+ augmentation',   dict(normalize=True,  augment=True,  deeper=False, batch_norm=False, early_stopping=False), 41.3),
-    ('+ deeper',         dict(normalize=True,  augment=True,  deeper=True,  batch_norm=False, early_stopping=False), 49.5),
-    ('+ batch norm',     dict(normalize=True,  augment=True,  deeper=True,  batch_norm=True,  early_stopping=False), 54.5),
-    ('+ early stopping', dict(normalize=True,  augment=True,  deeper=True,  batch_norm=True,  early_stopping=True),  55.6)]
+    ('BaseNet',                        dict(normalize=_F, augment=_F, deeper=_F, batch_norm=_F, early_stopping=_F), 22.68, '§1', 15),
+    ('+ normalisation',                dict(normalize=1,  augment=_F, deeper=_F, batch_norm=_F, early_stopping=_F), 39.88, '§2.1', 15),
+    ('+ augmentation (zoom 0.2 + flip)', dict(normalize=1, augment=1, deeper=_F, batch_norm=_F, early_stopping=_F), 41.32, '§2.2', 15),
+    ('+ deeper (5x5 convs 6-56-106, one max-pool)', dict(normalize=1, augment=1, deeper=1, batch_norm=_F, early_stopping=_F), 49.48, '§2.3', 15),
+    ('+ batch norm after ReLU',        dict(normalize=1,  augment=1,  deeper=1,  batch_norm=1,  early_stopping=_F), 54.48, '§2.4', 15),
+    ('early stopping (max 50 epochs; the study stopped at 11)', dict(normalize=1, augment=1, deeper=1, batch_norm=1, early_stopping=1), 52.52, '§2.5', 50),
+    ('20 epochs, no early stopping (final model)', dict(normalize=1, augment=1, deeper=1, batch_norm=1, early_stopping=_F), 55.6, '§2.6', 20)]
+BASENET_LADDER = [(c, {k: bool(v) for k, v in f.items()}, a, r, e) for c, f, a, r, e in BASENET_LADDER]
 
 # %% ../nbs/23_cifar_birds.ipynb #e6612194
 @delegates(cifar_basenet_learner, but=['normalize', 'augment', 'deeper', 'batch_norm', 'early_stopping'])
-def basenet_ladder(path, classes=25, epochs:int=20, lr:float=3e-3, rungs=None, seed:int=42, **kwargs) -> pd.DataFrame:
+def basenet_ladder(path, classes=25, epochs:int|None=None, lr:float|None=None, rungs=None, seed:int=42,
+                   protocol:str='medfast', **kwargs) -> pd.DataFrame:
     "Train every rung of the BaseNet ladder and tabulate validation and test accuracy beside the study's"
+    _check_protocol(protocol)
     rows = []
     for i in ifnone(rungs, range(len(BASENET_LADDER))):
-        name, flags, study = BASENET_LADDER[i]
+        name, flags, study, ref, study_epochs = BASENET_LADDER[i]
         with Timer() as t:
-            learn = cifar_basenet_learner(path, classes, seed=seed, **flags, **kwargs)
+            learn = cifar_basenet_learner(path, classes, seed=seed, protocol=protocol, **flags, **kwargs)
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')       # the divergence guard also prints its message
-                train(learn, epochs, lr=lr)
+                cifar_fit(learn, ifnone(epochs, study_epochs), lr=lr)
         dls, bad, n_epochs = learn.dls, learn.diverged, len(learn.run_log)
         valid = math.nan if bad else accuracy_pct(learn)
         test = math.nan if bad else accuracy_pct(learn, cifar_test_dl(dls))
-        rows.append(dict(rung=i, change=name, study_test_acc=study, medfast_valid_acc=valid, medfast_test_acc=test,
+        rows.append(dict(rung=i, change=name, study_test_acc=study, study_ref=ref, medfast_valid_acc=valid, medfast_test_acc=test,
                          epochs_run=n_epochs, diverged=bad, secs=round(t.secs, 1), arch=learn.arch_name))
     df = pd.DataFrame(rows)
     df.attrs['split'] = (f"{dls.c} classes; train {len(dls.train_ds)} / valid {len(dls.valid_ds)} (seeded, class-stratified "
-                         f"{kwargs.get('valid_pct', 0.1):.0%} of the train pickle); test {len(dls.test_items)} "
+                         f"{len(dls.valid_ds)/(len(dls.train_ds)+len(dls.valid_ds)):.0%} of the train pickle); test {len(dls.test_items)} "
                          "(the test pickle, scored once, never used for selection)")
     return df

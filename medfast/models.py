@@ -19,10 +19,10 @@ from fastai.vision.learner import model_meta, create_vision_model
 from .core import *
 
 # %% auto #0
-__all__ = ['XCEPTION_URL', 'inception_stats', 'ARCHS', 'BodySplitter', 'count_params', 'basenet', 'improved_basenet', 'seed_cnn',
-           'simple_vgg16', 'SeparableConv2d', 'XceptionBlock', 'Xception', 'hub_checkpoints', 'read_state_dict',
-           'load_weights', 'ArchSpec', 'ArchFn', 'register_arch', 'arch_names', 'get_arch', 'arch_stats', 'arch_size',
-           'cached_weights', 'create_model', 'GreyToRGB', 'model_learner']
+__all__ = ['XCEPTION_URL', 'inception_stats', 'ARCHS', 'BodySplitter', 'count_params', 'basenet', 'basenet_deep',
+           'improved_basenet', 'seed_cnn', 'simple_vgg16', 'SeparableConv2d', 'XceptionBlock', 'Xception',
+           'hub_checkpoints', 'read_state_dict', 'load_weights', 'ArchSpec', 'ArchFn', 'register_arch', 'arch_names',
+           'get_arch', 'arch_stats', 'arch_size', 'cached_weights', 'create_model', 'GreyToRGB', 'model_learner']
 
 # %% ../nbs/03_models.ipynb #85b39532
 class BodySplitter:
@@ -50,16 +50,35 @@ def _bn_after(conv, nf, batch_norm):
     "`conv` followed by batch norm when `batch_norm` (state-dict names unchanged without it)"
     return nn.Sequential(conv, nn.BatchNorm2d(nf)) if batch_norm else conv
 
-def basenet(n_out:int=10, n_in:int=3, batch_norm:bool=False) -> nn.Sequential:
-    "The CIFAR BaseNet: conv5x6-pool-conv5x16-pool-fc50-fc(n_out), optionally with batch norm after each layer"
-    body = nn.Sequential(_bn_after(nn.Conv2d(n_in, 6, 5), 6, batch_norm), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-                         _bn_after(nn.Conv2d(6, 16, 5), 16, batch_norm), nn.ReLU(inplace=True), nn.MaxPool2d(2))
-    head = nn.Sequential(nn.AdaptiveAvgPool2d(5), nn.Flatten(), nn.Linear(16*5*5, 50),
-                         *([nn.BatchNorm1d(50)] if batch_norm else []), nn.ReLU(inplace=True), nn.Linear(50, n_out))
+def _act(nf, batch_norm, bn_after_relu, bn=nn.BatchNorm2d):
+    "ReLU, followed by batch norm when `batch_norm` and `bn_after_relu`"
+    return nn.Sequential(nn.ReLU(inplace=True), bn(nf)) if batch_norm and bn_after_relu else nn.ReLU(inplace=True)
+
+def _conv_act(conv, nf, batch_norm, bn_after_relu):
+    "`[conv(+BN), ReLU(+BN)]`: batch norm before or after the ReLU, two items whatever the choice"
+    return [_bn_after(conv, nf, batch_norm and not bn_after_relu), _act(nf, batch_norm, bn_after_relu)]
+
+def basenet(n_out:int=10, n_in:int=3, batch_norm:bool=False, bn_after_relu:bool=True) -> nn.Sequential:
+    "The CIFAR BaseNet: conv5x6-pool-conv5x16-pool-fc50-fc(n_out), optionally with batch norm after (or before) each ReLU"
+    body = nn.Sequential(*_conv_act(nn.Conv2d(n_in, 6, 5), 6, batch_norm, bn_after_relu), nn.MaxPool2d(2),
+                         *_conv_act(nn.Conv2d(6, 16, 5), 16, batch_norm, bn_after_relu), nn.MaxPool2d(2))
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(5), nn.Flatten(), nn.Linear(16*5*5, 50), *([nn.BatchNorm1d(50)] if batch_norm and not bn_after_relu else []),
+                         _act(50, batch_norm, bn_after_relu, nn.BatchNorm1d), nn.Linear(50, n_out))
+    return nn.Sequential(body, head)
+
+def basenet_deep(n_out:int=25, n_in:int=3, batch_norm:bool=False, bn_after_relu:bool=True) -> nn.Sequential:
+    "The CIFAR study's deeper BaseNet: three 5x5 convs (6-56-106 channels), one max-pool, fc50, fc(n_out) (+BN if `batch_norm`)"
+    body = nn.Sequential(*_conv_act(nn.Conv2d(n_in, 6, 5), 6, batch_norm, bn_after_relu),
+                         *_conv_act(nn.Conv2d(6, 56, 5), 56, batch_norm, bn_after_relu),
+                         *_conv_act(nn.Conv2d(56, 106, 5), 106, batch_norm, bn_after_relu), nn.MaxPool2d(2))
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(10), nn.Flatten(), nn.Linear(106*10*10, 50),
+                         *([nn.BatchNorm1d(50)] if batch_norm and not bn_after_relu else []),
+                         _act(50, batch_norm, bn_after_relu, nn.BatchNorm1d), nn.Linear(50, n_out),
+                         *([nn.BatchNorm1d(n_out)] if batch_norm else []))    # the study's BN before the softmax
     return nn.Sequential(body, head)
 
 def improved_basenet(n_out:int=10, n_in:int=3, p:float=0.5, batch_norm:bool=True) -> nn.Sequential:
-    "BaseNet made deeper: three double-conv blocks with (optional) batch norm and growing dropout, then a dense head"
+    "medfast's VGG-style CIFAR net (not the study's): three double 3x3-conv blocks, BN before ReLU, growing dropout"
     conv = lambda ni, nf: nn.Sequential(nn.Conv2d(ni, nf, 3, padding=1), *([nn.BatchNorm2d(nf)] if batch_norm else []),
                                         nn.ReLU(inplace=True))
     body = nn.Sequential(conv(n_in, 32), conv(32, 32), nn.MaxPool2d(2), nn.Dropout(0.2),
@@ -208,6 +227,7 @@ def _features_cut(m): return nn.Sequential(*m.features)
 def _densenet_cut(m): return _named([*m.features.named_children(), ('relu', nn.ReLU(inplace=True))])  # torchvision applies this ReLU in forward
 def _inception_cut(m): return _named([(n,c) for n,c in m.named_children() if n not in ('avgpool', 'dropout', 'fc')])
 def _xception_cut(m): return _named(list(m.named_children())[:-2])
+def _timm_cut(m): return _named([(n,c) for n,c in m.named_children() if n not in ('global_pool', 'head_drop', 'classif', 'last_linear')])
 def _scratch_cut(m): return m[0]
 
 inception_stats = ([0.5]*3, [0.5]*3)   # Inception/Xception ImageNet weights expect inputs scaled to [-1, 1]
@@ -217,6 +237,7 @@ class ArchSpec:
     "One architecture of the zoo: how to build it, its input sizes, and where its pretrained weights come from"
     name:str; kind:str; size:int; min_size:int; description:str
     tv_name:str|None = None      # torchvision builder, for transfer archs
+    timm_name:str|None = None    # timm model name, for the archs that come from timm (an optional extra)
     url:str|None = None          # ImageNet checkpoint (None for scratch archs)
     build:callable = field(default=None, repr=False)
     @property
@@ -228,7 +249,9 @@ class ArchSpec:
     @property
     def stats(self): return self.meta.get('stats')
     @property
-    def weights_file(self) -> Path|None: return None if self.url is None else hub_checkpoints()/self.url.rsplit('/', 1)[-1]
+    def weights_file(self) -> Path|None:
+        if self.timm_name is not None: return hub_checkpoints()/f"{self.timm_name}.safetensors"
+        return None if self.url is None else hub_checkpoints()/self.url.rsplit('/', 1)[-1]
     @property
     def pretrainable(self) -> bool: return self.url is not None
 
@@ -259,6 +282,7 @@ class ArchFn:
     def _random(self, pretrained_layout=False, **kwargs):
         "Randomly initialised model (with `pretrained_layout`, the layout the ImageNet checkpoint needs)"
         if self.name == 'xception': return Xception(n_out=1000)
+        if self.spec.timm_name is not None: return _timm().create_model(self.spec.timm_name, pretrained=False, **kwargs)
         fn = getattr(torchvision.models, self.spec.tv_name)
         if self.name == 'inception_v3':   # fastai cuts the body, so the aux classifier is dead weight: drop it
             kwargs = dict(aux_logits=False, init_weights=not pretrained_layout, **kwargs)
@@ -268,11 +292,27 @@ class ArchFn:
         "ImageNet model: from the hub cache, timm (xception) or a download; `MissingWeightsError` when none works"
         spec = self.spec
         if self.name == 'xception': return load_weights(Xception(n_out=1000), _xception_state_dict(spec), 'xception')
+        if spec.timm_name is not None: return _timm_imagenet(spec, **kwargs)
         fn, enum = getattr(torchvision.models, spec.tv_name), torchvision.models.get_model_weights(spec.tv_name).DEFAULT
         if self.name == 'inception_v3': kwargs = dict(aux_logits=False, **kwargs)
         try:
             with _socket_timeout(): return fn(weights=enum, **kwargs)
         except (URLError, OSError, TimeoutError) as e: raise _missing_weights(self.name, enum.url, e) from e
+
+def _timm():
+    "The `timm` module, or an `ImportError` saying how to install it"
+    try: import timm
+    except ImportError: raise ImportError("InceptionV4 and InceptionResNetV2 come from timm, an optional extra: "
+                                          'pip install "medfast[timm]" (or pip install timm).') from None
+    return timm
+
+def _timm_imagenet(spec, **kwargs):
+    "timm ImageNet model: from `spec.weights_file` if present, else timm's own (Hugging Face) cache or download"
+    timm, f = _timm(), spec.weights_file
+    if f.exists(): return load_weights(timm.create_model(spec.timm_name, pretrained=False, **kwargs), read_state_dict(f), spec.name)
+    try:
+        with _socket_timeout(): return timm.create_model(spec.timm_name, pretrained=True, **kwargs)
+    except Exception as e: raise _missing_weights(spec.name, spec.url, e) from e
 
 def _xception_state_dict(spec):
     f = spec.weights_file
@@ -288,13 +328,14 @@ def _xception_state_dict(spec):
     except (URLError, OSError, TimeoutError) as e: raise _missing_weights('xception', spec.url, e) from e
 
 # %% ../nbs/03_models.ipynb #514783bc
-_SCRATCH = dict(basenet=basenet, improved_basenet=improved_basenet, seed_cnn=seed_cnn, simple_vgg16=simple_vgg16)
+_SCRATCH = dict(basenet=basenet, basenet_deep=basenet_deep, improved_basenet=improved_basenet, seed_cnn=seed_cnn, simple_vgg16=simple_vgg16)
 ARCHS:dict[str, ArchSpec] = {}
 
-def register_arch(name, kind, size, min_size, description, cut, split, stats=None, tv_name=None, url=None) -> ArchFn:
+def register_arch(name, kind, size, min_size, description, cut, split, stats=None, tv_name=None, url=None,
+                  timm_name=None) -> ArchFn:
     "Add architecture `name` to `ARCHS` and to fastai's `model_meta` (cut, splitter, stats); returns its builder"
     fn = ArchFn(name)
-    ARCHS[name] = ArchSpec(name, kind, size, min_size, description, tv_name=tv_name, url=url, build=fn)
+    ARCHS[name] = ArchSpec(name, kind, size, min_size, description, tv_name=tv_name, timm_name=timm_name, url=url, build=fn)
     meta = dict(cut=cut, split=split, stats=stats)
     if kind == 'transfer': meta['weights'] = 'DEFAULT'   # fastai then calls fn(weights=...), torchvision style
     model_meta[fn] = meta
@@ -311,15 +352,27 @@ register_arch('vgg16_bn', 'transfer', 224, 32, "VGG-16 with batch norm; groups: 
               _features_cut, BodySplitter(24), imagenet_stats, 'vgg16_bn', _tv_url('vgg16_bn'))
 register_arch('vgg19_bn', 'transfer', 224, 32, "VGG-19 with batch norm; groups: blocks 1-3 | blocks 4-5 | head",
               _features_cut, BodySplitter(27), imagenet_stats, 'vgg19_bn', _tv_url('vgg19_bn'))
+register_arch('vgg16', 'transfer', 224, 32, "VGG-16 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head",
+              _features_cut, BodySplitter(17), imagenet_stats, 'vgg16', _tv_url('vgg16'))
+register_arch('vgg19', 'transfer', 224, 32, "VGG-19 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head",
+              _features_cut, BodySplitter(19), imagenet_stats, 'vgg19', _tv_url('vgg19'))
 register_arch('densenet121', 'transfer', 224, 32, "DenseNet-121; groups: stem+dense blocks 1-2 | dense blocks 3-4 | head",
               _densenet_cut, BodySplitter(8), imagenet_stats, 'densenet121', _tv_url('densenet121'))
 register_arch('inception_v3', 'transfer', 299, 75, "Inception v3 (no aux logits); groups: stem+Mixed_5 | Mixed_6-7 | head",
               _inception_cut, BodySplitter(10), inception_stats, 'inception_v3', _tv_url('inception_v3'))
 register_arch('xception', 'transfer', 299, 32, "Xception (timm legacy names); groups: entry flow | middle+exit flow | head",
               _xception_cut, BodySplitter(9), inception_stats, None, XCEPTION_URL)
+register_arch('inception_v4', 'transfer', 299, 75, "Inception v4 (timm extra); groups: stem+Inception-A | Reduction-A..Inception-C | head",
+              _features_cut, BodySplitter(10), inception_stats, url='https://huggingface.co/timm/inception_v4.tf_in1k',
+              timm_name='inception_v4')
+register_arch('inception_resnet_v2', 'transfer', 299, 75, "Inception-ResNet v2 (timm extra); groups: stem+Mixed_5b+block35 x10 | Mixed_6a..conv2d_7b | head",
+              _timm_cut, BodySplitter(9), inception_stats, url='https://huggingface.co/timm/inception_resnet_v2.tf_in1k',
+              timm_name='inception_resnet_v2')
 register_arch('basenet', 'scratch', 32, 16, "CIFAR BaseNet conv5x6-pool-conv5x16-pool-fc50; groups: conv1 | conv2 | head",
               _scratch_cut, BodySplitter(3))
-register_arch('improved_basenet', 'scratch', 32, 16, "BaseNet deeper, BN + dropout; groups: block1 | block2 | block3 | head",
+register_arch('basenet_deep', 'scratch', 32, 16, "CIFAR study's deeper BaseNet, 5x5 convs 6-56-106, one pool, fc50; groups: conv1 | conv2 | conv3 | head",
+              _scratch_cut, BodySplitter(2, 4))
+register_arch('improved_basenet', 'scratch', 32, 16, "medfast's 3x3 VGG-style CIFAR net, BN + dropout; groups: block1 | block2 | block3 | head",
               _scratch_cut, BodySplitter(4, 8))
 register_arch('seed_cnn', 'scratch', 150, 48, "Seeds study 4-conv CNN 32-64-128-128, dense 512; groups: conv1-2 | conv3-4 | head",
               _scratch_cut, BodySplitter(6))
