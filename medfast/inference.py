@@ -34,7 +34,7 @@ __all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_S
 
 # %% ../nbs/09_inference.ipynb #ab050db7
 FORMAT_VERSION = 2
-_MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm')
+_MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu')
 
 def _hw(size): return [size, size] if isinstance(size, int) else [int(s) for s in size]
 
