@@ -12,7 +12,8 @@ import numpy as np, torch
 from PIL import Image
 from fastcore.all import *
 from .core import MedfastError
-from .inference import _as_learner, _spec_of, model_input, predict
+from fastai.learner import Learner
+from .inference import load, _as_learner, _spec_of, model_input, predict
 
 # %% auto #0
 __all__ = ['xray_app', 'heatmap_overlay', 'explain_image', 'PredictApp', 'predict_app']
@@ -65,9 +66,11 @@ def _probs_html(probs:dict, label) -> str:
 
 class PredictApp:
     "Upload-an-image app for `model`: image, Grad-CAM overlay, label and class probabilities"
-    def __init__(self, model, cam:bool=True, alpha:float=0.45, max_side:int=384, title:str='medfast: predict an image'):
+    def __init__(self, model, cam:bool=True, alpha:float=0.45, max_side:int=384, title:str='medfast: predict an image',
+                 trust_pickle:bool=False):
         import ipywidgets as W
-        self.learn, self.cam, self.alpha, self.max_side = _as_learner(model), cam, alpha, max_side
+        self.learn = model if isinstance(model, Learner) else load(model, trust_pickle=trust_pickle)
+        self.cam, self.alpha, self.max_side = cam, alpha, max_side
         classes = _spec_of(self.learn)['classes']
         self.upload = W.FileUpload(accept='image/*,.dcm,.dicom,.tif,.tiff', multiple=False, description='Upload image')
         self.image, self.overlay = W.Image(format='png'), W.Image(format='png')
