@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/learner.html.md"""
 
 # %% ../nbs/04_learner.ipynb #208111d2
 from __future__ import annotations
-import functools, math, time, warnings
+import difflib, functools, inspect, math, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import *
@@ -16,7 +16,8 @@ from .models import model_learner
 
 # %% auto #0
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'RunRecorder', 'run_table',
-           'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'medfast_learner', 'train', 'pneumonia_learner']
+           'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'medfast_learner', 'route_kwargs', 'train',
+           'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #2b69cea6
 def default_metrics(n_classes:int) -> list:
@@ -158,6 +159,31 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
                               label_smoothing=label_smoothing, class_weights=None if weight is None else weight.tolist(),
                               fast_cpu=fast_cpu, **kwargs)
     return learn
+
+# %% ../nbs/04_learner.ipynb #946f9cf6
+def _kw_names(target) -> set:
+    "Keyword names `target` accepts: a callable's named parameters, or the union over a collection of names/callables"
+    if isinstance(target, str): return {target}
+    if callable(target):
+        try: ps = inspect.signature(target).parameters.values()
+        except (TypeError, ValueError): return set()
+        return {p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return set().union(*(_kw_names(o) for o in target))
+
+def route_kwargs(kwargs:dict, *targets, exclude=(), fn_name:str|None=None) -> tuple:
+    "Split `kwargs` into one dict per target by the names each accepts (first wins); `TypeError` naming any leftover"
+    names = [_kw_names(t) - set(exclude) for t in targets]
+    out, left = tuple({} for _ in targets), {}
+    for k, v in kwargs.items():
+        i = next((i for i, ns in enumerate(names) if k in ns), None)
+        if i is None: left[k] = v
+        else: out[i][k] = v
+    if left:
+        k = next(iter(left))
+        close = difflib.get_close_matches(k, sorted(set().union(*names)), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"{fn_name or 'route_kwargs'}() got an unexpected keyword argument {k!r}{hint}")
+    return out
 
 # %% ../nbs/04_learner.ipynb #04bcd1f6
 def train(learn, epochs:int=3, lr:float|None=None, freeze_epochs:int=1):
