@@ -17,9 +17,10 @@ from .images import MedImage, MedImageBlock, image_files
 from .data import cell_tfms
 
 # %% auto #0
-__all__ = ['BLOOD4', 'BLOOD8', 'SYNTHETIC_PATHOLOGIES', 'blood_class', 'synthetic_blood_cell', 'synthetic_blood_cells',
-           'read_folder_map', 'FolderClass', 'blood_items', 'CentreSquareCrop', 'balanced_split', 'blood_dls',
-           'blood_cell_learner', 'blood_study']
+__all__ = ['BLOOD4', 'BLOOD8', 'SYNTHETIC_PATHOLOGIES', 'BLOOD_STUDY_ACC', 'blood_class', 'synthetic_blood_cell',
+           'synthetic_blood_cells', 'read_folder_map', 'FolderClass', 'blood_items', 'CentreSquareCrop', 'stain_centre',
+           'CellCentreCrop', 'balanced_split', 'augment_split', 'study_cell_tfms', 'blood_dls', 'blood_cell_learner',
+           'blood_study']
 
 # %% ../nbs/21_blood_cells.ipynb #89dcec5c
 BLOOD4 = ('abnormal_lymphocyte', 'blast', 'normal_lymphocyte', 'reactive_lymphocyte')
@@ -196,6 +197,47 @@ class CentreSquareCrop(Transform):
         l, t = (w-s)//2, (h-s)//2
         return x.crop((l, t, l+s, t+s))
 
+# %% ../nbs/21_blood_cells.ipynb #42583242
+def _otsu(v:np.ndarray) -> float:
+    "Otsu threshold of the values `v` (numpy only)"
+    hist, edges = np.histogram(v, bins=64)
+    mids, w = (edges[:-1] + edges[1:])/2, hist.astype(float)
+    w0, m0 = np.cumsum(w), np.cumsum(w*mids)
+    w1, between = w0[-1] - w0, np.zeros_like(w0)
+    ok = (w0 > 0) & (w1 > 0)
+    between[ok] = (m0[ok]*w1[ok] - (m0[-1] - m0[ok])*w0[ok])**2 / (w0[ok]*w1[ok])
+    return float(mids[np.argmax(between)])
+
+def stain_centre(img, work_px:int=96, min_frac:float=0.002, max_frac:float=0.4) -> tuple|None:
+    "(x, y) centre of the largest stained-nucleus region (blue minus green, Otsu threshold); None when none is plausible"
+    from scipy import ndimage
+    im = img if isinstance(img, Image.Image) else Image.open(img)
+    w, h = im.size
+    k = max(1, min(w, h)//work_px)
+    a = np.asarray(im.convert('RGB').reduce(k), dtype=np.float32)
+    score = a[..., 2] - a[..., 1]                               # violet nuclei: blue well above green
+    if score.max() - score.min() < 20: return None              # flat image: nothing stained
+    lab, n = ndimage.label(score > max(_otsu(score), 15))
+    if n == 0: return None
+    sizes = ndimage.sum_labels(np.ones_like(score), lab, range(1, n + 1))
+    best = int(np.argmax(sizes))
+    if not min_frac <= sizes[best]/score.size <= max_frac: return None
+    cy, cx = ndimage.center_of_mass(lab == best + 1)
+    return float((cx + .5)*w/a.shape[1]), float((cy + .5)*h/a.shape[0])
+
+class CellCentreCrop(Transform):
+    "Square crop of side `frac` × the short side centred on the stained nucleus (`stain_centre`), else the image centre"
+    order = 0
+    def __init__(self, frac:float=1.0):
+        if not 0 < frac <= 1: raise ValueError(f"frac must be in (0, 1], not {frac}")
+        self.frac = frac
+    def encodes(self, x:PILImage):
+        w, h = x.size
+        s = max(1, int(round(min(w, h)*self.frac)))
+        cx, cy = ifnone(stain_centre(x), (w/2, h/2))
+        l, t = int(np.clip(round(cx - s/2), 0, w - s)), int(np.clip(round(cy - s/2), 0, h - s))
+        return x.crop((l, t, l+s, t+s))
+
 # %% ../nbs/21_blood_cells.ipynb #1faded7f
 def _quotas(counts, n_train, n_valid, n_test, frac):
     ns, smallest = np.array([n_train, n_valid, n_test], dtype=float), min(counts.values())
@@ -234,7 +276,41 @@ def balanced_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:in
                                     + '; '.join(short[:6]) + ". Use smaller n_*/frac, or more groups (patients).")
     return {s: sorted(v) for s, v in out.items()}
 
+# %% ../nbs/21_blood_cells.ipynb #66a9116d
+def augment_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:int=300, seed:int=42, group_fn=None) -> dict:
+    "Per-class split like the study's Tabla 3: large classes shrunk to the quotas, small ones split pro rata; train topped up to `n_train` with repeats"
+    labels, rng = [label_fn(o) for o in items], np.random.default_rng(seed)
+    out = {s: [] for s in ('train', 'valid', 'test')}
+    originals = {}
+    for c in sorted(set(labels)):
+        idx = [i for i, l in enumerate(labels) if l == c]
+        n, need = len(idx), n_train + n_valid + n_test
+        if n >= need: q = (n_train, n_valid, n_test)
+        else:
+            nv, nt = (max(1, int(n*m/need)) for m in (n_valid, n_test))
+            q = (n - nv - nt, nv, nt)
+        if q[0] < 1: raise DataLayoutError(f"Class {c!r} has {n} image(s): too few for a train/valid/test split.")
+        sub = balanced_split([items[i] for i in idx], label_fn, *q, seed=seed, group_fn=group_fn)
+        for s in out: out[s] += [idx[i] for i in sub[s]]
+        trn = [idx[i] for i in sub['train']]
+        originals[c] = len(trn)
+        extra = n_train - len(trn)                            # repeats; the training augmentations make them differ
+        if extra > 0: out['train'] += trn*(extra//len(trn)) + list(rng.choice(trn, extra % len(trn), replace=False))
+    out = {s: sorted(map(int, v)) for s, v in out.items()}
+    out['originals'] = originals
+    return out
+
 # %% ../nbs/21_blood_cells.ipynb #27e56186
+BLOOD_STUDY_ACC = {'scratch CNN': 63.50, 'scratch CNN + augmentation': 69.75, 'VGG16 features': 79.42,
+                   'VGG19 features': 77.92, 'InceptionV3 features': 79.50, 'Xception features': 82.50,
+                   'InceptionV4 features': 67.53, 'VGG16 fine-tuned': 87.58, 'VGG19 fine-tuned': 89.92,
+                   'InceptionV3 fine-tuned': 93.75, 'Xception fine-tuned': 96.25, 'InceptionV4 fine-tuned': 91.25}
+
+def study_cell_tfms(size:int|None=None, **kwargs):
+    "The study's Keras augmentation in fastai terms: rotation 40°, zoom 0.2, shear ≈ warp 0.2, horizontal flips"
+    return aug_transforms(**{**dict(size=size, do_flip=True, flip_vert=False, max_rotate=40., max_zoom=1.2,
+                                    max_warp=0.2, max_lighting=0., p_lighting=0., pad_mode='border'), **kwargs})
+
 def _npz_dls(npz, size, bs, seed, classes, **kwargs):
     from medfast.medmnist import medmnist_dls
     dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, classes=list(ifnone(classes, BLOOD8)), **kwargs)
@@ -243,42 +319,67 @@ def _npz_dls(npz, size, bs, seed, classes, **kwargs):
     return dls
 
 def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, n_valid:int=300, n_test:int=300,
-              frac=1.0, seed:int=42, group_fn=None, crop_frac:float=1.0, item_tfms=None, batch_tfms=None,
-              num_workers:int|None=None, classes=None, **kwargs) -> DataLoaders:
-    "DataLoaders for blood-cell folders (pathology folders + `folder,class` CSV, or class folders) or a BloodMNIST .npz"
+              frac='auto', balance:str|None=None, protocol:str='medfast', seed:int=42, group_fn=None,
+              crop_frac:float=1.0, item_tfms=None, batch_tfms=None, num_workers:int|None=None, classes=None,
+              **kwargs) -> DataLoaders:
+    "DataLoaders for blood-cell folders (pathology folders + CSV, or class folders) or a BloodMNIST .npz; `balance='augment'` tops classes up"
+    if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
+    if balance not in (None, 'augment'): raise ValueError(f"balance must be None or 'augment', not {balance!r}")
     if str(path).endswith('.npz'): return _npz_dls(path, size, bs, seed, classes, **kwargs)
+    study = protocol == 'study'
+    if study: balance, batch_tfms = ifnone(balance, 'augment'), ifnone(batch_tfms, study_cell_tfms())
     set_seed(seed)
     items, label_fn = blood_items(path, folder_map, ifnone(classes, BLOOD4))
-    split = balanced_split(items, label_fn, n_train, n_valid, n_test, frac, seed, group_fn)
+    if balance == 'augment': split = augment_split(items, label_fn, n_train, n_valid, n_test, seed, group_fn)
+    else: split = balanced_split(items, label_fn, n_train, n_valid, n_test, frac, seed, group_fn)
     trn, val = [items[i] for i in split['train']], [items[i] for i in split['valid']]
     block = DataBlock(blocks=(MedImageBlock(size=size), CategoryBlock), get_y=label_fn,
                       splitter=IndexSplitter(range(len(trn), len(trn)+len(val))),
-                      item_tfms=ifnone(item_tfms, [CentreSquareCrop(crop_frac), Resize(size)]),
+                      item_tfms=ifnone(item_tfms, [CellCentreCrop(crop_frac), Resize(size)]),
                       batch_tfms=ifnone(batch_tfms, cell_tfms()))
     from medfast.data import default_workers
     dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     dls.test_items = L(items[i] for i in split['test'])
-    dls.split_info = dict(rule='balanced per class, ' + ('grouped by group_fn' if group_fn else 'by image (no group id)'),
-                          per_class={s: len(v)//len(dls.vocab) for s, v in split.items()},
-                          sizes={s: len(v) for s, v in split.items()}, seed=seed)
+    per_class = {s: dict(Counter(label_fn(items[i]) for i in split[s])) for s in ('train', 'valid', 'test')}
+    dls.split_info = dict(rule=f'{protocol} protocol: ' + ('per class, large classes shrunk, small ones topped up by '
+                               'augmented repeats' if balance == 'augment' else 'balanced per class') + ', ' +
+                               ('grouped by group_fn' if group_fn else 'by image (no group id)'),
+                          per_class={s: (sorted(set(v.values()))[0] if len(set(v.values())) == 1 else v)
+                                     for s, v in per_class.items()},
+                          sizes={s: len(split[s]) for s in ('train', 'valid', 'test')}, seed=seed)
+    if balance == 'augment': dls.split_info['train_originals'] = split['originals']
     return dls
 
 # %% ../nbs/21_blood_cells.ipynb #c96ac15f
 from .pneumonia import held_out_dl, study_results
-from .learner import medfast_learner, train
+from .learner import medfast_learner, train, route_kwargs
+
+_OWN = ('path', 'dls', 'arch', 'pretrained', 'seed', 'balance', 'protocol', 'dataset', 'source')
 
 @delegates(blood_dls)
 def blood_cell_learner(path_or_dls, arch='xception', pretrained:bool=True, balance:str|None=None, seed:int=42,
-                       learner_kwargs:dict|None=None, **kwargs) -> Learner:
-    "Study 2 Learner: blood-cell folders (pathology+CSV, class folders) or BloodMNIST .npz; Xception fine-tuned by default"
-    dls = path_or_dls if isinstance(path_or_dls, DataLoaders) else blood_dls(path_or_dls, seed=seed, **kwargs)
-    return medfast_learner(dls, arch, balance=balance, pretrained=pretrained, seed=seed, **(learner_kwargs or {}))
+                       protocol:str='medfast', learner_kwargs:dict|None=None, **kwargs) -> Learner:
+    "Study 2 Learner (Xception fine-tuned by default); data arguments go to `blood_dls`, learner ones (`opt_func`, `wd`, ...) to the Learner"
+    dl_kw, lrn_kw = route_kwargs(kwargs, (blood_dls, TfmdDL), (medfast_learner, vision_learner), exclude=_OWN,
+                                 fn_name='blood_cell_learner')
+    if balance == 'augment': dl_kw['balance'], balance = 'augment', None
+    if isinstance(path_or_dls, DataLoaders):
+        if dl_kw: raise TypeError(f"blood_cell_learner() got data argument(s) {sorted(dl_kw)} with prepared DataLoaders; "
+                                  "pass them to blood_dls instead.")
+        dls = path_or_dls
+    else: dls = blood_dls(path_or_dls, seed=seed, protocol=protocol, **dl_kw)
+    if protocol == 'study': lrn_kw = {'opt_func': partial(SGD, mom=0.9), 'lr': 1e-4, **lrn_kw}   # SGD(lr=1e-4, momentum=0.9)
+    return medfast_learner(dls, arch, balance=balance, pretrained=pretrained, seed=seed, **{**lrn_kw, **(learner_kwargs or {})})
 
 @delegates(blood_dls)
-def blood_study(path, arch='xception', epochs:int=3, pretrained:bool=True, lr:float|None=None, seed:int=42,
-                **kwargs) -> tuple:
-    "Run study 2 end to end: balanced split, train `epochs`, evaluate once on the test side → (learn, test table)"
-    learn = blood_cell_learner(path, arch, pretrained=pretrained, seed=seed, **kwargs)
-    with Timer() as t: train(learn, epochs, lr=lr)
+def blood_study(path, arch='xception', epochs:int|None=None, pretrained:bool=True, lr:float|None=None, seed:int=42,
+                protocol:str='medfast', **kwargs) -> tuple:
+    "Run study 2 end to end: split, train `epochs`, evaluate once on the test side → (learn, test table); `protocol='study'`: SGD 1e-4, 50 epochs"
+    learn = blood_cell_learner(path, arch, pretrained=pretrained, seed=seed, protocol=protocol, **kwargs)
+    with Timer() as t:
+        if protocol == 'study':                               # last layers unfrozen, constant SGD learning rate
+            if learn.pretrained: learn.freeze_to(-2)
+            learn.fit(ifnone(epochs, 50), ifnone(lr, learn.lr))
+        else: train(learn, ifnone(epochs, 3), lr=lr)
     learn.train_secs = t.secs
     return learn, study_results(learn)

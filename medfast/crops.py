@@ -15,12 +15,14 @@ from fastai.data.core import DataLoaders
 from fastai.vision.augment import aug_transforms
 from .core import *
 from .images import open_image
-from .data import folder_dls
-from .learner import medfast_learner, train
+from fastai.vision.all import DataBlock, CategoryBlock, IndexSplitter, Resize, ResizeMethod, parent_label, TfmdDL, vision_learner, set_seed
+from .data import folder_dls, class_folder_items, image_block, default_workers
+from .learner import medfast_learner, train, route_kwargs
 
 # %% auto #0
-__all__ = ['CELL_LABELS', 'STUDY_CROP_ACC', 'synthetic_cell_images', 'load_clicks', 'merge_clicks', 'crop_cells', 'source_image',
-           'write_crops', 'crop_tfms', 'cell_dls', 'cell_crop_learner', 'crop_size_sweep', 'plot_crop_sweep']
+__all__ = ['CELL_LABELS', 'NOT_SURE', 'STUDY_CROP_ACC', 'synthetic_cell_images', 'load_clicks', 'read_pybossa', 'merge_clicks',
+           'crop_cells', 'source_image', 'write_crops', 'crop_tfms', 'split_by_source', 'cell_dls', 'cell_crop_learner',
+           'crop_size_sweep', 'plot_crop_sweep']
 
 # %% ../nbs/24_cell_crops.ipynb #602373ff
 CELL_LABELS = ('alive', 'dead')
@@ -104,11 +106,12 @@ def _click_records(obj, fn):
     else: raise DataLayoutError(f"{fn} must hold a JSON object keyed by image name or a list of click records, "
                                 f"not {type(obj).__name__}.")
 
-def load_clicks(json_path, labels=CELL_LABELS) -> pd.DataFrame:
-    "Clicks from a JSON file (image-keyed or list of records) as a DataFrame: image, x, y, label, user"
+def load_clicks(json_path, labels=CELL_LABELS, images=None) -> pd.DataFrame:
+    "Clicks from a JSON file (image-keyed, list of records, or a raw PyBossa export) as a DataFrame: image, x, y, label, user"
     fn = check_path(json_path, 'clicks file', is_dir=False)
     try: obj = json.loads(fn.read_text())
     except json.JSONDecodeError as e: raise DataLayoutError(f"{fn} is not valid JSON ({e}).") from None
+    if _is_pybossa(obj): return read_pybossa(fn, images)
     rows, known = [], None if labels is None else [str(l).strip().lower() for l in labels]
     for i, r in enumerate(_click_records(obj, fn)):
         if not isinstance(r, dict) or not {'image', 'x', 'y', 'label'} <= set(r):
@@ -126,6 +129,43 @@ def load_clicks(json_path, labels=CELL_LABELS) -> pd.DataFrame:
     if not rows: raise DataLayoutError(f"{fn} holds no clicks.")
     return pd.DataFrame(rows, columns=_CLICK_COLS)
 
+# %% ../nbs/24_cell_crops.ipynb #f736d52d
+NOT_SURE = 'not_sure'
+_PYBOSSA_LABELS = {'alive': 'alive', 'dead': 'dead', 'not_sure_alive': NOT_SURE, 'not_sure': NOT_SURE}
+
+def _image_map(images):
+    if images is None or isinstance(images, dict): return images
+    df = pd.read_csv(check_path(images, 'task→image CSV', is_dir=False))
+    if df.shape[1] < 2: raise DataLayoutError(f"{images} needs two columns: task position (or task_id) and image name.")
+    keys, vals = df.iloc[:, -2], df.iloc[:, -1]                 # e.g. the study's `limpieza.csv`: index, pos, foto
+    return {int(k) if str(k).lstrip('-').isdigit() else k: str(v) for k, v in zip(keys, vals)}
+
+def read_pybossa(json_path, images=None) -> pd.DataFrame:
+    "Clicks from a raw PyBossa task-run export (`info.alive_array` of [label, x, y]); `images` maps run position or task_id → image"
+    fn = check_path(json_path, 'PyBossa export', is_dir=False)
+    try: runs = json.loads(fn.read_text())
+    except json.JSONDecodeError as e: raise DataLayoutError(f"{fn} is not valid JSON ({e}).") from None
+    if not isinstance(runs, list): raise DataLayoutError(f"{fn} must hold a list of PyBossa task runs, not {type(runs).__name__}.")
+    images, rows = _image_map(images), []
+    for pos, run in enumerate(runs):
+        arr = (run.get('info') or {}).get('alive_array') if isinstance(run, dict) else None
+        if arr is None: raise DataLayoutError(f"{fn}: task run #{pos} has no info.alive_array; is this a Cell Spotting PyBossa export?")
+        if images is not None:
+            img = images.get(pos, images.get(run.get('task_id')))
+            if img is None: continue                          # runs left out of the map are dropped, as the study did
+        else: img = run['info'].get('image') or run.get('image') or f"task_{run.get('task_id', pos)}"
+        user = str(run.get('user_id') or run.get('user_ip') or f"run{pos}")
+        for k, a in enumerate(arr):
+            lbl = _PYBOSSA_LABELS.get(str(a[0]).strip().lower()) if isinstance(a, (list, tuple)) and len(a) >= 3 else None
+            if lbl is None: raise DataLayoutError(f"{fn}: task run #{pos}, click #{k} ({a!r}) must be [label, x, y] with "
+                                                  f"label one of {sorted(_PYBOSSA_LABELS)}.")
+            rows.append(dict(image=str(img), x=float(a[1]), y=float(a[2]), label=lbl, user=user))
+    if not rows: raise DataLayoutError(f"{fn} holds no clicks" + (" for the images in the map." if images else "."))
+    return pd.DataFrame(rows, columns=_CLICK_COLS)
+
+def _is_pybossa(obj):
+    return isinstance(obj, list) and bool(obj) and isinstance(obj[0], dict) and 'alive_array' in (obj[0].get('info') or {})
+
 # %% ../nbs/24_cell_crops.ipynb #94698163
 def _cluster_ids(xy, radius, method):
     if len(xy) == 1: return np.zeros(1, int)
@@ -133,15 +173,17 @@ def _cluster_ids(xy, radius, method):
     return fcluster(linkage(xy, method=method), t=radius, criterion='distance') - 1
 
 def merge_clicks(clicks, radius:float=35., method:str='single') -> pd.DataFrame:
-    "Consensus cells from clicks: clicks within `radius` px are one cell, labelled by a one-user-one-vote majority"
+    "Consensus cells from clicks: clicks within `radius` px are one cell, labelled by a one-user-one-vote majority (not sure = ½ each)"
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks)
     if method not in ('single', 'complete', 'average'): raise ValueError(f"method must be 'single', 'complete' or 'average', not {method!r}")
     labels, rows = sorted(clicks.label.unique()), []
+    if NOT_SURE in labels: labels = sorted(set(labels) - {NOT_SURE} | set(CELL_LABELS))
     for img, g in clicks.groupby('image', sort=True):
         g = g.assign(cell=_cluster_ids(g[['x', 'y']].to_numpy(float), radius, method))
         g = g.assign(w=1/g.groupby(['cell', 'user']).x.transform('size'))          # one user, one vote
         for _, c in g.groupby('cell'):
-            votes = c.groupby('label').w.sum().reindex(labels, fill_value=0.)
+            votes = c.groupby('label').w.sum()
+            votes = votes.drop(NOT_SURE, errors='ignore').reindex(labels, fill_value=0.) + votes.get(NOT_SURE, 0.)/len(labels)
             rows.append(dict(image=img, x=c.x.mean(), y=c.y.mean(), n_clicks=len(c), n_users=c.user.nunique(),
                              **{f"votes_{l}": float(v) for l, v in votes.items()},
                              label=votes.idxmax(), agreement=float(votes.max()/votes.sum())))
@@ -183,8 +225,10 @@ def _check_inside(cells, w, h, fn):
                               "scaled coordinates.")
 
 def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str='reflect', min_users:int=1,
-                min_agreement:float=0., labels=CELL_LABELS, method:str='single', overwrite:bool=False) -> Path:
-    "Merge `clicks` over images in `src`, save `size` px crops to `dest/<label>/` and `dest/cells.csv`; returns `dest`"
+                min_agreement:float=0., labels=CELL_LABELS, method:str='single', overwrite:bool=False,
+                border:str='pad') -> Path:
+    "Merge `clicks` over images in `src`, save `size` px crops to `dest/<label>/` and `dest/cells.csv`; `border='drop'` skips cells too near the edge"
+    if border not in ('pad', 'drop'): raise ValueError(f"border must be 'pad' (pad the crop) or 'drop' (skip the cell), not {border!r}")
     src = check_path(src, 'image folder', is_dir=True)
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks, labels=labels)
     cells = merge_clicks(clicks, radius, method)
@@ -193,15 +237,22 @@ def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str=
     if missing: raise MissingPathError(f"{len(missing)} image(s) named in the clicks are not in {src}: {missing[:5]}. "
                                        "Image names in the clicks JSON are relative to the image folder.")
     dest = free_path(dest, overwrite)
-    files = []
+    files, kept = [], []
     for img, g in cells.groupby('image', sort=False):
         a = _as_array(src/img)
         _check_inside(g, a.shape[1], a.shape[0], src/img)
+        if border == 'drop':
+            tl = np.rint(_centres(g) - size/2).astype(int)
+            g = g[(tl >= 0).all(1) & (tl[:, 0] + size <= a.shape[1]) & (tl[:, 1] + size <= a.shape[0])]
+            kept.append(g)
         for (_, c), crop in zip(g.iterrows(), crop_cells(a, g, size, pad_mode)):
             f = dest/c.label/f"{Path(img).stem}__c{c.cell:04d}.png"
             f.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(crop).save(f)
             files.append(str(f.relative_to(dest)))
+    if border == 'drop': cells = pd.concat(kept) if kept else cells.iloc[:0]
+    if not files: raise DataLayoutError(f"No crops written to {dest}: every cell is within {size//2} px of the border; "
+                                        "use border='pad' or a smaller size.")
     cells.assign(crop=files).to_csv(dest/'cells.csv', index=False)
     return dest
 
@@ -217,33 +268,66 @@ def crop_tfms(**kwargs) -> list:
     return aug_transforms(**{**dict(do_flip=True, flip_vert=True, max_rotate=0., max_zoom=1., max_warp=0.,
                                     max_lighting=0.2, p_lighting=0.5), **kwargs})
 
-def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.2, seed:int=42, batch_tfms=None, **kwargs):
-    "DataLoaders over a `write_crops` folder, validation split by source image (stratified by label)"
-    path = check_path(path, 'crops folder', is_dir=True)
-    return folder_dls(path, size=ifnone(size, _crop_size(path)), bs=bs, valid_pct=valid_pct, seed=seed,
-                      group_fn=source_image, batch_tfms=ifnone(batch_tfms, crop_tfms()), **kwargs)
+def split_by_source(items, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42) -> dict:
+    "Indices {'train','valid','test'} of crop `items` with whole source images on each side (80:10:10 by default)"
+    srcs = sorted({source_image(o) for o in items})
+    n = len(srcs)
+    n_test = max(1, round(n*test_pct)) if test_pct > 0 else 0
+    n_valid = max(1, round(n*valid_pct))
+    if n_valid + n_test >= n:
+        raise DataLayoutError(f"{n} source image(s) cannot be split {1-valid_pct-test_pct:.0%}:{valid_pct:.0%}:{test_pct:.0%} "
+                              "by image with at least one image per side; add images or pass test_pct=0.")
+    order = list(np.random.default_rng(seed).permutation(srcs))
+    side = {s: 'test' for s in order[:n_test]} | {s: 'valid' for s in order[n_test:n_test + n_valid]}
+    out = {s: [] for s in ('train', 'valid', 'test')}
+    for i, o in enumerate(items): out[side.get(source_image(o), 'train')].append(i)
+    return out
 
-def cell_crop_learner(path_or_dls, arch='simple_vgg16', pretrained:bool=False, size:int|None=None, bs:int=16,
-                      valid_pct:float=0.2, seed:int=42, **kwargs):
-    "Binary live/dead classifier on a crops folder (or prepared DataLoaders); the study used `simple_vgg16`"
-    dls = path_or_dls if isinstance(path_or_dls, DataLoaders) else \
-          cell_dls(path_or_dls, size=size, bs=bs, valid_pct=valid_pct, seed=seed)
-    return medfast_learner(dls, arch, pretrained=pretrained, seed=seed, **kwargs)
+def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42,
+             item_tfms=None, batch_tfms=None, num_workers:int|None=None, **kwargs):
+    "DataLoaders over a `write_crops` folder: train/valid/test split by source image (80:10:10), test kept aside"
+    path = check_path(path, 'crops folder', is_dir=True)
+    size, items = ifnone(size, _crop_size(path)), class_folder_items(path)
+    sides = split_by_source(items, valid_pct, test_pct, seed)
+    trn, val = L(items[i] for i in sides['train']), L(items[i] for i in sides['valid'])
+    set_seed(seed)
+    block = DataBlock(blocks=(image_block(size, item_tfms), CategoryBlock), get_y=parent_label,
+                      splitter=IndexSplitter(range(len(trn), len(trn) + len(val))),
+                      item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)), batch_tfms=ifnone(batch_tfms, crop_tfms()))
+    dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
+    dls.test_items = L(items[i] for i in sides['test'])
+    dls.split_info = dict(rule=f'by source image {1-valid_pct-test_pct:.0%}:{valid_pct:.0%}:{test_pct:.0%}', seed=seed,
+                          sizes={s: len(v) for s, v in sides.items()},
+                          images={s: len({source_image(items[i]) for i in v}) for s, v in sides.items()})
+    return dls
+
+_OWN = ('path', 'dls', 'arch', 'pretrained', 'seed', 'dataset', 'source')
+
+def cell_crop_learner(path_or_dls, arch='simple_vgg16', pretrained:bool=False, seed:int=42, **kwargs):
+    "Binary live/dead classifier on a crops folder (or prepared DataLoaders); data arguments go to `cell_dls`, the rest to the Learner"
+    dl_kw, lrn_kw = route_kwargs(kwargs, (cell_dls, TfmdDL), (medfast_learner, vision_learner), exclude=_OWN,
+                                 fn_name='cell_crop_learner')
+    if isinstance(path_or_dls, DataLoaders):
+        if dl_kw: raise TypeError(f"cell_crop_learner() got data argument(s) {sorted(dl_kw)} with prepared DataLoaders.")
+        dls = path_or_dls
+    else: dls = cell_dls(path_or_dls, seed=seed, **dl_kw)
+    return medfast_learner(dls, arch, pretrained=pretrained, seed=seed, **lrn_kw)
 
 # %% ../nbs/24_cell_crops.ipynb #7c100b64
-STUDY_CROP_ACC = {90: 84.3, 95: 87.1, 100: 85.2, 128: 86.5}
+STUDY_CROP_ACC = {90: 84.272, 95: 87.056, 100: 85.160, 128: 86.486}   # Tabla 3.1, validation accuracy %
 
 def crop_size_sweep(src, clicks, sizes=(90, 95, 100, 128), epochs:int=5, lr:float|None=None, arch='simple_vgg16',
-                    pretrained:bool=False, input_size:int|None=None, bs:int=16, valid_pct:float=0.2, seed:int=42,
-                    radius:float=35., pad_mode:str='reflect', dest=None, **kwargs) -> pd.DataFrame:
+                    pretrained:bool=False, input_size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:float=0.1,
+                    seed:int=42, radius:float=35., pad_mode:str='reflect', border:str='pad', dest=None, **kwargs) -> pd.DataFrame:
     "Train a live/dead classifier per crop size and tabulate validation accuracy beside the study's"
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks)
     dest = Path(dest) if dest is not None else Path(tempfile.mkdtemp(prefix='medfast-crops-'))
     rows = []
     for s in sizes:
         with Timer() as t:
-            crops = write_crops(src, clicks, dest/f"crops_{s}px", size=s, radius=radius, pad_mode=pad_mode)
-            learn = cell_crop_learner(crops, arch, pretrained, size=input_size, bs=bs, valid_pct=valid_pct, seed=seed, **kwargs)
+            crops = write_crops(src, clicks, dest/f"crops_{s}px", size=s, radius=radius, pad_mode=pad_mode, border=border)
+            learn = cell_crop_learner(crops, arch, pretrained, size=input_size, bs=bs, valid_pct=valid_pct, test_pct=test_pct,
+                                      seed=seed, **kwargs)
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
                 train(learn, epochs, lr=lr)

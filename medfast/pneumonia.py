@@ -13,31 +13,20 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from .core import *
 from .data import (kermany_items, kermany_split, kermany_label, kermany_kind, patient_id, group_splitter,
-                          pneumonia_block, default_workers, labelled_dl, class_counts)
-from .learner import medfast_learner, balanced_class_weights, train
+                          pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks)
+from .learner import medfast_learner, balanced_class_weights, train, route_kwargs, RunRecorder, StopOnDivergence
 
 # %% auto #0
-__all__ = ['split_leaks', 'pneumonia_study_dls', 'held_out_dl', 'pneumonia_study_learner', 'study_results', 'metric_text',
-           'pneumonia_study']
-
-# %% ../nbs/20_pneumonia.ipynb #6873a76c
-def _digest(p):
-    h = hashlib.md5()
-    with open(p, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
-    return h.hexdigest()
-
-def split_leaks(sides:dict, group_fn=patient_id, check_bytes:bool=True) -> pd.DataFrame:
-    "Table of groups (by `group_fn`) and byte-identical files found on more than one side of a split"
-    rows = []
-    for kind, key_fn in [('group', group_fn)] + ([('identical file', _digest)] if check_bytes else []):
-        where = defaultdict(set)
-        for side, items in sides.items():
-            for o in items: where[key_fn(o)].add(side)
-        rows += [dict(kind=kind, key=k, sides=', '.join(sorted(s))) for k, s in where.items() if len(s) > 1]
-    return pd.DataFrame(rows, columns=['kind', 'key', 'sides'])
+__all__ = ['PNEUMONIA_STUDY_ACC', 'PROTOCOLS', 'pneumonia_study_dls', 'held_out_dl', 'pneumonia_study_learner', 'study_results',
+           'metric_text', 'pneumonia_study']
 
 # %% ../nbs/20_pneumonia.ipynb #32750a7a
+PNEUMONIA_STUDY_ACC = {'resnet18': .99331, 'resnet34': .99522, 'resnet50': .99618, 'alexnet': .97610}
+PROTOCOLS = ('medfast', 'study')
+
+def _check_protocol(protocol):
+    if protocol not in PROTOCOLS: raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
+
 def _pneumonia_npz_dls(npz, size, bs, seed, three_class, **kwargs):
     from medfast.medmnist import medmnist_dls
     if three_class: raise DataLayoutError("PneumoniaMNIST has two labels (normal, pneumonia); three_class needs the image folders.")
@@ -46,10 +35,14 @@ def _pneumonia_npz_dls(npz, size, bs, seed, three_class, **kwargs):
                           sizes={s: len(r) for s, r in dls.medmnist['index'].items()}, seed=seed)
     return dls
 
-def pneumonia_study_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, test_pct:float=0.15, seed:int=42,
-                        three_class:bool=False, merge_val:bool=True, item_tfms=None, batch_tfms=None,
-                        num_workers:int|None=None, verify:bool=True, **kwargs) -> DataLoaders:
-    "Kermany folder (or PneumoniaMNIST .npz) → patient-grouped train/valid DataLoaders with the test side kept aside"
+def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.2, test_pct:float=0.15, seed:int=42,
+                        three_class:bool=False, merge_val:bool=True, protocol:str='medfast', splitter=None,
+                        item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True,
+                        **kwargs) -> DataLoaders:
+    "Kermany folder (or PneumoniaMNIST .npz) → train/valid DataLoaders, patient-grouped (or the study's split), test kept aside"
+    _check_protocol(protocol)
+    study = protocol == 'study'
+    bs = ifnone(bs, 20 if study else 32)
     if str(path).endswith('.npz'): return _pneumonia_npz_dls(path, size, bs, seed, three_class, **kwargs)
     set_seed(seed)
     label_fn = kermany_kind if three_class else kermany_label
@@ -61,17 +54,24 @@ def pneumonia_study_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, test
         keep, held = group_splitter(patient_id, test_pct, seed, label_fn)(pool)
         pool, test = pool[keep], pool[held]
         rule = f'no test/ folder: patient-grouped stratified {test_pct:.0%} of the pool'
+    how = 'patient-grouped stratified' if splitter is None else 'given splitter'
+    if study:                                                 # the study's DataBlock: images at random, Resize only
+        item_tfms, batch_tfms = ifnone(item_tfms, Resize(size)), ifnone(batch_tfms, [])
+        if splitter is None: splitter, how = RandomSplitter(valid_pct, seed=seed), f'image-level RandomSplitter(seed={seed})'
     block = pneumonia_block(size=size, three_class=three_class, valid_pct=valid_pct, seed=seed,
                             item_tfms=item_tfms, batch_tfms=batch_tfms)
     block.get_items = None                                    # items are listed above
+    if splitter is not None: block.splitter = splitter
     dls = block.dataloaders(pool, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     dls.test_items, dls.test_path = test, official
     sides = dict(train=dls.train_ds.items, valid=dls.valid_ds.items, test=test)
     leaks = split_leaks(sides, check_bytes=False)
-    if len(leaks): warnings.warn(f"{len(leaks)} patient(s) appear on two sides of the split, e.g. "
-                                 f"{leaks.key.iloc[0]} ({leaks.sides.iloc[0]}); the test score may be optimistic.")
-    dls.split_info = dict(rule=f'train+val pooled, patient-grouped stratified valid {valid_pct:.0%}; test: {rule}',
-                          sizes={k: len(v) for k, v in sides.items()}, patient_leaks=len(leaks), seed=seed)
+    if len(leaks) and not study:                              # the study's image-level split leaks by design
+        warnings.warn(f"{len(leaks)} patient(s) appear on two sides of the split, e.g. "
+                      f"{leaks.key.iloc[0]} ({leaks.sides.iloc[0]}); the test score may be optimistic.")
+    dls.split_info = dict(rule=f'{protocol} protocol: train+val pooled, {how} valid {valid_pct:.0%}; test: {rule}',
+                          protocol=protocol, sizes={k: len(v) for k, v in sides.items()}, patient_leaks=len(leaks),
+                          seed=seed)
     return dls
 
 # %% ../nbs/20_pneumonia.ipynb #8c0546e2
@@ -87,12 +87,19 @@ def held_out_dl(dls, bs:int|None=None):
                           "arrays). Build them with a study recipe (e.g. pneumonia_study_dls), or pass a test folder.")
 
 # %% ../nbs/20_pneumonia.ipynb #5735d0ab
+_DATA_ARGS = (pneumonia_study_dls, TfmdDL)
+_LEARNER_ARGS = (medfast_learner, vision_learner)
+_OWN = ('path', 'dls', 'arch', 'pretrained', 'seed', 'balance', 'protocol', 'dataset', 'source')
+
 @delegates(pneumonia_study_dls)
-def pneumonia_study_learner(path, arch='resnet34', pretrained:bool=True, balance:str|None='weights', seed:int=42,
-                            learner_kwargs:dict|None=None, **kwargs) -> Learner:
-    "A Learner for study 1: patient-grouped split of a Kermany folder (or .npz), imbalance handled by `balance`"
-    dls = pneumonia_study_dls(path, seed=seed, **kwargs)
-    return medfast_learner(dls, arch, balance=balance, pretrained=pretrained, seed=seed, **(learner_kwargs or {}))
+def pneumonia_study_learner(path, arch='resnet34', pretrained:bool=True, balance:str|None='auto', seed:int=42,
+                            protocol:str='medfast', learner_kwargs:dict|None=None, **kwargs) -> Learner:
+    "Study 1 Learner; data arguments go to `pneumonia_study_dls`, learner ones (`opt_func`, `wd`, ...) to `medfast_learner`"
+    _check_protocol(protocol)
+    dl_kw, lrn_kw = route_kwargs(kwargs, _DATA_ARGS, _LEARNER_ARGS, exclude=_OWN, fn_name='pneumonia_study_learner')
+    if balance == 'auto': balance = None if protocol == 'study' else 'weights'
+    dls = pneumonia_study_dls(path, seed=seed, protocol=protocol, **dl_kw)
+    return medfast_learner(dls, arch, balance=balance, pretrained=pretrained, seed=seed, **{**lrn_kw, **(learner_kwargs or {})})
 
 def study_results(learn, dl=None, **kwargs) -> pd.DataFrame:
     "Metrics of `learn` on the held-out test side (or `dl`) via `medfast.metrics.evaluate`"
@@ -108,10 +115,15 @@ def metric_text(results:pd.DataFrame, metric:str='accuracy', cls:str='all', digi
     return f"{r.value:.{digits}f}{ci}"
 
 @delegates(pneumonia_study_dls)
-def pneumonia_study(path, arch='resnet34', epochs:int=3, pretrained:bool=True, balance:str|None='weights',
-                    lr:float|None=None, seed:int=42, **kwargs) -> tuple:
-    "Run study 1 end to end: build, train `epochs`, evaluate once on the held-out test side → (learn, test table)"
-    learn = pneumonia_study_learner(path, arch, pretrained=pretrained, balance=balance, seed=seed, **kwargs)
-    with Timer() as t: train(learn, epochs, lr=lr)
+def pneumonia_study(path, arch='resnet34', epochs:int|None=None, pretrained:bool=True, balance:str|None='auto',
+                    lr:float|None=None, seed:int=42, protocol:str='medfast', lr_find:bool|None=None, **kwargs) -> tuple:
+    "Run study 1 end to end: build, (`lr_find`,) train `epochs`, evaluate once on the held-out test side → (learn, test table)"
+    _check_protocol(protocol)
+    study = protocol == 'study'
+    learn = pneumonia_study_learner(path, arch, pretrained=pretrained, balance=balance, seed=seed, protocol=protocol, **kwargs)
+    if ifnone(lr_find, study):                                # the study looked at lr_find, then kept fine_tune's default
+        guards = learn.cbs.filter(risinstance((RunRecorder, StopOnDivergence)))
+        with learn.no_bar(), learn.removed_cbs(guards): learn.lr_suggestion = learn.lr_find(show_plot=False)
+    with Timer() as t: train(learn, ifnone(epochs, 10 if study else 3), lr=lr)
     learn.train_secs = t.secs
     return learn, study_results(learn)
