@@ -218,25 +218,112 @@ def _predict_parser():
                    "natively (AMX/AVX512-BF16), probabilities within about 0.01 of float32")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists")
     p.add_argument('--quiet', action='store_true', help="no progress bar")
+    p.add_argument('--shard', default=None, metavar='I/N', help="predict only shard I of N of the file list into "
+                   "OUT.shard-I-of-N.csv (default under accelerate launch/torchrun: RANK/WORLD_SIZE, merged by rank 0)")
+    p.add_argument('--resume', action='store_true', help="continue a killed run: skip the files already in its CSV")
+    p.add_argument('--merge', action='store_true', help="'medfast predict --merge --out OUT.csv': join the finished "
+                   "shard CSVs of OUT.csv into it, in the original file order (no model or paths needed)")
     return p
+
+def _merge_parser():
+    p = argparse.ArgumentParser(prog='medfast predict --merge', description="Join the shard CSVs of --out, in order.")
+    p.add_argument('--merge', action='store_true', required=True)
+    p.add_argument('--out', default='predictions.csv', help="the CSV the shards were made for (default predictions.csv)")
+    p.add_argument('--shards', type=int, default=None, help="number of shards (default: read from the file names)")
+    p.add_argument('--overwrite', action='store_true', help="replace --out if it exists")
+    return p
+
+def _merge_main(argv) -> int:
+    a = _merge_parser().parse_args(argv)
+    from medfast.core import free_path
+    from medfast.distributed import merge_shards
+    dest = free_path(a.out, a.overwrite)
+    out = merge_shards(a.out, a.shards, dest=dest, overwrite=a.overwrite)
+    print(f"Merged the shards of {a.out} into {out}")
+    return 0
+
+def _shard_of(a):
+    "`(i, n)` from --shard, or from RANK/WORLD_SIZE when launched with several processes; None for one whole job"
+    if a.shard is not None:
+        from medfast.distributed import parse_shard
+        return parse_shard(a.shard)
+    n = int(os.environ.get('WORLD_SIZE', 1))
+    return (int(os.environ.get('RANK', 0)), n) if n > 1 else None
+
+def _predict_device(a, shard):
+    if a.cpu: return 'cpu'
+    import torch
+    launched = shard is not None and a.shard is None
+    return f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if launched and torch.cuda.is_available() else None
+
+def _predict_target(a, shard):
+    "`(csv to write, files it already holds)`: the CSV or shard to resume, a shard's `.partial.csv`, or a free name"
+    from medfast.core import free_path
+    if shard is None and a.resume and Path(a.out).exists():
+        from medfast.distributed import completed_files
+        return Path(a.out), completed_files(a.out)
+    if shard is None:
+        out = free_path(a.out, a.overwrite)
+        if out != Path(a.out): print(f"{a.out} exists; writing {out} instead (use --overwrite to replace it).")
+        return out, []
+    from medfast.distributed import shard_path, completed_files
+    final, part = shard_path(a.out, *shard), shard_path(a.out, *shard, partial=True)
+    if final.exists() and not a.overwrite:
+        if a.resume: return final, None
+        raise FileExistsError(f"{final} exists: shard {shard[0]}/{shard[1]} is done. Pass --overwrite to redo it.")
+    if part.exists() and not (a.resume or a.overwrite):
+        raise FileExistsError(f"{part} is left by an unfinished run: pass --resume to continue it, --overwrite to restart.")
+    return part, (completed_files(part) if a.resume else [])
+
+def _predict_items(a, shard, done):
+    "The expanded file list, cut to this shard, without the files already `done`"
+    from medfast.inference import expand_paths
+    items = [p for p, _ in expand_paths(a.paths, not a.no_recurse)]
+    if shard is not None:
+        from medfast.distributed import shard_items
+        items = shard_items(items, *shard)
+    skip = set(done)
+    return [p for p in items if str(p) not in skip]
+
+def _finish_shards(a, shard, part):
+    "Name the finished shard; launched: wait for all processes, then the main one merges"
+    from medfast.distributed import shard_path, merge_shards, init_distributed, any_rank, is_main_process
+    final = shard_path(a.out, *shard)
+    if part != final: os.replace(part, final)
+    if a.shard is not None: return final
+    init_distributed(timeout_min=24*60); any_rank(False)       # every shard finished
+    if not is_main_process(): return final
+    from medfast.core import free_path
+    return merge_shards(a.out, shard[1], dest=free_path(a.out, a.overwrite), overwrite=a.overwrite)
 
 def predict_main(argv=None) -> int:
     "`medfast predict MODEL PATH...`: write a predictions CSV, one row per file, errors in the `error` column"
+    argv = sys.argv[1:] if argv is None else [str(o) for o in argv]
+    if '--merge' in argv: return _merge_main(argv)
     a = _predict_parser().parse_args(argv)
     from collections import Counter
-    from medfast.core import free_path
+    import pandas as pd
     from medfast.inference import load, iter_predictions, _spec_of
-    learn = load(a.model, device='cpu' if a.cpu else None)
-    out = free_path(a.out, a.overwrite)
-    if out != Path(a.out): print(f"{a.out} exists; writing {out} instead (use --overwrite to replace it).")
+    shard = _shard_of(a)
+    out, done = _predict_target(a, shard)
+    if done is None:
+        print(f"{out} is already complete.")
+        if a.shard is None: _finish_shards(a, shard, out)
+        return 0
+    learn = load(a.model, device=_predict_device(a, shard))
+    items = _predict_items(a, shard, done)
+    if done: print(f"Resuming {out}: {len(done)} file(s) done, {len(items)} to go.")
     out.parent.mkdir(parents=True, exist_ok=True)
+    classes = _spec_of(learn)['classes']
     n, errors, labels = 0, 0, Counter()
-    with open(out, 'w', newline='') as f:
-        for k, table in enumerate(iter_predictions(learn, a.paths, a.bs, not a.no_recurse, a.workers, a.fast_decode,
-                                                   progress=not a.quiet, bf16=a.bf16)):
-            table.to_csv(f, header=k == 0, index=False); f.flush()
+    with open(out, 'a' if done else 'w', newline='') as f:
+        if not done: pd.DataFrame(columns=['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']).to_csv(f, index=False)
+        for table in iter_predictions(learn, items, a.bs, not a.no_recurse, a.workers, a.fast_decode,
+                                      progress=not a.quiet, bf16=a.bf16):
+            table.to_csv(f, header=False, index=False); f.flush()
             n += len(table); errors += int(table.error.notna().sum()); labels.update(table.label.dropna())
-    counts = ', '.join(f"{c}: {labels[c]}" for c in _spec_of(learn)['classes'])
+    if shard is not None: out = _finish_shards(a, shard, out)
+    counts = ', '.join(f"{c}: {labels[c]}" for c in classes)
     print(f"Predicted {n - errors} of {n} file(s) with {Path(getattr(learn, 'model_path', a.model))} ({counts}); "
           f"{errors} error(s). Wrote {out}")
     return 0

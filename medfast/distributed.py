@@ -197,18 +197,19 @@ def _shard_count(out) -> int:
                                             f"({out.stem}.shard-I-of-N{out.suffix}); pass the number of shards.")
     return ns.pop()
 
-def merge_shards(out, n:int|None=None, overwrite:bool=False) -> Path:
-    "Join the `n` finished shard CSVs of `out` into `out` in shard order (the original file order)"
+def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
+    "Join the `n` finished shard CSVs of `out` into `dest` (default `out`) in shard order (the original file order)"
     out = Path(out); n = ifnone(n, _shard_count(out))
     parts = [shard_path(out, i, n) for i in range(n)]
     unfinished = [str(shard_path(out, i, n, partial=True)) for i, p in enumerate(parts) if not p.exists()]
     if unfinished: raise MissingPathError(f"Shard(s) not finished: {', '.join(unfinished)}. "
                                           "Run (or resume with --resume) those shards first.")
-    if out.exists() and not overwrite: raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it.")
-    tmp = out.with_name(out.name + '.merging')
+    dest = Path(ifnone(dest, out))
+    if dest.exists() and not overwrite: raise FileExistsError(f"{dest} exists; pass overwrite=True (--overwrite) to replace it.")
+    tmp = dest.with_name(dest.name + '.merging')
     with open(tmp, 'wb') as f:
         for k, p in enumerate(parts):
             lines = p.read_bytes().splitlines(keepends=True)
             f.writelines(lines if k == 0 else lines[1:])
-    os.replace(tmp, out)
-    return out
+    os.replace(tmp, dest)
+    return dest
