@@ -124,7 +124,8 @@ class RankRecorder(Callback):
     def before_fit(self):
         if not hasattr(self.learn, 'distributed_record'):
             info = dist_info()
-            self.learn.distributed_record = dict(world_size=info['world_size'], backend=info['backend'], epochs=[], weights_sha256=None)
+            self.learn.distributed_record = dict(world_size=info['world_size'], backend=info['backend'],
+                                                 epochs=[], weights_sha256=None)
     def before_train(self): self.batches = 0
     def after_batch(self):
         if self.training: self.batches += 1
