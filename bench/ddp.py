@@ -44,7 +44,7 @@ def launch(a, procs, data) -> dict:
     "Run `procs` processes with torchrun and return rank 0's JSON line"
     env = {**os.environ, 'PYTHONWARNINGS': 'ignore'}
     if a.device == 'cpu':
-        env.update(ACCELERATE_USE_CPU='1', OMP_NUM_THREADS=str(max(1, (a.cores or os.cpu_count()) // procs)))
+        env.update(ACCELERATE_USE_CPU='1', OMP_NUM_THREADS=str(a.threads or max(1, (a.cores or os.cpu_count()) // procs)))
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(procs), '--master_port', str(_port()),
            __file__, '--worker', '--data', str(data), '--size', str(a.size), '--bs', str(a.bs), '--epochs', str(a.epochs),
            '--arch', a.arch]
@@ -58,6 +58,8 @@ def main():
     p.add_argument('--procs', type=int, nargs='+', default=[1, 2], help="process counts to compare (first = baseline)")
     p.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     p.add_argument('--cores', type=int, default=None, help="CPU cores shared by the processes (default: all)")
+    p.add_argument('--threads', type=int, default=None, help="CPU threads per process (default: cores / processes)")
+    p.add_argument('--rounds', type=int, default=1, help="repeat the comparison, alternating, against load drift")
     p.add_argument('--n', type=int, default=256, help="training images")
     p.add_argument('--size', type=int, default=64)
     p.add_argument('--bs', type=int, default=32, help="batch size per process")
@@ -77,7 +79,12 @@ def main():
         print(f"Machine: {machine()}")
         print(f"{a.arch}, {a.n} synthetic images of {a.size} px, batch {a.bs} per process, {a.epochs - 1} timed epoch(s)"
               f" after a warm-up, device {a.device}")
-        res = [launch(a, n, data) for n in a.procs]
+        runs = [launch(a, n, data) for _ in range(a.rounds) for n in a.procs]
+    res = []
+    for n in a.procs:                                        # pool the timed epochs of every round
+        rs = [r for r in runs if r['procs'] == n]
+        res.append({**rs[0], 'ips': [rs[0]['ips'][0]] + [v for r in rs for v in (r['ips'][1:] or r['ips'])]})
+    print(f"Load average after the runs: {os.getloadavg()[0]:.1f}")
     first = None
     print(f"\n| processes | backend | threads/process | images/s (median epoch) | speed-up | scaling efficiency |")
     print("|---|---|---|---|---|---|")
