@@ -6,14 +6,14 @@ Docs: https://medfast.github.io/medfast/distributed.html.md"""
 
 # %% ../nbs/04b_distributed.ipynb #e7861df7
 from __future__ import annotations
-import hashlib, io, os
+import atexit, hashlib, io, os
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 import pandas as pd, torch
 import torch.distributed as dist
 from fastai.vision.all import *
-from fastai.distributed import DistributedDL, DistributedTrainer
+from fastai.distributed import DistributedDL, DistributedTrainer, teardown_distrib
 from .core import *
 
 # %% auto #0
@@ -46,6 +46,7 @@ def init_distributed(timeout_min:float=60) -> dict:
     if not dist.is_initialized():
         from accelerate import PartialState
         PartialState(cpu=use_cpu(), timeout=timedelta(minutes=timeout_min))
+        atexit.register(teardown_distrib)    # a process group left open can abort the interpreter at exit
     return dist_info()
 
 def dist_info() -> dict:
