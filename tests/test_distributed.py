@@ -43,6 +43,7 @@ def test_train_two_processes(trained):
 
 DIVERGE = '''
 import json, sys
+from pathlib import Path
 from fastai.vision.all import *
 from medfast.data import synthetic_xrays, pneumonia_dls
 from medfast.learner import medfast_learner
@@ -55,7 +56,8 @@ class BreakOnRank1(Callback):
         if self.training and rank_distrib() == 1 and self.iter == 1: self.learn.loss = self.learn.loss_grad = self.loss*float('nan')
 learn = medfast_learner(dls, 'resnet18', pretrained=False, cbs=[BreakOnRank1(), RankRecorder()])
 with learn.distrib_ctx(**distrib_kwargs()): learn.fit(3, 1e-3)
-print(json.dumps(dict(rank=rank_distrib(), diverged=learn.diverged, at=[learn.epoch, learn.iter])))
+Path(f'res-{rank_distrib()}.json').write_text(json.dumps(dict(rank=rank_distrib(), diverged=learn.diverged,
+                                                            at=[learn.epoch, learn.iter])))
 '''
 
 def test_divergence_on_one_rank_stops_both(tmp_path):
@@ -63,7 +65,7 @@ def test_divergence_on_one_rank_stops_both(tmp_path):
     r = _run([BIN/'torchrun', '--nproc_per_node', 2, '--master_port', _port(), 'diverge.py', tmp_path/'data'], tmp_path,
              timeout=180)                                # a hang would fail here
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
-    res = sorted((json.loads(l) for l in r.stdout.splitlines() if l.startswith('{"rank"')), key=lambda o: o['rank'])
+    res = [json.loads((tmp_path/f'res-{i}.json').read_text()) for i in (0, 1)]
     assert [o['rank'] for o in res] == [0, 1] and all(o['diverged'] for o in res)
     assert res[0]['at'] == res[1]['at'] == [0, 1]        # both stopped at the same batch
     assert 'another process' in r.stdout and 'the loss became nan' in r.stdout
