@@ -26,8 +26,9 @@ progress_mode()      # live bars on a terminal or in a notebook; one line per ep
 # %% ../nbs/04_learner.ipynb #2b69cea6
 def default_metrics(n_classes:int) -> list:
     "Accuracy plus precision, recall, F1 and ROC AUC (binary) or balanced accuracy, macro F1 and OvR AUC"
-    if n_classes == 2: return [accuracy, Precision(), Recall(), F1Score(), RocAucBinary()]
-    return [accuracy, BalancedAccuracy(), F1Score(average='macro'), RocAuc()]
+    acc = AccumMetric(accuracy, flatten=False)    # on all predictions at once: exact when gathered from several processes
+    if n_classes == 2: return [acc, Precision(), Recall(), F1Score(), RocAucBinary()]
+    return [acc, BalancedAccuracy(), F1Score(average='macro'), RocAuc()]
 
 # %% ../nbs/04_learner.ipynb #f26f30a4
 def balanced_class_weights(dls) -> torch.Tensor:
@@ -43,6 +44,12 @@ class StopOnDivergence(Callback):
     order = Recorder.order - 1                       # before the Recorder computes metrics on a broken model
     def __init__(self, factor:float=10., warmup:int=3, beta:float=0.9): store_attr()
     def before_fit(self): self.best, self.avg, self.n, self.learn.diverged = math.inf, 0., 0, getattr(self.learn, 'diverged', False)   # stays True: a later fit (fine_tune's second) does not clear it
+    def _decide(self, why):
+        "Stop when `why` says so, on every process if any of them says so (launched runs must stop together)"
+        if num_distrib() > 1 and torch.distributed.is_initialized():
+            from medfast.distributed import any_rank
+            if any_rank(why is not None) and why is None: why = "another process saw the loss or weights break"
+        if why is not None: self._stop(why)
     def _stop(self, why):
         self.learn.diverged = True
         msg = (f"Training diverged at epoch {self.epoch}, batch {self.iter}: {why}. Stopped. "
@@ -53,14 +60,17 @@ class StopOnDivergence(Callback):
         if not self.training: return
         loss = self.loss.detach().item() if torch.is_tensor(self.loss) else float(self.loss)
         self.n += 1
-        if not math.isfinite(loss): self._stop(f"the loss became {loss}")
+        self._decide(self._why(loss))
+    def _why(self, loss):
+        if not math.isfinite(loss): return f"the loss became {loss}"
         self.avg = self.beta*self.avg + (1-self.beta)*loss
         smooth = self.avg / (1 - self.beta**self.n)
         if self.n > self.warmup and smooth > self.factor*self.best:
-            self._stop(f"the smoothed loss rose to {smooth:.3g}, over {self.factor:g}× its best ({self.best:.3g})")
+            return f"the smoothed loss rose to {smooth:.3g}, over {self.factor:g}× its best ({self.best:.3g})"
         self.best = min(self.best, smooth)
     def before_validate(self):
-        if not all(torch.isfinite(p).all() for p in self.model.parameters()): self._stop("the weights became NaN/inf")
+        broken = not all(torch.isfinite(p).all() for p in self.model.parameters())
+        self._decide("the weights became NaN/inf" if broken else None)
 
 # %% ../nbs/04_learner.ipynb #bb76dbf2
 class RunRecorder(Callback):
@@ -88,7 +98,8 @@ def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
     rec = dict(env=env_info(), args=getattr(learn, 'medfast_args', {}), arch=getattr(learn, 'arch_name', None),
                classes=list(dls.vocab) if hasattr(dls, 'vocab') else None,
                split=dict(train=len(dls.train_ds), valid=len(dls.valid_ds)),
-               epochs=getattr(learn, 'run_log', []), diverged=getattr(learn, 'diverged', False), **extra)
+               epochs=getattr(learn, 'run_log', []), diverged=getattr(learn, 'diverged', False),
+               distributed=getattr(learn, 'distributed_record', None) or dict(world_size=1, backend=None), **extra)
     return save_json(rec, path, overwrite=overwrite)
 
 # %% ../nbs/04_learner.ipynb #1e18471a
@@ -105,6 +116,10 @@ def cpu_has_fast_bf16() -> bool:
     "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16), where CPU autocast pays off"
     return bool(_cpu_flags() & {'amx_bf16', 'avx512_bf16', 'bf16'})
 
+def _conv_on_cpu(model) -> bool:
+    ps = list(model.parameters())
+    return bool(ps) and ps[0].device.type == 'cpu' and any(p.dim() == 4 for p in ps)
+
 class CPUMixedPrecision(Callback):
     "bfloat16 autocast (where the CPU has it) and channels_last for training and inference on a CPU; idle on a GPU"
     order = 10                                       # where fastai's `MixedPrecision` sits
@@ -119,7 +134,9 @@ class CPUMixedPrecision(Callback):
     def _layout(self, fmt):
         if self.converted != (fmt is torch.channels_last):
             self.model.to(memory_format=fmt); self.converted = fmt is torch.channels_last
-    def before_fit(self): self.in_fit = True
+    def before_fit(self):
+        self.in_fit = True                           # layout now, before fastai's DistributedTrainer (order 11) wraps
+        if self.channels_last and _conv_on_cpu(self.model): self._layout(torch.channels_last)   # the model in DDP
     def after_fit(self): self.in_fit = False; self._layout(torch.contiguous_format)
     def after_validate(self):                        # `get_preds`/`validate` outside a fit: hand the model back as it was
         if not self.in_fit: self._layout(torch.contiguous_format)
