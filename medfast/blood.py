@@ -191,10 +191,12 @@ class CentreSquareCrop(Transform):
     def __init__(self, frac:float=1.0):
         if not 0 < frac <= 1: raise ValueError(f"frac must be in (0, 1], not {frac}")
         self.frac = frac
+    def centre(self, x) -> tuple: return x.size[0]/2, x.size[1]/2
     def encodes(self, x:PILImage):
         w, h = x.size
         s = max(1, int(round(min(w, h)*self.frac)))
-        l, t = (w-s)//2, (h-s)//2
+        cx, cy = self.centre(x)
+        l, t = int(np.clip(round(cx - s/2), 0, w - s)), int(np.clip(round(cy - s/2), 0, h - s))
         return x.crop((l, t, l+s, t+s))
 
 # %% ../nbs/21_blood_cells.ipynb #42583242
@@ -225,18 +227,9 @@ def stain_centre(img, work_px:int=96, min_frac:float=0.002, max_frac:float=0.4) 
     cy, cx = ndimage.center_of_mass(lab == best + 1)
     return float((cx + .5)*w/a.shape[1]), float((cy + .5)*h/a.shape[0])
 
-class CellCentreCrop(Transform):
+class CellCentreCrop(CentreSquareCrop):
     "Square crop of side `frac` × the short side centred on the stained nucleus (`stain_centre`), else the image centre"
-    order = 0
-    def __init__(self, frac:float=1.0):
-        if not 0 < frac <= 1: raise ValueError(f"frac must be in (0, 1], not {frac}")
-        self.frac = frac
-    def encodes(self, x:PILImage):
-        w, h = x.size
-        s = max(1, int(round(min(w, h)*self.frac)))
-        cx, cy = ifnone(stain_centre(x), (w/2, h/2))
-        l, t = int(np.clip(round(cx - s/2), 0, w - s)), int(np.clip(round(cy - s/2), 0, h - s))
-        return x.crop((l, t, l+s, t+s))
+    def centre(self, x) -> tuple: return ifnone(stain_centre(x), super().centre(x))
 
 # %% ../nbs/21_blood_cells.ipynb #1faded7f
 def _quotas(counts, n_train, n_valid, n_test, frac):

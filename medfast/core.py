@@ -104,12 +104,16 @@ def _publish(tmp:Path, p:Path, overwrite:bool=True):
         os.replace(tmp, p); return
     tmp.unlink()
 
-def atomic_write(path, write_fn, overwrite:bool=True) -> Path:
-    "Write `path` by calling `write_fn(tmp)` on a unique temporary file beside it, then renaming it into place"
+def _tmp_beside(path) -> tuple:
+    "`(path, unique temporary file beside it)`, refusing a folder and creating the parent"
     p = Path(path).expanduser()
     if p.is_dir(): raise IsADirectoryError(f"{p} is a folder; name a file to write.")
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _unique_tmp(p)
+    return p, _unique_tmp(p)
+
+def atomic_write(path, write_fn, overwrite:bool=True) -> Path:
+    "Write `path` by calling `write_fn(tmp)` on a unique temporary file beside it, then renaming it into place"
+    p, tmp = _tmp_beside(path)
     try:
         write_fn(tmp)
         _publish(tmp, p, overwrite)
@@ -119,10 +123,7 @@ def atomic_write(path, write_fn, overwrite:bool=True) -> Path:
 @contextlib.contextmanager
 def atomic_open(path, mode:str='w', overwrite:bool=True, **kwargs):
     "Open a unique temporary file beside `path` for writing; when the block ends without error it becomes `path`"
-    p = Path(path).expanduser()
-    if p.is_dir(): raise IsADirectoryError(f"{p} is a folder; name a file to write.")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _unique_tmp(p)
+    p, tmp = _tmp_beside(path)
     try:
         with open(tmp, mode, **kwargs) as f: yield f
         _publish(tmp, p, overwrite)

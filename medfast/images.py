@@ -194,12 +194,15 @@ def _open_pil(fp, name, size=None):
         if size and im.format == 'JPEG':
             h, w = _hw(size)
             im.draft(None, (w, h))
-    except Exception as e:
-        im.close()
-        if isinstance(e, BadImageError): raise
-        raise BadImageError(f"{name} is truncated or corrupt ({type(e).__name__}: {e}). Re-copy it from the "
-                            "source, or remove it.") from None
+    except Exception as e: _corrupt(im, e, name)
     return im
+
+def _corrupt(im, e, name):
+    "Close `im` and raise a `BadImageError` naming the file (or `e` itself if it already is one)"
+    im.close()
+    if isinstance(e, BadImageError): raise e
+    raise BadImageError(f"{name} is truncated or corrupt ({type(e).__name__}: {e}). Re-copy it from the "
+                        "source, or remove it.") from None
 
 def _load_pil(im, name):
     "Decode the pixels of lazily opened `im` (first frame only), with errors naming the file"
@@ -208,11 +211,7 @@ def _load_pil(im, name):
         im.load()
         if getattr(im, 'n_frames', 1) > 1:                  # first frame of a GIF/multi-page TIFF, file closed
             first = im.copy(); im.close(); im = first
-    except Exception as e:
-        im.close()
-        if isinstance(e, BadImageError): raise
-        raise BadImageError(f"{name} is truncated or corrupt ({type(e).__name__}: {e}). Re-copy it from the "
-                            "source, or remove it.") from None
+    except Exception as e: _corrupt(im, e, name)
     return im
 
 # %% ../nbs/01_images.ipynb #0b8dd09f
