@@ -36,16 +36,20 @@ class KeepBestEpoch(TrackerCallback):
     "Keep the weights of the best epoch by `monitor` in memory and load them back when training ends"
     order = TrackerCallback.order + 1
     def __init__(self, monitor='valid_loss', comp=None, min_delta=0.):
-        super().__init__(monitor, comp, min_delta, reset_on_fit=True)
-    def before_fit(self):
-        super().before_fit(); self.state, self.best_epoch = None, None
+        super().__init__(monitor, comp, min_delta, reset_on_fit=True); self.fitting = False
+    def before_fit(self): pass                              # `get_preds`/`tta` also send before_fit: wait for training
+    def before_train(self):
+        if self.fitting: return
+        super().before_fit(); self.fitting, self.state, self.kept = True, None, None
     def after_epoch(self):
+        if not self.fitting: return
         super().after_epoch()
-        if self.new_best:
-            self.state, self.best_epoch = {k: v.detach().clone() for k, v in self.model.state_dict().items()}, self.epoch
+        if self.new_best: self.state, self.kept = {k: v.detach().clone() for k, v in self.model.state_dict().items()}, self.epoch
     def after_fit(self):
+        if not self.fitting: return
         if self.state is not None: self.model.load_state_dict(self.state)
-        self.learn.best_epoch, self.learn.best_value = self.best_epoch, (None if self.best_epoch is None else float(self.best))
+        self.learn.best_epoch, self.learn.best_value = self.kept, (None if self.kept is None else float(self.best))
+        self.fitting, self.state = False, None
 
 class Ensemble(Module):
     "Average the softmax probabilities of `models`; outputs their log, so a softmax of the output is the mean"
