@@ -87,7 +87,7 @@ def bf16_pays_off() -> bool:
     if env in ('1', 'true', 'yes'): return True
     if env in ('0', 'false', 'no'): return False
     if not cpu_has_fast_bf16(): return False
-    try: return measure_bf16_speedup() >= 1.15
+    try: return all(measure_bf16_speedup() >= 1.15 for _ in range(2))   # twice: one lucky slice of a busy CPU is not enough
     except Exception: return False
 
 # %% ../nbs/04c_recipes.ipynb #12277015
