@@ -10,7 +10,7 @@ import argparse, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'main', 'synthetic_home', 'train_main', 'evaluate_main', 'predict_main']
+__all__ = ['SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'train_main', 'evaluate_main', 'predict_main']
 
 # %% ../nbs/11_cli.ipynb #57c58ece
 SUBCOMMANDS = {
@@ -59,6 +59,7 @@ def _check_common(a):
 def _check_train_args(a):
     "Fail early, with a one-line message naming the flag, on `medfast train` arguments that cannot work"
     _check_common(a)
+    import medfast.recipes                  # registers the recipes' architectures too
     from medfast.models import arch_names
     if a.epochs < 1: _fail(f"--epochs must be at least 1 (got {a.epochs}); 0 epochs would export an untrained model.")
     if a.size is not None and not 16 <= a.size <= 4096: _fail(f"--size must be from 16 to 4096 px (got {a.size}).")
@@ -99,6 +100,19 @@ def synthetic_home() -> Path:
     "Where the embedded synthetic dataset is generated (`$MEDFAST_HOME` or `~/.cache/medfast`)"
     return Path(os.environ.get('MEDFAST_HOME', '~/.cache/medfast')).expanduser()/'synthetic'
 
+def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "Add `--recipe`, `--ensemble N`, `--tta` and `--budget MINUTES` to `parser` (e.g. `medfast train`'s)"
+    g = parser.add_argument_group('recipe')
+    g.add_argument('--recipe', default='none', metavar='NAME',
+                   help="training recipe, from medfast.recipes: small_image = ResNet-18 without stem max-pool, balanced batches, label smoothing, "
+                        "X-ray augmentation, best epoch by val AUC, val-chosen threshold (default none)")
+    g.add_argument('--ensemble', type=int, default=1, metavar='N', help="average N models trained with seeds seed..seed+N-1")
+    g.add_argument('--tta', action='store_true', help="test-time augmentation when choosing the threshold and evaluating")
+    g.add_argument('--budget', type=float, default=None, metavar='MINUTES',
+                   help="measure a few batches, then choose the epochs (and the size unless --size is given) to fit")
+    parser.set_defaults(_recipe_defaults={k: parser.get_default(k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed', 'balance')})
+    return parser
+
 def _train_parser():
     p = argparse.ArgumentParser(prog='medfast train', description="Train a medical image classifier.")
     p.add_argument('--task', choices=['pneumonia', 'folder'], default='pneumonia',
@@ -106,7 +120,8 @@ def _train_parser():
     p.add_argument('--data', default=None, help="dataset folder (default: the embedded SYNTHETIC chest X-ray set)")
     p.add_argument('--arch', default='resnet18', help="architecture name from medfast.models (default resnet18)")
     p.add_argument('--epochs', type=int, default=4)
-    p.add_argument('--size', type=int, default=None, help="image size in px (default 224; 64 on the synthetic set)")
+    p.add_argument('--size', type=int, default=None, help="image size in px (default: chosen for the machine and printed: on a CPU "
+                   "64 px from scratch, 128 px pretrained; the architecture's own size on a GPU; 64 on the synthetic set)")
     p.add_argument('--bs', type=int, default=16, help="batch size (default 16: more steps per epoch on small sets)")
     p.add_argument('--lr', type=float, default=None, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch)")
     p.add_argument('--seed', type=int, default=42)
@@ -119,7 +134,7 @@ def _train_parser():
     p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
     p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
-    return p
+    return add_recipe_args(p)
 
 def _join_launch():
     "When launched by accelerate/torchrun: join the process group, keep stdout for the main process only; else None"
@@ -142,54 +157,70 @@ def train_main(argv=None) -> int:
     from medfast.env import progress_mode
     progress_mode(a.quiet)
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
-    from medfast.core import claim_folder, write_csv, set_seed, Timer
+    from medfast.core import claim_folder, write_csv, set_seed, Timer, MedfastError
     from medfast.data import synthetic_xrays, pneumonia_dls, folder_dls, labelled_dl, check_split
     from medfast.learner import medfast_learner, train, save_run_record
     from medfast.metrics import evaluate, get_preds_labelled
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
+    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, saved_threshold
     synthetic = a.data is None
+    npz = not synthetic and is_medmnist(a.data)
+    recipe = uses_recipe(a) or npz
+    if recipe and launch: raise MedfastError("--recipe, --ensemble, --tta, --budget and .npz data train in one process: "
+                                             "run medfast train without accelerate launch / torchrun for them.")
     with _main_first(launch):
         if synthetic:
             data = synthetic_xrays(synthetic_home()/f'xrays-n{a.n_synthetic}-seed0', n=a.n_synthetic, size=128, seed=0)
             print(f"Data: SYNTHETIC chest X-rays (generated by medfast, not real patients) in {data}")
         else: data = Path(a.data); print(f"Data: {data}")
-        size = a.size or (64 if synthetic else 224)
         pretrained = a.pretrained == 'yes' or (a.pretrained == 'auto' and not synthetic)
+        size = a.size or (64 if synthetic else default_image_size(a.arch, pretrained))
         set_seed(a.seed)
-        dls = (pneumonia_dls(data, size=size, bs=a.bs, seed=a.seed) if a.task == 'pneumonia'
-               else folder_dls(data, size=size, bs=a.bs, seed=a.seed))
-        if main: check_split(dls, a.allow_leaks)                                   # every split readable, no duplicates
+        if not npz:
+            dls = (pneumonia_dls(data, size=size, bs=a.bs, seed=a.seed) if a.task == 'pneumonia'
+                   else folder_dls(data, size=size, bs=a.bs, seed=a.seed))
+            if main: check_split(dls, a.allow_leaks)                               # every split readable, no duplicates
     if main:
         out = claim_folder(a.out, a.overwrite)                                     # only once the data is usable
         print(f"Outputs: {out}")
     if launch: print(f"Processes: {launch['world_size']} ({launch['backend']}), batch size {a.bs} per process")
+    if recipe:                                          # recipe, ensemble, TTA, budget or MedMNIST: one process
+        with Timer() as t: learn = train_from_args(a, data, pretrained)
+        dls = learn.dls
+    else:
+        print(f"Image size {size} px" + ("" if a.size else " (chosen for this machine; --size to change it)"))
+        learn = medfast_learner(dls, a.arch, pretrained=pretrained, seed=a.seed,
+                                balance=None if a.balance == 'none' else a.balance)
+        if launch: from medfast.distributed import distribute; distribute(learn)
+        with Timer() as t:
+            if a.quiet:
+                with learn.no_logging(): train(learn, a.epochs, a.lr)
+            else: train(learn, a.epochs, a.lr)
+    _check_trained(learn)
     test_path = getattr(dls, 'test_path', None)
     print(f"Split (patient-grouped): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
-          + (f"; official test folder {test_path}" if test_path else "; no test folder"))
-    learn = medfast_learner(dls, a.arch, pretrained=pretrained, seed=a.seed,
-                            balance=None if a.balance == 'none' else a.balance)
-    if launch: from medfast.distributed import distribute; distribute(learn)
-    with Timer() as t:
-        if a.quiet:
-            with learn.no_logging(): train(learn, a.epochs, a.lr)
-        else: train(learn, a.epochs, a.lr)
-    _check_trained(learn)
+          + (f"; official test folder {test_path}" if test_path else "; official test split" if npz else "; no test folder"))
     valid_lp = get_preds_labelled(learn, dls.valid)        # launched: every process predicts its part, gathered
-    test_lp = None if test_path is None else get_preds_labelled(learn, labelled_dl(dls, test_path))
+    if npz:
+        from medfast.medmnist import medmnist_test_dl
+        test_lp = get_preds_labelled(learn, medmnist_test_dl(dls, split='test'))
+    else: test_lp = None if test_path is None else get_preds_labelled(learn, labelled_dl(dls, test_path))
     if not main: return 0                                  # outputs are the main process's job
-    tables = [evaluate(learn, valid_lp, n_boot=200, seed=a.seed).assign(split='valid')]
-    if test_lp is not None: tables.append(evaluate(learn, test_lp, n_boot=200, seed=a.seed).assign(split='test'))
+    thr = saved_threshold(learn)
+    tables = [evaluate(learn, valid_lp, threshold=thr, n_boot=200, seed=a.seed).assign(split='valid')]
+    if test_lp is not None: tables.append(evaluate(learn, test_lp, threshold=thr, n_boot=200, seed=a.seed).assign(split='test'))
     import pandas as pd
     metrics = pd.concat(tables, ignore_index=True)
     write_csv(metrics, out/'metrics.csv')
     for tbl in tables:
-        print(f"\n{tbl.split.iloc[0]} metrics ({'SYNTHETIC data' if synthetic else data.name}):")
+        print(f"\n{tbl.split.iloc[0]} metrics ({'SYNTHETIC data' if synthetic else data.name}"
+              + (f"; decision threshold {thr:.3f} chosen on valid" if thr is not None else "") + "):")
         print(tbl.drop(columns='split').to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp), out/'confusion_matrix.png', overwrite=True)
+    save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp, threshold=thr), out/'confusion_matrix.png', overwrite=True)
     export(learn, out/'model', overwrite=True)
     save_run_record(learn, out/'run.json', overwrite=True, data=str(data), synthetic=synthetic, train_secs=t.secs,
-                    cli_args=vars(a))
+                    cli_args={k: v for k, v in vars(a).items() if not k.startswith('_')})
     print(f"\nTrained in {t.secs:.0f} s. Wrote {out}/: model.pth, model.json, metrics.csv, confusion_matrix.png, run.json")
     return 0
 
@@ -236,6 +267,9 @@ def evaluate_main(argv=None) -> int:
     timings = {}
     with Timer() as t: learn = load(a.model, device=a.device, trust_pickle=a.trust_pickle)
     timings['load'] = t.secs
+    if a.threshold is None:                                 # the threshold the model was saved with, if any
+        from medfast.recipes import saved_threshold
+        a.threshold = saved_threshold(learn)
     if a.threshold is not None and len(learn.dls.vocab) != 2:
         parser.error(f"--threshold applies to two-class models; this one has {len(learn.dls.vocab)} classes.")
     test = check_path(a.test, 'test folder', is_dir=True)

@@ -34,7 +34,7 @@ __all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_S
 
 # %% ../nbs/09_inference.ipynb #ab050db7
 FORMAT_VERSION = 2
-_MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu')
+_MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu', 'ensemble')
 
 def _hw(size): return [size, size] if isinstance(size, int) else [int(s) for s in size]
 
@@ -55,6 +55,8 @@ def _resize_spec(dls, size=None) -> dict:
     for t in dls.after_item.fs:                                     # fastai stores sizes as (w, h)
         if isinstance(t, RandomResizedCrop): return dict(tfm='RandomResizedCrop', size=[t.size[1], t.size[0]], val_xtra=t.val_xtra)
         if isinstance(t, Resize): return dict(tfm='Resize', size=[t.size[1], t.size[0]], method=str(t.method), pad_mode=str(t.pad_mode))
+    for t in dls.after_batch.fs:                                    # MedMNIST in-memory sets resize the batch
+        if type(t).__name__ == 'ResizeBatch' and t.size: return dict(tfm='Resize', size=_hw(t.size), method='squish', pad_mode='reflection')
     raise MedfastError("Cannot find the image size: the learner's DataLoaders have no Resize item transform. "
                        "Pass size=<pixels> to export().")
 
@@ -65,6 +67,7 @@ def _batch_spec(dls):
         name = type(t).__name__
         if isinstance(t, Normalize): norm = dict(mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
         elif name == 'GreyToRGB': grey_to_rgb = True
+        elif name == 'ResizeBatch': grey_to_rgb = t.n_channels == 3      # its resize is in `_resize_spec`
         elif getattr(t, 'size', None) is not None:
             raise MedfastError(f"The batch transform {name} resizes images to {t.size} at validation time (presizing); "
                                "the safe format cannot reproduce it. Use format='pickle', or resize in item_tfms.")
@@ -79,7 +82,7 @@ def _fast_decode(dls) -> bool:
     try: return any(isinstance(t, DecodeImage) and t.size is not None for t in dls.valid_ds.tfms[0].fs)
     except (AttributeError, IndexError, TypeError): return False
 
-def inference_spec(learn, arch=None, size=None, model_kwargs=None) -> dict:
+def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:float|None=None) -> dict:
     "Everything (but the weights) needed to rebuild `learn` for inference, as a JSON-able dict"
     dls, name = learn.dls, arch_name(learn, arch)
     if name is None: raise MedfastError("Cannot tell the learner's architecture name; pass arch='resnet18' (for example).")
@@ -88,16 +91,20 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None) -> dict:
     if model_kwargs is None:
         args = getattr(learn, 'medfast_args', {}) or {}
         model_kwargs = {k: v for k, v in args.items() if k in _MODEL_KWARGS and v is not None}
+    if getattr(learn.model, 'ensemble_size', None): model_kwargs = {**model_kwargs, 'ensemble': learn.model.ensemble_size}
+    threshold = ifnone(threshold, getattr(learn, 'medfast_threshold', None))   # binary: P(classes[1]) >= threshold
     loss = type(getattr(learn, 'loss_func', None)).__name__
-    return dict(format='medfast-safe', format_version=FORMAT_VERSION, arch=name, model_kwargs=dict(model_kwargs),
+    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=FORMAT_VERSION, arch=name, model_kwargs=dict(model_kwargs),
                 n_in=n_in, n_out=len(dls.vocab), classes=[str(c) for c in dls.vocab],
                 image=dict(mode='L' if (n_in == 1 or grey_to_rgb) else 'RGB', resize=_resize_spec(dls, size),
                            grey_to_rgb=grey_to_rgb, fast_decode=_fast_decode(dls)),
                 normalize=norm, activation='sigmoid' if 'BCE' in loss else 'softmax')
 
 # %% ../nbs/09_inference.ipynb #f6a488c0
-def build_model(arch:str, n_out:int, n_in:int=3, **kwargs) -> nn.Module:
-    "Untrained network for registry (or torchvision) architecture `arch` with `n_out` outputs"
+def build_model(arch:str, n_out:int, n_in:int=3, ensemble:int|None=None, **kwargs) -> nn.Module:
+    "Untrained network for registry (or torchvision) architecture `arch` with `n_out` outputs (`ensemble` copies averaged)"
+    if arch not in arch_names(): import medfast.recipes             # registers the small-image archs (resnet18_small...)
+    if ensemble: from medfast.recipes import Ensemble; return Ensemble([build_model(arch, n_out, n_in, **kwargs) for _ in range(ensemble)])
     if arch in arch_names():
         return create_model(arch, n_out=n_out, pretrained=False, n_in=n_in, **kwargs)
     import torchvision
@@ -245,6 +252,7 @@ def _check_kwargs(js, kw):
         if len(vals) > 16 or not all(o is None or type(o) is bool or (_is_num(o) and abs(o) <= 65536)
                                      or (isinstance(o, str) and len(o) <= 32) for o in vals):
             raise _bad(js, f'model_kwargs[{k!r}]', 'has a value of the wrong type or size')
+    if 'ensemble' in kw and not _is_int(kw['ensemble'], 1, 16): raise _bad(js, "model_kwargs['ensemble']", 'must be a whole number of models from 1 to 16')
 
 def _check_image(js, img, n_in):
     if not isinstance(img, dict): raise _bad(js, 'image', 'must be an object')
@@ -469,6 +477,11 @@ def _spec_of(learn):
     spec = getattr(learn, 'medfast_spec', None)
     return spec if spec is not None else inference_spec(learn)
 
+def _label(spec, p):
+    "Predicted class: P(classes[1]) >= the model's saved `threshold` for two classes, else the argmax"
+    t, classes = spec.get('threshold'), spec['classes']
+    return classes[int(p[1] >= t)] if t is not None and len(classes) == 2 else classes[int(np.argmax(p))]
+
 def _is_single(x) -> bool:
     if isinstance(x, (Image.Image, bytes, bytearray, np.ndarray, torch.Tensor)) or hasattr(x, 'read'): return True
     return isinstance(x, (str, os.PathLike)) and not Path(x).is_dir()
@@ -519,7 +532,7 @@ def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|N
             rows = [[str(p), None] + [np.nan]*len(classes) + [e] for (p, _), (_, e) in zip(chunk, decoded)]
             for j, i in enumerate(good):
                 if not np.isfinite(probs[j]).all(): rows[i][-1] = _NAN_MSG; continue
-                rows[i][1] = classes[int(probs[j].argmax())]
+                rows[i][1] = _label(spec, probs[j])
                 rows[i][2:2+len(classes)] = probs[j].tolist()
             yield pd.DataFrame(rows, columns=cols)
 
@@ -531,7 +544,7 @@ def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fas
         spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16)
         p = prep.batch([prep.item(x)], learn.model)[0].tolist()
         if not np.isfinite(p).all(): raise ModelMismatchError(f"{x if isinstance(x, (str, os.PathLike)) else 'image'}: {_NAN_MSG}")
-        return Prediction(spec['classes'][int(np.argmax(p))], dict(zip(spec['classes'], p)))
+        return Prediction(_label(spec, p), dict(zip(spec['classes'], p)))
     tables = list(iter_predictions(learn, x, bs, recurse, n_workers, fast_decode, progress, bf16))
     if tables: return pd.concat(tables, ignore_index=True)
     return pd.DataFrame(columns=['file', 'label'] + [f'prob_{c}' for c in _spec_of(learn)['classes']] + ['error'])

@@ -129,7 +129,7 @@ class CPUMixedPrecision(Callback):
     def _use_bf16(self):
         "`bf16`, or when it is None: native bfloat16 and images of at least `min_px` (smaller ones lose to the casts)"
         if self.bf16 is not None: return self.bf16
-        return self.native and self.xb[0].dim() == 4 and min(self.xb[0].shape[-2:]) >= self.min_px
+        from medfast.recipes import bf16_pays_off; return self.xb[0].dim() == 4 and min(self.xb[0].shape[-2:]) >= self.min_px and bf16_pays_off()  # measured once per machine
     def _on_cpu(self): return self.xb and torch.is_tensor(self.xb[0]) and self.xb[0].device.type == 'cpu'
     def _layout(self, fmt):
         if self.converted != (fmt is torch.channels_last):

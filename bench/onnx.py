@@ -1,0 +1,80 @@
+#!/usr/bin/env python
+"""Images/s of PyTorch eager vs onnxruntime on the CPU, at batch 1 and batch 32, side by side in one process.
+
+Both run the same exported network on the same model-ready tensors (preprocessing excluded): eager as
+`medfast.inference.predict` runs it (float32, channels_last, inference mode), ONNX Runtime with full graph
+optimisation and the same number of threads. Rounds alternate the order; medians and ratios are reported.
+
+    python bench/onnx.py                     # resnet18_small at 48 px (the PneumoniaMNIST recipe) and resnet18 at 224 px
+    python bench/onnx.py --smoke             # seconds
+"""
+from __future__ import annotations
+import argparse, statistics, sys, tempfile, time
+from pathlib import Path
+_here = Path(__file__).resolve().parent                            # this script is named onnx.py: keep it from
+sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != _here]   # shadowing the onnx package
+import onnx, numpy as np, torch
+sys.path.append(str(_here))
+from benchutils import machine
+from medfast.inference import build_model
+from medfast.onnx import ort_session
+import medfast.recipes                                            # registers resnet18_small
+
+def export(model, size, path):
+    with torch.no_grad():
+        torch.onnx.export(model, (torch.zeros(1, 3, size, size),), str(path), input_names=['input'], output_names=['logits'],
+                          dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}}, opset_version=17, dynamo=False)
+
+def rate(fn, x, n_calls):
+    t0 = time.perf_counter()
+    for _ in range(n_calls): fn(x)
+    return n_calls * len(x) / (time.perf_counter() - t0)
+
+def bench(arch, size, batches, rounds, n_images, d):
+    torch.manual_seed(0)
+    model = build_model(arch, 2, 3).eval()
+    onnx_file = Path(d)/f'{arch}_{size}.onnx'
+    import warnings
+    with warnings.catch_warnings(): warnings.simplefilter('ignore'); export(model, size, onnx_file)
+    sess = ort_session(onnx_file); name = sess.get_inputs()[0].name
+    cl = model.to(memory_format=torch.channels_last)
+    def eager(x):
+        with torch.inference_mode(): return cl(x.contiguous(memory_format=torch.channels_last)).softmax(-1)
+    def ort(x): return torch.from_numpy(sess.run(None, {name: x.numpy()})[0]).softmax(-1)
+    rows = []
+    for bs in batches:
+        x = torch.randn(bs, 3, size, size)
+        diff = float((eager(x) - ort(x)).abs().max())                # also the warm-up
+        n_calls = max(1, n_images // bs)
+        res = {'eager': [], 'ort': []}
+        for r in range(rounds):
+            for k in (('eager', 'ort') if r % 2 == 0 else ('ort', 'eager')):
+                res[k].append(rate(eager if k == 'eager' else ort, x, n_calls))
+        e, o = statistics.median(res['eager']), statistics.median(res['ort'])
+        rows.append((arch, size, bs, e, o, o / e, diff))
+    return rows
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--rounds', type=int, default=5)
+    p.add_argument('--images', type=int, default=64, help='images per timing at each batch size')
+    p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--smoke', action='store_true')
+    a = p.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
+    configs = [('resnet18_small', 48), ('resnet18', 224)]
+    if a.smoke: configs, a.rounds, a.images = [('resnet18_small', 32)], 2, 8
+    from medfast.recipes import bf16_pays_off, measure_bf16_speedup
+    from medfast.learner import cpu_has_fast_bf16
+    print(f"machine: {machine()}")
+    print(f"bf16: native {cpu_has_fast_bf16()}, measured fp32/bf16 training-step ratio "
+          f"{measure_bf16_speedup() if not a.smoke else float('nan'):.2f}, medfast uses bf16: {bf16_pays_off()}")
+    print(f"rounds {a.rounds} (alternating), {a.images} images per timing, medians\n")
+    print("| model | px | batch | torch eager img/s | onnxruntime img/s | ORT / eager | max prob diff |\n|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as d:
+        for arch, size in configs:
+            for r in bench(arch, size, (1, 32), a.rounds, a.images, d):
+                print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f}x | {r[6]:.1e} |", flush=True)
+    return 0
+
+if __name__ == '__main__': sys.exit(main())
