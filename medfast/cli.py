@@ -10,13 +10,15 @@ import argparse, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'train_main', 'evaluate_main', 'predict_main']
+__all__ = ['SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'train_main', 'evaluate_main', 'predict_main',
+           'export_main']
 
 # %% ../nbs/11_cli.ipynb #57c58ece
 SUBCOMMANDS = {
     'train':    ('train_main',    'train a classifier and write model, metrics and plots'),
     'evaluate': ('evaluate_main', 'evaluate a saved model on a labelled test folder'),
     'predict':  ('predict_main',  'predict images or folders into a CSV'),
+    'export':   ('export_main',   'write a saved model as ONNX, or a trusted pickle in the safe format'),
 }
 
 def _usage():
@@ -416,7 +418,10 @@ def predict_main(argv=None) -> int:
         print(f"{out} is already complete.")
         if a.shard is None: _finish_shards(a, shard, out)
         return 0
-    learn = load(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
+    if str(a.model).endswith(('.onnx', '.onnx.json')):      # onnxruntime, same preprocessing and threshold
+        from medfast.onnx import load_onnx
+        learn = load_onnx(a.model)
+    else: learn = load(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
     items = _predict_items(a, shard, done)
     if done: print(f"Resuming {out}: {len(done)} file(s) done, {len(items)} to go.")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -432,4 +437,30 @@ def predict_main(argv=None) -> int:
     counts = ', '.join(f"{c}: {labels[c]}" for c in classes)
     print(f"Predicted {n - errors} of {n} file(s) with {Path(getattr(learn, 'model_path', a.model))} ({counts}); "
           f"{errors} error(s). Wrote {out}")
+    return 0
+
+# %% ../nbs/11_cli.ipynb #9b115f00
+def _export_parser():
+    p = argparse.ArgumentParser(prog='medfast export', description="Write a saved model as ONNX for onnxruntime, or a "
+                                "trusted fastai pickle in medfast's safe format (model.pth + model.json).")
+    p.add_argument('model', help="model.json (+ model.pth), the folder holding it, or a .pkl with --trust-pickle")
+    p.add_argument('--onnx', action='store_true', help="write OUT.onnx + OUT.onnx.json (needs: pip install \"medfast[onnx]\")")
+    p.add_argument('--safetensors', action='store_true', help="with --onnx: also write the weights as OUT.safetensors")
+    p.add_argument('--out', default=None, help="output stem (default: 'model' in the model's folder)")
+    p.add_argument('--trust-pickle', action='store_true', help="allow a fastai .pkl model: unpickling runs any code it holds")
+    p.add_argument('--overwrite', action='store_true', help="replace existing output files")
+    return p
+
+def export_main(argv=None) -> int:
+    "`medfast export MODEL [--onnx]`: write an ONNX model with its preprocessing contract, or convert a trusted pickle"
+    a = _export_parser().parse_args(argv)
+    from medfast.inference import load, export
+    learn = load(a.model, device='cpu', trust_pickle=a.trust_pickle)
+    src = Path(a.model).expanduser()
+    stem = Path(a.out) if a.out else (src if src.is_dir() else src.parent)/'model'
+    if a.onnx:
+        from medfast.onnx import export_onnx
+        js = export_onnx(learn, stem, safetensors=a.safetensors, overwrite=a.overwrite)
+    else: js = export(learn, stem, overwrite=a.overwrite)
+    print(f"Wrote {js} and the files it names.")
     return 0
