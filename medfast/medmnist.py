@@ -14,7 +14,8 @@ from fastai.callback.data import WeightedDL
 from .core import *
 
 # %% auto #0
-__all__ = ['medmnist_splits', 'load_medmnist', 'synthetic_medmnist', 'ResizeBatch', 'medmnist_dls', 'medmnist_test_dl']
+__all__ = ['medmnist_splits', 'load_medmnist', 'synthetic_medmnist', 'ResizeBatch', 'medmnist_dls', 'medmnist_test_dl',
+           'held_out_dl']
 
 # %% ../nbs/02b_medmnist.ipynb #a28dbe5e
 medmnist_splits = ('train', 'val', 'test')
@@ -149,3 +150,15 @@ def medmnist_test_dl(dls, npz=None, split:str='test', bs:int|None=None):
         for g, new in zip(getters, (x, y)): g.rows = torch.cat([g.rows, new])
         idxs = list(range(start, start + len(x)))
     return dls.test_dl(idxs, with_labels=True, bs=ifnone(bs, dls.valid.bs))
+
+# %% ../nbs/02b_medmnist.ipynb #c84a8400
+from .data import labelled_dl
+
+def held_out_dl(dls, bs:int|None=None):
+    "Labelled DataLoader over the held-out test side of recipe DataLoaders (MedMNIST test arrays, test_items or test_path)"
+    if getattr(dls, 'medmnist', None) is not None: return medmnist_test_dl(dls, bs=bs)
+    items = getattr(dls, 'test_items', None)
+    if items is not None and len(items): return labelled_dl(dls, items, bs=bs)
+    if getattr(dls, 'test_path', None) is not None: return labelled_dl(dls, dls.test_path, bs=bs)
+    raise DataLayoutError("These DataLoaders have no held-out test side (no test_items, test_path or MedMNIST test "
+                          "arrays). Build them with a study recipe (e.g. pneumonia_study_dls), or pass a test folder.")
