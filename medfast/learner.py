@@ -185,7 +185,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     "A Learner for `dls` and `arch` with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
-    if seed is not None: set_seed(seed)
+    if seed is not None: seed_everything(seed)
     if balance == 'weights': class_weights = balanced_class_weights(dls)
     if balance == 'sampler': dls = balanced_sampler(dls)
     weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float)

@@ -14,7 +14,7 @@ from fastai.callback.data import WeightedDL
 from .core import *
 
 # %% auto #0
-__all__ = ['medmnist_splits', 'load_medmnist', 'synthetic_medmnist', 'ResizeBatch', 'medmnist_dls', 'medmnist_test_dl',
+__all__ = ['medmnist_splits', 'load_medmnist', 'synthetic_medmnist', 'SquishBatch', 'medmnist_dls', 'medmnist_test_dl',
            'held_out_dl']
 
 # %% ../nbs/02b_medmnist.ipynb #a28dbe5e
@@ -71,7 +71,7 @@ def synthetic_medmnist(path, n:int=64, size:int=28, seed:int=0, n_classes:int=2,
     return path
 
 # %% ../nbs/02b_medmnist.ipynb #86fd7c5b
-class ResizeBatch(Transform):
+class SquishBatch(Transform):
     "Resize a batch of images to `size` and repeat grey to `n_channels`, on the whole batch at once"
     order = 11
     def __init__(self, size:int|None=None, n_channels:int|None=3): store_attr()
@@ -105,7 +105,7 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
                  classes=None, stats=None, n_channels:int|None=3, num_workers:int=0, val_bs:int|None=None,
                  device=None) -> DataLoaders:
     "fastai DataLoaders over a MedMNIST `.npz`: train on `train`, validate on `val`, all in memory"
-    set_seed(seed)
+    seed_everything(seed)
     data = load_medmnist(npz)
     (xt, yt), (xv, yv), (xs, ys) = data['train'], data['val'], data['test']
     images, labels = torch.cat([xt, xv, xs]), torch.cat([yt, yv, ys])
@@ -122,7 +122,7 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
         mean = xt.float().mean((0, 2, 3)) / 255; std = xt.float().std((0, 2, 3)) / 255
         if n_channels and len(mean) != n_channels: mean, std = mean.expand(n_channels), std.expand(n_channels)
         stats = (mean.tolist(), std.tolist())
-    after_batch = [IntToFloatTensor(), ResizeBatch(size, n_channels), *L(tfms), Normalize.from_stats(*stats)]
+    after_batch = [IntToFloatTensor(), SquishBatch(size, n_channels), *L(tfms), Normalize.from_stats(*stats)]
     kw = dict(bs=bs, val_bs=ifnone(val_bs, 2*bs), after_batch=after_batch, num_workers=num_workers, device=device)
     if balance and multi_label: warnings.warn("balance is ignored for multi-label files (no single class per image).")
     if balance and not multi_label:

@@ -180,7 +180,7 @@ class TableLabel:
 def birds_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, item_tfms=None, batch_tfms=None,
               num_workers:int|None=None, verify:bool=True, **kwargs) -> DataLoaders:
     "DataLoaders on CUB's official training images (stratified validation carved from them); test kept aside"
-    set_seed(seed)
+    seed_everything(seed)
     tab = cub_table(path, verify=verify)
     train, test = tab[tab.is_train], tab[~tab.is_train]
     if train.label.nunique() < 2: raise DataLayoutError(f"{cub_root(path)}: the training split has fewer than two species.")

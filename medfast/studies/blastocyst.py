@@ -238,7 +238,7 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
     "DataLoaders from a blastocyst CSV export (grouped split) or `train/`+`test/` folders; `protocol='study'` validates on test"
     _check_protocol(protocol)
     study = protocol == 'study'
-    set_seed(seed)
+    seed_everything(seed)
     path = check_path(csv_path, 'blastocyst CSV export or image folder')
     if path.is_dir():
         table = blastocyst_folder_split(read_blastocyst_folders(path), valid_pct, balance, seed, protocol)

@@ -321,7 +321,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     if str(path).endswith('.npz'): return _npz_dls(path, size, bs, seed, classes, **kwargs)
     study = protocol == 'study'
     if study: balance, batch_tfms = ifnone(balance, 'augment'), ifnone(batch_tfms, study_cell_tfms())
-    set_seed(seed)
+    seed_everything(seed)
     items, label_fn = blood_items(path, folder_map, ifnone(classes, BLOOD4))
     if balance == 'augment': split = augment_split(items, label_fn, n_train, n_valid, n_test, seed, group_fn)
     else: split = balanced_split(items, label_fn, n_train, n_valid, n_test, frac, seed, group_fn)

@@ -17,7 +17,7 @@ from ..metrics import top5_accuracy, accuracy_pct
 
 # %% auto #0
 __all__ = ['CIFAR100_FINE', 'CIFAR100_COARSE', 'CIFAR_DIR', 'BASENET_LADDER', 'synthetic_cifar100', 'select_classes',
-           'cifar100_dir', 'read_cifar100', 'ArrayImage', 'ArrayLabel', 'cifar_stats', 'cifar_tfms', 'cifar_dls',
+           'cifar100_dir', 'read_cifar100', 'ArrayRowImage', 'ArrayLabel', 'channel_stats', 'cifar_tfms', 'cifar_dls',
            'cifar_test_dl', 'basenet_arch', 'cifar_basenet_learner', 'cifar_fit', 'basenet_ladder']
 
 # %% ../../nbs/23_cifar_birds.ipynb #49920dba
@@ -144,7 +144,7 @@ def read_cifar100(path, split:str='train') -> AttrDict:
                     coarse_names=_strs(meta.get('coarse_label_names', [])))
 
 # %% ../../nbs/23_cifar_birds.ipynb #9f65713b
-class ArrayImage:
+class ArrayRowImage:
     "`get_x` for in-memory images: row `i` of a `(N, H, W, C)` uint8 array as a `PILImage`"
     def __init__(self, x): self.x = x
     def __call__(self, i): return PILImage.create(self.x[i])
@@ -154,7 +154,7 @@ class ArrayLabel:
     def __init__(self, y, names): self.y, self.names = y, names
     def __call__(self, i): return self.names[self.y[i]]
 
-def cifar_stats(x) -> tuple:
+def channel_stats(x) -> tuple:
     "Per-channel mean and std (0–1 scale) of uint8 images `x` of shape `(N, H, W, 3)`"
     f = x.reshape(-1, x.shape[-1]).astype(np.float64)/255
     return list(f.mean(0)), list(f.std(0))
@@ -170,7 +170,7 @@ def cifar_tfms(augment:bool|str=True, stats=None) -> list:
 def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, valid_pct:float=0.1, bs:int=64,
               seed:int=42, num_workers:int|None=None, splitter=None, item_tfms=None, batch_tfms=None, **kwargs) -> DataLoaders:
     "DataLoaders over a CIFAR-100 class subset: stratified validation from `train`, the `test` rows kept aside"
-    set_seed(seed)
+    seed_everything(seed)
     tr, te = read_cifar100(path, 'train'), read_cifar100(path, 'test')
     idx = select_classes(tr.names, classes)
     keep_tr, keep_te = np.isin(tr.y, idx), np.isin(te.y, idx)
@@ -179,8 +179,8 @@ def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, vali
     x, y = np.concatenate([tr.x[keep_tr], te.x[keep_te]]), np.concatenate([tr.y[keep_tr], te.y[keep_te]])
     n_train, vocab = int(keep_tr.sum()), [tr.names[i] for i in idx]
     get_y = ArrayLabel(y, tr.names)
-    stats = cifar_stats(x[:n_train]) if normalize else None
-    block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=vocab)), get_x=ArrayImage(x), get_y=get_y,
+    stats = channel_stats(x[:n_train]) if normalize else None
+    block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=vocab)), get_x=ArrayRowImage(x), get_y=get_y,
                       splitter=ifnone(splitter, group_splitter(noop, valid_pct, seed, get_y)), item_tfms=item_tfms,
                       batch_tfms=ifnone(batch_tfms, cifar_tfms(augment, stats)))
     dls = block.dataloaders(list(range(n_train)), bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)

@@ -44,7 +44,7 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     study = protocol == 'study'
     bs = ifnone(bs, 20 if study else 32)
     if str(path).endswith('.npz'): return _pneumonia_npz_dls(path, size, bs, seed, three_class, **kwargs)
-    set_seed(seed)
+    seed_everything(seed)
     label_fn = kermany_kind if three_class else kermany_label
     pool = kermany_items(path, ('train', 'val') if merge_val else ('train',), verify=verify)
     official = kermany_split(path, 'test', required=False)
