@@ -24,7 +24,7 @@ from sklearn.metrics import roc_auc_score
 import copy as copylib
 sys.path.insert(0, str(Path(__file__).parent))
 from benchutils import CPUMixedPrecision, cpu_has_fast_bf16, machine, loadavg
-from medfast.core import set_seed
+from medfast.core import seed_everything
 from medfast.medmnist import medmnist_dls, synthetic_medmnist, load_medmnist
 from medfast.learner import medfast_learner
 

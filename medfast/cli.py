@@ -159,7 +159,7 @@ def train_main(argv=None) -> int:
     from medfast.env import progress_mode
     progress_mode(a.quiet)
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
-    from medfast.core import claim_folder, write_csv, set_seed, Timer, MedfastError
+    from medfast.core import claim_folder, write_csv, seed_everything, Timer, MedfastError
     from medfast.data import synthetic_xrays, pneumonia_dls, folder_dls, labelled_dl, check_split
     from medfast.learner import medfast_learner, train, save_run_record
     from medfast.metrics import evaluate, get_preds_labelled
@@ -178,7 +178,7 @@ def train_main(argv=None) -> int:
         else: data = Path(a.data); print(f"Data: {data}")
         pretrained = a.pretrained == 'yes' or (a.pretrained == 'auto' and not synthetic)
         size = a.size or (64 if synthetic else default_image_size(a.arch, pretrained))
-        set_seed(a.seed)
+        seed_everything(a.seed)
         if not npz:
             dls = (pneumonia_dls(data, size=size, bs=a.bs, seed=a.seed) if a.task == 'pneumonia'
                    else folder_dls(data, size=size, bs=a.bs, seed=a.seed))
@@ -262,7 +262,7 @@ def evaluate_main(argv=None) -> int:
     from medfast.env import progress_mode
     progress_mode(a.quiet)
     import pandas as pd
-    from medfast.core import Timer, set_seed, check_path, claim_folder, write_csv, save_json, env_info
+    from medfast.core import Timer, seed_everything, check_path, claim_folder, write_csv, save_json, env_info
     from medfast.metrics import evaluate, get_preds_labelled
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
@@ -276,7 +276,7 @@ def evaluate_main(argv=None) -> int:
         parser.error(f"--threshold applies to two-class models; this one has {len(learn.dls.vocab)} classes.")
     test = check_path(a.test, 'test folder', is_dir=True)
     print(f"Model: {a.model} ({getattr(learn, 'arch_name', None) or 'unknown arch'}, classes {list(map(str, learn.dls.vocab))})")
-    set_seed(a.seed)
+    seed_everything(a.seed)
     with Timer() as t: lp = get_preds_labelled(learn, test, tta=a.tta, bs=a.bs)
     timings['predict'] = t.secs; _check_preds(lp, a.model)
     out = claim_folder(a.out)                                           # only once the inputs proved usable

@@ -25,7 +25,7 @@ def _arch_label(arch) -> str:
 
 def _make_dls(dls_factory, seed):
     "DataLoaders for one run: a fresh call of the factory, or the given DataLoaders with shuffling reset to `seed`"
-    set_seed(seed)
+    seed_everything(seed)
     if isinstance(dls_factory, DataLoaders):
         for i, dl in enumerate(dls_factory.loaders): dl.rng = random.Random(seed + i)
         return dls_factory

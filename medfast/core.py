@@ -13,7 +13,7 @@ from fastcore.all import *
 
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
-           'UnsafeFileError', 'check_path', 'free_path', 'set_seed', 'env_info', 'atomic_write', 'atomic_open',
+           'UnsafeFileError', 'check_path', 'free_path', 'seed_everything', 'env_info', 'atomic_write', 'atomic_open',
            'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe',
            'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
 
@@ -69,7 +69,7 @@ def free_path(path, overwrite:bool=False) -> Path:
     raise MedfastError(f"No free name next to {p}; clean up old runs.")
 
 # %% ../nbs/00_core.ipynb #7b43d7a9
-def set_seed(seed:int=42, reproducible:bool=True) -> int:
+def seed_everything(seed:int=42, reproducible:bool=True) -> int:
     "Seed Python, NumPy and PyTorch; returns `seed` so it can be logged"
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)

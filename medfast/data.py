@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from fastai.callback.data import WeightedDL
 from .core import *
-from .images import MedImage, MedImageBlock, image_files, walk_images, verify_images
+from .images import MedImage, MedImageBlock, image_files, walk_images, unreadable_images
 
 # %% auto #0
 __all__ = ['synthetic_xray', 'synthetic_xrays', 'patient_id', 'group_splitter', 'class_folder_items', 'kermany_split',
@@ -192,7 +192,7 @@ def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
     stray = [p for c in classes for p in _non_images(c)]
     if stray: warnings.warn(f"Skipping {len(stray)} non-image file(s), e.g. {', '.join(map(str, stray[:3]))}")
     if verify:
-        bad = verify_images(items, warn=False)
+        bad = unreadable_images(items, warn=False)
         if len(bad): raise BadImageError(f"{len(bad)} unreadable image(s) in {path}: " +
             '; '.join(f"{p} ({why})" for p, why in list(bad.items())[:5]) + ". Remove or replace them, then retry.")
     return items
@@ -261,7 +261,7 @@ def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=M
 
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
          fast_decode=True, **kwargs):
-    set_seed(seed)
+    seed_everything(seed)
     block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode), CategoryBlock), get_y=get_y,
                       splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None),
                       item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
@@ -291,7 +291,7 @@ def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, s
 @delegates(pneumonia_block)
 def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwargs) -> DataLoaders:
     "DataLoaders for `path/{train,val,test}/{NORMAL,PNEUMONIA}`: train(+val) pooled, patient-grouped validation"
-    set_seed(seed)
+    seed_everything(seed)
     block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
     dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     dls.test_path = kermany_split(path, 'test', required=False)
@@ -363,7 +363,7 @@ def check_split(dls, allow_leaks:bool=False, group_fn=patient_id) -> pd.DataFram
     "Before training: every test image readable, no byte-identical image on two sides (unless `allow_leaks`)"
     sides = split_sides(dls)
     if 'test' in sides:
-        bad = verify_images(sides['test'], warn=False)
+        bad = unreadable_images(sides['test'], warn=False)
         if bad: raise BadImageError(f"{len(bad)} unreadable test image(s): " + '; '.join(f"{p} ({why})" for p, why in
                                     list(bad.items())[:3]) + ". Remove or replace them, then retry.")
     leaks = split_leaks(sides, group_fn)

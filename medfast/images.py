@@ -19,7 +19,7 @@ from .core import BadImageError, DataLayoutError, MissingPathError, check_path
 
 # %% auto #0
 __all__ = ['DICOM_EXTENSIONS', 'BIG_PIXELS', 'IMAGE_EXTENSIONS', 'window_to_uint8', 'to_8bit', 'set_max_pixels', 'open_image',
-           'walk_images', 'image_files', 'MedImage', 'MedImageBW', 'DecodeImage', 'MedImageBlock', 'verify_images',
+           'walk_images', 'image_files', 'MedImage', 'MedImageBW', 'DecodeImage', 'MedImageBlock', 'unreadable_images',
            'check_images']
 
 # %% ../nbs/01_images.ipynb #61bf444f
@@ -300,7 +300,7 @@ def _image_problem(path, size=64):
     except (BadImageError, MissingPathError) as e: return str(e)
     except Exception as e: return f"{path}: {type(e).__name__}: {e}"
 
-def verify_images(paths, n_workers:int|None=None, warn:bool=True, size:int|None=64) -> dict:
+def unreadable_images(paths, n_workers:int|None=None, warn:bool=True, size:int|None=64) -> dict:
     "`{path: reason}` for each of `paths` that cannot be read; warns naming them, never deletes"
     paths = L(paths).map(Path)
     if n_workers is None: n_workers = 0 if len(paths) < 500 else min(8, os.cpu_count() or 1)   # processes only pay off on long lists
@@ -313,5 +313,5 @@ def verify_images(paths, n_workers:int|None=None, warn:bool=True, size:int|None=
     return bad
 
 def check_images(path, recurse:bool=True, **kwargs) -> dict:
-    "`verify_images` on every image under `path`"
-    return verify_images(image_files(path, recurse=recurse), **kwargs)
+    "`unreadable_images` on every image under `path`"
+    return unreadable_images(image_files(path, recurse=recurse), **kwargs)

@@ -28,9 +28,9 @@ from .images import open_image, image_files, walk_images, to_8bit, MedImage, Med
 from .models import create_model, arch_names
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_SIDE', 'MAX_CLASSES', 'load_model', 'Prediction',
-           'arch_name', 'inference_spec', 'build_model', 'spec_sha256', 'export', 'inference_learner', 'load',
-           'expand_paths', 'iter_predictions', 'predict', 'model_input']
+__all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_SIDE', 'MAX_CLASSES', 'Prediction', 'arch_name',
+           'inference_spec', 'build_model', 'spec_sha256', 'export', 'inference_learner', 'load', 'expand_paths',
+           'iter_predictions', 'predict', 'model_input']
 
 # %% ../nbs/09_inference.ipynb #ab050db7
 FORMAT_VERSION = 2
@@ -56,7 +56,7 @@ def _resize_spec(dls, size=None) -> dict:
         if isinstance(t, RandomResizedCrop): return dict(tfm='RandomResizedCrop', size=[t.size[1], t.size[0]], val_xtra=t.val_xtra)
         if isinstance(t, Resize): return dict(tfm='Resize', size=[t.size[1], t.size[0]], method=str(t.method), pad_mode=str(t.pad_mode))
     for t in dls.after_batch.fs:                                    # MedMNIST in-memory sets resize the batch
-        if type(t).__name__ == 'ResizeBatch' and t.size: return dict(tfm='Resize', size=_hw(t.size), method='squish', pad_mode='reflection')
+        if type(t).__name__ == 'SquishBatch' and t.size: return dict(tfm='Resize', size=_hw(t.size), method='squish', pad_mode='reflection')
     raise MedfastError("Cannot find the image size: the learner's DataLoaders have no Resize item transform. "
                        "Pass size=<pixels> to export().")
 
@@ -67,7 +67,7 @@ def _batch_spec(dls):
         name = type(t).__name__
         if isinstance(t, Normalize): norm = dict(mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
         elif name == 'GreyToRGB': grey_to_rgb = True
-        elif name == 'ResizeBatch': grey_to_rgb = t.n_channels == 3      # its resize is in `_resize_spec`
+        elif name == 'SquishBatch': grey_to_rgb = t.n_channels == 3      # its resize is in `_resize_spec`
         elif getattr(t, 'size', None) is not None:
             raise MedfastError(f"The batch transform {name} resizes images to {t.size} at validation time (presizing); "
                                "the safe format cannot reproduce it. Use format='pickle', or resize in item_tfms.")
@@ -428,8 +428,6 @@ def load(path, classes=None, arch:str|None=None, device=None, trust_pickle:bool=
     if arch is not None and arch_name(None, arch) != have:
         raise ModelMismatchError(f"{file} is a {have!r} model, but arch={arch!r} was asked for. Use the right model.")
     return learn
-
-load_model = load
 
 # %% ../nbs/09_inference.ipynb #e9db9a08
 Prediction = namedtuple('Prediction', 'label probs')

@@ -15,9 +15,9 @@ from .data import pneumonia_dls, class_counts, balanced_sampler
 from .models import model_learner
 
 # %% auto #0
-__all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'RunRecorder', 'run_table',
-           'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'medfast_learner', 'route_kwargs', 'train',
-           'pneumonia_learner']
+__all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch', 'RunRecorder',
+           'run_table', 'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'medfast_learner', 'route_kwargs',
+           'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -71,6 +71,26 @@ class StopOnDivergence(Callback):
     def before_validate(self):
         broken = not all(torch.isfinite(p).all() for p in self.model.parameters())
         self._decide("the weights became NaN/inf" if broken else None)
+
+# %% ../nbs/04_learner.ipynb #e8fade37
+class KeepBestEpoch(TrackerCallback):
+    "Keep the weights of the best epoch by `monitor` in memory and load them back when training ends"
+    order = TrackerCallback.order + 1
+    def __init__(self, monitor='valid_loss', comp=None, min_delta=0.):
+        super().__init__(monitor, comp, min_delta, reset_on_fit=True); self.fitting = False
+    def before_fit(self): pass                              # `get_preds`/`tta` also send before_fit: wait for training
+    def before_train(self):
+        if self.fitting: return
+        super().before_fit(); self.fitting, self.state, self.kept = True, None, None
+    def after_epoch(self):
+        if not self.fitting: return
+        super().after_epoch()
+        if self.new_best: self.state, self.kept = {k: v.detach().clone() for k, v in self.model.state_dict().items()}, self.epoch
+    def after_fit(self):
+        if not self.fitting: return
+        if self.state is not None: self.model.load_state_dict(self.state)
+        self.learn.best_epoch, self.learn.best_value = self.kept, (None if self.kept is None else float(self.best))
+        self.fitting, self.state = False, None
 
 # %% ../nbs/04_learner.ipynb #bb76dbf2
 class RunRecorder(Callback):
@@ -165,7 +185,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     "A Learner for `dls` and `arch` with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
-    if seed is not None: set_seed(seed)
+    if seed is not None: seed_everything(seed)
     if balance == 'weights': class_weights = balanced_class_weights(dls)
     if balance == 'sampler': dls = balanced_sampler(dls)
     weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float)

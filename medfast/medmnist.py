@@ -14,7 +14,8 @@ from fastai.callback.data import WeightedDL
 from .core import *
 
 # %% auto #0
-__all__ = ['medmnist_splits', 'load_medmnist', 'synthetic_medmnist', 'ResizeBatch', 'medmnist_dls', 'medmnist_test_dl']
+__all__ = ['medmnist_splits', 'load_medmnist', 'synthetic_medmnist', 'SquishBatch', 'medmnist_dls', 'medmnist_test_dl',
+           'held_out_dl']
 
 # %% ../nbs/02b_medmnist.ipynb #a28dbe5e
 medmnist_splits = ('train', 'val', 'test')
@@ -70,7 +71,7 @@ def synthetic_medmnist(path, n:int=64, size:int=28, seed:int=0, n_classes:int=2,
     return path
 
 # %% ../nbs/02b_medmnist.ipynb #86fd7c5b
-class ResizeBatch(Transform):
+class SquishBatch(Transform):
     "Resize a batch of images to `size` and repeat grey to `n_channels`, on the whole batch at once"
     order = 11
     def __init__(self, size:int|None=None, n_channels:int|None=3): store_attr()
@@ -104,7 +105,7 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
                  classes=None, stats=None, n_channels:int|None=3, num_workers:int=0, val_bs:int|None=None,
                  device=None) -> DataLoaders:
     "fastai DataLoaders over a MedMNIST `.npz`: train on `train`, validate on `val`, all in memory"
-    set_seed(seed)
+    seed_everything(seed)
     data = load_medmnist(npz)
     (xt, yt), (xv, yv), (xs, ys) = data['train'], data['val'], data['test']
     images, labels = torch.cat([xt, xv, xs]), torch.cat([yt, yv, ys])
@@ -121,7 +122,7 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
         mean = xt.float().mean((0, 2, 3)) / 255; std = xt.float().std((0, 2, 3)) / 255
         if n_channels and len(mean) != n_channels: mean, std = mean.expand(n_channels), std.expand(n_channels)
         stats = (mean.tolist(), std.tolist())
-    after_batch = [IntToFloatTensor(), ResizeBatch(size, n_channels), *L(tfms), Normalize.from_stats(*stats)]
+    after_batch = [IntToFloatTensor(), SquishBatch(size, n_channels), *L(tfms), Normalize.from_stats(*stats)]
     kw = dict(bs=bs, val_bs=ifnone(val_bs, 2*bs), after_batch=after_batch, num_workers=num_workers, device=device)
     if balance and multi_label: warnings.warn("balance is ignored for multi-label files (no single class per image).")
     if balance and not multi_label:
@@ -149,3 +150,15 @@ def medmnist_test_dl(dls, npz=None, split:str='test', bs:int|None=None):
         for g, new in zip(getters, (x, y)): g.rows = torch.cat([g.rows, new])
         idxs = list(range(start, start + len(x)))
     return dls.test_dl(idxs, with_labels=True, bs=ifnone(bs, dls.valid.bs))
+
+# %% ../nbs/02b_medmnist.ipynb #c84a8400
+from .data import labelled_dl
+
+def held_out_dl(dls, bs:int|None=None):
+    "Labelled DataLoader over the held-out test side of recipe DataLoaders (MedMNIST test arrays, test_items or test_path)"
+    if getattr(dls, 'medmnist', None) is not None: return medmnist_test_dl(dls, bs=bs)
+    items = getattr(dls, 'test_items', None)
+    if items is not None and len(items): return labelled_dl(dls, items, bs=bs)
+    if getattr(dls, 'test_path', None) is not None: return labelled_dl(dls, dls.test_path, bs=bs)
+    raise DataLayoutError("These DataLoaders have no held-out test side (no test_items, test_path or MedMNIST test "
+                          "arrays). Build them with a study recipe (e.g. pneumonia_study_dls), or pass a test folder.")

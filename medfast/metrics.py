@@ -13,12 +13,14 @@ import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
 from .core import *
 from .data import labelled_dl, test_items
+from .medmnist import held_out_dl
 
 # %% auto #0
 __all__ = ['precision', 'recall', 'specificity', 'f1', 'sensitivity', 'as_probs', 'as_targets', 'predict_labels',
            'confusion_counts', 'acc', 'balanced_acc', 'roc_auc', 'bootstrap_indices', 'bootstrap_ci', 'roc_points',
            'pr_points', 'average_precision', 'calibration_bins', 'calibration_error', 'choose_threshold',
-           'metrics_table', 'LabelledPreds', 'labelled_items', 'image_dl', 'get_preds_labelled', 'evaluate']
+           'metrics_table', 'LabelledPreds', 'labelled_items', 'image_dl', 'get_preds_labelled', 'evaluate',
+           'study_results', 'metric_text', 'top5_accuracy', 'accuracy_pct']
 
 # %% ../nbs/05_metrics.ipynb #a4b3edfb
 def _np(x): return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
@@ -405,3 +407,26 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None=No
     df = metrics_table(lp.probs, lp.targets, lp.classes, threshold, n_boot, ci, seed)
     df.attrs.update(threshold_source=source, tta=tta)
     return df
+
+# %% ../nbs/05_metrics.ipynb #fb4d67a7
+def study_results(learn, dl=None, **kwargs) -> pd.DataFrame:
+    "Metrics of `learn` on the held-out test side (or `dl`) via `medfast.metrics.evaluate`"
+    return evaluate(learn, ifnone(dl, held_out_dl(learn.dls)), **kwargs)
+
+def metric_text(results:pd.DataFrame, metric:str='accuracy', cls:str='all', digits:int=3) -> str:
+    "One metric of an `evaluate` table as text: 'value (95% CI low–high)'"
+    row = results[(results.metric == metric) & (results['class'] == cls)]
+    if row.empty: raise KeyError(f"No {metric!r} for class {cls!r}; the table has {sorted(set(results.metric))}.")
+    r = row.iloc[0]
+    ci = '' if pd.isna(r.ci_low) else f" (95% CI {r.ci_low:.{digits}f}–{r.ci_high:.{digits}f})"
+    return f"{r.value:.{digits}f}{ci}"
+
+# %% ../nbs/05_metrics.ipynb #1d866562
+def top5_accuracy(inp, targ):
+    "Top-5 accuracy (top-k with k = the number of classes when there are fewer than 5)"
+    return top_k_accuracy(inp, targ, k=min(5, inp.shape[-1]))
+
+def accuracy_pct(learn, dl=None) -> float:
+    "Accuracy (%) of `learn` on `dl` (default: its validation set), whatever metrics the learner carries"
+    with learn.no_bar(): probs, targs = learn.get_preds(dl=dl)
+    return round(100*float((probs.argmax(-1) == targs).float().mean()), 1)

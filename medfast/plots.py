@@ -15,7 +15,7 @@ from .metrics import (LabelledPreds, get_preds_labelled, as_probs, as_targets, p
                               roc_auc, roc_points, pr_points, average_precision, calibration_bins, calibration_error)
 
 # %% auto #0
-__all__ = ['save_fig', 'labelled_preds', 'plot_confusion', 'plot_top_losses', 'plot_roc', 'plot_pr', 'training_history',
+__all__ = ['save_fig', 'labelled_preds', 'plot_confusion', 'plot_worst_predictions', 'plot_roc', 'plot_pr', 'training_history',
            'plot_training', 'plot_calibration', 'evaluation_plots']
 
 # %% ../nbs/06_plots.ipynb #6bd5b756
@@ -76,10 +76,10 @@ def _open_thumb(item, size=256):
         return open_image(item, size=size)
     return PILImage.create(item)
 
-def plot_top_losses(learn, k:int=9, data=None, ncols:int=3, largest:bool=True, figsize=None) -> Figure:
+def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=True, figsize=None) -> Figure:
     "Grid of the `k` highest-loss images with predicted (probability), actual class, loss and P(actual)"
     lp = labelled_preds(learn, data)
-    if all(o is None for o in lp.items): raise ValueError("plot_top_losses needs the images: pass a Learner with a "
+    if all(o is None for o in lp.items): raise ValueError("plot_worst_predictions needs the images: pass a Learner with a "
                                                           "test folder or DataLoader, or LabelledPreds with items.")
     losses = lp.losses
     order = np.argsort(-losses if largest else losses, kind='stable')[:k]
@@ -201,5 +201,5 @@ def evaluation_plots(src, data=None, threshold:float|None=None, top_k:int=9, tta
     figs = dict(confusion_matrix=plot_confusion(lp, threshold=threshold),
                 roc_curve=plot_roc(lp, threshold=threshold if len(lp.classes) == 2 else None),
                 pr_curve=plot_pr(lp), calibration=plot_calibration(lp))
-    if top_k and not all(o is None for o in lp.items): figs['top_losses'] = plot_top_losses(lp, top_k)
+    if top_k and not all(o is None for o in lp.items): figs['top_losses'] = plot_worst_predictions(lp, top_k)
     return figs

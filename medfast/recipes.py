@@ -15,13 +15,13 @@ from .core import *
 from .models import register_arch, arch_names, BodySplitter
 from .data import xray_tfms, pneumonia_dls, folder_dls
 from .medmnist import medmnist_dls, medmnist_test_dl
-from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision
+from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch
 
 # %% auto #0
-__all__ = ['SIZES', 'RECIPES', 'KeepBestEpoch', 'Ensemble', 'measure_bf16_speedup', 'bf16_pays_off', 'estimate_epoch_time',
-           'default_image_size', 'plan_budget', 'Recipe', 'small_image_recipe', 'is_medmnist', 'recipe_dls',
-           'recipe_learner', 'plan_recipe', 'fit_recipe', 'choose_val_threshold', 'uses_recipe', 'recipe_from_args',
-           'train_from_args', 'saved_threshold']
+__all__ = ['SIZES', 'RECIPES', 'Ensemble', 'measure_bf16_speedup', 'bf16_pays_off', 'estimate_epoch_time', 'default_image_size',
+           'plan_budget', 'Recipe', 'small_image_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'plan_recipe',
+           'fit_recipe', 'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args',
+           'saved_threshold']
 
 # %% ../nbs/04c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -32,25 +32,6 @@ for _n, _d in (('resnet18', 'ResNet-18'), ('resnet34', 'ResNet-34')):
                       _small_cut, BodySplitter(5), imagenet_stats, _n, torchvision.models.get_model_weights(_n).DEFAULT.url)
 
 # %% ../nbs/04c_recipes.ipynb #48954d32
-class KeepBestEpoch(TrackerCallback):
-    "Keep the weights of the best epoch by `monitor` in memory and load them back when training ends"
-    order = TrackerCallback.order + 1
-    def __init__(self, monitor='valid_loss', comp=None, min_delta=0.):
-        super().__init__(monitor, comp, min_delta, reset_on_fit=True); self.fitting = False
-    def before_fit(self): pass                              # `get_preds`/`tta` also send before_fit: wait for training
-    def before_train(self):
-        if self.fitting: return
-        super().before_fit(); self.fitting, self.state, self.kept = True, None, None
-    def after_epoch(self):
-        if not self.fitting: return
-        super().after_epoch()
-        if self.new_best: self.state, self.kept = {k: v.detach().clone() for k, v in self.model.state_dict().items()}, self.epoch
-    def after_fit(self):
-        if not self.fitting: return
-        if self.state is not None: self.model.load_state_dict(self.state)
-        self.learn.best_epoch, self.learn.best_value = self.kept, (None if self.kept is None else float(self.best))
-        self.fitting, self.state = False, None
-
 class Ensemble(Module):
     "Average the softmax probabilities of `models`; outputs their log, so a softmax of the output is the mean"
     def __init__(self, models): self.models, self.ensemble_size = nn.ModuleList(models), len(models)

@@ -5,7 +5,7 @@ import numpy as np, pytest
 from PIL import Image, ImageFile
 
 from medfast.core import BadImageError, DataLayoutError, MissingPathError
-from medfast.images import open_image, image_files, verify_images, check_images, set_max_pixels, MedImage
+from medfast.images import open_image, image_files, unreadable_images, check_images, set_max_pixels, MedImage
 from medfast.inference import inference_learner, predict
 
 @pytest.fixture(autouse=True)
@@ -192,7 +192,7 @@ def test_verify_images_never_deletes(zoo):
     assert {p.name for p in bad} == {'empty.jpeg', 'cut.jpeg', 'text.jpeg', 'scan.dcm'}
     assert all(p.name in reason for p, reason in bad.items())            # each reason names its file
     assert len(list(d.iterdir())) == 10
-    assert verify_images([d/'grey.png', d/'missing.png'], warn=False).keys() == {d/'missing.png'}
+    assert unreadable_images([d/'grey.png', d/'missing.png'], warn=False).keys() == {d/'missing.png'}
 
 def test_predict_table_on_hostile_folder(zoo, model, tmp_path):
     d, good = zoo

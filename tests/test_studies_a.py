@@ -13,7 +13,7 @@ def _need(p):
 
 def test_blood_full_size_layout(tmp_path):
     "The study's 1200x900 pathology-folder layout, read through the CSV map and centre-square crop"
-    from medfast.blood import synthetic_blood_cells, blood_dls, BLOOD4
+    from medfast.studies.blood import synthetic_blood_cells, blood_dls, BLOOD4
     path = synthetic_blood_cells(tmp_path/'cells', n=4, size=(1200, 900), seed=1)
     assert Image.open(next((path/'CLL').iterdir())).size == (1200, 900)
     dls = blood_dls(path, size=32, bs=4, frac='auto', seed=0)
@@ -24,7 +24,7 @@ def test_blood_full_size_layout(tmp_path):
 
 def test_pbc_sample_real(tmp_path):
     "PBC 8-class folders (real images): balanced split, a batch and a one-epoch scratch run evaluated on the test side"
-    from medfast.blood import blood_study, BLOOD8
+    from medfast.studies.blood import blood_study, BLOOD8
     path = _need(DATA/'pbc_sample')
     learn, results = blood_study(path, 'basenet', epochs=1, pretrained=False, size=32, bs=16,
                                  n_train=8, n_valid=4, n_test=4, seed=0)
@@ -34,7 +34,7 @@ def test_pbc_sample_real(tmp_path):
 
 def test_chest_xray_224_real():
     "Real Kermany train/ copy (no test/): patient-grouped test and validation sides, no patient or duplicate leak"
-    from medfast.pneumonia import pneumonia_study_dls, split_leaks
+    from medfast.studies.pneumonia import pneumonia_study_dls, split_leaks
     from medfast.data import class_counts
     path = _need(DATA/'chest_xray_224')
     dls = pneumonia_study_dls(path, size=32, bs=16, test_pct=0.15, seed=0, verify=False)
@@ -49,7 +49,8 @@ def test_chest_xray_224_real():
 
 def test_pneumoniamnist_real():
     "PneumoniaMNIST .npz: official splits, held-out test arrays"
-    from medfast.pneumonia import pneumonia_study_dls, held_out_dl
+    from medfast.studies.pneumonia import pneumonia_study_dls
+    from medfast.medmnist import held_out_dl
     npz = _need(DATA/'pneumoniamnist_28.npz')
     dls = pneumonia_study_dls(npz, size=32, bs=64, seed=0)
     assert dls.vocab == ['normal', 'pneumonia']
@@ -57,7 +58,7 @@ def test_pneumoniamnist_real():
 
 def test_blastocyst_csv_errors(tmp_path):
     "A clinic-style export with a bad grade and a missing file fails naming both"
-    from medfast.blastocyst import synthetic_blastocysts, read_blastocyst_csv
+    from medfast.studies.blastocyst import synthetic_blastocysts, read_blastocyst_csv
     from medfast.core import DataLayoutError, MissingPathError
     path = synthetic_blastocysts(tmp_path/'emb', n=12, size=32, seed=0, n_patients=4)
     rows = (path/'labels.csv').read_text().splitlines()

@@ -16,7 +16,7 @@ def xrays(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def blood(tmp_path_factory):
-    from medfast.blood import synthetic_blood_cells
+    from medfast.studies.blood import synthetic_blood_cells
     return synthetic_blood_cells(tmp_path_factory.mktemp('bl')/'cells', n=6, size=(120, 90), seed=0)
 
 def test_route_kwargs():
@@ -31,7 +31,7 @@ def test_route_kwargs():
 
 def test_pneumonia_study_protocol(xrays):
     "protocol='study': image-level split, bs 20, no balance; optimiser reaches the Learner; typos raise"
-    from medfast.pneumonia import pneumonia_study_learner, pneumonia_study_dls
+    from medfast.studies.pneumonia import pneumonia_study_learner, pneumonia_study_dls
     learn = pneumonia_study_learner(xrays, 'basenet', pretrained=False, size=32, protocol='study',
                                     opt_func=partial(SGD, mom=0.9), wd=0.1)
     assert learn.opt_func.func is SGD and learn.wd == 0.1
@@ -45,7 +45,7 @@ def test_pneumonia_study_protocol(xrays):
 
 def test_blood_augment_and_routing(blood):
     "balance='augment' tops small classes up in train only; learner arguments reach the Learner"
-    from medfast.blood import blood_cell_learner, blood_dls
+    from medfast.studies.blood import blood_cell_learner, blood_dls
     dls = blood_dls(blood, size=32, bs=4, balance='augment', n_train=10, n_valid=2, n_test=2, seed=0)
     assert dls.split_info['per_class']['train'] == 10
     assert len(set(dls.valid_ds.items)) == len(dls.valid_ds.items)
@@ -58,14 +58,14 @@ def test_blood_augment_and_routing(blood):
 
 def test_blood_study_counts():
     "The study's own class sizes work with the default quotas under balance='augment'"
-    from medfast.blood import augment_split
+    from medfast.studies.blood import augment_split
     items = [f"{c}_{i}" for c, n in dict(a=1018, b=981, c=956, d=1700).items() for i in range(n)]
     sp = augment_split(items, lambda o: o[0], seed=1)
     assert set(Counter(items[i][0] for i in sp['train']).values()) == {1000}
 
 def test_cell_centre_crop():
     "The crop follows a stained nucleus placed off centre; a blank image falls back to the centre"
-    from medfast.blood import CellCentreCrop, stain_centre
+    from medfast.studies.blood import CellCentreCrop, stain_centre
     from fastai.vision.core import PILImage
     im = Image.new('RGB', (300, 200), (236, 214, 206))
     ImageDraw.Draw(im).ellipse([210, 30, 270, 90], fill=(90, 50, 150))
@@ -76,7 +76,7 @@ def test_cell_centre_crop():
 
 def test_pybossa_clicks_and_crops(tmp_path):
     "A raw PyBossa export through load_clicks; border='drop' drops edge cells; 80:10:10 split by source image"
-    from medfast.crops import load_clicks, merge_clicks, write_crops, split_by_source, source_image
+    from medfast.studies.crops import load_clicks, merge_clicks, write_crops, split_by_source, source_image
     runs = [{'task_id': 1, 'user_id': u, 'info': {'image': 'f.png', 'alive_array': [[lbl, 5, 5], ['alive', 50, 50]]}}
             for u, lbl in [(1, 'dead'), (2, 'not_sure_alive')]]
     (tmp_path/'export.json').write_text(json.dumps(runs))

@@ -9,22 +9,22 @@ warnings.filterwarnings('ignore')
 
 @pytest.fixture(scope='module')
 def folders(tmp_path_factory):
-    from medfast.blastocyst import synthetic_blastocyst_folders
+    from medfast.studies.blastocyst import synthetic_blastocyst_folders
     return synthetic_blastocyst_folders(tmp_path_factory.mktemp('b')/'emb', n_train=8, n_test=3, size=32, seed=1)
 
 def test_blastocyst_folders_default_keeps_test_aside(folders):
-    from medfast.blastocyst import blastocyst_dls
+    from medfast.studies.blastocyst import blastocyst_dls
     dls = blastocyst_dls(folders, size=32, bs=4, seed=0, num_workers=0)
     assert len(dls.test_items) == 6 and not set(dls.valid_ds.items) & set(dls.test_items)
     assert all('/train/' in str(f) for f in dls.train_ds.items + dls.valid_ds.items)
 
 def test_blastocyst_study_protocol_validates_on_test(folders):
-    from medfast.blastocyst import blastocyst_dls
+    from medfast.studies.blastocyst import blastocyst_dls
     dls = blastocyst_dls(folders, size=32, bs=4, seed=0, protocol='study', num_workers=0)
     assert set(dls.valid_ds.items) == set(dls.test_items) and 'optimistic' in dls.split_info['rule']
 
 def test_blastocyst_kwargs_routing(folders):
-    from medfast.blastocyst import blastocyst_learner
+    from medfast.studies.blastocyst import blastocyst_learner
     learn = blastocyst_learner(folders, 'basenet', pretrained=False, size=32, bs=4, wd=0., opt_func=SGD,
                                item_tfms=Resize(24), num_workers=0)
     assert (learn.wd, learn.opt_func) == (0., SGD) and learn.dls.one_batch()[0].shape[-1] == 24
@@ -32,20 +32,20 @@ def test_blastocyst_kwargs_routing(folders):
         blastocyst_learner(folders, 'basenet', pretrained=False, bogus=3)
 
 def test_blastocyst_study_fit_one_epoch(folders):
-    from medfast.blastocyst import blastocyst_learner, blastocyst_fit
+    from medfast.studies.blastocyst import blastocyst_learner, blastocyst_fit
     learn = blastocyst_learner(folders, 'basenet', pretrained=False, protocol='study', size=32, bs=4, num_workers=0)
     blastocyst_fit(learn, epochs=1)
     assert len(learn.recorder.values) == 1
 
 def test_cyclic_lr_with_fit(folders):
-    from medfast.blastocyst import blastocyst_learner
+    from medfast.studies.blastocyst import blastocyst_learner
     from medfast.baselines import CyclicLR, clr
     learn = blastocyst_learner(folders, 'basenet', pretrained=False, size=32, bs=4, num_workers=0)
     learn.fit(1, cbs=CyclicLR(1e-4, 6e-4, step_size=1, policy='exp_range', gamma=0.9))
     assert learn.recorder.lrs == pytest.approx([clr(i, 1e-4, 6e-4, 1, 'exp_range', 0.9) for i in range(len(learn.recorder.lrs))])
 
 def test_features_svm_kernels(folders):
-    from medfast.blastocyst import blastocyst_dls
+    from medfast.studies.blastocyst import blastocyst_dls
     from medfast.baselines import features_svm
     dls = blastocyst_dls(folders, size=32, bs=4, seed=0, num_workers=0)
     for k in ('linear', 'rbf', 'poly'):
@@ -54,7 +54,7 @@ def test_features_svm_kernels(folders):
     with pytest.raises(ValueError, match='kernel'): features_svm(dls, 'basenet', kernel='sigmoid', pretrained=False)
 
 def test_cifar_study_protocol_and_ladder(tmp_path):
-    from medfast.cifar import synthetic_cifar100, cifar_basenet_learner, cifar_fit, BASENET_LADDER
+    from medfast.studies.cifar import synthetic_cifar100, cifar_basenet_learner, cifar_fit, BASENET_LADDER
     path = synthetic_cifar100(tmp_path/'c', n_per_class=10, classes=3, seed=0)
     learn = cifar_basenet_learner(path, classes=3, protocol='study', bs=8, deeper=True, batch_norm=True, num_workers=0)
     assert learn.arch_name == 'basenet_deep' and len(learn.dls.valid_ds) == 6 and learn.opt_func is Adam
@@ -66,7 +66,7 @@ def test_cifar_study_protocol_and_ladder(tmp_path):
     assert len(lk.dls.valid_ds) == 15 and lk.opt_func is SGD
 
 def test_cub_2010_and_study_runs(tmp_path):
-    from medfast.birds import synthetic_cub, cub_table, birds_learner, birds_fit
+    from medfast.studies.birds import synthetic_cub, cub_table, birds_learner, birds_fit
     p = synthetic_cub(tmp_path/'cub', n_classes=2, n_per_class=6, size=32, seed=0, release='2010')
     tab = cub_table(p)
     assert len(tab) == 12 and tab.is_train.sum() == 6 and (p/'lists'/'files.txt').exists()
