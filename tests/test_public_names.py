@@ -23,3 +23,8 @@ def test_import_medfast_is_light():
     code = "import sys, medfast; print(sorted(m for m in ('torch', 'fastai', 'pandas') if m in sys.modules))"
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert r.stdout.strip() == '[]', r.stdout + r.stderr
+
+def test_no_name_shadows_fastai():
+    code = "import fastai.vision.all as f, medfast; print([n for n in medfast.__all__ if hasattr(f, n)])"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip() == '[]', r.stdout + r.stderr[-2000:]
