@@ -16,8 +16,8 @@ from .models import model_learner
 
 # %% auto #0
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch', 'RunRecorder',
-           'run_table', 'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'medfast_learner', 'route_kwargs',
-           'train', 'pneumonia_learner']
+           'run_table', 'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'measure_bf16_speedup',
+           'bf16_pays_off', 'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -149,7 +149,7 @@ class CPUMixedPrecision(Callback):
     def _use_bf16(self):
         "`bf16`, or when it is None: native bfloat16 and images of at least `min_px` (smaller ones lose to the casts)"
         if self.bf16 is not None: return self.bf16
-        from medfast.recipes import bf16_pays_off; return self.xb[0].dim() == 4 and min(self.xb[0].shape[-2:]) >= self.min_px and bf16_pays_off()  # measured once per machine
+        return self.xb[0].dim() == 4 and min(self.xb[0].shape[-2:]) >= self.min_px and bf16_pays_off()  # measured once per machine
     def _on_cpu(self): return self.xb and torch.is_tensor(self.xb[0]) and self.xb[0].device.type == 'cpu'
     def _layout(self, fmt):
         if self.converted != (fmt is torch.channels_last):
@@ -175,6 +175,38 @@ class CPUMixedPrecision(Callback):
     def after_batch(self): self._exit()
     def after_cancel_batch(self): self._exit()
     def __getstate__(self): return {**self.__dict__, 'ctx': None, 'converted': False, 'in_fit': False}
+
+# %% ../nbs/04_learner.ipynb #d7d80a38
+def measure_bf16_speedup(size:int=64, bs:int=16, ch:int=64, reps:int=3) -> float:
+    "fp32 / bf16-autocast time of a few conv training steps on this CPU (> 1: bfloat16 is faster)"
+    net = nn.Sequential(nn.Conv2d(3, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
+                        nn.Conv2d(ch, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
+                        nn.Conv2d(ch, 2*ch, 3, stride=2, padding=1), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2*ch, 2)).to(memory_format=torch.channels_last)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(bs, 3, size, size, generator=g).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 2, (bs,), generator=g)
+    def step(bf16):
+        t0 = time.perf_counter()
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): out = net(x)
+        nn.functional.cross_entropy(out.float(), y).backward()
+        net.zero_grad(set_to_none=True)
+        return time.perf_counter() - t0
+    step(False); step(True)                                 # warm-up: oneDNN picks its kernels
+    times = {False: [], True: []}
+    for r in range(reps):                                   # alternate, keep the best: robust to a busy machine
+        for bf in ((False, True) if r % 2 == 0 else (True, False)): times[bf].append(step(bf))
+    return min(times[False]) / min(times[True])
+
+@functools.lru_cache(maxsize=None)
+def bf16_pays_off() -> bool:
+    "Whether bfloat16 autocast speeds up training on this CPU: `MEDFAST_BF16`, else native support and a measured gain"
+    env = os.environ.get('MEDFAST_BF16', '').strip().lower()
+    if env in ('1', 'true', 'yes'): return True
+    if env in ('0', 'false', 'no'): return False
+    if not cpu_has_fast_bf16(): return False
+    try: return all(measure_bf16_speedup() >= 1.15 for _ in range(2))   # twice: one lucky slice of a busy CPU is not enough
+    except Exception: return False
 
 # %% ../nbs/04_learner.ipynb #c78c378f
 BALANCE_CHOICES = ('weights', 'sampler', None)

@@ -1,0 +1,39 @@
+"The import graph runs one way: a module imports only modules of lower-numbered notebooks; no study imports another."
+import ast, re
+from pathlib import Path
+from conftest import ROOT
+
+PKG = ROOT/'medfast'
+
+def _notebook(path) -> str|None:
+    m = re.search(r'File to edit: \.\./(?:\.\./)?nbs/(\S+)\.ipynb', path.read_text())
+    return m.group(1) if m else None
+
+def _modules():
+    return {'.'.join(p.relative_to(ROOT).with_suffix('').parts): p for p in PKG.rglob('*.py')
+            if _notebook(p) is not None}
+
+def _imports(path, modname):
+    "Every medfast module `path` imports, at module level or inside functions"
+    pkg = modname.rsplit('.', 1)[0]
+    for n in ast.walk(ast.parse(path.read_text())):
+        if isinstance(n, ast.ImportFrom):
+            if n.level: base = '.'.join(pkg.split('.')[:len(pkg.split('.')) - n.level + 1] + ([n.module] if n.module else []))
+            else: base = n.module or ''
+            if base.startswith('medfast'): yield base
+        elif isinstance(n, ast.Import):
+            yield from (a.name for a in n.names if a.name.startswith('medfast'))
+
+def test_imports_run_down():
+    mods = _modules(); bad = []
+    for name, path in mods.items():
+        nb = _notebook(path)
+        for imp in _imports(path, name):
+            if imp in mods and _notebook(mods[imp]) > nb: bad.append(f"{name} ({nb}) imports {imp} ({_notebook(mods[imp])})")
+    assert not bad, bad
+
+def test_no_study_imports_another():
+    mods = _modules()
+    bad = [f"{n} imports {i}" for n, p in mods.items() if n.startswith('medfast.studies.')
+           for i in _imports(p, n) if i.startswith('medfast.studies.') and i != n]
+    assert not bad, bad
