@@ -24,7 +24,7 @@ from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError,
                           UnsafeFileError, check_path, free_path, save_json, to_jsonable, atomic_write, file_lock,
                           lock_path)
-from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage
+from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock
 from .models import create_model, arch_names
 
 # %% auto #0
@@ -360,7 +360,9 @@ def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Lear
         batch_tfms.append(GreyToRGB())
     if spec.get('normalize'): batch_tfms.append(Normalize.from_stats(spec['normalize']['mean'], spec['normalize']['std']))
     classes = spec['classes']
-    block = DataBlock(blocks=(ImageBlock(cls=MedImageBW if img['mode'] == 'L' else MedImage), CategoryBlock(vocab=classes, sort=False)),
+    cls = MedImageBW if img['mode'] == 'L' else MedImage          # decoded exactly as `predict` decodes (one path)
+    block = DataBlock(blocks=(MedImageBlock(cls, size=img['resize']['size'] if img.get('fast_decode') else None),
+                              CategoryBlock(vocab=classes, sort=False)),
                       getters=[ItemGetter(0), ItemGetter(1)], splitter=IndexSplitter([]),
                       item_tfms=_resize_tfm(img['resize']), batch_tfms=batch_tfms)
     dls = block.dataloaders([(Image.new(img['mode'], (8, 8)), classes[0])], bs=1, num_workers=0).new_empty()

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
 from .core import *
+from .images import DecodeImage
 from .data import labelled_dl, test_items
 from .medmnist import held_out_dl
 
@@ -351,10 +352,11 @@ def image_dl(learn, items, bs:int|None=None):
     try: return dls.test_dl(items, bs=bs)
     except (AssertionError, TypeError, IndexError, KeyError):
         pass     # e.g. a model loaded from medfast's safe format expects decoded images, not paths
-    try: types = dls.valid_ds.tls[0].types
-    except Exception: types = []
-    img_cls = next((t for t in types if isinstance(t, type) and issubclass(t, PILBase)), PILImage)
-    return dls.valid.new(Datasets(items, tfms=[[img_cls.create]]), bs=bs, shuffle=False, drop_last=False)
+    try: tls = dls.valid_ds.tls[0]; tfms, types = list(tls.tfms.fs), tls.types
+    except Exception: tfms, types = [], []
+    decode = next((t for t in tfms if isinstance(t, DecodeImage)), None)      # decode as training did (fast decoding)
+    if decode is None: decode = next((t for t in types if isinstance(t, type) and issubclass(t, PILBase)), PILImage).create
+    return dls.valid.new(Datasets(items, tfms=[[decode]]), bs=bs, shuffle=False, drop_last=False)
 
 def _labelled_dl(learn, items, with_labels, bs=None):
     return labelled_dl(learn.dls, items, bs=bs) if with_labels else image_dl(learn, items, bs)
