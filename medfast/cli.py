@@ -227,10 +227,18 @@ def train_main(argv=None) -> int:
     return 0
 
 # %% ../nbs/11_cli.ipynb #e5e21603
+_TRUST_HELP = "allow a fastai .pkl model: unpickling runs any code it holds (only for files you made or trust)"
+
+def _model_parser(prog, model_help, description):
+    "Parser of a command that reads a saved model: its `model` argument and `--trust-pickle`"
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument('model', help=model_help)
+    p.add_argument('--trust-pickle', action='store_true', help=_TRUST_HELP)
+    return p
+
 def _evaluate_parser():
-    p = argparse.ArgumentParser(prog='medfast evaluate',
-        description="Evaluate a saved model on a labelled test folder: metrics with 95%% bootstrap CIs, plots, run record.")
-    p.add_argument('model', help="saved model: model.json (+ model.pth), a fastai .pkl, or the folder holding it")
+    p = _model_parser('medfast evaluate', "saved model: model.json (+ model.pth), a fastai .pkl, or the folder holding it",
+                      "Evaluate a saved model on a labelled test folder: metrics with 95%% bootstrap CIs, plots, run record.")
     p.add_argument('test', help="labelled test folder (one sub-folder per class, any case) or a Kermany root with test/")
     p.add_argument('--out', default='runs/evaluate', help="output folder; a new sibling (evaluate-2, ...) if it holds results")
     p.add_argument('--tta', action='store_true', help="test-time augmentation (average over augmented copies)")
@@ -241,7 +249,6 @@ def _evaluate_parser():
     p.add_argument('--top-losses', type=int, default=16, help="images in the top-losses grid (0: skip it)")
     p.add_argument('--bs', type=int, default=None, help="batch size for prediction")
     p.add_argument('--device', default=None, help="cpu, cuda, cuda:1... (default: GPU if available)")
-    p.add_argument('--trust-pickle', action='store_true', help="allow a fastai .pkl model: unpickling runs any code it holds")
     p.add_argument('--quiet', action='store_true', help="no progress bars")
     return p
 
@@ -306,9 +313,9 @@ def evaluate_main(argv=None) -> int:
 
 # %% ../nbs/11_cli.ipynb #c8e95b2e
 def _predict_parser():
-    p = argparse.ArgumentParser(prog='medfast predict', description="Predict images or folders of images into a CSV "
-                                "(file, label, prob_<class>..., error). Bad files get an error row; the batch never aborts.")
-    p.add_argument('model', help="model.json / model.pth / model.pkl, its stem, or a folder holding one (e.g. runs/train)")
+    p = _model_parser('medfast predict', "model.json / model.pth / model.pkl, its stem, or a folder holding one (e.g. runs/train)",
+                      "Predict images or folders of images into a CSV "
+                      "(file, label, prob_<class>..., error). Bad files get an error row; the batch never aborts.")
     p.add_argument('paths', nargs='+', help="image files and/or folders (searched recursively)")
     p.add_argument('--out', default='predictions.csv', help="CSV to write (default predictions.csv; never overwritten "
                    "without --overwrite: a free name such as predictions-2.csv is used)")
@@ -327,7 +334,6 @@ def _predict_parser():
     p.add_argument('--resume', action='store_true', help="continue a killed run: skip the files already in its CSV")
     p.add_argument('--merge', action='store_true', help="'medfast predict --merge --out OUT.csv': join the finished "
                    "shard CSVs of OUT.csv into it, in the original file order (no model or paths needed)")
-    p.add_argument('--trust-pickle', action='store_true', help="allow a fastai .pkl model: unpickling runs any code it holds")
     return p
 
 def _merge_parser():
@@ -441,13 +447,12 @@ def predict_main(argv=None) -> int:
 
 # %% ../nbs/11_cli.ipynb #9b115f00
 def _export_parser():
-    p = argparse.ArgumentParser(prog='medfast export', description="Write a saved model as ONNX for onnxruntime, or a "
-                                "trusted fastai pickle in medfast's safe format (model.pth + model.json).")
-    p.add_argument('model', help="model.json (+ model.pth), the folder holding it, or a .pkl with --trust-pickle")
+    p = _model_parser('medfast export', "model.json (+ model.pth), the folder holding it, or a .pkl with --trust-pickle",
+                      "Write a saved model as ONNX for onnxruntime, or a "
+                      "trusted fastai pickle in medfast's safe format (model.pth + model.json).")
     p.add_argument('--onnx', action='store_true', help="write OUT.onnx + OUT.onnx.json (needs: pip install \"medfast[onnx]\")")
     p.add_argument('--safetensors', action='store_true', help="with --onnx: also write the weights as OUT.safetensors")
     p.add_argument('--out', default=None, help="output stem (default: 'model' in the model's folder)")
-    p.add_argument('--trust-pickle', action='store_true', help="allow a fastai .pkl model: unpickling runs any code it holds")
     p.add_argument('--overwrite', action='store_true', help="replace existing output files")
     return p
 

@@ -343,23 +343,19 @@ def register_arch(name, kind, size, min_size, description, cut, split, stats=Non
 
 def _tv_url(tv_name): return torchvision.models.get_model_weights(tv_name).DEFAULT.url
 
-for _n, _desc in [('resnet18', 'ResNet-18'), ('resnet34', 'ResNet-34'), ('resnet50', 'ResNet-50 (bottleneck)')]:
-    register_arch(_n, 'transfer', 224, 32, f"{_desc}; groups: stem+layer1-2 | layer3-4 | head",
-                  _children_cut(-2), BodySplitter(6), imagenet_stats, _n, _tv_url(_n))
-register_arch('alexnet', 'transfer', 224, 64, "AlexNet; groups: conv1-2 | conv3-5 | head",
-              _features_cut, BodySplitter(6), imagenet_stats, 'alexnet', _tv_url('alexnet'))
-register_arch('vgg16_bn', 'transfer', 224, 32, "VGG-16 with batch norm; groups: blocks 1-3 | blocks 4-5 | head",
-              _features_cut, BodySplitter(24), imagenet_stats, 'vgg16_bn', _tv_url('vgg16_bn'))
-register_arch('vgg19_bn', 'transfer', 224, 32, "VGG-19 with batch norm; groups: blocks 1-3 | blocks 4-5 | head",
-              _features_cut, BodySplitter(27), imagenet_stats, 'vgg19_bn', _tv_url('vgg19_bn'))
-register_arch('vgg16', 'transfer', 224, 32, "VGG-16 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head",
-              _features_cut, BodySplitter(17), imagenet_stats, 'vgg16', _tv_url('vgg16'))
-register_arch('vgg19', 'transfer', 224, 32, "VGG-19 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head",
-              _features_cut, BodySplitter(19), imagenet_stats, 'vgg19', _tv_url('vgg19'))
-register_arch('densenet121', 'transfer', 224, 32, "DenseNet-121; groups: stem+dense blocks 1-2 | dense blocks 3-4 | head",
-              _densenet_cut, BodySplitter(8), imagenet_stats, 'densenet121', _tv_url('densenet121'))
-register_arch('inception_v3', 'transfer', 299, 75, "Inception v3 (no aux logits); groups: stem+Mixed_5 | Mixed_6-7 | head",
-              _inception_cut, BodySplitter(10), inception_stats, 'inception_v3', _tv_url('inception_v3'))
+_TORCHVISION = [   # name, size, min size, description, body cut, layer-group splitter, stats (weights: torchvision's DEFAULT)
+    ('resnet18', 224, 32, "ResNet-18; groups: stem+layer1-2 | layer3-4 | head", _children_cut(-2), BodySplitter(6), imagenet_stats),
+    ('resnet34', 224, 32, "ResNet-34; groups: stem+layer1-2 | layer3-4 | head", _children_cut(-2), BodySplitter(6), imagenet_stats),
+    ('resnet50', 224, 32, "ResNet-50 (bottleneck); groups: stem+layer1-2 | layer3-4 | head", _children_cut(-2), BodySplitter(6), imagenet_stats),
+    ('alexnet', 224, 64, "AlexNet; groups: conv1-2 | conv3-5 | head", _features_cut, BodySplitter(6), imagenet_stats),
+    ('vgg16_bn', 224, 32, "VGG-16 with batch norm; groups: blocks 1-3 | blocks 4-5 | head", _features_cut, BodySplitter(24), imagenet_stats),
+    ('vgg19_bn', 224, 32, "VGG-19 with batch norm; groups: blocks 1-3 | blocks 4-5 | head", _features_cut, BodySplitter(27), imagenet_stats),
+    ('vgg16', 224, 32, "VGG-16 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head", _features_cut, BodySplitter(17), imagenet_stats),
+    ('vgg19', 224, 32, "VGG-19 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head", _features_cut, BodySplitter(19), imagenet_stats),
+    ('densenet121', 224, 32, "DenseNet-121; groups: stem+dense blocks 1-2 | dense blocks 3-4 | head", _densenet_cut, BodySplitter(8), imagenet_stats),
+    ('inception_v3', 299, 75, "Inception v3 (no aux logits); groups: stem+Mixed_5 | Mixed_6-7 | head", _inception_cut, BodySplitter(10), inception_stats)]
+for _n, _size, _min, _desc, _cut, _split, _stats in _TORCHVISION:
+    register_arch(_n, 'transfer', _size, _min, _desc, _cut, _split, _stats, _n, _tv_url(_n))
 register_arch('xception', 'transfer', 299, 32, "Xception (timm legacy names); groups: entry flow | middle+exit flow | head",
               _xception_cut, BodySplitter(9), inception_stats, None, XCEPTION_URL)
 register_arch('inception_v4', 'transfer', 299, 75, "Inception v4 (timm extra); groups: stem+Inception-A | Reduction-A..Inception-C | head",
