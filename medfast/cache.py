@@ -15,7 +15,7 @@ from .core import *
 from .images import open_image, image_files
 
 # %% auto #0
-__all__ = ['default_cache_dir', 'cached_path', 'cache_images', 'cached_items', 'original_path']
+__all__ = ['default_cache_dir', 'cached_path', 'cached_folder', 'cache_images', 'cached_items', 'original_path']
 
 # %% ../nbs/01b_cache.ipynb #ce784713
 _KEEP_FORMAT = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}
@@ -31,6 +31,10 @@ def cached_path(src, size:int, cache_dir=None) -> Path:
     if src.drive: parts = (src.drive.strip(':\\/').replace(':', '') or 'drive',) + parts
     dest = (Path(ifnone(cache_dir, default_cache_dir())).expanduser()/str(int(size))).joinpath(*parts)
     return dest if src.suffix.lower() in _KEEP_FORMAT else dest.with_name(dest.name + '.png')
+
+def cached_folder(src, size:int, cache_dir=None) -> Path:
+    "The mirror of folder `src` in the cache: the `size`-px copies of its images keep their paths relative to it"
+    return cached_path(Path(src)/'_', size, cache_dir).parent
 
 # %% ../nbs/01b_cache.ipynb #02e07786
 def _shrink(src, size:int) -> Image.Image:

@@ -135,6 +135,9 @@ def _train_parser():
     p.add_argument('--out', default='runs/train', help="output folder (a new sibling if it holds results)")
     p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
+    p.add_argument('--cache', nargs='?', const='', default=None, metavar='DIR',
+                   help="train from resized copies of --data's images, made once and reused while the originals are "
+                        "unchanged (large JPEGs: 30x faster to read); DIR defaults to $MEDFAST_CACHE or ~/.cache/medfast/resized")
     p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
     return add_recipe_args(p)
 
@@ -152,6 +155,14 @@ def _main_first(launch):
     if launch is None: return contextlib.nullcontext()
     from medfast.distributed import main_process_first
     return main_process_first()
+
+def _cached_tree(data, size, cache_dir=None, main=True) -> Path:
+    "The mirror of folder `data` made of `size`-px cached copies of its images (built or refreshed by the main process)"
+    from medfast.cache import cache_images, cached_folder
+    if main:
+        n = len(cache_images(data, size=size, cache_dir=cache_dir, progress=False))
+        print(f"Cache: {n} images at {size} px under {cached_folder(data, size, cache_dir)} (reused while the originals are unchanged)")
+    return cached_folder(data, size, cache_dir)
 
 def train_main(argv=None) -> int:
     "`medfast train`: train, print validation/test metrics, write model, metrics, confusion matrix and run record"
@@ -178,6 +189,8 @@ def train_main(argv=None) -> int:
         else: data = Path(a.data); print(f"Data: {data}")
         pretrained = a.pretrained == 'yes' or (a.pretrained == 'auto' and not synthetic)
         size = a.size or (64 if synthetic else default_image_size(a.arch, pretrained))
+        source = data
+        if a.cache is not None and not npz: data = _cached_tree(data, size, a.cache or None, main)
         seed_everything(a.seed)
         if not npz:
             dls = (pneumonia_dls(data, size=size, bs=a.bs, seed=a.seed) if a.task == 'pneumonia'
@@ -221,7 +234,7 @@ def train_main(argv=None) -> int:
         print(tbl.drop(columns='split').to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp, threshold=thr), out/'confusion_matrix.png', overwrite=True)
     export(learn, out/'model', overwrite=True)
-    save_run_record(learn, out/'run.json', overwrite=True, data=str(data), synthetic=synthetic, train_secs=t.secs,
+    save_run_record(learn, out/'run.json', overwrite=True, data=str(source), cached_copy=str(data) if data != source else None, synthetic=synthetic, train_secs=t.secs,
                     cli_args={k: v for k, v in vars(a).items() if not k.startswith('_')})
     print(f"\nTrained in {t.secs:.0f} s. Wrote {out}/: model.pth, model.json, metrics.csv, confusion_matrix.png, run.json")
     return 0

@@ -32,3 +32,20 @@ def test_cli_help_and_unknown(cli):
     assert cli('--help').returncode == 0
     assert cli('nonsense').returncode == 2
     r = cli('train', '-h'); assert r.returncode == 0 and '--arch' in r.stdout
+
+def test_train_from_cache(cli, tmp_path):
+    "--cache trains from resized copies, built once and reused; the run record names the original data"
+    import json
+    from medfast.data import synthetic_xrays
+    data = synthetic_xrays(tmp_path/'xr', n=24, size=96, seed=0)
+    env = {'MEDFAST_CACHE': str(tmp_path/'cache')}
+    args = ['train', '--data', data, '--pretrained', 'no', '--size', 32, '--epochs', 1, '--bs', 8, '--cache', '--quiet']
+    r = cli(*args, '--out', tmp_path/'a', env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    copies = list((tmp_path/'cache'/'32').rglob('*.jpeg'))
+    assert len(copies) == len(list(data.rglob('*.jpeg'))) and 'Cache:' in r.stdout
+    stamp = {p: p.stat().st_mtime_ns for p in copies}
+    assert cli(*args, '--out', tmp_path/'b', env=env).returncode == 0
+    assert {p: p.stat().st_mtime_ns for p in copies} == stamp                 # reused, not rebuilt
+    rec = json.loads((tmp_path/'a'/'run.json').read_text())
+    assert rec['data'] == str(data) and rec['cached_copy'].startswith(str(tmp_path/'cache'))
