@@ -55,15 +55,13 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     model.eval().float().cpu()
     h, w = spec['image']['resize']['size']
     x = torch.zeros(1, spec['n_in'], h, w)
-    tmp = onnx_file.with_name(onnx_file.name + '.tmp')
-    try:
+    def write_onnx(tmp):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             torch.onnx.export(model, (x,), str(tmp), input_names=['input'], output_names=['logits'], opset_version=opset,
                               dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}}, dynamo=False)
-        os.replace(tmp, onnx_file)
-    finally:
-        tmp.unlink(missing_ok=True); model.to(device).train(was)
+    try: atomic_write(onnx_file, write_onnx)          # unique temporary name, then rename: never a half-written file
+    finally: model.to(device).train(was)
     spec.update(format='medfast-onnx', onnx_format_version=ONNX_FORMAT_VERSION, onnx=onnx_file.name,
                 onnx_sha256=_sha256(onnx_file), opset=opset, input=_contract(spec),
                 output=dict(name='logits', activation=spec.get('activation', 'softmax'), classes=spec['classes'],
@@ -71,7 +69,8 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
                 versions=_versions(), created=datetime.datetime.now().isoformat(timespec='seconds'))
     if safetensors:
         from safetensors.torch import save_file
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(st))
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        atomic_write(st, lambda tmp: save_file(weights, str(tmp)))
         spec.update(safetensors=st.name, safetensors_sha256=_sha256(st))
     return save_json(spec, js, overwrite=True)
 
