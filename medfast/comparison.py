@@ -94,7 +94,7 @@ def compare(archs, dls_factory, epochs:int=1, lr:float|None=None, seed:int=42, t
                     if c not in ('arch', 'epoch', 'step', 'phase', 'secs', 'train_loss', 'valid_loss')})
         row.update(secs_per_epoch=float(h.secs.mean()) if 'secs' in h else t.secs/len(h), train_secs=t.secs,
                    diverged=bool(getattr(learn, 'diverged', False)))
-        test_src = getattr(dls, 'test_path', None) if isinstance(test, str) and test == 'auto' else test
+        test_src = dls.test_path if isinstance(test, str) and test == 'auto' else test
         if out is not None:                  # before any prediction, which fires epoch events on the Learner
             _run_record(learn, out/f"{name}.json", compare=dict(seed=seed, epochs=epochs, lr=lr, train_secs=t.secs,
                         test=None if test_src is None else str(test_src)))

@@ -19,8 +19,8 @@ from .images import MedImage, MedImageBlock, image_files, walk_images, unreadabl
 # %% auto #0
 __all__ = ['synthetic_xray', 'synthetic_xrays', 'patient_id', 'group_splitter', 'class_folder_items', 'kermany_split',
            'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'default_workers', 'image_block',
-           'folder_dls', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides',
-           'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
+           'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks',
+           'split_sides', 'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #0d2ed3b3
 def _xray_canvas(size, rng):
@@ -276,6 +276,37 @@ def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, 
     return _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers,
                 fast_decode=fast_decode, **kwargs)
 
+# %% ../nbs/02_data.ipynb #47d115b1
+class Split:
+    "The held-out test side of recipe DataLoaders and how the split was made; `dls.split` keeps it through `new`/`to`"
+    def __init__(self, test_items=None, test_path=None, info:dict|None=None, source:dict|None=None):
+        self.test_items, self.test_path = test_items, None if test_path is None else Path(test_path)
+        self.info, self.source = dict(ifnone(info, {})), dict(ifnone(source, {}))
+    def __repr__(self):
+        n = 'none' if self.test_items is None else len(self.test_items)
+        return f"Split(test_items: {n}, test_path: {self.test_path}, info: {self.info})"
+
+_SPLIT_KEY = '_medfast_split'
+
+def _split_holders(dls):
+    "The DataLoaders and the datasets of its loaders: wherever a `Split` may be kept"
+    return [dls, *(dl.dataset for dl in dls.loaders if hasattr(getattr(dl, 'dataset', None), '__dict__'))]
+
+def _get_split(self) -> Split|None:
+    return next((o.__dict__[_SPLIT_KEY] for o in _split_holders(self) if _SPLIT_KEY in o.__dict__), None)
+
+def _set_split(self, split:Split|None):
+    if split is not None and not isinstance(split, Split): raise TypeError(f"dls.split must be a Split, not {type(split).__name__}.")
+    for o in _split_holders(self): o.__dict__[_SPLIT_KEY] = split
+
+def _split_field(name, doc):
+    return property(lambda self: getattr(_get_split(self), name, None), doc=doc)
+
+DataLoaders.split = property(_get_split, _set_split, doc="The `Split` (held-out side, how the split was made) of these DataLoaders")
+DataLoaders.test_items = _split_field('test_items', "Shortcut: `dls.split.test_items`, the held-out items (or None)")
+DataLoaders.test_path = _split_field('test_path', "Shortcut: `dls.split.test_path`, the official test folder (or None)")
+DataLoaders.split_info = _split_field('info', "Shortcut: `dls.split.info`, how the split was made (or None)")
+
 # %% ../nbs/02_data.ipynb #bc2610ef
 def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, seed:int=42, merge_val:bool=True,
                     verify:bool=True, item_tfms=None, batch_tfms=None, fast_decode:bool=True) -> DataBlock:
@@ -294,7 +325,8 @@ def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwa
     seed_everything(seed)
     block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
     dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.test_path = kermany_split(path, 'test', required=False)
+    dls.split = Split(test_path=kermany_split(path, 'test', required=False),
+                      info=dict(rule=f"patient-grouped valid {block_kw.get('valid_pct', 0.2):.0%}; test: the official test/ folder", seed=seed))
     if dls.test_path is not None: kermany_items(path, ('test',), verify=block_kw.get('verify', True))   # checked before training
     return dls
 
@@ -352,10 +384,10 @@ def split_leaks(sides:dict, group_fn=patient_id, check_bytes:bool=True) -> pd.Da
     return pd.DataFrame(rows, columns=['kind', 'key', 'sides', 'files'])
 
 def split_sides(dls) -> dict:
-    "`{'train': items, 'valid': items, 'test': items}` of DataLoaders (test from `test_items` or `test_path`)"
+    "`{'train': items, 'valid': items, 'test': items}` of DataLoaders (test from `dls.split`'s items or folder)"
     sides = dict(train=list(dls.train_ds.items), valid=list(dls.valid_ds.items))
-    test = getattr(dls, 'test_items', None)
-    if test is None and getattr(dls, 'test_path', None) is not None: test = test_items(dls.test_path)
+    test = dls.test_items
+    if test is None and dls.test_path is not None: test = test_items(dls.test_path)
     if test is not None: sides['test'] = list(test)
     return sides
 
@@ -389,8 +421,6 @@ def class_counts(dls) -> pd.Series:
     counts = np.bincount(train_labels(dls), minlength=dls.c)
     return pd.Series(counts, index=[str(v) for v in dls.vocab], name='train images')
 
-_dls_extras = ('test_path', 'test_items', 'split_info', 'medmnist')  # attributes recipes hang on DataLoaders
-
 def balanced_sampler(dls, power:float=1.0) -> DataLoaders:
     "Copy of `dls` whose training DataLoader samples class c with probability ∝ 1/n_c**`power`"
     y, trn = train_labels(dls), dls.train
@@ -400,8 +430,7 @@ def balanced_sampler(dls, power:float=1.0) -> DataLoaders:
                      num_workers=trn.num_workers, device=trn.device, do_setup=False,
                      after_item=trn.after_item.fs, before_batch=trn.before_batch.fs, after_batch=trn.after_batch.fs)
     new = DataLoaders(wdl, *dls.loaders[1:], path=dls.path, device=dls.device)
-    for k in _dls_extras:
-        if hasattr(dls, k): setattr(new, k, getattr(dls, k))
+    new.split = dls.split
     return new
 
 # %% ../nbs/02_data.ipynb #9c27ff27

@@ -12,10 +12,11 @@ import numpy as np, torch, torch.nn.functional as F
 from fastai.vision.all import *
 from fastai.callback.data import WeightedDL
 from .core import *
+from .data import Split, labelled_dl
 
 # %% auto #0
-__all__ = ['medmnist_splits', 'load_medmnist', 'synthetic_medmnist', 'SquishBatch', 'medmnist_dls', 'medmnist_test_dl',
-           'held_out_dl']
+__all__ = ['medmnist_splits', 'load_medmnist', 'synthetic_medmnist', 'SquishBatch', 'medmnist_dls', 'medmnist_source',
+           'medmnist_test_dl', 'held_out_dl']
 
 # %% ../nbs/02b_medmnist.ipynb #a28dbe5e
 medmnist_splits = ('train', 'val', 'test')
@@ -129,14 +130,21 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
         power = 1. if balance is True else float(balance)
         dls = dsets.weighted_dataloaders(_balance_weights(yt[:, 0], power), **kw)
     else: dls = dsets.dataloaders(**kw)
-    dls.medmnist = dict(npz=Path(npz), classes=classes, index=index, multi_label=multi_label, getters=getters,
-                        size=size, native_size=int(xt.shape[-1]))
+    dls.split = Split(info=dict(rule=f'{Path(npz).name}: the official train/val/test arrays', seed=seed,
+                                sizes={s: len(r) for s, r in index.items()}),
+                      source=dict(format='medmnist', npz=Path(npz), classes=classes, index=index, multi_label=multi_label,
+                                  getters=getters, size=size, native_size=int(xt.shape[-1])))
     return dls
+
+def medmnist_source(dls) -> dict|None:
+    "What `dls.split` keeps of a MedMNIST file (`npz`, `classes`, the rows of each split), or None for other DataLoaders"
+    split = dls.split
+    return split.source if split is not None and split.source.get('format') == 'medmnist' else None
 
 # %% ../nbs/02b_medmnist.ipynb #0ad9e63f
 def medmnist_test_dl(dls, npz=None, split:str='test', bs:int|None=None):
     "Labelled DataLoader over the `split` rows of `dls`' MedMNIST file (or of another `npz`) with validation transforms"
-    info = getattr(dls, 'medmnist', None)
+    info = medmnist_source(dls)
     if info is None: raise ValueError("medmnist_test_dl needs DataLoaders made by medmnist_dls.")
     if npz is None or Path(npz).resolve() == info['npz'].resolve(): idxs = list(info['index'][split])
     else:
@@ -152,13 +160,11 @@ def medmnist_test_dl(dls, npz=None, split:str='test', bs:int|None=None):
     return dls.test_dl(idxs, with_labels=True, bs=ifnone(bs, dls.valid.bs))
 
 # %% ../nbs/02b_medmnist.ipynb #c84a8400
-from .data import labelled_dl
-
 def held_out_dl(dls, bs:int|None=None):
-    "Labelled DataLoader over the held-out test side of recipe DataLoaders (MedMNIST test arrays, test_items or test_path)"
-    if getattr(dls, 'medmnist', None) is not None: return medmnist_test_dl(dls, bs=bs)
-    items = getattr(dls, 'test_items', None)
+    "Labelled DataLoader over the held-out side `dls.split` of recipe DataLoaders (MedMNIST test arrays, items or folder)"
+    if medmnist_source(dls) is not None: return medmnist_test_dl(dls, bs=bs)
+    items = dls.test_items
     if items is not None and len(items): return labelled_dl(dls, items, bs=bs)
-    if getattr(dls, 'test_path', None) is not None: return labelled_dl(dls, dls.test_path, bs=bs)
-    raise DataLayoutError("These DataLoaders have no held-out test side (no test_items, test_path or MedMNIST test "
-                          "arrays). Build them with a study recipe (e.g. pneumonia_study_dls), or pass a test folder.")
+    if dls.test_path is not None: return labelled_dl(dls, dls.test_path, bs=bs)
+    raise DataLayoutError("These DataLoaders have no held-out test side (no dls.split with test items, a test folder or "
+                          "MedMNIST test arrays). Build them with a study recipe (e.g. pneumonia_study_dls), or pass a test folder.")

@@ -14,7 +14,7 @@ from fastai.vision.all import *
 from .core import *
 from .models import register_arch, arch_names, BodySplitter
 from .data import xray_tfms, pneumonia_dls, folder_dls
-from .medmnist import medmnist_dls, medmnist_test_dl
+from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch, bf16_pays_off, measure_bf16_speedup
 
 # %% auto #0
@@ -147,7 +147,7 @@ def _monitor(recipe, c):
 
 def recipe_learner(dls, recipe:Recipe, seed:int|None=None, **kwargs) -> Learner:
     "One member of `recipe`'s ensemble: a `medfast_learner` with the recipe's network, loss, sampling and best-epoch callback"
-    medmnist = getattr(dls, 'medmnist', None) is not None          # recipe_dls already balanced those batches
+    medmnist = medmnist_source(dls) is not None          # recipe_dls already balanced those batches
     mon = _monitor(recipe, dls.c)
     cbs = [KeepBestEpoch(mon, comp=np.less if 'loss' in mon else np.greater)] if mon else []
     if recipe.bf16 is not None: cbs.append(CPUMixedPrecision(bf16=recipe.bf16))

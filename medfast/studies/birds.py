@@ -169,6 +169,9 @@ def _cub2011_table(root) -> pd.DataFrame:
     df.insert(3, 'label', [cub_label(classes[c]) for c in df.class_id])
     return df
 
+# %% ../../nbs/23b_birds.ipynb #e14c6acc
+from ..data import Split
+
 # %% ../../nbs/23b_birds.ipynb #c6e711dc
 class TableLabel:
     "`get_y` reading an image's label from a `{file: label}` table (the CUB index), not from its folder"
@@ -190,7 +193,8 @@ def birds_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, i
                       item_tfms=ifnone(item_tfms, RandomResizedCrop(size, min_scale=0.35)),
                       batch_tfms=ifnone(batch_tfms, aug_transforms(max_rotate=10., max_lighting=0.2)))
     dls = block.dataloaders(list(train.file), bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.test_items, dls.cub_root = list(test.file), cub_root(path)
+    dls.split = Split(list(test.file), info=dict(rule=f'test: the official CUB test images; valid {valid_pct:.0%} of train', seed=seed),
+                      source=dict(path=cub_root(path)))
     return dls
 
 def birds_test_dl(dls, bs:int|None=None):

@@ -217,6 +217,9 @@ def blastocyst_folder_split(table:pd.DataFrame, valid_pct:float=0.2, balance:str
 def _check_protocol(protocol):
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
 
+# %% ../../nbs/22_blastocyst.ipynb #956978c9
+from ..data import Split
+
 # %% ../../nbs/22_blastocyst.ipynb #cb73bdc9
 class PathLabel:
     "Label an image path through a {path: label} table; errors name unknown images"
@@ -263,9 +266,9 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
                       item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
                       batch_tfms=ifnone(batch_tfms, blastocyst_study_tfms(size) if study else cell_tfms()))
     dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.table, dls.test_items = table, L(list(table.image[table.split == 'test']))
-    dls.split_info = dict(rule=rule + (', train subsampled to balance classes' if balance == 'subsample' else ''),
-                          sizes=table.split.value_counts().to_dict(), seed=seed, protocol=protocol)
+    dls.split = Split(L(list(table.image[table.split == 'test'])), source=dict(table=table),
+                      info=dict(rule=rule + (', train subsampled to balance classes' if balance == 'subsample' else ''),
+                                sizes=table.split.value_counts().to_dict(), seed=seed, protocol=protocol))
     return dls
 
 # %% ../../nbs/22_blastocyst.ipynb #d116e7f8

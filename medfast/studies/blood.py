@@ -293,6 +293,9 @@ def augment_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:int
     out['originals'] = originals
     return out
 
+# %% ../../nbs/21_blood_cells.ipynb #ec9717be
+from ..data import Split
+
 # %% ../../nbs/21_blood_cells.ipynb #27e56186
 BLOOD_STUDY_ACC = {'scratch CNN': 63.50, 'scratch CNN + augmentation': 69.75, 'VGG16 features': 79.42,
                    'VGG19 features': 77.92, 'InceptionV3 features': 79.50, 'Xception features': 82.50,
@@ -307,8 +310,7 @@ def study_cell_tfms(size:int|None=None, **kwargs):
 def _npz_dls(npz, size, bs, seed, classes, **kwargs):
     from medfast.medmnist import medmnist_dls
     dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, classes=list(ifnone(classes, BLOOD8)), **kwargs)
-    dls.split_info = dict(rule='BloodMNIST official train/val/test arrays (no patient ids in the file)',
-                          sizes={s: len(r) for s, r in dls.medmnist['index'].items()}, seed=seed)
+    dls.split.info['rule'] = 'BloodMNIST official train/val/test arrays (no patient ids in the file)'
     return dls
 
 def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, n_valid:int=300, n_test:int=300,
@@ -332,15 +334,14 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
                       batch_tfms=ifnone(batch_tfms, cell_tfms()))
     from medfast.data import default_workers
     dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.test_items = L(items[i] for i in split['test'])
     per_class = {s: dict(Counter(label_fn(items[i]) for i in split[s])) for s in ('train', 'valid', 'test')}
-    dls.split_info = dict(rule=f'{protocol} protocol: ' + ('per class, large classes shrunk, small ones topped up by '
+    dls.split = Split(L(items[i] for i in split['test']), info=dict(rule=f'{protocol} protocol: ' + ('per class, large classes shrunk, small ones topped up by '
                                'augmented repeats' if balance == 'augment' else 'balanced per class') + ', ' +
                                ('grouped by group_fn' if group_fn else 'by image (no group id)'),
                           per_class={s: (sorted(set(v.values()))[0] if len(set(v.values())) == 1 else v)
                                      for s, v in per_class.items()},
-                          sizes={s: len(split[s]) for s in ('train', 'valid', 'test')}, seed=seed)
-    if balance == 'augment': dls.split_info['train_originals'] = split['originals']
+                          sizes={s: len(split[s]) for s in ('train', 'valid', 'test')}, seed=seed))
+    if balance == 'augment': dls.split.info['train_originals'] = split['originals']
     return dls
 
 # %% ../../nbs/21_blood_cells.ipynb #c96ac15f

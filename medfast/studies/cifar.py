@@ -166,6 +166,9 @@ def cifar_tfms(augment:bool|str=True, stats=None) -> list:
     else: tfms = aug_transforms(max_rotate=10., max_zoom=1.1, max_warp=0., max_lighting=0.2, p_lighting=0.5) if augment else []
     return tfms + ([Normalize.from_stats(*stats)] if stats is not None else [])
 
+# %% ../../nbs/23_cifar_birds.ipynb #90553a12
+from ..data import Split
+
 # %% ../../nbs/23_cifar_birds.ipynb #9e8d185a
 def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, valid_pct:float=0.1, bs:int=64,
               seed:int=42, num_workers:int|None=None, splitter=None, item_tfms=None, batch_tfms=None, **kwargs) -> DataLoaders:
@@ -184,11 +187,12 @@ def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, vali
                       splitter=ifnone(splitter, group_splitter(noop, valid_pct, seed, get_y)), item_tfms=item_tfms,
                       batch_tfms=ifnone(batch_tfms, cifar_tfms(augment, stats)))
     dls = block.dataloaders(list(range(n_train)), bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.test_items, dls.stats, dls.cifar_path = list(range(n_train, len(x))), stats, cifar100_dir(path)
+    dls.split = Split(list(range(n_train, len(x))), info=dict(rule=f'test: the official test pickle; valid {valid_pct:.0%} of train', seed=seed),
+                      source=dict(path=cifar100_dir(path), stats=stats))
     return dls
 
 def cifar_test_dl(dls, bs:int|None=None):
-    "Labelled DataLoader over the kept-aside test rows of `cifar_dls`"
+    "Labelled DataLoader over the kept-aside test rows (`dls.split`) of `cifar_dls`"
     return dls.test_dl(dls.test_items, with_labels=True, bs=ifnone(bs, dls.bs))
 
 # %% ../../nbs/23_cifar_birds.ipynb #d6e51d80

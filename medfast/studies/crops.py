@@ -256,6 +256,9 @@ def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str=
     cells.assign(crop=files).to_csv(dest/'cells.csv', index=False)
     return dest
 
+# %% ../../nbs/24_cell_crops.ipynb #ba1c610e
+from ..data import Split
+
 # %% ../../nbs/24_cell_crops.ipynb #7158a076
 def _crop_size(path) -> int:
     "Side of the first crop image under `path` (crops are square)"
@@ -295,10 +298,9 @@ def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:
                       splitter=IndexSplitter(range(len(trn), len(trn) + len(val))),
                       item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)), batch_tfms=ifnone(batch_tfms, crop_tfms()))
     dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.test_items = L(items[i] for i in sides['test'])
-    dls.split_info = dict(rule=f'by source image {1-valid_pct-test_pct:.0%}:{valid_pct:.0%}:{test_pct:.0%}', seed=seed,
+    dls.split = Split(L(items[i] for i in sides['test']), info=dict(rule=f'by source image {1-valid_pct-test_pct:.0%}:{valid_pct:.0%}:{test_pct:.0%}', seed=seed,
                           sizes={s: len(v) for s, v in sides.items()},
-                          images={s: len({source_image(items[i]) for i in v}) for s, v in sides.items()})
+                          images={s: len({source_image(items[i]) for i in v}) for s, v in sides.items()}))
     return dls
 
 _OWN = ('path', 'dls', 'arch', 'pretrained', 'seed', 'dataset', 'source')

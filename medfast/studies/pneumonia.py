@@ -20,6 +20,9 @@ from ..metrics import study_results, metric_text
 # %% auto #0
 __all__ = ['PNEUMONIA_STUDY_ACC', 'PROTOCOLS', 'pneumonia_study_dls', 'pneumonia_study_learner', 'pneumonia_study']
 
+# %% ../../nbs/20_pneumonia.ipynb #e6d446b9
+from ..data import Split
+
 # %% ../../nbs/20_pneumonia.ipynb #32750a7a
 PNEUMONIA_STUDY_ACC = {'resnet18': .99331, 'resnet34': .99522, 'resnet50': .99618, 'alexnet': .97610}
 PROTOCOLS = ('medfast', 'study')
@@ -31,8 +34,7 @@ def _pneumonia_npz_dls(npz, size, bs, seed, three_class, **kwargs):
     from medfast.medmnist import medmnist_dls
     if three_class: raise DataLayoutError("PneumoniaMNIST has two labels (normal, pneumonia); three_class needs the image folders.")
     dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, classes=['normal', 'pneumonia'], **kwargs)
-    dls.split_info = dict(rule='PneumoniaMNIST official train/val/test arrays (no patient ids in the file)',
-                          sizes={s: len(r) for s, r in dls.medmnist['index'].items()}, seed=seed)
+    dls.split.info['rule'] = 'PneumoniaMNIST official train/val/test arrays (no patient ids in the file)'
     return dls
 
 def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.2, test_pct:float=0.15, seed:int=42,
@@ -63,15 +65,14 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     block.get_items = None                                    # items are listed above
     if splitter is not None: block.splitter = splitter
     dls = block.dataloaders(pool, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.test_items, dls.test_path = test, official
     sides = dict(train=dls.train_ds.items, valid=dls.valid_ds.items, test=test)
     leaks = split_leaks(sides, check_bytes=False)
     if len(leaks) and not study:                              # the study's image-level split leaks by design
         warnings.warn(f"{len(leaks)} patient(s) appear on two sides of the split, e.g. "
                       f"{leaks.key.iloc[0]} ({leaks.sides.iloc[0]}); the test score may be optimistic.")
-    dls.split_info = dict(rule=f'{protocol} protocol: train+val pooled, {how} valid {valid_pct:.0%}; test: {rule}',
-                          protocol=protocol, sizes={k: len(v) for k, v in sides.items()}, patient_leaks=len(leaks),
-                          seed=seed)
+    dls.split = Split(test, official, info=dict(
+        rule=f'{protocol} protocol: train+val pooled, {how} valid {valid_pct:.0%}; test: {rule}',
+        protocol=protocol, sizes={k: len(v) for k, v in sides.items()}, patient_leaks=len(leaks), seed=seed))
     return dls
 
 # %% ../../nbs/20_pneumonia.ipynb #5735d0ab
