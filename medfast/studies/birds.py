@@ -16,7 +16,7 @@ from ..images import MedImage
 from ..data import group_splitter, default_workers
 from ..learner import medfast_learner, route_kwargs
 from ..models import create_model
-from ..metrics import top5_accuracy, accuracy_pct
+from ..evaluation import top5_accuracy, accuracy_pct
 
 # %% auto #0
 __all__ = ['CUB_DIR', 'CUB_FILES', 'CUB2010_FILES', 'BIRDS_RUNS', 'synthetic_cub', 'cub_root', 'cub_release', 'cub_label',

@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..data import group_splitter, default_workers, cell_tfms, image_block
-from ..metrics import study_results
+from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train
 from ..models import ARCHS, create_model
 

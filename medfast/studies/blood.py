@@ -344,7 +344,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     return dls
 
 # %% ../../nbs/21_blood_cells.ipynb #c96ac15f
-from ..metrics import study_results
+from ..evaluation import study_results
 from ..learner import medfast_learner, train, route_kwargs
 
 _OWN = ('path', 'dls', 'arch', 'pretrained', 'seed', 'balance', 'protocol', 'dataset', 'source')

@@ -13,7 +13,7 @@ from fastai.vision.all import *
 from ..core import *
 from ..data import group_splitter, default_workers
 from ..learner import medfast_learner, route_kwargs, train, KeepBestEpoch
-from ..metrics import top5_accuracy, accuracy_pct
+from ..evaluation import top5_accuracy, accuracy_pct
 
 # %% auto #0
 __all__ = ['CIFAR100_FINE', 'CIFAR100_COARSE', 'CIFAR_DIR', 'BASENET_LADDER', 'synthetic_cifar100', 'select_classes',

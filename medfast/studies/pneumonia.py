@@ -15,7 +15,8 @@ from ..core import *
 from ..data import (kermany_items, kermany_split, kermany_label, kermany_kind, patient_id, group_splitter,
                           pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks)
 from ..learner import medfast_learner, balanced_class_weights, train, route_kwargs, RunRecorder, StopOnDivergence
-from ..metrics import study_results, metric_text
+from ..metrics import metric_text
+from ..evaluation import study_results
 
 # %% auto #0
 __all__ = ['PNEUMONIA_STUDY_ACC', 'PROTOCOLS', 'pneumonia_study_dls', 'pneumonia_study_learner', 'pneumonia_study']
