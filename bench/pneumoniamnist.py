@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from benchutils import machine, loadavg
 from medfast.core import check_path, save_json, MedfastError
 from medfast.medmnist import medmnist_test_dl, synthetic_medmnist
-from medfast.metrics import get_preds_labelled, metrics_table
+from medfast.metrics import metrics_table
+from medfast.evaluation import get_preds_labelled
 from medfast.recipes import small_image_recipe, recipe_dls, fit_recipe, saved_threshold
 from medfast.inference import export, load
 

@@ -173,7 +173,7 @@ def train_main(argv=None) -> int:
     from medfast.core import claim_folder, write_csv, seed_everything, Timer, MedfastError
     from medfast.data import synthetic_xrays, pneumonia_dls, folder_dls, labelled_dl, check_split
     from medfast.learner import medfast_learner, train, save_run_record
-    from medfast.metrics import evaluate, get_preds_labelled
+    from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
     from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, saved_threshold
@@ -283,7 +283,7 @@ def evaluate_main(argv=None) -> int:
     progress_mode(a.quiet)
     import pandas as pd
     from medfast.core import Timer, seed_everything, check_path, claim_folder, write_csv, save_json, env_info
-    from medfast.metrics import evaluate, get_preds_labelled
+    from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
     timings = {}

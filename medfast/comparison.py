@@ -12,7 +12,8 @@ import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
-from .metrics import evaluate, get_preds_labelled, predict_labels
+from .metrics import predict_labels
+from .evaluation import evaluate, get_preds_labelled
 from .plots import training_history, evaluation_plots, save_fig
 
 # %% auto #0

@@ -10,7 +10,7 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
-from .metrics import image_dl
+from .evaluation import image_dl
 
 # %% auto #0
 __all__ = ['find_target_layer', 'gradcam', 'plot_gradcam']

@@ -1,4 +1,4 @@
-"""Honest test-set metrics: per-class sensitivity, specificity, precision, F1 and ROC AUC with bootstrap confidence intervals, and decision thresholds chosen on validation data.
+"""Honest test-set metrics from arrays of probabilities and targets: per-class sensitivity, specificity, precision, F1 and ROC AUC with bootstrap confidence intervals, and decision thresholds chosen on validation data.
 
 Docs: https://medfast.github.io/medfast/metrics.html.md"""
 
@@ -7,24 +7,18 @@ Docs: https://medfast.github.io/medfast/metrics.html.md"""
 # %% ../nbs/05_metrics.ipynb #c83f2a46
 from __future__ import annotations
 import inspect, warnings
-from pathlib import Path
-from typing import NamedTuple
-import numpy as np, pandas as pd, torch
-from fastai.vision.all import *
-from .core import *
-from .images import DecodeImage
-from .data import labelled_dl, test_items
-from .medmnist import held_out_dl
+import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['precision', 'recall', 'specificity', 'f1', 'sensitivity', 'as_probs', 'as_targets', 'predict_labels',
            'confusion_counts', 'acc', 'balanced_acc', 'roc_auc', 'bootstrap_indices', 'bootstrap_ci', 'roc_points',
            'pr_points', 'average_precision', 'calibration_bins', 'calibration_error', 'choose_threshold',
-           'metrics_table', 'LabelledPreds', 'labelled_items', 'image_dl', 'get_preds_labelled', 'evaluate',
-           'study_results', 'metric_text', 'top5_accuracy', 'accuracy_pct']
+           'metrics_table', 'metric_text']
 
 # %% ../nbs/05_metrics.ipynb #a4b3edfb
-def _np(x): return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+def _np(x):
+    "`x` as a NumPy array; a PyTorch tensor (anything with `detach`) is moved to the CPU first, without importing torch"
+    return x.detach().cpu().numpy() if hasattr(x, 'detach') else np.asarray(x)
 
 def as_probs(probs) -> np.ndarray:
     "`probs` as an `(n, c)` float array; a 1-d array is read as P(positive) of a binary task"
@@ -236,6 +230,7 @@ def choose_threshold(probs, targets, target_sensitivity:float|None=None, method:
     p = as_probs(probs); t = as_targets(targets, p.shape[1])
     if p.shape[1] != 2: raise ValueError(f"choose_threshold is for binary tasks; these probs have {p.shape[1]} classes.")
     if not (t == 1).any() or not (t == 0).any():
+        from medfast.core import DataLayoutError          # imported on this error path only: medfast.core needs torch
         raise DataLayoutError("choose_threshold needs both classes among the validation targets.")
     fpr, tpr, thr = roc_points(p[:, 1], t == 1)
     fpr, tpr, thr = fpr[1:], tpr[1:], thr[1:]                    # drop the 'predict nothing positive' point
@@ -270,7 +265,7 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
     "Tidy table (metric, class, value, ci_low, ci_high) of overall and per-class metrics with bootstrap CIs"
     p = as_probs(probs); t = as_targets(targets, p.shape[1]); c = p.shape[1]
     if len(t) == 0: raise ValueError("metrics_table needs at least one labelled case")
-    classes = [str(o) for o in ifnone(classes, range(c))]
+    classes = [str(o) for o in (range(c) if classes is None else classes)]
     if len(classes) != c: raise ValueError(f"{len(classes)} class names for {c} probability columns")
     preds = predict_labels(p, threshold)
     point = {k: v[0] for k, v in _all_metrics(p, t, preds, np.ones((1, len(t)))).items()}
@@ -302,119 +297,7 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
     df.attrs.update(threshold=threshold, ci=ci, n_boot=n_boot, seed=seed, classes=classes)
     return df
 
-# %% ../nbs/05_metrics.ipynb #e601a072
-class LabelledPreds(NamedTuple):
-    "Probabilities `(n, c)`, integer targets, items and class names of a labelled set"
-    probs: np.ndarray
-    targets: np.ndarray
-    items: list
-    classes: list
-    @property
-    def preds(self) -> np.ndarray:
-        "Argmax labels"
-        return self.probs.argmax(1)
-    @property
-    def losses(self) -> np.ndarray:
-        "Per-case cross-entropy −log P(target)"
-        return -np.log(np.clip(self.probs[np.arange(len(self.targets)), self.targets], 1e-12, None))
-    def __repr__(self): return f"LabelledPreds(n={len(self.targets)}, classes={self.classes})"
-
-def _vocab(learn): return [str(o) for o in learn.dls.vocab]
-
-def _label_pipeline(learn):
-    "The Learner's own item->label-index function, when its DataLoaders still carry it"
-    try: return learn.dls.valid_ds.tfms[1]
-    except Exception: return None
-
-def labelled_items(learn, src):
-    "Items of `src` (folder, Kermany root or list of files) and their integer labels in `learn`'s vocabulary"
-    vocab = _vocab(learn)
-    if isinstance(src, (str, Path)):
-        items = test_items(check_path(src, 'test folder', is_dir=True))
-    else: items = L(src)
-    if not items: raise DataLayoutError(f"No test items in {src}.")
-    label = _label_pipeline(learn)
-    if label is not None:
-        try: return items, np.array([int(label(o)) for o in items]), True
-        except Exception: pass
-    index = {v.lower(): i for i, v in enumerate(vocab)}
-    if len(index) != len(vocab): raise DataLayoutError(f"The model's classes {vocab} differ only by case; "
-                                                       "name test folders exactly as the classes.")
-    unknown = sorted({str(Path(o).parent) for o in items if Path(o).parent.name.lower() not in index})
-    if unknown:
-        raise DataLayoutError(f"Test folder(s) {', '.join(unknown)} match none of the model's classes {vocab}. "
-                              "Rename each class folder to a class name (case does not matter) or remove it.")
-    return items, np.array([index[Path(o).parent.name.lower()] for o in items]), False
-
-def image_dl(learn, items, bs:int|None=None):
-    "Unlabelled DataLoader of image files with the Learner's item and batch transforms (any Learner, loaded ones too)"
-    dls, bs = learn.dls, ifnone(bs, max(getattr(learn.dls, 'bs', 1), 32))      # a loaded model's dls have bs=1
-    try: return dls.test_dl(items, bs=bs)
-    except (AssertionError, TypeError, IndexError, KeyError):
-        pass     # e.g. a model loaded from medfast's safe format expects decoded images, not paths
-    try: tls = dls.valid_ds.tls[0]; tfms, types = list(tls.tfms.fs), tls.types
-    except Exception: tfms, types = [], []
-    decode = next((t for t in tfms if isinstance(t, DecodeImage)), None)      # decode as training did (fast decoding)
-    if decode is None: decode = next((t for t in types if isinstance(t, type) and issubclass(t, PILBase)), PILImage).create
-    return dls.valid.new(Datasets(items, tfms=[[decode]]), bs=bs, shuffle=False, drop_last=False)
-
-def _labelled_dl(learn, items, with_labels, bs=None):
-    return labelled_dl(learn.dls, items, bs=bs) if with_labels else image_dl(learn, items, bs)
-
-def _dl_items(dl):
-    items = getattr(dl, 'items', None)
-    if items is None: items = getattr(getattr(dl, 'dataset', None), 'items', None)
-    return list(items) if items is not None else [None]*len(dl.dataset)
-
-def _has_augmentation(dl):
-    return any(isinstance(t, RandTransform) for t in list(dl.after_item.fs) + list(dl.after_batch.fs))
-
-def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None) -> LabelledPreds:
-    "Probabilities and targets of `learn` on a labelled test folder, list of files or DataLoader"
-    src = test_path_or_dl
-    if isinstance(src, LabelledPreds): return src
-    if isinstance(src, DataLoader):
-        dl, targets = src, None
-        if len(dl.dataset) == 0: raise DataLayoutError("The DataLoader is empty (an exported Learner carries no "
-                                                       "data): pass a labelled test folder instead.")
-    else:
-        items, targets, with_labels = labelled_items(learn, src)
-        dl = _labelled_dl(learn, items, with_labels, bs)
-    if tta and not _has_augmentation(dl):
-        warnings.warn("tta=True, but this Learner's DataLoaders carry no random augmentation (e.g. a model loaded from "
-                      "medfast's safe format), so TTA would average identical predictions; plain predictions are used.")
-        tta = False
-    probs, targs = learn.tta(dl=dl) if tta else learn.get_preds(dl=dl)
-    if targets is None:
-        if targs is None: raise DataLayoutError("This DataLoader has no labels; build it with with_labels=True.")
-        targets = _np(targs)
-    return LabelledPreds(_np(probs).astype(np.float64), as_targets(targets), _dl_items(dl), _vocab(learn))
-
-# %% ../nbs/05_metrics.ipynb #a39b4ba8
-def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None=None,
-             target_sensitivity:float|None=None, n_boot:int=1000, ci:float=0.95, seed:int=42) -> pd.DataFrame:
-    "Tidy test-set metrics table with bootstrap CIs; binary threshold `None`, a number or `'val'`-chosen"
-    if target_sensitivity is not None and threshold is None: threshold = 'val'
-    if isinstance(threshold, str):
-        if threshold != 'val': raise ValueError(f"threshold must be None, a number or 'val', not {threshold!r}")
-        if len(learn.dls.vocab) != 2: raise ValueError("A decision threshold applies to binary tasks only.")
-        try: val = get_preds_labelled(learn, learn.dls.valid, tta=tta)
-        except (DataLayoutError, IndexError, AttributeError) as e:
-            raise MedfastError("threshold='val' needs the Learner's validation data, which an exported model does "
-                               "not carry; pass a number (e.g. the threshold recorded at training time).") from e
-        threshold = choose_threshold(val.probs, val.targets, target_sensitivity)
-        source = 'val' + (f' (sensitivity >= {target_sensitivity})' if target_sensitivity else ' (Youden)')
-    else: source = 'argmax' if threshold is None else 'given'
-    lp = get_preds_labelled(learn, test_path_or_dl, tta=tta)
-    df = metrics_table(lp.probs, lp.targets, lp.classes, threshold, n_boot, ci, seed)
-    df.attrs.update(threshold_source=source, tta=tta)
-    return df
-
-# %% ../nbs/05_metrics.ipynb #fb4d67a7
-def study_results(learn, dl=None, **kwargs) -> pd.DataFrame:
-    "Metrics of `learn` on the held-out test side (or `dl`) via `medfast.metrics.evaluate`"
-    return evaluate(learn, ifnone(dl, held_out_dl(learn.dls)), **kwargs)
-
+# %% ../nbs/05_metrics.ipynb #7f3e1a24
 def metric_text(results:pd.DataFrame, metric:str='accuracy', cls:str='all', digits:int=3) -> str:
     "One metric of an `evaluate` table as text: 'value (95% CI low–high)'"
     row = results[(results.metric == metric) & (results['class'] == cls)]
@@ -422,13 +305,3 @@ def metric_text(results:pd.DataFrame, metric:str='accuracy', cls:str='all', digi
     r = row.iloc[0]
     ci = '' if pd.isna(r.ci_low) else f" (95% CI {r.ci_low:.{digits}f}–{r.ci_high:.{digits}f})"
     return f"{r.value:.{digits}f}{ci}"
-
-# %% ../nbs/05_metrics.ipynb #1d866562
-def top5_accuracy(inp, targ):
-    "Top-5 accuracy (top-k with k = the number of classes when there are fewer than 5)"
-    return top_k_accuracy(inp, targ, k=min(5, inp.shape[-1]))
-
-def accuracy_pct(learn, dl=None) -> float:
-    "Accuracy (%) of `learn` on `dl` (default: its validation set), whatever metrics the learner carries"
-    with learn.no_bar(): probs, targs = learn.get_preds(dl=dl)
-    return round(100*float((probs.argmax(-1) == targs).float().mean()), 1)

@@ -11,8 +11,9 @@ import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
-from .metrics import (LabelledPreds, get_preds_labelled, as_probs, as_targets, predict_labels, confusion_counts,
-                              roc_auc, roc_points, pr_points, average_precision, calibration_bins, calibration_error)
+from .metrics import (as_probs, as_targets, predict_labels, confusion_counts, roc_auc, roc_points, pr_points,
+                             average_precision, calibration_bins, calibration_error)
+from .evaluation import LabelledPreds, get_preds_labelled
 
 # %% auto #0
 __all__ = ['save_fig', 'labelled_preds', 'plot_confusion', 'plot_worst_predictions', 'plot_roc', 'plot_pr', 'training_history',

@@ -209,7 +209,8 @@ def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, 
 
 def choose_val_threshold(learn, dl=None, tta:bool=False, method:str='youden') -> float:
     "Binary decision threshold chosen on `learn`'s validation predictions (with `tta`) by `method`"
-    from medfast.metrics import get_preds_labelled, choose_threshold
+    from medfast.metrics import choose_threshold
+    from medfast.evaluation import get_preds_labelled
     lp = get_preds_labelled(learn, ifnone(dl, learn.dls.valid), tta=tta)
     return choose_threshold(lp.probs, lp.targets, method=method)
 

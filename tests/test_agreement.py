@@ -4,7 +4,7 @@ from PIL import Image
 from medfast.data import synthetic_xrays, pneumonia_dls
 from medfast.learner import medfast_learner
 from medfast.inference import export, load, predict
-from medfast.metrics import get_preds_labelled
+from medfast.evaluation import get_preds_labelled
 from medfast.app import explain_image
 
 def test_evaluate_predict_app_agree(tmp_path):

@@ -37,3 +37,13 @@ def test_no_study_imports_another():
     bad = [f"{n} imports {i}" for n, p in mods.items() if n.startswith('medfast.studies.')
            for i in _imports(p, n) if i.startswith('medfast.studies.') and i != n]
     assert not bad, bad
+
+def test_metrics_needs_no_torch_or_fastai():
+    "Scoring saved probabilities (`medfast.metrics`) imports only NumPy and pandas, never fastai or torch"
+    import subprocess, sys
+    code = ("import sys, numpy as np, medfast.metrics as m\n"
+            "m.metrics_table(np.array([[.8, .2], [.3, .7], [.6, .4]]), [0, 1, 1], n_boot=20)\n"
+            "print(sorted(k for k in ('fastai', 'torch') if k in sys.modules))")
+    r = subprocess.run([sys.executable, '-W', 'ignore', '-c', code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == '[]', r.stdout

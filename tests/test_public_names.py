@@ -11,7 +11,7 @@ def test_every_top_level_name_resolves_to_an_object():
     assert int(n) > 150 and bad.strip() == '[]', r.stdout
 
 def test_names_that_share_a_module_name():
-    code = ("import medfast.metrics, medfast.comparison\n"      # importing the modules first must not shadow
+    code = ("import medfast.metrics, medfast.evaluation, medfast.comparison\n"      # importing the modules first must not shadow
             "from medfast import evaluate, compare, pneumonia_study, blood_cell_learner, blastocyst_study, basenet_ladder, "
             "birds_learner, cell_crop_learner, crop_size_sweep, synthetic_xrays, download_dataset, data_root\n"
             "assert all(callable(f) and not isinstance(f, type(medfast)) for f in (evaluate, compare, pneumonia_study))\n"

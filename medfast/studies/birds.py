@@ -13,10 +13,10 @@ from PIL import Image, ImageDraw
 from fastai.vision.all import *
 from ..core import *
 from ..images import MedImage
-from ..data import group_splitter, default_workers
+from ..data import group_splitter, default_workers, Split
 from ..learner import medfast_learner, route_kwargs
 from ..models import create_model
-from ..metrics import top5_accuracy, accuracy_pct
+from ..evaluation import top5_accuracy, accuracy_pct
 
 # %% auto #0
 __all__ = ['CUB_DIR', 'CUB_FILES', 'CUB2010_FILES', 'BIRDS_RUNS', 'synthetic_cub', 'cub_root', 'cub_release', 'cub_label',
@@ -168,9 +168,6 @@ def _cub2011_table(root) -> pd.DataFrame:
                            class_id=[int(labels[i]) for i in images], is_train=[split[i] == '1' for i in images]))
     df.insert(3, 'label', [cub_label(classes[c]) for c in df.class_id])
     return df
-
-# %% ../../nbs/23b_birds.ipynb #e14c6acc
-from ..data import Split
 
 # %% ../../nbs/23b_birds.ipynb #c6e711dc
 class TableLabel:

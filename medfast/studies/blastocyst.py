@@ -13,8 +13,8 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
-from ..data import group_splitter, default_workers, cell_tfms, image_block
-from ..metrics import study_results
+from ..data import group_splitter, default_workers, cell_tfms, image_block, Split
+from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train
 from ..models import ARCHS, create_model
 
@@ -216,9 +216,6 @@ def blastocyst_folder_split(table:pd.DataFrame, valid_pct:float=0.2, balance:str
 
 def _check_protocol(protocol):
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
-
-# %% ../../nbs/22_blastocyst.ipynb #956978c9
-from ..data import Split
 
 # %% ../../nbs/22_blastocyst.ipynb #cb73bdc9
 class PathLabel:

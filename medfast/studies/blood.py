@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..images import MedImage, MedImageBlock, image_files
-from ..data import cell_tfms
+from ..data import cell_tfms, Split
 
 # %% auto #0
 __all__ = ['BLOOD4', 'BLOOD8', 'SYNTHETIC_PATHOLOGIES', 'BLOOD_STUDY_ACC', 'blood_class', 'synthetic_blood_cell',
@@ -293,9 +293,6 @@ def augment_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:int
     out['originals'] = originals
     return out
 
-# %% ../../nbs/21_blood_cells.ipynb #ec9717be
-from ..data import Split
-
 # %% ../../nbs/21_blood_cells.ipynb #27e56186
 BLOOD_STUDY_ACC = {'scratch CNN': 63.50, 'scratch CNN + augmentation': 69.75, 'VGG16 features': 79.42,
                    'VGG19 features': 77.92, 'InceptionV3 features': 79.50, 'Xception features': 82.50,
@@ -345,7 +342,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     return dls
 
 # %% ../../nbs/21_blood_cells.ipynb #c96ac15f
-from ..metrics import study_results
+from ..evaluation import study_results
 from ..learner import medfast_learner, train, route_kwargs
 
 _OWN = ('path', 'dls', 'arch', 'pretrained', 'seed', 'balance', 'protocol', 'dataset', 'source')

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import *
 from ..core import *
-from ..data import group_splitter, default_workers
+from ..data import group_splitter, default_workers, Split
 from ..learner import medfast_learner, route_kwargs, train, KeepBestEpoch
-from ..metrics import top5_accuracy, accuracy_pct
+from ..evaluation import top5_accuracy, accuracy_pct
 
 # %% auto #0
 __all__ = ['CIFAR100_FINE', 'CIFAR100_COARSE', 'CIFAR_DIR', 'BASENET_LADDER', 'synthetic_cifar100', 'select_classes',
@@ -165,9 +165,6 @@ def cifar_tfms(augment:bool|str=True, stats=None) -> list:
     if augment == 'study': tfms = [Flip(p=0.5), Zoom(min_zoom=0.8, max_zoom=1.2, p=1., pad_mode=PadMode.Border)]  # Keras zoom_range=0.2
     else: tfms = aug_transforms(max_rotate=10., max_zoom=1.1, max_warp=0., max_lighting=0.2, p_lighting=0.5) if augment else []
     return tfms + ([Normalize.from_stats(*stats)] if stats is not None else [])
-
-# %% ../../nbs/23_cifar_birds.ipynb #90553a12
-from ..data import Split
 
 # %% ../../nbs/23_cifar_birds.ipynb #9e8d185a
 def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, valid_pct:float=0.1, bs:int=64,

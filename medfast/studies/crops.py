@@ -16,7 +16,7 @@ from fastai.vision.augment import aug_transforms
 from ..core import *
 from ..images import open_image
 from fastai.vision.all import DataBlock, CategoryBlock, IndexSplitter, Resize, ResizeMethod, parent_label, TfmdDL, vision_learner, set_seed
-from ..data import folder_dls, class_folder_items, image_block, default_workers
+from ..data import folder_dls, class_folder_items, image_block, default_workers, Split
 from ..learner import medfast_learner, train, route_kwargs
 
 # %% auto #0
@@ -255,9 +255,6 @@ def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str=
                                         "use border='pad' or a smaller size.")
     cells.assign(crop=files).to_csv(dest/'cells.csv', index=False)
     return dest
-
-# %% ../../nbs/24_cell_crops.ipynb #ba1c610e
-from ..data import Split
 
 # %% ../../nbs/24_cell_crops.ipynb #7158a076
 def _crop_size(path) -> int:

@@ -13,15 +13,13 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from ..core import *
 from ..data import (kermany_items, kermany_split, kermany_label, kermany_kind, patient_id, group_splitter,
-                          pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks)
+                          pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks, Split)
 from ..learner import medfast_learner, balanced_class_weights, train, route_kwargs, RunRecorder, StopOnDivergence
-from ..metrics import study_results, metric_text
+from ..metrics import metric_text
+from ..evaluation import study_results
 
 # %% auto #0
 __all__ = ['PNEUMONIA_STUDY_ACC', 'PROTOCOLS', 'pneumonia_study_dls', 'pneumonia_study_learner', 'pneumonia_study']
-
-# %% ../../nbs/20_pneumonia.ipynb #e6d446b9
-from ..data import Split
 
 # %% ../../nbs/20_pneumonia.ipynb #32750a7a
 PNEUMONIA_STUDY_ACC = {'resnet18': .99331, 'resnet34': .99522, 'resnet50': .99618, 'alexnet': .97610}
