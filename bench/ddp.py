@@ -73,7 +73,7 @@ def main():
     if a.smoke: a.n, a.size, a.bs, a.epochs = 24, 32, 4, 2
     sys.path.insert(0, str(Path(__file__).parent))
     from benchutils import machine
-    from medfast.data import synthetic_xrays
+    from medfast.synthetic import synthetic_xrays
     with tempfile.TemporaryDirectory() as d:
         data = synthetic_xrays(Path(d)/'xrays', n=a.n, size=max(128, a.size), seed=0)
         print(f"Machine: {machine()}")

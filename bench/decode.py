@@ -33,7 +33,7 @@ def make_large_jpegs(dest, n=24, size=(2000, 1800), seed=0, quality=90, noise=3.
     for i in range(n):
         if i < len(srcs): im = Image.open(srcs[i]).convert('L')
         else:
-            from medfast.data import synthetic_xray
+            from medfast.synthetic import synthetic_xray
             im = synthetic_xray('normal' if i % 2 else 'bacteria', 256, seed=i)
         big = np.asarray(im.resize(size, Image.BICUBIC), dtype=np.float32)
         big += rng.normal(0, noise, big.shape).astype(np.float32)              # film grain: JPEG sizes like real scans

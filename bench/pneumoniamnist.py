@@ -17,7 +17,8 @@ import numpy as np, torch
 sys.path.insert(0, str(Path(__file__).parent))
 from benchutils import machine, loadavg
 from medfast.core import check_path, save_json, MedfastError
-from medfast.medmnist import medmnist_test_dl, synthetic_medmnist
+from medfast.synthetic import synthetic_medmnist
+from medfast.medmnist import medmnist_test_dl
 from medfast.metrics import metrics_table
 from medfast.evaluation import get_preds_labelled
 from medfast.recipes import small_image_recipe, recipe_dls, fit_recipe, saved_threshold

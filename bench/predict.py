@@ -19,7 +19,8 @@ import numpy as np, torch
 from fastai.vision.all import *
 sys.path.insert(0, str(Path(__file__).parent))
 from benchutils import cpu_has_fast_bf16, machine, loadavg
-from medfast.data import folder_dls, synthetic_xrays
+from medfast.synthetic import synthetic_xrays
+from medfast.data import folder_dls
 from medfast.images import image_files
 from medfast.learner import medfast_learner
 from medfast.inference import predict

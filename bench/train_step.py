@@ -25,7 +25,8 @@ import copy as copylib
 sys.path.insert(0, str(Path(__file__).parent))
 from benchutils import CPUMixedPrecision, cpu_has_fast_bf16, machine, loadavg
 from medfast.core import seed_everything
-from medfast.medmnist import medmnist_dls, synthetic_medmnist, load_medmnist
+from medfast.synthetic import synthetic_medmnist
+from medfast.medmnist import medmnist_dls, load_medmnist
 from medfast.learner import medfast_learner
 
 MODES = {'fp32': (False, False), 'channels_last': (False, True), 'bf16': (True, False), 'bf16+channels_last': (True, True)}
@@ -119,7 +120,8 @@ def bench_steps(a):
 
 def bench_workers(a):
     "Full epochs from JPEG files (decode + resize + augment + train) with num_workers 0/1/2"
-    from medfast.data import folder_dls, synthetic_xrays
+    from medfast.synthetic import synthetic_xrays
+    from medfast.data import folder_dls
     real = Path(__file__).resolve().parents[2]/'shared'/'data'/'chest_xray_224'/'train'
     tmp = Path(tempfile.mkdtemp())
     if real.exists() and not a.smoke:

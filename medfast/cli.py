@@ -171,7 +171,8 @@ def train_main(argv=None) -> int:
     progress_mode(a.quiet)
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
     from medfast.core import claim_folder, write_csv, seed_everything, Timer, MedfastError
-    from medfast.data import synthetic_xrays, pneumonia_dls, folder_dls, labelled_dl, check_split
+    from medfast.synthetic import synthetic_xrays
+    from medfast.data import pneumonia_dls, folder_dls, labelled_dl, check_split
     from medfast.learner import medfast_learner, train, save_run_record
     from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import plot_confusion, save_fig

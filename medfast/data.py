@@ -17,95 +17,10 @@ from .core import *
 from .images import MedImage, MedImageBlock, image_files, walk_images, unreadable_images
 
 # %% auto #0
-__all__ = ['synthetic_xray', 'synthetic_xrays', 'patient_id', 'group_splitter', 'class_folder_items', 'kermany_split',
-           'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'default_workers', 'image_block',
-           'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks',
-           'split_sides', 'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
-
-# %% ../nbs/02_data.ipynb #0d2ed3b3
-def _xray_canvas(size, rng):
-    "Grey float image in [0,1] of a chest: body, lungs, ribs, spine and heart, with per-image jitter"
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    cx, cy = 0.5 + rng.normal(0, 0.02), 0.52 + rng.normal(0, 0.02)
-    body = ((xx-cx)/0.42)**2 + ((yy-cy)/0.55)**2 < 1
-    img = np.where(body, 0.55, 0.08) + 0.05*yy
-    lungs = np.zeros_like(img, dtype=bool)
-    for side in (-1, 1):
-        lx = cx + side*(0.17 + rng.normal(0, 0.01))
-        lung = ((xx-lx)/0.13)**2 + ((yy-cy+0.05)/0.3)**2 < 1
-        lungs |= lung
-    img[lungs] = 0.2
-    ribs = 0.5 + 0.5*np.sin((yy - 0.04*np.abs(xx-cx)*6) * 2*np.pi*9 + rng.uniform(0, 6))
-    img += lungs * 0.08 * ribs
-    img += 0.25 * (np.abs(xx-cx) < 0.035) * body                                   # spine
-    img += 0.2 * ((((xx-cx-0.07)/0.12)**2 + ((yy-cy-0.15)/0.12)**2) < 1)           # heart
-    return img, lungs, xx, yy
-
-def _opacity(xx, yy, x, y, r, strength):
-    return strength * np.exp(-(((xx-x)**2 + (yy-y)**2) / (2*r*r)))
-
-def synthetic_xray(kind:str='normal', size:int=128, seed:int=0) -> Image.Image:
-    "One synthetic chest X-ray (`kind`: normal, bacteria or virus) as a greyscale PIL image"
-    rng = np.random.default_rng(seed)
-    img, lungs, xx, yy = _xray_canvas(size, rng)
-    ys, xs = np.nonzero(lungs)
-    if kind == 'bacteria':                                        # one dense lobar consolidation
-        i = rng.integers(len(xs))
-        img += lungs * _opacity(xx, yy, xs[i]/size, ys[i]/size, rng.uniform(0.07, 0.11), rng.uniform(0.4, 0.55))
-    elif kind == 'virus':                                         # diffuse bilateral patchy haze
-        for i in rng.integers(len(xs), size=8):
-            img += lungs * _opacity(xx, yy, xs[i]/size, ys[i]/size, rng.uniform(0.03, 0.05), rng.uniform(0.15, 0.3))
-    elif kind != 'normal': raise ValueError(f"kind must be 'normal', 'bacteria' or 'virus', not {kind!r}")
-    img += rng.normal(0, 0.03, img.shape)
-    pil = Image.fromarray((np.clip(img, 0, 1)*255).astype(np.uint8), 'L')
-    return pil.filter(ImageFilter.GaussianBlur(size/256))
-
-# %% ../nbs/02_data.ipynb #5b1de1cb
-def _kermany_name(kind, pid, k):
-    return f"IM-{pid:04d}-{k+1:04d}.jpeg" if kind == 'normal' else f"person{pid}_{kind}_{k+1}.jpeg"
-
-def synthetic_xrays(dest, n:int=200, size:int=128, seed:int=0, n_val:int|None=None, n_test:int|None=None,
-                    pneumonia_frac:float=0.5) -> Path:
-    "Write a deterministic SYNTHETIC chest X-ray set in the Kermany layout `dest/{train,val,test}/{NORMAL,PNEUMONIA}`"
-    dest = Path(dest)
-    n_val, n_test = ifnone(n_val, max(4, n//25)), ifnone(n_test, max(8, n//4))
-    meta = dict(generator='medfast.data.synthetic_xrays', n=n, size=size, seed=seed, n_val=n_val, n_test=n_test,
-                pneumonia_frac=pneumonia_frac)
-    if _synthetic_ready(dest, meta): return dest
-    if dest.exists() and any(dest.iterdir()):
-        raise FileExistsError(f"{dest} is not empty and holds no complete synthetic set (an interrupted run of an older "
-                              "medfast?); synthetic_xrays never writes into it. Delete it, or choose another folder.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
-    try:
-        _write_synthetic(tmp, n, size, seed, n_val, n_test, pneumonia_frac)
-        save_json(meta, tmp/'SYNTHETIC.json')
-        try: os.rename(tmp, dest)                          # onto a missing or empty folder: atomic
-        except OSError:                                    # another run finished first: use its copy
-            if not _synthetic_ready(dest, meta): raise
-    finally: shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-def _synthetic_ready(dest, meta) -> bool:
-    stamp = Path(dest)/'SYNTHETIC.json'
-    if not stamp.exists(): return False
-    if json.loads(stamp.read_text()) == meta: return True
-    raise FileExistsError(f"{dest} already holds a synthetic set made with other arguments; choose another folder.")
-
-def _write_synthetic(dest, n, size, seed, n_val, n_test, pneumonia_frac):
-    rng, pid = np.random.default_rng(seed), 0
-    for split, n_split in (('train', n), ('val', n_val), ('test', n_test)):
-        n_pneu = int(round(n_split*pneumonia_frac))
-        for cls, n_cls in (('NORMAL', n_split-n_pneu), ('PNEUMONIA', n_pneu)):
-            (dest/split/cls).mkdir(parents=True, exist_ok=True)
-            done = 0
-            while done < n_cls:
-                pid += 1
-                kind = 'normal' if cls == 'NORMAL' else rng.choice(['bacteria', 'virus'])
-                for k in range(min(int(rng.integers(1, 4)), n_cls-done)):
-                    img = synthetic_xray(kind, size, seed=int(rng.integers(2**31)))
-                    img.save(dest/split/cls/_kermany_name(kind, pid, k), quality=92)
-                    done += 1
+__all__ = ['patient_id', 'group_splitter', 'class_folder_items', 'kermany_split', 'kermany_label', 'kermany_items',
+           'kermany_kind', 'xray_tfms', 'default_workers', 'image_block', 'folder_dls', 'Split', 'pneumonia_block',
+           'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels',
+           'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]

@@ -15,8 +15,8 @@ from .core import *
 from .data import Split, labelled_dl
 
 # %% auto #0
-__all__ = ['medmnist_splits', 'load_medmnist', 'synthetic_medmnist', 'SquishBatch', 'medmnist_dls', 'medmnist_source',
-           'medmnist_test_dl', 'held_out_dl']
+__all__ = ['medmnist_splits', 'load_medmnist', 'SquishBatch', 'medmnist_dls', 'medmnist_source', 'medmnist_test_dl',
+           'held_out_dl']
 
 # %% ../nbs/02b_medmnist.ipynb #a28dbe5e
 medmnist_splits = ('train', 'val', 'test')
@@ -45,31 +45,6 @@ def load_medmnist(npz, splits=medmnist_splits) -> dict:
         if len(x) != len(y): raise DataLayoutError(f"{p}: {s}_images has {len(x)} rows but {s}_labels has {len(y)}.")
         out[s] = (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
     return out
-
-# %% ../nbs/02b_medmnist.ipynb #dcb29ed9
-def synthetic_medmnist(path, n:int=64, size:int=28, seed:int=0, n_classes:int=2, channels:int=1,
-                       multi_label:bool=False, n_val:int|None=None, n_test:int|None=None) -> Path:
-    "Write a tiny deterministic SYNTHETIC MedMNIST-format `.npz` (grey or RGB, multi-class or multi-label)"
-    path = Path(path)
-    if path.exists(): raise FileExistsError(f"{path} exists; synthetic_medmnist never replaces a file.")
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    centres = [(0.3 + 0.4*np.cos(a), 0.5 + 0.3*np.sin(a)) for a in np.linspace(0, 2*np.pi, n_classes, endpoint=False)]
-    arrays = {}
-    for split, m in (('train', n), ('val', ifnone(n_val, max(n_classes, n//4))), ('test', ifnone(n_test, max(n_classes, n//4)))):
-        labels = (rng.random((m, n_classes)) < 0.4).astype(np.uint8) if multi_label else \
-                 (np.arange(m) % n_classes)[rng.permutation(m)][:, None].astype(np.uint8)
-        imgs = rng.normal(0.3, 0.08, (m, size, size))
-        for i in range(m):
-            for c in (np.nonzero(labels[i])[0] if multi_label else labels[i]):
-                cx, cy = centres[int(c)]
-                imgs[i] += 0.5*np.exp(-((xx-cx)**2 + (yy-cy)**2) / (2*0.08**2))
-        imgs = (np.clip(imgs, 0, 1)*255).astype(np.uint8)
-        if channels == 3: imgs = np.stack([imgs, imgs*0.8, imgs*0.6], -1).astype(np.uint8)
-        arrays[f'{split}_images'], arrays[f'{split}_labels'] = imgs, labels
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
-    return path
 
 # %% ../nbs/02b_medmnist.ipynb #86fd7c5b
 class SquishBatch(Transform):

@@ -1,7 +1,8 @@
 "One preprocessing path: `evaluate`, `predict` and the app give the same probabilities for one saved model on large JPEGs."
 import numpy as np
 from PIL import Image
-from medfast.data import synthetic_xrays, pneumonia_dls
+from medfast.synthetic import synthetic_xrays
+from medfast.data import pneumonia_dls
 from medfast.learner import medfast_learner
 from medfast.inference import export, load, predict
 from medfast.evaluation import get_preds_labelled

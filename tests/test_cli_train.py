@@ -36,7 +36,7 @@ def test_cli_help_and_unknown(cli):
 def test_train_from_cache(cli, tmp_path):
     "--cache trains from resized copies, built once and reused; the run record names the original data"
     import json
-    from medfast.data import synthetic_xrays
+    from medfast.synthetic import synthetic_xrays
     data = synthetic_xrays(tmp_path/'xr', n=24, size=96, seed=0)
     env = {'MEDFAST_CACHE': str(tmp_path/'cache')}
     args = ['train', '--data', data, '--pretrained', 'no', '--size', 32, '--epochs', 1, '--bs', 8, '--cache', '--quiet']

@@ -45,7 +45,8 @@ DIVERGE = '''
 import json, sys
 from pathlib import Path
 from fastai.vision.all import *
-from medfast.data import synthetic_xrays, pneumonia_dls
+from medfast.synthetic import synthetic_xrays
+from medfast.data import pneumonia_dls
 from medfast.learner import medfast_learner
 from medfast.distributed import init_distributed, main_process_first, distrib_kwargs, RankRecorder
 init_distributed()

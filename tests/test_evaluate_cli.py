@@ -10,7 +10,8 @@ PLOTS = ['confusion_matrix.png', 'roc_curve.png', 'pr_curve.png', 'calibration.p
 @pytest.fixture(scope='module')
 def tiny_model(tmp_path_factory):
     "A basenet trained for one epoch on 32-px synthetic X-rays, exported in the safe format, and a test folder"
-    from medfast.data import synthetic_xrays, folder_dls
+    from medfast.synthetic import synthetic_xrays
+    from medfast.data import folder_dls
     from medfast.learner import medfast_learner
     from medfast.inference import export
     tmp = tmp_path_factory.mktemp('evalcli')

@@ -3,7 +3,9 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
 
-from medfast.data import synthetic_xrays, folder_dls
+from medfast.synthetic import synthetic_xrays
+
+from medfast.data import folder_dls
 from medfast.learner import medfast_learner
 from medfast.inference import export
 

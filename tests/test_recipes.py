@@ -12,7 +12,8 @@ def _run(*args, timeout=300):
 def test_onnx_roundtrip_matches_torch(tmp_path):
     pytest.importorskip('onnxruntime')
     from PIL import Image
-    from medfast.medmnist import synthetic_medmnist, medmnist_dls, load_medmnist
+    from medfast.synthetic import synthetic_medmnist
+    from medfast.medmnist import medmnist_dls, load_medmnist
     from medfast.learner import medfast_learner
     from medfast.inference import export, load, predict
     from medfast.onnx import export_onnx, predict_onnx

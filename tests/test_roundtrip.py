@@ -6,7 +6,8 @@ import numpy as np, pytest, torch
 from fastai.vision.all import (DataBlock, CategoryBlock, Normalize, Resize, ResizeMethod, RandomSplitter,
                                parent_label, imagenet_stats)
 from medfast.core import ModelMismatchError
-from medfast.data import synthetic_xrays, folder_dls
+from medfast.synthetic import synthetic_xrays
+from medfast.data import folder_dls
 from medfast.images import MedImageBW, MedImageBlock, image_files
 from medfast.learner import medfast_learner
 from medfast.inference import export, load, predict, spec_sha256

@@ -6,7 +6,8 @@ from PIL import Image
 
 from medfast.core import (MedfastError, DataLayoutError, ModelMismatchError, UnsafeFileError, claim_folder,
                           release_folders, read_csv_safe)
-from medfast.data import synthetic_xrays, folder_dls, synthetic_xray, class_folder_items
+from medfast.synthetic import synthetic_xrays, synthetic_xray
+from medfast.data import folder_dls, class_folder_items
 from medfast.images import open_image, image_files
 from medfast.inference import export, load, predict, spec_sha256
 from medfast.learner import medfast_learner

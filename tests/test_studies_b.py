@@ -11,7 +11,7 @@ DATA = Path(__file__).resolve().parent.parent.parent/'shared'/'data'
 
 @pytest.fixture(scope='module')
 def xrays(tmp_path_factory):
-    from medfast.data import synthetic_xrays
+    from medfast.synthetic import synthetic_xrays
     return synthetic_xrays(tmp_path_factory.mktemp('cx')/'chest_xray', n=40, size=32, seed=0)
 
 @pytest.fixture(scope='module')

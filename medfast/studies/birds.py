@@ -12,6 +12,7 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageDraw
 from fastai.vision.all import *
 from ..core import *
+from ..synthetic import write_synthetic
 from ..images import MedImage
 from ..data import group_splitter, default_workers, Split
 from ..learner import medfast_learner, route_kwargs
@@ -52,29 +53,31 @@ def _synthetic_bird(k, n_classes, size, rng) -> Image.Image:
 def synthetic_cub(dest, n_classes:int=3, n_per_class:int=8, size:int=64, seed:int=0, release:str='2011') -> Path:
     "Write a tiny CUB-200 look-alike: `release` '2011' (`dest/CUB_200_2011/...`) or '2010' (`dest/{images,lists}`); half of each species training"
     if release not in ('2011', '2010'): raise ValueError(f"release must be '2011' or '2010', not {release!r}")
-    dest = free_path(dest)
-    root = dest/CUB_DIR if release == '2011' else dest
-    (root/'images').mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    images, labels, split, classes, i = [], [], [], [], 0
-    for k in range(n_classes):
-        name = _CUB_NAMES[k] if k < len(_CUB_NAMES) else f"Synthetic_Bird_{k+1}"
-        folder = f"{k+1:03d}.{name}"; classes.append(f"{k+1} {folder}")
-        (root/'images'/folder).mkdir(exist_ok=True)
-        for j in range(n_per_class):
-            i += 1
-            rel = f"{folder}/{name}_{j+1:04d}_{int(rng.integers(1, 99999))}.jpg"
-            _synthetic_bird(k, n_classes, size, rng).save(root/'images'/rel, quality=90)
-            images.append(f"{i} {rel}"); labels.append(f"{i} {k+1}"); split.append(f"{i} {int(j % 2 == 0)}")
-    if release == '2010':
-        files = [l.split(maxsplit=1)[1] for l in images]
-        train = [f for f, sp in zip(files, split) if sp.endswith(' 1')]
-        lists = dict(zip(CUB2010_FILES, (files, train, [f for f in files if f not in train], [c.split()[1] for c in classes])))
-        (root/'lists').mkdir()
-        for fn, lines in lists.items(): (root/'lists'/fn).write_text('\n'.join(lines) + '\n')
-        return dest
-    for fn, lines in zip(CUB_FILES, (images, labels, split, classes)): (root/fn).write_text('\n'.join(lines) + '\n')
-    return dest
+    def write(dest):
+        root = dest/CUB_DIR if release == '2011' else dest
+        (root/'images').mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(seed)
+        images, labels, split, classes, i = [], [], [], [], 0
+        for k in range(n_classes):
+            name = _CUB_NAMES[k] if k < len(_CUB_NAMES) else f"Synthetic_Bird_{k+1}"
+            folder = f"{k+1:03d}.{name}"; classes.append(f"{k+1} {folder}")
+            (root/'images'/folder).mkdir(exist_ok=True)
+            for j in range(n_per_class):
+                i += 1
+                rel = f"{folder}/{name}_{j+1:04d}_{int(rng.integers(1, 99999))}.jpg"
+                _synthetic_bird(k, n_classes, size, rng).save(root/'images'/rel, quality=90)
+                images.append(f"{i} {rel}"); labels.append(f"{i} {k+1}"); split.append(f"{i} {int(j % 2 == 0)}")
+        if release == '2010':
+            files = [l.split(maxsplit=1)[1] for l in images]
+            train = [f for f, sp in zip(files, split) if sp.endswith(' 1')]
+            lists = dict(zip(CUB2010_FILES, (files, train, [f for f in files if f not in train], [c.split()[1] for c in classes])))
+            (root/'lists').mkdir()
+            for fn, lines in lists.items(): (root/'lists'/fn).write_text('\n'.join(lines) + '\n')
+            return dest
+        for fn, lines in zip(CUB_FILES, (images, labels, split, classes)): (root/fn).write_text('\n'.join(lines) + '\n')
+    meta = dict(generator='medfast.studies.birds.synthetic_cub', n_classes=n_classes, n_per_class=n_per_class, size=size,
+                seed=seed, release=release)
+    return write_synthetic(dest, meta, write)
 
 # %% ../../nbs/23b_birds.ipynb #ad69e620
 def cub_root(path) -> Path:

@@ -13,6 +13,7 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
+from ..synthetic import write_synthetic
 from ..data import group_splitter, default_workers, cell_tfms, image_block, Split
 from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train
@@ -61,42 +62,37 @@ def synthetic_blastocyst(grade:str='A', size:int=128, seed:int=0, brightness:flo
 # %% ../../nbs/22_blastocyst.ipynb #0c82ed87
 def synthetic_blastocysts(dest, n:int=60, size:int=128, seed:int=0, n_patients:int=12) -> Path:
     "Write a deterministic SYNTHETIC blastocyst export: `dest/images/*.png` + `dest/labels.csv` (image, grade, patient, cycle)"
-    dest = Path(dest)
+    def write(dest):
+        rng = np.random.default_rng(seed)
+        (dest/'images').mkdir(parents=True)
+        quality = rng.normal(0, 0.8, n_patients)                                 # patient effect on grades
+        light = rng.normal(0, 0.04, n_patients)                                  # patient effect on the images
+        rows = []
+        for i in range(n):
+            p = i % n_patients
+            cycle = int(rng.integers(1, 3))
+            g = int(np.clip(np.round(1.5 - quality[p] + rng.normal(0, 0.9)), 0, 3))
+            name = f"P{p+1:03d}_C{cycle}_E{i+1:03d}.png"
+            synthetic_blastocyst(ASEBIR_GRADES[g], size, seed=int(rng.integers(2**31)), brightness=light[p]).save(dest/'images'/name)
+            rows.append(dict(image=f"images/{name}", grade=ASEBIR_GRADES[g], patient=f"P{p+1:03d}", cycle=f"C{cycle}"))
+        pd.DataFrame(rows).to_csv(dest/'labels.csv', index=False)
     meta = dict(generator='medfast.blastocyst.synthetic_blastocysts', n=n, size=size, seed=seed, n_patients=n_patients)
-    stamp = dest/'SYNTHETIC.json'
-    if stamp.exists():
-        if json.loads(stamp.read_text()) == meta: return dest
-        raise FileExistsError(f"{dest} already holds a synthetic set made with other arguments; choose another folder.")
-    if dest.exists() and any(dest.iterdir()):
-        raise FileExistsError(f"{dest} is not empty; synthetic_blastocysts never writes into a folder holding other files.")
-    rng = np.random.default_rng(seed)
-    (dest/'images').mkdir(parents=True)
-    quality = rng.normal(0, 0.8, n_patients)                                 # patient effect on grades
-    light = rng.normal(0, 0.04, n_patients)                                  # patient effect on the images
-    rows = []
-    for i in range(n):
-        p = i % n_patients
-        cycle = int(rng.integers(1, 3))
-        g = int(np.clip(np.round(1.5 - quality[p] + rng.normal(0, 0.9)), 0, 3))
-        name = f"P{p+1:03d}_C{cycle}_E{i+1:03d}.png"
-        synthetic_blastocyst(ASEBIR_GRADES[g], size, seed=int(rng.integers(2**31)), brightness=light[p]).save(dest/'images'/name)
-        rows.append(dict(image=f"images/{name}", grade=ASEBIR_GRADES[g], patient=f"P{p+1:03d}", cycle=f"C{cycle}"))
-    pd.DataFrame(rows).to_csv(dest/'labels.csv', index=False)
-    save_json(meta, stamp)
-    return dest
+    return write_synthetic(dest, meta, write)
 
 # %% ../../nbs/22_blastocyst.ipynb #f7caad6b
 def synthetic_blastocyst_folders(dest, n_train:int=16, n_test:int=6, size:int=64, seed:int=0) -> Path:
     "Write a SYNTHETIC study-layout export: `dest/{train,test}/{good,poor}/*.png`, `n_train`/`n_test` images per class"
-    dest = free_path(dest)
-    rng = np.random.default_rng(seed)
-    for side, n in (('train', n_train), ('test', n_test)):
-        for label, grades in (('good', 'AB'), ('poor', 'CD')):
-            (dest/side/label).mkdir(parents=True)
-            for i in range(n):
-                g = grades[int(rng.integers(2))]
-                synthetic_blastocyst(g, size, seed=int(rng.integers(2**31))).convert('RGB').save(dest/side/label/f"{label}_{i+1:04d}.png")
-    return dest
+    def write(dest):
+        rng = np.random.default_rng(seed)
+        for side, n in (('train', n_train), ('test', n_test)):
+            for label, grades in (('good', 'AB'), ('poor', 'CD')):
+                (dest/side/label).mkdir(parents=True)
+                for i in range(n):
+                    g = grades[int(rng.integers(2))]
+                    synthetic_blastocyst(g, size, seed=int(rng.integers(2**31))).convert('RGB').save(dest/side/label/f"{label}_{i+1:04d}.png")
+    meta = dict(generator='medfast.studies.blastocyst.synthetic_blastocyst_folders', n_train=n_train, n_test=n_test,
+                size=size, seed=seed)
+    return write_synthetic(dest, meta, write)
 
 # %% ../../nbs/22_blastocyst.ipynb #bc54b502
 _COLUMNS = dict(image=('image', 'file', 'filename', 'fname', 'path', 'image_file', 'img'),

@@ -13,6 +13,7 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 from fastai.vision.all import *
 from ..core import *
+from ..synthetic import write_synthetic
 from ..images import MedImage, MedImageBlock, image_files
 from ..data import cell_tfms, Split
 
@@ -101,27 +102,21 @@ def synthetic_blood_cells(dest, n:int=10, size=(1200, 900), seed:int=0, layout:s
                           n_patients:int=3) -> Path:
     "Write a deterministic SYNTHETIC blood-cell set: `n` images per folder, `layout` 'pathology' (+ classes.csv) or 'normal8'"
     if layout not in ('pathology', 'normal8'): raise ValueError(f"layout must be 'pathology' or 'normal8', not {layout!r}")
-    dest, size = Path(dest), tuple(size)
+    size = tuple(size)
+    def write(dest):
+        folders = SYNTHETIC_PATHOLOGIES if layout == 'pathology' else {c: c for c in BLOOD8}
+        rng = np.random.default_rng(seed)
+        for folder, cls in folders.items():
+            (dest/folder).mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                im = synthetic_blood_cell(cls, size, seed=int(rng.integers(2**31)))
+                im.save(dest/folder/f"{folder}_p{i % n_patients:02d}_{i:04d}.jpg", quality=90)
+        if layout == 'pathology':
+            with open(dest/'classes.csv', 'w', newline='') as f:
+                csv.writer(f).writerows([('folder', 'class'), *folders.items()])
     meta = dict(generator='medfast.blood.synthetic_blood_cells', n=n, size=list(size), seed=seed, layout=layout,
                 n_patients=n_patients)
-    stamp = dest/'SYNTHETIC.json'
-    if stamp.exists():
-        if json.loads(stamp.read_text()) == meta: return dest
-        raise FileExistsError(f"{dest} already holds a synthetic set made with other arguments; choose another folder.")
-    if dest.exists() and any(dest.iterdir()):
-        raise FileExistsError(f"{dest} is not empty; synthetic_blood_cells never writes into a folder holding other files.")
-    folders = SYNTHETIC_PATHOLOGIES if layout == 'pathology' else {c: c for c in BLOOD8}
-    rng = np.random.default_rng(seed)
-    for folder, cls in folders.items():
-        (dest/folder).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            im = synthetic_blood_cell(cls, size, seed=int(rng.integers(2**31)))
-            im.save(dest/folder/f"{folder}_p{i % n_patients:02d}_{i:04d}.jpg", quality=90)
-    if layout == 'pathology':
-        with open(dest/'classes.csv', 'w', newline='') as f:
-            csv.writer(f).writerows([('folder', 'class'), *folders.items()])
-    save_json(meta, stamp)
-    return dest
+    return write_synthetic(dest, meta, write)
 
 # %% ../../nbs/21_blood_cells.ipynb #dd3fd432
 def read_folder_map(csv_path, classes=BLOOD4) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import *
 from ..core import *
+from ..synthetic import write_synthetic
 from ..data import group_splitter, default_workers, Split
 from ..learner import medfast_learner, route_kwargs, train, KeepBestEpoch
 from ..evaluation import top5_accuracy, accuracy_pct
@@ -53,21 +54,23 @@ def _write_pickle(obj, path):
 
 def synthetic_cifar100(dest, n_per_class:int=20, classes=5, seed:int=0, n_test_per_class:int|None=None) -> Path:
     "Write a tiny CIFAR-100 python-pickle release (`dest/cifar-100-python/{train,test,meta}`) with images for `classes`"
-    dest = free_path(dest)
-    root = dest/CIFAR_DIR; root.mkdir(parents=True, exist_ok=True)
-    idx = select_classes(CIFAR100_FINE, classes)
-    rng = np.random.default_rng(seed)
-    for split, n in [('train', n_per_class), ('test', ifnone(n_test_per_class, max(n_per_class//2, 1)))]:
-        labels = [k for k in idx for _ in range(n)]
-        data = np.stack([_synthetic_cifar_image(idx.index(k), len(idx), rng) for k in labels])
-        order = rng.permutation(len(labels))
-        _write_pickle({b'batch_label': f'{split} batch (synthetic)'.encode(),
-                       b'filenames': [f'synthetic_{split}_{i:05d}.png'.encode() for i in range(len(labels))],
-                       b'fine_labels': [labels[i] for i in order], b'coarse_labels': [labels[i]//5 for i in order],
-                       b'data': data[order].transpose(0, 3, 1, 2).reshape(len(labels), 3072)}, root/split)
-    _write_pickle({b'fine_label_names': [n.encode() for n in CIFAR100_FINE],
-                   b'coarse_label_names': [n.encode() for n in CIFAR100_COARSE]}, root/'meta')
-    return dest
+    def write(dest):
+        root = dest/CIFAR_DIR; root.mkdir(parents=True, exist_ok=True)
+        idx = select_classes(CIFAR100_FINE, classes)
+        rng = np.random.default_rng(seed)
+        for split, n in [('train', n_per_class), ('test', ifnone(n_test_per_class, max(n_per_class//2, 1)))]:
+            labels = [k for k in idx for _ in range(n)]
+            data = np.stack([_synthetic_cifar_image(idx.index(k), len(idx), rng) for k in labels])
+            order = rng.permutation(len(labels))
+            _write_pickle({b'batch_label': f'{split} batch (synthetic)'.encode(),
+                           b'filenames': [f'synthetic_{split}_{i:05d}.png'.encode() for i in range(len(labels))],
+                           b'fine_labels': [labels[i] for i in order], b'coarse_labels': [labels[i]//5 for i in order],
+                           b'data': data[order].transpose(0, 3, 1, 2).reshape(len(labels), 3072)}, root/split)
+        _write_pickle({b'fine_label_names': [n.encode() for n in CIFAR100_FINE],
+                       b'coarse_label_names': [n.encode() for n in CIFAR100_COARSE]}, root/'meta')
+    meta = dict(generator='medfast.studies.cifar.synthetic_cifar100', n_per_class=n_per_class, classes=classes, seed=seed,
+                n_test_per_class=n_test_per_class)
+    return write_synthetic(dest, meta, write)
 
 # %% ../../nbs/23_cifar_birds.ipynb #cf89a809
 def select_classes(names, classes=25) -> list[int]:

@@ -14,6 +14,7 @@ from fastcore.all import *
 from fastai.data.core import DataLoaders
 from fastai.vision.augment import aug_transforms
 from ..core import *
+from ..synthetic import write_synthetic
 from ..images import open_image
 from fastai.vision.all import DataBlock, CategoryBlock, IndexSplitter, Resize, ResizeMethod, parent_label, TfmdDL, vision_learner, set_seed
 from ..data import folder_dls, class_folder_items, image_block, default_workers, Split
@@ -73,25 +74,28 @@ def synthetic_cell_images(dest, n_images:int=2, size:int=384, n_cells:int=20, ce
                           p_find:float=0.9, p_right:float=0.85, jitter:float=4., p_stray:float=0.3,
                           dead_frac:float=0.4, min_sep:float=60., seed:int=0) -> Path:
     "Write `n_images` synthetic microscopy images, noisy multi-volunteer `clicks.json` and `truth.csv` to `dest`"
-    dest = free_path(dest)
-    (dest/'images').mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    clicks, truth = {}, []
-    for i in range(n_images):
-        name = f"cells_{i:03d}.png"
-        centres = _place_cells(rng, size, n_cells, min_sep, margin=cell_radius/3)
-        labels = (rng.random(len(centres)) < dead_frac).astype(int)
-        yy, xx = np.mgrid[:size, :size]
-        img = 55 + 12*np.sin(xx/size*np.pi*rng.uniform(0.5, 1.5) + rng.uniform(0, 6)) + 6*rng.standard_normal((size, size))
-        img = img.astype(np.float32)
-        for (x, y), lbl in zip(centres, labels):
-            _draw_cell(img, x, y, cell_radius*rng.uniform(0.85, 1.15)*(1 if lbl == 0 else 0.75), lbl == 0, rng)
-        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), 'L').save(dest/'images'/name)
-        clicks[name] = _volunteer_clicks(rng, centres, labels, size, n_users, p_find, p_right, jitter, p_stray)
-        truth += [dict(image=name, x=float(x), y=float(y), label=CELL_LABELS[l]) for (x, y), l in zip(centres, labels)]
-    (dest/'clicks.json').write_text(json.dumps(clicks, indent=1))
-    pd.DataFrame(truth).to_csv(dest/'truth.csv', index=False)
-    return dest
+    def write(dest):
+        (dest/'images').mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(seed)
+        clicks, truth = {}, []
+        for i in range(n_images):
+            name = f"cells_{i:03d}.png"
+            centres = _place_cells(rng, size, n_cells, min_sep, margin=cell_radius/3)
+            labels = (rng.random(len(centres)) < dead_frac).astype(int)
+            yy, xx = np.mgrid[:size, :size]
+            img = 55 + 12*np.sin(xx/size*np.pi*rng.uniform(0.5, 1.5) + rng.uniform(0, 6)) + 6*rng.standard_normal((size, size))
+            img = img.astype(np.float32)
+            for (x, y), lbl in zip(centres, labels):
+                _draw_cell(img, x, y, cell_radius*rng.uniform(0.85, 1.15)*(1 if lbl == 0 else 0.75), lbl == 0, rng)
+            Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), 'L').save(dest/'images'/name)
+            clicks[name] = _volunteer_clicks(rng, centres, labels, size, n_users, p_find, p_right, jitter, p_stray)
+            truth += [dict(image=name, x=float(x), y=float(y), label=CELL_LABELS[l]) for (x, y), l in zip(centres, labels)]
+        (dest/'clicks.json').write_text(json.dumps(clicks, indent=1))
+        pd.DataFrame(truth).to_csv(dest/'truth.csv', index=False)
+    meta = dict(generator='medfast.studies.crops.synthetic_cell_images', n_images=n_images, size=size, n_cells=n_cells,
+                cell_radius=cell_radius, n_users=n_users, p_find=p_find, p_right=p_right, jitter=jitter,
+                p_stray=p_stray, dead_frac=dead_frac, min_sep=min_sep, seed=seed)
+    return write_synthetic(dest, meta, write)
 
 # %% ../../nbs/24_cell_crops.ipynb #3cf984f1
 _CLICK_COLS = ['image', 'x', 'y', 'label', 'user']
