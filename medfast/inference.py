@@ -105,6 +105,9 @@ def build_model(arch:str, n_out:int, n_in:int=3, ensemble:int|None=None, **kwarg
     "Untrained network for registry (or torchvision) architecture `arch` with `n_out` outputs (`ensemble` copies averaged)"
     if arch not in arch_names(): import medfast.recipes             # registers the small-image archs (resnet18_small...)
     if ensemble: from medfast.recipes import Ensemble; return Ensemble([build_model(arch, n_out, n_in, **kwargs) for _ in range(ensemble)])
+    if arch.startswith('timm/'):
+        try: return create_model(arch, n_out=n_out, pretrained=False, n_in=n_in, **kwargs)
+        except ValueError as e: raise ModelMismatchError(f"Unknown architecture {e}") from None
     if arch in arch_names():
         return create_model(arch, n_out=n_out, pretrained=False, n_in=n_in, **kwargs)
     import torchvision
@@ -112,9 +115,9 @@ def build_model(arch:str, n_out:int, n_in:int=3, ensemble:int|None=None, **kwarg
     if callable(fn) and not isinstance(fn, type):
         from fastai.vision.learner import create_vision_model
         return create_vision_model(fn, n_out, pretrained=False, n_in=n_in, **kwargs)
-    raise ModelMismatchError(f"Unknown architecture {arch!r}: it is neither in medfast's registry "
-                             f"({', '.join(arch_names())}) nor in torchvision. "
-                             "The model was probably made with another medfast version; install that version.")
+    raise ModelMismatchError(f"Unknown architecture {arch!r}: not registered in this process (see arch_names()). If it is "
+                             f"your own network, run its register_arch({arch!r}, builder=...) before loading; otherwise "
+                             "install the medfast version that made the model.")
 
 def _shapes(model): return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
@@ -280,7 +283,7 @@ def _check_spec(js, spec):
     "Raise a clear error for any field of `spec` of the wrong type or out of range"
     missing = [k for k in ('arch', 'n_in', 'classes', 'image', 'weights', 'weights_sha256') if k not in spec]
     if missing: raise ModelMismatchError(f"{js} lacks {missing}; re-export the model.")
-    if not (isinstance(spec['arch'], str) and re.fullmatch(r'[A-Za-z0-9_.\-]{1,100}', spec['arch'])): raise _bad(js, 'arch', 'is not an architecture name')
+    if not (isinstance(spec['arch'], str) and re.fullmatch(r'timm/[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}|[A-Za-z0-9_.\-]{1,100}', spec['arch'])): raise _bad(js, 'arch', 'is not an architecture name')
     if not _is_int(spec['n_in'], 1, 16): raise _bad(js, 'n_in', 'must be a whole number from 1 to 16')
     c = spec['classes']
     if not (isinstance(c, list) and 1 <= len(c) <= MAX_CLASSES and all(isinstance(o, str) and 0 < len(o) <= 256 for o in c)):

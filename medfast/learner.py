@@ -214,7 +214,7 @@ BALANCE_CHOICES = ('weights', 'sampler', None)
 @delegates(model_learner, but=['metrics', 'loss_func'])
 def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, balance:str|None=None, class_weights=None,
                     label_smoothing:float=0., seed:int|None=42, cbs=None, fast_cpu:bool|None=None, **kwargs) -> Learner:
-    "A Learner for `dls` and `arch` with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
+    "A Learner for `dls` and `arch` (a medfast name or 'timm/<name>') with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
     if seed is not None: seed_everything(seed)

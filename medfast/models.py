@@ -15,14 +15,15 @@ from urllib.error import URLError
 import pandas as pd, torch, torchvision
 from torch import nn
 from fastai.vision.all import *
-from fastai.vision.learner import model_meta, create_vision_model
+from fastai.vision.learner import model_meta, create_vision_model, create_timm_model, cut_model, default_split
 from .core import *
 
 # %% auto #0
 __all__ = ['XCEPTION_URL', 'inception_stats', 'ARCHS', 'BodySplitter', 'count_params', 'basenet', 'basenet_deep',
            'improved_basenet', 'seed_cnn', 'simple_vgg16', 'SeparableConv2d', 'XceptionBlock', 'Xception',
            'hub_checkpoints', 'read_state_dict', 'load_weights', 'ArchSpec', 'ArchFn', 'register_arch', 'arch_names',
-           'get_arch', 'arch_stats', 'arch_size', 'cached_weights', 'create_model', 'GreyToRGB', 'model_learner']
+           'arch_table', 'get_arch', 'arch_stats', 'arch_size', 'cached_weights', 'create_model', 'GreyToRGB',
+           'model_learner']
 
 # %% ../nbs/03_models.ipynb #85b39532
 class BodySplitter:
@@ -239,11 +240,15 @@ class ArchSpec:
     tv_name:str|None = None      # torchvision builder, for transfer archs
     timm_name:str|None = None    # timm model name, for the archs that come from timm (an optional extra)
     url:str|None = None          # ImageNet checkpoint (None for scratch archs)
-    build:callable = field(default=None, repr=False)
+    build:callable = field(default=None, repr=False)     # the `ArchFn` keyed in fastai's `model_meta`
+    builder:callable = field(default=None, repr=False)   # the network's own builder (see `register_arch`)
     @property
     def meta(self) -> dict: return model_meta[self.build]
     @property
-    def cut(self): return self.meta['cut']
+    def cut(self):
+        "Function cutting the body off a built network (fastai's integer cuts go through its `cut_model`)"
+        c = self.meta['cut']
+        return c if c is None or callable(c) else partial(cut_model, cut=c)
     @property
     def splitter(self): return self.meta['split']
     @property
@@ -270,7 +275,7 @@ class ArchFn:
         if weights is True: weights = 'DEFAULT'
         spec = self.spec
         if spec.kind == 'scratch':
-            model = _SCRATCH[self.name](n_out=ifnone(n_out, 2), n_in=n_in, **kwargs)
+            model = spec.builder(n_out=ifnone(n_out, 2), n_in=n_in, **kwargs)
             if weights == 'DEFAULT': raise MissingWeightsError(
                 f"'{self.name}' is trained from scratch and has no ImageNet weights; pass pretrained=False.")
             return model if weights is None else load_weights(model, read_state_dict(weights), self.name)
@@ -281,9 +286,8 @@ class ArchFn:
 
     def _random(self, pretrained_layout=False, **kwargs):
         "Randomly initialised model (with `pretrained_layout`, the layout the ImageNet checkpoint needs)"
-        if self.name == 'xception': return Xception(n_out=1000)
-        if self.spec.timm_name is not None: return _timm().create_model(self.spec.timm_name, pretrained=False, **kwargs)
-        fn = getattr(torchvision.models, self.spec.tv_name)
+        if self.spec.timm_name is not None: return _timm(self.name).create_model(self.spec.timm_name, pretrained=False, **kwargs)
+        fn = self.spec.builder
         if self.name == 'inception_v3':   # fastai cuts the body, so the aux classifier is dead weight: drop it
             kwargs = dict(aux_logits=False, init_weights=not pretrained_layout, **kwargs)
         return fn(weights=None, **kwargs)
@@ -293,22 +297,24 @@ class ArchFn:
         spec = self.spec
         if self.name == 'xception': return load_weights(Xception(n_out=1000), _xception_state_dict(spec), 'xception')
         if spec.timm_name is not None: return _timm_imagenet(spec, **kwargs)
-        fn, enum = getattr(torchvision.models, spec.tv_name), torchvision.models.get_model_weights(spec.tv_name).DEFAULT
+        if spec.tv_name is None: raise MissingWeightsError(
+            f"'{self.name}' was registered without ImageNet weights (no tv_name): pass weights_path= or pretrained=False.")
+        fn, enum = spec.builder, torchvision.models.get_model_weights(spec.tv_name).DEFAULT
         if self.name == 'inception_v3': kwargs = dict(aux_logits=False, **kwargs)
         try:
             with _socket_timeout(): return fn(weights=enum, **kwargs)
         except (URLError, OSError, TimeoutError) as e: raise _missing_weights(self.name, enum.url, e) from e
 
-def _timm():
+def _timm(what:str='This network'):
     "The `timm` module, or an `ImportError` saying how to install it"
     try: import timm
-    except ImportError: raise ImportError("InceptionV4 and InceptionResNetV2 come from timm, an optional extra: "
+    except ImportError: raise ImportError(f"{what!r} comes from timm, an optional extra: "
                                           'pip install "medfast[timm]" (or pip install timm).') from None
     return timm
 
 def _timm_imagenet(spec, **kwargs):
     "timm ImageNet model: from `spec.weights_file` if present, else timm's own (Hugging Face) cache or download"
-    timm, f = _timm(), spec.weights_file
+    timm, f = _timm(spec.name), spec.weights_file
     if f.exists(): return load_weights(timm.create_model(spec.timm_name, pretrained=False, **kwargs), read_state_dict(f), spec.name)
     try:
         with _socket_timeout(): return timm.create_model(spec.timm_name, pretrained=True, **kwargs)
@@ -328,36 +334,63 @@ def _xception_state_dict(spec):
     except (URLError, OSError, TimeoutError) as e: raise _missing_weights('xception', spec.url, e) from e
 
 # %% ../nbs/03_models.ipynb #514783bc
-_SCRATCH = dict(basenet=basenet, basenet_deep=basenet_deep, improved_basenet=improved_basenet, seed_cnn=seed_cnn, simple_vgg16=simple_vgg16)
 ARCHS:dict[str, ArchSpec] = {}
+_NAME = re.compile(r'[A-Za-z0-9_.\-]{1,100}')
 
-def register_arch(name, kind, size, min_size, description, cut, split, stats=None, tv_name=None, url=None,
-                  timm_name=None) -> ArchFn:
-    "Add architecture `name` to `ARCHS` and to fastai's `model_meta` (cut, splitter, stats); returns its builder"
-    fn = ArchFn(name)
-    ARCHS[name] = ArchSpec(name, kind, size, min_size, description, tv_name=tv_name, timm_name=timm_name, url=url, build=fn)
-    meta = dict(cut=cut, split=split, stats=stats)
+def _one_group(m): return L([params(m)])
+def _auto_split(m:nn.Module):
+    "fastai's `default_split` (body | head) for an `nn.Sequential(body, head)`, else one group"
+    return default_split(m) if isinstance(m, nn.Sequential) and len(m) == 2 else _one_group(m)
+
+def register_arch(name:str, kind:str='scratch', size:int=224, min_size:int=16, description:str='', cut=None, split=None,
+                  stats=None, tv_name:str|None=None, url:str|None=None, timm_name:str|None=None, builder=None,
+                  meta:dict|None=None) -> ArchFn:
+    "Add architecture `name` (your own with `builder`) to `ARCHS` and fastai's `model_meta`; returns its `ArchFn`"
+    if kind not in ('scratch', 'transfer'): raise ValueError(f"register_arch: kind must be 'scratch' or 'transfer', not {kind!r}.")
+    if not _NAME.fullmatch(str(name)):
+        raise ValueError(f"register_arch: {name!r} is not a valid name; use letters, digits, '_', '-' or '.' (at most 100).")
+    if builder is None and tv_name is not None: builder = getattr(torchvision.models, tv_name)
+    if not callable(builder) and timm_name is None:
+        raise ValueError(f"register_arch({name!r}): pass builder=, a function "
+                         + ("fn(n_out, n_in, **kwargs) returning the network." if kind == 'scratch'
+                            else "fn(weights=None, **kwargs) returning an ImageNet-style network, torchvision style."))
+    meta = {**(meta or {})}
+    meta.update({k:v for k,v in dict(cut=cut, split=split, stats=stats).items() if v is not None})
+    meta.setdefault('cut', _scratch_cut if kind == 'scratch' else None)
+    meta.setdefault('split', _auto_split if kind == 'scratch' else default_split)
+    meta.setdefault('stats', None)
     if kind == 'transfer': meta['weights'] = 'DEFAULT'   # fastai then calls fn(weights=...), torchvision style
+    else: meta.pop('weights', None)
+    if name in ARCHS and ARCHS[name].builder is not builder: warnings.warn(f"register_arch: replacing architecture {name!r}")
+    fn = ArchFn(name)
+    ARCHS[name] = ArchSpec(name, kind, size, min_size, description, tv_name=tv_name, timm_name=timm_name, url=url,
+                           build=fn, builder=builder)
     model_meta[fn] = meta
     return fn
 
 def _tv_url(tv_name): return torchvision.models.get_model_weights(tv_name).DEFAULT.url
+def _fastai_meta(tv_name): return {**model_meta[getattr(torchvision.models, tv_name)]}   # a copy of fastai's own entry
+def _xception(weights=None): return Xception(n_out=1000)
 
-_TORCHVISION = [   # name, size, min size, description, body cut, layer-group splitter, stats (weights: torchvision's DEFAULT)
-    ('resnet18', 224, 32, "ResNet-18; groups: stem+layer1-2 | layer3-4 | head", _children_cut(-2), BodySplitter(6), imagenet_stats),
-    ('resnet34', 224, 32, "ResNet-34; groups: stem+layer1-2 | layer3-4 | head", _children_cut(-2), BodySplitter(6), imagenet_stats),
-    ('resnet50', 224, 32, "ResNet-50 (bottleneck); groups: stem+layer1-2 | layer3-4 | head", _children_cut(-2), BodySplitter(6), imagenet_stats),
-    ('alexnet', 224, 64, "AlexNet; groups: conv1-2 | conv3-5 | head", _features_cut, BodySplitter(6), imagenet_stats),
-    ('vgg16_bn', 224, 32, "VGG-16 with batch norm; groups: blocks 1-3 | blocks 4-5 | head", _features_cut, BodySplitter(24), imagenet_stats),
-    ('vgg19_bn', 224, 32, "VGG-19 with batch norm; groups: blocks 1-3 | blocks 4-5 | head", _features_cut, BodySplitter(27), imagenet_stats),
-    ('vgg16', 224, 32, "VGG-16 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head", _features_cut, BodySplitter(17), imagenet_stats),
-    ('vgg19', 224, 32, "VGG-19 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head", _features_cut, BodySplitter(19), imagenet_stats),
-    ('densenet121', 224, 32, "DenseNet-121; groups: stem+dense blocks 1-2 | dense blocks 3-4 | head", _densenet_cut, BodySplitter(8), imagenet_stats),
-    ('inception_v3', 299, 75, "Inception v3 (no aux logits); groups: stem+Mixed_5 | Mixed_6-7 | head", _inception_cut, BodySplitter(10), inception_stats)]
-for _n, _size, _min, _desc, _cut, _split, _stats in _TORCHVISION:
-    register_arch(_n, 'transfer', _size, _min, _desc, _cut, _split, _stats, _n, _tv_url(_n))
+_TORCHVISION = [   # name, size, min size, description, model_meta entry (weights: torchvision's DEFAULT)
+    ('resnet18', 224, 32, "ResNet-18; groups: stem+layer1-2 | layer3-4 | head", _fastai_meta('resnet18')),
+    ('resnet34', 224, 32, "ResNet-34; groups: stem+layer1-2 | layer3-4 | head", _fastai_meta('resnet34')),
+    ('resnet50', 224, 32, "ResNet-50 (bottleneck); groups: stem+layer1-2 | layer3-4 | head", _fastai_meta('resnet50')),
+    # fastai's AlexNet/VGG-BN entries cut with `-2`, which nests the features one level deeper (other weight names, so
+    # saved models would not load), and split VGG-19-BN inside block 3: medfast keeps its own; fastai lacks plain VGG
+    ('alexnet', 224, 64, "AlexNet; groups: conv1-2 | conv3-5 | head", dict(cut=_features_cut, split=BodySplitter(6), stats=imagenet_stats)),
+    ('vgg16_bn', 224, 32, "VGG-16 with batch norm; groups: blocks 1-3 | blocks 4-5 | head", dict(cut=_features_cut, split=BodySplitter(24), stats=imagenet_stats)),
+    ('vgg19_bn', 224, 32, "VGG-19 with batch norm; groups: blocks 1-3 | blocks 4-5 | head", dict(cut=_features_cut, split=BodySplitter(27), stats=imagenet_stats)),
+    ('vgg16', 224, 32, "VGG-16 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head", dict(cut=_features_cut, split=BodySplitter(17), stats=imagenet_stats)),
+    ('vgg19', 224, 32, "VGG-19 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head", dict(cut=_features_cut, split=BodySplitter(19), stats=imagenet_stats)),
+    # fastai's DenseNet cut (-1) drops the final ReLU torchvision applies in `forward`: medfast's body keeps it
+    ('densenet121', 224, 32, "DenseNet-121; groups: stem+dense blocks 1-2 | dense blocks 3-4 | head", dict(cut=_densenet_cut, split=BodySplitter(8), stats=imagenet_stats)),
+    # fastai has no entry for Inception v3 (nor for Xception, Inception v4, Inception-ResNet v2 below)
+    ('inception_v3', 299, 75, "Inception v3 (no aux logits); groups: stem+Mixed_5 | Mixed_6-7 | head", dict(cut=_inception_cut, split=BodySplitter(10), stats=inception_stats))]
+for _n, _size, _min, _desc, _meta in _TORCHVISION:
+    register_arch(_n, 'transfer', _size, _min, _desc, tv_name=_n, url=_tv_url(_n), meta=_meta)
 register_arch('xception', 'transfer', 299, 32, "Xception (timm legacy names); groups: entry flow | middle+exit flow | head",
-              _xception_cut, BodySplitter(9), inception_stats, None, XCEPTION_URL)
+              _xception_cut, BodySplitter(9), inception_stats, url=XCEPTION_URL, builder=_xception)
 register_arch('inception_v4', 'transfer', 299, 75, "Inception v4 (timm extra); groups: stem+Inception-A | Reduction-A..Inception-C | head",
               _features_cut, BodySplitter(10), inception_stats, url='https://huggingface.co/timm/inception_v4.tf_in1k',
               timm_name='inception_v4')
@@ -365,25 +398,42 @@ register_arch('inception_resnet_v2', 'transfer', 299, 75, "Inception-ResNet v2 (
               _timm_cut, BodySplitter(9), inception_stats, url='https://huggingface.co/timm/inception_resnet_v2.tf_in1k',
               timm_name='inception_resnet_v2')
 register_arch('basenet', 'scratch', 32, 16, "CIFAR BaseNet conv5x6-pool-conv5x16-pool-fc50; groups: conv1 | conv2 | head",
-              _scratch_cut, BodySplitter(3))
+              split=BodySplitter(3), builder=basenet)
 register_arch('basenet_deep', 'scratch', 32, 16, "CIFAR study's deeper BaseNet, 5x5 convs 6-56-106, one pool, fc50; groups: conv1 | conv2 | conv3 | head",
-              _scratch_cut, BodySplitter(2, 4))
+              split=BodySplitter(2, 4), builder=basenet_deep)
 register_arch('improved_basenet', 'scratch', 32, 16, "medfast's 3x3 VGG-style CIFAR net, BN + dropout; groups: block1 | block2 | block3 | head",
-              _scratch_cut, BodySplitter(4, 8))
+              split=BodySplitter(4, 8), builder=improved_basenet)
 register_arch('seed_cnn', 'scratch', 150, 48, "Seeds study 4-conv CNN 32-64-128-128, dense 512; groups: conv1-2 | conv3-4 | head",
-              _scratch_cut, BodySplitter(6))
+              split=BodySplitter(6), builder=seed_cnn)
 register_arch('simple_vgg16', 'scratch', 224, 32, "Microscopy study VGG-16 blocks 1-4 + BN, GAP, dense 1024-512; groups: blocks 1-2 | blocks 3-4 | head",
-              _scratch_cut, BodySplitter(6))
+              split=BodySplitter(6), builder=simple_vgg16)
 
 # %% ../nbs/03_models.ipynb #4a799eea
 def arch_names(kind:str|None=None) -> list[str]:
     "Names of the registered architectures (only `kind` 'transfer' or 'scratch' if given)"
     return [n for n,s in ARCHS.items() if kind is None or s.kind == kind]
 
+def _is_timm(name) -> bool: return isinstance(name, str) and name.startswith('timm/')
+
 def _spec(name) -> ArchSpec:
     if isinstance(name, ArchFn): name = name.name
-    if name not in ARCHS: raise ValueError(f"Unknown architecture {name!r}; choose one of: {', '.join(ARCHS)}")
+    if _is_timm(name): raise ValueError(f"{name!r} is a timm model, not in medfast's registry: create_model and "
+                                        "model_learner take it as it is.")
+    if name not in ARCHS: raise ValueError(f"Unknown architecture {name!r}; choose one of: {', '.join(ARCHS)} "
+                                           "(or 'timm/<name>'), or add yours with register_arch.")
     return ARCHS[name]
+
+def _builds(s:ArchSpec) -> str:
+    "Where network `s` comes from, e.g. 'torchvision.models.resnet34' or 'timm inception_v4'"
+    if s.timm_name is not None: return f"timm {s.timm_name}"
+    if s.tv_name is not None: return f"torchvision.models.{s.tv_name}"
+    if s.builder is _xception: return "medfast.models.Xception"
+    return f"{getattr(s.builder, '__module__', '?')}.{getattr(s.builder, '__qualname__', repr(s.builder))}"
+
+def arch_table(kind:str|None=None) -> pd.DataFrame:
+    "The registered architectures: name, kind, what builds it, preferred and smallest size, description"
+    return pd.DataFrame([dict(arch=s.name, kind=s.kind, builds=_builds(s), size=s.size, min_size=s.min_size,
+                              description=s.description) for s in ARCHS.values() if kind is None or s.kind == kind])
 
 def get_arch(name:str) -> ArchFn:
     "The builder of architecture `name`, as registered in fastai's `model_meta`"
@@ -409,9 +459,31 @@ def cached_weights() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/03_models.ipynb #31f0cfa1
+def _timm_name(arch:str) -> str:
+    "The timm model name in `arch` ('timm/<name>'), checked; `ImportError` with the fix when timm is missing"
+    name = arch[len('timm/'):]
+    if not _timm(arch).is_model(name):
+        raise ValueError(f"{arch!r}: timm has no model {name!r}; timm.list_models('{name[:4]}*') lists the names.")
+    return name
+
+@contextmanager
+def _timm_weights(arch, pretrained):
+    "Turn a failed download of timm's pretrained weights into a `MissingWeightsError` with the fix"
+    try:
+        with _socket_timeout(): yield
+    except Exception as e:
+        if not pretrained or isinstance(e, (MedfastError, ValueError, TypeError)): raise
+        raise MissingWeightsError(f"No pretrained weights for {arch!r}: timm could not load them ({type(e).__name__}). Fix: "
+                                  "connect to the internet once so timm caches them, or pass pretrained=False.") from None
+
 @delegates(create_vision_model, but=['arch', 'n_out', 'pretrained', 'weights', 'n_in'])
 def create_model(arch:str, n_out:int=2, pretrained:bool=False, n_in:int=3, weights_path=None, **kwargs) -> nn.Module:
     "The model `model_learner` trains for `arch` and `n_out` classes (a fastai body+head or a scratch network)"
+    if _is_timm(arch):
+        if weights_path is not None: raise ValueError(f"weights_path works with medfast registry names, not {arch!r}.")
+        name = _timm_name(arch)
+        with _timm_weights(arch, pretrained):               # fastai's own timm path, as vision_learner(dls, name)
+            return create_timm_model(name, n_out, pretrained=pretrained, n_in=n_in, **kwargs)[0]
     spec = _spec(arch)
     weights = _weights_arg(spec, None, weights_path)     # a weights file implies pretrained
     if spec.kind == 'scratch': return spec.build(weights=weights, n_out=n_out, n_in=n_in, **kwargs)
@@ -460,15 +532,19 @@ def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None
         if not dls.after_batch.fs.filter(risinstance(GreyToRGB)): dls.add_tfms([GreyToRGB()], 'after_batch')
         n_in = 3
     if isinstance(arch, ArchFn): arch = arch.name
-    if not isinstance(arch, str):                         # any fastai/torchvision/timm arch: fastai decides
+    if not isinstance(arch, str) or _is_timm(arch):      # any fastai/torchvision/timm arch: fastai decides
         if weights_path is not None: raise ValueError("weights_path works with medfast registry names only; see arch_names().")
-        return vision_learner(dls, arch, pretrained=pretrained, n_in=n_in, **kwargs)
+        if not _is_timm(arch): return vision_learner(dls, arch, pretrained=pretrained, n_in=n_in, **kwargs)
+        name = _timm_name(arch)
+        with _timm_weights(arch, pretrained): learn = vision_learner(dls, name, pretrained=pretrained, n_in=n_in, **kwargs)
+        learn.arch_name = arch                            # the name export and load rebuild it from
+        return learn
     spec = _spec(arch)
     _check_size(spec, shape)
     if spec.kind == 'scratch':
         head_args = {k: kwargs.pop(k) for k in _VISION_ONLY if k in kwargs}
         if set(head_args) - {'normalize'}: warnings.warn(f"{arch} builds its own head; ignoring {sorted(set(head_args)-{'normalize'})}")
-        builder_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(_SCRATCH[arch]).parameters}
+        builder_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(spec.builder).parameters}
         model = create_model(arch, n_out=get_c(dls), n_in=n_in, weights_path=weights_path, **builder_kw)
         learn = Learner(dls, model, splitter=spec.splitter, **kwargs)
         learn.arch, learn.normalize, learn.n_out, learn.pretrained = spec.build, False, get_c(dls), False
