@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #52350413
 from __future__ import annotations
-import argparse, os, sys
+import argparse, importlib.util, os, sys
 from pathlib import Path
 
 # %% auto #0
@@ -67,7 +67,10 @@ def _check_train_args(a):
     if a.size is not None and not 16 <= a.size <= 4096: _fail(f"--size must be from 16 to 4096 px (got {a.size}).")
     if a.lr is not None and not 0 < a.lr < 10: _fail(f"--lr must be a positive learning rate such as 2e-3 (got {a.lr}).")
     if a.n_synthetic < 20: _fail(f"--n-synthetic must be at least 20 (got {a.n_synthetic}).")
-    if a.arch not in arch_names(): _fail(f"--arch {a.arch!r} is not a medfast architecture; choose one of: {', '.join(arch_names())}.")
+    if a.arch.startswith('timm/'):
+        if importlib.util.find_spec('timm') is None: _fail(f"--arch {a.arch} needs timm: pip install \"medfast[timm]\".")
+    elif a.arch not in arch_names():
+        _fail(f"--arch {a.arch!r} is not a medfast architecture; choose one of: {', '.join(arch_names())}, or 'timm/<name>'.")
     if a.data is None and a.task != 'pneumonia': _fail("--task folder needs --data (a folder with one sub-folder per class).")
 
 def _check_evaluate_args(a):
@@ -120,7 +123,7 @@ def _train_parser():
     p.add_argument('--task', choices=['pneumonia', 'folder'], default='pneumonia',
                    help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class")
     p.add_argument('--data', default=None, help="dataset folder (default: the embedded SYNTHETIC chest X-ray set)")
-    p.add_argument('--arch', default='resnet18', help="architecture name from medfast.models (default resnet18)")
+    p.add_argument('--arch', default='resnet18', help="architecture: a medfast name such as resnet18 (torchvision's model; see arch_table()) or 'timm/<timm name>' (default resnet18)")
     p.add_argument('--epochs', type=int, default=4)
     p.add_argument('--size', type=int, default=None, help="image size in px (default: chosen for the machine and printed: on a CPU "
                    "64 px from scratch, 128 px pretrained; the architecture's own size on a GPU; 64 on the synthetic set)")
@@ -252,7 +255,7 @@ def _model_parser(prog, model_help, description):
 
 def _evaluate_parser():
     p = _model_parser('medfast evaluate', "saved model: model.json (+ model.pth), a fastai .pkl, or the folder holding it",
-                      "Evaluate a saved model on a labelled test folder: metrics with 95%% bootstrap CIs, plots, run record.")
+                      "Evaluate a saved model on a labelled test folder: metrics with 95% bootstrap CIs, plots, run record.")
     p.add_argument('test', help="labelled test folder (one sub-folder per class, any case) or a Kermany root with test/")
     p.add_argument('--out', default='runs/evaluate', help="output folder; a new sibling (evaluate-2, ...) if it holds results")
     p.add_argument('--tta', action='store_true', help="test-time augmentation (average over augmented copies)")

@@ -49,3 +49,17 @@ def test_train_from_cache(cli, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in copies} == stamp                 # reused, not rebuilt
     rec = json.loads((tmp_path/'a'/'run.json').read_text())
     assert rec['data'] == str(data) and rec['cached_copy'].startswith(str(tmp_path/'cache'))
+
+def test_train_timm_arch(cli, tmp_path):
+    "--arch timm/<name> trains a timm network (no download: from scratch) and the saved model loads for evaluate"
+    import pytest
+    pytest.importorskip('timm')
+    from medfast.synthetic import synthetic_xrays
+    data = synthetic_xrays(tmp_path/'xr', n=24, size=48, seed=0)
+    r = cli('train', '--data', data, '--arch', 'timm/resnet10t', '--pretrained', 'no', '--size', 32, '--epochs', 1,
+            '--bs', 8, '--quiet', '--out', tmp_path/'t')
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = cli('evaluate', tmp_path/'t', data/'test', '--out', tmp_path/'e', '--quiet')
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = cli('train', '--arch', 'resnet19', '--out', tmp_path/'x')
+    assert r.returncode == 1 and 'timm/<name>' in r.stderr
