@@ -18,9 +18,9 @@ from .images import MedImage, MedImageBlock, image_files, walk_images, unreadabl
 
 # %% auto #0
 __all__ = ['patient_id', 'group_splitter', 'class_folder_items', 'kermany_split', 'kermany_label', 'kermany_items',
-           'kermany_kind', 'xray_tfms', 'default_workers', 'image_block', 'folder_dls', 'Split', 'pneumonia_block',
-           'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels',
-           'class_counts', 'balanced_sampler', 'cell_tfms']
+           'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'image_block', 'folder_dls',
+           'Split', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides',
+           'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -164,6 +164,25 @@ def xray_tfms(size:int|None=None, **kwargs):
     "Batch augmentations suited to X-rays: no flips, mild rotation/zoom/warp/lighting"
     return aug_transforms(**{**dict(size=size, do_flip=False, flip_vert=False, max_rotate=7., max_zoom=1.1,
                                     max_lighting=0.2, max_warp=0.1, p_affine=0.75, p_lighting=0.75), **kwargs})
+
+# %% ../nbs/02_data.ipynb #34da8b5b
+class LookupLabel:
+    "`get_y` looking an item's label up in a `{item: label}` table (compared as strings); errors name the item"
+    def __init__(self, labels:dict, what:str='the label table'):
+        self.labels, self.what = {str(k): v for k, v in labels.items()}, what
+    def __call__(self, o):
+        try: return self.labels[str(o)]
+        except KeyError: raise DataLayoutError(f"{o} is not in {self.what}.") from None
+    def __repr__(self): return f"LookupLabel({len(self.labels)} items)"
+
+class ArrayRows:
+    "Item getter for in-memory data: row `i` of `rows` as `cast(row)`, or with `classes` as the name of its class index"
+    def __init__(self, rows, cast=noop, classes=None): store_attr()
+    def __call__(self, i):
+        r = self.rows[i]
+        if self.classes is None: return self.cast(r)
+        return self.classes[int(r[0] if getattr(r, 'ndim', 0) else r)]
+    def __repr__(self): return f"ArrayRows({len(self.rows)} rows)"
 
 # %% ../nbs/02_data.ipynb #e1abb6ad
 def default_workers() -> int:

@@ -12,7 +12,7 @@ import numpy as np, torch, torch.nn.functional as F
 from fastai.vision.all import *
 from fastai.callback.data import WeightedDL
 from .core import *
-from .data import Split, labelled_dl
+from .data import Split, ArrayRows, labelled_dl
 
 # %% auto #0
 __all__ = ['medmnist_splits', 'load_medmnist', 'SquishBatch', 'medmnist_dls', 'medmnist_source', 'medmnist_test_dl',
@@ -59,14 +59,6 @@ class SquishBatch(Transform):
         return TensorImage(x.contiguous())
 
 # %% ../nbs/02b_medmnist.ipynb #77bc0aab
-class _Rows:
-    "Item getter: row `i` of an in-memory tensor, as a fastai type"
-    def __init__(self, rows, cast, classes=None): store_attr()
-    def __call__(self, i):
-        r = self.rows[i]
-        if self.cast is TensorImage: return TensorImage(r)
-        return self.classes[int(r[0])] if self.classes is not None else r.float()
-
 def _class_names(labels, classes, multi_label):
     n = labels.shape[1] if multi_label else int(labels.max()) + 1
     classes = list(map(str, ifnone(classes, range(n))))
@@ -89,9 +81,9 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
     classes = _class_names(labels, classes, multi_label)
     cuts = np.cumsum([0, len(xt), len(xv), len(xs)])
     index = {s: range(int(cuts[i]), int(cuts[i+1])) for i, s in enumerate(medmnist_splits)}
-    y_tfms = [_Rows(labels, None), EncodedMultiCategorize(classes)] if multi_label else \
-             [_Rows(labels, None, classes), Categorize(classes, sort=False)]
-    getters = (_Rows(images, TensorImage), y_tfms[0])
+    y_tfms = [ArrayRows(labels, torch.Tensor.float), EncodedMultiCategorize(classes)] if multi_label else \
+             [ArrayRows(labels, classes=classes), Categorize(classes, sort=False)]
+    getters = (ArrayRows(images, TensorImage), y_tfms[0])
     dsets = Datasets(list(range(int(cuts[2]))), tfms=[[getters[0]], y_tfms],
                      splits=[list(index['train']), list(index['val'])])
     if stats is None:

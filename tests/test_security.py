@@ -191,7 +191,7 @@ def test_concurrent_trains_two_results(tmp_path):
     assert [p.name for p in (home/'synthetic').iterdir()] == ['xrays-n20-seed0']   # one complete copy, no leftovers
 
 def test_interrupted_synthetic_generation(tmp_path, monkeypatch):
-    import medfast.data as D
+    import medfast.synthetic as D
     calls = []
     def boom(*a, **k):
         calls.append(1)

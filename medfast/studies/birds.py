@@ -14,15 +14,15 @@ from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
 from ..images import MedImage
-from ..data import group_splitter, default_workers, Split
+from ..data import group_splitter, default_workers, Split, LookupLabel
 from ..learner import medfast_learner, route_kwargs
 from ..models import create_model
 from ..evaluation import top5_accuracy, accuracy_pct
 
 # %% auto #0
 __all__ = ['CUB_DIR', 'CUB_FILES', 'CUB2010_FILES', 'BIRDS_RUNS', 'synthetic_cub', 'cub_root', 'cub_release', 'cub_label',
-           'cub_table', 'TableLabel', 'birds_dls', 'birds_test_dl', 'birds_head', 'birds_learner', 'birds_fit',
-           'birds_fine_tune', 'birds_scores']
+           'cub_table', 'birds_dls', 'birds_test_dl', 'birds_head', 'birds_learner', 'birds_fit', 'birds_fine_tune',
+           'birds_scores']
 
 # %% ../../nbs/23b_birds.ipynb #35320a1e
 CUB_DIR = 'CUB_200_2011'
@@ -173,13 +173,6 @@ def _cub2011_table(root) -> pd.DataFrame:
     return df
 
 # %% ../../nbs/23b_birds.ipynb #c6e711dc
-class TableLabel:
-    "`get_y` reading an image's label from a `{file: label}` table (the CUB index), not from its folder"
-    def __init__(self, labels:dict): self.labels = labels
-    def __call__(self, f):
-        try: return self.labels[Path(f)]
-        except KeyError: raise DataLayoutError(f"{f} is not in the CUB index (images.txt).") from None
-
 def birds_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, item_tfms=None, batch_tfms=None,
               num_workers:int|None=None, verify:bool=True, **kwargs) -> DataLoaders:
     "DataLoaders on CUB's official training images (stratified validation carved from them); test kept aside"
@@ -187,7 +180,7 @@ def birds_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, i
     tab = cub_table(path, verify=verify)
     train, test = tab[tab.is_train], tab[~tab.is_train]
     if train.label.nunique() < 2: raise DataLayoutError(f"{cub_root(path)}: the training split has fewer than two species.")
-    get_y = TableLabel(dict(zip(tab.file, tab.label)))
+    get_y = LookupLabel(dict(zip(tab.file, tab.label)), 'the CUB index (images.txt)')
     block = DataBlock(blocks=(ImageBlock(cls=MedImage), CategoryBlock), get_y=get_y,
                       splitter=group_splitter(noop, valid_pct, seed, get_y),
                       item_tfms=ifnone(item_tfms, RandomResizedCrop(size, min_scale=0.35)),

@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..data import group_splitter, default_workers, cell_tfms, image_block, Split
+from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel
 from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train
 from ..models import ARCHS, create_model
@@ -22,7 +22,7 @@ from ..models import ARCHS, create_model
 # %% auto #0
 __all__ = ['ASEBIR_GRADES', 'GOOD_POOR', 'BLASTOCYST_RUNS', 'synthetic_blastocyst', 'synthetic_blastocysts',
            'synthetic_blastocyst_folders', 'read_blastocyst_csv', 'read_blastocyst_folders', 'blastocyst_split',
-           'blastocyst_folder_split', 'PathLabel', 'blastocyst_study_tfms', 'blastocyst_dls', 'blastocyst_head',
+           'blastocyst_folder_split', 'blastocyst_study_tfms', 'blastocyst_dls', 'blastocyst_head',
            'blastocyst_learner', 'blastocyst_fit', 'blastocyst_study']
 
 # %% ../../nbs/22_blastocyst.ipynb #79e7c92e
@@ -214,14 +214,6 @@ def _check_protocol(protocol):
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
 
 # %% ../../nbs/22_blastocyst.ipynb #cb73bdc9
-class PathLabel:
-    "Label an image path through a {path: label} table; errors name unknown images"
-    def __init__(self, labels:dict): self.labels = {str(k): v for k, v in labels.items()}
-    def __call__(self, o):
-        try: return self.labels[str(o)]
-        except KeyError: raise DataLayoutError(f"{o} is not in the label table (the CSV export).") from None
-    def __repr__(self): return f"PathLabel({len(self.labels)} images)"
-
 def blastocyst_study_tfms(size:int=250) -> list:
     "The study's training augmentation (§5.3): rotation 40°, zoom 0.2 (random centre, for its shifts), both flips"
     return aug_transforms(do_flip=True, flip_vert=True, max_rotate=40., min_zoom=0.8, max_zoom=1.2, max_lighting=0.,
@@ -254,7 +246,7 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
                     + f', stratified; test {test_pct:.0%}, valid {valid_pct:.0%}')
     size, bs = ifnone(size, 250 if study else 224), ifnone(bs, 20 if study else 32)
     trn, val = [list(table.image[table.split == s]) for s in ('train', 'test' if study else 'valid')]
-    block = DataBlock(blocks=(image_block(size, item_tfms), CategoryBlock), get_y=PathLabel(dict(zip(table.image, table.label))),
+    block = DataBlock(blocks=(image_block(size, item_tfms), CategoryBlock), get_y=LookupLabel(dict(zip(table.image, table.label)), 'the label table (the CSV export)'),
                       splitter=ifnone(splitter, IndexSplitter(range(len(trn), len(trn)+len(val)))),
                       item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
                       batch_tfms=ifnone(batch_tfms, blastocyst_study_tfms(size) if study else cell_tfms()))

@@ -12,14 +12,14 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..data import group_splitter, default_workers, Split
+from ..data import group_splitter, default_workers, Split, ArrayRows
 from ..learner import medfast_learner, route_kwargs, train, KeepBestEpoch
 from ..evaluation import top5_accuracy, accuracy_pct
 
 # %% auto #0
 __all__ = ['CIFAR100_FINE', 'CIFAR100_COARSE', 'CIFAR_DIR', 'BASENET_LADDER', 'synthetic_cifar100', 'select_classes',
-           'cifar100_dir', 'read_cifar100', 'ArrayRowImage', 'ArrayLabel', 'channel_stats', 'cifar_tfms', 'cifar_dls',
-           'cifar_test_dl', 'basenet_arch', 'cifar_basenet_learner', 'cifar_fit', 'basenet_ladder']
+           'cifar100_dir', 'read_cifar100', 'channel_stats', 'cifar_tfms', 'cifar_dls', 'cifar_test_dl', 'basenet_arch',
+           'cifar_basenet_learner', 'cifar_fit', 'basenet_ladder']
 
 # %% ../../nbs/23_cifar_birds.ipynb #49920dba
 CIFAR100_FINE = ('apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel '
@@ -147,16 +147,6 @@ def read_cifar100(path, split:str='train') -> AttrDict:
                     coarse_names=_strs(meta.get('coarse_label_names', [])))
 
 # %% ../../nbs/23_cifar_birds.ipynb #9f65713b
-class ArrayRowImage:
-    "`get_x` for in-memory images: row `i` of a `(N, H, W, C)` uint8 array as a `PILImage`"
-    def __init__(self, x): self.x = x
-    def __call__(self, i): return PILImage.create(self.x[i])
-
-class ArrayLabel:
-    "`get_y` for in-memory labels: the name of row `i`'s label"
-    def __init__(self, y, names): self.y, self.names = y, names
-    def __call__(self, i): return self.names[self.y[i]]
-
 def channel_stats(x) -> tuple:
     "Per-channel mean and std (0–1 scale) of uint8 images `x` of shape `(N, H, W, 3)`"
     f = x.reshape(-1, x.shape[-1]).astype(np.float64)/255
@@ -181,9 +171,9 @@ def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, vali
     if empty: raise DataLayoutError(f"No training images for class(es) {empty} in {cifar100_dir(path)/'train'}.")
     x, y = np.concatenate([tr.x[keep_tr], te.x[keep_te]]), np.concatenate([tr.y[keep_tr], te.y[keep_te]])
     n_train, vocab = int(keep_tr.sum()), [tr.names[i] for i in idx]
-    get_y = ArrayLabel(y, tr.names)
+    get_y = ArrayRows(y, classes=tr.names)
     stats = channel_stats(x[:n_train]) if normalize else None
-    block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=vocab)), get_x=ArrayRowImage(x), get_y=get_y,
+    block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=vocab)), get_x=ArrayRows(x, PILImage.create), get_y=get_y,
                       splitter=ifnone(splitter, group_splitter(noop, valid_pct, seed, get_y)), item_tfms=item_tfms,
                       batch_tfms=ifnone(batch_tfms, cifar_tfms(augment, stats)))
     dls = block.dataloaders(list(range(n_train)), bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
