@@ -106,13 +106,17 @@ def synthetic_home() -> Path:
     return Path(os.environ.get('MEDFAST_HOME', '~/.cache/medfast')).expanduser()/'synthetic'
 
 def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "Add `--recipe`, `--ensemble N`, `--tta` and `--budget MINUTES` to `parser` (e.g. `medfast train`'s)"
+    "Add `--recipe`, `--ensemble N`, `--tta`, `--augment` and `--budget MINUTES` to `parser` (e.g. `medfast train`'s)"
     g = parser.add_argument_group('recipe')
     g.add_argument('--recipe', default='none', metavar='NAME',
                    help="training recipe, from medfast.recipes: small_image = ResNet-18 without stem max-pool, balanced batches, label smoothing, "
-                        "X-ray augmentation, best epoch by val AUC, val-chosen threshold (default none)")
+                        "X-ray augmentation, best epoch by val AUC, val-chosen threshold; cells = the same network at 96 px, 30 epochs, "
+                        "any flip or rotation, for stained-cell crops (default none)")
     g.add_argument('--ensemble', type=int, default=1, metavar='N', help="average N models trained with seeds seed..seed+N-1")
     g.add_argument('--tta', action='store_true', help="test-time augmentation when choosing the threshold and evaluating")
+    g.add_argument('--augment', choices=['xray', 'cells', 'none'], default=None,
+                   help="training augmentation: xray (no flips, mild rotation/zoom/lighting), cells (any flip or rotation: "
+                        "microscopy, embryos), none (default: the recipe's own; X-ray style without a recipe)")
     g.add_argument('--budget', type=float, default=None, metavar='MINUTES',
                    help="measure a few batches, then choose the epochs (and the size unless --size is given) to fit")
     parser.set_defaults(_recipe_defaults={k: parser.get_default(k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed', 'balance')})

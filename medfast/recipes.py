@@ -13,14 +13,15 @@ from torch import nn
 from fastai.vision.all import *
 from .core import *
 from .models import register_arch, arch_names, BodySplitter
-from .data import xray_tfms, pneumonia_dls, folder_dls
+from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch, bf16_pays_off, measure_bf16_speedup
 
 # %% auto #0
-__all__ = ['SIZES', 'RECIPES', 'Ensemble', 'estimate_epoch_time', 'default_image_size', 'plan_budget', 'Recipe',
-           'small_image_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'plan_recipe', 'fit_recipe',
-           'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args', 'saved_threshold']
+__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'Ensemble', 'estimate_epoch_time', 'default_image_size', 'plan_budget', 'Recipe',
+           'small_image_recipe', 'cell_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'plan_recipe',
+           'fit_recipe', 'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args',
+           'saved_threshold']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -103,15 +104,22 @@ def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed
     return dict(size=new, epochs=epochs, epoch_secs=secs(new), total_secs=secs(new) * epochs * n_models, budget_secs=minutes*60)
 
 # %% ../nbs/05c_recipes.ipynb #094e7385
+AUGMENTATIONS = dict(xray=xray_tfms, cells=cell_tfms)   # named augmentation presets (medfast.data)
+
 class Recipe:
     "A training recipe: network, sampling, loss, augmentation, schedule, epoch selection, ensemble, TTA and threshold"
     def __init__(self, arch='resnet18_small', size:int|None=48, epochs:int=8, lr:float=4e-3, wd:float=0.05, bs:int=128,
-                 label_smoothing:float=0.1, balance:float=1.0, augment:dict|None=None, n_models:int=1, tta:bool=False,
+                 label_smoothing:float=0.1, balance:float=1.0, augment:dict|str|None=None, n_models:int=1, tta:bool=False,
                  threshold:str|float|None='youden', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
                  budget:float|None=None, bf16:bool|None=None):
         store_attr()
         self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
-    def tfms(self, size=None): return xray_tfms(size=None, **self.augment) if self.augment is not False else []
+        if isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
+            raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, 'none', a dict of xray_tfms arguments or False; not {augment!r}")
+    def tfms(self, size=None):
+        "The batch augmentation: a named preset, `xray_tfms(**augment)` for a dict, none for False or 'none'"
+        if self.augment is False or self.augment == 'none': return []
+        return AUGMENTATIONS[self.augment]() if isinstance(self.augment, str) else xray_tfms(size=None, **self.augment)
     def __repr__(self): return f"Recipe({', '.join(f'{k}={v!r}' for k, v in self.dict().items())})"
     def dict(self) -> dict: return {k: getattr(self, k) for k in ('arch', 'size', 'epochs', 'lr', 'wd', 'bs', 'label_smoothing',
                                     'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16')}
@@ -121,7 +129,12 @@ def small_image_recipe(**kwargs) -> Recipe:
     "medfast's recipe for small images from scratch: ResNet-18 without stem max-pool, 48 px, balanced, smoothed, X-ray augmented"
     return Recipe(**kwargs)
 
-RECIPES = dict(small_image=small_image_recipe)
+@delegates(Recipe)
+def cell_recipe(**kwargs) -> Recipe:
+    "medfast's recipe for stained-cell crops from scratch: the small-image ResNet-18 at 96 px, 30 epochs, any flip or rotation"
+    return Recipe(**{**dict(size=96, epochs=30, augment='cells'), **kwargs})
+
+RECIPES = dict(small_image=small_image_recipe, cells=cell_recipe)
 
 # %% ../nbs/05c_recipes.ipynb #bc64ede3
 def is_medmnist(path) -> bool:
@@ -134,9 +147,9 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
     if is_medmnist(data):
         return medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
     size = ifnone(size, 64)
-    aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())
+    aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
     if task == 'pneumonia': return pneumonia_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
-    if task == 'folder': return folder_dls(data, size=size, bs=recipe.bs, seed=seed, **kwargs)
+    if task == 'folder': return folder_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
     raise ValueError(f"task must be 'pneumonia' or 'folder', not {task!r}")
 
 # %% ../nbs/05c_recipes.ipynb #d7735eee
@@ -236,6 +249,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
         r = Recipe(**base)
     else: r = RECIPES[args.recipe](**{k: v for k, v in given.items()})
     r.n_models, r.tta, r.budget, r.pretrained = args.ensemble, args.tta, args.budget, pretrained
+    if getattr(args, 'augment', None) is not None: r.augment = args.augment if args.augment != 'none' else 'none'
     if r.n_models > 1 or r.tta: r.threshold = ifnone(r.threshold, 'youden')
     return r
 

@@ -38,3 +38,7 @@ def test_pneumoniamnist_missing_data(tmp_path):
     r = subprocess.run([sys.executable, str(BENCH/'pneumoniamnist.py'), '--data', str(tmp_path/'nope.npz')],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and 'MedMNIST file not found' in r.stderr + r.stdout
+
+def test_pbc_smoke():
+    out = run_bench('pbc.py')
+    assert 'held-out images: 16' in out and 'accuracy' in out and 'recall per class' in out
