@@ -333,30 +333,6 @@ def evaluate_main(argv=None) -> int:
     return 0
 
 # %% ../nbs/11_cli.ipynb #c8e95b2e
-def _predict_parser():
-    p = _model_parser('medfast predict', "model.json / model.pth / model.pkl, its stem, or a folder holding one (e.g. runs/train)",
-                      "Predict images or folders of images into a CSV "
-                      "(file, label, prob_<class>..., error). Bad files get an error row; the batch never aborts.")
-    p.add_argument('paths', nargs='+', help="image files and/or folders (searched recursively)")
-    p.add_argument('--out', default='predictions.csv', help="CSV to write (default predictions.csv; never overwritten "
-                   "without --overwrite: a free name such as predictions-2.csv is used)")
-    p.add_argument('--bs', type=int, default=64, help="batch size (default 64)")
-    p.add_argument('--workers', type=int, default=None, help="image-decoding threads (default min(4, CPUs))")
-    p.add_argument('--no-recurse', action='store_true', help="do not search sub-folders")
-    p.add_argument('--fast-decode', action=argparse.BooleanOptionalAction, default=None,
-                   help="decode large JPEGs at reduced scale (default: as the model was trained)")
-    p.add_argument('--cpu', action='store_true', help="run on the CPU even if a GPU is available")
-    p.add_argument('--bf16', action='store_true', help="bfloat16 on a CPU: several times faster where the CPU has it "
-                   "natively (AMX/AVX512-BF16), probabilities within about 0.01 of float32")
-    p.add_argument('--overwrite', action='store_true', help="replace --out if it exists")
-    p.add_argument('--quiet', action='store_true', help="no progress bar")
-    p.add_argument('--shard', default=None, metavar='I/N', help="predict only shard I of N of the file list into "
-                   "OUT.shard-I-of-N.csv (default under accelerate launch/torchrun: RANK/WORLD_SIZE, merged by rank 0)")
-    p.add_argument('--resume', action='store_true', help="continue a killed run: skip the files already in its CSV")
-    p.add_argument('--merge', action='store_true', help="'medfast predict --merge --out OUT.csv': join the finished "
-                   "shard CSVs of OUT.csv into it, in the original file order (no model or paths needed)")
-    return p
-
 def _merge_parser():
     p = argparse.ArgumentParser(prog='medfast predict --merge', description="Join the shard CSVs of --out, in order.")
     p.add_argument('--merge', action='store_true', required=True)
@@ -427,6 +403,30 @@ def _finish_shards(a, shard, part):
     if not is_main_process(): return final
     from medfast.core import free_path
     return merge_shards(a.out, shard[1], dest=free_path(a.out, a.overwrite), overwrite=a.overwrite)
+
+def _predict_parser():
+    p = _model_parser('medfast predict', "model.json / model.pth / model.pkl, its stem, or a folder holding one (e.g. runs/train)",
+                      "Predict images or folders of images into a CSV "
+                      "(file, label, prob_<class>..., error). Bad files get an error row; the batch never aborts.")
+    p.add_argument('paths', nargs='+', help="image files and/or folders (searched recursively)")
+    p.add_argument('--out', default='predictions.csv', help="CSV to write (default predictions.csv; never overwritten "
+                   "without --overwrite: a free name such as predictions-2.csv is used)")
+    p.add_argument('--bs', type=int, default=64, help="batch size (default 64)")
+    p.add_argument('--workers', type=int, default=None, help="image-decoding threads (default min(4, CPUs))")
+    p.add_argument('--no-recurse', action='store_true', help="do not search sub-folders")
+    p.add_argument('--fast-decode', action=argparse.BooleanOptionalAction, default=None,
+                   help="decode large JPEGs at reduced scale (default: as the model was trained)")
+    p.add_argument('--cpu', action='store_true', help="run on the CPU even if a GPU is available")
+    p.add_argument('--bf16', action='store_true', help="bfloat16 on a CPU: several times faster where the CPU has it "
+                   "natively (AMX/AVX512-BF16), probabilities within about 0.01 of float32")
+    p.add_argument('--overwrite', action='store_true', help="replace --out if it exists")
+    p.add_argument('--quiet', action='store_true', help="no progress bar")
+    p.add_argument('--shard', default=None, metavar='I/N', help="predict only shard I of N of the file list into "
+                   "OUT.shard-I-of-N.csv (default under accelerate launch/torchrun: RANK/WORLD_SIZE, merged by rank 0)")
+    p.add_argument('--resume', action='store_true', help="continue a killed run: skip the files already in its CSV")
+    p.add_argument('--merge', action='store_true', help="'medfast predict --merge --out OUT.csv': join the finished "
+                   "shard CSVs of OUT.csv into it, in the original file order (no model or paths needed)")
+    return p
 
 def predict_main(argv=None) -> int:
     "`medfast predict MODEL PATH...`: write a predictions CSV, one row per file, errors in the `error` column"

@@ -71,35 +71,40 @@ def _run_record(learn, path, **extra):
     from medfast.learner import save_run_record
     return save_run_record(learn, path, **extra)
 
-def compare(archs, dls_factory, epochs:int=1, lr:float|None=None, seed:int=42, test='auto', pretrained:bool=False,
+def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=42, test='auto', pretrained:bool=False,
             tta:bool=False, n_boot:int=200, out=None, keep_learners:bool=False, metric:str='accuracy',
-            **learner_kwargs) -> Comparison:
-    "Train each of `archs` on the same data, split and seed; one table and one validation-curve plot"
+            learner_fn=None, fit_fn=None, **learner_kwargs) -> Comparison:
+    "Train each of `archs` (or each setting `learner_fn` builds a Learner for) with the same seed; one table and one plot"
     from medfast.learner import medfast_learner, train
     from medfast.models import count_params
     archs = dict(archs) if isinstance(archs, dict) else {_arch_label(a): a for a in L(archs)}
+    if learner_fn is None and dls_factory is None: raise TypeError("compare needs dls_factory (DataLoaders or a function making them), or learner_fn.")
     rows, hists, tests, learners = [], [], [], {}
     if out is not None: out = free_path(out); out.mkdir(parents=True, exist_ok=True)
     for i, (name, arch) in enumerate(archs.items()):
         print(f"[{i+1}/{len(archs)}] {name}: training...", flush=True)
-        dls = _make_dls(dls_factory, seed)
-        learn = medfast_learner(dls, arch, pretrained=pretrained, seed=seed, **learner_kwargs)
-        with Timer() as t: train(learn, epochs, lr)
+        if learner_fn is None: learn = medfast_learner(_make_dls(dls_factory, seed), arch, pretrained=pretrained, seed=seed, **learner_kwargs)
+        else: learn = learner_fn(name, arch, seed)
+        dls = learn.dls
+        with Timer() as t:
+            if fit_fn is None: train(learn, epochs, lr)
+            else: fit_fn(learn, name, arch)
         h = training_history(learn)          # read now: fastai's Recorder is reset by later get_preds calls
-        if h.empty: raise MedfastError(f"{name} recorded no epochs (training stopped at once?).")
+        diverged = bool(getattr(learn, 'diverged', False))
+        if h.empty and not diverged: raise MedfastError(f"{name} recorded no epochs (training stopped at once?).")
         h.insert(0, 'arch', name); hists.append(h)
-        last = h.iloc[-1]
+        last = h.iloc[-1] if len(h) else pd.Series(dtype=float)
         row = dict(arch=name, params=count_params(learn.model), epochs=len(h),
                    train_loss=last.get('train_loss'), valid_loss=last.get('valid_loss'))
         row.update({f"valid_{c}": last[c] for c in h.columns
                     if c not in ('arch', 'epoch', 'step', 'phase', 'secs', 'train_loss', 'valid_loss')})
-        row.update(secs_per_epoch=float(h.secs.mean()) if 'secs' in h else t.secs/len(h), train_secs=t.secs,
-                   diverged=bool(getattr(learn, 'diverged', False)))
-        test_src = dls.test_path if isinstance(test, str) and test == 'auto' else test
+        row.update(secs_per_epoch=float(h.secs.mean()) if 'secs' in h and len(h) else t.secs/max(len(h), 1), train_secs=t.secs,
+                   diverged=diverged)
+        test_src = dls.test_path if isinstance(test, str) and test == 'auto' else test(learn) if callable(test) else test
         if out is not None:                  # before any prediction, which fires epoch events on the Learner
             _run_record(learn, out/f"{name}.json", compare=dict(seed=seed, epochs=epochs, lr=lr, train_secs=t.secs,
                         test=None if test_src is None else str(test_src)))
-        if test_src is not None:
+        if test_src is not None and not diverged:
             tbl = evaluate(learn, test_src, tta=tta, n_boot=n_boot, seed=seed)
             row.update(_test_columns(tbl)); tests.append(tbl.assign(arch=name))
         rows.append({**{k: v for k, v in row.items() if k not in ('secs_per_epoch', 'train_secs', 'diverged')},
@@ -107,6 +112,7 @@ def compare(archs, dls_factory, epochs:int=1, lr:float|None=None, seed:int=42, t
         if keep_learners: learners[name] = learn
         else: del learn; gc.collect()
     table, history = pd.DataFrame(rows), pd.concat(hists, ignore_index=True)
+    if out is None and not len(history): return Comparison(table, None, history, None, learners or None, out)
     test_tables = pd.concat(tests, ignore_index=True) if tests else None
     fig = plot_comparison(history, metric)
     if out is not None:

@@ -15,6 +15,7 @@ from ..synthetic import write_synthetic
 from ..data import group_splitter, default_workers, Split, ArrayRows
 from ..learner import medfast_learner, route_kwargs, train, KeepBestEpoch
 from ..evaluation import top5_accuracy, accuracy_pct
+from ..comparison import compare
 
 # %% auto #0
 __all__ = ['CIFAR100_FINE', 'CIFAR100_COARSE', 'CIFAR_DIR', 'BASENET_LADDER', 'synthetic_cifar100', 'select_classes',
@@ -245,21 +246,25 @@ BASENET_LADDER = [(c, {k: bool(v) for k, v in f.items()}, a, r, e) for c, f, a, 
 @delegates(cifar_basenet_learner, but=['normalize', 'augment', 'deeper', 'batch_norm', 'early_stopping'])
 def basenet_ladder(path, classes=25, epochs:int|None=None, lr:float|None=None, rungs=None, seed:int=42,
                    protocol:str='medfast', **kwargs) -> pd.DataFrame:
-    "Train every rung of the BaseNet ladder and tabulate validation and test accuracy beside the study's"
+    "Train every rung of the BaseNet ladder with `compare` and tabulate validation and test accuracy beside the study's"
     _check_protocol(protocol)
+    rungs, scores = {BASENET_LADDER[i][0]: i for i in ifnone(rungs, range(len(BASENET_LADDER)))}, {}
+    def make(name, i, seed): return cifar_basenet_learner(path, classes, seed=seed, protocol=protocol, **BASENET_LADDER[i][1], **kwargs)
+    def fit(learn, name, i):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')       # the divergence guard also prints its message
+            cifar_fit(learn, ifnone(epochs, BASENET_LADDER[i][4]), lr=lr)
+        bad = learn.diverged                      # scored now, on the weights training kept
+        scores[name] = dict(medfast_valid_acc=math.nan if bad else accuracy_pct(learn),
+                            medfast_test_acc=math.nan if bad else accuracy_pct(learn, cifar_test_dl(learn.dls)),
+                            epochs_run=len(learn.run_log), diverged=bad, arch=learn.arch_name, dls=learn.dls)
+    res = compare(rungs, seed=seed, test=None, learner_fn=make, fit_fn=fit)
     rows = []
-    for i in ifnone(rungs, range(len(BASENET_LADDER))):
-        name, flags, study, ref, study_epochs = BASENET_LADDER[i]
-        with Timer() as t:
-            learn = cifar_basenet_learner(path, classes, seed=seed, protocol=protocol, **flags, **kwargs)
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')       # the divergence guard also prints its message
-                cifar_fit(learn, ifnone(epochs, study_epochs), lr=lr)
-        dls, bad, n_epochs = learn.dls, learn.diverged, len(learn.run_log)
-        valid = math.nan if bad else accuracy_pct(learn)
-        test = math.nan if bad else accuracy_pct(learn, cifar_test_dl(dls))
-        rows.append(dict(rung=i, change=name, study_test_acc=study, study_ref=ref, medfast_valid_acc=valid, medfast_test_acc=test,
-                         epochs_run=n_epochs, diverged=bad, secs=round(t.secs, 1), arch=learn.arch_name))
+    for (name, i), secs in zip(rungs.items(), res.table.train_secs):
+        _, _, study, ref, _ = BASENET_LADDER[i]
+        sc = scores[name]; dls = sc.pop('dls')
+        rows.append(dict(rung=i, change=name, study_test_acc=study, study_ref=ref, **{k: sc[k] for k in ('medfast_valid_acc',
+                         'medfast_test_acc', 'epochs_run', 'diverged')}, secs=round(secs, 1), arch=sc['arch']))
     df = pd.DataFrame(rows)
     df.attrs['split'] = (f"{dls.c} classes; train {len(dls.train_ds)} / valid {len(dls.valid_ds)} (seeded, class-stratified "
                          f"{len(dls.valid_ds)/(len(dls.train_ds)+len(dls.valid_ds)):.0%} of the train pickle); test {len(dls.test_items)} "

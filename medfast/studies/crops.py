@@ -19,6 +19,7 @@ from ..images import open_image
 from fastai.vision.all import DataBlock, CategoryBlock, IndexSplitter, Resize, ResizeMethod, parent_label, TfmdDL, vision_learner, set_seed
 from ..data import folder_dls, class_folder_items, image_block, default_workers, Split
 from ..learner import medfast_learner, train, route_kwargs
+from ..comparison import compare
 
 # %% auto #0
 __all__ = ['CELL_LABELS', 'NOT_SURE', 'STUDY_CROP_ACC', 'synthetic_cell_images', 'load_clicks', 'read_pybossa', 'merge_clicks',
@@ -325,23 +326,26 @@ def crop_size_sweep(src, clicks, sizes=(90, 95, 100, 128), epochs:int=5, lr:floa
     "Train a live/dead classifier per crop size and tabulate validation accuracy beside the study's"
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks)
     dest = Path(dest) if dest is not None else Path(tempfile.mkdtemp(prefix='medfast-crops-'))
+    crops, scores = {}, {}
+    def make(name, s, seed):
+        crops[s] = write_crops(src, clicks, dest/f"crops_{s}px", size=s, radius=radius, pad_mode=pad_mode, border=border)
+        return cell_crop_learner(crops[s], arch, pretrained, size=input_size, bs=bs, valid_pct=valid_pct, test_pct=test_pct,
+                                 seed=seed, **kwargs)
+    def fit(learn, name, s):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            train(learn, epochs, lr=lr)
+            with learn.no_bar(): probs, targs = learn.get_preds()
+        acc = math.nan if learn.diverged else round(100*float((probs.argmax(-1) == targs).float().mean()), 1)
+        scores[s] = dict(acc=acc, dls=learn.dls)
+    res = compare({f"{s} px": s for s in sizes}, seed=seed, test=None, learner_fn=make, fit_fn=fit)
     rows = []
-    for s in sizes:
-        with Timer() as t:
-            crops = write_crops(src, clicks, dest/f"crops_{s}px", size=s, radius=radius, pad_mode=pad_mode, border=border)
-            learn = cell_crop_learner(crops, arch, pretrained, size=input_size, bs=bs, valid_pct=valid_pct, test_pct=test_pct,
-                                      seed=seed, **kwargs)
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')
-                train(learn, epochs, lr=lr)
-                n_epochs = len(learn.run_log)
-                with learn.no_bar(): probs, targs = learn.get_preds()
-        dls = learn.dls
-        rows.append(dict(crop_px=s, study_valid_acc=STUDY_CROP_ACC.get(s, math.nan),
-                         medfast_valid_acc=math.nan if learn.diverged else round(100*float((probs.argmax(-1) == targs).float().mean()), 1),
+    for s, r in zip(sizes, res.table.itertuples()):
+        dls = scores[s]['dls']
+        rows.append(dict(crop_px=s, study_valid_acc=STUDY_CROP_ACC.get(s, math.nan), medfast_valid_acc=scores[s]['acc'],
                          n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
                          valid_images=' '.join(sorted({source_image(f) for f in dls.valid_ds.items})),
-                         epochs_run=n_epochs, diverged=learn.diverged, secs=round(t.secs, 1), crops=str(crops)))
+                         epochs_run=r.epochs, diverged=r.diverged, secs=round(r.train_secs, 1), crops=str(crops[s])))
     df = pd.DataFrame(rows)
     df.attrs['split'] = (f"crops grouped by source image: {df.n_valid.iloc[0]} validation crops from "
                          f"{len(df.valid_images.iloc[0].split())} held-out image(s), the same images for every size "
