@@ -112,13 +112,12 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
         if keep_learners: learners[name] = learn
         else: del learn; gc.collect()
     table, history = pd.DataFrame(rows), pd.concat(hists, ignore_index=True)
-    if out is None and not len(history): return Comparison(table, None, history, None, learners or None, out)
     test_tables = pd.concat(tests, ignore_index=True) if tests else None
-    fig = plot_comparison(history, metric)
+    fig = plot_comparison(history, metric) if len(history) else None      # None when every run diverged at once
     if out is not None:
         table.to_csv(out/'compare.csv', index=False); history.to_csv(out/'history.csv', index=False)
         if test_tables is not None: test_tables.to_csv(out/'test_metrics.csv', index=False)
-        save_fig(fig, out/'compare.png')
+        if fig is not None: save_fig(fig, out/'compare.png')
         save_json(dict(env=env_info(), archs=list(archs), epochs=epochs, lr=lr, seed=seed, pretrained=pretrained,
                        tta=tta, n_boot=n_boot, test=str(test), learner_kwargs=learner_kwargs), out/'compare.json')
     return Comparison(table, fig, history, test_tables, learners or None, out)

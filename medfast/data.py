@@ -6,11 +6,10 @@ Docs: https://medfast.github.io/medfast/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #5ff170b6
 from __future__ import annotations
-import hashlib, inspect, os, re, shutil, tempfile, warnings
+import hashlib, inspect, os, re, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
-from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from fastai.callback.data import WeightedDL
 from .core import *

@@ -249,7 +249,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
         r = Recipe(**base)
     else: r = RECIPES[args.recipe](**{k: v for k, v in given.items()})
     r.n_models, r.tta, r.budget, r.pretrained = args.ensemble, args.tta, args.budget, pretrained
-    if getattr(args, 'augment', None) is not None: r.augment = args.augment if args.augment != 'none' else 'none'
+    if getattr(args, 'augment', None) is not None: r.augment = args.augment
     if r.n_models > 1 or r.tta: r.threshold = ifnone(r.threshold, 'youden')
     return r
 

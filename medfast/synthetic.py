@@ -58,10 +58,11 @@ def write_synthetic(dest, meta:dict, write_fn) -> Path:
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
-def write_synthetic_file(path, meta:dict, arrays:dict) -> Path:
-    "`.npz` file `path` holding `arrays` and a `SYNTHETIC` entry with `meta`, or reused if it already holds them"
+def write_synthetic_file(path, meta:dict, arrays_fn) -> Path:
+    "`.npz` file `path` holding the arrays `arrays_fn()` returns and a `SYNTHETIC` entry with `meta`, or reused if it holds them"
     path = Path(path)
     if _reusable(path, meta): return path
+    arrays = arrays_fn()
     try:
         with atomic_open(path, 'wb', overwrite=False) as f: np.savez_compressed(f, **arrays, SYNTHETIC=np.array(json.dumps(meta)))
     except FileExistsError:                                # another run finished first: use its copy
@@ -139,20 +140,21 @@ def synthetic_medmnist(path, n:int=64, size:int=28, seed:int=0, n_classes:int=2,
     n_val, n_test = ifnone(n_val, max(n_classes, n//4)), ifnone(n_test, max(n_classes, n//4))
     meta = dict(generator='medfast.synthetic.synthetic_medmnist', n=n, size=size, seed=seed, n_classes=n_classes,
                 channels=channels, multi_label=multi_label, n_val=n_val, n_test=n_test)
-    if _reusable(path, meta): return Path(path)
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    centres = [(0.3 + 0.4*np.cos(a), 0.5 + 0.3*np.sin(a)) for a in np.linspace(0, 2*np.pi, n_classes, endpoint=False)]
-    arrays = {}
-    for split, m in (('train', n), ('val', n_val), ('test', n_test)):
-        labels = (rng.random((m, n_classes)) < 0.4).astype(np.uint8) if multi_label else \
-                 (np.arange(m) % n_classes)[rng.permutation(m)][:, None].astype(np.uint8)
-        imgs = rng.normal(0.3, 0.08, (m, size, size))
-        for i in range(m):
-            for c in (np.nonzero(labels[i])[0] if multi_label else labels[i]):
-                cx, cy = centres[int(c)]
-                imgs[i] += 0.5*np.exp(-((xx-cx)**2 + (yy-cy)**2) / (2*0.08**2))
-        imgs = (np.clip(imgs, 0, 1)*255).astype(np.uint8)
-        if channels == 3: imgs = np.stack([imgs, imgs*0.8, imgs*0.6], -1).astype(np.uint8)
-        arrays[f'{split}_images'], arrays[f'{split}_labels'] = imgs, labels
+    def arrays():
+        rng = np.random.default_rng(seed)
+        yy, xx = np.mgrid[0:size, 0:size] / size
+        centres = [(0.3 + 0.4*np.cos(a), 0.5 + 0.3*np.sin(a)) for a in np.linspace(0, 2*np.pi, n_classes, endpoint=False)]
+        out = {}
+        for split, m in (('train', n), ('val', n_val), ('test', n_test)):
+            labels = (rng.random((m, n_classes)) < 0.4).astype(np.uint8) if multi_label else \
+                     (np.arange(m) % n_classes)[rng.permutation(m)][:, None].astype(np.uint8)
+            imgs = rng.normal(0.3, 0.08, (m, size, size))
+            for i in range(m):
+                for c in (np.nonzero(labels[i])[0] if multi_label else labels[i]):
+                    cx, cy = centres[int(c)]
+                    imgs[i] += 0.5*np.exp(-((xx-cx)**2 + (yy-cy)**2) / (2*0.08**2))
+            imgs = (np.clip(imgs, 0, 1)*255).astype(np.uint8)
+            if channels == 3: imgs = np.stack([imgs, imgs*0.8, imgs*0.6], -1).astype(np.uint8)
+            out[f'{split}_images'], out[f'{split}_labels'] = imgs, labels
+        return out
     return write_synthetic_file(path, meta, arrays)

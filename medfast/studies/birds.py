@@ -15,6 +15,7 @@ from ..core import *
 from ..synthetic import write_synthetic
 from ..images import MedImage
 from ..data import group_splitter, default_workers, Split, LookupLabel
+from ..medmnist import held_out_dl
 from ..learner import medfast_learner, route_kwargs
 from ..models import create_model
 from ..evaluation import top5_accuracy, accuracy_pct
@@ -73,8 +74,8 @@ def synthetic_cub(dest, n_classes:int=3, n_per_class:int=8, size:int=64, seed:in
             lists = dict(zip(CUB2010_FILES, (files, train, [f for f in files if f not in train], [c.split()[1] for c in classes])))
             (root/'lists').mkdir()
             for fn, lines in lists.items(): (root/'lists'/fn).write_text('\n'.join(lines) + '\n')
-            return dest
-        for fn, lines in zip(CUB_FILES, (images, labels, split, classes)): (root/fn).write_text('\n'.join(lines) + '\n')
+        else:
+            for fn, lines in zip(CUB_FILES, (images, labels, split, classes)): (root/fn).write_text('\n'.join(lines) + '\n')
     meta = dict(generator='medfast.studies.birds.synthetic_cub', n_classes=n_classes, n_per_class=n_per_class, size=size,
                 seed=seed, release=release)
     return write_synthetic(dest, meta, write)
@@ -192,7 +193,7 @@ def birds_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, i
 
 def birds_test_dl(dls, bs:int|None=None):
     "Labelled DataLoader over the official CUB test images kept aside by `birds_dls`"
-    return dls.test_dl(dls.test_items, with_labels=True, bs=ifnone(bs, dls.bs))
+    return held_out_dl(dls, bs=bs)
 
 # %% ../../nbs/23b_birds.ipynb #09379fd2
 def birds_head(nf:int, n_out:int, run:str='features') -> nn.Sequential:

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/blastocyst.html.md"""
 
 # %% ../../nbs/22_blastocyst.ipynb #823ade5a
 from __future__ import annotations
-import json, warnings
+import warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd

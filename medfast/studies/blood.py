@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/blood_cells.html.md"""
 
 # %% ../../nbs/21_blood_cells.ipynb #adae5980
 from __future__ import annotations
-import csv, json, re, warnings
+import csv, re, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd

@@ -13,6 +13,7 @@ from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
 from ..data import group_splitter, default_workers, Split, ArrayRows
+from ..medmnist import held_out_dl
 from ..learner import medfast_learner, route_kwargs, train, KeepBestEpoch
 from ..evaluation import top5_accuracy, accuracy_pct
 from ..comparison import compare
@@ -184,7 +185,7 @@ def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, vali
 
 def cifar_test_dl(dls, bs:int|None=None):
     "Labelled DataLoader over the kept-aside test rows (`dls.split`) of `cifar_dls`"
-    return dls.test_dl(dls.test_items, with_labels=True, bs=ifnone(bs, dls.bs))
+    return held_out_dl(dls, bs=bs)
 
 # %% ../../nbs/23_cifar_birds.ipynb #d6e51d80
 def basenet_arch(deeper:bool=False) -> str:
