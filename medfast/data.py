@@ -13,13 +13,13 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from fastai.callback.data import WeightedDL
 from .core import *
-from .images import MedImage, MedImageBlock, image_files, walk_images, unreadable_images
+from .images import MedImage, MedImageBlock, image_files, walk_images, unreadable_images, _hw
 
 # %% auto #0
 __all__ = ['patient_id', 'group_splitter', 'class_folder_items', 'kermany_split', 'kermany_label', 'kermany_items',
-           'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'image_block', 'folder_dls',
-           'Split', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides',
-           'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
+           'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'ReduceDetail', 'item_resize',
+           'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl',
+           'split_leaks', 'split_sides', 'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -118,15 +118,18 @@ def _find_dir(path, name):
             if sub.is_dir() and sub.name.lower() == name: return sub
     return None
 
+def _holds_classes(path): return {p.name.upper() for p in path.iterdir() if p.is_dir()} >= {'NORMAL', 'PNEUMONIA'}
+
 def kermany_split(path, split:str='train', required:bool=True) -> Path|None:
-    "The `split` folder (train/val/test) of a Kermany-layout dataset at or just below `path`"
+    "The `split` folder (train/val/test) of a Kermany-layout dataset at or just below `path` (a train folder itself is its own `train`)"
     path = check_path(path, 'chest X-ray folder', is_dir=True)
     found = _find_dir(path, split.lower())
+    if found is None and split.lower() == 'train' and _holds_classes(path): found = path    # e.g. --data chest_xray/train
     if found is None and path.name.lower() == 'chest_xray' and (path/'chest_xray').is_dir():
         found = _find_dir(path/'chest_xray', split.lower())
     if found is None and required:
         raise DataLayoutError(f"No '{split}' folder in {path}. Expected the Kermany layout "
-                              f"{path}/{{train,val,test}}/{{NORMAL,PNEUMONIA}}/*.jpeg.")
+                              f"{path}/{{train,val,test}}/{{NORMAL,PNEUMONIA}}/*.jpeg (or a train folder holding NORMAL/ and PNEUMONIA/).")
     return found
 
 def kermany_label(o) -> str:
@@ -188,26 +191,38 @@ def default_workers() -> int:
     "DataLoader workers: none on small CPU machines (decoding is cheap next to the model), else up to 8"
     return 0 if (defaults.cpus <= 2 and not torch.cuda.is_available()) else min(8, defaults.cpus)
 
+class ReduceDetail(Transform):
+    "Squish an image to `detail` px (antialiased), then up to `size` px: a network sees only the detail that generalises"
+    order = 1
+    def __init__(self, detail, size): self.detail, self.size = _hw(detail), _hw(size)      # (height, width)
+    def encodes(self, x:Image.Image):
+        return x.resize(self.detail[::-1], Image.Resampling.BICUBIC).resize(self.size[::-1], Image.Resampling.BILINEAR)
+    def __repr__(self): return f"ReduceDetail(detail={self.detail}, size={self.size})"
+
+def item_resize(size:int, detail:int|None=None):
+    "medfast's item resize: a squish to `size`, or through `detail` px first when `detail` is smaller than `size`"
+    return ReduceDetail(detail, size) if detail and detail < size else Resize(size, ResizeMethod.Squish)
+
 def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=MedImage):
     "medfast's image block: `cls` images, decoded at reduced scale for `size` unless custom `item_tfms` are given"
     return MedImageBlock(cls, size=size if fast_decode and item_tfms is None else None)
 
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
-         fast_decode=True, **kwargs):
+         fast_decode=True, detail=None, **kwargs):
     seed_everything(seed)
-    block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode), CategoryBlock), get_y=get_y,
+    block = DataBlock(blocks=(image_block(min(size, detail or size), item_tfms, fast_decode), CategoryBlock), get_y=get_y,
                       splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None),
-                      item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
+                      item_tfms=ifnone(item_tfms, item_resize(size, detail)),
                       batch_tfms=ifnone(batch_tfms, xray_tfms()))
     return block.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
 
 def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, group_fn=patient_id,
                item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, fast_decode:bool=True,
-               **kwargs) -> DataLoaders:
-    "DataLoaders from `path/<class>/<images>` with a seeded, grouped, stratified validation split"
+               detail:int|None=None, **kwargs) -> DataLoaders:
+    "DataLoaders from `path/<class>/<images>` with a seeded, grouped, stratified validation split (`detail`: see `ReduceDetail`)"
     items = class_folder_items(path, verify=verify)
     return _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers,
-                fast_decode=fast_decode, **kwargs)
+                fast_decode=fast_decode, detail=detail, **kwargs)
 
 # %% ../nbs/02_data.ipynb #47d115b1
 class Split:
@@ -242,14 +257,14 @@ DataLoaders.split_info = _split_field('info', "Shortcut: `dls.split.info`, how t
 
 # %% ../nbs/02_data.ipynb #bc2610ef
 def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, seed:int=42, merge_val:bool=True,
-                    verify:bool=True, item_tfms=None, batch_tfms=None, fast_decode:bool=True) -> DataBlock:
-    "DataBlock for a Kermany chest X-ray folder with a patient-grouped, stratified validation split"
+                    verify:bool=True, item_tfms=None, batch_tfms=None, fast_decode:bool=True, detail:int|None=None) -> DataBlock:
+    "DataBlock for a Kermany chest X-ray folder with a patient-grouped, stratified validation split (`detail`: see `ReduceDetail`)"
     get_y = kermany_kind if three_class else kermany_label
     splits = ('train', 'val') if merge_val else ('train',)
-    return DataBlock(blocks=(image_block(size, item_tfms, fast_decode), CategoryBlock), get_y=get_y,
+    return DataBlock(blocks=(image_block(min(size, detail or size), item_tfms, fast_decode), CategoryBlock), get_y=get_y,
                      get_items=partial(kermany_items, splits=splits, verify=verify),
                      splitter=group_splitter(patient_id, valid_pct, seed, get_y),
-                     item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)),
+                     item_tfms=ifnone(item_tfms, item_resize(size, detail)),
                      batch_tfms=ifnone(batch_tfms, xray_tfms()))
 
 @delegates(pneumonia_block)

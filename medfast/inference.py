@@ -25,6 +25,7 @@ from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathErro
                           UnsafeFileError, check_path, free_path, save_json, to_jsonable, atomic_write, file_lock,
                           lock_path)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock
+from .data import ReduceDetail
 from .models import create_model, arch_names
 
 # %% auto #0
@@ -33,7 +34,7 @@ __all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_S
            'iter_predictions', 'predict', 'model_input']
 
 # %% ../nbs/09_inference.ipynb #ab050db7
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3                 # 3: image.resize may hold `detail` (models written without it stay format 2)
 _MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu', 'ensemble')
 
 def _hw(size): return [size, size] if isinstance(size, int) else [int(s) for s in size]
@@ -53,10 +54,14 @@ def _resize_spec(dls, size=None) -> dict:
     "Validation-time resize of `dls` (or a squish to `size`) as a JSON-able dict"
     if size is not None: return dict(tfm='Resize', size=_hw(size), method='squish', pad_mode='reflection')
     for t in dls.after_item.fs:                                     # fastai stores sizes as (w, h)
+        if isinstance(t, ReduceDetail): return dict(tfm='Resize', size=list(t.size), method='squish', pad_mode='reflection', detail=list(t.detail))
         if isinstance(t, RandomResizedCrop): return dict(tfm='RandomResizedCrop', size=[t.size[1], t.size[0]], val_xtra=t.val_xtra)
         if isinstance(t, Resize): return dict(tfm='Resize', size=[t.size[1], t.size[0]], method=str(t.method), pad_mode=str(t.pad_mode))
     for t in dls.after_batch.fs:                                    # MedMNIST in-memory sets resize the batch
-        if type(t).__name__ == 'SquishBatch' and t.size: return dict(tfm='Resize', size=_hw(t.size), method='squish', pad_mode='reflection')
+        if type(t).__name__ == 'SquishBatch' and t.size:
+            native = (getattr(getattr(dls, 'split', None), 'source', None) or {}).get('native_size')   # e.g. 28 px arrays
+            return dict(tfm='Resize', size=_hw(t.size), method='squish', pad_mode='reflection',
+                        **(dict(detail=_hw(native)) if native and native < t.size else {}))
     raise MedfastError("Cannot find the image size: the learner's DataLoaders have no Resize item transform. "
                        "Pass size=<pixels> to export().")
 
@@ -94,9 +99,10 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:flo
     if getattr(learn.model, 'ensemble_size', None): model_kwargs = {**model_kwargs, 'ensemble': learn.model.ensemble_size}
     threshold = ifnone(threshold, getattr(learn, 'medfast_threshold', None))   # binary: P(classes[1]) >= threshold
     loss = type(getattr(learn, 'loss_func', None)).__name__
-    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=FORMAT_VERSION, arch=name, model_kwargs=dict(model_kwargs),
+    resize = _resize_spec(dls, size)
+    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=FORMAT_VERSION if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
                 n_in=n_in, n_out=len(dls.vocab), classes=[str(c) for c in dls.vocab],
-                image=dict(mode='L' if (n_in == 1 or grey_to_rgb) else 'RGB', resize=_resize_spec(dls, size),
+                image=dict(mode='L' if (n_in == 1 or grey_to_rgb) else 'RGB', resize=resize,
                            grey_to_rgb=grey_to_rgb, fast_decode=_fast_decode(dls)),
                 normalize=norm, activation='sigmoid' if 'BCE' in loss else 'softmax')
 
@@ -271,6 +277,9 @@ def _check_image(js, img, n_in):
     if r.get('method', 'squish') not in ('squish', 'crop', 'pad') or r.get('pad_mode', 'reflection') not in ('reflection', 'zeros', 'border'):
         raise _bad(js, 'image.resize', "has an unknown method or pad_mode")
     if 'val_xtra' in r and not (_is_num(r['val_xtra']) and 0 <= r['val_xtra'] <= 1): raise _bad(js, 'image.resize.val_xtra', 'must be in [0, 1]')
+    d = r.get('detail')
+    if d is not None and not (isinstance(d, list) and len(d) == 2 and all(_is_int(v, 1, MAX_IMAGE_SIDE) for v in d)):
+        raise _bad(js, 'image.resize.detail', f"must be [height, width] with sides from 1 to {MAX_IMAGE_SIDE} px")
 
 def _check_normalize(js, norm):
     if norm is None: return
@@ -326,8 +335,11 @@ def _read_spec(js) -> dict:
 
 # %% ../nbs/09_inference.ipynb #f2126e4a
 def _resize_tfm(r):
+    if r.get('detail'): return ReduceDetail(tuple(r['detail']), tuple(r['size']))
     if r['tfm'] == 'RandomResizedCrop': return RandomResizedCrop(tuple(r['size']), val_xtra=r.get('val_xtra', 0.14))
     return Resize(tuple(r['size']), method=r.get('method', 'squish'), pad_mode=r.get('pad_mode', 'reflection'))
+
+def _decode_size(r): return r.get('detail') or r['size']      # JPEGs decode at the reduced scale the resize needs
 
 def _first_line(e) -> str: return (str(e).splitlines() or [type(e).__name__])[0][:200]
 
@@ -364,7 +376,7 @@ def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Lear
     if spec.get('normalize'): batch_tfms.append(Normalize.from_stats(spec['normalize']['mean'], spec['normalize']['std']))
     classes = spec['classes']
     cls = MedImageBW if img['mode'] == 'L' else MedImage          # decoded exactly as `predict` decodes (one path)
-    block = DataBlock(blocks=(MedImageBlock(cls, size=img['resize']['size'] if img.get('fast_decode') else None),
+    block = DataBlock(blocks=(MedImageBlock(cls, size=_decode_size(img['resize']) if img.get('fast_decode') else None),
                               CategoryBlock(vocab=classes, sort=False)),
                       getters=[ItemGetter(0), ItemGetter(1)], splitter=IndexSplitter([]),
                       item_tfms=_resize_tfm(img['resize']), batch_tfms=batch_tfms)
@@ -442,7 +454,7 @@ class _Prep:
     def __init__(self, spec, fast_decode=None, bf16=False):
         img = spec['image']
         self.mode, self.resize, self.grey_to_rgb = img['mode'], _resize_tfm(img['resize']), img.get('grey_to_rgb', False)
-        self.hint = img['resize']['size'] if ifnone(fast_decode, img.get('fast_decode', False)) else None
+        self.hint = _decode_size(img['resize']) if ifnone(fast_decode, img.get('fast_decode', False)) else None
         norm = spec.get('normalize')
         self.mean, self.std = (None, None) if not norm else (torch.tensor(norm['mean']).view(1, -1, 1, 1),
                                                                torch.tensor(norm['std']).view(1, -1, 1, 1))

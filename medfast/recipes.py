@@ -19,9 +19,9 @@ from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, Keep
 
 # %% auto #0
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'Ensemble', 'estimate_epoch_time', 'default_image_size', 'plan_budget', 'Recipe',
-           'small_image_recipe', 'cell_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'plan_recipe',
-           'fit_recipe', 'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args',
-           'saved_threshold']
+           'small_image_recipe', 'cell_recipe', 'xray_recipe', 'auto_recipe', 'is_medmnist', 'recipe_dls',
+           'recipe_learner', 'plan_recipe', 'fit_recipe', 'choose_val_threshold', 'recipe_name', 'uses_recipe',
+           'recipe_from_args', 'train_from_args', 'saved_threshold']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -111,7 +111,7 @@ class Recipe:
     def __init__(self, arch='resnet18_small', size:int|None=48, epochs:int=8, lr:float=4e-3, wd:float=0.05, bs:int=128,
                  label_smoothing:float=0.1, balance:float=1.0, augment:dict|str|None=None, n_models:int=1, tta:bool=False,
                  threshold:str|float|None='youden', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
-                 budget:float|None=None, bf16:bool|None=None):
+                 budget:float|None=None, bf16:bool|None=None, detail:int|None=None):
         store_attr()
         self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
         if isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
@@ -122,7 +122,7 @@ class Recipe:
         return AUGMENTATIONS[self.augment]() if isinstance(self.augment, str) else xray_tfms(size=None, **self.augment)
     def __repr__(self): return f"Recipe({', '.join(f'{k}={v!r}' for k, v in self.dict().items())})"
     def dict(self) -> dict: return {k: getattr(self, k) for k in ('arch', 'size', 'epochs', 'lr', 'wd', 'bs', 'label_smoothing',
-                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16')}
+                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail')}
 
 @delegates(Recipe)
 def small_image_recipe(**kwargs) -> Recipe:
@@ -131,10 +131,19 @@ def small_image_recipe(**kwargs) -> Recipe:
 
 @delegates(Recipe)
 def cell_recipe(**kwargs) -> Recipe:
-    "medfast's recipe for stained-cell crops from scratch: the small-image ResNet-18 at 96 px, 30 epochs, any flip or rotation"
-    return Recipe(**{**dict(size=96, epochs=30, augment='cells'), **kwargs})
+    "medfast's recipe for stained-cell crops from scratch: the small-image ResNet-18 at 96 px, 60 epochs, any flip or rotation"
+    return Recipe(**{**dict(size=96, epochs=60, augment='cells'), **kwargs})
 
-RECIPES = dict(small_image=small_image_recipe, cells=cell_recipe)
+@delegates(Recipe)
+def xray_recipe(**kwargs) -> Recipe:
+    "medfast's recipe for chest X-ray folders from scratch: the small-image recipe at 48 px, shown only the detail of 28 px, two seeds"
+    return Recipe(**{**dict(size=48, detail=28, n_models=2), **kwargs})
+
+RECIPES = dict(small_image=small_image_recipe, xray=xray_recipe, cells=cell_recipe)
+
+def auto_recipe(task:str='pneumonia', pretrained:bool=False, synthetic:bool=False) -> str:
+    "The recipe `medfast train --recipe auto` picks: `xray` for real chest X-rays from scratch, else `none` (plain training)"
+    return 'xray' if task == 'pneumonia' and not pretrained and not synthetic else 'none'
 
 # %% ../nbs/05c_recipes.ipynb #bc64ede3
 def is_medmnist(path) -> bool:
@@ -148,6 +157,7 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
         return medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
     size = ifnone(size, 64)
     aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
+    if recipe.detail and recipe.detail < size: aug['detail'] = recipe.detail   # files reduced to `detail` px, then up to `size`
     if task == 'pneumonia': return pneumonia_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
     if task == 'folder': return folder_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
     raise ValueError(f"task must be 'pneumonia' or 'folder', not {task!r}")
@@ -182,11 +192,12 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, verbose:bool=Tru
     if not recipe.budget:
         plan = dict(size=size, epochs=recipe.epochs, epoch_secs=est['epoch_secs'], total_secs=est['epoch_secs']*recipe.epochs*recipe.n_models)
     else:
-        plan = plan_budget(recipe.budget, est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size)
+        cap = max(30, recipe.epochs)                     # a budget may lengthen a short recipe up to 30 epochs
+        plan = plan_budget(recipe.budget, est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size, max_epochs=cap)
         if plan['size'] != size:
             dls = make_dls(plan['size'])
             est = estimate_epoch_time(recipe_learner(dls, recipe), verbose=verbose)
-            plan = plan_budget(recipe.budget, est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True)
+            plan = plan_budget(recipe.budget, est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True, max_epochs=cap)
     recipe.size, recipe.epochs = plan['size'], plan['epochs']
     if verbose:
         print(f"Plan: {plan['size']} px, {plan['epochs']} epoch(s) x {recipe.n_models} model(s), about "
@@ -228,27 +239,40 @@ def choose_val_threshold(learn, dl=None, tta:bool=False, method:str='youden') ->
     return choose_threshold(lp.probs, lp.targets, method=method)
 
 # %% ../nbs/05c_recipes.ipynb #81083756
-def uses_recipe(args) -> bool:
+def _pretrained(args) -> bool:
+    p = getattr(args, 'pretrained', 'auto')
+    return p is True or p == 'yes' or (p == 'auto' and getattr(args, 'data', None) is not None)
+
+def recipe_name(args, pretrained:bool|None=None) -> str:
+    "The recipe parsed `args` name, with `auto` resolved by `auto_recipe` (`pretrained` defaults to what `--pretrained` says)"
+    name = getattr(args, 'recipe', 'none')
+    if name != 'auto': return name
+    return auto_recipe(getattr(args, 'task', 'pneumonia'), ifnone(pretrained, _pretrained(args)), getattr(args, 'data', None) is None)
+
+def uses_recipe(args, pretrained:bool|None=None) -> bool:
     "Whether parsed `args` ask for a recipe, an ensemble, TTA or a budget"
-    return getattr(args, 'recipe', 'none') != 'none' or getattr(args, 'ensemble', 1) > 1 or getattr(args, 'tta', False) \
+    return recipe_name(args, pretrained) != 'none' or (getattr(args, 'ensemble', None) or 1) > 1 or bool(getattr(args, 'tta', False)) \
            or getattr(args, 'budget', None) is not None
 
 def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     "The `Recipe` parsed `args` describe: the named recipe (or medfast's plain defaults) with every explicitly given option"
-    if getattr(args, 'ensemble', 1) < 1: raise MedfastError(f"--ensemble must be at least 1, not {args.ensemble}.")
+    if getattr(args, 'ensemble', None) is not None and args.ensemble < 1: raise MedfastError(f"--ensemble must be at least 1, not {args.ensemble}.")
     if getattr(args, 'budget', None) is not None and args.budget <= 0: raise MedfastError(f"--budget must be a positive number of minutes, not {args.budget}.")
-    if args.recipe not in ('none', *RECIPES): raise MedfastError(f"--recipe {args.recipe!r} is not a medfast recipe; choose one of: none, {', '.join(RECIPES)}.")
+    name = recipe_name(args, pretrained)
+    if name not in ('none', *RECIPES): raise MedfastError(f"--recipe {name!r} is not a medfast recipe; choose one of: auto, none, {', '.join(RECIPES)}.")
     defaults = getattr(args, '_recipe_defaults', {})
     given = {k: getattr(args, k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed')
              if hasattr(args, k) and getattr(args, k) != defaults.get(k, object()) and getattr(args, k) is not None}
-    if args.recipe == 'none':
+    if name == 'none':
         base = dict(arch=getattr(args, 'arch', 'resnet18'), size=None, epochs=getattr(args, 'epochs', 4), bs=getattr(args, 'bs', 16),
                     lr=ifnone(getattr(args, 'lr', None), 2e-3 if pretrained else 3e-3), label_smoothing=0., augment=False,
                     balance=1.0 if getattr(args, 'balance', 'none') == 'sampler' else 0., wd=None, monitor=None, threshold=None)
         base.update(seed=getattr(args, 'seed', 42))
         r = Recipe(**base)
-    else: r = RECIPES[args.recipe](**{k: v for k, v in given.items()})
-    r.n_models, r.tta, r.budget, r.pretrained = args.ensemble, args.tta, args.budget, pretrained
+    else: r = RECIPES[name](**{k: v for k, v in given.items()})
+    r.budget, r.pretrained = args.budget, pretrained
+    if getattr(args, 'ensemble', None) is not None: r.n_models = args.ensemble     # else the recipe's own
+    if getattr(args, 'tta', None) is not None: r.tta = args.tta
     if getattr(args, 'augment', None) is not None: r.augment = args.augment
     if r.n_models > 1 or r.tta: r.threshold = ifnone(r.threshold, 'youden')
     return r

@@ -42,3 +42,7 @@ def test_pneumoniamnist_missing_data(tmp_path):
 def test_pbc_smoke():
     out = run_bench('pbc.py')
     assert 'held-out images: 16' in out and 'accuracy' in out and 'recall per class' in out
+
+def test_kermany_smoke():
+    out = run_bench('kermany.py')
+    assert 'Recipe: xray' in out and 'valid (patient-grouped): ACC' in out and 'test: ACC' in out and '(8 images)' in out

@@ -1,0 +1,79 @@
+"""Kermany chest X-rays: `medfast train` on a Kermany train folder as the review runs it, scored on the official test films.
+
+The review trains with `medfast train --data <Kermany train folder> --pretrained no --budget 15` and scores the
+official `test/` split (624 films, 37.5% normal against 26% in train). That folder is not in this repository.
+PneumoniaMNIST's test arrays are the same 624 films at 28 px, so by default they are written out as PNG files in the
+Kermany layout and scored instead: a proxy for how the model generalises to the official test films. Nothing in
+training reads them (the threshold and the best epochs are chosen on the patient-grouped validation split), and
+they must never be used to choose a setting. `--test DIR` scores a real test folder instead. Training options go
+after `--` (default: `--budget 15`), e.g.
+
+    python bench/kermany.py -- --budget 15 --seed 1
+
+Prints the machine (CPU model, bf16 capability), the training plan, the wall time, the validation figures and the
+test accuracy, ROC AUC, sensitivity and specificity at the threshold saved in the model.
+"""
+import argparse, subprocess, sys, tempfile, time
+from pathlib import Path
+import numpy as np, pandas as pd
+from PIL import Image
+from benchutils import machine, loadavg
+
+def write_test_folder(npz, dest:Path, classes=('NORMAL', 'PNEUMONIA')) -> Path:
+    "The test arrays of a two-class MedMNIST `npz` as PNG files in `dest/<class>/`"
+    with np.load(npz) as d: xs, ys = d['test_images'], d['test_labels'][:, 0]
+    for c in classes: (dest/c).mkdir(parents=True, exist_ok=True)
+    for i, (x, y) in enumerate(zip(xs, ys)): Image.fromarray(x).save(dest/classes[int(y)]/f'test_{i:04d}.png')
+    return dest
+
+def figures(metrics_csv, positive='PNEUMONIA') -> dict:
+    "Accuracy, ROC AUC, sensitivity and specificity (of `positive`) from a medfast metrics.csv"
+    m = pd.read_csv(metrics_csv)
+    def get(metric, cls='all'):
+        r = m[(m.metric == metric) & (m['class'].astype(str).str.upper() == cls.upper())]
+        return float(r.value.iloc[0]) if len(r) else float('nan')
+    return dict(n=int(get('n')) if get('n') == get('n') else None, acc=get('accuracy'), auc=get('roc_auc'),
+                sens=get('sensitivity', positive), spec=get('specificity', positive))
+
+def _line(name, f): return (f"{name}: ACC {f['acc']:.3f}  AUC {f['auc']:.3f}  sensitivity {f['sens']:.3f}  "
+                            f"specificity {f['spec']:.3f}" + (f"  ({f['n']} images)" if f.get('n') else ''))
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--data', default='../shared/data/chest_xray_224/train', help="Kermany train folder (NORMAL/, PNEUMONIA/)")
+    p.add_argument('--test', default=None, help="a labelled test folder to score (default: the PneumoniaMNIST test films)")
+    p.add_argument('--proxy', default='../shared/data/pneumoniamnist_28.npz', help="PneumoniaMNIST .npz whose test arrays are the proxy")
+    p.add_argument('--smoke', action='store_true', help="tiny synthetic X-rays, 1 epoch: checks the script runs")
+    p.add_argument('train_args', nargs='*', help="options for medfast train (after --; default --budget 15)")
+    a = p.parse_args()
+    print(machine())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data, proxy, train_args = Path(a.data), Path(a.proxy), a.train_args or ['--budget', '15']
+        if a.smoke:
+            from medfast.synthetic import synthetic_xrays, synthetic_medmnist
+            data = synthetic_xrays(tmp/'xrays', n=16, size=64, seed=0)/'train'
+            proxy = synthetic_medmnist(tmp/'proxy.npz', n=32, size=28, seed=0)
+            train_args = ['--size', '32', '--epochs', '1', '--bs', '8', '--ensemble', '1']
+        if not data.is_dir(): sys.exit(f"--data {data} is not a folder (Kermany train: ../shared/data/chest_xray_224/train).")
+        if a.test: test = Path(a.test)
+        elif proxy.is_file(): test = write_test_folder(proxy, tmp/'test')
+        else: sys.exit(f"--proxy {proxy} not found: pass --test DIR (a labelled test folder) or the PneumoniaMNIST .npz.")
+        print(f"test: {test if a.test else f'the PneumoniaMNIST test films ({proxy.name}), as PNG files'}")
+        t0 = time.perf_counter()
+        cmd = [sys.executable, '-m', 'medfast', 'train', '--data', str(data), '--pretrained', 'no', '--quiet', '--out', str(tmp/'run'), *train_args]
+        print('medfast ' + ' '.join(cmd[3:]), flush=True)
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        secs = time.perf_counter() - t0
+        if r.returncode: sys.exit(f"medfast train failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+        print('\n'.join(l for l in r.stdout.splitlines() if l.startswith(('Recipe', 'Plan', 'model ', 'Decision', 'Image size', 'Split'))))
+        m = pd.read_csv(tmp/'run'/'metrics.csv')
+        m[m.split == 'valid'].drop(columns='split').to_csv(tmp/'valid.csv', index=False)
+        r = subprocess.run([sys.executable, '-m', 'medfast', 'evaluate', str(tmp/'run'), str(test), '--out', str(tmp/'eval'),
+                            '--quiet', '--n-boot', '200'], capture_output=True, text=True)
+        if r.returncode: sys.exit(f"medfast evaluate failed:\n{r.stderr[-2000:]}")
+        print(f"train wall time {secs/60:.1f} min (load avg {loadavg():.1f} at the end)")
+        print(_line('valid (patient-grouped)', figures(tmp/'valid.csv')))
+        print(_line('test', figures(tmp/'eval'/'metrics.csv')))
+
+if __name__ == '__main__': main()
