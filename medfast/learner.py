@@ -40,10 +40,12 @@ def balanced_class_weights(dls) -> torch.Tensor:
 
 # %% ../nbs/04_learner.ipynb #3c9f6dc6
 class StopOnDivergence(Callback):
-    "Stop training with a clear message when the loss becomes NaN/inf or explodes past `factor` × its best"
+    "Stop training with a clear message when the loss becomes NaN/inf, or explodes past `factor` × its best and above a guess's loss"
     order = Recorder.order - 1                       # before the Recorder computes metrics on a broken model
     def __init__(self, factor:float=10., warmup:int=3, beta:float=0.9): store_attr()
-    def before_fit(self): self.best, self.avg, self.n, self.learn.diverged = math.inf, 0., 0, getattr(self.learn, 'diverged', False)   # stays True: a later fit (fine_tune's second) does not clear it
+    def before_fit(self):
+        self.best, self.avg, self.n, self.learn.diverged = math.inf, 0., 0, getattr(self.learn, 'diverged', False)   # stays True: a later fit (fine_tune's second) does not clear it
+        self.chance = math.log(max(2, getattr(self.dls, 'c', 2) or 2))     # cross-entropy of a uniform guess
     def _decide(self, why):
         "Stop when `why` says so, on every process if any of them says so (launched runs must stop together)"
         if num_distrib() > 1 and torch.distributed.is_initialized():
@@ -65,7 +67,7 @@ class StopOnDivergence(Callback):
         if not math.isfinite(loss): return f"the loss became {loss}"
         self.avg = self.beta*self.avg + (1-self.beta)*loss
         smooth = self.avg / (1 - self.beta**self.n)
-        if self.n > self.warmup and smooth > self.factor*self.best:
+        if self.n > self.warmup and smooth > self.factor*self.best and smooth > self.chance:    # 0.02 -> 0.25 is noise, not divergence
             return f"the smoothed loss rose to {smooth:.3g}, over {self.factor:g}× its best ({self.best:.3g})"
         self.best = min(self.best, smooth)
     def before_validate(self):
