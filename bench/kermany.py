@@ -8,7 +8,7 @@ training reads them (the threshold and the best epochs are chosen on the patient
 they must never be used to choose a setting. `--test DIR` scores a real test folder instead. Training options go
 after `--` (default: `--budget 15`), e.g.
 
-    python bench/kermany.py -- --budget 15 --seed 1
+    python bench/kermany.py -- --recipe xray --budget 15 --seed 1
 
 Prints the machine (CPU model, bf16 capability), the training plan, the wall time, the validation figures and the
 test accuracy, ROC AUC, sensitivity and specificity at the threshold saved in the model.
@@ -54,7 +54,7 @@ def main():
             from medfast.synthetic import synthetic_xrays, synthetic_medmnist
             data = synthetic_xrays(tmp/'xrays', n=16, size=64, seed=0)/'train'
             proxy = synthetic_medmnist(tmp/'proxy.npz', n=32, size=28, seed=0)
-            train_args = ['--size', '32', '--epochs', '1', '--bs', '8', '--ensemble', '1']
+            train_args = ['--recipe', 'xray', '--size', '32', '--epochs', '1', '--bs', '8', '--ensemble', '1']
         if not data.is_dir(): sys.exit(f"--data {data} is not a folder (Kermany train: ../shared/data/chest_xray_224/train).")
         if a.test: test = Path(a.test)
         elif proxy.is_file(): test = write_test_folder(proxy, tmp/'test')

@@ -108,11 +108,11 @@ def synthetic_home() -> Path:
 def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add `--recipe`, `--ensemble N`, `--tta`, `--augment` and `--budget MINUTES` to `parser` (e.g. `medfast train`'s)"
     g = parser.add_argument_group('recipe')
-    g.add_argument('--recipe', default='auto', metavar='NAME',
+    g.add_argument('--recipe', default='none', metavar='NAME',
                    help="training recipe, from medfast.recipes: small_image = ResNet-18 without stem max-pool, balanced batches, label smoothing, "
                         "X-ray augmentation, best epoch by val AUC, val-chosen threshold; xray = small_image at 48 px shown only the detail of "
                         "28 px, 2 seeds; cells = the same network at 96 px, 60 epochs, any flip or rotation, for stained-cell crops; "
-                        "none = plain fastai training; auto (default) = xray for real chest X-rays from scratch, else none")
+                        "none = plain fastai training (default)")
     g.add_argument('--ensemble', type=int, default=None, metavar='N', help="average N models trained with seeds seed..seed+N-1 (default: the recipe's own)")
     g.add_argument('--tta', action='store_true', default=None, help="test-time augmentation when choosing the threshold and evaluating")
     g.add_argument('--augment', choices=['xray', 'cells', 'none'], default=None,
@@ -130,7 +130,7 @@ def _train_parser():
     p.add_argument('--data', default=None, help="dataset folder (default: the embedded SYNTHETIC chest X-ray set)")
     p.add_argument('--arch', default='resnet18', help="architecture: a medfast name such as resnet18 (torchvision's model; see arch_table()) or 'timm/<timm name>' (default resnet18)")
     p.add_argument('--epochs', type=int, default=4)
-    p.add_argument('--size', type=int, default=None, help="image size in px (default: the recipe's own, 48 for xray; without a recipe chosen for the machine and printed: on a CPU "
+    p.add_argument('--size', type=int, default=None, help="image size in px (default: the recipe's own, e.g. 48 for xray; without a recipe chosen for the machine and printed: on a CPU "
                    "64 px from scratch, 128 px pretrained; the architecture's own size on a GPU; 64 on the synthetic set)")
     p.add_argument('--bs', type=int, default=16, help="batch size (default 16: more steps per epoch on small sets)")
     p.add_argument('--lr', type=float, default=None, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch)")
@@ -185,14 +185,11 @@ def train_main(argv=None) -> int:
     from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
-    from medfast.recipes import uses_recipe, recipe_name, is_medmnist, default_image_size, train_from_args, saved_threshold
+    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, saved_threshold
     synthetic = a.data is None
     npz = not synthetic and is_medmnist(a.data)
     pretrained = a.pretrained == 'yes' or (a.pretrained == 'auto' and not synthetic)
-    if a.recipe == 'auto':                              # resolved once, printed, and recorded in run.json as chosen
-        a.recipe = 'none' if launch else recipe_name(a, pretrained)
-        if a.recipe != 'none': print(f"Recipe: {a.recipe} (--recipe auto: chest X-rays from scratch; --recipe none for plain training)")
-    recipe = uses_recipe(a, pretrained) or npz
+    recipe = uses_recipe(a) or npz
     if recipe and launch: raise MedfastError("--recipe, --ensemble, --tta, --budget and .npz data train in one process: "
                                              "run medfast train without accelerate launch / torchrun for them.")
     with _main_first(launch):

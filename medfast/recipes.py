@@ -19,9 +19,9 @@ from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, Keep
 
 # %% auto #0
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'Ensemble', 'estimate_epoch_time', 'default_image_size', 'plan_budget', 'Recipe',
-           'small_image_recipe', 'cell_recipe', 'xray_recipe', 'auto_recipe', 'is_medmnist', 'recipe_dls',
-           'recipe_learner', 'plan_recipe', 'fit_recipe', 'choose_val_threshold', 'recipe_name', 'uses_recipe',
-           'recipe_from_args', 'train_from_args', 'saved_threshold']
+           'small_image_recipe', 'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner',
+           'plan_recipe', 'fit_recipe', 'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args',
+           'saved_threshold']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -141,10 +141,6 @@ def xray_recipe(**kwargs) -> Recipe:
 
 RECIPES = dict(small_image=small_image_recipe, xray=xray_recipe, cells=cell_recipe)
 
-def auto_recipe(task:str='pneumonia', pretrained:bool=False, synthetic:bool=False) -> str:
-    "The recipe `medfast train --recipe auto` picks: `xray` for real chest X-rays from scratch, else `none` (plain training)"
-    return 'xray' if task == 'pneumonia' and not pretrained and not synthetic else 'none'
-
 # %% ../nbs/05c_recipes.ipynb #bc64ede3
 def is_medmnist(path) -> bool:
     "Whether `path` names a MedMNIST-style `.npz` file"
@@ -239,27 +235,17 @@ def choose_val_threshold(learn, dl=None, tta:bool=False, method:str='youden') ->
     return choose_threshold(lp.probs, lp.targets, method=method)
 
 # %% ../nbs/05c_recipes.ipynb #81083756
-def _pretrained(args) -> bool:
-    p = getattr(args, 'pretrained', 'auto')
-    return p is True or p == 'yes' or (p == 'auto' and getattr(args, 'data', None) is not None)
-
-def recipe_name(args, pretrained:bool|None=None) -> str:
-    "The recipe parsed `args` name, with `auto` resolved by `auto_recipe` (`pretrained` defaults to what `--pretrained` says)"
-    name = getattr(args, 'recipe', 'none')
-    if name != 'auto': return name
-    return auto_recipe(getattr(args, 'task', 'pneumonia'), ifnone(pretrained, _pretrained(args)), getattr(args, 'data', None) is None)
-
-def uses_recipe(args, pretrained:bool|None=None) -> bool:
+def uses_recipe(args) -> bool:
     "Whether parsed `args` ask for a recipe, an ensemble, TTA or a budget"
-    return recipe_name(args, pretrained) != 'none' or (getattr(args, 'ensemble', None) or 1) > 1 or bool(getattr(args, 'tta', False)) \
+    return getattr(args, 'recipe', 'none') != 'none' or (getattr(args, 'ensemble', None) or 1) > 1 or bool(getattr(args, 'tta', False)) \
            or getattr(args, 'budget', None) is not None
 
 def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     "The `Recipe` parsed `args` describe: the named recipe (or medfast's plain defaults) with every explicitly given option"
     if getattr(args, 'ensemble', None) is not None and args.ensemble < 1: raise MedfastError(f"--ensemble must be at least 1, not {args.ensemble}.")
     if getattr(args, 'budget', None) is not None and args.budget <= 0: raise MedfastError(f"--budget must be a positive number of minutes, not {args.budget}.")
-    name = recipe_name(args, pretrained)
-    if name not in ('none', *RECIPES): raise MedfastError(f"--recipe {name!r} is not a medfast recipe; choose one of: auto, none, {', '.join(RECIPES)}.")
+    name = getattr(args, 'recipe', 'none')
+    if name not in ('none', *RECIPES): raise MedfastError(f"--recipe {name!r} is not a medfast recipe; choose one of: none, {', '.join(RECIPES)}.")
     defaults = getattr(args, '_recipe_defaults', {})
     given = {k: getattr(args, k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed')
              if hasattr(args, k) and getattr(args, k) != defaults.get(k, object()) and getattr(args, k) is not None}

@@ -45,4 +45,4 @@ def test_pbc_smoke():
 
 def test_kermany_smoke():
     out = run_bench('kermany.py')
-    assert 'Recipe: xray' in out and 'valid (patient-grouped): ACC' in out and 'test: ACC' in out and '(8 images)' in out
+    assert 'Plan: 32 px' in out and 'valid (patient-grouped): ACC' in out and 'test: ACC' in out and '(8 images)' in out
