@@ -1,6 +1,6 @@
 """Shared helpers for the medfast benchmark scripts (not part of the library, not tests)."""
 from __future__ import annotations
-import os, platform
+import os, platform, subprocess, sys, time
 import torch
 from medfast.learner import CPUMixedPrecision, cpu_has_fast_bf16   # re-exported for the scripts
 from medfast.recipes import bf16_pays_off
@@ -17,3 +17,16 @@ def machine() -> str:
             f"bf16 native: {cpu_has_fast_bf16()}, bf16 autocast used (measured): {bf16_pays_off()}, load avg {load:.1f}")
 
 def loadavg() -> float: return os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
+
+def medfast_cli(*args, echo:bool=False) -> tuple[str, float]:
+    "Run `python -m medfast ARGS` as a user would: its stdout and wall seconds; exits with the output's tail if it fails"
+    cmd = [sys.executable, '-m', 'medfast', *map(str, args)]
+    if echo: print('medfast ' + ' '.join(cmd[3:]), flush=True)
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode: sys.exit(f"medfast {args[0]} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    return r.stdout, time.perf_counter() - t0
+
+def print_lines(text:str, prefixes:tuple):
+    "Print the lines of `text` that start with one of `prefixes` (the plan and per-model lines of `medfast train`)"
+    print('\n'.join(l for l in text.splitlines() if l.startswith(prefixes)))

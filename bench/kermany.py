@@ -13,11 +13,11 @@ after `--` (default: `--budget 15`), e.g.
 Prints the machine (CPU model, bf16 capability), the training plan, the wall time, the validation figures and the
 test accuracy, ROC AUC, sensitivity and specificity at the threshold saved in the model.
 """
-import argparse, subprocess, sys, tempfile, time
+import argparse, sys, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
-from benchutils import machine, loadavg
+from benchutils import machine, loadavg, medfast_cli, print_lines
 
 def write_test_folder(npz, dest:Path, classes=('NORMAL', 'PNEUMONIA')) -> Path:
     "The test arrays of a two-class MedMNIST `npz` as PNG files in `dest/<class>/`"
@@ -26,13 +26,13 @@ def write_test_folder(npz, dest:Path, classes=('NORMAL', 'PNEUMONIA')) -> Path:
     for i, (x, y) in enumerate(zip(xs, ys)): Image.fromarray(x).save(dest/classes[int(y)]/f'test_{i:04d}.png')
     return dest
 
-def figures(metrics_csv, positive='PNEUMONIA') -> dict:
-    "Accuracy, ROC AUC, sensitivity and specificity (of `positive`) from a medfast metrics.csv"
-    m = pd.read_csv(metrics_csv)
+def figures(m:pd.DataFrame, positive='PNEUMONIA') -> dict:
+    "Accuracy, ROC AUC, sensitivity and specificity (of `positive`) from the rows of a medfast metrics.csv"
     def get(metric, cls='all'):
         r = m[(m.metric == metric) & (m['class'].astype(str).str.upper() == cls.upper())]
         return float(r.value.iloc[0]) if len(r) else float('nan')
-    return dict(n=int(get('n')) if get('n') == get('n') else None, acc=get('accuracy'), auc=get('roc_auc'),
+    n = get('n')
+    return dict(n=int(n) if n == n else None, acc=get('accuracy'), auc=get('roc_auc'),
                 sens=get('sensitivity', positive), spec=get('specificity', positive))
 
 def _line(name, f): return (f"{name}: ACC {f['acc']:.3f}  AUC {f['auc']:.3f}  sensitivity {f['sens']:.3f}  "
@@ -60,20 +60,12 @@ def main():
         elif proxy.is_file(): test = write_test_folder(proxy, tmp/'test')
         else: sys.exit(f"--proxy {proxy} not found: pass --test DIR (a labelled test folder) or the PneumoniaMNIST .npz.")
         print(f"test: {test if a.test else f'the PneumoniaMNIST test films ({proxy.name}), as PNG files'}")
-        t0 = time.perf_counter()
-        cmd = [sys.executable, '-m', 'medfast', 'train', '--data', str(data), '--pretrained', 'no', '--quiet', '--out', str(tmp/'run'), *train_args]
-        print('medfast ' + ' '.join(cmd[3:]), flush=True)
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        secs = time.perf_counter() - t0
-        if r.returncode: sys.exit(f"medfast train failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-        print('\n'.join(l for l in r.stdout.splitlines() if l.startswith(('Recipe', 'Plan', 'model ', 'Decision', 'Image size', 'Split'))))
-        m = pd.read_csv(tmp/'run'/'metrics.csv')
-        m[m.split == 'valid'].drop(columns='split').to_csv(tmp/'valid.csv', index=False)
-        r = subprocess.run([sys.executable, '-m', 'medfast', 'evaluate', str(tmp/'run'), str(test), '--out', str(tmp/'eval'),
-                            '--quiet', '--n-boot', '200'], capture_output=True, text=True)
-        if r.returncode: sys.exit(f"medfast evaluate failed:\n{r.stderr[-2000:]}")
+        out, secs = medfast_cli('train', '--data', data, '--pretrained', 'no', '--quiet', '--out', tmp/'run', *train_args, echo=True)
+        print_lines(out, ('Plan', 'model ', 'Decision', 'Image size', 'Split'))
+        medfast_cli('evaluate', tmp/'run', test, '--out', tmp/'eval', '--quiet', '--n-boot', '200')
         print(f"train wall time {secs/60:.1f} min (load avg {loadavg():.1f} at the end)")
-        print(_line('valid (patient-grouped)', figures(tmp/'valid.csv')))
-        print(_line('test', figures(tmp/'eval'/'metrics.csv')))
+        valid = pd.read_csv(tmp/'run'/'metrics.csv')
+        print(_line('valid (patient-grouped)', figures(valid[valid.split == 'valid'])))
+        print(_line('test', figures(pd.read_csv(tmp/'eval'/'metrics.csv'))))
 
 if __name__ == '__main__': main()

@@ -10,10 +10,10 @@ after `--`, e.g.
 
 Prints the machine (CPU model, bf16 capability), the wall time, accuracy and macro F1 on the kept-aside images.
 """
-import argparse, random, subprocess, sys, tempfile, time
+import argparse, random, sys, tempfile
 from pathlib import Path
 import pandas as pd
-from benchutils import machine
+from benchutils import machine, medfast_cli, print_lines
 
 def split_folder(src:Path, dest:Path, frac:float, seed:int) -> tuple:
     "Symlink `frac` of each class of `src` into `dest/heldout`, the rest into `dest/train`; returns both folders"
@@ -45,17 +45,10 @@ def main():
             a.train_args = ['--size', '32', '--epochs', '1', '--bs', '8']
         elif not data.is_dir(): sys.exit(f"--data {data} is not a folder of class folders (PBC: ../shared/data/pbc_sample).")
         train, heldout = split_folder(data, tmp/'data', a.heldout_frac, a.seed)
-        t0 = time.perf_counter()
-        cmd = [sys.executable, '-m', 'medfast', 'train', '--task', 'folder', '--data', str(train), '--pretrained', 'no', '--quiet',
-               '--out', str(tmp/'run'), *a.train_args]
-        print('medfast ' + ' '.join(cmd[3:]), flush=True)
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        secs = time.perf_counter() - t0
-        if r.returncode: sys.exit(f"medfast train failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-        print('\n'.join(l for l in r.stdout.splitlines() if l.startswith(('Plan', 'model ', 'Estimated', 'Image size'))))
-        r = subprocess.run([sys.executable, '-m', 'medfast', 'evaluate', str(tmp/'run'), str(heldout), '--out', str(tmp/'eval'), '--quiet',
-                            '--n-boot', '200'], capture_output=True, text=True)
-        if r.returncode: sys.exit(f"medfast evaluate failed:\n{r.stderr[-2000:]}")
+        out, secs = medfast_cli('train', '--task', 'folder', '--data', train, '--pretrained', 'no', '--quiet', '--out', tmp/'run',
+                                *a.train_args, echo=True)
+        print_lines(out, ('Plan', 'model ', 'Estimated', 'Image size'))
+        medfast_cli('evaluate', tmp/'run', heldout, '--out', tmp/'eval', '--quiet', '--n-boot', '200')
         m = pd.read_csv(tmp/'eval'/'metrics.csv')
         allc = m[m['class'] == 'all'].set_index('metric')['value']
         per = m[(m.metric == 'sensitivity') & (m['class'] != 'all')].set_index('class')['value']

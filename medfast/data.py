@@ -203,14 +203,15 @@ def item_resize(size:int, detail:int|None=None):
     "medfast's item resize: a squish to `size`, or through `detail` px first when `detail` is smaller than `size`"
     return ReduceDetail(detail, size) if detail and detail < size else Resize(size, ResizeMethod.Squish)
 
-def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=MedImage):
-    "medfast's image block: `cls` images, decoded at reduced scale for `size` unless custom `item_tfms` are given"
-    return MedImageBlock(cls, size=size if fast_decode and item_tfms is None else None)
+def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=MedImage, detail:int|None=None):
+    "medfast's image block: `cls` images, decoded at reduced scale for `size` (or a smaller `detail`) unless custom `item_tfms` are given"
+    hint = min(size, detail) if size and detail else size
+    return MedImageBlock(cls, size=hint if fast_decode and item_tfms is None else None)
 
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
          fast_decode=True, detail=None, **kwargs):
     seed_everything(seed)
-    block = DataBlock(blocks=(image_block(min(size, detail or size), item_tfms, fast_decode), CategoryBlock), get_y=get_y,
+    block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail), CategoryBlock), get_y=get_y,
                       splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None),
                       item_tfms=ifnone(item_tfms, item_resize(size, detail)),
                       batch_tfms=ifnone(batch_tfms, xray_tfms()))
@@ -261,7 +262,7 @@ def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, s
     "DataBlock for a Kermany chest X-ray folder with a patient-grouped, stratified validation split (`detail`: see `ReduceDetail`)"
     get_y = kermany_kind if three_class else kermany_label
     splits = ('train', 'val') if merge_val else ('train',)
-    return DataBlock(blocks=(image_block(min(size, detail or size), item_tfms, fast_decode), CategoryBlock), get_y=get_y,
+    return DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail), CategoryBlock), get_y=get_y,
                      get_items=partial(kermany_items, splits=splits, verify=verify),
                      splitter=group_splitter(patient_id, valid_pct, seed, get_y),
                      item_tfms=ifnone(item_tfms, item_resize(size, detail)),

@@ -26,6 +26,7 @@ from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathErro
                           lock_path)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock
 from .data import ReduceDetail
+from .medmnist import medmnist_source
 from .models import create_model, arch_names
 
 # %% auto #0
@@ -59,7 +60,7 @@ def _resize_spec(dls, size=None) -> dict:
         if isinstance(t, Resize): return dict(tfm='Resize', size=[t.size[1], t.size[0]], method=str(t.method), pad_mode=str(t.pad_mode))
     for t in dls.after_batch.fs:                                    # MedMNIST in-memory sets resize the batch
         if type(t).__name__ == 'SquishBatch' and t.size:
-            native = (getattr(getattr(dls, 'split', None), 'source', None) or {}).get('native_size')   # e.g. 28 px arrays
+            native = (medmnist_source(dls) or {}).get('native_size')      # e.g. 28 px arrays
             return dict(tfm='Resize', size=_hw(t.size), method='squish', pad_mode='reflection',
                         **(dict(detail=_hw(native)) if native and native < t.size else {}))
     raise MedfastError("Cannot find the image size: the learner's DataLoaders have no Resize item transform. "

@@ -153,7 +153,7 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
         return medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
     size = ifnone(size, 64)
     aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
-    if recipe.detail and recipe.detail < size: aug['detail'] = recipe.detail   # files reduced to `detail` px, then up to `size`
+    if recipe.detail: aug['detail'] = recipe.detail     # files reduced to `detail` px, then up to `size` (see item_resize)
     if task == 'pneumonia': return pneumonia_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
     if task == 'folder': return folder_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
     raise ValueError(f"task must be 'pneumonia' or 'folder', not {task!r}")
