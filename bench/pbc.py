@@ -10,7 +10,7 @@ after `--`, e.g.
 
 Prints the machine (CPU model, bf16 capability), the wall time, accuracy and macro F1 on the kept-aside images.
 """
-import argparse, random, sys, tempfile
+import argparse, contextlib, random, sys, tempfile
 from pathlib import Path
 import pandas as pd
 from benchutils import machine, medfast_cli, print_lines
@@ -33,11 +33,14 @@ def main():
     p.add_argument('--heldout-frac', type=float, default=0.2)
     p.add_argument('--seed', type=int, default=0, help="seed of the held-out split (training has its own --seed)")
     p.add_argument('--smoke', action='store_true', help="tiny synthetic blood cells, 1 epoch at 32 px: checks the script runs")
+    p.add_argument('--keep', metavar='DIR', help="a new folder to keep the split, the trained model and its evaluation in "
+                   "(default: a temporary folder, removed at the end)")
     p.add_argument('train_args', nargs='*', help="options for medfast train (after --)")
     a = p.parse_args()
     print(machine())
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    if a.keep and Path(a.keep).exists(): sys.exit(f"--keep {a.keep} already exists; name a new folder.")
+    with (contextlib.nullcontext(a.keep) if a.keep else tempfile.TemporaryDirectory()) as tmp:
+        tmp = Path(tmp); tmp.mkdir(parents=True, exist_ok=True)
         data = Path(a.data)
         if a.smoke:
             from medfast.studies.blood import synthetic_blood_cells

@@ -106,15 +106,18 @@ def synthetic_home() -> Path:
     return Path(os.environ.get('MEDFAST_HOME', '~/.cache/medfast')).expanduser()/'synthetic'
 
 def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "Add `--recipe`, `--ensemble N`, `--tta`, `--augment` and `--budget MINUTES` to `parser` (e.g. `medfast train`'s)"
+    "Add `--recipe`, `--ensemble N`, `--tta`, `--dihedral`, `--augment` and `--budget MINUTES` to `parser` (e.g. `medfast train`'s)"
     g = parser.add_argument_group('recipe')
     g.add_argument('--recipe', default='none', metavar='NAME',
                    help="training recipe, from medfast.recipes: small_image = ResNet-18 without stem max-pool, balanced batches, label smoothing, "
                         "X-ray augmentation, best epoch by val AUC, val-chosen threshold; xray = small_image at 48 px shown only the detail of "
-                        "28 px, 2 seeds; cells = the same network at 96 px, 60 epochs, any flip or rotation, for stained-cell crops; "
+                        "28 px, 2 seeds; cells = the same network at 96 px, 60 epochs, any flip or rotation, predictions averaged over flips and turns, for stained-cell crops; "
                         "none = plain fastai training (default)")
     g.add_argument('--ensemble', type=int, default=None, metavar='N', help="average N models trained with seeds seed..seed+N-1 (default: the recipe's own)")
     g.add_argument('--tta', action='store_true', default=None, help="test-time augmentation when choosing the threshold and evaluating")
+    g.add_argument('--dihedral', choices=['yes', 'no'], default=None,
+                   help="average each prediction over the image's 8 flips and quarter-turns, built into the saved model (8x slower "
+                        "predictions; for images with no up or left: cells, embryos). Default: the recipe's own (cells: yes)")
     g.add_argument('--augment', choices=['xray', 'cells', 'none'], default=None,
                    help="training augmentation: xray (no flips, mild rotation/zoom/lighting), cells (any flip or rotation: "
                         "microscopy, embryos), none (default: the recipe's own; X-ray style without a recipe)")

@@ -20,7 +20,9 @@ from .env import show_figures_inline
 show_figures_inline()      # medfast figures display as images in any notebook
 
 # %% ../nbs/07_explain.ipynb #ed007347
-def _model(src) -> nn.Module: return src.model if isinstance(src, Learner) else src
+def _model(src) -> nn.Module:
+    m = src.model if isinstance(src, Learner) else src
+    return m.model if getattr(m, 'dihedral', False) else m          # a DihedralMean: explain the network on the image as given
 
 def _device(model):
     p = next(model.parameters(), None)

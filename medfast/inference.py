@@ -35,8 +35,8 @@ __all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_S
            'iter_predictions', 'predict', 'model_input']
 
 # %% ../nbs/09_inference.ipynb #ab050db7
-FORMAT_VERSION = 3                 # 3: image.resize may hold `detail` (models written without it stay format 2)
-_MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu', 'ensemble')
+FORMAT_VERSION = 4                 # 3: image.resize may hold `detail`; 4: model_kwargs may hold `dihedral` (others stay format 2)
+_MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu', 'ensemble', 'dihedral')
 
 def _hw(size): return [size, size] if isinstance(size, int) else [int(s) for s in size]
 
@@ -97,20 +97,24 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:flo
     if model_kwargs is None:
         args = getattr(learn, 'medfast_args', {}) or {}
         model_kwargs = {k: v for k, v in args.items() if k in _MODEL_KWARGS and v is not None}
-    if getattr(learn.model, 'ensemble_size', None): model_kwargs = {**model_kwargs, 'ensemble': learn.model.ensemble_size}
+    dihedral = getattr(learn.model, 'dihedral', False)                  # a DihedralMean around the network (or ensemble)
+    inner = learn.model.model if dihedral else learn.model
+    if getattr(inner, 'ensemble_size', None): model_kwargs = {**model_kwargs, 'ensemble': inner.ensemble_size}
+    if dihedral: model_kwargs = {**model_kwargs, 'dihedral': True}
     threshold = ifnone(threshold, getattr(learn, 'medfast_threshold', None))   # binary: P(classes[1]) >= threshold
     loss = type(getattr(learn, 'loss_func', None)).__name__
     resize = _resize_spec(dls, size)
-    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=FORMAT_VERSION if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
+    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=4 if dihedral else 3 if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
                 n_in=n_in, n_out=len(dls.vocab), classes=[str(c) for c in dls.vocab],
                 image=dict(mode='L' if (n_in == 1 or grey_to_rgb) else 'RGB', resize=resize,
                            grey_to_rgb=grey_to_rgb, fast_decode=_fast_decode(dls)),
                 normalize=norm, activation='sigmoid' if 'BCE' in loss else 'softmax')
 
 # %% ../nbs/09_inference.ipynb #f6a488c0
-def build_model(arch:str, n_out:int, n_in:int=3, ensemble:int|None=None, **kwargs) -> nn.Module:
+def build_model(arch:str, n_out:int, n_in:int=3, ensemble:int|None=None, dihedral:bool=False, **kwargs) -> nn.Module:
     "Untrained network for registry (or torchvision) architecture `arch` with `n_out` outputs (`ensemble` copies averaged)"
     if arch not in arch_names(): import medfast.recipes             # registers the small-image archs (resnet18_small...)
+    if dihedral: from medfast.recipes import DihedralMean; return DihedralMean(build_model(arch, n_out, n_in, ensemble, **kwargs))
     if ensemble: from medfast.recipes import Ensemble; return Ensemble([build_model(arch, n_out, n_in, **kwargs) for _ in range(ensemble)])
     if arch.startswith('timm/'):
         try: return create_model(arch, n_out=n_out, pretrained=False, n_in=n_in, **kwargs)
@@ -263,6 +267,7 @@ def _check_kwargs(js, kw):
                                      or (isinstance(o, str) and len(o) <= 32) for o in vals):
             raise _bad(js, f'model_kwargs[{k!r}]', 'has a value of the wrong type or size')
     if 'ensemble' in kw and not _is_int(kw['ensemble'], 1, 16): raise _bad(js, "model_kwargs['ensemble']", 'must be a whole number of models from 1 to 16')
+    if 'dihedral' in kw and type(kw['dihedral']) is not bool: raise _bad(js, "model_kwargs['dihedral']", 'must be true or false')
 
 def _check_image(js, img, n_in):
     if not isinstance(img, dict): raise _bad(js, 'image', 'must be an object')

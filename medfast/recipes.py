@@ -18,10 +18,10 @@ from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch, bf16_pays_off, measure_bf16_speedup
 
 # %% auto #0
-__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'Ensemble', 'estimate_epoch_time', 'default_image_size', 'plan_budget', 'Recipe',
-           'small_image_recipe', 'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner',
-           'plan_recipe', 'fit_recipe', 'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args',
-           'saved_threshold']
+__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'Ensemble', 'dihedral_views', 'DihedralMean', 'estimate_epoch_time',
+           'default_image_size', 'plan_budget', 'Recipe', 'small_image_recipe', 'cell_recipe', 'xray_recipe',
+           'is_medmnist', 'recipe_dls', 'recipe_learner', 'plan_recipe', 'fit_recipe', 'choose_val_threshold',
+           'uses_recipe', 'recipe_from_args', 'train_from_args', 'saved_threshold']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -39,17 +39,37 @@ class Ensemble(Module):
         p = torch.stack([m(x).float().softmax(-1) for m in self.models]).mean(0)
         return p.clamp_min(torch.finfo(p.dtype).tiny).log()
 
+# %% ../nbs/05c_recipes.ipynb #2647ea95
+def dihedral_views(x:Tensor):
+    "The 8 flips and quarter-turns of a batch of images `x` (..., H, W), the identity first (transposes and flips: ONNX-exportable)"
+    for t in (x, x.transpose(-2, -1)):
+        yield t
+        for dims in ((-1,), (-2,), (-2, -1)): yield t.flip(dims)
+
+class DihedralMean(Module):
+    "Average `model`'s softmax probabilities over the 8 flips and quarter-turns of its input; outputs their log"
+    dihedral = True
+    def __init__(self, model): self.model = model
+    def forward(self, x):
+        p = torch.stack([self.model(v).float().softmax(-1) for v in dihedral_views(x)]).mean(0)
+        return p.clamp_min(torch.finfo(p.dtype).tiny).log()
+
 # %% ../nbs/05c_recipes.ipynb #12277015
 class _TimeBatches(Callback):
-    "Time `n` training batches after `warmup`, then cancel the fit"
+    "Time `n` training batches after `warmup`, then up to `n_valid` validation batches, then cancel the fit"
     order = 100
-    def __init__(self, n, warmup=1): store_attr(); self.times, self.size = [], None
+    def __init__(self, n, warmup=1, n_valid=2): store_attr(); self.times, self.valid_times, self.size = [], [], None
     def before_train(self): self.last = time.perf_counter()
-    def after_batch(self):                                  # batch to batch: loading, forward, backward and step
-        if not self.training: return
-        now = time.perf_counter(); self.times.append(now - self.last); self.last = now
-        self.size = int(self.xb[0].shape[-1])
-        if len(self.times) >= self.n + self.warmup: raise CancelFitException()
+    def before_validate(self): self.last = time.perf_counter()
+    def after_batch(self):                                  # batch to batch: loading, forward (and backward and step)
+        now = time.perf_counter(); dt, self.last = now - self.last, now
+        if not self.training:                               # validation as the fit runs it (float32, no grad)
+            self.valid_times.append(dt)
+            if len(self.valid_times) >= self.n_valid: raise CancelFitException()
+            return
+        self.times.append(dt); self.size = int(self.xb[0].shape[-1])
+        if len(self.times) >= self.n + self.warmup: raise CancelTrainException()
+    def after_validate(self): raise CancelFitException()    # never reach the epoch's end (best-epoch callbacks, logs)
 
 def _rng_state(dls):
     return (random.getstate(), np.random.get_state(), torch.get_rng_state(), [getattr(dl, 'rng', None) and dl.rng.getstate() for dl in dls.loaders])
@@ -60,7 +80,7 @@ def _set_rng_state(dls, s):
         if st is not None: dl.rng.setstate(st)
 
 def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, verbose:bool=True) -> dict:
-    "Time `n_batches` training batches of `learn` and estimate the seconds per epoch; weights and RNGs are restored"
+    "Time `n_batches` training and two validation batches of `learn`, and estimate the seconds per epoch; weights and RNGs are restored"
     dls = learn.dls
     state, rng, opt = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}, _rng_state(dls), learn.opt
     n_train = len(dls.train)
@@ -71,11 +91,12 @@ def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, verbose:bool=True)
         learn.model.load_state_dict(state); learn.opt = opt; _set_rng_state(dls, rng)
     ts = timer.times[warmup:] or timer.times
     per_batch = float(np.median(ts))
-    bs = dls.train.bs
-    valid_secs = len(dls.valid.dataset) * per_batch / bs / 3
-    res = dict(secs_per_batch=per_batch, train_batches=n_train, epoch_secs=per_batch*n_train + valid_secs,
-               size=timer.size, bs=bs)
-    if verbose: print(f"Measured {len(ts)} batch(es) of {bs}: {per_batch:.2f} s each -> about {res['epoch_secs']/60:.1f} min per epoch")
+    bs, n_valid = dls.train.bs, len(dls.valid)
+    valid_batch = float(np.median(timer.valid_times)) if timer.valid_times else per_batch / 3    # forward only: about a third
+    res = dict(secs_per_batch=per_batch, train_batches=n_train, valid_secs_per_batch=valid_batch, valid_batches=n_valid,
+               epoch_secs=per_batch*n_train + valid_batch*n_valid, size=timer.size, bs=bs)
+    if verbose: print(f"Measured {len(ts)} training batch(es) of {bs}: {per_batch:.2f} s each, validation {valid_batch:.2f} s "
+                      f"per batch -> about {res['epoch_secs']/60:.1f} min per epoch")
     return res
 
 # %% ../nbs/05c_recipes.ipynb #d043f831
@@ -111,7 +132,7 @@ class Recipe:
     def __init__(self, arch='resnet18_small', size:int|None=48, epochs:int=8, lr:float=4e-3, wd:float=0.05, bs:int=128,
                  label_smoothing:float=0.1, balance:float=1.0, augment:dict|str|None=None, n_models:int=1, tta:bool=False,
                  threshold:str|float|None='youden', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
-                 budget:float|None=None, bf16:bool|None=None, detail:int|None=None):
+                 budget:float|None=None, bf16:bool|None=None, detail:int|None=None, dihedral:bool=False):
         store_attr()
         self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
         if isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
@@ -122,7 +143,7 @@ class Recipe:
         return AUGMENTATIONS[self.augment]() if isinstance(self.augment, str) else xray_tfms(size=None, **self.augment)
     def __repr__(self): return f"Recipe({', '.join(f'{k}={v!r}' for k, v in self.dict().items())})"
     def dict(self) -> dict: return {k: getattr(self, k) for k in ('arch', 'size', 'epochs', 'lr', 'wd', 'bs', 'label_smoothing',
-                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail')}
+                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral')}
 
 @delegates(Recipe)
 def small_image_recipe(**kwargs) -> Recipe:
@@ -131,8 +152,8 @@ def small_image_recipe(**kwargs) -> Recipe:
 
 @delegates(Recipe)
 def cell_recipe(**kwargs) -> Recipe:
-    "medfast's recipe for stained-cell crops from scratch: the small-image ResNet-18 at 96 px, 60 epochs, any flip or rotation"
-    return Recipe(**{**dict(size=96, epochs=60, augment='cells'), **kwargs})
+    "medfast's recipe for stained-cell crops from scratch: the small-image ResNet-18 at 96 px, 60 epochs, any flip or rotation, `DihedralMean`"
+    return Recipe(**{**dict(size=96, epochs=60, augment='cells', dihedral=True), **kwargs})
 
 @delegates(Recipe)
 def xray_recipe(**kwargs) -> Recipe:
@@ -219,6 +240,7 @@ def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, 
         learn = Learner(dls, Ensemble([m.model for m in members]), loss_func=CrossEntropyLossFlat(), metrics=_metrics(dls.c))
         learn.arch_name, learn.pretrained = members[0].arch_name, members[0].pretrained
         learn.medfast_args = dict(members[0].medfast_args, seeds=[recipe.seed + k for k in range(recipe.n_models)])
+    if recipe.dihedral: learn.model = DihedralMean(learn.model)       # best epochs were chosen on plain predictions
     learn.members, learn.recipe, learn.plan = members, recipe, plan
     learn.medfast_args = dict(learn.medfast_args, recipe=recipe.dict())
     learn.medfast_threshold = None
@@ -236,9 +258,9 @@ def choose_val_threshold(learn, dl=None, tta:bool=False, method:str='youden') ->
 
 # %% ../nbs/05c_recipes.ipynb #81083756
 def uses_recipe(args) -> bool:
-    "Whether parsed `args` ask for a recipe, an ensemble, TTA or a budget"
+    "Whether parsed `args` ask for a recipe, an ensemble, TTA, flip-and-turn averaging or a budget"
     return getattr(args, 'recipe', 'none') != 'none' or (getattr(args, 'ensemble', None) or 1) > 1 or bool(getattr(args, 'tta', False)) \
-           or getattr(args, 'budget', None) is not None
+           or getattr(args, 'budget', None) is not None or getattr(args, 'dihedral', None) == 'yes'
 
 def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     "The `Recipe` parsed `args` describe: the named recipe (or medfast's plain defaults) with every explicitly given option"
@@ -260,6 +282,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     if getattr(args, 'ensemble', None) is not None: r.n_models = args.ensemble     # else the recipe's own
     if getattr(args, 'tta', None) is not None: r.tta = args.tta
     if getattr(args, 'augment', None) is not None: r.augment = args.augment
+    if getattr(args, 'dihedral', None) is not None: r.dihedral = args.dihedral == 'yes'
     if r.n_models > 1 or r.tta: r.threshold = ifnone(r.threshold, 'youden')
     return r
 
