@@ -62,6 +62,7 @@ class _TimeBatches(Callback):
     def before_train(self): self.last = time.perf_counter()
     def before_validate(self): self.last = time.perf_counter()
     def after_batch(self):                                  # batch to batch: loading, forward (and backward and step)
+        if self.dls.device is not None and torch.device(self.dls.device).type == 'cuda': torch.cuda.synchronize()   # GPU work is async
         now = time.perf_counter(); dt, self.last = now - self.last, now
         if not self.training:                               # validation as the fit runs it (float32, no grad)
             self.valid_times.append(dt)
