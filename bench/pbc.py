@@ -38,9 +38,11 @@ def main():
     p.add_argument('train_args', nargs='*', help="options for medfast train (after --)")
     a = p.parse_args()
     print(machine())
-    if a.keep and Path(a.keep).exists(): sys.exit(f"--keep {a.keep} already exists; name a new folder.")
+    if a.keep:
+        try: Path(a.keep).mkdir(parents=True)            # claimed atomically: never mixed with an earlier run
+        except FileExistsError: sys.exit(f"--keep {a.keep} already exists; name a new folder.")
     with (contextlib.nullcontext(a.keep) if a.keep else tempfile.TemporaryDirectory()) as tmp:
-        tmp = Path(tmp); tmp.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tmp)
         data = Path(a.data)
         if a.smoke:
             from medfast.studies.blood import synthetic_blood_cells

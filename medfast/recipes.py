@@ -32,12 +32,15 @@ for _n, _d in (('resnet18', 'ResNet-18'), ('resnet34', 'ResNet-34')):
                       _small_cut, BodySplitter(5), imagenet_stats, _n, torchvision.models.get_model_weights(_n).DEFAULT.url)
 
 # %% ../nbs/05c_recipes.ipynb #48954d32
+def _log_mean_softmax(outs):
+    "Log of the mean softmax probabilities of the logits in `outs`, so a softmax of the result is that mean"
+    p = torch.stack([o.float().softmax(-1) for o in outs]).mean(0)
+    return p.clamp_min(torch.finfo(p.dtype).tiny).log()
+
 class Ensemble(Module):
     "Average the softmax probabilities of `models`; outputs their log, so a softmax of the output is the mean"
     def __init__(self, models): self.models, self.ensemble_size = nn.ModuleList(models), len(models)
-    def forward(self, x):
-        p = torch.stack([m(x).float().softmax(-1) for m in self.models]).mean(0)
-        return p.clamp_min(torch.finfo(p.dtype).tiny).log()
+    def forward(self, x): return _log_mean_softmax(m(x) for m in self.models)
 
 # %% ../nbs/05c_recipes.ipynb #2647ea95
 def dihedral_views(x:Tensor):
@@ -50,9 +53,7 @@ class DihedralMean(Module):
     "Average `model`'s softmax probabilities over the 8 flips and quarter-turns of its input; outputs their log"
     dihedral = True
     def __init__(self, model): self.model = model
-    def forward(self, x):
-        p = torch.stack([self.model(v).float().softmax(-1) for v in dihedral_views(x)]).mean(0)
-        return p.clamp_min(torch.finfo(p.dtype).tiny).log()
+    def forward(self, x): return _log_mean_softmax(self.model(v) for v in dihedral_views(x))
 
 # %% ../nbs/05c_recipes.ipynb #12277015
 class _TimeBatches(Callback):
