@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #5ff170b6
 from __future__ import annotations
-import hashlib, inspect, os, re, warnings
+import hashlib, inspect, math, os, re, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -17,9 +17,10 @@ from .images import MedImage, MedImageBlock, image_files, walk_images, unreadabl
 
 # %% auto #0
 __all__ = ['patient_id', 'group_splitter', 'class_folder_items', 'kermany_split', 'kermany_label', 'kermany_items',
-           'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'ReduceDetail', 'item_resize',
-           'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl',
-           'split_leaks', 'split_sides', 'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
+           'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'ReduceDetail', 'check_crop',
+           'CentreSquish', 'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls',
+           'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels', 'class_counts',
+           'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -199,31 +200,53 @@ class ReduceDetail(Transform):
         return x.resize(self.detail[::-1], Image.Resampling.BICUBIC).resize(self.size[::-1], Image.Resampling.BILINEAR)
     def __repr__(self): return f"ReduceDetail(detail={self.detail}, size={self.size})"
 
-def item_resize(size:int, detail:int|None=None):
-    "medfast's item resize: a squish to `size`, or through `detail` px first when `detail` is smaller than `size`"
+def check_crop(crop):
+    "`crop` (the fraction of each side kept) as a float from 0.05 to 1, or a `ValueError` that names the fix"
+    if isinstance(crop, bool) or not isinstance(crop, (int, float)) or not 0.05 <= crop <= 1:
+        raise ValueError(f"crop is the fraction of each side kept around the centre, from 0.05 to 1 (e.g. 0.7), not {crop!r}")
+    return float(crop)
+
+class CentreSquish(Transform):
+    "Keep the central `crop` of each side, squish it to `detail` px first if given (antialiased), then to `size` px"
+    order = 1
+    def __init__(self, size, crop:float=1., detail=None):
+        self.size, self.crop, self.detail = _hw(size), check_crop(crop), None if detail is None else _hw(detail)
+    def encodes(self, x:Image.Image):
+        w, h = x.size
+        cw, ch = max(1, round(w*self.crop)), max(1, round(h*self.crop))
+        l, t = (w - cw)//2, (h - ch)//2
+        x = x.crop((l, t, l + cw, t + ch))
+        if self.detail: x = x.resize(self.detail[::-1], Image.Resampling.BICUBIC)
+        return x.resize(self.size[::-1], Image.Resampling.BILINEAR)
+    def __repr__(self): return f"CentreSquish(size={self.size}, crop={self.crop}, detail={self.detail})"
+
+def item_resize(size:int, detail:int|None=None, crop:float|None=None):
+    "medfast's item resize: a squish to `size`, through `detail` px first when smaller, of the central `crop` of each side if given"
+    if crop is not None and check_crop(crop) < 1: return CentreSquish(size, crop, detail if detail and detail < size else None)
     return ReduceDetail(detail, size) if detail and detail < size else Resize(size, ResizeMethod.Squish)
 
-def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=MedImage, detail:int|None=None):
-    "medfast's image block: `cls` images, decoded at reduced scale for `size` (or a smaller `detail`) unless custom `item_tfms` are given"
+def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=MedImage, detail:int|None=None, crop:float|None=None):
+    "medfast's image block: `cls` images, decoded at reduced scale for `size` (or a smaller `detail`, over `crop`) unless custom `item_tfms` are given"
     hint = min(size, detail) if size and detail else size
+    if hint and crop: hint = math.ceil(hint / check_crop(crop))          # the kept centre must still hold `hint` px
     return MedImageBlock(cls, size=hint if fast_decode and item_tfms is None else None)
 
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
-         fast_decode=True, detail=None, **kwargs):
+         fast_decode=True, detail=None, crop=None, **kwargs):
     seed_everything(seed)
-    block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail), CategoryBlock), get_y=get_y,
+    block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), CategoryBlock), get_y=get_y,
                       splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None),
-                      item_tfms=ifnone(item_tfms, item_resize(size, detail)),
+                      item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
                       batch_tfms=ifnone(batch_tfms, xray_tfms()))
     return block.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
 
 def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, group_fn=patient_id,
                item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, fast_decode:bool=True,
-               detail:int|None=None, **kwargs) -> DataLoaders:
-    "DataLoaders from `path/<class>/<images>` with a seeded, grouped, stratified validation split (`detail`: see `ReduceDetail`)"
+               detail:int|None=None, crop:float|None=None, **kwargs) -> DataLoaders:
+    "DataLoaders from `path/<class>/<images>` with a seeded, grouped, stratified validation split (`detail`, `crop`: see `item_resize`)"
     items = class_folder_items(path, verify=verify)
     return _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers,
-                fast_decode=fast_decode, detail=detail, **kwargs)
+                fast_decode=fast_decode, detail=detail, crop=crop, **kwargs)
 
 # %% ../nbs/02_data.ipynb #47d115b1
 class Split:
@@ -258,14 +281,15 @@ DataLoaders.split_info = _split_field('info', "Shortcut: `dls.split.info`, how t
 
 # %% ../nbs/02_data.ipynb #bc2610ef
 def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, seed:int=42, merge_val:bool=True,
-                    verify:bool=True, item_tfms=None, batch_tfms=None, fast_decode:bool=True, detail:int|None=None) -> DataBlock:
-    "DataBlock for a Kermany chest X-ray folder with a patient-grouped, stratified validation split (`detail`: see `ReduceDetail`)"
+                    verify:bool=True, item_tfms=None, batch_tfms=None, fast_decode:bool=True, detail:int|None=None,
+                    crop:float|None=None) -> DataBlock:
+    "DataBlock for a Kermany chest X-ray folder with a patient-grouped, stratified validation split (`detail`, `crop`: see `item_resize`)"
     get_y = kermany_kind if three_class else kermany_label
     splits = ('train', 'val') if merge_val else ('train',)
-    return DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail), CategoryBlock), get_y=get_y,
+    return DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), CategoryBlock), get_y=get_y,
                      get_items=partial(kermany_items, splits=splits, verify=verify),
                      splitter=group_splitter(patient_id, valid_pct, seed, get_y),
-                     item_tfms=ifnone(item_tfms, item_resize(size, detail)),
+                     item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
                      batch_tfms=ifnone(batch_tfms, xray_tfms()))
 
 @delegates(pneumonia_block)

@@ -25,7 +25,7 @@ from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathErro
                           UnsafeFileError, check_path, free_path, save_json, to_jsonable, atomic_write, file_lock,
                           lock_path)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock
-from .data import ReduceDetail
+from .data import ReduceDetail, CentreSquish
 from .medmnist import medmnist_source
 from .models import create_model, arch_names
 
@@ -35,7 +35,7 @@ __all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_S
            'iter_predictions', 'predict', 'model_input']
 
 # %% ../nbs/09_inference.ipynb #ab050db7
-FORMAT_VERSION = 4                 # 3: image.resize may hold `detail`; 4: model_kwargs may hold `dihedral` (others stay format 2)
+FORMAT_VERSION = 5                 # 3: image.resize may hold `detail`; 4: model_kwargs may hold `dihedral`; 5: image.resize may hold `crop` (others stay format 2)
 _MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu', 'ensemble', 'dihedral')
 
 def _hw(size): return [size, size] if isinstance(size, int) else [int(s) for s in size]
@@ -55,6 +55,8 @@ def _resize_spec(dls, size=None) -> dict:
     "Validation-time resize of `dls` (or a squish to `size`) as a JSON-able dict"
     if size is not None: return dict(tfm='Resize', size=_hw(size), method='squish', pad_mode='reflection')
     for t in dls.after_item.fs:                                     # fastai stores sizes as (w, h)
+        if isinstance(t, CentreSquish): return dict(tfm='Resize', size=list(t.size), method='squish', pad_mode='reflection', crop=t.crop,
+                                                    **(dict(detail=list(t.detail)) if t.detail else {}))
         if isinstance(t, ReduceDetail): return dict(tfm='Resize', size=list(t.size), method='squish', pad_mode='reflection', detail=list(t.detail))
         if isinstance(t, RandomResizedCrop): return dict(tfm='RandomResizedCrop', size=[t.size[1], t.size[0]], val_xtra=t.val_xtra)
         if isinstance(t, Resize): return dict(tfm='Resize', size=[t.size[1], t.size[0]], method=str(t.method), pad_mode=str(t.pad_mode))
@@ -104,7 +106,7 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:flo
     threshold = ifnone(threshold, getattr(learn, 'medfast_threshold', None))   # binary: P(classes[1]) >= threshold
     loss = type(getattr(learn, 'loss_func', None)).__name__
     resize = _resize_spec(dls, size)
-    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=4 if dihedral else 3 if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
+    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=5 if 'crop' in resize else 4 if dihedral else 3 if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
                 n_in=n_in, n_out=len(dls.vocab), classes=[str(c) for c in dls.vocab],
                 image=dict(mode='L' if (n_in == 1 or grey_to_rgb) else 'RGB', resize=resize,
                            grey_to_rgb=grey_to_rgb, fast_decode=_fast_decode(dls)),
@@ -286,6 +288,7 @@ def _check_image(js, img, n_in):
     d = r.get('detail')
     if d is not None and not (isinstance(d, list) and len(d) == 2 and all(_is_int(v, 1, MAX_IMAGE_SIDE) for v in d)):
         raise _bad(js, 'image.resize.detail', f"must be [height, width] with sides from 1 to {MAX_IMAGE_SIDE} px")
+    if 'crop' in r and not (_is_num(r['crop']) and 0.05 <= r['crop'] <= 1): raise _bad(js, 'image.resize.crop', 'must be a fraction from 0.05 to 1')
 
 def _check_normalize(js, norm):
     if norm is None: return
@@ -341,11 +344,15 @@ def _read_spec(js) -> dict:
 
 # %% ../nbs/09_inference.ipynb #f2126e4a
 def _resize_tfm(r):
+    if r.get('crop'): return CentreSquish(tuple(r['size']), r['crop'], tuple(r['detail']) if r.get('detail') else None)
     if r.get('detail'): return ReduceDetail(tuple(r['detail']), tuple(r['size']))
     if r['tfm'] == 'RandomResizedCrop': return RandomResizedCrop(tuple(r['size']), val_xtra=r.get('val_xtra', 0.14))
     return Resize(tuple(r['size']), method=r.get('method', 'squish'), pad_mode=r.get('pad_mode', 'reflection'))
 
-def _decode_size(r): return r.get('detail') or r['size']      # JPEGs decode at the reduced scale the resize needs
+def _decode_size(r):
+    "The size JPEGs decode at: the reduced scale the resize needs, over the kept centre if cropped"
+    hw = r.get('detail') or r['size']
+    return [math.ceil(s / r['crop']) for s in hw] if r.get('crop') else hw
 
 def _first_line(e) -> str: return (str(e).splitlines() or [type(e).__name__])[0][:200]
 

@@ -25,21 +25,26 @@ def _need(module:str):
     except ImportError: raise ImportError(f'{module} is not installed; ONNX support is an extra: pip install "medfast[onnx]"') from None
 
 # %% ../nbs/09b_onnx.ipynb #625751ee
-ONNX_FORMAT_VERSION = 2            # 2: the image may be reduced to `detail` px first (written only then)
+ONNX_FORMAT_VERSION = 3            # 2: the image may be reduced to `detail` px first; 3: cropped to its centre first (each written only then)
 
 def _contract(spec) -> dict:
     "The preprocessing contract of `spec`, spelled out for runtimes other than medfast"
     img, norm = spec['image'], spec.get('normalize')
     c = 3 if img.get('grey_to_rgb') else spec['n_in']
     h, w = img['resize']['size']
+    crop = img['resize'].get('crop')
     return dict(name='input', dtype='float32', layout='NCHW', shape=['batch', spec['n_in'], h, w],
                 steps=[f"decode the image as PIL mode {img['mode']!r} (8-bit)",
+                       *([f"keep the central {crop:g} of each side: width cw = max(1, round(W*{crop:g})), height likewise, "
+                          "left (W-cw)//2, top (H-ch)//2"] if crop else []),
                        *([f"squish to {img['resize']['detail'][0]}x{img['resize']['detail'][1]} px (PIL bicubic, antialiased)",
                           f"resize to {h}x{w} px (PIL bilinear): {img['resize']}"] if img['resize'].get('detail') else
                          [f"resize to {h}x{w} px: {img['resize']}"]), "convert to float32 and divide by 255",
                        *(["repeat the grey channel to 3 channels"] if img.get('grey_to_rgb') else []),
                        *([f"subtract mean {norm['mean']} and divide by std {norm['std']}, per channel"] if norm else [])],
                 channels_after_grey_to_rgb=c)
+
+def _onnx_format(r): return 3 if r.get('crop') else 2 if r.get('detail') else 1    # the oldest reader that understands `r`
 
 def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=False, overwrite:bool=False) -> Path:
     "Write `path.onnx` (+ `path.safetensors`) and `path.onnx.json` with the preprocessing contract; returns the JSON"
@@ -64,7 +69,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
                               dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}}, dynamo=False)
     try: atomic_write(onnx_file, write_onnx)          # unique temporary name, then rename: never a half-written file
     finally: model.to(device).train(was)
-    spec.update(format='medfast-onnx', onnx_format_version=ONNX_FORMAT_VERSION if spec['image']['resize'].get('detail') else 1, onnx=onnx_file.name,
+    spec.update(format='medfast-onnx', onnx_format_version=_onnx_format(spec['image']['resize']), onnx=onnx_file.name,
                 onnx_sha256=_sha256(onnx_file), opset=opset, input=_contract(spec),
                 output=dict(name='logits', activation=spec.get('activation', 'softmax'), classes=spec['classes'],
                             threshold=spec.get('threshold')),

@@ -13,7 +13,7 @@ from torch import nn
 from fastai.vision.all import *
 from .core import *
 from .models import register_arch, arch_names, BodySplitter
-from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls
+from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch, bf16_pays_off, measure_bf16_speedup
 
@@ -59,14 +59,14 @@ class DihedralMean(Module):
 class _TimeBatches(Callback):
     "Time `n` training batches after `warmup`, then up to `n_valid` validation batches, then cancel the fit"
     order = 100
-    def __init__(self, n, warmup=1, n_valid=2): store_attr(); self.times, self.valid_times, self.size = [], [], None
+    def __init__(self, n, warmup=1, n_valid=2): store_attr(); self.times, self.valid_times, self.valid_sizes, self.size = [], [], [], None
     def before_train(self): self.last = time.perf_counter()
     def before_validate(self): self.last = time.perf_counter()
     def after_batch(self):                                  # batch to batch: loading, forward (and backward and step)
         if self.dls.device is not None and torch.device(self.dls.device).type == 'cuda': torch.cuda.synchronize()   # GPU work is async
         now = time.perf_counter(); dt, self.last = now - self.last, now
         if not self.training:                               # validation as the fit runs it (float32, no grad)
-            self.valid_times.append(dt)
+            self.valid_times.append(dt); self.valid_sizes.append(find_bs(self.yb))
             if len(self.valid_times) >= self.n_valid: raise CancelFitException()
             return
         self.times.append(dt); self.size = int(self.xb[0].shape[-1])
@@ -93,12 +93,16 @@ def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, verbose:bool=True)
         learn.model.load_state_dict(state); learn.opt = opt; _set_rng_state(dls, rng)
     ts = timer.times[warmup:] or timer.times
     per_batch = float(np.median(ts))
+    # every epoch's first batch costs more (the loader restarts, the network leaves eval mode): the warm-up batch, at most 2 steady ones
+    first = max(per_batch, min(timer.times[0], 2*per_batch)) if warmup and len(timer.times) > warmup else per_batch
     bs, n_valid = dls.train.bs, len(dls.valid)
-    valid_batch = float(np.median(timer.valid_times)) if timer.valid_times else per_batch / 3    # forward only: about a third
-    res = dict(secs_per_batch=per_batch, train_batches=n_train, valid_secs_per_batch=valid_batch, valid_batches=n_valid,
-               epoch_secs=per_batch*n_train + valid_batch*n_valid, size=timer.size, bs=bs)
-    if verbose: print(f"Measured {len(ts)} training batch(es) of {bs}: {per_batch:.2f} s each, validation {valid_batch:.2f} s "
-                      f"per batch -> about {res['epoch_secs']/60:.1f} min per epoch")
+    if timer.valid_times:                                   # per image: the last validation batch is often a partial one
+        valid_secs = float(np.median([t/max(1, s) for t, s in zip(timer.valid_times, timer.valid_sizes)])) * dls.valid.n
+    else: valid_secs = per_batch / 3 * n_valid              # forward only: about a third
+    res = dict(secs_per_batch=per_batch, first_batch_secs=first, train_batches=n_train, valid_secs_per_batch=valid_secs/max(1, n_valid),
+               valid_batches=n_valid, epoch_secs=first + per_batch*(n_train - 1) + valid_secs, size=timer.size, bs=bs)
+    if verbose: print(f"Measured {len(ts)} training batch(es) of {bs}: {per_batch:.2f} s each (an epoch's first {first:.2f} s), "
+                      f"validation {valid_secs:.1f} s -> about {res['epoch_secs']/60:.1f} min per epoch")
     return res
 
 # %% ../nbs/05c_recipes.ipynb #d043f831
@@ -114,10 +118,10 @@ def default_image_size(arch:str='resnet18', pretrained:bool=False, gpu:bool|None
     return min(preferred, 128 if pretrained else 64)
 
 def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed_size:bool=False, min_epochs:int=4,
-                max_epochs:int=30, min_size:int=32, max_size:int|None=None, overhead:float=0.1) -> dict:
+                max_epochs:int=30, min_size:int=32, max_size:int|None=None, overhead:float=0.15) -> dict:
     "Epochs (and, unless `fixed_size`, image size) so `n_models` trainings fit `minutes`, from `epoch_secs` measured at `size`"
     if minutes <= 0: raise ValueError(f"The budget must be a positive number of minutes, not {minutes}.")
-    avail = minutes * 60 * (1 - overhead) / n_models          # keep `overhead` for evaluation, TTA and export
+    avail = minutes * 60 * (1 - overhead) / n_models          # keep `overhead` for evaluation, TTA, export and the estimate's error
     def secs(s): return epoch_secs * (s / size)**2
     new = size
     if not fixed_size:
@@ -134,8 +138,9 @@ class Recipe:
     def __init__(self, arch='resnet18_small', size:int|None=48, epochs:int=8, lr:float=4e-3, wd:float=0.05, bs:int=128,
                  label_smoothing:float=0.1, balance:float=1.0, augment:dict|str|None=None, n_models:int=1, tta:bool=False,
                  threshold:str|float|None='youden', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
-                 budget:float|None=None, bf16:bool|None=None, detail:int|None=None, dihedral:bool=False):
+                 budget:float|None=None, bf16:bool|None=None, detail:int|None=None, dihedral:bool=False, crop:float|None=None):
         store_attr()
+        if crop is not None: self.crop = check_crop(crop)
         self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
         if isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
             raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, 'none', a dict of xray_tfms arguments or False; not {augment!r}")
@@ -145,7 +150,7 @@ class Recipe:
         return AUGMENTATIONS[self.augment]() if isinstance(self.augment, str) else xray_tfms(size=None, **self.augment)
     def __repr__(self): return f"Recipe({', '.join(f'{k}={v!r}' for k, v in self.dict().items())})"
     def dict(self) -> dict: return {k: getattr(self, k) for k in ('arch', 'size', 'epochs', 'lr', 'wd', 'bs', 'label_smoothing',
-                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral')}
+                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop')}
 
 @delegates(Recipe)
 def small_image_recipe(**kwargs) -> Recipe:
@@ -154,8 +159,8 @@ def small_image_recipe(**kwargs) -> Recipe:
 
 @delegates(Recipe)
 def cell_recipe(**kwargs) -> Recipe:
-    "medfast's recipe for stained-cell crops from scratch: the small-image ResNet-18 at 96 px, 60 epochs, any flip or rotation, `DihedralMean`"
-    return Recipe(**{**dict(size=96, epochs=60, augment='cells', dihedral=True), **kwargs})
+    "medfast's recipe for stained-cell crops from scratch: the small-image ResNet-18 on the central 70% of each side at 80 px, 60 epochs, any flip or rotation, `DihedralMean`"
+    return Recipe(**{**dict(size=80, crop=0.7, epochs=60, augment='cells', dihedral=True), **kwargs})
 
 @delegates(Recipe)
 def xray_recipe(**kwargs) -> Recipe:
@@ -173,10 +178,12 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
     "DataLoaders for `recipe` over a MedMNIST `.npz`, a Kermany folder (`task='pneumonia'`) or class folders (`'folder'`)"
     size, seed = ifnone(size, recipe.size), ifnone(seed, recipe.seed)
     if is_medmnist(data):
+        if recipe.crop is not None: raise ValueError(f"crop applies to image folders; {data} holds arrays already cut to their objects: drop the crop.")
         return medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
     size = ifnone(size, 64)
     aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
     if recipe.detail: aug['detail'] = recipe.detail     # files reduced to `detail` px, then up to `size` (see item_resize)
+    if recipe.crop is not None: aug['crop'] = recipe.crop   # the central fraction of each side (see CentreSquish)
     if task == 'pneumonia': return pneumonia_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
     if task == 'folder': return folder_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
     raise ValueError(f"task must be 'pneumonia' or 'folder', not {task!r}")
@@ -219,7 +226,8 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, verbose:bool=Tru
             plan = plan_budget(recipe.budget, est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True, max_epochs=cap)
     recipe.size, recipe.epochs = plan['size'], plan['epochs']
     if verbose:
-        print(f"Plan: {plan['size']} px, {plan['epochs']} epoch(s) x {recipe.n_models} model(s), about "
+        print(f"Plan: {plan['size']} px" + (f" (the central {recipe.crop:.0%} of each side)" if recipe.crop and recipe.crop < 1 else '')
+              + f", {plan['epochs']} epoch(s) x {recipe.n_models} model(s), about "
               f"{plan['epoch_secs']/60:.1f} min per epoch, {plan['total_secs']/60:.1f} min in all"
               + (f" (budget {recipe.budget:g} min)" if recipe.budget else '')
               + f"; bfloat16 autocast: {'yes' if (recipe.bf16 if recipe.bf16 is not None else plan['size'] >= 64 and bf16_pays_off()) else 'no'}")
@@ -260,9 +268,9 @@ def choose_val_threshold(learn, dl=None, tta:bool=False, method:str='youden') ->
 
 # %% ../nbs/05c_recipes.ipynb #81083756
 def uses_recipe(args) -> bool:
-    "Whether parsed `args` ask for a recipe, an ensemble, TTA, flip-and-turn averaging or a budget"
+    "Whether parsed `args` ask for a recipe, an ensemble, TTA, flip-and-turn averaging, a centre crop or a budget"
     return getattr(args, 'recipe', 'none') != 'none' or (getattr(args, 'ensemble', None) or 1) > 1 or bool(getattr(args, 'tta', False)) \
-           or getattr(args, 'budget', None) is not None or getattr(args, 'dihedral', None) == 'yes'
+           or getattr(args, 'budget', None) is not None or getattr(args, 'dihedral', None) == 'yes' or getattr(args, 'crop', None) is not None
 
 def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     "The `Recipe` parsed `args` describe: the named recipe (or medfast's plain defaults) with every explicitly given option"
@@ -285,6 +293,9 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     if getattr(args, 'tta', None) is not None: r.tta = args.tta
     if getattr(args, 'augment', None) is not None: r.augment = args.augment
     if getattr(args, 'dihedral', None) is not None: r.dihedral = args.dihedral == 'yes'
+    if getattr(args, 'crop', None) is not None:
+        try: r.crop = check_crop(args.crop)
+        except ValueError as e: raise MedfastError(f"--crop: {e}.") from None
     if r.n_models > 1 or r.tta: r.threshold = ifnone(r.threshold, 'youden')
     return r
 

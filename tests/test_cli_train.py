@@ -78,3 +78,19 @@ def test_train_kermany_folder_picks_xray_recipe(cli, tmp_path):
             '--out', tmp_path/'plain')
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'detail' not in json.loads((tmp_path/'plain'/'model.json').read_text())['image']['resize']
+
+def test_train_crop_with_cache(cli, tmp_path):
+    "--crop keeps each image's centre in training and in the saved model; --cache sizes its copies for the crop and the recipe"
+    from medfast.studies.blood import synthetic_blood_cells
+    data = synthetic_blood_cells(tmp_path/'cells', n=6, size=(96, 96), seed=0, layout='normal8')
+    env = {'MEDFAST_CACHE': str(tmp_path/'cache')}
+    r = cli('train', '--task', 'folder', '--data', data, '--pretrained', 'no', '--recipe', 'cells', '--crop', '0.5',
+            '--dihedral', 'no', '--size', 32, '--epochs', 1, '--bs', 8, '--cache', '--quiet', '--out', tmp_path/'run', env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (tmp_path/'cache'/'64').is_dir(), list((tmp_path/'cache').iterdir())    # 32 px over the kept half: 64-px copies
+    spec = json.loads((tmp_path/'run'/'model.json').read_text())
+    assert spec['image']['resize']['crop'] == 0.5 and spec['format_version'] == 5
+    r = cli('evaluate', tmp_path/'run', data, '--out', tmp_path/'eval', '--quiet')
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = cli('train', '--task', 'folder', '--data', data, '--crop', '1.5', '--out', tmp_path/'bad')
+    assert r.returncode in (1, 2) and '--crop' in r.stderr and 'Traceback' not in r.stderr
