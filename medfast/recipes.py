@@ -178,7 +178,8 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
     "DataLoaders for `recipe` over a MedMNIST `.npz`, a Kermany folder (`task='pneumonia'`) or class folders (`'folder'`)"
     size, seed = ifnone(size, recipe.size), ifnone(seed, recipe.seed)
     if is_medmnist(data):
-        if recipe.crop is not None: raise ValueError(f"crop applies to image folders; {data} holds arrays already cut to their objects: drop the crop.")
+        if recipe.crop is not None:                      # e.g. --recipe cells on BloodMNIST: its arrays are cut to the cell already
+            warnings.warn(f"crop applies to image files; the arrays of {Path(data).name} are used whole."); recipe.crop = None
         return medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
     size = ifnone(size, 64)
     aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
