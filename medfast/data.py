@@ -17,8 +17,8 @@ from .images import MedImage, MedImageBlock, image_files, walk_images, unreadabl
 
 # %% auto #0
 __all__ = ['patient_id', 'group_splitter', 'class_folder_items', 'kermany_split', 'kermany_label', 'kermany_items',
-           'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'ReduceDetail', 'check_crop',
-           'CentreSquish', 'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls',
+           'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'check_crop', 'CentreSquish',
+           'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls',
            'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels', 'class_counts',
            'balanced_sampler', 'cell_tfms']
 
@@ -192,14 +192,6 @@ def default_workers() -> int:
     "DataLoader workers: none on small CPU machines (decoding is cheap next to the model), else up to 8"
     return 0 if (defaults.cpus <= 2 and not torch.cuda.is_available()) else min(8, defaults.cpus)
 
-class ReduceDetail(Transform):
-    "Squish an image to `detail` px (antialiased), then up to `size` px: a network sees only the detail that generalises"
-    order = 1
-    def __init__(self, detail, size): self.detail, self.size = _hw(detail), _hw(size)      # (height, width)
-    def encodes(self, x:Image.Image):
-        return x.resize(self.detail[::-1], Image.Resampling.BICUBIC).resize(self.size[::-1], Image.Resampling.BILINEAR)
-    def __repr__(self): return f"ReduceDetail(detail={self.detail}, size={self.size})"
-
 def check_crop(crop):
     "`crop` (the fraction of each side kept) as a float from 0.05 to 1, or a `ValueError` that names the fix"
     if isinstance(crop, bool) or not isinstance(crop, (int, float)) or not 0.05 <= crop <= 1:
@@ -209,16 +201,22 @@ def check_crop(crop):
 class CentreSquish(Transform):
     "Keep the central `crop` of each side, squish it to `detail` px first if given (antialiased), then to `size` px"
     order = 1
-    def __init__(self, size, crop:float=1., detail=None):
+    def __init__(self, size, crop:float=1., detail=None):      # sizes as (height, width)
         self.size, self.crop, self.detail = _hw(size), check_crop(crop), None if detail is None else _hw(detail)
     def encodes(self, x:Image.Image):
-        w, h = x.size
-        cw, ch = max(1, round(w*self.crop)), max(1, round(h*self.crop))
-        l, t = (w - cw)//2, (h - ch)//2
-        x = x.crop((l, t, l + cw, t + ch))
+        if self.crop < 1:
+            w, h = x.size
+            cw, ch = max(1, round(w*self.crop)), max(1, round(h*self.crop))
+            l, t = (w - cw)//2, (h - ch)//2
+            x = x.crop((l, t, l + cw, t + ch))
         if self.detail: x = x.resize(self.detail[::-1], Image.Resampling.BICUBIC)
         return x.resize(self.size[::-1], Image.Resampling.BILINEAR)
     def __repr__(self): return f"CentreSquish(size={self.size}, crop={self.crop}, detail={self.detail})"
+
+class ReduceDetail(CentreSquish):
+    "Squish an image to `detail` px (antialiased), then up to `size` px: a network sees only the detail that generalises"
+    def __init__(self, detail, size): super().__init__(size, detail=detail)
+    def __repr__(self): return f"ReduceDetail(detail={self.detail}, size={self.size})"
 
 def item_resize(size:int, detail:int|None=None, crop:float|None=None):
     "medfast's item resize: a squish to `size`, through `detail` px first when smaller, of the central `crop` of each side if given"

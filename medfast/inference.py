@@ -25,7 +25,7 @@ from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathErro
                           UnsafeFileError, check_path, free_path, save_json, to_jsonable, atomic_write, file_lock,
                           lock_path)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock
-from .data import ReduceDetail, CentreSquish
+from .data import CentreSquish
 from .medmnist import medmnist_source
 from .models import create_model, arch_names
 
@@ -55,9 +55,8 @@ def _resize_spec(dls, size=None) -> dict:
     "Validation-time resize of `dls` (or a squish to `size`) as a JSON-able dict"
     if size is not None: return dict(tfm='Resize', size=_hw(size), method='squish', pad_mode='reflection')
     for t in dls.after_item.fs:                                     # fastai stores sizes as (w, h)
-        if isinstance(t, CentreSquish): return dict(tfm='Resize', size=list(t.size), method='squish', pad_mode='reflection', crop=t.crop,
-                                                    **(dict(detail=list(t.detail)) if t.detail else {}))
-        if isinstance(t, ReduceDetail): return dict(tfm='Resize', size=list(t.size), method='squish', pad_mode='reflection', detail=list(t.detail))
+        if isinstance(t, CentreSquish): return dict(tfm='Resize', size=list(t.size), method='squish', pad_mode='reflection',   # ReduceDetail too
+                                                    **(dict(crop=t.crop) if t.crop < 1 else {}), **(dict(detail=list(t.detail)) if t.detail else {}))
         if isinstance(t, RandomResizedCrop): return dict(tfm='RandomResizedCrop', size=[t.size[1], t.size[0]], val_xtra=t.val_xtra)
         if isinstance(t, Resize): return dict(tfm='Resize', size=[t.size[1], t.size[0]], method=str(t.method), pad_mode=str(t.pad_mode))
     for t in dls.after_batch.fs:                                    # MedMNIST in-memory sets resize the batch
@@ -344,8 +343,7 @@ def _read_spec(js) -> dict:
 
 # %% ../nbs/09_inference.ipynb #f2126e4a
 def _resize_tfm(r):
-    if r.get('crop'): return CentreSquish(tuple(r['size']), r['crop'], tuple(r['detail']) if r.get('detail') else None)
-    if r.get('detail'): return ReduceDetail(tuple(r['detail']), tuple(r['size']))
+    if r.get('crop') or r.get('detail'): return CentreSquish(tuple(r['size']), r.get('crop', 1.), tuple(r['detail']) if r.get('detail') else None)
     if r['tfm'] == 'RandomResizedCrop': return RandomResizedCrop(tuple(r['size']), val_xtra=r.get('val_xtra', 0.14))
     return Resize(tuple(r['size']), method=r.get('method', 'squish'), pad_mode=r.get('pad_mode', 'reflection'))
 
