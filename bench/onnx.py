@@ -3,7 +3,9 @@
 
 Both run the same exported network on the same model-ready tensors (preprocessing excluded): eager as
 `medfast.inference.predict` runs it (float32, channels_last, inference mode), ONNX Runtime with full graph
-optimisation and the same number of threads. Rounds alternate the order; medians and ratios are reported.
+optimisation and the same number of threads. Rounds alternate the order; medians and ratios are reported. Each rate
+is also given as a share of a ceiling: the GFLOP/s of this CPU's best float32 matrix product (the same BLAS and
+oneDNN kernels convolutions use), so a ratio that cannot reach 1.5x shows why (eager already near the ceiling).
 
     python bench/onnx.py                     # resnet18_small at 48 px (the PneumoniaMNIST recipe) and resnet18 at 224 px
     python bench/onnx.py --smoke             # seconds
@@ -24,6 +26,20 @@ def export(model, size, path):
     with torch.no_grad():
         torch.onnx.export(model, (torch.zeros(1, 3, size, size),), str(path), input_names=['input'], output_names=['logits'],
                           dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}}, opset_version=17, dynamo=False)
+
+def gflop_per_image(model, size) -> float:
+    "Forward GFLOP of `model` for one `size`-px image (torch's FLOP counter)"
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc, torch.no_grad(): model(torch.zeros(1, 3, size, size))
+    return fc.get_total_flops() / 1e9
+
+def matmul_ceiling(n=2048, reps=10) -> float:
+    "GFLOP/s of the best of `reps` float32 n x n matrix products on this CPU: what its kernels reach at best"
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3): a @ b
+    best = float('inf')
+    for _ in range(reps): t0 = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
 
 def rate(fn, x, n_calls):
     t0 = time.perf_counter()
@@ -51,7 +67,7 @@ def bench(arch, size, batches, rounds, n_images, d):
             for k in (('eager', 'ort') if r % 2 == 0 else ('ort', 'eager')):
                 res[k].append(rate(eager if k == 'eager' else ort, x, n_calls))
         e, o = statistics.median(res['eager']), statistics.median(res['ort'])
-        rows.append((arch, size, bs, e, o, o / e, diff))
+        rows.append((arch, size, bs, e, o, o / e, diff, gflop_per_image(model, size)))
     return rows
 
 def main(argv=None):
@@ -69,12 +85,19 @@ def main(argv=None):
     print(f"machine: {machine()}")
     print(f"bf16: native {cpu_has_fast_bf16()}, measured fp32/bf16 training-step ratio "
           f"{measure_bf16_speedup() if not a.smoke else float('nan'):.2f}, medfast uses bf16: {bf16_pays_off()}")
+    ceiling = matmul_ceiling(512 if a.smoke else 2048)
+    print(f"ceiling: float32 matrix product {ceiling:.0f} GFLOP/s (best of 10, 2048 x 2048)")
     print(f"rounds {a.rounds} (alternating), {a.images} images per timing, medians\n")
-    print("| model | px | batch | torch eager img/s | onnxruntime img/s | ORT / eager | max prob diff |\n|---|---|---|---|---|---|---|")
+    print("| model | px | batch | torch eager img/s | onnxruntime img/s | ORT / eager | eager / ORT, % of ceiling | max prob diff |\n"
+          "|---|---|---|---|---|---|---|---|")
+    short = []
     with tempfile.TemporaryDirectory() as d:
         for arch, size in configs:
             for r in bench(arch, size, (1, 32), a.rounds, a.images, d):
-                print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f}x | {r[6]:.1e} |", flush=True)
+                pe, po = (100 * v * r[7] / ceiling for v in r[3:5])
+                print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f}x | {pe:.0f}% / {po:.0f}% | {r[6]:.1e} |", flush=True)
+                if r[5] < 1.5: short.append(f"{r[0]} {r[1]} px batch {r[2]}: 1.5x eager would run at {1.5*pe:.0f}% of the ceiling")
+    for line in short: print(line)
     return 0
 
 if __name__ == '__main__': sys.exit(main())

@@ -37,8 +37,9 @@ def run_one(npz, seed, a, n_boot):
     "Train the recipe with `seed`, export it, and evaluate val and test at the exported threshold"
     t0 = time.perf_counter()
     r = small_image_recipe(size=a.size, epochs=a.epochs, bs=a.bs, lr=a.lr, wd=a.wd, label_smoothing=a.smooth,
-                           balance=a.balance, n_models=a.ensemble, tta=a.tta, seed=seed, budget=a.budget)
-    learn = fit_recipe(lambda size: recipe_dls(npz, r, size=size, classes=['normal', 'pneumonia']), r, quiet=a.quiet)
+                           balance=a.balance, n_models=a.ensemble or 2, tta=a.tta, seed=seed, budget=a.budget)
+    learn = fit_recipe(lambda size: recipe_dls(npz, r, size=size, classes=['normal', 'pneumonia']), r, quiet=a.quiet,
+                       models_given=a.ensemble is not None)     # else a budget may train fewer members, each fully
     train_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as d:
         thr = saved_threshold(load(export(learn, Path(d)/'model')))      # the threshold the shipped model applies
@@ -61,7 +62,8 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=42)
     p.add_argument('--bench-seeds', type=int, default=1, help='repeat the whole recipe with seeds seed, seed+100, ...')
     p.add_argument('--epochs', type=int, default=8)
-    p.add_argument('--ensemble', type=int, default=2, help='models per recipe run (seeds seed, seed+1, ...)')
+    p.add_argument('--ensemble', type=int, default=None,
+                   help='models per recipe run (seeds seed, seed+1, ...); default 2, fewer where --budget cannot train both fully')
     p.add_argument('--size', type=int, default=48)
     p.add_argument('--bs', type=int, default=128)
     p.add_argument('--lr', type=float, default=4e-3)
@@ -87,17 +89,18 @@ def main(argv=None):
         except MedfastError as e: print(f"error: {e}", file=sys.stderr); return 2
     print(f"machine: {machine()}\ndata: {npz}\nargs: {vars(a)}", flush=True)
     n_boot = 200 if a.smoke else 1000
-    runs = [run_one(npz, a.seed + 100*k, a, n_boot) for k in range(a.bench_seeds)]
-    for r in runs:
+    runs = []
+    for k in range(a.bench_seeds):                          # each seed's figures as soon as it is done
+        r = run_one(npz, a.seed + 100*k, a, n_boot); runs.append(r)
         print(f"\nbench seed {r['seed']}: threshold chosen on val (Youden J, saved in the model): {r['threshold']:.4f}; "
-              f"{r['plan']['size']} px, {r['plan']['epochs']} epochs, best epochs {r['best_epochs']}, {r['wall_s']:.0f} s")
+              f"{r['plan']['size']} px, {r['plan']['epochs']} epochs x {len(r['best_epochs'])} model(s), best epochs {r['best_epochs']}, {r['wall_s']:.0f} s")
         for split in ('val', 'test'):
             if split not in r: continue
             m = r[split]
             print(f"  {split:4s}: ACC {m['acc']['value']:.4f} [{m['acc']['ci'][0]:.3f}, {m['acc']['ci'][1]:.3f}]  "
                   f"AUC {m['auc']['value']:.4f} [{m['auc']['ci'][0]:.3f}, {m['auc']['ci'][1]:.3f}]  "
                   f"sens {m['sens']['value']:.3f} spec {m['spec']['value']:.3f}")
-        if 'test' in r: print(f"  (test ACC at threshold 0.5, not used: {r['test_at_0_5']['acc']:.4f})")
+        if 'test' in r: print(f"  (test ACC at threshold 0.5, not used: {r['test_at_0_5']['acc']:.4f})", flush=True)
     wall = time.perf_counter() - t_start
     split = 'val' if a.val_only else 'test'
     accs, aucs = [r[split]['acc']['value'] for r in runs], [r[split]['auc']['value'] for r in runs]

@@ -113,7 +113,7 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "X-ray augmentation, best epoch by val AUC, val-chosen threshold; xray = small_image at 48 px shown only the detail of "
                         "28 px, 2 seeds; cells = the same network on the central 70%% of each image at 80 px, 60 epochs, any flip or rotation, predictions averaged over flips and turns, for stained-cell crops; "
                         "none = plain fastai training (default)")
-    g.add_argument('--ensemble', type=int, default=None, metavar='N', help="average N models trained with seeds seed..seed+N-1 (default: the recipe's own)")
+    g.add_argument('--ensemble', type=int, default=None, metavar='N', help="average N models trained with seeds seed..seed+N-1 (default: the recipe's own, of which --budget may train fewer)")
     g.add_argument('--tta', action='store_true', default=None, help="test-time augmentation when choosing the threshold and evaluating")
     g.add_argument('--dihedral', choices=['yes', 'no'], default=None,
                    help="average each prediction over the image's 8 flips and quarter-turns, built into the saved model (8x slower "
@@ -125,7 +125,8 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="training augmentation: xray (no flips, mild rotation/zoom/lighting), cells (any flip or rotation: "
                         "microscopy, embryos), none (default: the recipe's own; X-ray style without a recipe)")
     g.add_argument('--budget', type=float, default=None, metavar='MINUTES',
-                   help="measure a few batches, then choose the epochs (and the size unless --size is given) to fit")
+                   help="measure a few batches, then choose the number of models (unless --ensemble is given), the epochs and the size "
+                        "(unless --size is given) to fit: fewer models, each fully trained, before shorter or smaller ones")
     parser.set_defaults(_recipe_defaults={k: parser.get_default(k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed', 'balance')})
     return parser
 

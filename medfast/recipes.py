@@ -19,9 +19,9 @@ from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, Keep
 
 # %% auto #0
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'Ensemble', 'dihedral_views', 'DihedralMean', 'estimate_epoch_time',
-           'default_image_size', 'plan_budget', 'Recipe', 'small_image_recipe', 'cell_recipe', 'xray_recipe',
-           'is_medmnist', 'recipe_dls', 'recipe_learner', 'plan_recipe', 'fit_recipe', 'choose_val_threshold',
-           'uses_recipe', 'recipe_from_args', 'train_from_args', 'saved_threshold']
+           'default_image_size', 'plan_budget', 'plan_models', 'Recipe', 'small_image_recipe', 'cell_recipe',
+           'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'plan_recipe', 'fit_recipe',
+           'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args', 'saved_threshold']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -130,6 +130,11 @@ def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed
     epochs = int(max(1, min(max_epochs, avail // max(secs(new), 1e-9))))
     return dict(size=new, epochs=epochs, epoch_secs=secs(new), total_secs=secs(new) * epochs * n_models, budget_secs=minutes*60)
 
+def plan_models(minutes:float, epoch_secs:float, epochs:int, n_models:int, overhead:float=0.15) -> int:
+    "How many of `n_models` ensemble members can each train `epochs` epochs of `epoch_secs` within `minutes` (at least one)"
+    if minutes <= 0: raise ValueError(f"The budget must be a positive number of minutes, not {minutes}.")
+    return int(max(1, min(n_models, minutes * 60 * (1 - overhead) // max(epoch_secs * epochs, 1e-9))))
+
 # %% ../nbs/05c_recipes.ipynb #094e7385
 AUGMENTATIONS = dict(xray=xray_tfms, cells=cell_tfms)   # named augmentation presets (medfast.data)
 
@@ -211,14 +216,19 @@ def _train(learn, recipe, quiet):
         else: learn.fit_one_cycle(recipe.epochs, recipe.lr)
     return learn
 
-def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, verbose:bool=True):
-    "Measure a few batches and fit `recipe.epochs` (and the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
+def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:bool=False, verbose:bool=True):
+    "Measure a few batches and fit `recipe.epochs` (the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
     size = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained))
     dls = make_dls(size)
     est = estimate_epoch_time(recipe_learner(dls, recipe), verbose=verbose)
     if not recipe.budget:
         plan = dict(size=size, epochs=recipe.epochs, epoch_secs=est['epoch_secs'], total_secs=est['epoch_secs']*recipe.epochs*recipe.n_models)
     else:
+        if not models_given and recipe.n_models > 1:     # fewer members, each fully trained, before shorter or smaller ones
+            n = plan_models(recipe.budget, est['epoch_secs'], recipe.epochs, recipe.n_models)
+            if verbose and n < recipe.n_models:
+                print(f"{recipe.n_models} models of {recipe.epochs} epoch(s) each do not fit {recipe.budget:g} min: training {n}")
+            recipe.n_models = n
         cap = max(30, recipe.epochs)                     # a budget may lengthen a short recipe up to 30 epochs
         plan = plan_budget(recipe.budget, est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size, max_epochs=cap)
         if plan['size'] != size:
@@ -234,10 +244,11 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, verbose:bool=Tru
               + f"; bfloat16 autocast: {'yes' if (recipe.bf16 if recipe.bf16 is not None else plan['size'] >= 64 and bf16_pays_off()) else 'no'}")
     return dls, plan
 
-def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, size_given:bool|None=None) -> Learner:
+def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, size_given:bool|None=None, models_given:bool=False) -> Learner:
     "Train `recipe` (on DataLoaders, or `make_dls(size)`), keep best epochs, ensemble the seeds, choose the val threshold"
     make = dls_or_make if callable(dls_or_make) and not isinstance(dls_or_make, DataLoaders) else (lambda size: dls_or_make)
-    dls, plan = plan_recipe(recipe, make, size_given=ifnone(size_given, not callable(dls_or_make) or isinstance(dls_or_make, DataLoaders)), verbose=verbose)
+    dls, plan = plan_recipe(recipe, make, size_given=ifnone(size_given, not callable(dls_or_make) or isinstance(dls_or_make, DataLoaders)),
+                            models_given=models_given, verbose=verbose)
     members, t0 = [], time.perf_counter()
     for k in range(recipe.n_models):
         seed = recipe.seed + k
@@ -305,7 +316,7 @@ def train_from_args(args, data, pretrained:bool=False, quiet:bool|None=None) -> 
     r = recipe_from_args(args, pretrained)
     task = getattr(args, 'task', 'pneumonia')
     return fit_recipe(lambda size: recipe_dls(data, r, size=size, task=task), r, quiet=ifnone(quiet, getattr(args, 'quiet', False)),
-                      size_given=getattr(args, 'size', None) is not None)
+                      size_given=getattr(args, 'size', None) is not None, models_given=getattr(args, 'ensemble', None) is not None)
 
 # %% ../nbs/05c_recipes.ipynb #6772bcc1
 def saved_threshold(learn) -> float|None:
