@@ -57,7 +57,7 @@ def bench(arch, size, batches, rounds, n_images, d):
     def eager(x):
         with torch.inference_mode(): return cl(x.contiguous(memory_format=torch.channels_last)).softmax(-1)
     def ort(x): return torch.from_numpy(sess.run(None, {name: x.numpy()})[0]).softmax(-1)
-    rows = []
+    rows, gflop = [], gflop_per_image(model, size)
     for bs in batches:
         x = torch.randn(bs, 3, size, size)
         diff = float((eager(x) - ort(x)).abs().max())                # also the warm-up
@@ -67,7 +67,7 @@ def bench(arch, size, batches, rounds, n_images, d):
             for k in (('eager', 'ort') if r % 2 == 0 else ('ort', 'eager')):
                 res[k].append(rate(eager if k == 'eager' else ort, x, n_calls))
         e, o = statistics.median(res['eager']), statistics.median(res['ort'])
-        rows.append((arch, size, bs, e, o, o / e, diff, gflop_per_image(model, size)))
+        rows.append((arch, size, bs, e, o, o / e, diff, gflop))
     return rows
 
 def main(argv=None):
@@ -85,8 +85,9 @@ def main(argv=None):
     print(f"machine: {machine()}")
     print(f"bf16: native {cpu_has_fast_bf16()}, measured fp32/bf16 training-step ratio "
           f"{measure_bf16_speedup() if not a.smoke else float('nan'):.2f}, medfast uses bf16: {bf16_pays_off()}")
-    ceiling = matmul_ceiling(512 if a.smoke else 2048)
-    print(f"ceiling: float32 matrix product {ceiling:.0f} GFLOP/s (best of 10, 2048 x 2048)")
+    n = 512 if a.smoke else 2048
+    ceiling = matmul_ceiling(n)
+    print(f"ceiling: float32 matrix product {ceiling:.0f} GFLOP/s (best of 10, {n} x {n})")
     print(f"rounds {a.rounds} (alternating), {a.images} images per timing, medians\n")
     print("| model | px | batch | torch eager img/s | onnxruntime img/s | ORT / eager | eager / ORT, % of ceiling | max prob diff |\n"
           "|---|---|---|---|---|---|---|---|")

@@ -117,11 +117,15 @@ def default_image_size(arch:str='resnet18', pretrained:bool=False, gpu:bool|None
     if gpu: return preferred
     return min(preferred, 128 if pretrained else 64)
 
+def _usable_secs(minutes, overhead):
+    "Seconds of a `minutes` budget left for training once `overhead` is kept for evaluation, TTA, export and the estimate's error"
+    if minutes <= 0: raise ValueError(f"The budget must be a positive number of minutes, not {minutes}.")
+    return minutes * 60 * (1 - overhead)
+
 def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed_size:bool=False, min_epochs:int=4,
                 max_epochs:int=30, min_size:int=32, max_size:int|None=None, overhead:float=0.15) -> dict:
     "Epochs (and, unless `fixed_size`, image size) so `n_models` trainings fit `minutes`, from `epoch_secs` measured at `size`"
-    if minutes <= 0: raise ValueError(f"The budget must be a positive number of minutes, not {minutes}.")
-    avail = minutes * 60 * (1 - overhead) / n_models          # keep `overhead` for evaluation, TTA, export and the estimate's error
+    avail = _usable_secs(minutes, overhead) / n_models
     def secs(s): return epoch_secs * (s / size)**2
     new = size
     if not fixed_size:
@@ -132,8 +136,7 @@ def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed
 
 def plan_models(minutes:float, epoch_secs:float, epochs:int, n_models:int, overhead:float=0.15) -> int:
     "How many of `n_models` ensemble members can each train `epochs` epochs of `epoch_secs` within `minutes` (at least one)"
-    if minutes <= 0: raise ValueError(f"The budget must be a positive number of minutes, not {minutes}.")
-    return int(max(1, min(n_models, minutes * 60 * (1 - overhead) // max(epoch_secs * epochs, 1e-9))))
+    return int(max(1, min(n_models, _usable_secs(minutes, overhead) // max(epoch_secs * epochs, 1e-9))))
 
 # %% ../nbs/05c_recipes.ipynb #094e7385
 AUGMENTATIONS = dict(xray=xray_tfms, cells=cell_tfms)   # named augmentation presets (medfast.data)
