@@ -36,7 +36,7 @@ def _fig(tbl, metric, cls='all'):
 def run_one(npz, seed, a, n_boot):
     "Train the recipe with `seed`, export it, and evaluate val and test at the exported threshold"
     t0 = time.perf_counter()
-    r = small_image_recipe(size=a.size, epochs=a.epochs, bs=a.bs, lr=a.lr, wd=a.wd, label_smoothing=a.smooth,
+    r = small_image_recipe(**({} if a.arch is None else dict(arch=a.arch, fallback_arch=None)), size=a.size, epochs=a.epochs, bs=a.bs, lr=a.lr, wd=a.wd, label_smoothing=a.smooth,
                            balance=a.balance, n_models=a.ensemble or 2, tta=a.tta, seed=seed, budget=a.budget)
     learn = fit_recipe(lambda size: recipe_dls(npz, r, size=size, classes=['normal', 'pneumonia']), r, quiet=a.quiet,
                        models_given=a.ensemble is not None)     # else a budget may train fewer members, each fully
@@ -50,7 +50,8 @@ def run_one(npz, seed, a, n_boot):
         with learn.no_bar(): lp = get_preds_labelled(learn, medmnist_test_dl(learn.dls, split=split), tta=a.tta)
         tbl = metrics_table(lp.probs, lp.targets, lp.classes, thr, n_boot=n_boot, seed=seed)
         out[split] = dict(acc=_fig(tbl, 'accuracy'), auc=_fig(tbl, 'roc_auc'), bal_acc=_fig(tbl, 'balanced_accuracy'),
-                          sens=_fig(tbl, 'sensitivity', 'pneumonia'), spec=_fig(tbl, 'specificity', 'pneumonia'))
+                          sens=_fig(tbl, 'sensitivity', 'pneumonia'), spec=_fig(tbl, 'specificity', 'pneumonia'),
+                          log_loss=float(lp.losses.mean()))     # finer than ACC/AUC near their ceiling
         if split == 'test':
             out['test_at_0_5'] = dict(acc=_fig(metrics_table(lp.probs, lp.targets, lp.classes, 0.5, n_boot=0), 'accuracy')['value'])
     out['wall_s'] = round(time.perf_counter() - t0, 1)
@@ -64,6 +65,8 @@ def main(argv=None):
     p.add_argument('--epochs', type=int, default=8)
     p.add_argument('--ensemble', type=int, default=None,
                    help='models per recipe run (seeds seed, seed+1, ...); default 2, fewer where --budget cannot train both fully')
+    p.add_argument('--arch', default=None, help="network (a medfast registry name; default: the recipe's own, or a lighter one "
+                   "where --budget cannot train it through two thirds of its schedule)")
     p.add_argument('--size', type=int, default=48)
     p.add_argument('--bs', type=int, default=128)
     p.add_argument('--lr', type=float, default=4e-3)
@@ -99,7 +102,7 @@ def main(argv=None):
             m = r[split]
             print(f"  {split:4s}: ACC {m['acc']['value']:.4f} [{m['acc']['ci'][0]:.3f}, {m['acc']['ci'][1]:.3f}]  "
                   f"AUC {m['auc']['value']:.4f} [{m['auc']['ci'][0]:.3f}, {m['auc']['ci'][1]:.3f}]  "
-                  f"sens {m['sens']['value']:.3f} spec {m['spec']['value']:.3f}")
+                  f"sens {m['sens']['value']:.3f} spec {m['spec']['value']:.3f}  log loss {m['log_loss']:.4f}")
         if 'test' in r: print(f"  (test ACC at threshold 0.5, not used: {r['test_at_0_5']['acc']:.4f})", flush=True)
     wall = time.perf_counter() - t_start
     split = 'val' if a.val_only else 'test'
@@ -114,7 +117,7 @@ def main(argv=None):
         print(f"| {'medfast recipe (this run, from scratch, CPU)':52s} | {summary['acc_mean']:8.3f} | {summary['auc_mean']:8.3f} |")
     r0 = runs[0]
     res = dict(args=vars(a), machine=machine(), runs=runs, summary=summary, wall_s=round(wall, 1), threshold=r0['threshold'],
-               **({} if a.val_only else dict(test={k: v['value'] for k, v in r0['test'].items()})))
+               **({} if a.val_only else dict(test={k: v['value'] if isinstance(v, dict) else v for k, v in r0['test'].items()})))
     if a.json: save_json(res, a.json, overwrite=True)
     return 0
 

@@ -126,7 +126,8 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "microscopy, embryos), none (default: the recipe's own; X-ray style without a recipe)")
     g.add_argument('--budget', type=float, default=None, metavar='MINUTES',
                    help="measure a few batches, then choose the number of models (unless --ensemble is given), the epochs and the size "
-                        "(unless --size is given) to fit: fewer models, each fully trained, before shorter or smaller ones")
+                        "(unless --size is given) to fit: fewer models, each fully trained, before shorter or smaller ones; "
+                        "with a recipe, a lighter network (xresnet18_half) where its own would train under two thirds of its schedule (unless --arch is given)")
     parser.set_defaults(_recipe_defaults={k: parser.get_default(k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed', 'balance')})
     return parser
 

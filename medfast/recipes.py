@@ -7,6 +7,7 @@ Docs: https://medfast.github.io/medfast/recipes.html.md"""
 # %% ../nbs/05c_recipes.ipynb #8d3b4a3e
 from __future__ import annotations
 import argparse, contextlib, functools, json, math, os, random, sys, time, warnings
+from copy import copy
 from pathlib import Path
 import numpy as np, torch, torchvision
 from torch import nn
@@ -18,10 +19,11 @@ from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch, bf16_pays_off, measure_bf16_speedup
 
 # %% auto #0
-__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'Ensemble', 'dihedral_views', 'DihedralMean', 'estimate_epoch_time',
-           'default_image_size', 'plan_budget', 'plan_models', 'Recipe', 'small_image_recipe', 'cell_recipe',
-           'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'plan_recipe', 'fit_recipe',
-           'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args', 'saved_threshold']
+__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
+           'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models', 'Recipe', 'small_image_recipe',
+           'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'schedule_share', 'plan_recipe',
+           'fit_recipe', 'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args',
+           'saved_threshold']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -30,6 +32,17 @@ for _n, _d in (('resnet18', 'ResNet-18'), ('resnet34', 'ResNet-34')):
     if f'{_n}_small' not in arch_names():
         register_arch(f'{_n}_small', 'transfer', 48, 16, f"{_d} for small images (no stem max-pool); groups: stem+layer1-2 | layer3-4 | head",
                       _small_cut, BodySplitter(5), imagenet_stats, _n, torchvision.models.get_model_weights(_n).DEFAULT.url)
+
+def xresnet18_half(n_out:int=2, n_in:int=3, widen:float=0.5, **kwargs) -> nn.Sequential:
+    "fastai's `xresnet18` at `widen` times its width, without the stem max-pool, with fastai's head (body | head)"
+    body = nn.Sequential(*[c for c in list(xresnet18(c_in=n_in, widen=widen, **kwargs))[:-4] if not isinstance(c, nn.MaxPool2d)])
+    head = create_head(num_features_model(body), n_out)
+    apply_init(head, nn.init.kaiming_normal_)
+    return nn.Sequential(body, head)
+
+if 'xresnet18_half' not in arch_names():
+    register_arch('xresnet18_half', 'scratch', 48, 16, "fastai XResNet-18 at half width for small images (no stem max-pool), "
+                  "a third of resnet18_small's multiply-adds; no ImageNet weights; groups: body | head", builder=xresnet18_half)
 
 # %% ../nbs/05c_recipes.ipynb #48954d32
 def _log_mean_softmax(outs):
@@ -92,7 +105,7 @@ def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, verbose:bool=True)
     finally:
         learn.model.load_state_dict(state); learn.opt = opt; _set_rng_state(dls, rng)
     ts = timer.times[warmup:] or timer.times
-    per_batch = float(np.median(ts))
+    per_batch = float(np.median(ts)) if ts else 0.          # a training set smaller than one batch trains no batch
     # every epoch's first batch costs more (the loader restarts, the network leaves eval mode): the warm-up batch, at most 2 steady ones
     first = max(per_batch, min(timer.times[0], 2*per_batch)) if warmup and len(timer.times) > warmup else per_batch
     bs, n_valid = dls.train.bs, len(dls.valid)
@@ -101,6 +114,8 @@ def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, verbose:bool=True)
     else: valid_secs = per_batch / 3 * n_valid              # forward only: about a third
     res = dict(secs_per_batch=per_batch, first_batch_secs=first, train_batches=n_train, valid_secs_per_batch=valid_secs/max(1, n_valid),
                valid_batches=n_valid, epoch_secs=first + per_batch*(n_train - 1) + valid_secs, size=timer.size, bs=bs)
+    if not ts: warnings.warn(f"The training set ({len(dls.train_ds)} items) fills no batch of {bs} (fastai drops a last partial "
+                           f"batch), so no epoch trains: use a smaller batch size (--bs).")
     if verbose: print(f"Measured {len(ts)} training batch(es) of {bs}: {per_batch:.2f} s each (an epoch's first {first:.2f} s), "
                       f"validation {valid_secs:.1f} s -> about {res['epoch_secs']/60:.1f} min per epoch")
     return res
@@ -146,7 +161,8 @@ class Recipe:
     def __init__(self, arch='resnet18_small', size:int|None=48, epochs:int=8, lr:float=4e-3, wd:float=0.05, bs:int=128,
                  label_smoothing:float=0.1, balance:float=1.0, augment:dict|str|None=None, n_models:int=1, tta:bool=False,
                  threshold:str|float|None='youden', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
-                 budget:float|None=None, bf16:bool|None=None, detail:int|None=None, dihedral:bool=False, crop:float|None=None):
+                 budget:float|None=None, bf16:bool|None=None, detail:int|None=None, dihedral:bool=False, crop:float|None=None,
+                 fallback_arch:str|None='xresnet18_half'):
         store_attr()
         if crop is not None: self.crop = check_crop(crop)
         self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
@@ -158,7 +174,7 @@ class Recipe:
         return AUGMENTATIONS[self.augment]() if isinstance(self.augment, str) else xray_tfms(size=None, **self.augment)
     def __repr__(self): return f"Recipe({', '.join(f'{k}={v!r}' for k, v in self.dict().items())})"
     def dict(self) -> dict: return {k: getattr(self, k) for k in ('arch', 'size', 'epochs', 'lr', 'wd', 'bs', 'label_smoothing',
-                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop')}
+                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop', 'fallback_arch')}
 
 @delegates(Recipe)
 def small_image_recipe(**kwargs) -> Recipe:
@@ -219,11 +235,28 @@ def _train(learn, recipe, quiet):
         else: learn.fit_one_cycle(recipe.epochs, recipe.lr)
     return learn
 
+def schedule_share(recipe:Recipe, epoch_secs:float, overhead:float=0.15) -> float:
+    "Share of `recipe`'s schedule (every member, every epoch) its budget trains at `epoch_secs` per epoch"
+    return _usable_secs(recipe.budget, overhead) / (epoch_secs * recipe.epochs * recipe.n_models)
+
+def _maybe_lighter(recipe, dls, est, verbose, min_share=2/3):
+    "Switch `recipe` to its `fallback_arch` when its own network trains less than `min_share` of the schedule in the budget"
+    fb = recipe.fallback_arch
+    if not fb or fb == recipe.arch or recipe.pretrained or (share := schedule_share(recipe, est['epoch_secs'])) >= min_share: return est
+    lighter = copy(recipe); lighter.arch = fb
+    est_fb = estimate_epoch_time(recipe_learner(dls, lighter), verbose=verbose)
+    if est_fb['epoch_secs'] >= est['epoch_secs']: return est
+    if verbose: print(f"{recipe.arch} would train {share:.0%} of {recipe.n_models} model(s) x {recipe.epochs} epoch(s) in {recipe.budget:g} min "
+                      f"on this machine: training {fb} ({est['epoch_secs']/est_fb['epoch_secs']:.1f}x faster here) instead")
+    recipe.arch = fb
+    return est_fb
+
 def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:bool=False, verbose:bool=True):
-    "Measure a few batches and fit `recipe.epochs` (the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
+    "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
     size = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained))
     dls = make_dls(size)
     est = estimate_epoch_time(recipe_learner(dls, recipe), verbose=verbose)
+    if recipe.budget: est = _maybe_lighter(recipe, dls, est, verbose)
     if not recipe.budget:
         plan = dict(size=size, epochs=recipe.epochs, epoch_secs=est['epoch_secs'], total_secs=est['epoch_secs']*recipe.epochs*recipe.n_models)
     else:
@@ -299,10 +332,11 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     if name == 'none':
         base = dict(arch=getattr(args, 'arch', 'resnet18'), size=None, epochs=getattr(args, 'epochs', 4), bs=getattr(args, 'bs', 16),
                     lr=ifnone(getattr(args, 'lr', None), 2e-3 if pretrained else 3e-3), label_smoothing=0., augment=False,
-                    balance=1.0 if getattr(args, 'balance', 'none') == 'sampler' else 0., wd=None, monitor=None, threshold=None)
+                    balance=1.0 if getattr(args, 'balance', 'none') == 'sampler' else 0., wd=None, monitor=None, threshold=None,
+                    fallback_arch=None)
         base.update(seed=getattr(args, 'seed', 42))
         r = Recipe(**base)
-    else: r = RECIPES[name](**{k: v for k, v in given.items()})
+    else: r = RECIPES[name](**{k: v for k, v in given.items()}, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept
     r.budget, r.pretrained = args.budget, pretrained
     if getattr(args, 'ensemble', None) is not None: r.n_models = args.ensemble     # else the recipe's own
     if getattr(args, 'tta', None) is not None: r.tta = args.tta

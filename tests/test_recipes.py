@@ -9,7 +9,8 @@ ENV = {**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1', 'PYTHON
 def _run(*args, timeout=300):
     return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=ENV)
 
-def test_onnx_roundtrip_matches_torch(tmp_path):
+@pytest.mark.parametrize('arch', ['resnet18_small', 'xresnet18_half'])
+def test_onnx_roundtrip_matches_torch(tmp_path, arch):
     pytest.importorskip('onnxruntime')
     from PIL import Image
     from medfast.synthetic import synthetic_medmnist
@@ -19,7 +20,7 @@ def test_onnx_roundtrip_matches_torch(tmp_path):
     from medfast.onnx import export_onnx, predict_onnx
     import medfast.recipes
     npz = synthetic_medmnist(tmp_path/'t.npz', n=16, size=28, seed=1)
-    learn = medfast_learner(medmnist_dls(npz, size=32, bs=8), 'resnet18_small', pretrained=False)
+    learn = medfast_learner(medmnist_dls(npz, size=32, bs=8), arch, pretrained=False)
     learn.medfast_threshold = 0.4
     folder = tmp_path/'imgs'; folder.mkdir()
     for i, a in enumerate(load_medmnist(npz)['test'][0][:, 0].numpy()): Image.fromarray(a).save(folder/f'{i}.png')
