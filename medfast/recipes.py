@@ -132,13 +132,15 @@ def default_image_size(arch:str='resnet18', pretrained:bool=False, gpu:bool|None
     if gpu: return preferred
     return min(preferred, 128 if pretrained else 64)
 
+_OVERHEAD = 0.15   # share of a budget kept for evaluation, TTA, export and the estimate's error
+
 def _usable_secs(minutes, overhead):
     "Seconds of a `minutes` budget left for training once `overhead` is kept for evaluation, TTA, export and the estimate's error"
     if minutes <= 0: raise ValueError(f"The budget must be a positive number of minutes, not {minutes}.")
     return minutes * 60 * (1 - overhead)
 
 def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed_size:bool=False, min_epochs:int=4,
-                max_epochs:int=30, min_size:int=32, max_size:int|None=None, overhead:float=0.15) -> dict:
+                max_epochs:int=30, min_size:int=32, max_size:int|None=None, overhead:float=_OVERHEAD) -> dict:
     "Epochs (and, unless `fixed_size`, image size) so `n_models` trainings fit `minutes`, from `epoch_secs` measured at `size`"
     avail = _usable_secs(minutes, overhead) / n_models
     def secs(s): return epoch_secs * (s / size)**2
@@ -149,7 +151,7 @@ def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed
     epochs = int(max(1, min(max_epochs, avail // max(secs(new), 1e-9))))
     return dict(size=new, epochs=epochs, epoch_secs=secs(new), total_secs=secs(new) * epochs * n_models, budget_secs=minutes*60)
 
-def plan_models(minutes:float, epoch_secs:float, epochs:int, n_models:int, overhead:float=0.15) -> int:
+def plan_models(minutes:float, epoch_secs:float, epochs:int, n_models:int, overhead:float=_OVERHEAD) -> int:
     "How many of `n_models` ensemble members can each train `epochs` epochs of `epoch_secs` within `minutes` (at least one)"
     return int(max(1, min(n_models, _usable_secs(minutes, overhead) // max(epoch_secs * epochs, 1e-9))))
 
@@ -235,7 +237,7 @@ def _train(learn, recipe, quiet):
         else: learn.fit_one_cycle(recipe.epochs, recipe.lr)
     return learn
 
-def schedule_share(recipe:Recipe, epoch_secs:float, overhead:float=0.15) -> float:
+def schedule_share(recipe:Recipe, epoch_secs:float, overhead:float=_OVERHEAD) -> float:
     "Share of `recipe`'s schedule (every member, every epoch) its budget trains at `epoch_secs` per epoch"
     return _usable_secs(recipe.budget, overhead) / (epoch_secs * recipe.epochs * recipe.n_models)
 
@@ -256,10 +258,10 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
     size = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained))
     dls = make_dls(size)
     est = estimate_epoch_time(recipe_learner(dls, recipe), verbose=verbose)
-    if recipe.budget: est = _maybe_lighter(recipe, dls, est, verbose)
     if not recipe.budget:
         plan = dict(size=size, epochs=recipe.epochs, epoch_secs=est['epoch_secs'], total_secs=est['epoch_secs']*recipe.epochs*recipe.n_models)
     else:
+        est = _maybe_lighter(recipe, dls, est, verbose)  # a lighter network first, where the recipe's own would train too little
         if not models_given and recipe.n_models > 1:     # fewer members, each fully trained, before shorter or smaller ones
             n = plan_models(recipe.budget, est['epoch_secs'], recipe.epochs, recipe.n_models)
             if verbose and n < recipe.n_models:
