@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np, torch
 sys.path.insert(0, str(Path(__file__).parent))
 from benchutils import machine, loadavg
-from medfast.core import check_path, save_json, MedfastError
+from medfast.core import check_path, save_json, atomic_write, MedfastError
 from medfast.synthetic import synthetic_medmnist
 from medfast.medmnist import medmnist_test_dl
 from medfast.metrics import metrics_table
@@ -33,22 +33,32 @@ def _fig(tbl, metric, cls='all'):
     r = tbl[(tbl.metric == metric) & (tbl['class'] == cls)].iloc[0]
     return dict(value=float(r.value), ci=[float(r.ci_low), float(r.ci_high)])
 
+def _save_npz(path, **arrays):
+    with open(path, 'wb') as f: np.savez(f, **arrays)
+
+def _threshold_arg(s):
+    try: return float(s)
+    except ValueError: return s
+
 def run_one(npz, seed, a, n_boot):
     "Train the recipe with `seed`, export it, and evaluate val and test at the exported threshold"
     t0 = time.perf_counter()
     r = small_image_recipe(**({} if a.arch is None else dict(arch=a.arch, fallback_arch=None)), size=a.size, epochs=a.epochs, bs=a.bs, lr=a.lr, wd=a.wd, label_smoothing=a.smooth,
-                           balance=a.balance, n_models=a.ensemble or 2, tta=a.tta, seed=seed, budget=a.budget)
+                           balance=a.balance, n_models=a.ensemble or 2, tta=a.tta, seed=seed, budget=a.budget,
+                           **({} if a.threshold is None else dict(threshold=_threshold_arg(a.threshold))))
     learn = fit_recipe(lambda size: recipe_dls(npz, r, size=size, classes=['normal', 'pneumonia']), r, quiet=a.quiet,
                        models_given=a.ensemble is not None)     # else a budget may train fewer members, each fully
     train_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as d:
         thr = saved_threshold(load(export(learn, Path(d)/'model')))      # the threshold the shipped model applies
-    out = dict(seed=seed, threshold=thr, plan=learn.plan, train_s=round(train_s, 1),
+    out = dict(seed=seed, threshold=thr, threshold_rule=r.threshold, plan=learn.plan, train_s=round(train_s, 1),
                best_epochs=[getattr(m, 'best_epoch', None) for m in learn.members])
     splits = ['val'] if a.val_only else ['val', 'test']
     for split in splits:
         with learn.no_bar(): lp = get_preds_labelled(learn, medmnist_test_dl(learn.dls, split=split), tta=a.tta)
         tbl = metrics_table(lp.probs, lp.targets, lp.classes, thr, n_boot=n_boot, seed=seed)
+        if a.save_preds:                                 # for studying decision rules offline, on val alone
+            atomic_write(Path(a.save_preds)/f'{split}_seed{seed}.npz', lambda f: _save_npz(f, probs=lp.probs, targets=lp.targets))
         out[split] = dict(acc=_fig(tbl, 'accuracy'), auc=_fig(tbl, 'roc_auc'), bal_acc=_fig(tbl, 'balanced_accuracy'),
                           sens=_fig(tbl, 'sensitivity', 'pneumonia'), spec=_fig(tbl, 'specificity', 'pneumonia'),
                           log_loss=float(lp.losses.mean()))     # finer than ACC/AUC near their ceiling
@@ -68,6 +78,8 @@ def main(argv=None):
     p.add_argument('--arch', default=None, help="network (a medfast registry name; default: the recipe's own, or a lighter one "
                    "where --budget cannot train it through two thirds of its schedule)")
     p.add_argument('--size', type=int, default=48)
+    p.add_argument('--threshold', default=None, help="decision threshold: a rule applied to val ('youden', 'binormal', 'f1') or a "
+                   "probability; default: the recipe's")
     p.add_argument('--bs', type=int, default=128)
     p.add_argument('--lr', type=float, default=4e-3)
     p.add_argument('--wd', type=float, default=0.05)
@@ -76,11 +88,15 @@ def main(argv=None):
     p.add_argument('--tta', action=argparse.BooleanOptionalAction, default=True, help='test-time augmentation')
     p.add_argument('--budget', type=float, default=None, help='minutes per recipe run: plan the epochs to fit')
     p.add_argument('--threads', type=int, default=None, help='torch threads')
+    p.add_argument('--save-preds', default=None, help='also save each split\'s probabilities and targets here ({split}_seed{seed}.npz)')
     p.add_argument('--json', default=None, help='also write the results to this JSON file')
     p.add_argument('--val-only', action='store_true', help='never read the test split (for recipe development)')
     p.add_argument('--quiet', action='store_true', help='no per-epoch table')
     p.add_argument('--smoke', action='store_true', help='tiny synthetic run in seconds (for tests)')
     a = p.parse_args(argv)
+    if a.threshold is not None:
+        try: small_image_recipe(threshold=_threshold_arg(a.threshold))
+        except ValueError as e: p.error(f"--threshold: {e}")
     t_start, load0 = time.perf_counter(), loadavg()
     if a.threads: torch.set_num_threads(a.threads)
     if a.smoke:
@@ -95,7 +111,7 @@ def main(argv=None):
     runs = []
     for k in range(a.bench_seeds):                          # each seed's figures as soon as it is done
         r = run_one(npz, a.seed + 100*k, a, n_boot); runs.append(r)
-        print(f"\nbench seed {r['seed']}: threshold chosen on val (Youden J, saved in the model): {r['threshold']:.4f}; "
+        print(f"\nbench seed {r['seed']}: threshold chosen on val ({r['threshold_rule']}, saved in the model): {r['threshold']:.4f}; "
               f"{r['plan']['size']} px, {r['plan']['epochs']} epochs x {len(r['best_epochs'])} model(s), best epochs {r['best_epochs']}, {r['wall_s']:.0f} s")
         for split in ('val', 'test'):
             if split not in r: continue

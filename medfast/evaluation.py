@@ -88,8 +88,8 @@ def _dl_items(dl):
 def _has_augmentation(dl):
     return any(isinstance(t, RandTransform) for t in list(dl.after_item.fs) + list(dl.after_batch.fs))
 
-def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None) -> LabelledPreds:
-    "Probabilities and targets of `learn` on a labelled test folder, list of files or DataLoader"
+def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None, tta_seed:int=0) -> LabelledPreds:
+    "Probabilities and targets of `learn` on a labelled test folder, list of files or DataLoader (TTA draws seeded by `tta_seed`)"
     src = test_path_or_dl
     if isinstance(src, LabelledPreds): return src
     if isinstance(src, DataLoader):
@@ -103,7 +103,9 @@ def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None)
         warnings.warn("tta=True, but this Learner's DataLoaders carry no random augmentation (e.g. a model loaded from "
                       "medfast's safe format), so TTA would average identical predictions; plain predictions are used.")
         tta = False
-    probs, targs = learn.tta(dl=dl) if tta else learn.get_preds(dl=dl)
+    if tta:
+        with no_random(tta_seed, reproducible=False): probs, targs = learn.tta(dl=dl)   # RNG states are put back after
+    else: probs, targs = learn.get_preds(dl=dl)
     if targets is None:
         if targs is None: raise DataLayoutError("This DataLoader has no labels; build it with with_labels=True.")
         targets = _np(targs)

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/metrics.html.md"""
 
 # %% ../nbs/05_metrics.ipynb #c83f2a46
 from __future__ import annotations
-import inspect, warnings
+import inspect, math, warnings
 import numpy as np, pandas as pd
 
 # %% auto #0
@@ -225,24 +225,43 @@ def calibration_error(probs, targets, n_bins:int=10) -> float:
     return float((df['count'] * (df.observed - df.mean_prob).abs()).sum() / df['count'].sum())
 
 # %% ../nbs/05_metrics.ipynb #6990745f
+def _best_threshold(scores, is_pos, target_sensitivity:float|None=None, method:str='youden') -> float:
+    "The threshold on `scores` that `choose_threshold` picks among the observed ones"
+    fpr, tpr, thr = roc_points(scores, is_pos)
+    fpr, tpr, thr = fpr[1:], tpr[1:], thr[1:]                    # drop the 'predict nothing positive' point
+    if target_sensitivity is not None: i = int(np.argmax(tpr >= target_sensitivity - 1e-12))
+    elif method == 'f1':
+        prec, rec, thr = pr_points(scores, is_pos)
+        with np.errstate(divide='ignore', invalid='ignore'): i = int(np.nanargmax(2*prec*rec/(prec+rec)))
+    else: i = int(np.argmax(tpr - fpr))
+    return float(thr[i])
+
+def _binormal_threshold(scores, is_pos, eps:float=1e-6, n_grid:int=2001) -> float|None:
+    "Max Youden's J of normals fitted to each class's log-odds (None where they do not separate)"
+    if is_pos.sum() < 2 or (~is_pos).sum() < 2: return None
+    s = np.clip(scores, eps, 1 - eps); z = np.log(s) - np.log1p(-s)
+    (m0, s0), (m1, s1) = [(z[c].mean(), z[c].std(ddof=1)) for c in (~is_pos, is_pos)]
+    if not (m1 > m0 and s0 > 0 and s1 > 0): return None
+    t = np.linspace(m0, m1, n_grid)
+    cdf = np.vectorize(lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2))))
+    j = cdf((t - m0) / s0) - cdf((t - m1) / s1)                  # specificity + sensitivity - 1 of the fitted normals
+    return float(1 / (1 + np.exp(-t[int(np.argmax(j))])))
+
+_methods = ('youden', 'binormal', 'f1')
 def choose_threshold(probs, targets, target_sensitivity:float|None=None, method:str='youden') -> float:
-    "Binary threshold on P(positive): highest reaching `target_sensitivity`, else max Youden's J or F1"
+    "Binary threshold on P(positive): highest reaching `target_sensitivity`, else max Youden's J (observed or `'binormal'`) or F1"
     p = as_probs(probs); t = as_targets(targets, p.shape[1])
     if p.shape[1] != 2: raise ValueError(f"choose_threshold is for binary tasks; these probs have {p.shape[1]} classes.")
     if not (t == 1).any() or not (t == 0).any():
         from medfast.core import DataLayoutError          # imported on this error path only: medfast.core needs torch
         raise DataLayoutError("choose_threshold needs both classes among the validation targets.")
-    fpr, tpr, thr = roc_points(p[:, 1], t == 1)
-    fpr, tpr, thr = fpr[1:], tpr[1:], thr[1:]                    # drop the 'predict nothing positive' point
-    if target_sensitivity is not None:
-        if not 0 < target_sensitivity <= 1: raise ValueError("target_sensitivity must be in (0, 1]")
-        i = int(np.argmax(tpr >= target_sensitivity - 1e-12))
-    elif method == 'youden': i = int(np.argmax(tpr - fpr))
-    elif method == 'f1':
-        prec, rec, thr = pr_points(p[:, 1], t == 1)
-        with np.errstate(divide='ignore', invalid='ignore'): i = int(np.nanargmax(2*prec*rec/(prec+rec)))
-    else: raise ValueError(f"method must be 'youden' or 'f1', not {method!r}")
-    return float(thr[i])
+    if target_sensitivity is not None and not 0 < target_sensitivity <= 1: raise ValueError("target_sensitivity must be in (0, 1]")
+    if method not in _methods: raise ValueError(f"method must be one of {', '.join(map(repr, _methods))}, not {method!r}")
+    s, y = p[:, 1], t == 1
+    if method == 'binormal' and target_sensitivity is None:
+        thr = _binormal_threshold(s, y)
+        if thr is not None: return thr
+    return _best_threshold(s, y, target_sensitivity, method)
 
 # %% ../nbs/05_metrics.ipynb #077fe7a0
 _overall = ['accuracy', 'balanced_accuracy', 'roc_auc', 'f1_macro']

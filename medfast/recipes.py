@@ -16,6 +16,7 @@ from .core import *
 from .models import register_arch, arch_names, BodySplitter
 from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
+from .metrics import _methods
 from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch, bf16_pays_off, measure_bf16_speedup
 
 # %% auto #0
@@ -162,7 +163,7 @@ class Recipe:
     "A training recipe: network, sampling, loss, augmentation, schedule, epoch selection, ensemble, TTA and threshold"
     def __init__(self, arch='resnet18_small', size:int|None=48, epochs:int=8, lr:float=4e-3, wd:float=0.05, bs:int=128,
                  label_smoothing:float=0.1, balance:float=1.0, augment:dict|str|None=None, n_models:int=1, tta:bool=False,
-                 threshold:str|float|None='youden', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
+                 threshold:str|float|None='binormal', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
                  budget:float|None=None, bf16:bool|None=None, detail:int|None=None, dihedral:bool=False, crop:float|None=None,
                  fallback_arch:str|None='xresnet18_half'):
         store_attr()
@@ -170,6 +171,9 @@ class Recipe:
         self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
         if isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
             raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, 'none', a dict of xray_tfms arguments or False; not {augment!r}")
+        if isinstance(threshold, str) and threshold not in _methods or not isinstance(threshold, (str, type(None))) and not 0 < threshold < 1:
+            raise ValueError(f"threshold must be one of {', '.join(map(repr, _methods))} (chosen on validation), a probability "
+                             f"between 0 and 1, or None (argmax); not {threshold!r}")
     def tfms(self, size=None):
         "The batch augmentation: a named preset, `xray_tfms(**augment)` for a dict, none for False or 'none'"
         if self.augment is False or self.augment == 'none': return []
@@ -305,8 +309,9 @@ def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, 
     learn.medfast_args = dict(learn.medfast_args, recipe=recipe.dict())
     learn.medfast_threshold = None
     if dls.c == 2 and recipe.threshold is not None:
-        learn.medfast_threshold = float(recipe.threshold) if not isinstance(recipe.threshold, str) else choose_val_threshold(learn, tta=recipe.tta)
-        if verbose: print(f"Decision threshold on P({dls.vocab[1]}), chosen on validation: {learn.medfast_threshold:.4f}")
+        learn.medfast_threshold = float(recipe.threshold) if not isinstance(recipe.threshold, str) else choose_val_threshold(learn, tta=recipe.tta, method=recipe.threshold)
+        if verbose: print(f"Decision threshold on P({dls.vocab[1]}), " + (f"chosen on validation ({recipe.threshold}): " if isinstance(recipe.threshold, str)
+                          else "given: ") + f"{learn.medfast_threshold:.4f}")
     return learn
 
 def choose_val_threshold(learn, dl=None, tta:bool=False, method:str='youden') -> float:
@@ -347,7 +352,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     if getattr(args, 'crop', None) is not None:
         try: r.crop = check_crop(args.crop)
         except ValueError as e: raise MedfastError(f"--crop: {e}.") from None
-    if r.n_models > 1 or r.tta: r.threshold = ifnone(r.threshold, 'youden')
+    if r.n_models > 1 or r.tta: r.threshold = ifnone(r.threshold, 'binormal')
     return r
 
 def train_from_args(args, data, pretrained:bool=False, quiet:bool|None=None) -> Learner:

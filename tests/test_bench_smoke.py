@@ -28,11 +28,24 @@ def test_predict_smoke():
 
 def test_pneumoniamnist_smoke(tmp_path):
     js = tmp_path/'res.json'
-    out = run_bench('pneumoniamnist.py', '--json', str(js))
-    assert 'threshold chosen on val' in out and 'MedMNIST v2' in out and 'medfast recipe' in out
+    out = run_bench('pneumoniamnist.py', '--json', str(js), '--save-preds', str(tmp_path/'preds'))
+    assert 'threshold chosen on val (binormal' in out and 'MedMNIST v2' in out and 'medfast recipe' in out
     import json
     res = json.loads(js.read_text())
     assert 0 <= res['test']['auc'] <= 1 and 0 <= res['threshold'] <= 1
+    assert sorted(f.name for f in (tmp_path/'preds').iterdir()) == ['test_seed42.npz', 'val_seed42.npz']
+    r = subprocess.run([sys.executable, str(BENCH/'thresholds.py'), str(tmp_path/'preds'), '--splits', '5', '--test'],
+                       capture_output=True, text=True, timeout=300, cwd=BENCH.parent)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'binormal' in r.stdout and 'mean over runs (validation only)' in r.stdout and 'test, at each rule' in r.stdout
+
+def test_pneumoniamnist_bad_threshold():
+    r = subprocess.run([sys.executable, str(BENCH/'pneumoniamnist.py'), '--threshold', 'otsu'], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and '--threshold' in r.stderr and 'Traceback' not in r.stderr
+
+def test_thresholds_needs_preds(tmp_path):
+    r = subprocess.run([sys.executable, str(BENCH/'thresholds.py'), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and 'no val_seed*.npz' in r.stderr and 'Traceback' not in r.stderr
 
 def test_pneumoniamnist_missing_data(tmp_path):
     r = subprocess.run([sys.executable, str(BENCH/'pneumoniamnist.py'), '--data', str(tmp_path/'nope.npz')],
