@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np, torch
 sys.path.insert(0, str(Path(__file__).parent))
 from benchutils import machine, loadavg
-from medfast.core import check_path, save_json, atomic_write, MedfastError
+from medfast.core import check_path, save_json, atomic_open, MedfastError
 from medfast.synthetic import synthetic_medmnist
 from medfast.medmnist import medmnist_test_dl
 from medfast.metrics import metrics_table
@@ -32,9 +32,6 @@ PUBLISHED = [  # MedMNIST v2 (Yang et al. 2023) and MedMNIST+ (Doerrich et al. 2
 def _fig(tbl, metric, cls='all'):
     r = tbl[(tbl.metric == metric) & (tbl['class'] == cls)].iloc[0]
     return dict(value=float(r.value), ci=[float(r.ci_low), float(r.ci_high)])
-
-def _save_npz(path, **arrays):
-    with open(path, 'wb') as f: np.savez(f, **arrays)
 
 def _threshold_arg(s):
     try: return float(s)
@@ -58,7 +55,7 @@ def run_one(npz, seed, a, n_boot):
         with learn.no_bar(): lp = get_preds_labelled(learn, medmnist_test_dl(learn.dls, split=split), tta=a.tta)
         tbl = metrics_table(lp.probs, lp.targets, lp.classes, thr, n_boot=n_boot, seed=seed)
         if a.save_preds:                                 # for studying decision rules offline, on val alone
-            atomic_write(Path(a.save_preds)/f'{split}_seed{seed}.npz', lambda f: _save_npz(f, probs=lp.probs, targets=lp.targets))
+            with atomic_open(Path(a.save_preds)/f'{split}_seed{seed}.npz', 'wb') as f: np.savez(f, probs=lp.probs, targets=lp.targets)
         out[split] = dict(acc=_fig(tbl, 'accuracy'), auc=_fig(tbl, 'roc_auc'), bal_acc=_fig(tbl, 'balanced_accuracy'),
                           sens=_fig(tbl, 'sensitivity', 'pneumonia'), spec=_fig(tbl, 'specificity', 'pneumonia'),
                           log_loss=float(lp.losses.mean()))     # finer than ACC/AUC near their ceiling

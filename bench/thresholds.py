@@ -52,14 +52,16 @@ def main(argv=None):
     if not files: print(f"error: no val_seed*.npz in {', '.join(a.dirs)}; run bench/pneumoniamnist.py --save-preds DIR first", file=sys.stderr); return 2
     print(f"machine: {machine()}\n{len(files)} run(s); {a.splits} stratified halvings of validation each, scored both ways round\n")
     tot = {r: dict(bal=[], acc=[], sd=[], thr_sd=[]) for r in RULES}
+    full = {}                                            # (file, rule) -> threshold chosen on all of validation
     print(f"| run | rule | threshold on all val | its sd over halves | other-half bal. ACC (mean, sd) | other-half ACC |\n|---|---|---|---|---|---|")
     for f in files:
         d = np.load(f, allow_pickle=False); p, y = d['probs'][:, 1], d['targets']
         res = split_halves(p, y, a.splits)
         for r in RULES:
+            full[f, r] = pick(p, y, r)
             b, ac = np.array(res[r]['bal']), np.array(res[r]['acc'])
             tot[r]['bal'].append(b.mean()); tot[r]['acc'].append(ac.mean()); tot[r]['sd'].append(b.std()); tot[r]['thr_sd'].append(np.std(res[r]['thr']))
-            print(f"| {f.parent.name}/{f.stem} | {r} | {pick(p, y, r):.3f} | {np.std(res[r]['thr']):.3f} | {b.mean():.4f} ({b.std():.4f}) | {ac.mean():.4f} |")
+            print(f"| {f.parent.name}/{f.stem} | {r} | {full[f, r]:.3f} | {np.std(res[r]['thr']):.3f} | {b.mean():.4f} ({b.std():.4f}) | {ac.mean():.4f} |")
     print(f"\nmean over runs (validation only):")
     for r in RULES:
         print(f"  {r:38s} balanced ACC {np.mean(tot[r]['bal']):.4f} (sd over halvings {np.mean(tot[r]['sd']):.4f}), ACC {np.mean(tot[r]['acc']):.4f}, threshold sd {np.mean(tot[r]['thr_sd']):.3f}")
@@ -69,9 +71,9 @@ def main(argv=None):
         for f in files:
             tf = f.with_name(f.name.replace('val_', 'test_'))
             if not tf.exists(): continue
-            v, t = np.load(f, allow_pickle=False), np.load(tf, allow_pickle=False)
+            t = np.load(tf, allow_pickle=False)
             for r in RULES:
-                th = pick(v['probs'][:, 1], v['targets'], r)
+                th = full[f, r]
                 print(f"| {f.parent.name}/{f.stem} | {r} | {th:.3f} | {acc(t['probs'], t['targets'], th):.4f} | {balanced_acc(t['probs'], t['targets'], th):.4f} |")
     return 0
 
