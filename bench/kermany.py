@@ -4,7 +4,7 @@ The review trains with `medfast train --data <Kermany train folder> --pretrained
 official `test/` split (624 films, 37.5% normal against 26% in train). That folder is not in this repository.
 PneumoniaMNIST's test arrays are the same 624 films at 28 px, so by default they are written out as PNG files in the
 Kermany layout and scored instead: a proxy for how the model generalises to the official test films. Nothing in
-training reads them (the threshold and the best epochs are chosen on the patient-grouped validation split), and
+training reads them (the threshold is chosen on the patient-grouped validation split), and
 they must never be used to choose a setting. `--test DIR` scores a real test folder instead. Training options go
 after `--` (default: `--budget 15`), e.g.
 

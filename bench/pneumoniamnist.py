@@ -109,7 +109,8 @@ def main(argv=None):
     for k in range(a.bench_seeds):                          # each seed's figures as soon as it is done
         r = run_one(npz, a.seed + 100*k, a, n_boot); runs.append(r)
         print(f"\nbench seed {r['seed']}: threshold chosen on val ({r['threshold_rule']}, saved in the model): {r['threshold']:.4f}; "
-              f"{r['plan']['size']} px, {r['plan']['epochs']} epochs x {len(r['best_epochs'])} model(s), best epochs {r['best_epochs']}, {r['wall_s']:.0f} s")
+              f"{r['plan']['size']} px, {r['plan']['epochs']} epochs x {len(r['best_epochs'])} model(s), " + (f"best epochs {r['best_epochs']}" if any(e is not None for e in r['best_epochs']) else 'last epochs kept')
+              + f", {r['wall_s']:.0f} s")
         for split in ('val', 'test'):
             if split not in r: continue
             m = r[split]

@@ -222,8 +222,9 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
 # %% ../nbs/05c_recipes.ipynb #d7735eee
 def _metrics(c): return [accuracy, RocAucBinary()] if c == 2 else [accuracy]
 def _monitor(recipe, c):
+    "The metric `KeepBestEpoch` watches; `None` keeps the last epoch (what 'auto' does for two classes: see `bench/epochs.py`)"
     if recipe.monitor != 'auto': return recipe.monitor
-    return 'roc_auc_score' if c == 2 else 'valid_loss'
+    return None if c == 2 else 'valid_loss'
 
 def recipe_learner(dls, recipe:Recipe, seed:int|None=None, **kwargs) -> Learner:
     "One member of `recipe`'s ensemble: a `medfast_learner` with the recipe's network, loss, sampling and best-epoch callback"
@@ -287,7 +288,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
     return dls, plan
 
 def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, size_given:bool|None=None, models_given:bool=False) -> Learner:
-    "Train `recipe` (on DataLoaders, or `make_dls(size)`), keep best epochs, ensemble the seeds, choose the val threshold"
+    "Train `recipe` (on DataLoaders, or `make_dls(size)`), keep the last (or best) epochs, ensemble the seeds, choose the val threshold"
     make = dls_or_make if callable(dls_or_make) and not isinstance(dls_or_make, DataLoaders) else (lambda size: dls_or_make)
     dls, plan = plan_recipe(recipe, make, size_given=ifnone(size_given, not callable(dls_or_make) or isinstance(dls_or_make, DataLoaders)),
                             models_given=models_given, verbose=verbose)
@@ -296,9 +297,10 @@ def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, 
         seed = recipe.seed + k
         learn = _train(recipe_learner(dls, recipe, seed=seed), recipe, quiet)
         members.append(learn)
-        if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}): best epoch {getattr(learn, 'best_epoch', None)}, "
-                          f"{_monitor(recipe, dls.c)} {getattr(learn, 'best_value', float('nan')) or float('nan'):.4f}, "
-                          f"{(time.perf_counter()-t0)/60:.1f} min so far")
+        mon = _monitor(recipe, dls.c)
+        if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}): " + (f"best epoch {getattr(learn, 'best_epoch', None)}, "
+                          f"{mon} {getattr(learn, 'best_value', float('nan')) or float('nan'):.4f}" if mon else "last epoch kept")
+                          + f", {(time.perf_counter()-t0)/60:.1f} min so far")
     learn = members[0]
     if len(members) > 1:
         learn = Learner(dls, Ensemble([m.model for m in members]), loss_func=CrossEntropyLossFlat(), metrics=_metrics(dls.c))

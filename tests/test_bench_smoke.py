@@ -52,6 +52,14 @@ def test_pneumoniamnist_missing_data(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and 'MedMNIST file not found' in r.stderr + r.stdout
 
+def test_epochs_smoke():
+    out = run_bench('epochs.py')
+    assert "| last |" in out and "| auc |" in out and 'each rule picks an epoch on one half' in out and '**last, mean**' in out
+
+def test_epochs_needs_preds(tmp_path):
+    r = subprocess.run([sys.executable, str(BENCH/'epochs.py'), '--out', str(tmp_path), '--analyse-only'], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and 'no preds_seed*.npz' in r.stderr and 'Traceback' not in r.stderr
+
 def test_pbc_smoke():
     out = run_bench('pbc.py')
     assert 'held-out images: 16' in out and 'accuracy' in out and 'recall per class' in out
