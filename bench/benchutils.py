@@ -16,6 +16,17 @@ def machine() -> str:
     return (f"{name}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
             f"bf16 native: {cpu_has_fast_bf16()}, bf16 autocast used (measured): {bf16_pays_off()}, load avg {load:.1f}")
 
+def halvings(y, n_splits:int=100, seed:int=0):
+    "Masks `(fit, score)` of `n_splits` random halvings of labels `y`, stratified by class, each yielded both ways round"
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    for _ in range(n_splits):
+        a = np.zeros(len(y), bool)
+        for c in np.unique(y):
+            i = np.nonzero(y == c)[0]; a[rng.permutation(i)[:len(i)//2]] = True
+        yield a, ~a
+        yield ~a, a
+
 def loadavg() -> float: return os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
 
 def medfast_cli(*args, echo:bool=False) -> tuple[str, float]:

@@ -13,9 +13,9 @@ for each bench seed's two-member ensemble. `--test` prints test figures once, af
 from __future__ import annotations
 import argparse, sys, tempfile, time
 from pathlib import Path
-import numpy as np, torch
+import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
-from benchutils import machine, loadavg
+from benchutils import machine, halvings
 from fastai.callback.core import Callback
 from medfast.core import atomic_open
 from medfast.synthetic import synthetic_medmnist
@@ -64,27 +64,24 @@ def pick(rule, P, y):
 def load_runs(out):
     runs = {}
     for f in sorted(Path(out).glob('preds_seed*.npz')):
-        d = np.load(f); runs[int(f.stem.split('seed')[1])] = {k: d[k] for k in d.files}
+        with np.load(f, allow_pickle=False) as d: runs[int(f.stem.split('seed')[1])] = {k: d[k] for k in d.files}
     return runs
 
 def analyse(runs, n_splits=100, seed=0, test=False):
     "Split-half comparison of the rules on validation; with `test`, test figures once at each rule's full-validation pick"
     seeds = sorted(runs); pairs = [(s, s + 1) for s in seeds if s + 1 in runs and s - 1 not in runs]
-    y = runs[seeds[0]]['val_y']; rng = np.random.default_rng(seed)
+    y = runs[seeds[0]]['val_y']
     res = {r: dict(member_auc=[], member_ll=[], ens_auc=[], ens_ll=[], epochs=[]) for r in RULES}
-    for _ in range(n_splits):
-        idx = [rng.permutation(np.flatnonzero(y == c)) for c in (0, 1)]
-        A = np.concatenate([i[:len(i)//2] for i in idx]); B = np.concatenate([i[len(i)//2:] for i in idx])
-        for a_, b_ in ((A, B), (B, A)):
-            for rule in RULES:
-                picks = {s: pick(rule, runs[s]['val_p'][:, a_], y[a_]) for s in seeds}
-                res[rule]['epochs'] += list(picks.values())
-                for s in seeds:
-                    p = runs[s]['val_p'][picks[s], b_]
-                    res[rule]['member_auc'].append(_auc(p, y[b_])); res[rule]['member_ll'].append(_log_loss(p, y[b_]))
-                for s0, s1 in pairs:
-                    p = (runs[s0]['val_p'][picks[s0], b_] + runs[s1]['val_p'][picks[s1], b_]) / 2
-                    res[rule]['ens_auc'].append(_auc(p, y[b_])); res[rule]['ens_ll'].append(_log_loss(p, y[b_]))
+    for a_, b_ in halvings(y, n_splits, seed):
+        for rule in RULES:
+            picks = {s: pick(rule, runs[s]['val_p'][:, a_], y[a_]) for s in seeds}
+            res[rule]['epochs'] += list(picks.values())
+            for s in seeds:
+                p = runs[s]['val_p'][picks[s], b_]
+                res[rule]['member_auc'].append(_auc(p, y[b_])); res[rule]['member_ll'].append(_log_loss(p, y[b_]))
+            for s0, s1 in pairs:
+                p = (runs[s0]['val_p'][picks[s0], b_] + runs[s1]['val_p'][picks[s1], b_]) / 2
+                res[rule]['ens_auc'].append(_auc(p, y[b_])); res[rule]['ens_ll'].append(_log_loss(p, y[b_]))
     print(f"\nValidation split in halves {n_splits} times (each way): each rule picks an epoch on one half, scored on the other")
     print(f"| rule | mean epoch picked (1-based) | member AUC | member log loss | ensemble AUC | ensemble log loss | ensemble AUC vs 'auc' (better / worse share) |")
     print("|---|---|---|---|---|---|---|")

@@ -15,7 +15,7 @@ import argparse, sys
 from pathlib import Path
 import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
-from benchutils import machine
+from benchutils import machine, halvings
 from medfast.metrics import choose_threshold, balanced_acc, acc
 
 RULES = {'Youden J, observed (youden)': dict(method='youden'),
@@ -29,17 +29,12 @@ def pick(p, y, rule):
 
 def split_halves(p, y, n_splits:int=100, seed:int=0) -> dict:
     "Per rule: balanced accuracy and accuracy on the other half, over `n_splits` stratified halvings, both ways round"
-    rng = np.random.default_rng(seed)
     res = {r: dict(bal=[], acc=[], thr=[]) for r in RULES}
-    for _ in range(n_splits):
-        a = np.zeros(len(y), bool)
-        for c in (0, 1):
-            i = np.nonzero(y == c)[0]; a[rng.permutation(i)[:len(i)//2]] = True
-        for fit, score in ((a, ~a), (~a, a)):
-            for r in RULES:
-                t = pick(p[fit], y[fit], r)
-                res[r]['bal'].append(balanced_acc(p[score], y[score], t)); res[r]['acc'].append(acc(p[score], y[score], t))
-                res[r]['thr'].append(t)
+    for fit, score in halvings(y, n_splits, seed):
+        for r in RULES:
+            t = pick(p[fit], y[fit], r)
+            res[r]['bal'].append(balanced_acc(p[score], y[score], t)); res[r]['acc'].append(acc(p[score], y[score], t))
+            res[r]['thr'].append(t)
     return res
 
 def main(argv=None):

@@ -288,22 +288,21 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
     return dls, plan
 
 def _last_metric(learn):
-    "The last epoch's validation ROC AUC (two classes) or loss, as ', valid roc_auc_score 0.9951'"
-    names, vals = learn.recorder.metric_names[1:-1], (learn.recorder.values or [[]])[-1]
-    i = names.index('roc_auc_score') if 'roc_auc_score' in names else (names.index('valid_loss') if 'valid_loss' in names else None)
-    return '' if i is None or i >= len(vals) else f", valid {names[i]} {vals[i]:.4f}"
+    "The last epoch's validation ROC AUC (two classes) or loss from `learn.run_log`, as ', valid roc_auc_score 0.9951'"
+    row = (getattr(learn, 'run_log', None) or [{}])[-1]
+    k = next((k for k in ('roc_auc_score', 'valid_loss') if row.get(k) is not None), None)
+    return '' if k is None else f", valid {k} {row[k]:.4f}"
 
 def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, size_given:bool|None=None, models_given:bool=False) -> Learner:
     "Train `recipe` (on DataLoaders, or `make_dls(size)`), keep the last (or best) epochs, ensemble the seeds, choose the val threshold"
     make = dls_or_make if callable(dls_or_make) and not isinstance(dls_or_make, DataLoaders) else (lambda size: dls_or_make)
     dls, plan = plan_recipe(recipe, make, size_given=ifnone(size_given, not callable(dls_or_make) or isinstance(dls_or_make, DataLoaders)),
                             models_given=models_given, verbose=verbose)
-    members, t0 = [], time.perf_counter()
+    members, t0, mon = [], time.perf_counter(), _monitor(recipe, dls.c)
     for k in range(recipe.n_models):
         seed = recipe.seed + k
         learn = _train(recipe_learner(dls, recipe, seed=seed), recipe, quiet)
         members.append(learn)
-        mon = _monitor(recipe, dls.c)
         if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}): " + (f"best epoch {getattr(learn, 'best_epoch', None)}, "
                           f"{mon} {getattr(learn, 'best_value', float('nan')) or float('nan'):.4f}" if mon else f"last epoch kept{_last_metric(learn)}")
                           + f", {(time.perf_counter()-t0)/60:.1f} min so far")
