@@ -71,9 +71,9 @@ class DihedralMean(Module):
 
 # %% ../nbs/05c_recipes.ipynb #12277015
 class _TimeBatches(Callback):
-    "Time `n` training batches after `warmup`, then up to `n_valid` validation batches, then cancel the fit"
+    "Time at least `n` training batches after `warmup` and `min_secs` of them, then `n_valid` validation batches and `min_secs/2`, then cancel the fit"
     order = 100
-    def __init__(self, n, warmup=1, n_valid=2): store_attr(); self.times, self.valid_times, self.valid_sizes, self.size = [], [], [], None
+    def __init__(self, n, warmup=1, n_valid=2, min_secs=2.): store_attr(); self.times, self.valid_times, self.valid_sizes, self.size = [], [], [], None
     def before_train(self): self.last = time.perf_counter()
     def before_validate(self): self.last = time.perf_counter()
     def after_batch(self):                                  # batch to batch: loading, forward (and backward and step)
@@ -81,10 +81,10 @@ class _TimeBatches(Callback):
         now = time.perf_counter(); dt, self.last = now - self.last, now
         if not self.training:                               # validation as the fit runs it (float32, no grad)
             self.valid_times.append(dt); self.valid_sizes.append(find_bs(self.yb))
-            if len(self.valid_times) >= self.n_valid: raise CancelFitException()
+            if len(self.valid_times) >= self.n_valid and sum(self.valid_times) >= self.min_secs/2: raise CancelFitException()
             return
         self.times.append(dt); self.size = int(self.xb[0].shape[-1])
-        if len(self.times) >= self.n + self.warmup: raise CancelTrainException()
+        if len(self.times) >= self.n + self.warmup and sum(self.times[self.warmup:]) >= self.min_secs: raise CancelTrainException()
     def after_validate(self): raise CancelFitException()    # never reach the epoch's end (best-epoch callbacks, logs)
 
 def _rng_state(dls):
@@ -95,25 +95,25 @@ def _set_rng_state(dls, s):
     for dl, st in zip(dls.loaders, s[3]):
         if st is not None: dl.rng.setstate(st)
 
-def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, verbose:bool=True) -> dict:
-    "Time `n_batches` training and two validation batches of `learn`, and estimate the seconds per epoch; weights and RNGs are restored"
+def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, min_secs:float=2., verbose:bool=True) -> dict:
+    "Time `n_batches` training batches and `min_secs` of them (and validation), estimate the seconds per epoch; weights and RNGs are restored"
     dls = learn.dls
     state, rng, opt = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}, _rng_state(dls), learn.opt
     n_train = len(dls.train)
-    timer = _TimeBatches(min(n_batches, max(1, n_train - warmup)), warmup)
+    timer = _TimeBatches(min(n_batches, max(1, n_train - warmup)), warmup, min_secs=min_secs)
     try:
         with learn.no_bar(), learn.no_logging(): learn.fit(1, lr=1e-9, cbs=timer)
     finally:
         learn.model.load_state_dict(state); learn.opt = opt; _set_rng_state(dls, rng)
     ts = timer.times[warmup:] or timer.times
-    per_batch = float(np.median(ts)) if ts else 0.          # a training set smaller than one batch trains no batch
+    per_batch = float(np.mean(ts)) if ts else 0.            # the mean: an epoch pays for its slow batches too (none: no batch fits)
     # every epoch's first batch costs more (the loader restarts, the network leaves eval mode): the warm-up batch, at most 2 steady ones
     first = max(per_batch, min(timer.times[0], 2*per_batch)) if warmup and len(timer.times) > warmup else per_batch
     bs, n_valid = dls.train.bs, len(dls.valid)
     if timer.valid_times:                                   # per image: the last validation batch is often a partial one
-        valid_secs = float(np.median([t/max(1, s) for t, s in zip(timer.valid_times, timer.valid_sizes)])) * dls.valid.n
+        valid_secs = sum(timer.valid_times) / max(1, sum(timer.valid_sizes)) * dls.valid.n
     else: valid_secs = per_batch / 3 * n_valid              # forward only: about a third
-    res = dict(secs_per_batch=per_batch, first_batch_secs=first, train_batches=n_train, valid_secs_per_batch=valid_secs/max(1, n_valid),
+    res = dict(secs_per_batch=per_batch, first_batch_secs=first, train_batches=n_train, timed_batches=len(timer.times[warmup:]), valid_secs_per_batch=valid_secs/max(1, n_valid),
                valid_batches=n_valid, epoch_secs=first + per_batch*(n_train - 1) + valid_secs, size=timer.size, bs=bs)
     if not ts: warnings.warn(f"The training set ({len(dls.train_ds)} items) fills no batch of {bs} (fastai drops a last partial "
                            f"batch), so no epoch trains: use a smaller batch size (--bs).")
