@@ -113,7 +113,7 @@ def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, min_secs:float=2.,
     if timer.valid_times:                                   # per image: the last validation batch is often a partial one
         valid_secs = sum(timer.valid_times) / max(1, sum(timer.valid_sizes)) * dls.valid.n
     else: valid_secs = per_batch / 3 * n_valid              # forward only: about a third
-    res = dict(secs_per_batch=per_batch, first_batch_secs=first, train_batches=n_train, timed_batches=len(timer.times[warmup:]), valid_secs_per_batch=valid_secs/max(1, n_valid),
+    res = dict(secs_per_batch=per_batch, first_batch_secs=first, train_batches=n_train, timed_batches=len(ts), valid_secs_per_batch=valid_secs/max(1, n_valid),
                valid_batches=n_valid, epoch_secs=first + per_batch*(n_train - 1) + valid_secs, size=timer.size, bs=bs)
     if not ts: warnings.warn(f"The training set ({len(dls.train_ds)} items) fills no batch of {bs} (fastai drops a last partial "
                            f"batch), so no epoch trains: use a smaller batch size (--bs).")
