@@ -8,11 +8,13 @@ after `--`, e.g.
 
     python bench/pbc.py --data ../shared/data/pbc_sample -- --recipe small_image --augment cells --budget 15
 
-Prints the machine (CPU model, bf16 capability), the wall time, accuracy and macro F1 on the kept-aside images.
+Prints the machine (CPU model, bf16 capability), the wall time, the saved model's log loss, Brier score and accuracy
+on the CLI's own validation split (what a choice between runs may rest on), and accuracy and macro F1 on the
+kept-aside images.
 """
 import argparse, contextlib, random, sys, tempfile
 from pathlib import Path
-import pandas as pd
+import numpy as np, pandas as pd
 from benchutils import machine, medfast_cli, print_lines
 
 def split_folder(src:Path, dest:Path, frac:float, seed:int) -> tuple:
@@ -26,6 +28,17 @@ def split_folder(src:Path, dest:Path, frac:float, seed:int) -> tuple:
             (dest/side/cls.name).mkdir(parents=True, exist_ok=True)
             for f in part: (dest/side/cls.name/f.name).symlink_to(f.resolve())
     return dest/'train', dest/'heldout'
+
+def valid_scores(train:Path, model:Path, seed:int=42) -> dict:
+    "Log loss, Brier score and accuracy of the saved `model` on the validation split `medfast train --seed seed` carves from `train`"
+    from medfast.data import folder_dls
+    from medfast.inference import load, predict
+    dls = folder_dls(train, size=32, bs=8, seed=seed)       # the split depends on the files and the seed only
+    files = [str(f) for f in dls.valid_ds.items]
+    y = np.array([dls.vocab.o2i[Path(f).parent.name] for f in files])
+    P = predict(load(model), files, progress=False)[[f'prob_{c}' for c in dls.vocab]].to_numpy()
+    return dict(n=len(y), log_loss=float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], 1e-7, 1)))),
+                brier=float(((P - np.eye(P.shape[1])[y])**2).sum(1).mean()), acc=float((P.argmax(1) == y).mean()))
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -53,6 +66,10 @@ def main():
         out, secs = medfast_cli('train', '--task', 'folder', '--data', train, '--pretrained', 'no', '--quiet', '--out', tmp/'run',
                                 *a.train_args, echo=True)
         print_lines(out, ('Plan', 'model ', 'Estimated', 'Image size'))
+        seed = argparse.ArgumentParser(add_help=False); seed.add_argument('--seed', type=int, default=42)
+        v = valid_scores(train, tmp/'run'/'model.json', seed.parse_known_args(a.train_args)[0].seed)
+        print(f"validation ({v['n']} images, the CLI's own split): log loss {v['log_loss']:.3f}, Brier {v['brier']:.3f}, "
+              f"accuracy {v['acc']:.3f}")
         medfast_cli('evaluate', tmp/'run', heldout, '--out', tmp/'eval', '--quiet', '--n-boot', '200')
         m = pd.read_csv(tmp/'eval'/'metrics.csv')
         allc = m[m['class'] == 'all'].set_index('metric')['value']
