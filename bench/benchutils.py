@@ -29,9 +29,10 @@ def halvings(y, n_splits:int=100, seed:int=0):
 
 def loadavg() -> float: return os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
 
-def medfast_cli(*args, echo:bool=False) -> tuple[str, float]:
-    "Run `python -m medfast ARGS` as a user would: its stdout and wall seconds; exits with the output's tail if it fails"
-    cmd = [sys.executable, '-m', 'medfast', *map(str, args)]
+def medfast_cli(*args, echo:bool=False, prelude:str='') -> tuple[str, float]:
+    "Run `python -m medfast ARGS` as a user would (after the Python code `prelude`, for an experiment): its stdout and wall seconds; exits with the output's tail if it fails"
+    run = ['-c', f"{prelude}\nimport sys; from medfast.cli import main; sys.exit(main())"] if prelude else ['-m', 'medfast']
+    cmd = [sys.executable, *run, *map(str, args)]
     if echo: print('medfast ' + ' '.join(cmd[3:]), flush=True)
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)

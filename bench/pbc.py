@@ -8,6 +8,9 @@ after `--`, e.g.
 
     python bench/pbc.py --data ../shared/data/pbc_sample -- --recipe small_image --augment cells --budget 15
 
+`--colour SATURATION HUE` is an experiment the library does not ship: it adds fastai's saturation and hue jitter to
+the `cells` augmentation preset for that run (see bench/README.md).
+
 Prints the machine (CPU model, bf16 capability), the wall time, the saved model's log loss, Brier score and accuracy
 on the CLI's own validation split (what a choice between runs may rest on), and accuracy and macro F1 on the
 kept-aside images.
@@ -40,6 +43,12 @@ def valid_scores(train:Path, model:Path, seed:int=42) -> dict:
     return dict(n=len(y), log_loss=float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], 1e-7, 1)))),
                 brier=float(((P - np.eye(P.shape[1])[y])**2).sum(1).mean()), acc=float((P.argmax(1) == y).mean()))
 
+def colour_prelude(saturation:float, hue:float) -> str:
+    "Python code that adds saturation and hue jitter to the `cells` augmentation preset of the process it runs in"
+    return ("import medfast.recipes as r, medfast.data as d\nfrom fastai.vision.augment import Saturation, Hue\n"
+            f"r.AUGMENTATIONS['cells'] = lambda size=None, **kw: d.cell_tfms(size=size, **kw) + "
+            f"[Saturation(max_lighting={saturation!r}), Hue(max_hue={hue!r})]")
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--data', default='../shared/data/pbc_sample', help="PBC class folders")
@@ -48,6 +57,8 @@ def main():
     p.add_argument('--smoke', action='store_true', help="tiny synthetic blood cells, 1 epoch at 32 px: checks the script runs")
     p.add_argument('--keep', metavar='DIR', help="a new folder to keep the split, the trained model and its evaluation in "
                    "(default: a temporary folder, removed at the end)")
+    p.add_argument('--colour', nargs=2, type=float, metavar=('SATURATION', 'HUE'), help="an experiment: add fastai's "
+                   "Saturation(SATURATION) and Hue(HUE) jitter to the `cells` augmentation preset for this run (the library has none)")
     p.add_argument('train_args', nargs='*', help="options for medfast train (after --)")
     a = p.parse_args()
     print(machine())
@@ -60,11 +71,11 @@ def main():
         if a.smoke:
             from medfast.studies.blood import synthetic_blood_cells
             data = synthetic_blood_cells(tmp/'synthetic', n=10, size=(96, 96), layout='normal8')
-            a.train_args = ['--size', '32', '--epochs', '1', '--bs', '8']
+            a.train_args = ['--size', '32', '--epochs', '1', '--bs', '8'] + (['--augment', 'cells'] if a.colour else [])
         elif not data.is_dir(): sys.exit(f"--data {data} is not a folder of class folders (PBC: ../shared/data/pbc_sample).")
         train, heldout = split_folder(data, tmp/'data', a.heldout_frac, a.seed)
         out, secs = medfast_cli('train', '--task', 'folder', '--data', train, '--pretrained', 'no', '--quiet', '--out', tmp/'run',
-                                *a.train_args, echo=True)
+                                *a.train_args, echo=True, prelude=colour_prelude(*a.colour) if a.colour else '')
         print_lines(out, ('Plan', 'model ', 'Estimated', 'Image size'))
         seed = argparse.ArgumentParser(add_help=False); seed.add_argument('--seed', type=int, default=42)
         v = valid_scores(train, tmp/'run'/'model.json', seed.parse_known_args(a.train_args)[0].seed)

@@ -64,6 +64,13 @@ def test_pbc_smoke():
     out = run_bench('pbc.py')
     assert 'held-out images: 16' in out and 'accuracy' in out and 'recall per class' in out
 
+def test_pbc_colour_prelude():
+    "`--colour` runs the CLI after code that adds saturation and hue jitter to the `cells` preset"
+    code = f"import sys; sys.path.insert(0, {str(BENCH)!r}); from pbc import colour_prelude; exec(colour_prelude(0.2, 0.05))\n" \
+           "from medfast.recipes import Recipe; print([type(t).__name__ for t in Recipe(augment='cells').tfms()])"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "'Saturation', 'Hue']" in r.stdout, r.stderr[-2000:]
+
 def test_kermany_smoke():
     out = run_bench('kermany.py')
     assert 'Plan: 32 px' in out and 'valid (patient-grouped): ACC' in out and 'test: ACC' in out and '(8 images)' in out
