@@ -15,7 +15,7 @@ Prints the machine (CPU model, bf16 capability), the wall time, the saved model'
 on the CLI's own validation split (what a choice between runs may rest on), and accuracy and macro F1 on the
 kept-aside images.
 """
-import argparse, contextlib, random, sys, tempfile
+import argparse, contextlib, json, random, sys, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
 from benchutils import machine, medfast_cli, print_lines
@@ -77,8 +77,8 @@ def main():
         out, secs = medfast_cli('train', '--task', 'folder', '--data', train, '--pretrained', 'no', '--quiet', '--out', tmp/'run',
                                 *a.train_args, echo=True, prelude=colour_prelude(*a.colour) if a.colour else '')
         print_lines(out, ('Plan', 'model ', 'Estimated', 'Image size'))
-        seed = argparse.ArgumentParser(add_help=False); seed.add_argument('--seed', type=int, default=42)
-        v = valid_scores(train, tmp/'run'/'model.json', seed.parse_known_args(a.train_args)[0].seed)
+        seed = json.loads((tmp/'run'/'run.json').read_text())['cli_args']['seed']   # the seed the CLI used, its default included
+        v = valid_scores(train, tmp/'run'/'model.json', seed)
         print(f"validation ({v['n']} images, the CLI's own split): log loss {v['log_loss']:.3f}, Brier {v['brier']:.3f}, "
               f"accuracy {v['acc']:.3f}")
         medfast_cli('evaluate', tmp/'run', heldout, '--out', tmp/'eval', '--quiet', '--n-boot', '200')
