@@ -1,9 +1,15 @@
 """Shared helpers for the medfast benchmark scripts (not part of the library, not tests)."""
 from __future__ import annotations
-import os, platform, subprocess, sys, time
+import atexit, os, platform, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
 import torch
 from medfast.learner import CPUMixedPrecision, cpu_has_fast_bf16   # re-exported for the scripts
 from medfast.recipes import bf16_pays_off
+
+def scratch_dir(prefix:str='medfast-bench-') -> Path:
+    "A new temporary folder, removed when the script exits (benchmarks leave nothing behind in the temp folder)"
+    d = Path(tempfile.mkdtemp(prefix=prefix)); atexit.register(shutil.rmtree, d, ignore_errors=True)
+    return d
 
 def machine() -> str:
     "One line describing the machine a figure was measured on"

@@ -15,7 +15,7 @@ import argparse, json, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 sys.path.insert(0, str(Path(__file__).parent))
-from benchutils import machine, loadavg
+from benchutils import machine, loadavg, scratch_dir
 from medfast.core import check_path, save_json, atomic_open, MedfastError
 from medfast.synthetic import synthetic_medmnist
 from medfast.medmnist import medmnist_test_dl
@@ -97,7 +97,7 @@ def main(argv=None):
     t_start, load0 = time.perf_counter(), loadavg()
     if a.threads: torch.set_num_threads(a.threads)
     if a.smoke:
-        npz = synthetic_medmnist(Path(tempfile.mkdtemp())/'smoke.npz', n=48, size=28, seed=0)
+        npz = synthetic_medmnist(scratch_dir()/'smoke.npz', n=48, size=28, seed=0)
         a.epochs, a.ensemble, a.size, a.bs = 1, 1, 32, 16
     else:
         npz = Path(a.data)

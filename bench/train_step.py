@@ -14,7 +14,7 @@ with DataLoader num_workers 0/1/2.
     python bench/train_step.py --smoke             # seconds
 """
 from __future__ import annotations
-import argparse, os, statistics, sys, tempfile, time
+import argparse, os, statistics, sys, time
 from functools import partial
 from pathlib import Path
 import numpy as np, torch
@@ -23,7 +23,7 @@ from fastai.vision.all import *
 from sklearn.metrics import roc_auc_score
 import copy as copylib
 sys.path.insert(0, str(Path(__file__).parent))
-from benchutils import CPUMixedPrecision, cpu_has_fast_bf16, machine, loadavg
+from benchutils import CPUMixedPrecision, cpu_has_fast_bf16, machine, loadavg, scratch_dir
 from medfast.core import seed_everything
 from medfast.synthetic import synthetic_medmnist
 from medfast.medmnist import medmnist_dls, load_medmnist
@@ -77,7 +77,7 @@ def fastai_epoch(dls, model, lr, bf16, channels_last, optim, seed):
     return timer.train_s, timer.valid_s
 
 def bench_steps(a):
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir()
     npz = synthetic_medmnist(tmp/'bench.npz', n=a.n, size=a.size, seed=0, n_val=a.n//4, n_test=8)
     dls = medmnist_dls(npz, bs=a.bs, seed=0)
     data = load_medmnist(npz)
@@ -123,7 +123,7 @@ def bench_workers(a):
     from medfast.synthetic import synthetic_xrays
     from medfast.data import folder_dls
     real = Path(__file__).resolve().parents[2]/'shared'/'data'/'chest_xray_224'/'train'
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir()
     if real.exists() and not a.smoke:
         import shutil
         for cls in ('NORMAL', 'PNEUMONIA'):
@@ -151,7 +151,7 @@ PMNIST = Path(__file__).resolve().parents[2]/'shared'/'data'/'pneumoniamnist_28.
 
 def bench_accuracy(a):
     "Does accuracy hold? The same training in float32 and in bf16+channels_last, a few seeds, real PneumoniaMNIST"
-    npz = PMNIST if PMNIST.exists() and not a.smoke else synthetic_medmnist(Path(tempfile.mkdtemp())/'acc.npz', n=64, seed=1)
+    npz = PMNIST if PMNIST.exists() and not a.smoke else synthetic_medmnist(scratch_dir()/'acc.npz', n=64, seed=1)
     modes = {'fp32': CPUMixedPrecision(bf16=False, channels_last=False), 'bf16+channels_last': CPUMixedPrecision(bf16=True)}
     print(f"\nAccuracy check on {npz.name}: resnet18 from scratch, {a.acc_epochs} epochs one-cycle at {a.acc_size} px, "
           f"validation split, seeds {list(range(a.acc_seeds))}:")

@@ -1,4 +1,4 @@
-import os, sys, subprocess
+import os, sys, subprocess, tempfile
 from pathlib import Path
 import pytest
 
@@ -20,3 +20,13 @@ def cli(): return run_cli
 def shared_data():
     if not SHARED.exists(): pytest.skip(f'real data not available at {SHARED}')
     return SHARED
+
+@pytest.fixture(scope='session', autouse=True)
+def temp_under_pytest(tmp_path_factory):
+    "Temporary files of the tests, and of the processes they start, go under pytest's own temp folder (pytest keeps the last three)"
+    d = tmp_path_factory.mktemp('tmp'); old = os.environ.get('TMPDIR'), tempfile.tempdir
+    os.environ['TMPDIR'] = tempfile.tempdir = str(d)
+    yield d
+    tempfile.tempdir = old[1]
+    if old[0] is None: os.environ.pop('TMPDIR', None)
+    else: os.environ['TMPDIR'] = old[0]
