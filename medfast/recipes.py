@@ -220,11 +220,19 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
     raise ValueError(f"task must be 'pneumonia' or 'folder', not {task!r}")
 
 # %% ../nbs/05c_recipes.ipynb #d7735eee
-def _metrics(c): return [accuracy, RocAucBinary()] if c == 2 else [accuracy]
+def _plain_ce(inp, targ): return F.cross_entropy(inp.float(), targ)
+
+class _LogLoss(AvgMetric):
+    "Validation log loss: cross-entropy without the label smoothing the training loss (`valid_loss`) carries"
+    def __init__(self): super().__init__(_plain_ce)
+    @property
+    def name(self): return 'log_loss'
+
+def _metrics(c): return [accuracy, RocAucBinary()] if c == 2 else [accuracy, _LogLoss()]
 def _monitor(recipe, c):
-    "The metric `KeepBestEpoch` watches; `None` keeps the last epoch (what 'auto' does for two classes: see `bench/epochs.py`)"
+    "The metric `KeepBestEpoch` watches; `None` keeps the last epoch ('auto': the last for two classes, the lowest log loss for more; see `bench/epochs.py`)"
     if recipe.monitor != 'auto': return recipe.monitor
-    return None if c == 2 else 'valid_loss'
+    return None if c == 2 else 'log_loss'
 
 def recipe_learner(dls, recipe:Recipe, seed:int|None=None, **kwargs) -> Learner:
     "One member of `recipe`'s ensemble: a `medfast_learner` with the recipe's network, loss, sampling and best-epoch callback"
@@ -290,7 +298,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
 def _last_metric(learn):
     "The last epoch's validation ROC AUC (two classes) or loss from `learn.run_log`, as ', valid roc_auc_score 0.9951'"
     row = (getattr(learn, 'run_log', None) or [{}])[-1]
-    k = next((k for k in ('roc_auc_score', 'valid_loss') if row.get(k) is not None), None)
+    k = next((k for k in ('roc_auc_score', 'log_loss', 'valid_loss') if row.get(k) is not None), None)
     return '' if k is None else f", valid {k} {row[k]:.4f}"
 
 def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, size_given:bool|None=None, models_given:bool=False) -> Learner:

@@ -56,6 +56,11 @@ def test_epochs_smoke():
     out = run_bench('epochs.py')
     assert "| last |" in out and "| auc |" in out and 'each rule picks an epoch on one half' in out and '**last, mean**' in out
 
+def test_epochs_cells_smoke():
+    "`--task cells`: eight classes from class folders, held-out side kept aside as bench/pbc.py does, the recipe's own loss as a rule"
+    out = run_bench('epochs.py', '--task', 'cells')
+    assert "| valid_loss |" in out and "| last |" in out and 'last vs valid_loss' in out and '**last, mean**' in out
+
 def test_epochs_needs_preds(tmp_path):
     r = subprocess.run([sys.executable, str(BENCH/'epochs.py'), '--out', str(tmp_path), '--analyse-only'], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and 'no preds_seed*.npz' in r.stderr and 'Traceback' not in r.stderr
