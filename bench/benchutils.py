@@ -2,7 +2,7 @@
 from __future__ import annotations
 import atexit, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
-import torch
+import numpy as np, torch
 from medfast.learner import CPUMixedPrecision, cpu_has_fast_bf16   # re-exported for the scripts
 from medfast.recipes import bf16_pays_off
 
@@ -24,7 +24,6 @@ def machine() -> str:
 
 def halvings(y, n_splits:int=100, seed:int=0):
     "Masks `(fit, score)` of `n_splits` random halvings of labels `y`, stratified by class, each yielded both ways round"
-    import numpy as np
     rng = np.random.default_rng(seed)
     for _ in range(n_splits):
         a = np.zeros(len(y), bool)
@@ -32,6 +31,14 @@ def halvings(y, n_splits:int=100, seed:int=0):
             i = np.nonzero(y == c)[0]; a[rng.permutation(i)[:len(i)//2]] = True
         yield a, ~a
         yield ~a, a
+
+def log_loss_score(P, y) -> float:
+    "Mean negative log of the probability `P` (n, c) gives each image's true class `y`, floored at 1e-7"
+    return float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], 1e-7, 1))))
+
+def brier_score(P, y) -> float:
+    "Multi-class Brier score: mean over images of the squared distance between probabilities `P` (n, c) and the one-hot label `y`"
+    return float(((P - np.eye(P.shape[1])[y])**2).sum(1).mean())
 
 def loadavg() -> float: return os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
 

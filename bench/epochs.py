@@ -10,9 +10,10 @@ choice.
   lowest validation log loss, last epoch; scored per member and per two-member ensemble (bench seeds s, s+1).
 - `--task cells` (eight classes): a PBC folder with the `cells` recipe. A seeded, stratified fifth is kept aside as
   `bench/pbc.py` keeps it (the test side); the recipe's own validation split is carved from the rest. Rules: lowest
-  validation loss as the recipe computes it (label-smoothed cross-entropy: what `Recipe(monitor='auto')` keeps for
-  more than two classes), lowest plain log loss, last epoch; predictions of the plain network (no averaging over flips
-  and turns), scored by log loss, Brier score and accuracy.
+  validation loss as the recipe's training loss computes it (label-smoothed cross-entropy: what
+  `Recipe(monitor='auto')` kept for more than two classes before this comparison), lowest plain log loss (what it
+  keeps now), last epoch; predictions of the plain network (no averaging over flips and turns), scored by log loss,
+  Brier score and accuracy.
 
     python bench/epochs.py --out DIR --arch xresnet18_half --epochs 13 --seeds 42 43 142 143 242 243
     python bench/epochs.py --task cells --data ../shared/data/pbc_sample --out DIR --seeds 42 43
@@ -20,11 +21,11 @@ choice.
     python bench/epochs.py --smoke [--task cells]
 """
 from __future__ import annotations
-import argparse, contextlib, sys, tempfile, time
+import argparse, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
-from benchutils import machine, halvings
+from benchutils import machine, halvings, log_loss_score, brier_score
 from fastai.callback.core import Callback
 from medfast.core import atomic_open
 from medfast.synthetic import synthetic_medmnist
@@ -58,20 +59,22 @@ def _every_epoch(learn, dls_by_split, tta=False, binary=True):
         out[f'{split}_p'], out[f'{split}_y'] = np.stack(ps), lp.targets
     return out
 
-def train_member(npz, seed, a):
-    "Train one PneumoniaMNIST member with the recipe's settings (no best-epoch callback); each epoch's val/test probabilities"
-    r = small_image_recipe(arch=a.arch, size=a.size, epochs=a.epochs, bs=a.bs, seed=seed, monitor=None, tta=a.tta)
-    dls = recipe_dls(npz, r, classes=['normal', 'pneumonia'])
+def _fit_every_epoch(dls, r, seed):
+    "Train one member of recipe `r` on `dls` with every epoch's weights kept (no best-epoch callback); the learner and its training seconds"
     learn = recipe_learner(dls, r, seed=seed); learn.add_cb(KeepEveryEpoch())
-    t0 = time.perf_counter(); _train(learn, r, quiet=True); secs = time.perf_counter() - t0
+    t0 = time.perf_counter(); _train(learn, r, quiet=True)
+    return learn, time.perf_counter() - t0
+
+def train_member(npz, seed, a):
+    "Train one PneumoniaMNIST member with the recipe's settings; each epoch's val/test probabilities"
+    r = small_image_recipe(arch=a.arch, size=a.size, epochs=a.epochs, bs=a.bs, seed=seed, monitor=None, tta=a.tta)
+    learn, secs = _fit_every_epoch(recipe_dls(npz, r, classes=['normal', 'pneumonia']), r, seed)
     return _every_epoch(learn, {s: medmnist_test_dl(learn.dls, split=s) for s in ('val', 'test')}, tta=a.tta), secs
 
 def train_cells_member(train, heldout, seed, a):
     "Train one `cells` recipe member on folder `train` (its validation split drawn by `seed`, as `medfast train --seed`); each epoch's plain val/held-out probabilities"
     r = cell_recipe(arch=a.arch, size=a.size, epochs=a.epochs, bs=a.bs, seed=seed, monitor=None)
-    dls = recipe_dls(train, r, task='folder')
-    learn = recipe_learner(dls, r, seed=seed); learn.add_cb(KeepEveryEpoch())
-    t0 = time.perf_counter(); _train(learn, r, quiet=True); secs = time.perf_counter() - t0
+    learn, secs = _fit_every_epoch(recipe_dls(train, r, task='folder'), r, seed)
     files = sorted(f for f in Path(heldout).rglob('*') if f.is_file() or f.is_symlink())
     out = _every_epoch(learn, dict(val=learn.dls.valid, test=learn.dls.test_dl(files, with_labels=True)), binary=False)
     out['label_smoothing'] = np.array(r.label_smoothing)
@@ -80,12 +83,10 @@ def train_cells_member(train, heldout, seed, a):
 def _log_loss(p, y):
     "Mean negative log probability of the true class; `p` is P(class 1) (n,) or probabilities (n, c)"
     if p.ndim == 1: p = np.clip(p, 1e-7, 1 - 1e-7); return float(-np.mean(np.where(y == 1, np.log(p), np.log(1 - p))))
-    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1))))
+    return log_loss_score(p, y)
 def _smoothed_loss(p, y, eps):
     "Label-smoothed cross-entropy, as the recipe's loss computes it: (1-eps) log loss + eps x mean over classes of -log p"
     return (1 - eps) * _log_loss(p, y) + eps * float(-np.mean(np.log(np.clip(p, 1e-7, 1))))
-def _brier(p, y): return float(((p - np.eye(p.shape[1])[y])**2).sum(1).mean())
-def _acc(p, y): return float((p.argmax(1) == y).mean())
 def _auc(p, y): return float(roc_auc(np.stack([1 - p, p], 1), y))
 
 def rules_for(binary): return ('auc', 'log_loss', 'last') if binary else ('valid_loss', 'log_loss', 'last')
@@ -147,9 +148,9 @@ def analyse(runs, n_splits=100, seed=0, test=False):
 
 def analyse_multiclass(runs, n_splits=100, seed=0, test=False):
     "`analyse` for more than two classes: each training seed has its own validation split, halved within itself"
-    rules, scores = rules_for(False), dict(log_loss=_log_loss, brier=_brier, acc=_acc)
+    rules, scores = rules_for(False), dict(log_loss=log_loss_score, brier=brier_score, acc=lambda p, y: float(acc(p, y)))
     res = {r: dict(epochs=[], **{k: [] for k in scores}) for r in rules}
-    diff = []                                               # log loss of 'last' minus that of the recipe's 'valid_loss' rule
+    diff = []                                               # log loss of 'last' minus that of the 'valid_loss' rule (the rule before)
     for s in sorted(runs):
         P, y, eps = runs[s]['val_p'], runs[s]['val_y'], float(runs[s]['label_smoothing'])
         for a_, b_ in halvings(y, n_splits, seed):

@@ -18,7 +18,7 @@ kept-aside images.
 import argparse, contextlib, json, random, sys, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
-from benchutils import machine, medfast_cli, print_lines
+from benchutils import machine, medfast_cli, print_lines, log_loss_score, brier_score
 
 def split_folder(src:Path, dest:Path, frac:float, seed:int) -> tuple:
     "Symlink `frac` of each class of `src` into `dest/heldout`, the rest into `dest/train`; returns both folders"
@@ -36,12 +36,12 @@ def valid_scores(train:Path, model:Path, seed:int=42) -> dict:
     "Log loss, Brier score and accuracy of the saved `model` on the validation split `medfast train --seed seed` carves from `train`"
     from medfast.data import folder_dls
     from medfast.inference import load, predict
+    from medfast.metrics import acc
     dls = folder_dls(train, size=32, bs=8, seed=seed)       # the split depends on the files and the seed only
     files = [str(f) for f in dls.valid_ds.items]
     y = np.array([dls.vocab.o2i[Path(f).parent.name] for f in files])
     P = predict(load(model), files, progress=False)[[f'prob_{c}' for c in dls.vocab]].to_numpy()
-    return dict(n=len(y), log_loss=float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], 1e-7, 1)))),
-                brier=float(((P - np.eye(P.shape[1])[y])**2).sum(1).mean()), acc=float((P.argmax(1) == y).mean()))
+    return dict(n=len(y), log_loss=log_loss_score(P, y), brier=brier_score(P, y), acc=float(acc(P, y)))
 
 def colour_prelude(saturation:float, hue:float) -> str:
     "Python code that adds saturation and hue jitter to the `cells` augmentation preset of the process it runs in"
