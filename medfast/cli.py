@@ -36,22 +36,39 @@ def main(argv=None) -> int:
     try: return globals()[SUBCOMMANDS[argv[0]][0]](argv[1:]) or 0
     except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
     except Exception as e:
-        from medfast.core import MedfastError
-        if not isinstance(e, (MedfastError, FileExistsError, PermissionError, IsADirectoryError)): raise
+        if not isinstance(e, (_BadArgument, FileExistsError, PermissionError, IsADirectoryError)):
+            from medfast.core import MedfastError        # only now: the checks of the arguments need neither torch nor fastai
+            if not isinstance(e, MedfastError): raise
         print(f"medfast {argv[0]}: error: {_cli_message(e)}", file=sys.stderr); return 1
 
 # %% ../nbs/11_cli.ipynb #a4db416c
 def _cli_message(e) -> str:
     "One-line message for error `e`, naming command-line flags instead of Python arguments"
-    from medfast.core import MissingWeightsError
     msg = ' '.join(str(e).split())
+    if isinstance(e, _BadArgument): return msg
     if isinstance(e, PermissionError): return f"permission denied: {e.filename or msg}. Fix its permissions, or choose another path."
+    from medfast.core import MissingWeightsError
     if isinstance(e, MissingWeightsError):
         return msg.split(' Fix one of:')[0] + (" Fix: connect to the internet once so the weights are downloaded and "
                                               "cached, or copy the file there; or pass --pretrained no to train from scratch.")
     return msg
 
-def _fail(msg): from medfast.core import MedfastError; raise MedfastError(msg)
+class _BadArgument(ValueError):
+    "A command-line argument that cannot work, found before torch and fastai are imported: `medfast` prints it in one line and exits 1"
+
+def _fail(msg): raise _BadArgument(msg)
+
+def _must_exist(path, what:str) -> Path:
+    "`path` as a `Path`; fail at once, naming `what`, if it does not exist (a broken link is left to the full check, which names its target)"
+    p = Path(path).expanduser()
+    if not p.exists() and not p.is_symlink(): _fail(f"{what} not found: {p}. Check the spelling, or create it first.")
+    return p
+
+def _model_must_exist(model):
+    "Fail at once if `model` names no saved model: a file, a folder, or a stem with a .json or .pkl beside it"
+    p = Path(model).expanduser()
+    if not any(q.exists() or q.is_symlink() for q in (p, p.with_name(p.name + '.json'), p.with_name(p.name + '.pkl'))):
+        _fail(f"model not found: {p}. Name the folder medfast train wrote (it holds model.json + model.pth), or the model file itself.")
 
 def _check_common(a):
     if getattr(a, 'bs', None) is not None and not 1 <= a.bs <= 4096: _fail(f"--bs must be from 1 to 4096 (got {a.bs}); try --bs 16.")
@@ -61,17 +78,21 @@ def _check_common(a):
 def _check_train_args(a):
     "Fail early, with a one-line message naming the flag, on `medfast train` arguments that cannot work"
     _check_common(a)
-    import medfast.recipes                  # registers the recipes' architectures too
-    from medfast.models import arch_names
     if a.epochs < 1: _fail(f"--epochs must be at least 1 (got {a.epochs}); 0 epochs would export an untrained model.")
     if a.size is not None and not 16 <= a.size <= 4096: _fail(f"--size must be from 16 to 4096 px (got {a.size}).")
     if a.lr is not None and not 0 < a.lr < 10: _fail(f"--lr must be a positive learning rate such as 2e-3 (got {a.lr}).")
     if a.n_synthetic < 20: _fail(f"--n-synthetic must be at least 20 (got {a.n_synthetic}).")
+    if a.ensemble is not None and a.ensemble < 1: _fail(f"--ensemble must be at least 1 (got {a.ensemble}).")
+    if a.budget is not None and not a.budget > 0: _fail(f"--budget must be a positive number of minutes (got {a.budget:g}).")
+    if a.crop is not None and not 0.05 <= a.crop <= 1: _fail(f"--crop is the fraction of each side kept around the centre, from 0.05 to 1 (e.g. 0.7), not {a.crop:g}.")
+    if a.data is None and a.task != 'pneumonia': _fail("--task folder needs --data (a folder with one sub-folder per class).")
+    if a.data is not None: _must_exist(a.data, '--data')
+    import medfast.recipes                  # the network names need the registry (and the recipes' own networks)
+    from medfast.models import arch_names
     if a.arch.startswith('timm/'):
         if importlib.util.find_spec('timm') is None: _fail(f"--arch {a.arch} needs timm: pip install \"medfast[timm]\".")
     elif a.arch not in arch_names():
         _fail(f"--arch {a.arch!r} is not a medfast architecture; choose one of: {', '.join(arch_names())}, or 'timm/<name>'.")
-    if a.data is None and a.task != 'pneumonia': _fail("--task folder needs --data (a folder with one sub-folder per class).")
 
 def _check_evaluate_args(a):
     "Fail early on `medfast evaluate` arguments that cannot work"
@@ -79,6 +100,7 @@ def _check_evaluate_args(a):
     if a.n_boot < 0: _fail(f"--n-boot must be 0 or more (got {a.n_boot}).")
     if a.top_losses < 0: _fail(f"--top-losses must be 0 or more (got {a.top_losses}).")
     if a.threshold is not None and not 0 <= a.threshold <= 1: _fail(f"--threshold must be a probability from 0 to 1 (got {a.threshold}).")
+    _model_must_exist(a.model); _must_exist(a.test, 'test folder')
 
 def _check_predict_args(a):
     "Fail early on `medfast predict` arguments that cannot work (an --out that is a folder or an image, a zero batch)"
@@ -87,6 +109,7 @@ def _check_predict_args(a):
     if out.suffix.lower() != '.csv': _fail(f"--out {out} must name a .csv file (e.g. --out predictions.csv), so no image or other file is ever replaced.")
     if not 1 <= a.bs <= 4096: _fail(f"--bs must be from 1 to 4096 (got {a.bs}); try --bs 64.")
     if a.workers is not None and a.workers < 1: _fail(f"--workers must be at least 1 (got {a.workers}).")
+    _model_must_exist(a.model)
 
 def _check_trained(learn):
     "After training: stop with a clear message if it diverged, before anything is evaluated or written"

@@ -254,12 +254,16 @@ def schedule_share(recipe:Recipe, epoch_secs:float, overhead:float=_OVERHEAD) ->
     "Share of `recipe`'s schedule (every member, every epoch) its budget trains at `epoch_secs` per epoch"
     return _usable_secs(recipe.budget, overhead) / (epoch_secs * recipe.epochs * recipe.n_models)
 
+def _timing_secs(minutes:float|None) -> float:
+    "Seconds of batches `estimate_epoch_time` times for a plan of `minutes`: 1% of the budget, from 2 to 15 s (a 2-s sample of small batches was 30-50% off)"
+    return float(min(15., max(2., (minutes or 0) * 60 / 100)))
+
 def _maybe_lighter(recipe, dls, est, verbose, min_share=2/3):
     "Switch `recipe` to its `fallback_arch` when its own network trains less than `min_share` of the schedule in the budget"
     fb = recipe.fallback_arch
     if not fb or fb == recipe.arch or recipe.pretrained or (share := schedule_share(recipe, est['epoch_secs'])) >= min_share: return est
     lighter = copy(recipe); lighter.arch = fb
-    est_fb = estimate_epoch_time(recipe_learner(dls, lighter), verbose=verbose)
+    est_fb = estimate_epoch_time(recipe_learner(dls, lighter), min_secs=_timing_secs(recipe.budget), verbose=verbose)
     if est_fb['epoch_secs'] >= est['epoch_secs']: return est
     if verbose: print(f"{recipe.arch} would train {share:.0%} of {recipe.n_models} model(s) x {recipe.epochs} epoch(s) in {recipe.budget:g} min "
                       f"on this machine: training {fb} ({est['epoch_secs']/est_fb['epoch_secs']:.1f}x faster here) instead")
@@ -270,7 +274,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
     "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
     size = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained))
     dls = make_dls(size)
-    est = estimate_epoch_time(recipe_learner(dls, recipe), verbose=verbose)
+    est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
     if not recipe.budget:
         plan = dict(size=size, epochs=recipe.epochs, epoch_secs=est['epoch_secs'], total_secs=est['epoch_secs']*recipe.epochs*recipe.n_models)
     else:
@@ -284,7 +288,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
         plan = plan_budget(recipe.budget, est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size, max_epochs=cap)
         if plan['size'] != size:
             dls = make_dls(plan['size'])
-            est = estimate_epoch_time(recipe_learner(dls, recipe), verbose=verbose)
+            est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
             plan = plan_budget(recipe.budget, est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True, max_epochs=cap)
     recipe.size, recipe.epochs = plan['size'], plan['epochs']
     if verbose:

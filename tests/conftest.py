@@ -5,6 +5,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent/'shared'/'data'
 os.environ.setdefault('MPLBACKEND', 'Agg')
+if os.environ.get('PYTEST_XDIST_WORKER_COUNT'):    # pytest -n N: the workers share the cores, so each (and what it starts) gets its share of threads
+    os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // int(os.environ['PYTEST_XDIST_WORKER_COUNT']))))
 
 def run_cli(*args, cwd=None, env=None, timeout=600):
     "Run the `medfast` console script (or `python -m medfast.cli` if not on PATH) and return the CompletedProcess"

@@ -47,3 +47,24 @@ def test_metrics_needs_no_torch_or_fastai():
     r = subprocess.run([sys.executable, '-W', 'ignore', '-c', code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == '[]', r.stdout
+
+def test_bad_arguments_fail_before_torch(tmp_path):
+    "A flag out of range, or a data folder or model that does not exist, is a one-line error before torch or fastai is imported"
+    import subprocess, sys
+    cases = [['train', '--data', str(tmp_path/'nope')], ['train', '--crop', '1.5'], ['train', '--budget', '0'],
+             ['evaluate', str(tmp_path/'no_model'), str(tmp_path)], ['evaluate', str(tmp_path), str(tmp_path/'no_test')],
+             ['predict', str(tmp_path/'no_model'), str(tmp_path), '--out', str(tmp_path/'p.csv')]]
+    code = ("import io, sys, contextlib, json\nfrom medfast.cli import main\nres = []\n"
+            f"for argv in {cases!r}:\n"
+            "    err = io.StringIO()\n"
+            "    with contextlib.redirect_stderr(err): rc = main(argv)\n"
+            "    res.append([rc, err.getvalue()])\n"
+            "print(json.dumps([res, sorted(k for k in ('fastai', 'torch') if k in sys.modules)]))")
+    r = subprocess.run([sys.executable, '-W', 'ignore', '-c', code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import json
+    res, heavy = json.loads(r.stdout)
+    for argv, (rc, err) in zip(cases, res):
+        assert rc == 1 and err.count('\n') == 1 and 'Traceback' not in err, (argv, err)
+    assert [w in e for w, (_, e) in zip(['nope', '--crop', '--budget', 'no_model', 'no_test', 'no_model'], res)] == [True]*6, res
+    assert heavy == [], heavy

@@ -9,7 +9,7 @@ def test_readme_up_to_date():
 def test_readme_two_commands():
     txt = (ROOT/'README.md').read_text()
     assert 'pip install -e . && medfast train' in txt
-    assert 'pip install -e ".[dev]" && nbdev-test && pytest tests/' in txt
+    assert 'pip install -e ".[dev]" && nbdev-test && pytest -n 2 tests/' in txt
     assert 'README.md' in (ROOT/'.ci'/'run').read_text()
 
 def test_readme_python_runs_verbatim(tmp_path):
