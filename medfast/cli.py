@@ -54,7 +54,7 @@ def _cli_message(e) -> str:
     return msg
 
 class _BadArgument(ValueError):
-    "A command-line argument that cannot work, found before torch and fastai are imported: `medfast` prints it in one line and exits 1"
+    "An error the user fixes on the command line (an argument that cannot work, a training that diverged): one line, exit code 1; needs neither torch nor fastai"
 
 def _fail(msg): raise _BadArgument(msg)
 
