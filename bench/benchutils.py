@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np, torch
 from medfast.learner import CPUMixedPrecision, cpu_has_fast_bf16   # re-exported for the scripts
 from medfast.recipes import bf16_pays_off
+from medfast.metrics import log_loss as log_loss_score, brier_score   # re-exported for the scripts
 
 def scratch_dir(prefix:str='medfast-bench-') -> Path:
     "A new temporary folder, removed when the script exits (benchmarks leave nothing behind in the temp folder)"
@@ -31,14 +32,6 @@ def halvings(y, n_splits:int=100, seed:int=0):
             i = np.nonzero(y == c)[0]; a[rng.permutation(i)[:len(i)//2]] = True
         yield a, ~a
         yield ~a, a
-
-def log_loss_score(P, y) -> float:
-    "Mean negative log of the probability `P` (n, c) gives each image's true class `y`, floored at 1e-7"
-    return float(-np.mean(np.log(np.clip(P[np.arange(len(y)), y], 1e-7, 1))))
-
-def brier_score(P, y) -> float:
-    "Multi-class Brier score: mean over images of the squared distance between probabilities `P` (n, c) and the one-hot label `y`"
-    return float(((P - np.eye(P.shape[1])[y])**2).sum(1).mean())
 
 def loadavg() -> float: return os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
 

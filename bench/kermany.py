@@ -10,8 +10,9 @@ after `--` (default: `--budget 15`), e.g.
 
     python bench/kermany.py -- --recipe xray --budget 15 --seed 1
 
-Prints the machine (CPU model, bf16 capability), the training plan, the wall time, the validation figures and the
-test accuracy, ROC AUC, sensitivity and specificity at the threshold saved in the model.
+Prints the machine (CPU model, bf16 capability), the training plan, the wall time, and for validation and test the
+accuracy, ROC AUC, sensitivity and specificity at the threshold saved in the model, with the log loss and Brier score
+of the probabilities (validation's are what a choice between runs may rest on: its accuracy and AUC saturate).
 """
 import argparse, sys, tempfile
 from pathlib import Path
@@ -33,10 +34,11 @@ def figures(m:pd.DataFrame, positive='PNEUMONIA') -> dict:
         return float(r.value.iloc[0]) if len(r) else float('nan')
     n = get('n')
     return dict(n=int(n) if n == n else None, acc=get('accuracy'), auc=get('roc_auc'),
-                sens=get('sensitivity', positive), spec=get('specificity', positive))
+                sens=get('sensitivity', positive), spec=get('specificity', positive), log_loss=get('log_loss'), brier=get('brier'))
 
 def _line(name, f): return (f"{name}: ACC {f['acc']:.3f}  AUC {f['auc']:.3f}  sensitivity {f['sens']:.3f}  "
-                            f"specificity {f['spec']:.3f}" + (f"  ({f['n']} images)" if f.get('n') else ''))
+                            f"specificity {f['spec']:.3f}  log loss {f['log_loss']:.3f}  Brier {f['brier']:.3f}"
+                            + (f"  ({f['n']} images)" if f.get('n') else ''))
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -61,7 +63,7 @@ def main():
         else: sys.exit(f"--proxy {proxy} not found: pass --test DIR (a labelled test folder) or the PneumoniaMNIST .npz.")
         print(f"test: {test if a.test else f'the PneumoniaMNIST test films ({proxy.name}), as PNG files'}")
         out, secs = medfast_cli('train', '--data', data, '--pretrained', 'no', '--quiet', '--out', tmp/'run', *train_args, echo=True)
-        print_lines(out, ('Plan', 'model ', 'Decision', 'Image size', 'Split'))
+        print_lines(out, ('Measured', 'resnet18 would', 'Plan', 'model ', 'Decision', 'Image size', 'Split'))
         medfast_cli('evaluate', tmp/'run', test, '--out', tmp/'eval', '--quiet', '--n-boot', '200')
         print(f"train wall time {secs/60:.1f} min (load avg {loadavg():.1f} at the end)")
         valid = pd.read_csv(tmp/'run'/'metrics.csv')

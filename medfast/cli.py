@@ -58,17 +58,16 @@ class _BadArgument(ValueError):
 
 def _fail(msg): raise _BadArgument(msg)
 
-def _must_exist(path, what:str) -> Path:
-    "`path` as a `Path`; fail at once, naming `what`, if it does not exist (a broken link is left to the full check, which names its target)"
-    p = Path(path).expanduser()
-    if not p.exists() and not p.is_symlink(): _fail(f"{what} not found: {p}. Check the spelling, or create it first.")
-    return p
+def _must_exist(path, what:str):
+    "Fail at once, naming `what`, if `path` does not exist (`medfast.core` loads without torch)"
+    from medfast.core import check_path
+    check_path(path, what)
 
 def _model_must_exist(model):
-    "Fail at once if `model` names no saved model: a file, a folder, or a stem with a .json or .pkl beside it"
-    p = Path(model).expanduser()
-    if not any(q.exists() or q.is_symlink() for q in (p, p.with_name(p.name + '.json'), p.with_name(p.name + '.pkl'))):
-        _fail(f"model not found: {p}. Name the folder medfast train wrote (it holds model.json + model.pth), or the model file itself.")
+    "Fail at once, as loading it would, if `model` names no saved model (for ONNX, the file itself); nothing is read"
+    from medfast.core import check_path, locate_model
+    if str(model).endswith(('.onnx', '.onnx.json')): check_path(model, 'model')
+    else: locate_model(model)
 
 def _check_common(a):
     if getattr(a, 'bs', None) is not None and not 1 <= a.bs <= 4096: _fail(f"--bs must be from 1 to 4096 (got {a.bs}); try --bs 16.")
@@ -100,7 +99,7 @@ def _check_evaluate_args(a):
     if a.n_boot < 0: _fail(f"--n-boot must be 0 or more (got {a.n_boot}).")
     if a.top_losses < 0: _fail(f"--top-losses must be 0 or more (got {a.top_losses}).")
     if a.threshold is not None and not 0 <= a.threshold <= 1: _fail(f"--threshold must be a probability from 0 to 1 (got {a.threshold}).")
-    _model_must_exist(a.model); _must_exist(a.test, 'test folder')
+    _must_exist(a.test, 'test folder'); _model_must_exist(a.model)
 
 def _check_predict_args(a):
     "Fail early on `medfast predict` arguments that cannot work (an --out that is a folder or an image, a zero batch)"
@@ -150,16 +149,21 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument('--budget', type=float, default=None, metavar='MINUTES',
                    help="measure a few batches, then choose the number of models (unless --ensemble is given), the epochs and the size "
                         "(unless --size is given) to fit: fewer models, each fully trained, before shorter or smaller ones; "
-                        "with a recipe, a lighter network (xresnet18_half) where its own would train under two thirds of its schedule (unless --arch is given)")
+                        "a lighter network (xresnet18_half) where the recipe's own, or without a recipe ResNet-18 over up to 30 epochs, "
+                        "would train under two thirds of its schedule (unless --arch is given)")
     parser.set_defaults(_recipe_defaults={k: parser.get_default(k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed', 'balance')})
     return parser
+
+class _Typed(argparse.Action):
+    "Store the value and note, in `<dest>_given`, that the flag was typed (so `--arch resnet18` counts even though it is the default)"
+    def __call__(self, parser, ns, values, option_string=None): setattr(ns, self.dest, values); setattr(ns, f'{self.dest}_given', True)
 
 def _train_parser():
     p = argparse.ArgumentParser(prog='medfast train', description="Train a medical image classifier.")
     p.add_argument('--task', choices=['pneumonia', 'folder'], default='pneumonia',
                    help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class")
     p.add_argument('--data', default=None, help="dataset folder (default: the embedded SYNTHETIC chest X-ray set)")
-    p.add_argument('--arch', default='resnet18', help="architecture: a medfast name such as resnet18 (torchvision's model; see arch_table()) or 'timm/<timm name>' (default resnet18)")
+    p.add_argument('--arch', default='resnet18', action=_Typed, help="architecture: a medfast name such as resnet18 (torchvision's model; see arch_table()) or 'timm/<timm name>' (default resnet18)")
     p.add_argument('--epochs', type=int, default=4)
     p.add_argument('--size', type=int, default=None, help="image size in px (default: the recipe's own, e.g. 48 for xray; without a recipe chosen for the machine and printed: on a CPU "
                    "64 px from scratch, 128 px pretrained; the architecture's own size on a GPU; 64 on the synthetic set)")
@@ -178,6 +182,7 @@ def _train_parser():
                    help="train from resized copies of --data's images, made once and reused while the originals are "
                         "unchanged (large JPEGs: 30x faster to read); DIR defaults to $MEDFAST_CACHE or ~/.cache/medfast/resized")
     p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
+    p.set_defaults(arch_given=False)
     return add_recipe_args(p)
 
 def _join_launch():

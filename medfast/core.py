@@ -8,14 +8,14 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 from __future__ import annotations
 import atexit, contextlib, hashlib, json, os, platform, random, re, sys, tempfile, threading, time
 from pathlib import Path
-import numpy as np, torch
+import numpy as np     # torch only inside the functions that use it: the CLI checks paths with this module before loading torch
 from fastcore.all import *
 
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
-           'UnsafeFileError', 'check_path', 'free_path', 'seed_everything', 'env_info', 'atomic_write', 'atomic_open',
-           'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe',
-           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
+           'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'env_info', 'atomic_write',
+           'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape',
+           'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -58,6 +58,24 @@ def check_path(path, what:str='path', is_dir:bool|None=None) -> Path:
     if is_dir is False and p.is_dir(): raise DataLayoutError(f"{what} must be a file, but {p} is a folder.")
     return p
 
+def locate_model(path) -> tuple[str, Path]:
+    "`('safe', model.json)` or `('pickle', model.pkl)` for a saved model's file, stem or folder; `MissingPathError` naming what is missing"
+    p = Path(path).expanduser()
+    if p.is_dir():
+        for name, kind in (('model.json', 'safe'), ('model.pkl', 'pickle'), ('export.pkl', 'pickle')):
+            if (p/name).exists(): return kind, p/name
+        cands = sorted(p.glob('*.json')) + sorted(p.glob('*.pkl'))
+        cands = [c for c in cands if c.suffix == '.pkl' or c.with_suffix('.pth').exists()]
+        if len(cands) == 1: return ('pickle' if cands[0].suffix == '.pkl' else 'safe'), cands[0]
+        raise MissingPathError(f"No model in folder {p}: expected model.json + model.pth (or model.pkl)"
+                               + (f"; found several candidates {[c.name for c in cands]}, name one" if cands else '') + ".")
+    suffix = p.suffix.lower()
+    if suffix in ('.pkl', '.pickle'): return 'pickle', check_path(p, 'model file', is_dir=False)
+    if suffix in ('.json', '.pth'): return 'safe', check_path(p.with_suffix('.json'), 'model description (.json)', is_dir=False)
+    for q, kind in ((p.with_name(p.name + '.json'), 'safe'), (p.with_name(p.name + '.pkl'), 'pickle')):
+        if q.exists(): return kind, q
+    raise MissingPathError(f"Model not found: {p} (looked for {p}.json + {p}.pth and {p}.pkl). Check the path.")
+
 # %% ../nbs/00_core.ipynb #030bd5c8
 def free_path(path, overwrite:bool=False) -> Path:
     "`path` if it is free (or `overwrite`), else the first free `stem-N` sibling"
@@ -71,6 +89,7 @@ def free_path(path, overwrite:bool=False) -> Path:
 # %% ../nbs/00_core.ipynb #7b43d7a9
 def seed_everything(seed:int=42, reproducible:bool=True) -> int:
     "Seed Python, NumPy and PyTorch; returns `seed` so it can be logged"
+    import torch
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     if reproducible and torch.backends.cudnn.is_available():
@@ -80,7 +99,7 @@ def seed_everything(seed:int=42, reproducible:bool=True) -> int:
 # %% ../nbs/00_core.ipynb #67a8b5e3
 def env_info() -> dict:
     "Versions of Python and the libraries medfast uses, the device and the CPU count"
-    import fastai, torchvision, PIL
+    import fastai, torch, torchvision, PIL
     from medfast import __version__
     dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})"
     return dict(medfast=__version__, python=platform.python_version(), torch=torch.__version__,
@@ -263,7 +282,7 @@ def to_jsonable(o):
     "Plain-JSON version of `o` (tensors, arrays, numpy scalars, paths and nested containers)"
     if isinstance(o, dict): return {str(k): to_jsonable(v) for k,v in o.items()}
     if isinstance(o, (list, tuple, set, L)): return [to_jsonable(v) for v in o]
-    if isinstance(o, torch.Tensor): o = o.detach().cpu().numpy()
+    if hasattr(o, 'detach') and hasattr(o, 'cpu'): o = o.detach().cpu().numpy()   # a tensor, without importing torch
     if isinstance(o, np.ndarray): return o.tolist()
     if isinstance(o, np.generic): return o.item()
     if isinstance(o, Path): return str(o)
@@ -286,5 +305,6 @@ class Timer:
 # %% ../nbs/00_core.ipynb #f7e47897
 def nbdev_test_setup(cells=None):
     "Called by `nbdev-test` before notebooks run in parallel: one OpenMP/BLAS thread per notebook process"
+    import torch
     for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.setdefault(k, '1')
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))

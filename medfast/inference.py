@@ -22,8 +22,8 @@ from fastai.vision.augment import Resize, RandomResizedCrop
 from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError,
-                          UnsafeFileError, check_path, free_path, save_json, to_jsonable, atomic_write, file_lock,
-                          lock_path)
+                          UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
+                          file_lock, lock_path)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock
 from .data import CentreSquish
 from .medmnist import medmnist_source
@@ -218,24 +218,6 @@ def export(learn, path='model', format:str='safe', arch:str|None=None, size=None
     return js
 
 # %% ../nbs/09_inference.ipynb #c1133b30
-def _resolve(path) -> tuple[str, Path]:
-    "('safe', json) or ('pickle', pkl) for a model path, stem or folder"
-    p = Path(path).expanduser()
-    if p.is_dir():
-        for name, kind in (('model.json', 'safe'), ('model.pkl', 'pickle'), ('export.pkl', 'pickle')):
-            if (p/name).exists(): return kind, p/name
-        cands = sorted(p.glob('*.json')) + sorted(p.glob('*.pkl'))
-        cands = [c for c in cands if c.suffix == '.pkl' or c.with_suffix('.pth').exists()]
-        if len(cands) == 1: return ('pickle' if cands[0].suffix == '.pkl' else 'safe'), cands[0]
-        raise MissingPathError(f"No model in folder {p}: expected model.json + model.pth (or model.pkl)"
-                               + (f"; found several candidates {[c.name for c in cands]}, name one" if cands else '') + ".")
-    suffix = p.suffix.lower()
-    if suffix in ('.pkl', '.pickle'): return 'pickle', check_path(p, 'model file', is_dir=False)
-    if suffix in ('.json', '.pth'): return 'safe', check_path(p.with_suffix('.json'), 'model description (.json)', is_dir=False)
-    for q, kind in ((p.with_name(p.name + '.json'), 'safe'), (p.with_name(p.name + '.pkl'), 'pickle')):
-        if q.exists(): return kind, q
-    raise MissingPathError(f"Model not found: {p} (looked for {p}.json + {p}.pth and {p}.pkl). Check the path.")
-
 MAX_SPEC_BYTES, MAX_WEIGHTS_BYTES, MAX_IMAGE_SIDE, MAX_CLASSES = 1 << 20, 4 << 30, 4096, 10_000
 
 def _read_regular(path, max_bytes:int, what:str, follow:bool=True) -> bytes:
@@ -445,7 +427,7 @@ def _load_pickle(pkl, device=None, trust_pickle:bool=False) -> Learner:
 
 def load(path, classes=None, arch:str|None=None, device=None, trust_pickle:bool=False) -> Learner:
     "Load an exported model (safe .json/.pth, or a .pkl only with `trust_pickle`); `ModelMismatchError` if `classes`/`arch` differ"
-    kind, file = _resolve(path)
+    kind, file = locate_model(path)
     learn = _load_safe(file, device) if kind == 'safe' else _load_pickle(file, device, trust_pickle)
     saved = [str(c) for c in learn.dls.vocab]
     if classes is not None and [str(c) for c in classes] != saved:

@@ -12,8 +12,8 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['precision', 'recall', 'specificity', 'f1', 'sensitivity', 'as_probs', 'as_targets', 'predict_labels',
            'confusion_counts', 'acc', 'balanced_acc', 'roc_auc', 'bootstrap_indices', 'bootstrap_ci', 'roc_points',
-           'pr_points', 'average_precision', 'calibration_bins', 'calibration_error', 'choose_threshold',
-           'metrics_table', 'metric_text']
+           'pr_points', 'average_precision', 'calibration_bins', 'calibration_error', 'log_loss', 'brier_score',
+           'choose_threshold', 'metrics_table', 'metric_text']
 
 # %% ../nbs/05_metrics.ipynb #a4b3edfb
 def _np(x):
@@ -224,6 +224,27 @@ def calibration_error(probs, targets, n_bins:int=10) -> float:
     df = calibration_bins(probs, targets, n_bins)
     return float((df['count'] * (df.observed - df.mean_prob).abs()).sum() / df['count'].sum())
 
+# %% ../nbs/05_metrics.ipynb #e61a5255
+def _case_losses(probs, targets, kind):
+    "Each case's log loss or Brier score, and whether weights make a batch"
+    p = as_probs(probs); t = as_targets(targets, p.shape[1])
+    if len(t) != len(p): raise ValueError(f"{len(p)} probability rows but {len(t)} targets")
+    if kind == 'log': return -np.log(np.clip(p[np.arange(len(t)), t], 1e-7, 1.))
+    return ((p - np.eye(p.shape[1])[t])**2).sum(1)
+
+def _weighted_mean(case, weights):
+    w, single = _as_weights(weights, len(case))
+    return _squeeze(w @ case / w.sum(1), single)
+
+def log_loss(probs, targets, weights=None):
+    "Mean negative log probability of each case's true class (floored at 1e-7): a proper score, lower is better"
+    return _weighted_mean(_case_losses(probs, targets, 'log'), weights)
+
+def brier_score(probs, targets, weights=None):
+    "Brier score: mean over cases of the squared distance between probabilities and one-hot label, summed over classes"
+    return _weighted_mean(_case_losses(probs, targets, 'brier'), weights)
+
+
 # %% ../nbs/05_metrics.ipynb #6990745f
 def _best_threshold(scores, is_pos, target_sensitivity:float|None=None, method:str='youden') -> float:
     "The threshold on `scores` that `choose_threshold` picks among the observed ones"
@@ -264,7 +285,7 @@ def choose_threshold(probs, targets, target_sensitivity:float|None=None, method:
     return _best_threshold(s, y, target_sensitivity, method)
 
 # %% ../nbs/05_metrics.ipynb #077fe7a0
-_overall = ['accuracy', 'balanced_accuracy', 'roc_auc', 'f1_macro']
+_overall = ['accuracy', 'balanced_accuracy', 'roc_auc', 'f1_macro', 'log_loss', 'brier']
 _by_class = ['precision', 'sensitivity', 'specificity', 'f1', 'roc_auc']
 
 def _all_metrics(p, t, preds, w):
@@ -277,6 +298,8 @@ def _all_metrics(p, t, preds, w):
                    roc_auc=aucs[:, 1] if c == 2 else _nanmean(aucs),
                    precision=r['precision'], sensitivity=r['recall'], specificity=r['specificity'], f1=r['f1'])
     if c > 2: res.update(f1_macro=_nanmean(r['f1']), roc_auc_c=aucs)
+    ws = w.sum(1)
+    res.update(log_loss=w @ _case_losses(p, t, 'log') / ws, brier=w @ _case_losses(p, t, 'brier') / ws)
     return res
 
 def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boot:int=1000, ci:float=0.95,

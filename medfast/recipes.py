@@ -20,7 +20,7 @@ from .metrics import _methods
 from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch, bf16_pays_off, measure_bf16_speedup
 
 # %% auto #0
-__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
+__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
            'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models', 'Recipe', 'small_image_recipe',
            'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'schedule_share', 'plan_recipe',
            'fit_recipe', 'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args',
@@ -270,22 +270,28 @@ def _maybe_lighter(recipe, dls, est, verbose, min_share=2/3):
     recipe.arch = fb
     return est_fb
 
+BUDGET_EPOCHS = 30   # the most epochs a budget plans; plain training with a budget aims for that many
+
 def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:bool=False, verbose:bool=True):
     "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
     size = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained))
     dls = make_dls(size)
     est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
+    size_cap = size
     if not recipe.budget:
         plan = dict(size=size, epochs=recipe.epochs, epoch_secs=est['epoch_secs'], total_secs=est['epoch_secs']*recipe.epochs*recipe.n_models)
     else:
+        arch = recipe.arch
         est = _maybe_lighter(recipe, dls, est, verbose)  # a lighter network first, where the recipe's own would train too little
+        if recipe.arch != arch and recipe.size is None and not size_given:    # no size of its own: the light network's (48 px)
+            size_cap = min(size, default_image_size(recipe.arch, recipe.pretrained))
         if not models_given and recipe.n_models > 1:     # fewer members, each fully trained, before shorter or smaller ones
             n = plan_models(recipe.budget, est['epoch_secs'], recipe.epochs, recipe.n_models)
             if verbose and n < recipe.n_models:
                 print(f"{recipe.n_models} models of {recipe.epochs} epoch(s) each do not fit {recipe.budget:g} min: training {n}")
             recipe.n_models = n
-        cap = max(30, recipe.epochs)                     # a budget may lengthen a short recipe up to 30 epochs
-        plan = plan_budget(recipe.budget, est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size, max_epochs=cap)
+        cap = max(BUDGET_EPOCHS, recipe.epochs)          # a budget may lengthen a short recipe up to 30 epochs
+        plan = plan_budget(recipe.budget, est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size_cap, max_epochs=cap)
         if plan['size'] != size:
             dls = make_dls(plan['size'])
             est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
@@ -355,11 +361,14 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     defaults = getattr(args, '_recipe_defaults', {})
     given = {k: getattr(args, k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed')
              if hasattr(args, k) and getattr(args, k) != defaults.get(k, object()) and getattr(args, k) is not None}
+    if getattr(args, 'arch_given', False): given['arch'] = args.arch     # typed on the command line, even as its default
     if name == 'none':
-        base = dict(arch=getattr(args, 'arch', 'resnet18'), size=None, epochs=getattr(args, 'epochs', 4), bs=getattr(args, 'bs', 16),
+        budget = getattr(args, 'budget', None) is not None
+        base = dict(arch=getattr(args, 'arch', 'resnet18'), size=getattr(args, 'size', None), bs=getattr(args, 'bs', 16),
+                    epochs=BUDGET_EPOCHS if budget and 'epochs' not in given else getattr(args, 'epochs', 4),
                     lr=ifnone(getattr(args, 'lr', None), 2e-3 if pretrained else 3e-3), label_smoothing=0., augment=False,
                     balance=1.0 if getattr(args, 'balance', 'none') == 'sampler' else 0., wd=None, monitor=None, threshold=None,
-                    fallback_arch=None)
+                    fallback_arch='xresnet18_half' if budget and 'arch' not in given else None)   # a network you chose is kept
         base.update(seed=getattr(args, 'seed', 42))
         r = Recipe(**base)
     else: r = RECIPES[name](**{k: v for k, v in given.items()}, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept

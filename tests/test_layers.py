@@ -49,11 +49,13 @@ def test_metrics_needs_no_torch_or_fastai():
     assert r.stdout.strip() == '[]', r.stdout
 
 def test_bad_arguments_fail_before_torch(tmp_path):
-    "A flag out of range, or a data folder or model that does not exist, is a one-line error before torch or fastai is imported"
+    "A flag out of range, a data folder or model that does not exist, or a folder with no model, is a one-line error before torch or fastai is imported"
     import subprocess, sys
     cases = [['train', '--data', str(tmp_path/'nope')], ['train', '--crop', '1.5'], ['train', '--budget', '0'],
              ['evaluate', str(tmp_path/'no_model'), str(tmp_path)], ['evaluate', str(tmp_path), str(tmp_path/'no_test')],
-             ['predict', str(tmp_path/'no_model'), str(tmp_path), '--out', str(tmp_path/'p.csv')]]
+             ['predict', str(tmp_path/'no_model'), str(tmp_path), '--out', str(tmp_path/'p.csv')],
+             ['predict', str(tmp_path/'empty_run'), str(tmp_path), '--out', str(tmp_path/'p.csv')]]
+    (tmp_path/'empty_run').mkdir()                  # a folder that holds no model
     code = ("import io, sys, contextlib, json\nfrom medfast.cli import main\nres = []\n"
             f"for argv in {cases!r}:\n"
             "    err = io.StringIO()\n"
@@ -66,5 +68,5 @@ def test_bad_arguments_fail_before_torch(tmp_path):
     res, heavy = json.loads(r.stdout)
     for argv, (rc, err) in zip(cases, res):
         assert rc == 1 and err.count('\n') == 1 and 'Traceback' not in err, (argv, err)
-    assert [w in e for w, (_, e) in zip(['nope', '--crop', '--budget', 'no_model', 'no_test', 'no_model'], res)] == [True]*6, res
+    assert [w in e for w, (_, e) in zip(['nope', '--crop', '--budget', 'no_model', 'no_test', 'no_model', 'No model in folder'], res)] == [True]*7, res
     assert heavy == [], heavy
