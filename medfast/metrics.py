@@ -226,7 +226,7 @@ def calibration_error(probs, targets, n_bins:int=10) -> float:
 
 # %% ../nbs/05_metrics.ipynb #e61a5255
 def _case_losses(probs, targets, kind):
-    "Each case's log loss or Brier score, and whether weights make a batch"
+    "Each case's log loss (`kind='log'`) or Brier score (`'brier'`), as a 1-d array"
     p = as_probs(probs); t = as_targets(targets, p.shape[1])
     if len(t) != len(p): raise ValueError(f"{len(p)} probability rows but {len(t)} targets")
     if kind == 'log': return -np.log(np.clip(p[np.arange(len(t)), t], 1e-7, 1.))
@@ -288,8 +288,8 @@ def choose_threshold(probs, targets, target_sensitivity:float|None=None, method:
 _overall = ['accuracy', 'balanced_accuracy', 'roc_auc', 'f1_macro', 'log_loss', 'brier']
 _by_class = ['precision', 'sensitivity', 'specificity', 'f1', 'roc_auc']
 
-def _all_metrics(p, t, preds, w):
-    "Every table metric under weights `w` `(B, n)`: overall `(B,)` and per-class `(B, c)` arrays"
+def _all_metrics(p, t, preds, w, cases):
+    "Every table metric under weights `w` `(B, n)`, from the per-case losses `cases`: overall `(B,)` and per-class `(B, c)` arrays"
     c = p.shape[1]
     cm = _cm(t, preds, c, w); r = _rates(cm)
     aucs = roc_auc(p, t, average=None, weights=w)
@@ -298,8 +298,7 @@ def _all_metrics(p, t, preds, w):
                    roc_auc=aucs[:, 1] if c == 2 else _nanmean(aucs),
                    precision=r['precision'], sensitivity=r['recall'], specificity=r['specificity'], f1=r['f1'])
     if c > 2: res.update(f1_macro=_nanmean(r['f1']), roc_auc_c=aucs)
-    ws = w.sum(1)
-    res.update(log_loss=w @ _case_losses(p, t, 'log') / ws, brier=w @ _case_losses(p, t, 'brier') / ws)
+    res.update({k: w @ case / w.sum(1) for k, case in cases.items()})
     return res
 
 def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boot:int=1000, ci:float=0.95,
@@ -310,9 +309,10 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
     classes = [str(o) for o in (range(c) if classes is None else classes)]
     if len(classes) != c: raise ValueError(f"{len(classes)} class names for {c} probability columns")
     preds = predict_labels(p, threshold)
-    point = {k: v[0] for k, v in _all_metrics(p, t, preds, np.ones((1, len(t)))).items()}
+    cases = dict(log_loss=_case_losses(p, t, 'log'), brier=_case_losses(p, t, 'brier'))    # once, for every resample
+    point = {k: v[0] for k, v in _all_metrics(p, t, preds, np.ones((1, len(t))), cases).items()}
     if n_boot:
-        chunks = [_all_metrics(p, t, preds, _counts(idx, len(t))) for idx in _index_chunks(len(t), n_boot, seed)]
+        chunks = [_all_metrics(p, t, preds, _counts(idx, len(t)), cases) for idx in _index_chunks(len(t), n_boot, seed)]
         boots = {k: np.concatenate([ch[k] for ch in chunks]) for k in point}
     support = np.bincount(t, minlength=c)
     rows, shaky = [dict(metric='n', **{'class': 'all'}, value=float(len(t)))], []
