@@ -14,7 +14,7 @@ Prints the machine (CPU model, bf16 capability), the training plan, the wall tim
 accuracy, ROC AUC, sensitivity and specificity at the threshold saved in the model, with the log loss and Brier score
 of the probabilities (validation's are what a choice between runs may rest on: its accuracy and AUC saturate).
 """
-import argparse, sys, tempfile
+import argparse, contextlib, sys, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
@@ -46,10 +46,15 @@ def main():
     p.add_argument('--test', default=None, help="a labelled test folder to score (default: the PneumoniaMNIST test films)")
     p.add_argument('--proxy', default='../shared/data/pneumoniamnist_28.npz', help="PneumoniaMNIST .npz whose test arrays are the proxy")
     p.add_argument('--smoke', action='store_true', help="tiny synthetic X-rays, 1 epoch: checks the script runs")
+    p.add_argument('--keep', metavar='DIR', help="a new folder to keep the trained model (run/) and its evaluation (eval/) in "
+                   "(default: a temporary folder, removed at the end)")
     p.add_argument('train_args', nargs='*', help="options for medfast train (after --; default --budget 15)")
     a = p.parse_args()
+    if a.keep:
+        try: Path(a.keep).mkdir(parents=True)            # claimed atomically: never mixed with an earlier run
+        except FileExistsError: sys.exit(f"--keep {a.keep} already exists; name a new folder.")
     print(machine())
-    with tempfile.TemporaryDirectory() as tmp:
+    with (contextlib.nullcontext(a.keep) if a.keep else tempfile.TemporaryDirectory()) as tmp:
         tmp = Path(tmp)
         data, proxy, train_args = Path(a.data), Path(a.proxy), a.train_args or ['--budget', '15']
         if a.smoke:

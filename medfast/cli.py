@@ -155,8 +155,9 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 class _Typed(argparse.Action):
-    "Store the value and note, in `<dest>_given`, that the flag was typed (so `--arch resnet18` counts even though it is the default)"
-    def __call__(self, parser, ns, values, option_string=None): setattr(ns, self.dest, values); setattr(ns, f'{self.dest}_given', True)
+    "Store the value and add `dest` to `ns._typed`: a flag you typed counts as given even when it equals its default (`--epochs 4`)"
+    def __call__(self, parser, ns, values, option_string=None):
+        setattr(ns, self.dest, values); ns._typed = frozenset(getattr(ns, '_typed', ())) | {self.dest}
 
 def _train_parser():
     p = argparse.ArgumentParser(prog='medfast train', description="Train a medical image classifier.")
@@ -164,12 +165,13 @@ def _train_parser():
                    help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class")
     p.add_argument('--data', default=None, help="dataset folder (default: the embedded SYNTHETIC chest X-ray set)")
     p.add_argument('--arch', default='resnet18', action=_Typed, help="architecture: a medfast name such as resnet18 (torchvision's model; see arch_table()) or 'timm/<timm name>' (default resnet18)")
-    p.add_argument('--epochs', type=int, default=4)
-    p.add_argument('--size', type=int, default=None, help="image size in px (default: the recipe's own, e.g. 48 for xray; without a recipe chosen for the machine and printed: on a CPU "
+    p.add_argument('--epochs', type=int, default=4, action=_Typed,
+                   help="epochs (default 4; with --budget, the most it may plan: 30 without a recipe; a recipe's own unless typed)")
+    p.add_argument('--size', type=int, default=None, action=_Typed, help="image size in px (default: the recipe's own, e.g. 48 for xray; without a recipe chosen for the machine and printed: on a CPU "
                    "64 px from scratch, 128 px pretrained; the architecture's own size on a GPU; 64 on the synthetic set)")
-    p.add_argument('--bs', type=int, default=16, help="batch size (default 16: more steps per epoch on small sets)")
-    p.add_argument('--lr', type=float, default=None, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch)")
-    p.add_argument('--seed', type=int, default=42)
+    p.add_argument('--bs', type=int, default=16, action=_Typed, help="batch size (default 16: more steps per epoch on small sets)")
+    p.add_argument('--lr', type=float, default=None, action=_Typed, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch)")
+    p.add_argument('--seed', type=int, default=42, action=_Typed, help="seed of the split, the initial weights and the batches (default 42)")
     p.add_argument('--pretrained', choices=['auto', 'yes', 'no'], default='auto',
                    help="ImageNet weights: auto = yes for real data, no for the synthetic set")
     p.add_argument('--balance', choices=['none', 'weights', 'sampler'], default='none',
@@ -182,7 +184,7 @@ def _train_parser():
                    help="train from resized copies of --data's images, made once and reused while the originals are "
                         "unchanged (large JPEGs: 30x faster to read); DIR defaults to $MEDFAST_CACHE or ~/.cache/medfast/resized")
     p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
-    p.set_defaults(arch_given=False)
+    p.set_defaults(_typed=frozenset())
     return add_recipe_args(p)
 
 def _join_launch():

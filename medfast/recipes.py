@@ -359,9 +359,9 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     name = getattr(args, 'recipe', 'none')
     if name not in ('none', *RECIPES): raise MedfastError(f"--recipe {name!r} is not a medfast recipe; choose one of: none, {', '.join(RECIPES)}.")
     defaults = getattr(args, '_recipe_defaults', {})
-    given = {k: getattr(args, k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed')
-             if hasattr(args, k) and getattr(args, k) != defaults.get(k, object()) and getattr(args, k) is not None}
-    if getattr(args, 'arch_given', False): given['arch'] = args.arch     # typed on the command line, even as its default
+    typed = getattr(args, '_typed', ())                # flags typed on the command line, even as their default (see medfast.cli)
+    given = {k: getattr(args, k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed') if getattr(args, k, None) is not None
+             and (k in typed or getattr(args, k) != defaults.get(k, object()))}
     if name == 'none':
         budget = getattr(args, 'budget', None) is not None
         base = dict(arch=getattr(args, 'arch', 'resnet18'), size=getattr(args, 'size', None), bs=getattr(args, 'bs', 16),

@@ -76,6 +76,10 @@ def test_pbc_colour_prelude():
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "'Saturation', 'Hue']" in r.stdout, r.stderr[-2000:]
 
-def test_kermany_smoke():
-    out = run_bench('kermany.py')
+def test_kermany_smoke(tmp_path):
+    "`--keep DIR` keeps the model and its evaluation, and refuses a folder that exists"
+    out = run_bench('kermany.py', '--keep', str(tmp_path/'k'))
     assert 'Plan: 32 px' in out and 'valid (patient-grouped): ACC' in out and 'test: ACC' in out and '(8 images)' in out
+    assert (tmp_path/'k'/'run'/'model.json').is_file() and (tmp_path/'k'/'eval'/'metrics.csv').is_file()
+    r = subprocess.run([sys.executable, str(BENCH/'kermany.py'), '--smoke', '--keep', str(tmp_path/'k')], capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and 'already exists' in r.stderr and 'Traceback' not in r.stderr
