@@ -1,6 +1,6 @@
 """Shared helpers for the medfast benchmark scripts (not part of the library, not tests)."""
 from __future__ import annotations
-import atexit, os, platform, shutil, subprocess, sys, tempfile, time
+import atexit, contextlib, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from medfast.learner import CPUMixedPrecision, cpu_has_fast_bf16   # re-exported for the scripts
@@ -11,6 +11,16 @@ def scratch_dir(prefix:str='medfast-bench-') -> Path:
     "A new temporary folder, removed when the script exits (benchmarks leave nothing behind in the temp folder)"
     d = Path(tempfile.mkdtemp(prefix=prefix)); atexit.register(shutil.rmtree, d, ignore_errors=True)
     return d
+
+@contextlib.contextmanager
+def kept_or_temp(keep=None):
+    "The new folder `keep`, claimed atomically (exits if it exists: never mixed with an earlier run), or a temporary one removed at the end"
+    if keep is None:
+        with tempfile.TemporaryDirectory() as tmp: yield Path(tmp)
+        return
+    try: Path(keep).mkdir(parents=True)
+    except FileExistsError: sys.exit(f"--keep {keep} already exists; name a new folder.")
+    yield Path(keep)
 
 def machine() -> str:
     "One line describing the machine a figure was measured on"

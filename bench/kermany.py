@@ -14,11 +14,11 @@ Prints the machine (CPU model, bf16 capability), the training plan, the wall tim
 accuracy, ROC AUC, sensitivity and specificity at the threshold saved in the model, with the log loss and Brier score
 of the probabilities (validation's are what a choice between runs may rest on: its accuracy and AUC saturate).
 """
-import argparse, contextlib, sys, tempfile
+import argparse, sys
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
-from benchutils import machine, loadavg, medfast_cli, print_lines
+from benchutils import kept_or_temp, machine, loadavg, medfast_cli, print_lines
 
 def write_test_folder(npz, dest:Path, classes=('NORMAL', 'PNEUMONIA')) -> Path:
     "The test arrays of a two-class MedMNIST `npz` as PNG files in `dest/<class>/`"
@@ -50,12 +50,8 @@ def main():
                    "(default: a temporary folder, removed at the end)")
     p.add_argument('train_args', nargs='*', help="options for medfast train (after --; default --budget 15)")
     a = p.parse_args()
-    if a.keep:
-        try: Path(a.keep).mkdir(parents=True)            # claimed atomically: never mixed with an earlier run
-        except FileExistsError: sys.exit(f"--keep {a.keep} already exists; name a new folder.")
     print(machine())
-    with (contextlib.nullcontext(a.keep) if a.keep else tempfile.TemporaryDirectory()) as tmp:
-        tmp = Path(tmp)
+    with kept_or_temp(a.keep) as tmp:
         data, proxy, train_args = Path(a.data), Path(a.proxy), a.train_args or ['--budget', '15']
         if a.smoke:
             from medfast.synthetic import synthetic_xrays, synthetic_medmnist

@@ -15,10 +15,10 @@ Prints the machine (CPU model, bf16 capability), the wall time, the saved model'
 on the CLI's own validation split (what a choice between runs may rest on), and accuracy and macro F1 on the
 kept-aside images.
 """
-import argparse, contextlib, json, random, sys, tempfile
+import argparse, json, random, sys
 from pathlib import Path
 import numpy as np, pandas as pd
-from benchutils import machine, medfast_cli, print_lines, log_loss_score, brier_score
+from benchutils import kept_or_temp, machine, medfast_cli, print_lines, log_loss_score, brier_score
 
 def split_folder(src:Path, dest:Path, frac:float, seed:int) -> tuple:
     "Symlink `frac` of each class of `src` into `dest/heldout`, the rest into `dest/train`; returns both folders"
@@ -62,11 +62,7 @@ def main():
     p.add_argument('train_args', nargs='*', help="options for medfast train (after --)")
     a = p.parse_args()
     print(machine())
-    if a.keep:
-        try: Path(a.keep).mkdir(parents=True)            # claimed atomically: never mixed with an earlier run
-        except FileExistsError: sys.exit(f"--keep {a.keep} already exists; name a new folder.")
-    with (contextlib.nullcontext(a.keep) if a.keep else tempfile.TemporaryDirectory()) as tmp:
-        tmp = Path(tmp)
+    with kept_or_temp(a.keep) as tmp:
         data = Path(a.data)
         if a.smoke:
             from medfast.studies.blood import synthetic_blood_cells
