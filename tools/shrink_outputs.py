@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Keep notebook figures small: re-encode embedded PNG outputs wider than `--max-width` px (default 720) at that width.
+"""Keep notebook outputs small and readable: shrink wide PNGs, and show text the way a terminal left it.
 
 Jupyter's inline backend embeds retina (2x) PNGs; the notebooks are the manual on GitHub and in the docs, where a
-1x image reads the same at a quarter of the size. Run after executing notebooks (`nbdev-test --save`):
+1x image reads the same at a quarter of the size, so PNG outputs wider than `--max-width` px (default 720) are
+re-encoded at that width. Progress bars printed to a console redraw their line with carriage returns; Jupyter
+shows only the final line, but GitHub and the docs show every redraw, so each line of a text output is replaced
+by what a terminal would display. Run after executing notebooks (`nbdev-test --save`):
 
     python tools/shrink_outputs.py nbs/*.ipynb
 """
@@ -19,11 +22,23 @@ def shrink_png(data:bytes, max_width:int) -> bytes:
     out = io.BytesIO(); im.save(out, format='PNG', optimize=True)
     return out.getvalue() if out.tell() < len(data) else data
 
+def settle_returns(text:str) -> str:
+    "`text` as a terminal displays it: on each line, what follows a carriage return overwrites from the first column"
+    def settle(line):
+        shown = ''
+        for part in line.split('\r'): shown = part + shown[len(part):]
+        return shown.rstrip() if '\r' in line else line
+    return '\n'.join(settle(l) for l in text.split('\n'))
+
 def shrink_notebook(path, max_width:int=720) -> int:
-    "Shrink the PNG outputs of notebook `path` in place; returns how many changed"
+    "Shrink the PNG outputs and settle the carriage returns of the text outputs of notebook `path` in place; returns how many changed"
     nb, n = json.loads(Path(path).read_text()), 0
     for c in nb['cells']:
         for o in c.get('outputs', []):
+            if o.get('output_type') == 'stream':
+                text = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
+                if '\r' in text:
+                    o['text'] = settle_returns(text).splitlines(keepends=True); n += 1
             d = o.get('data', {})
             if 'image/png' not in d: continue
             raw = d['image/png']; raw = ''.join(raw) if isinstance(raw, list) else raw
@@ -41,4 +56,4 @@ if __name__ == '__main__':
     a = ap.parse_args()
     for p in a.notebooks:
         n = shrink_notebook(p, a.max_width)
-        if n: print(f"{p}: {n} image(s) shrunk")
+        if n: print(f"{p}: {n} output(s) shrunk or settled")
