@@ -2,7 +2,7 @@
 import json, sys
 from conftest import ROOT
 sys.path.insert(0, str(ROOT/'tools'))
-from shrink_outputs import settle_returns
+from shrink_outputs import joined, settle_returns
 
 def test_settle_returns():
     assert settle_returns('█\repoch  loss  \n0  0.5\n') == 'epoch  loss\n0  0.5\n'
@@ -15,4 +15,4 @@ def test_no_progress_redraws_saved():
         for i, c in enumerate(json.loads(nb.read_text())['cells']):
             for o in c.get('outputs', []):
                 if o.get('output_type') == 'stream':
-                    assert '\r' not in ''.join(o['text']), f"{nb.name} cell {i}: run python tools/shrink_outputs.py {nb.name}"
+                    assert '\r' not in joined(o['text']), f"{nb.name} cell {i}: run python tools/shrink_outputs.py {nb.name}"

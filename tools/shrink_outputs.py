@@ -22,6 +22,10 @@ def shrink_png(data:bytes, max_width:int) -> bytes:
     out = io.BytesIO(); im.save(out, format='PNG', optimize=True)
     return out.getvalue() if out.tell() < len(data) else data
 
+def joined(field) -> str:
+    "A notebook field as one string: nbformat stores text and base64 data as a string or a list of lines"
+    return ''.join(field) if isinstance(field, list) else field
+
 def settle_returns(text:str) -> str:
     "`text` as a terminal displays it: on each line, what follows a carriage return overwrites from the first column"
     def settle(line):
@@ -36,12 +40,12 @@ def shrink_notebook(path, max_width:int=720) -> int:
     for c in nb['cells']:
         for o in c.get('outputs', []):
             if o.get('output_type') == 'stream':
-                text = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
+                text = joined(o['text'])
                 if '\r' in text:
                     o['text'] = settle_returns(text).splitlines(keepends=True); n += 1
             d = o.get('data', {})
             if 'image/png' not in d: continue
-            raw = d['image/png']; raw = ''.join(raw) if isinstance(raw, list) else raw
+            raw = joined(d['image/png'])
             old = base64.b64decode(raw); new = shrink_png(old, max_width)
             if new is not old and new != old:
                 d['image/png'] = base64.b64encode(new).decode() + '\n'
