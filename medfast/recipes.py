@@ -23,8 +23,8 @@ from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, Keep
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
            'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models', 'Recipe', 'small_image_recipe',
            'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'schedule_share', 'plan_recipe',
-           'fit_recipe', 'choose_val_threshold', 'uses_recipe', 'recipe_from_args', 'train_from_args',
-           'saved_threshold']
+           'fit_recipe', 'choose_val_threshold', 'TimeBudgetCallback', 'uses_recipe', 'recipe_from_args',
+           'train_from_args', 'saved_threshold']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -133,10 +133,10 @@ def default_image_size(arch:str='resnet18', pretrained:bool=False, gpu:bool|None
     if gpu: return preferred
     return min(preferred, 128 if pretrained else 64)
 
-_OVERHEAD = 0.15   # share of a budget kept for evaluation, TTA, export and the estimate's error
+_OVERHEAD = 0.10   # share of a budget kept for the work around training: reading the data, evaluation, TTA, export
 
 def _usable_secs(minutes, overhead):
-    "Seconds of a `minutes` budget left for training once `overhead` is kept for evaluation, TTA, export and the estimate's error"
+    "Seconds of a `minutes` budget left for training once `overhead` is kept for reading the data, evaluation, TTA and export"
     if minutes <= 0: raise ValueError(f"The budget must be a positive number of minutes, not {minutes}.")
     return minutes * 60 * (1 - overhead)
 
@@ -244,10 +244,14 @@ def recipe_learner(dls, recipe:Recipe, seed:int|None=None, **kwargs) -> Learner:
                            balance='sampler' if recipe.balance and not medmnist else None,
                            label_smoothing=recipe.label_smoothing, wd=recipe.wd, cbs=cbs, **kwargs)
 
-def _train(learn, recipe, quiet):
+def _train(learn, recipe, quiet, deadline=None, max_epochs=None):
+    "Train `recipe.epochs`; with a `deadline`, by the clock: from that plan, fewer epochs or more (up to `max_epochs`)"
+    n = max(recipe.epochs, max_epochs or 0) if deadline is not None else recipe.epochs
+    cbs = [] if deadline is None else [TimeBudgetCallback(deadline, epochs=recipe.epochs)]
     with (learn.no_logging() if quiet else contextlib.nullcontext()):
-        if recipe.pretrained: learn.fine_tune(recipe.epochs, base_lr=recipe.lr/2)
-        else: learn.fit_one_cycle(recipe.epochs, recipe.lr)
+        if recipe.pretrained: learn.fine_tune(n, base_lr=recipe.lr/2, cbs=cbs)
+        else: learn.fit_one_cycle(n, recipe.lr, cbs=cbs)
+    if deadline is None: learn.epochs_trained = recipe.epochs
     return learn
 
 def schedule_share(recipe:Recipe, epoch_secs:float, overhead:float=_OVERHEAD) -> float:
@@ -274,7 +278,8 @@ BUDGET_EPOCHS = 30   # the most epochs a budget plans; plain training with a bud
 
 def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:bool=False, verbose:bool=True):
     "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
-    size = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained))
+    size, started = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained)), time.perf_counter()
+    def left(): return max(recipe.budget - (time.perf_counter() - started) / 60, recipe.budget / 10)   # minutes the measuring left
     dls = make_dls(size)
     est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
     size_cap = size
@@ -286,16 +291,17 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
         if recipe.arch != arch and recipe.size is None and not size_given:    # no size of its own: the light network's (48 px)
             size_cap = min(size, default_image_size(recipe.arch, recipe.pretrained))
         if not models_given and recipe.n_models > 1:     # fewer members, each fully trained, before shorter or smaller ones
-            n = plan_models(recipe.budget, est['epoch_secs'], recipe.epochs, recipe.n_models)
+            n = plan_models(left(), est['epoch_secs'], recipe.epochs, recipe.n_models)
             if verbose and n < recipe.n_models:
                 print(f"{recipe.n_models} models of {recipe.epochs} epoch(s) each do not fit {recipe.budget:g} min: training {n}")
             recipe.n_models = n
         cap = max(BUDGET_EPOCHS, recipe.epochs)          # a budget may lengthen a short recipe up to 30 epochs
-        plan = plan_budget(recipe.budget, est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size_cap, max_epochs=cap)
+        plan = plan_budget(left(), est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size_cap, max_epochs=cap)
         if plan['size'] != size:
             dls = make_dls(plan['size'])
             est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
-            plan = plan_budget(recipe.budget, est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True, max_epochs=cap)
+            plan = plan_budget(left(), est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True, max_epochs=cap)
+        plan['max_epochs'] = cap                         # training by the clock may add epochs up to the same cap
     recipe.size, recipe.epochs = plan['size'], plan['epochs']
     if verbose:
         print(f"Plan: {plan['size']} px" + (f" (the central {recipe.crop:.0%} of each side)" if recipe.crop and recipe.crop < 1 else '')
@@ -313,15 +319,19 @@ def _last_metric(learn):
 
 def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, size_given:bool|None=None, models_given:bool=False) -> Learner:
     "Train `recipe` (on DataLoaders, or `make_dls(size)`), keep the last (or best) epochs, ensemble the seeds, choose the val threshold"
+    started = time.perf_counter()
     make = dls_or_make if callable(dls_or_make) and not isinstance(dls_or_make, DataLoaders) else (lambda size: dls_or_make)
     dls, plan = plan_recipe(recipe, make, size_given=ifnone(size_given, not callable(dls_or_make) or isinstance(dls_or_make, DataLoaders)),
                             models_given=models_given, verbose=verbose)
     members, t0, mon = [], time.perf_counter(), _monitor(recipe, dls.c)
+    deadline = started + _usable_secs(recipe.budget, _OVERHEAD) if recipe.budget else None
     for k in range(recipe.n_models):
-        seed = recipe.seed + k
-        learn = _train(recipe_learner(dls, recipe, seed=seed), recipe, quiet)
+        seed, now = recipe.seed + k, time.perf_counter()
+        share = None if deadline is None else now + (deadline - now) / (recipe.n_models - k)   # this member's part of the time left
+        learn = _train(recipe_learner(dls, recipe, seed=seed), recipe, quiet, share, plan.get('max_epochs'))
         members.append(learn)
-        if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}): " + (f"best epoch {getattr(learn, 'best_epoch', None)}, "
+        clocked = f"{learn.epochs_trained} epochs in its time (planned {recipe.epochs}), " if learn.epochs_trained != recipe.epochs else ''
+        if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}): {clocked}" + (f"best epoch {getattr(learn, 'best_epoch', None)}, "
                           f"{mon} {getattr(learn, 'best_value', float('nan')) or float('nan'):.4f}" if mon else f"last epoch kept{_last_metric(learn)}")
                           + f", {(time.perf_counter()-t0)/60:.1f} min so far")
     learn = members[0]
@@ -331,7 +341,7 @@ def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, 
         learn.medfast_args = dict(members[0].medfast_args, seeds=[recipe.seed + k for k in range(recipe.n_models)])
     if recipe.dihedral: learn.model = DihedralMean(learn.model)       # best epochs were chosen on plain predictions
     learn.members, learn.recipe, learn.plan = members, recipe, plan
-    learn.medfast_args = dict(learn.medfast_args, recipe=recipe.dict())
+    learn.medfast_args = dict(learn.medfast_args, recipe=recipe.dict(), epochs_trained=[m.epochs_trained for m in members])
     learn.medfast_threshold = None
     if dls.c == 2 and recipe.threshold is not None:
         learn.medfast_threshold = float(recipe.threshold) if not isinstance(recipe.threshold, str) else choose_val_threshold(learn, tta=recipe.tta, method=recipe.threshold)
@@ -345,6 +355,27 @@ def choose_val_threshold(learn, dl=None, tta:bool=False, method:str='youden') ->
     from medfast.evaluation import get_preds_labelled
     lp = get_preds_labelled(learn, ifnone(dl, learn.dls.valid), tta=tta)
     return choose_threshold(lp.probs, lp.targets, method=method)
+
+# %% ../nbs/05c_recipes.ipynb #3fc45488
+class TimeBudgetCallback(Callback):
+    "Anneal by the clock: after every epoch, re-plan how many epochs (up to the fit's) end by `deadline` (a `clock()` time) and stop there"
+    order = 100                                             # after every other epoch-end callback: best epoch, logs, progress
+    def __init__(self, deadline:float, epochs:int|None=None, window:int=3, clock=time.perf_counter): store_attr()
+    def before_fit(self): self.planned, self.epoch_secs, self.pct = min(self.epochs or self.n_epoch, self.n_epoch), [], 0.
+    def before_epoch(self): self.t0 = self.clock()
+    def before_train(self): self._set_pct(self.epoch)
+    def after_batch(self):
+        if self.training: self._set_pct(self.epoch + (self.iter + 1) / self.n_iter)
+    def _set_pct(self, epochs_done):                        # the schedule's position never moves back
+        self.pct = max(self.pct, min(1., epochs_done / self.planned))
+        self.learn.pct_train = self.pct
+    def after_epoch(self):
+        now = self.clock(); self.epoch_secs.append(now - self.t0)
+        more = int(max(0., self.deadline - now) // max(np.mean(self.epoch_secs[-self.window:]), 1e-9))
+        self.planned = min(self.n_epoch, self.epoch + 1 + more)
+        if self.epoch + 1 == self.planned < self.n_epoch: raise CancelFitException()
+    def after_fit(self): self.learn.epochs_trained = len(self.epoch_secs)
+
 
 # %% ../nbs/05c_recipes.ipynb #81083756
 def uses_recipe(args) -> bool:

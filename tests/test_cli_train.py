@@ -73,7 +73,8 @@ def test_train_kermany_folder_picks_xray_recipe(cli, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     spec = json.loads((tmp_path/'run'/'model.json').read_text())
     assert spec['image']['resize']['detail'] == [28, 28] and spec['image']['resize']['size'] == [32, 32] and 'threshold' in spec
-    assert json.loads((tmp_path/'run'/'run.json').read_text())['cli_args']['recipe'] == 'xray'
+    rec = json.loads((tmp_path/'run'/'run.json').read_text())
+    assert rec['cli_args']['recipe'] == 'xray' and rec['args']['epochs_trained'] == [1]
     r = cli('train', '--data', data/'train', '--pretrained', 'no', '--epochs', 1, '--size', 32, '--quiet',
             '--out', tmp_path/'plain')
     assert r.returncode == 0, r.stdout + r.stderr
