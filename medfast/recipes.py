@@ -302,6 +302,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
             est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
             plan = plan_budget(left(), est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True, max_epochs=cap)
         plan['max_epochs'] = cap                         # training by the clock may add epochs up to the same cap
+        plan['deadline'] = started + _usable_secs(recipe.budget, _OVERHEAD)   # when training must end, measuring included
     recipe.size, recipe.epochs = plan['size'], plan['epochs']
     if verbose:
         print(f"Plan: {plan['size']} px" + (f" (the central {recipe.crop:.0%} of each side)" if recipe.crop and recipe.crop < 1 else '')
@@ -319,12 +320,11 @@ def _last_metric(learn):
 
 def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, size_given:bool|None=None, models_given:bool=False) -> Learner:
     "Train `recipe` (on DataLoaders, or `make_dls(size)`), keep the last (or best) epochs, ensemble the seeds, choose the val threshold"
-    started = time.perf_counter()
     make = dls_or_make if callable(dls_or_make) and not isinstance(dls_or_make, DataLoaders) else (lambda size: dls_or_make)
     dls, plan = plan_recipe(recipe, make, size_given=ifnone(size_given, not callable(dls_or_make) or isinstance(dls_or_make, DataLoaders)),
                             models_given=models_given, verbose=verbose)
     members, t0, mon = [], time.perf_counter(), _monitor(recipe, dls.c)
-    deadline = started + _usable_secs(recipe.budget, _OVERHEAD) if recipe.budget else None
+    deadline = plan.get('deadline')
     for k in range(recipe.n_models):
         seed, now = recipe.seed + k, time.perf_counter()
         share = None if deadline is None else now + (deadline - now) / (recipe.n_models - k)   # this member's part of the time left
