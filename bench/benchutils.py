@@ -3,7 +3,7 @@ from __future__ import annotations
 import atexit, contextlib, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
-from medfast.learner import CPUMixedPrecision, cpu_has_fast_bf16   # re-exported for the scripts
+from medfast.learner import CPUMixedPrecision, GPUMixedPrecision, cpu_has_fast_bf16, gpu_amp_mode   # re-exported for the scripts
 from medfast.recipes import bf16_pays_off
 from medfast.metrics import log_loss as log_loss_score, brier_score   # re-exported for the scripts
 
@@ -31,7 +31,8 @@ def machine() -> str:
     except OSError: pass
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
     return (f"{name}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-            f"bf16 native: {cpu_has_fast_bf16()}, bf16 autocast used (measured): {bf16_pays_off()}, load avg {load:.1f}")
+            f"bf16 native: {cpu_has_fast_bf16()}, bf16 autocast used (measured): {bf16_pays_off()}, load avg {load:.1f}"
+            + (f"; GPU {torch.cuda.get_device_name(0)}, mixed precision {gpu_amp_mode()}" if torch.cuda.is_available() else "; no GPU"))
 
 def halvings(y, n_splits:int=100, seed:int=0):
     "Masks `(fit, score)` of `n_splits` random halvings of labels `y`, stratified by class, each yielded both ways round"

@@ -49,7 +49,8 @@ def run_one(npz, seed, a, n_boot):
     with tempfile.TemporaryDirectory() as d:
         thr = saved_threshold(load(export(learn, Path(d)/'model')))      # the threshold the shipped model applies
     out = dict(seed=seed, threshold=thr, threshold_rule=r.threshold, plan=learn.plan, train_s=round(train_s, 1),
-               best_epochs=[getattr(m, 'best_epoch', None) for m in learn.members])
+               best_epochs=[getattr(m, 'best_epoch', None) for m in learn.members],
+               epochs_trained=[getattr(m, 'epochs_trained', None) for m in learn.members])
     splits = ['val'] if a.val_only else ['val', 'test']
     for split in splits:
         with learn.no_bar(): lp = get_preds_labelled(learn, medmnist_test_dl(learn.dls, split=split), tta=a.tta)
@@ -109,7 +110,7 @@ def main(argv=None):
     for k in range(a.bench_seeds):                          # each seed's figures as soon as it is done
         r = run_one(npz, a.seed + 100*k, a, n_boot); runs.append(r)
         print(f"\nbench seed {r['seed']}: threshold chosen on val ({r['threshold_rule']}, saved in the model): {r['threshold']:.4f}; "
-              f"{r['plan']['size']} px, {r['plan']['epochs']} epochs x {len(r['best_epochs'])} model(s), " + (f"best epochs {r['best_epochs']}" if any(e is not None for e in r['best_epochs']) else 'last epochs kept')
+              f"{r['plan']['size']} px, {r['plan']['epochs']} epochs planned x {len(r['best_epochs'])} model(s), trained {'+'.join(map(str, r['epochs_trained']))}, " + (f"best epochs {r['best_epochs']}" if any(e is not None for e in r['best_epochs']) else 'last epochs kept')
               + f", {r['wall_s']:.0f} s")
         for split in ('val', 'test'):
             if split not in r: continue

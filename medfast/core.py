@@ -13,9 +13,10 @@ from fastcore.all import *
 
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
-           'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'env_info', 'atomic_write',
-           'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape',
-           'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
+           'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'exact_float32', 'env_info',
+           'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape',
+           'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer',
+           'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -95,6 +96,19 @@ def seed_everything(seed:int=42, reproducible:bool=True) -> int:
     if reproducible and torch.backends.cudnn.is_available():
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     return seed
+
+# %% ../nbs/00_core.ipynb #1cfd7a46
+@contextlib.contextmanager
+def exact_float32():
+    "Full float32 matrix products and convolutions on a GPU (no TensorFloat-32) inside the block; nothing changes on a CPU"
+    import torch
+    flags = torch.backends.cuda.matmul, torch.backends.cudnn
+    old = [f.allow_tf32 for f in flags]
+    for f in flags: f.allow_tf32 = False
+    try: yield
+    finally:
+        for f, o in zip(flags, old): f.allow_tf32 = o
+
 
 # %% ../nbs/00_core.ipynb #67a8b5e3
 def env_info() -> dict:

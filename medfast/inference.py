@@ -21,7 +21,7 @@ from fastai.losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat
 from fastai.vision.augment import Resize, RandomResizedCrop
 from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
-from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError,
+from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
                           file_lock, lock_path)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock
@@ -470,7 +470,7 @@ class _Prep:
         cpu = x.device.type == 'cpu'
         if cpu and x.dim() == 4: x = x.contiguous(memory_format=torch.channels_last)   # oneDNN's layout: same result, faster
         try:
-            with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(self.bf16 and cpu)):
+            with torch.inference_mode(), exact_float32(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(self.bf16 and cpu)):
                 out = model(x).float()
         finally: model.train(was)
         return (out.sigmoid() if self.sigmoid else out.softmax(dim=-1)).cpu()

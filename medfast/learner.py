@@ -17,7 +17,8 @@ from .models import model_learner
 # %% auto #0
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch', 'RunRecorder',
            'run_table', 'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'measure_bf16_speedup',
-           'bf16_pays_off', 'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
+           'bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision', 'medfast_learner', 'route_kwargs', 'train',
+           'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -210,12 +211,55 @@ def bf16_pays_off() -> bool:
     try: return all(measure_bf16_speedup() >= 1.15 for _ in range(2))   # twice: one lucky slice of a busy CPU is not enough
     except Exception: return False
 
+# %% ../nbs/04_learner.ipynb #707c2cb0
+def gpu_amp_mode(device=None) -> str|None:
+    "fastai mixed-precision mode for a GPU: 'bf16' where it computes bfloat16 natively (compute capability 8.0+), else 'fp16'; None on a CPU"
+    device = torch.device(ifnone(device, 'cuda'))
+    if device.type != 'cuda' or not torch.cuda.is_available(): return None
+    return 'bf16' if torch.cuda.get_device_capability(device) >= (8, 0) else 'fp16'
+
+class GPUMixedPrecision(MixedPrecision):
+    "fastai's `MixedPrecision` for training batches on a GPU, in the GPU's own format (`gpu_amp_mode`); float32 for validation, predictions and on a CPU"
+    def __init__(self, amp_mode:str|None=None, **kwargs):
+        super().__init__(ifnone(amp_mode, 'fp16'), **kwargs)
+        self.mode_given, self.active, self.entered = amp_mode, False, False
+    def _other_amp(self):
+        "Another `MixedPrecision` on the learner (`learn.to_fp16()`): that one decides, this one steps aside"
+        return any(isinstance(c, MixedPrecision) and c is not self for c in self.learn.cbs)
+    def before_fit(self):
+        p = next(self.model.parameters(), None)
+        self.active = p is not None and p.is_cuda and not self._other_amp()
+        if not self.active: return
+        self.amp_mode = AMPMode(ifnone(self.mode_given, gpu_amp_mode(p.device)))
+        super().before_fit()
+    def before_batch(self):
+        self.entered = self.active and self.training
+        if self.entered: super().before_batch()
+    def after_pred(self):
+        if self.entered: super().after_pred()
+    def _exit(self):
+        if self.entered: self.entered = False; super().after_loss()
+    def after_loss(self): self._exit()               # backward and the optimiser step run outside autocast
+    def after_batch(self): self._exit()
+    def after_cancel_batch(self): self._exit()
+    def before_backward(self):
+        if self.active: super().before_backward()
+    def before_step(self):
+        if self.active: super().before_step()
+    def after_step(self):
+        if self.active: super().after_step()
+    def after_fit(self):
+        if self.active: super().after_fit()
+        self.active = False
+
+
 # %% ../nbs/04_learner.ipynb #c78c378f
 BALANCE_CHOICES = ('weights', 'sampler', None)
 
 @delegates(model_learner, but=['metrics', 'loss_func'])
 def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, balance:str|None=None, class_weights=None,
-                    label_smoothing:float=0., seed:int|None=42, cbs=None, fast_cpu:bool|None=None, **kwargs) -> Learner:
+                    label_smoothing:float=0., seed:int|None=42, cbs=None, fast_cpu:bool|None=None, gpu_amp:bool=True,
+                    **kwargs) -> Learner:
     "A Learner for `dls` and `arch` (a medfast name or 'timm/<name>') with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
@@ -226,13 +270,14 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     loss = CrossEntropyLossFlat(weight=weight, label_smoothing=label_smoothing)
     fast = [] if fast_cpu is False or any(isinstance(c, CPUMixedPrecision) for c in L(cbs)) else \
            [CPUMixedPrecision(bf16=None if fast_cpu is None else True)]
+    if gpu_amp and not any(isinstance(c, MixedPrecision) for c in L(cbs)): fast.append(GPUMixedPrecision())   # idle on a CPU
     learn = model_learner(dls, arch, pretrained=pretrained, metrics=ifnone(metrics, default_metrics(dls.c)),
                           loss_func=loss, cbs=L(cbs) + fast + [StopOnDivergence(), RunRecorder()], **kwargs)
     learn.arch_name = arch if isinstance(arch, str) else getattr(arch, '__name__', str(arch))
     learn.pretrained = pretrained
     learn.medfast_args = dict(arch=learn.arch_name, pretrained=pretrained, seed=seed, balance=balance,
                               label_smoothing=label_smoothing, class_weights=None if weight is None else weight.tolist(),
-                              fast_cpu=fast_cpu, **kwargs)
+                              fast_cpu=fast_cpu, gpu_amp=gpu_amp, **kwargs)
     return learn
 
 # %% ../nbs/04_learner.ipynb #946f9cf6

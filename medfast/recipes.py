@@ -17,7 +17,7 @@ from .models import register_arch, arch_names, BodySplitter
 from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
-from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch, bf16_pays_off, measure_bf16_speedup
+from .learner import medfast_learner, cpu_has_fast_bf16, CPUMixedPrecision, KeepBestEpoch, bf16_pays_off, measure_bf16_speedup, gpu_amp_mode
 
 # %% auto #0
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
@@ -274,6 +274,12 @@ def _maybe_lighter(recipe, dls, est, verbose, min_share=2/3):
     recipe.arch = fb
     return est_fb
 
+def _precision(recipe, dls, size) -> str:
+    "How the plan computes: mixed precision on a GPU (`GPUMixedPrecision`), bfloat16 autocast or not on a CPU"
+    if (mode := gpu_amp_mode(ifnone(getattr(dls, 'device', None), default_device()))):
+        return f"mixed precision: {'bfloat16' if mode == 'bf16' else 'float16'} (GPU)"
+    return f"bfloat16 autocast: {'yes' if (recipe.bf16 if recipe.bf16 is not None else size >= 64 and bf16_pays_off()) else 'no'}"
+
 BUDGET_EPOCHS = 30   # the most epochs a budget plans; plain training with a budget aims for that many
 
 def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:bool=False, verbose:bool=True):
@@ -309,7 +315,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
               + f", {plan['epochs']} epoch(s) x {recipe.n_models} model(s), about "
               f"{plan['epoch_secs']/60:.1f} min per epoch, {plan['total_secs']/60:.1f} min in all"
               + (f" (budget {recipe.budget:g} min)" if recipe.budget else '')
-              + f"; bfloat16 autocast: {'yes' if (recipe.bf16 if recipe.bf16 is not None else plan['size'] >= 64 and bf16_pays_off()) else 'no'}")
+              + f"; {_precision(recipe, dls, plan['size'])}")
     return dls, plan
 
 def _last_metric(learn):

@@ -22,6 +22,12 @@ def test_train_step_smoke():
     assert '| fp32 |' in out and '| bf16+channels_last |' in out and 'num_workers=0' in out
     assert 'Accuracy check' in out and 'mean val accuracy' in out
 
+def test_gpu_smoke():
+    import torch
+    out = run_bench('gpu.py')
+    if torch.cuda.is_available(): assert '| fp32 |' in out and 'medfast overhead' in out and 'Accuracy on' in out
+    else: assert 'No GPU here' in out
+
 def test_predict_smoke():
     out = run_bench('predict.py')
     assert '| fastai get_preds |' in out and '| medfast predict, full-size decode |' in out

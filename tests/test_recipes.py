@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np, pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(ROOT)}
+ENV = {**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1', 'PYTHONPATH': os.pathsep.join([str(ROOT), *filter(None, [os.environ.get('PYTHONPATH')])])}
 
 def _run(*args, timeout=300):
     return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=ENV)

@@ -1,5 +1,6 @@
 "Round trip: a tiny trained learner exported safe and pickled, reloaded in a fresh process, gives identical probabilities"
 import json, subprocess, sys, textwrap
+from functools import partial
 from pathlib import Path
 import numpy as np, pytest, torch
 
@@ -73,9 +74,11 @@ def test_roundtrip_fresh_process(which, data, tmp_path, request):
     spec = json.loads(js.read_text())
     assert spec['arch'] == learn.arch_name and spec['classes'] == list(learn.dls.vocab)
     (safe_p, pkl_p, dir_p), (safe_info, pkl_info, _) = probe([js, pkl, tmp_path/'safe'], files, tmp_path/'p.npz')
-    np.testing.assert_array_equal(safe_p, expected)
-    np.testing.assert_array_equal(pkl_p, expected)
-    np.testing.assert_array_equal(dir_p, expected)          # the run folder loads the same model
+    same = np.testing.assert_array_equal if not torch.cuda.is_available() else \
+           partial(np.testing.assert_allclose, rtol=0, atol=1e-6)   # a GPU may pick another (exact float32) kernel in a new process
+    same(safe_p, expected)
+    same(pkl_p, expected)
+    same(dir_p, expected)                                   # the run folder loads the same model
     assert safe_info == pkl_info == dict(classes=list(learn.dls.vocab), arch=learn.arch_name, labels=here.label.tolist())
 
 def test_safe_format_details(rgb_learner, grey_learner, tmp_path):
