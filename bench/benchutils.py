@@ -6,6 +6,9 @@ import numpy as np, torch
 from medfast.learner import CPUMixedPrecision, GPUMixedPrecision, cpu_has_fast_bf16, gpu_amp_mode   # re-exported for the scripts
 from medfast.recipes import bf16_pays_off
 from medfast.metrics import log_loss as log_loss_score, brier_score   # re-exported for the scripts
+from medfast.medmnist import medmnist_dls
+from medfast.learner import medfast_learner
+from fastai.metrics import accuracy, RocAucBinary
 
 def scratch_dir(prefix:str='medfast-bench-') -> Path:
     "A new temporary folder, removed when the script exits (benchmarks leave nothing behind in the temp folder)"
@@ -59,3 +62,23 @@ def medfast_cli(*args, echo:bool=False, prelude:str='') -> tuple[str, float]:
 def print_lines(text:str, prefixes:tuple):
     "Print the lines of `text` that start with one of `prefixes` (the plan and per-model lines of `medfast train`)"
     print('\n'.join(l for l in text.splitlines() if l.startswith(prefixes)))
+
+def precision_accuracy(npz, modes:dict, size:int, bs:int, epochs:int, seeds:int, device=None) -> dict:
+    "Train a ResNet-18 from scratch on `npz` per seed in each precision (`modes`: name -> `medfast_learner` kwargs), order alternating; print and return val accuracy, AUC, seconds"
+    print(f"\nAccuracy check on {Path(npz).name}: resnet18 from scratch, {epochs} epochs one-cycle at {size} px, "
+          f"validation split, seeds {list(range(seeds))}:\n| mode | seed | val accuracy | val ROC AUC | seconds |\n|---|---|---|---|---|")
+    res = {}
+    for seed in range(seeds):
+        for m in (list(modes) if seed % 2 == 0 else list(modes)[::-1]):
+            dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, device=device)
+            learn = medfast_learner(dls, 'resnet18', pretrained=False, seed=seed, metrics=[accuracy, RocAucBinary()], **modes[m])
+            t0 = time.perf_counter()
+            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 3e-3)
+            secs = time.perf_counter() - t0
+            acc, auc = learn.recorder.values[-1][2:4]
+            res.setdefault(m, []).append((acc, auc, secs))
+            print(f"| {m} | {seed} | {acc:.4f} | {auc:.4f} | {secs:.1f} |", flush=True)
+    for m, rows in res.items():
+        print(f"  {m}: mean val accuracy {np.mean([r[0] for r in rows]):.4f}, mean AUC {np.mean([r[1] for r in rows]):.4f}, "
+              f"mean {np.mean([r[2] for r in rows]):.1f} s")
+    return res

@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse, statistics, sys, time
 from functools import partial
 from pathlib import Path
-import numpy as np, torch
+import torch
 from torch import nn
 from fastai.vision.all import *
 import copy as copylib                                   # after fastai: its star import has a `copy` of its own
 sys.path.insert(0, str(Path(__file__).parent))
-from benchutils import GPUMixedPrecision, gpu_amp_mode, machine, scratch_dir
+from benchutils import GPUMixedPrecision, gpu_amp_mode, machine, scratch_dir, precision_accuracy
 from medfast.synthetic import synthetic_medmnist
 from medfast.medmnist import medmnist_dls
 from medfast.learner import medfast_learner
@@ -83,20 +83,8 @@ def bench_throughput(a):
 def bench_accuracy(a):
     "The same training in float32 and in the GPU's mixed precision, from the same seeds: does the validation AUC hold?"
     npz = Path(a.accuracy) if a.accuracy else synthetic_medmnist(scratch_dir()/'acc.npz', n=256, size=28, seed=1)
-    amp = gpu_amp_mode()
-    print(f"\nAccuracy on {npz.name}: resnet18 from scratch, {a.acc_epochs} epochs one-cycle at {a.acc_size} px, "
-          f"val split, seeds {list(range(a.acc_seeds))}:\n| precision | seed | val accuracy | val ROC AUC | seconds |\n|---|---|---|---|---|")
-    rows = {}
-    for seed in range(a.acc_seeds):
-        for m in (('fp32', amp) if seed % 2 == 0 else (amp, 'fp32')):
-            dls = medmnist_dls(npz, size=a.acc_size, bs=a.bs, seed=seed, device='cuda')
-            learn = medfast_learner(dls, 'resnet18', pretrained=False, seed=seed, gpu_amp=m != 'fp32', metrics=[accuracy, RocAucBinary()])
-            t0 = time.perf_counter()
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(a.acc_epochs, 3e-3)
-            acc, auc = learn.recorder.values[-1][2:4]; secs = time.perf_counter() - t0
-            rows.setdefault(m, []).append((acc, auc, secs))
-            print(f"| {m} | {seed} | {acc:.4f} | {auc:.4f} | {secs:.1f} |", flush=True)
-    for m, r in rows.items(): print(f"  {m}: mean val accuracy {np.mean([o[0] for o in r]):.4f}, AUC {np.mean([o[1] for o in r]):.4f}, {np.mean([o[2] for o in r]):.1f} s")
+    modes = {'fp32': dict(gpu_amp=False), gpu_amp_mode(): dict(gpu_amp=True)}
+    return precision_accuracy(npz, modes, a.acc_size, a.bs, a.acc_epochs, a.acc_seeds, device='cuda')
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

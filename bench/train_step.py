@@ -23,7 +23,7 @@ from fastai.vision.all import *
 from sklearn.metrics import roc_auc_score
 import copy as copylib
 sys.path.insert(0, str(Path(__file__).parent))
-from benchutils import CPUMixedPrecision, cpu_has_fast_bf16, machine, loadavg, scratch_dir
+from benchutils import CPUMixedPrecision, cpu_has_fast_bf16, machine, loadavg, scratch_dir, precision_accuracy
 from medfast.core import seed_everything
 from medfast.synthetic import synthetic_medmnist
 from medfast.medmnist import medmnist_dls, load_medmnist
@@ -152,26 +152,8 @@ PMNIST = Path(__file__).resolve().parents[2]/'shared'/'data'/'pneumoniamnist_28.
 def bench_accuracy(a):
     "Does accuracy hold? The same training in float32 and in bf16+channels_last, a few seeds, real PneumoniaMNIST"
     npz = PMNIST if PMNIST.exists() and not a.smoke else synthetic_medmnist(scratch_dir()/'acc.npz', n=64, seed=1)
-    modes = {'fp32': CPUMixedPrecision(bf16=False, channels_last=False), 'bf16+channels_last': CPUMixedPrecision(bf16=True)}
-    print(f"\nAccuracy check on {npz.name}: resnet18 from scratch, {a.acc_epochs} epochs one-cycle at {a.acc_size} px, "
-          f"validation split, seeds {list(range(a.acc_seeds))}:")
-    print("| mode | seed | val accuracy | val ROC AUC | seconds |\n|---|---|---|---|---|")
-    res = {}
-    for seed in range(a.acc_seeds):
-        for m in (list(modes) if seed % 2 == 0 else list(modes)[::-1]):
-            dls = medmnist_dls(npz, size=a.acc_size, bs=a.bs, seed=seed)
-            learn = medfast_learner(dls, 'resnet18', pretrained=False, seed=seed, cbs=[modes[m]],
-                                    metrics=[accuracy, RocAucBinary()])
-            t0 = time.perf_counter()
-            with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(a.acc_epochs, 3e-3)
-            secs = time.perf_counter() - t0
-            acc, auc = learn.recorder.values[-1][2:4]
-            res.setdefault(m, []).append((acc, auc, secs))
-            print(f"| {m} | {seed} | {acc:.4f} | {auc:.4f} | {secs:.0f} |", flush=True)
-    for m, rows in res.items():
-        print(f"  {m}: mean val accuracy {np.mean([r[0] for r in rows]):.4f}, mean AUC {np.mean([r[1] for r in rows]):.4f}, "
-              f"mean {np.mean([r[2] for r in rows]):.0f} s")
-    return res
+    modes = {'fp32': dict(cbs=[CPUMixedPrecision(bf16=False, channels_last=False)]), 'bf16+channels_last': dict(cbs=[CPUMixedPrecision(bf16=True)])}
+    return precision_accuracy(npz, modes, a.acc_size, a.bs, a.acc_epochs, a.acc_seeds)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

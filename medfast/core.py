@@ -97,7 +97,7 @@ def seed_everything(seed:int=42, reproducible:bool=True) -> int:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     return seed
 
-# %% ../nbs/00_core.ipynb #1cfd7a46
+# %% ../nbs/00_core.ipynb #c8434f5d
 @contextlib.contextmanager
 def exact_float32():
     "Full float32 matrix products and convolutions on a GPU (no TensorFloat-32) inside the block; nothing changes on a CPU"

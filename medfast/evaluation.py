@@ -103,10 +103,10 @@ def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None,
         warnings.warn("tta=True, but this Learner's DataLoaders carry no random augmentation (e.g. a model loaded from "
                       "medfast's safe format), so TTA would average identical predictions; plain predictions are used.")
         tta = False
-    if tta:
-        with no_random(tta_seed, reproducible=False), exact_float32(): probs, targs = learn.tta(dl=dl)   # RNG states are put back after
-    else:
-        with exact_float32(): probs, targs = learn.get_preds(dl=dl)   # the same probabilities on a GPU as on a CPU
+    with exact_float32():                                 # the same probabilities on a GPU as on a CPU
+        if tta:
+            with no_random(tta_seed, reproducible=False): probs, targs = learn.tta(dl=dl)   # RNG states are put back after
+        else: probs, targs = learn.get_preds(dl=dl)
     if targets is None:
         if targs is None: raise DataLayoutError("This DataLoader has no labels; build it with with_labels=True.")
         targets = _np(targs)

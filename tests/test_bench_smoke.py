@@ -25,7 +25,7 @@ def test_train_step_smoke():
 def test_gpu_smoke():
     import torch
     out = run_bench('gpu.py')
-    if torch.cuda.is_available(): assert '| fp32 |' in out and 'medfast overhead' in out and 'Accuracy on' in out
+    if torch.cuda.is_available(): assert '| fp32 |' in out and 'medfast overhead' in out and 'Accuracy check on' in out
     else: assert 'No GPU here' in out
 
 def test_predict_smoke():
