@@ -34,7 +34,7 @@ def machine() -> str:
     except OSError: pass
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
     return (f"{name}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-            f"bf16 native: {cpu_has_fast_bf16()}, bf16 autocast used (measured): {bf16_pays_off()}, load avg {load:.1f}"
+            f"bf16 native: {cpu_has_fast_bf16()}, bf16 autocast used (measured; from 64 px, below per network): {bf16_pays_off()}, load avg {load:.1f}"
             + (f"; GPU {torch.cuda.get_device_name(0)}, mixed precision {gpu_amp_mode()}" if torch.cuda.is_available() else "; no GPU"))
 
 def halvings(y, n_splits:int=100, seed:int=0):

@@ -17,8 +17,8 @@ from .models import model_learner
 # %% auto #0
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch', 'RunRecorder',
            'run_table', 'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'measure_bf16_speedup',
-           'bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision', 'medfast_learner', 'route_kwargs', 'train',
-           'pneumonia_learner']
+           'measure_model_bf16_speedup', 'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision',
+           'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -148,11 +148,15 @@ class CPUMixedPrecision(Callback):
     order = 10                                       # where fastai's `MixedPrecision` sits
     def __init__(self, bf16:bool|None=None, channels_last:bool=True, bf16_eval:bool=False, min_px:int=64):
         store_attr('bf16,channels_last,bf16_eval,min_px')
-        self.ctx, self.native, self.converted, self.in_fit = None, cpu_has_fast_bf16(), False, False
+        self.ctx, self.native, self.converted, self.in_fit, self.bf16_used = None, cpu_has_fast_bf16(), False, False, None
     def _use_bf16(self):
-        "`bf16`, or when it is None: native bfloat16 and images of at least `min_px` (smaller ones lose to the casts)"
+        "`bf16`, or when it is None: for images of at least `min_px` this CPU's measured answer, for smaller ones the network's own"
         if self.bf16 is not None: return self.bf16
-        return self.xb[0].dim() == 4 and min(self.xb[0].shape[-2:]) >= self.min_px and bf16_pays_off()  # measured once per machine
+        x = self.xb[0]
+        if x.dim() != 4: return False
+        if min(x.shape[-2:]) >= self.min_px: return bf16_pays_off()          # measured once per machine
+        if torch.distributed.is_available() and torch.distributed.is_initialized(): return False   # every process alike
+        return model_bf16_pays_off(self.model, x)                           # measured once per network and input shape
     def _on_cpu(self): return self.xb and torch.is_tensor(self.xb[0]) and self.xb[0].device.type == 'cpu'
     def _layout(self, fmt):
         if self.converted != (fmt is torch.channels_last):
@@ -168,8 +172,9 @@ class CPUMixedPrecision(Callback):
         if self.channels_last and self.xb[0].dim() == 4:
             self._layout(torch.channels_last)
             self.learn.xb = (self.xb[0].contiguous(memory_format=torch.channels_last), *self.xb[1:])
-        if (self.training or self.bf16_eval) and self._use_bf16():
-            self.ctx = torch.autocast('cpu', dtype=torch.bfloat16); self.ctx.__enter__()
+        use = (self.training or self.bf16_eval) and self._use_bf16()
+        if self.training: self.bf16_used = bool(use)  # what the last training batch ran in (see `estimate_epoch_time`)
+        if use: self.ctx = torch.autocast('cpu', dtype=torch.bfloat16); self.ctx.__enter__()
     def after_pred(self):
         if self.ctx is not None: self.learn.pred = to_float(self.pred)
     def _exit(self):
@@ -180,19 +185,12 @@ class CPUMixedPrecision(Callback):
     def __getstate__(self): return {**self.__dict__, 'ctx': None, 'converted': False, 'in_fit': False}
 
 # %% ../nbs/04_learner.ipynb #d7d80a38
-def measure_bf16_speedup(size:int=64, bs:int=16, ch:int=64, reps:int=3) -> float:
-    "fp32 / bf16-autocast time of a few conv training steps on this CPU (> 1: bfloat16 is faster)"
-    net = nn.Sequential(nn.Conv2d(3, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
-                        nn.Conv2d(ch, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
-                        nn.Conv2d(ch, 2*ch, 3, stride=2, padding=1), nn.ReLU(),
-                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2*ch, 2)).to(memory_format=torch.channels_last)
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(bs, 3, size, size, generator=g).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 2, (bs,), generator=g)
+def _step_speedup(net, x, reps:int) -> float:
+    "fp32 / bf16-autocast time of training steps (forward and backward) of `net` on `x`, alternating, best of `reps` each"
     def step(bf16):
         t0 = time.perf_counter()
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): out = net(x)
-        nn.functional.cross_entropy(out.float(), y).backward()
+        (out[0] if isinstance(out, (tuple, list)) else out).float().sum().backward()
         net.zero_grad(set_to_none=True)
         return time.perf_counter() - t0
     step(False); step(True)                                 # warm-up: oneDNN picks its kernels
@@ -201,15 +199,45 @@ def measure_bf16_speedup(size:int=64, bs:int=16, ch:int=64, reps:int=3) -> float
         for bf in ((False, True) if r % 2 == 0 else (True, False)): times[bf].append(step(bf))
     return min(times[False]) / min(times[True])
 
+def measure_bf16_speedup(size:int=64, bs:int=16, ch:int=64, reps:int=3) -> float:
+    "fp32 / bf16-autocast time of a few training steps of a small conv network on this CPU (> 1: bfloat16 is faster)"
+    net = nn.Sequential(nn.Conv2d(3, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
+                        nn.Conv2d(ch, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
+                        nn.Conv2d(ch, 2*ch, 3, stride=2, padding=1), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2*ch, 2)).to(memory_format=torch.channels_last)
+    x = torch.randn(bs, 3, size, size, generator=torch.Generator().manual_seed(0)).contiguous(memory_format=torch.channels_last)
+    return _step_speedup(net, x, reps)
+
+def measure_model_bf16_speedup(model, xb, max_bs:int=32, reps:int=3) -> float:
+    "fp32 / bf16-autocast time of training steps of a copy of `model` on up to `max_bs` items of batch `xb` (> 1: bfloat16 is faster)"
+    net = deepcopy(getattr(model, 'module', model)).train()   # a copy: weights, BatchNorm statistics and gradients stay as they are
+    return _step_speedup(net, xb[:max_bs].detach().as_subclass(torch.Tensor), reps)
+
+def _bf16_env() -> bool|None:
+    "`MEDFAST_BF16` as a yes/no, or None when it is unset"
+    env = os.environ.get('MEDFAST_BF16', '').strip().lower()
+    return True if env in ('1', 'true', 'yes') else False if env in ('0', 'false', 'no') else None
+
+def _clearly_faster(measure, times:int=2, gain:float=1.15) -> bool:
+    "Whether `measure()` finds bfloat16 at least `gain` times faster `times` times in a row (one lucky slice of a busy CPU is not enough)"
+    try: return all(measure() >= gain for _ in range(times))
+    except Exception: return False
+
 @functools.lru_cache(maxsize=None)
 def bf16_pays_off() -> bool:
     "Whether bfloat16 autocast speeds up training on this CPU: `MEDFAST_BF16`, else native support and a measured gain"
-    env = os.environ.get('MEDFAST_BF16', '').strip().lower()
-    if env in ('1', 'true', 'yes'): return True
-    if env in ('0', 'false', 'no'): return False
+    if (env := _bf16_env()) is not None: return env
+    return cpu_has_fast_bf16() and _clearly_faster(measure_bf16_speedup)
+
+_model_bf16 = {}   # (network class, parameter count, input shape) -> the measured answer, once per process
+def model_bf16_pays_off(model, xb) -> bool:
+    "Whether bfloat16 autocast speeds up training `model` on batches like `xb` on this CPU: `MEDFAST_BF16`, else native support and the network's own measured gain"
+    if (env := _bf16_env()) is not None: return env
     if not cpu_has_fast_bf16(): return False
-    try: return all(measure_bf16_speedup() >= 1.15 for _ in range(2))   # twice: one lucky slice of a busy CPU is not enough
-    except Exception: return False
+    net = getattr(model, 'module', model)
+    key = (type(net).__qualname__, sum(p.numel() for p in net.parameters()), tuple(xb.shape[1:]))
+    if key not in _model_bf16: _model_bf16[key] = _clearly_faster(partial(measure_model_bf16_speedup, net, xb))
+    return _model_bf16[key]
 
 # %% ../nbs/04_learner.ipynb #707c2cb0
 def gpu_amp_mode(device=None) -> str|None:

@@ -113,8 +113,10 @@ def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, min_secs:float=2.,
     if timer.valid_times:                                   # per image: the last validation batch is often a partial one
         valid_secs = sum(timer.valid_times) / max(1, sum(timer.valid_sizes)) * dls.valid.n
     else: valid_secs = per_batch / 3 * n_valid              # forward only: about a third
+    amp = next((c for c in learn.cbs if isinstance(c, CPUMixedPrecision)), None)
     res = dict(secs_per_batch=per_batch, first_batch_secs=first, train_batches=n_train, timed_batches=len(ts), valid_secs_per_batch=valid_secs/max(1, n_valid),
-               valid_batches=n_valid, epoch_secs=first + per_batch*(n_train - 1) + valid_secs, size=timer.size, bs=bs)
+               valid_batches=n_valid, epoch_secs=first + per_batch*(n_train - 1) + valid_secs, size=timer.size, bs=bs,
+               bf16=None if amp is None else amp.bf16_used)   # whether the timed batches ran in bfloat16 autocast (None: not on a CPU)
     if not ts: warnings.warn(f"The training set ({len(dls.train_ds)} items) fills no batch of {bs} (fastai drops a last partial "
                            f"batch), so no epoch trains: use a smaller batch size (--bs).")
     if verbose: print(f"Measured {len(ts)} training batch(es) of {bs}: {per_batch:.2f} s each (an epoch's first {first:.2f} s), "
@@ -274,11 +276,11 @@ def _maybe_lighter(recipe, dls, est, verbose, min_share=2/3):
     recipe.arch = fb
     return est_fb
 
-def _precision(recipe, dls, size) -> str:
-    "How the plan computes: mixed precision on a GPU (`GPUMixedPrecision`), bfloat16 autocast or not on a CPU"
+def _precision(dls, est) -> str:
+    "How the plan computes: mixed precision on a GPU (`GPUMixedPrecision`), or whether the batches `est` timed on a CPU ran in bfloat16 autocast"
     if (mode := gpu_amp_mode(ifnone(getattr(dls, 'device', None), default_device()))):
         return f"mixed precision: {'bfloat16' if mode == 'bf16' else 'float16'} (GPU)"
-    return f"bfloat16 autocast: {'yes' if (recipe.bf16 if recipe.bf16 is not None else size >= 64 and bf16_pays_off()) else 'no'}"
+    return f"bfloat16 autocast: {'yes' if est.get('bf16') else 'no'}"
 
 BUDGET_EPOCHS = 30   # the most epochs a budget plans; plain training with a budget aims for that many
 
@@ -315,7 +317,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
               + f", {plan['epochs']} epoch(s) x {recipe.n_models} model(s), about "
               f"{plan['epoch_secs']/60:.1f} min per epoch, {plan['total_secs']/60:.1f} min in all"
               + (f" (budget {recipe.budget:g} min)" if recipe.budget else '')
-              + f"; {_precision(recipe, dls, plan['size'])}")
+              + f"; {_precision(dls, est)}")
     return dls, plan
 
 def _last_metric(learn):
