@@ -4,10 +4,9 @@ import atexit, contextlib, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from medfast.learner import CPUMixedPrecision, GPUMixedPrecision, cpu_has_fast_bf16, gpu_amp_mode   # re-exported for the scripts
-from medfast.recipes import bf16_pays_off
+from medfast.learner import medfast_learner, bf16_pays_off
 from medfast.metrics import log_loss as log_loss_score, brier_score   # re-exported for the scripts
 from medfast.medmnist import medmnist_dls
-from medfast.learner import medfast_learner
 from fastai.metrics import accuracy, RocAucBinary
 
 def scratch_dir(prefix:str='medfast-bench-') -> Path:

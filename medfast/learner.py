@@ -148,7 +148,7 @@ class CPUMixedPrecision(Callback):
     order = 10                                       # where fastai's `MixedPrecision` sits
     def __init__(self, bf16:bool|None=None, channels_last:bool=True, bf16_eval:bool=False, min_px:int=64):
         store_attr('bf16,channels_last,bf16_eval,min_px')
-        self.ctx, self.native, self.converted, self.in_fit, self.bf16_used = None, cpu_has_fast_bf16(), False, False, None
+        self.ctx, self.native, self.converted, self.in_fit, self.bf16_used, self.small = None, cpu_has_fast_bf16(), False, False, None, {}
     def _use_bf16(self):
         "`bf16`, or when it is None: for images of at least `min_px` this CPU's measured answer, for smaller ones the network's own"
         if self.bf16 is not None: return self.bf16
@@ -156,13 +156,15 @@ class CPUMixedPrecision(Callback):
         if x.dim() != 4: return False
         if min(x.shape[-2:]) >= self.min_px: return bf16_pays_off()          # measured once per machine
         if torch.distributed.is_available() and torch.distributed.is_initialized(): return False   # every process alike
-        return model_bf16_pays_off(self.model, x)                           # measured once per network and input shape
+        shape = tuple(x.shape[1:])                                          # asked once per fit and input shape, not every batch
+        if shape not in self.small: self.small[shape] = model_bf16_pays_off(self.model, x)   # measured once per network and shape
+        return self.small[shape]
     def _on_cpu(self): return self.xb and torch.is_tensor(self.xb[0]) and self.xb[0].device.type == 'cpu'
     def _layout(self, fmt):
         if self.converted != (fmt is torch.channels_last):
             self.model.to(memory_format=fmt); self.converted = fmt is torch.channels_last
     def before_fit(self):
-        self.in_fit = True                           # layout now, before fastai's DistributedTrainer (order 11) wraps
+        self.in_fit, self.small = True, {}           # layout now, before fastai's DistributedTrainer (order 11) wraps
         if self.channels_last and _conv_on_cpu(self.model): self._layout(torch.channels_last)   # the model in DDP
     def after_fit(self): self.in_fit = False; self._layout(torch.contiguous_format)
     def after_validate(self):                        # `get_preds`/`validate` outside a fit: hand the model back as it was
