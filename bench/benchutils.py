@@ -1,10 +1,11 @@
 """Shared helpers for the medfast benchmark scripts (not part of the library, not tests)."""
 from __future__ import annotations
-import atexit, contextlib, os, platform, shutil, subprocess, sys, tempfile, time
+import atexit, contextlib, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 from medfast.learner import CPUMixedPrecision, GPUMixedPrecision, cpu_has_fast_bf16, gpu_amp_mode   # re-exported for the scripts
 from medfast.learner import medfast_learner, bf16_pays_off
+from medfast.core import cpu_model
 from medfast.metrics import log_loss as log_loss_score, brier_score   # re-exported for the scripts
 from medfast.medmnist import medmnist_dls
 from fastai.metrics import accuracy, RocAucBinary
@@ -26,13 +27,8 @@ def kept_or_temp(keep=None):
 
 def machine() -> str:
     "One line describing the machine a figure was measured on"
-    name = platform.processor() or platform.machine()
-    try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): name = line.split(':', 1)[1].strip(); break
-    except OSError: pass
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
-    return (f"{name}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+    return (f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
             f"bf16 native: {cpu_has_fast_bf16()}, bf16 autocast used (measured; from 64 px, below per network): {bf16_pays_off()}, load avg {load:.1f}"
             + (f"; GPU {torch.cuda.get_device_name(0)}, mixed precision {gpu_amp_mode()}" if torch.cuda.is_available() else "; no GPU"))
 

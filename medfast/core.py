@@ -6,17 +6,17 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #54602500
 from __future__ import annotations
-import atexit, contextlib, hashlib, json, os, platform, random, re, sys, tempfile, threading, time
+import atexit, contextlib, functools, hashlib, json, os, platform, random, re, sys, tempfile, threading, time
 from pathlib import Path
 import numpy as np     # torch only inside the functions that use it: the CLI checks paths with this module before loading torch
 from fastcore.all import *
 
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
-           'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'exact_float32', 'env_info',
-           'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape',
-           'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer',
-           'nbdev_test_setup']
+           'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'exact_float32',
+           'cpu_model', 'env_info', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder',
+           'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable',
+           'save_json', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -111,14 +111,24 @@ def exact_float32():
 
 
 # %% ../nbs/00_core.ipynb #67a8b5e3
+@functools.lru_cache(maxsize=None)
+def cpu_model() -> str:
+    "This machine's CPU model, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Platinum 8480+' (the architecture where the OS does not say)"
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine() or 'unknown CPU'
+
 def env_info() -> dict:
-    "Versions of Python and the libraries medfast uses, the device and the CPU count"
+    "Versions of Python and the libraries medfast uses, the device, the CPU model and the CPU count"
     import fastai, torch, torchvision, PIL
     from medfast import __version__
-    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})"
+    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({cpu_model()})"
     return dict(medfast=__version__, python=platform.python_version(), torch=torch.__version__,
                 torchvision=torchvision.__version__, fastai=fastai.__version__, pillow=PIL.__version__,
-                numpy=np.__version__, device=dev, cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                numpy=np.__version__, device=dev, cpu=cpu_model(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
                 platform=platform.platform())
 
 # %% ../nbs/00_core.ipynb #87b49b14

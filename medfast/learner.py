@@ -18,7 +18,7 @@ from .models import model_learner
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch', 'RunRecorder',
            'run_table', 'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'measure_bf16_speedup',
            'measure_model_bf16_speedup', 'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision',
-           'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
+           'training_precision', 'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -116,9 +116,10 @@ def run_table(learn) -> pd.DataFrame:
     return pd.DataFrame(getattr(learn, 'run_log', []))
 
 def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
-    "Write a JSON record of the run (environment, arguments, split sizes, per-epoch log) to `path`"
+    "Write a JSON record of the run (environment, precision, arguments, split sizes, per-epoch log) to `path`"
     dls = learn.dls
-    rec = dict(env=env_info(), args=getattr(learn, 'medfast_args', {}), arch=getattr(learn, 'arch_name', None),
+    rec = dict(env=dict(env_info(), bf16_native=cpu_has_fast_bf16()), precision=training_precision(learn),
+               args=getattr(learn, 'medfast_args', {}), arch=getattr(learn, 'arch_name', None),
                classes=list(dls.vocab) if hasattr(dls, 'vocab') else None,
                split=dict(train=len(dls.train_ds), valid=len(dls.valid_ds)),
                epochs=getattr(learn, 'run_log', []), diverged=getattr(learn, 'diverged', False),
@@ -252,7 +253,7 @@ class GPUMixedPrecision(MixedPrecision):
     "fastai's `MixedPrecision` for training batches on a GPU, in the GPU's own format (`gpu_amp_mode`); float32 for validation, predictions and on a CPU"
     def __init__(self, amp_mode:str|None=None, **kwargs):
         super().__init__(ifnone(amp_mode, 'fp16'), **kwargs)
-        self.mode_given, self.active, self.entered = amp_mode, False, False
+        self.mode_given, self.active, self.entered, self.mode_used = amp_mode, False, False, None
     def _other_amp(self):
         "Another `MixedPrecision` on the learner (`learn.to_fp16()`): that one decides, this one steps aside"
         return any(isinstance(c, MixedPrecision) and c is not self for c in self.learn.cbs)
@@ -264,6 +265,7 @@ class GPUMixedPrecision(MixedPrecision):
         super().before_fit()
     def before_batch(self):
         self.entered = self.active and self.training
+        if self.training: self.mode_used = self.amp_mode.value if self.entered else None   # what the last training batch ran in
         if self.entered: super().before_batch()
     def after_pred(self):
         if self.entered: super().after_pred()
@@ -282,6 +284,26 @@ class GPUMixedPrecision(MixedPrecision):
         if self.active: super().after_fit()
         self.active = False
 
+
+# %% ../nbs/04_learner.ipynb #b99e6bcb
+_PRECISION = dict(bf16='bfloat16', fp16='float16')
+
+def _one_precision(learn) -> str|None:
+    "What one learner's last training batch ran in, from its precision callbacks; None before any training batch"
+    amp = [c for c in learn.cbs if isinstance(c, MixedPrecision)]
+    gpu = next((c for c in amp if isinstance(c, GPUMixedPrecision)), None)
+    if gpu is not None and gpu.mode_used: return f"{_PRECISION[gpu.mode_used]} mixed precision (GPU)"
+    user = next((c for c in amp if not isinstance(c, GPUMixedPrecision)), None)   # a user's `to_fp16()`/`to_bf16()`
+    if user is not None: return f"{_PRECISION.get(getattr(user.amp_mode, 'value', None), 'float16')} mixed precision (fastai)"
+    cpu = next((c for c in learn.cbs if isinstance(c, CPUMixedPrecision)), None)
+    if cpu is not None and cpu.bf16_used is not None: return 'bfloat16 autocast (CPU)' if cpu.bf16_used else 'float32'
+    trained = getattr(learn, 'run_log', None) or getattr(getattr(learn, 'recorder', None), 'losses', None)
+    return 'float32' if trained else None
+
+def training_precision(learn) -> str|None:
+    "What `learn`'s last training batches computed in ('float32', 'bfloat16 autocast (CPU)', '... mixed precision (GPU)'); each ensemble member's, once"
+    found = [p for p in dict.fromkeys(_one_precision(m) for m in (getattr(learn, 'members', None) or [learn])) if p]
+    return ', '.join(found) or None
 
 # %% ../nbs/04_learner.ipynb #c78c378f
 BALANCE_CHOICES = ('weights', 'sampler', None)

@@ -369,8 +369,11 @@ class TimeBudgetCallback(Callback):
     "Anneal by the clock: after every epoch, re-plan how many epochs (up to the fit's) end by `deadline` (a `clock()` time) and stop there"
     order = 100                                             # after every other epoch-end callback: best epoch, logs, progress
     def __init__(self, deadline:float, epochs:int|None=None, window:int=3, clock=time.perf_counter): store_attr()
-    def before_fit(self): self.planned, self.epoch_secs, self.pct = min(self.epochs or self.n_epoch, self.n_epoch), [], 0.
+    def before_fit(self): self.planned, self.epoch_secs, self.pct = min(self.epochs or self.n_epoch, self.n_epoch), [], 0.; self._show()
     def before_epoch(self): self.t0 = self.clock()
+    def _show(self):                                        # the epoch bar counts to the plan ('Epoch 3/19'), not to the cap
+        mbar = getattr(getattr(self.learn, 'progress', None), 'mbar', None)
+        if mbar is not None: mbar.main_bar.total = self.planned
     def before_train(self): self._set_pct(self.epoch)
     def after_batch(self):
         if self.training: self._set_pct(self.epoch + (self.iter + 1) / self.n_iter)
@@ -380,7 +383,7 @@ class TimeBudgetCallback(Callback):
     def after_epoch(self):
         now = self.clock(); self.epoch_secs.append(now - self.t0)
         more = int(max(0., self.deadline - now) // max(np.mean(self.epoch_secs[-self.window:]), 1e-9))
-        self.planned = min(self.n_epoch, self.epoch + 1 + more)
+        self.planned = min(self.n_epoch, self.epoch + 1 + more); self._show()
         if self.epoch + 1 == self.planned < self.n_epoch: raise CancelFitException()
     def after_fit(self): self.learn.epochs_trained = len(self.epoch_secs)
 

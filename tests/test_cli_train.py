@@ -14,6 +14,10 @@ def test_train_synthetic_writes_outputs(cli, tmp_path):
     assert Image.open(out/'confusion_matrix.png').size[0] > 100
     rec = json.loads((out/'run.json').read_text())
     assert rec['synthetic'] and rec['split']['train'] > 0 and len(rec['epochs']) == 2
+    # every timing says what it was measured on and in: CPU model, native bfloat16, precision trained in
+    assert rec['env']['cpu'] and isinstance(rec['env']['bf16_native'], bool) and rec['train_secs'] > 0
+    assert rec['precision'] in ('float32', 'bfloat16 autocast (CPU)', 'bfloat16 mixed precision (GPU)', 'float16 mixed precision (GPU)')
+    assert f"on {rec['env']['cpu'] if rec['env']['device'].startswith('cpu') else rec['env']['device']}, {rec['precision']}." in r.stdout
     # a second run never overwrites the first
     r2 = cli('train', '--n-synthetic', 60, '--epochs', 1, '--size', 48, '--bs', 16, '--out', out,
              env={'MEDFAST_HOME': str(home)})
