@@ -13,7 +13,7 @@ from fastcore.all import *
 
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
-           'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'exact_float32',
+           'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info',
            'cpu_model', 'env_info', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder',
            'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable',
            'save_json', 'Timer', 'nbdev_test_setup']
@@ -112,14 +112,20 @@ def exact_float32():
 
 # %% ../nbs/00_core.ipynb #67a8b5e3
 @functools.lru_cache(maxsize=None)
-def cpu_model() -> str:
-    "This machine's CPU model, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Platinum 8480+' (the architecture where the OS does not say)"
+def cpu_info() -> dict:
+    "The fields of Linux's `/proc/cpuinfo`, each with its first value ('model name', 'flags', ...); empty where there is no such file"
+    info = {}
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
-                if line.startswith('model name'): return line.split(':', 1)[1].strip()
+                k, sep, v = line.partition(':')
+                if sep: info.setdefault(k.strip(), v.strip())
     except OSError: pass
-    return platform.processor() or platform.machine() or 'unknown CPU'
+    return info
+
+def cpu_model() -> str:
+    "This machine's CPU model, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Platinum 8480+' (the architecture where the OS does not say)"
+    return cpu_info().get('model name') or platform.processor() or platform.machine() or 'unknown CPU'
 
 def env_info() -> dict:
     "Versions of Python and the libraries medfast uses, the device, the CPU model and the CPU count"

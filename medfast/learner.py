@@ -127,18 +127,10 @@ def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
     return save_json(rec, path, overwrite=overwrite)
 
 # %% ../nbs/04_learner.ipynb #1e18471a
-@functools.lru_cache(maxsize=None)
-def _cpu_flags() -> frozenset:
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith(('flags', 'Features')): return frozenset(line.split(':', 1)[1].split())
-    except OSError: pass
-    return frozenset()
-
 def cpu_has_fast_bf16() -> bool:
     "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16), where CPU autocast pays off"
-    return bool(_cpu_flags() & {'amx_bf16', 'avx512_bf16', 'bf16'})
+    flags = set((cpu_info().get('flags') or cpu_info().get('Features') or '').split())   # x86 / Arm (`medfast.core.cpu_info`)
+    return bool(flags & {'amx_bf16', 'avx512_bf16', 'bf16'})
 
 def _conv_on_cpu(model) -> bool:
     ps = list(model.parameters())
@@ -294,7 +286,7 @@ def _one_precision(learn) -> str|None:
     gpu = next((c for c in amp if isinstance(c, GPUMixedPrecision)), None)
     if gpu is not None and gpu.mode_used: return f"{_PRECISION[gpu.mode_used]} mixed precision (GPU)"
     user = next((c for c in amp if not isinstance(c, GPUMixedPrecision)), None)   # a user's `to_fp16()`/`to_bf16()`
-    if user is not None: return f"{_PRECISION.get(getattr(user.amp_mode, 'value', None), 'float16')} mixed precision (fastai)"
+    if user is not None: return f"{_PRECISION[user.amp_mode.value]} mixed precision (fastai)"
     cpu = next((c for c in learn.cbs if isinstance(c, CPUMixedPrecision)), None)
     if cpu is not None and cpu.bf16_used is not None: return 'bfloat16 autocast (CPU)' if cpu.bf16_used else 'float32'
     trained = getattr(learn, 'run_log', None) or getattr(getattr(learn, 'recorder', None), 'losses', None)
