@@ -80,7 +80,8 @@ def main(argv=None):
     if a.threads: torch.set_num_threads(a.threads)
     configs = [('resnet18_small', 48), ('resnet18', 224)]
     if a.smoke: configs, a.rounds, a.images = [('resnet18_small', 32)], 2, 8
-    from medfast.learner import bf16_pays_off, measure_bf16_speedup, cpu_has_fast_bf16
+    from medfast.core import cpu_has_fast_bf16
+    from medfast.learner import bf16_pays_off, measure_bf16_speedup
     print(f"machine: {machine()}")
     print(f"bf16: native {cpu_has_fast_bf16()}, measured fp32/bf16 training-step ratio "
           f"{measure_bf16_speedup() if not a.smoke else float('nan'):.2f}, medfast uses bf16: {bf16_pays_off()}")

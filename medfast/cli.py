@@ -224,7 +224,7 @@ def train_main(argv=None) -> int:
     from medfast.env import progress_mode
     progress_mode(a.quiet)
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
-    from medfast.core import claim_folder, write_csv, seed_everything, Timer, MedfastError, env_info
+    from medfast.core import claim_folder, write_csv, seed_everything, Timer, MedfastError, device_name
     from medfast.synthetic import synthetic_xrays
     from medfast.data import pneumonia_dls, folder_dls, labelled_dl, check_split
     from medfast.learner import medfast_learner, train, save_run_record, training_precision
@@ -291,8 +291,7 @@ def train_main(argv=None) -> int:
     export(learn, out/'model', overwrite=True)
     save_run_record(learn, out/'run.json', overwrite=True, data=str(source), cached_copy=str(data) if data != source else None, synthetic=synthetic, train_secs=t.secs,
                     cli_args={k: v for k, v in vars(a).items() if not k.startswith('_')})
-    info = env_info(); where = info['cpu'] if info['device'].startswith('cpu') else info['device']   # CPU model or GPU name
-    print(f"\nTrained in {t.secs:.0f} s on {where}, {training_precision(learn) or 'float32'}. "
+    print(f"\nTrained in {t.secs:.0f} s on {device_name()}, {training_precision(learn) or 'float32'}. "
           f"Wrote {out}/: model.pth, model.json, metrics.csv, confusion_matrix.png, run.json")
     return 0
 

@@ -14,9 +14,9 @@ from fastcore.all import *
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
            'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info',
-           'cpu_model', 'env_info', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder',
-           'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable',
-           'save_json', 'Timer', 'nbdev_test_setup']
+           'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'atomic_write', 'atomic_open', 'file_lock',
+           'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv',
+           'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -127,15 +127,25 @@ def cpu_model() -> str:
     "This machine's CPU model, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Platinum 8480+' (the architecture where the OS does not say)"
     return cpu_info().get('model name') or platform.processor() or platform.machine() or 'unknown CPU'
 
+def cpu_has_fast_bf16() -> bool:
+    "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16), where CPU autocast can pay off"
+    flags = set((cpu_info().get('flags') or cpu_info().get('Features') or '').split())   # x86 / Arm
+    return bool(flags & {'amx_bf16', 'avx512_bf16', 'bf16'})
+
+def device_name() -> str:
+    "What torch trains on here: the first GPU's name where torch sees one, else the CPU model"
+    import torch
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu_model()
+
 def env_info() -> dict:
-    "Versions of Python and the libraries medfast uses, the device, the CPU model and the CPU count"
+    "Versions of Python and the libraries medfast uses, the device, the CPU model, its native bfloat16 and the CPU count"
     import fastai, torch, torchvision, PIL
     from medfast import __version__
-    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({cpu_model()})"
+    dev = device_name() if torch.cuda.is_available() else f"cpu ({cpu_model()})"
     return dict(medfast=__version__, python=platform.python_version(), torch=torch.__version__,
                 torchvision=torchvision.__version__, fastai=fastai.__version__, pillow=PIL.__version__,
-                numpy=np.__version__, device=dev, cpu=cpu_model(), cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                platform=platform.platform())
+                numpy=np.__version__, device=dev, cpu=cpu_model(), bf16_native=cpu_has_fast_bf16(), cpus=os.cpu_count(),
+                torch_threads=torch.get_num_threads(), platform=platform.platform())
 
 # %% ../nbs/00_core.ipynb #87b49b14
 def _unique_tmp(p:Path) -> Path:

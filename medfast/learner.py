@@ -16,9 +16,9 @@ from .models import model_learner
 
 # %% auto #0
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch', 'RunRecorder',
-           'run_table', 'save_run_record', 'cpu_has_fast_bf16', 'CPUMixedPrecision', 'measure_bf16_speedup',
-           'measure_model_bf16_speedup', 'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision',
-           'training_precision', 'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
+           'run_table', 'save_run_record', 'CPUMixedPrecision', 'measure_bf16_speedup', 'measure_model_bf16_speedup',
+           'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision', 'training_precision',
+           'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -118,7 +118,7 @@ def run_table(learn) -> pd.DataFrame:
 def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
     "Write a JSON record of the run (environment, precision, arguments, split sizes, per-epoch log) to `path`"
     dls = learn.dls
-    rec = dict(env=dict(env_info(), bf16_native=cpu_has_fast_bf16()), precision=training_precision(learn),
+    rec = dict(env=env_info(), precision=training_precision(learn),
                args=getattr(learn, 'medfast_args', {}), arch=getattr(learn, 'arch_name', None),
                classes=list(dls.vocab) if hasattr(dls, 'vocab') else None,
                split=dict(train=len(dls.train_ds), valid=len(dls.valid_ds)),
@@ -127,11 +127,6 @@ def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
     return save_json(rec, path, overwrite=overwrite)
 
 # %% ../nbs/04_learner.ipynb #1e18471a
-def cpu_has_fast_bf16() -> bool:
-    "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16), where CPU autocast pays off"
-    flags = set((cpu_info().get('flags') or cpu_info().get('Features') or '').split())   # x86 / Arm (`medfast.core.cpu_info`)
-    return bool(flags & {'amx_bf16', 'avx512_bf16', 'bf16'})
-
 def _conv_on_cpu(model) -> bool:
     ps = list(model.parameters())
     return bool(ps) and ps[0].device.type == 'cpu' and any(p.dim() == 4 for p in ps)
@@ -175,8 +170,7 @@ class CPUMixedPrecision(Callback):
     def _exit(self):
         if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
     def after_loss(self): self._exit()               # backward and the optimiser step run outside autocast
-    def after_batch(self): self._exit()
-    def after_cancel_batch(self): self._exit()
+    def after_batch(self): self._exit()              # fastai calls it after a cancelled batch too
     def __getstate__(self): return {**self.__dict__, 'ctx': None, 'converted': False, 'in_fit': False}
 
 # %% ../nbs/04_learner.ipynb #d7d80a38
@@ -264,8 +258,7 @@ class GPUMixedPrecision(MixedPrecision):
     def _exit(self):
         if self.entered: self.entered = False; super().after_loss()
     def after_loss(self): self._exit()               # backward and the optimiser step run outside autocast
-    def after_batch(self): self._exit()
-    def after_cancel_batch(self): self._exit()
+    def after_batch(self): self._exit()              # fastai calls it after a cancelled batch too
     def before_backward(self):
         if self.active: super().before_backward()
     def before_step(self):

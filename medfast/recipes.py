@@ -191,8 +191,9 @@ def small_image_recipe(**kwargs) -> Recipe:
 
 @delegates(Recipe)
 def cell_recipe(**kwargs) -> Recipe:
-    "medfast's recipe for stained-cell crops from scratch: the small-image ResNet-18 on the central 70% of each side at 80 px, batches of 32, 60 epochs, any flip or rotation, `DihedralMean`"
-    return Recipe(**{**dict(size=80, crop=0.7, epochs=60, bs=32, augment='cells', dihedral=True), **kwargs})
+    "medfast's recipe for stained-cell crops: the light `xresnet18_half` (`resnet18_small` with ImageNet weights) on the central 70% of each side at 80 px, batches of 32, 60 epochs, any flip or rotation, `DihedralMean`"
+    arch = 'resnet18_small' if kwargs.get('pretrained') else 'xresnet18_half'   # the light network has no ImageNet weights
+    return Recipe(**{**dict(arch=arch, size=80, crop=0.7, epochs=60, bs=32, augment='cells', dihedral=True), **kwargs})
 
 @delegates(Recipe)
 def xray_recipe(**kwargs) -> Recipe:
@@ -277,10 +278,10 @@ def _maybe_lighter(recipe, dls, est, verbose, min_share=2/3):
     return est_fb
 
 def _precision(dls, est) -> str:
-    "How the plan computes: mixed precision on a GPU (`GPUMixedPrecision`), or whether the batches `est` timed on a CPU ran in bfloat16 autocast"
+    "How the plan computes, in `training_precision`'s words: mixed precision on a GPU (`GPUMixedPrecision`), else what the batches `est` timed ran in"
     if (mode := gpu_amp_mode(ifnone(getattr(dls, 'device', None), default_device()))):
-        return f"mixed precision: {'bfloat16' if mode == 'bf16' else 'float16'} (GPU)"
-    return f"bfloat16 autocast: {'yes' if est.get('bf16') else 'no'}"
+        return f"{'bfloat16' if mode == 'bf16' else 'float16'} mixed precision (GPU)"
+    return 'bfloat16 autocast (CPU)' if est.get('bf16') else 'float32'
 
 BUDGET_EPOCHS = 30   # the most epochs a budget plans; plain training with a budget aims for that many
 
@@ -317,7 +318,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
               + f", {plan['epochs']} epoch(s) x {recipe.n_models} model(s), about "
               f"{plan['epoch_secs']/60:.1f} min per epoch, {plan['total_secs']/60:.1f} min in all"
               + (f" (budget {recipe.budget:g} min)" if recipe.budget else '')
-              + f"; {_precision(dls, est)}")
+              + f"; in {_precision(dls, est)}")
     return dls, plan
 
 def _last_metric(learn):
@@ -413,7 +414,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
                     fallback_arch='xresnet18_half' if budget and 'arch' not in given else None)   # a network you chose is kept
         base.update(seed=getattr(args, 'seed', 42))
         r = Recipe(**base)
-    else: r = RECIPES[name](**{k: v for k, v in given.items()}, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept
+    else: r = RECIPES[name](**given, pretrained=pretrained, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept
     r.budget, r.pretrained = args.budget, pretrained
     if getattr(args, 'ensemble', None) is not None: r.n_models = args.ensemble     # else the recipe's own
     if getattr(args, 'tta', None) is not None: r.tta = args.tta
