@@ -40,8 +40,9 @@ def _threshold_arg(s):
 def run_one(npz, seed, a, n_boot):
     "Train the recipe with `seed`, export it, and evaluate val and test at the exported threshold"
     t0 = time.perf_counter()
-    r = small_image_recipe(**({} if a.arch is None else dict(arch=a.arch, fallback_arch=None)), size=a.size, epochs=a.epochs, bs=a.bs, lr=a.lr, wd=a.wd, label_smoothing=a.smooth,
+    r = small_image_recipe(**({} if a.arch is None else dict(arch=a.arch, fallback_arch=None)), size=a.size, epochs=a.epochs, lr=a.lr, wd=a.wd, label_smoothing=a.smooth,
                            balance=a.balance, n_models=a.ensemble or 2, tta=a.tta, seed=seed, budget=a.budget,
+                           **({} if a.bs is None else dict(bs=a.bs, min_steps=None)),   # a batch size you give is kept
                            **({} if a.threshold is None else dict(threshold=_threshold_arg(a.threshold))))
     learn = fit_recipe(lambda size: recipe_dls(npz, r, size=size, classes=['normal', 'pneumonia']), r, quiet=a.quiet,
                        models_given=a.ensemble is not None)     # else a budget may train fewer members, each fully
@@ -78,7 +79,7 @@ def main(argv=None):
     p.add_argument('--size', type=int, default=48)
     p.add_argument('--threshold', default=None, help="decision threshold: a rule applied to val ('youden', 'binormal', 'f1') or a "
                    "probability; default: the recipe's")
-    p.add_argument('--bs', type=int, default=128)
+    p.add_argument('--bs', type=int, default=None, help="batch size (default: the recipe's 128, smaller for a small training set; one you give is kept)")
     p.add_argument('--lr', type=float, default=4e-3)
     p.add_argument('--wd', type=float, default=0.05)
     p.add_argument('--smooth', type=float, default=0.1, help='label smoothing')

@@ -21,10 +21,10 @@ from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_
 
 # %% auto #0
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
-           'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models', 'Recipe', 'small_image_recipe',
-           'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner', 'schedule_share', 'plan_recipe',
-           'fit_recipe', 'choose_val_threshold', 'TimeBudgetCallback', 'uses_recipe', 'recipe_from_args',
-           'train_from_args', 'saved_threshold']
+           'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models', 'steps_batch_size', 'Recipe',
+           'small_image_recipe', 'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner',
+           'schedule_share', 'plan_recipe', 'fit_recipe', 'choose_val_threshold', 'TimeBudgetCallback', 'uses_recipe',
+           'recipe_from_args', 'train_from_args', 'saved_threshold']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -158,6 +158,11 @@ def plan_models(minutes:float, epoch_secs:float, epochs:int, n_models:int, overh
     "How many of `n_models` ensemble members can each train `epochs` epochs of `epoch_secs` within `minutes` (at least one)"
     return int(max(1, min(n_models, _usable_secs(minutes, overhead) // max(epoch_secs * epochs, 1e-9))))
 
+def steps_batch_size(n_train:int, bs:int, min_steps:int|None=16, min_bs:int=16) -> int:
+    "`bs`, halved (not below `min_bs`) while an epoch of `n_train` images would hold fewer than `min_steps` optimiser steps"
+    while min_steps and bs // 2 >= min_bs and n_train < min_steps * bs: bs //= 2
+    return bs
+
 # %% ../nbs/05c_recipes.ipynb #094e7385
 AUGMENTATIONS = dict(xray=xray_tfms, cells=cell_tfms)   # named augmentation presets (medfast.data)
 
@@ -167,7 +172,7 @@ class Recipe:
                  label_smoothing:float=0.1, balance:float=1.0, augment:dict|str|None=None, n_models:int=1, tta:bool=False,
                  threshold:str|float|None='binormal', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
                  budget:float|None=None, bf16:bool|None=None, detail:int|None=None, dihedral:bool=False, crop:float|None=None,
-                 fallback_arch:str|None='xresnet18_half'):
+                 fallback_arch:str|None='xresnet18_half', min_steps:int|None=16):
         store_attr()
         if crop is not None: self.crop = check_crop(crop)
         self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
@@ -182,7 +187,7 @@ class Recipe:
         return AUGMENTATIONS[self.augment]() if isinstance(self.augment, str) else xray_tfms(size=None, **self.augment)
     def __repr__(self): return f"Recipe({', '.join(f'{k}={v!r}' for k, v in self.dict().items())})"
     def dict(self) -> dict: return {k: getattr(self, k) for k in ('arch', 'size', 'epochs', 'lr', 'wd', 'bs', 'label_smoothing',
-                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop', 'fallback_arch')}
+                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop', 'fallback_arch', 'min_steps')}
 
 @delegates(Recipe)
 def small_image_recipe(**kwargs) -> Recipe:
@@ -277,6 +282,15 @@ def _maybe_lighter(recipe, dls, est, verbose, min_share=2/3):
     recipe.arch = fb
     return est_fb
 
+def _fit_batches(recipe, make_dls, dls, size, verbose):
+    "Smaller batches where the training set is small (`steps_batch_size`): `recipe.bs` updated, the loaders made again"
+    n, old = len(dls.train_ds), recipe.bs
+    if (bs := steps_batch_size(n, old, recipe.min_steps)) == old: return dls
+    recipe.bs = bs; new = make_dls(size)
+    if getattr(new.train, 'bs', bs) != bs: recipe.bs = old; return dls      # loaders made outside the recipe keep their batches
+    if verbose: print(f"{n} training images: batches of {bs} rather than {old}, so that an epoch holds at least {recipe.min_steps} optimiser steps")
+    return new
+
 def _precision(dls, est) -> str:
     "How the plan computes, in `training_precision`'s words: mixed precision on a GPU (`GPUMixedPrecision`), else what the batches `est` timed ran in"
     if (mode := gpu_amp_mode(ifnone(getattr(dls, 'device', None), default_device()))):
@@ -289,7 +303,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
     "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
     size, started = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained)), time.perf_counter()
     def left(): return max(recipe.budget - (time.perf_counter() - started) / 60, recipe.budget / 10)   # minutes the measuring left
-    dls = make_dls(size)
+    dls = _fit_batches(recipe, make_dls, make_dls(size), size, verbose)
     est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
     size_cap = size
     if not recipe.budget:
@@ -416,6 +430,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
         r = Recipe(**base)
     else: r = RECIPES[name](**given, pretrained=pretrained, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept
     r.budget, r.pretrained = args.budget, pretrained
+    if 'bs' in given: r.min_steps = None                # a batch size you typed is kept
     if getattr(args, 'ensemble', None) is not None: r.n_models = args.ensemble     # else the recipe's own
     if getattr(args, 'tta', None) is not None: r.tta = args.tta
     if getattr(args, 'augment', None) is not None: r.augment = args.augment
