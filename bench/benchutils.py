@@ -3,8 +3,8 @@ from __future__ import annotations
 import atexit, contextlib, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
-from medfast.core import cpu_model, cpu_has_fast_bf16
-from medfast.learner import CPUMixedPrecision, GPUMixedPrecision, gpu_amp_mode   # re-exported for the scripts, with cpu_has_fast_bf16
+from medfast.core import cpu_model, cpu_has_fast_bf16   # cpu_has_fast_bf16 re-exported for the scripts
+from medfast.learner import CPUMixedPrecision, GPUMixedPrecision, gpu_amp_mode   # re-exported for the scripts
 from medfast.learner import medfast_learner, bf16_pays_off
 from medfast.metrics import log_loss as log_loss_score, brier_score   # re-exported for the scripts
 from medfast.medmnist import medmnist_dls

@@ -273,15 +273,19 @@ class GPUMixedPrecision(MixedPrecision):
 # %% ../nbs/04_learner.ipynb #b99e6bcb
 _PRECISION = dict(bf16='bfloat16', fp16='float16')
 
+def _precision_name(gpu_mode:str|None=None, bf16:bool=False) -> str:
+    "medfast's words for what training computes in: a GPU's mixed precision (`gpu_mode` 'bf16'/'fp16'), else bfloat16 autocast on a CPU or float32"
+    return f"{_PRECISION[gpu_mode]} mixed precision (GPU)" if gpu_mode else 'bfloat16 autocast (CPU)' if bf16 else 'float32'
+
 def _one_precision(learn) -> str|None:
     "What one learner's last training batch ran in, from its precision callbacks; None before any training batch"
     amp = [c for c in learn.cbs if isinstance(c, MixedPrecision)]
     gpu = next((c for c in amp if isinstance(c, GPUMixedPrecision)), None)
-    if gpu is not None and gpu.mode_used: return f"{_PRECISION[gpu.mode_used]} mixed precision (GPU)"
+    if gpu is not None and gpu.mode_used: return _precision_name(gpu.mode_used)
     user = next((c for c in amp if not isinstance(c, GPUMixedPrecision)), None)   # a user's `to_fp16()`/`to_bf16()`
     if user is not None: return f"{_PRECISION[user.amp_mode.value]} mixed precision (fastai)"
     cpu = next((c for c in learn.cbs if isinstance(c, CPUMixedPrecision)), None)
-    if cpu is not None and cpu.bf16_used is not None: return 'bfloat16 autocast (CPU)' if cpu.bf16_used else 'float32'
+    if cpu is not None and cpu.bf16_used is not None: return _precision_name(bf16=cpu.bf16_used)
     trained = getattr(learn, 'run_log', None) or getattr(getattr(learn, 'recorder', None), 'losses', None)
     return 'float32' if trained else None
 

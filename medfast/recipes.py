@@ -17,7 +17,7 @@ from .models import register_arch, arch_names, BodySplitter
 from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
-from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode
+from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name
 
 # %% auto #0
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
@@ -293,9 +293,7 @@ def _fit_batches(recipe, make_dls, dls, size, verbose):
 
 def _precision(dls, est) -> str:
     "How the plan computes, in `training_precision`'s words: mixed precision on a GPU (`GPUMixedPrecision`), else what the batches `est` timed ran in"
-    if (mode := gpu_amp_mode(ifnone(getattr(dls, 'device', None), default_device()))):
-        return f"{'bfloat16' if mode == 'bf16' else 'float16'} mixed precision (GPU)"
-    return 'bfloat16 autocast (CPU)' if est.get('bf16') else 'float32'
+    return _precision_name(gpu_amp_mode(ifnone(getattr(dls, 'device', None), default_device())), est.get('bf16'))
 
 BUDGET_EPOCHS = 30   # the most epochs a budget plans; plain training with a budget aims for that many
 
@@ -426,10 +424,10 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
                     lr=ifnone(getattr(args, 'lr', None), 2e-3 if pretrained else 3e-3), label_smoothing=0., augment=False,
                     balance=1.0 if getattr(args, 'balance', 'none') == 'sampler' else 0., wd=None, monitor=None, threshold=None,
                     fallback_arch='xresnet18_half' if budget and 'arch' not in given else None)   # a network you chose is kept
-        base.update(seed=getattr(args, 'seed', 42))
+        base.update(seed=getattr(args, 'seed', 42), pretrained=pretrained)
         r = Recipe(**base)
     else: r = RECIPES[name](**given, pretrained=pretrained, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept
-    r.budget, r.pretrained = args.budget, pretrained
+    r.budget = args.budget
     if 'bs' in given: r.min_steps = None                # a batch size you typed is kept
     if getattr(args, 'ensemble', None) is not None: r.n_models = args.ensemble     # else the recipe's own
     if getattr(args, 'tta', None) is not None: r.tta = args.tta
