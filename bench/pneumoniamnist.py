@@ -4,7 +4,8 @@
 A thin caller of the library: `medfast.recipes.small_image_recipe` trains on `train` and makes every choice (best
 epoch, ensemble, decision threshold) on `val`; `medfast.metrics` computes every figure; `test` is read once per
 bench seed, at the end, at the threshold saved in the exported model. `--bench-seeds 3` repeats the whole recipe
-with three seeds and reports the mean and the minimum.
+with three seeds and reports the mean and the minimum. `--dev NPZ` also scores a development set beside val (the test
+arrays of another file, e.g. the films a subset of `--data` left out), where val is a few dozen images.
 
     python bench/pneumoniamnist.py                   # one bench seed
     python bench/pneumoniamnist.py --bench-seeds 3   # mean and minimum over three
@@ -52,9 +53,10 @@ def run_one(npz, seed, a, n_boot):
     out = dict(seed=seed, threshold=thr, threshold_rule=r.threshold, plan=learn.plan, train_s=round(train_s, 1),
                best_epochs=[getattr(m, 'best_epoch', None) for m in learn.members],
                epochs_trained=[getattr(m, 'epochs_trained', None) for m in learn.members])
-    splits = ['val'] if a.val_only else ['val', 'test']
-    for split in splits:
-        with learn.no_bar(): lp = get_preds_labelled(learn, medmnist_test_dl(learn.dls, split=split), tta=a.tta)
+    splits = ['val'] + (['dev'] if a.dev else []) + ([] if a.val_only else ['test'])
+    for split in splits:                                 # dev: another file's test arrays, scored as a second validation set
+        dl = medmnist_test_dl(learn.dls, npz=a.dev, split='test') if split == 'dev' else medmnist_test_dl(learn.dls, split=split)
+        with learn.no_bar(): lp = get_preds_labelled(learn, dl, tta=a.tta)
         tbl = metrics_table(lp.probs, lp.targets, lp.classes, thr, n_boot=n_boot, seed=seed)
         if a.save_preds:                                 # for studying decision rules offline, on val alone
             with atomic_open(Path(a.save_preds)/f'{split}_seed{seed}.npz', 'wb') as f: np.savez(f, probs=lp.probs, targets=lp.targets)
@@ -90,6 +92,8 @@ def main(argv=None):
     p.add_argument('--save-preds', default=None, help='also save each split\'s probabilities and targets here ({split}_seed{seed}.npz)')
     p.add_argument('--json', default=None, help='also write the results to this JSON file')
     p.add_argument('--val-only', action='store_true', help='never read the test split (for recipe development)')
+    p.add_argument('--dev', default=None, metavar='NPZ', help="also score the test arrays of this .npz beside val, as a larger "
+                   "development set (e.g. the train/val films a subset of --data left out), for choices a few dozen validation images cannot make")
     p.add_argument('--quiet', action='store_true', help='no per-epoch table')
     p.add_argument('--smoke', action='store_true', help='tiny synthetic run in seconds (for tests)')
     a = p.parse_args(argv)
@@ -101,9 +105,12 @@ def main(argv=None):
     if a.smoke:
         npz = synthetic_medmnist(scratch_dir()/'smoke.npz', n=48, size=28, seed=0)
         a.epochs, a.ensemble, a.size, a.bs = 1, 1, 32, 16
+        if a.dev: a.dev = npz                            # the synthetic file stands in for a development set too
     else:
         npz = Path(a.data)
-        try: check_path(npz, 'MedMNIST file', is_dir=False)
+        try:
+            check_path(npz, 'MedMNIST file', is_dir=False)
+            if a.dev: check_path(a.dev, 'development MedMNIST file (--dev)', is_dir=False)
         except MedfastError as e: print(f"error: {e}", file=sys.stderr); return 2
     print(f"machine: {machine()}\ndata: {npz}\nargs: {vars(a)}", flush=True)
     n_boot = 200 if a.smoke else 1000
@@ -113,7 +120,7 @@ def main(argv=None):
         print(f"\nbench seed {r['seed']}: threshold chosen on val ({r['threshold_rule']}, saved in the model): {r['threshold']:.4f}; "
               f"{r['plan']['size']} px, {r['plan']['epochs']} epochs planned x {len(r['best_epochs'])} model(s), trained {'+'.join(map(str, r['epochs_trained']))}, " + (f"best epochs {r['best_epochs']}" if any(e is not None for e in r['best_epochs']) else 'last epochs kept')
               + f", {r['wall_s']:.0f} s")
-        for split in ('val', 'test'):
+        for split in ('val', 'dev', 'test'):
             if split not in r: continue
             m = r[split]
             print(f"  {split:4s}: ACC {m['acc']['value']:.4f} [{m['acc']['ci'][0]:.3f}, {m['acc']['ci'][1]:.3f}]  "

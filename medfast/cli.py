@@ -269,7 +269,7 @@ def train_main(argv=None) -> int:
             else: train(learn, a.epochs, a.lr)
     _check_trained(learn)
     test_path = dls.test_path
-    print(f"Split (patient-grouped): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
+    print(f"Split ({'the official train/val arrays' if npz else 'patient-grouped'}): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
           + (f"; official test folder {test_path}" if test_path else "; official test split" if npz else "; no test folder"))
     valid_lp = get_preds_labelled(learn, dls.valid)        # launched: every process predicts its part, gathered
     if npz:

@@ -34,12 +34,12 @@ def test_predict_smoke():
 
 def test_pneumoniamnist_smoke(tmp_path):
     js = tmp_path/'res.json'
-    out = run_bench('pneumoniamnist.py', '--json', str(js), '--save-preds', str(tmp_path/'preds'))
-    assert 'threshold chosen on val (binormal' in out and 'MedMNIST v2' in out and 'medfast recipe' in out
+    out = run_bench('pneumoniamnist.py', '--json', str(js), '--save-preds', str(tmp_path/'preds'), '--dev', 'smoke')
+    assert 'threshold chosen on val (binormal' in out and 'MedMNIST v2' in out and 'medfast recipe' in out and '  dev : ACC' in out
     import json
     res = json.loads(js.read_text())
     assert 0 <= res['test']['auc'] <= 1 and 0 <= res['threshold'] <= 1
-    assert sorted(f.name for f in (tmp_path/'preds').iterdir()) == ['test_seed42.npz', 'val_seed42.npz']
+    assert sorted(f.name for f in (tmp_path/'preds').iterdir()) == ['dev_seed42.npz', 'test_seed42.npz', 'val_seed42.npz']
     r = subprocess.run([sys.executable, str(BENCH/'thresholds.py'), str(tmp_path/'preds'), '--splits', '5', '--test'],
                        capture_output=True, text=True, timeout=300, cwd=BENCH.parent)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -99,3 +99,14 @@ def test_train_crop_with_cache(cli, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     r = cli('train', '--task', 'folder', '--data', data, '--crop', '1.5', '--out', tmp_path/'bad')
     assert r.returncode in (1, 2) and '--crop' in r.stderr and 'Traceback' not in r.stderr
+
+def test_train_medmnist_file(cli, tmp_path):
+    "`medfast train --data file.npz`: the file's own train/val arrays, its test arrays scored, the split named for what it is"
+    from medfast.synthetic import synthetic_medmnist
+    npz = synthetic_medmnist(tmp_path/'tiny.npz', n=48, size=28, seed=0)
+    r = cli('train', '--data', npz, '--pretrained', 'no', '--epochs', 1, '--size', 32, '--bs', 8, '--quiet', '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'Split (the official train/val arrays):' in r.stdout and 'official test split' in r.stdout and 'patient-grouped' not in r.stdout
+    assert 'test metrics (tiny.npz' in r.stdout
+    rec = json.loads((tmp_path/'run'/'run.json').read_text())
+    assert rec['args']['recipe']['bs'] == 8 and rec['data'] == str(npz) and rec['split']['valid'] > 0
