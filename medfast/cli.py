@@ -133,7 +133,7 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument('--recipe', default='none', metavar='NAME',
                    help="training recipe, from medfast.recipes: small_image = ResNet-18 without stem max-pool, balanced batches, label smoothing, "
                         "X-ray augmentation, one cycle to the last epoch, val-chosen threshold; xray = small_image at 48 px shown only the detail of "
-                        "28 px, 2 seeds; cells = the same network on the central 70%% of each image at 80 px, 60 epochs, any flip or rotation, predictions averaged over flips and turns, for stained-cell crops; "
+                        "28 px, 2 seeds; cells = a light ResNet-18 (xresnet18_half) on the central 70%% of each image at 80 px, 80 epochs, any flip or rotation, predictions averaged over flips and turns, for stained-cell crops; "
                         "none = plain fastai training (default)")
     g.add_argument('--ensemble', type=int, default=None, metavar='N', help="average N models trained with seeds seed..seed+N-1 (default: the recipe's own, of which --budget may train fewer)")
     g.add_argument('--tta', action='store_true', default=None, help="test-time augmentation when choosing the threshold and evaluating")

@@ -196,9 +196,9 @@ def small_image_recipe(**kwargs) -> Recipe:
 
 @delegates(Recipe)
 def cell_recipe(**kwargs) -> Recipe:
-    "medfast's recipe for stained-cell crops: the light `xresnet18_half` (`resnet18_small` with ImageNet weights) on the central 70% of each side at 80 px, batches of 32, 60 epochs, any flip or rotation, `DihedralMean`"
+    "medfast's recipe for stained-cell crops: the light `xresnet18_half` (`resnet18_small` with ImageNet weights) on the central 70% of each side at 80 px, batches of 32, 80 epochs, any flip or rotation, `DihedralMean`"
     arch = 'resnet18_small' if kwargs.get('pretrained') else 'xresnet18_half'   # the light network has no ImageNet weights
-    return Recipe(**{**dict(arch=arch, size=80, crop=0.7, epochs=60, bs=32, augment='cells', dihedral=True), **kwargs})
+    return Recipe(**{**dict(arch=arch, size=80, crop=0.7, epochs=80, bs=32, augment='cells', dihedral=True), **kwargs})
 
 @delegates(Recipe)
 def xray_recipe(**kwargs) -> Recipe:
