@@ -226,7 +226,7 @@ def train_main(argv=None) -> int:
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
     from medfast.core import claim_folder, write_csv, seed_everything, Timer, MedfastError, device_name
     from medfast.synthetic import synthetic_xrays
-    from medfast.data import pneumonia_dls, folder_dls, labelled_dl, check_split
+    from medfast.data import pneumonia_dls, folder_dls, labelled_dl, check_split, split_grouping
     from medfast.learner import medfast_learner, train, save_run_record, training_precision
     from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import plot_confusion, save_fig
@@ -269,7 +269,8 @@ def train_main(argv=None) -> int:
             else: train(learn, a.epochs, a.lr)
     _check_trained(learn)
     test_path = dls.test_path
-    print(f"Split ({'the official train/val arrays' if npz else 'patient-grouped'}): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
+    grouping = 'the official train/val arrays' if npz else split_grouping([*dls.train_ds.items, *dls.valid_ds.items])
+    print(f"Split ({grouping}): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
           + (f"; official test folder {test_path}" if test_path else "; official test split" if npz else "; no test folder"))
     valid_lp = get_preds_labelled(learn, dls.valid)        # launched: every process predicts its part, gathered
     if npz:

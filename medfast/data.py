@@ -16,11 +16,11 @@ from .core import *
 from .images import MedImage, MedImageBlock, image_files, walk_images, unreadable_images, _hw
 
 # %% auto #0
-__all__ = ['patient_id', 'group_splitter', 'class_folder_items', 'kermany_split', 'kermany_label', 'kermany_items',
-           'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'check_crop', 'CentreSquish',
-           'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls',
-           'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels', 'class_counts',
-           'balanced_sampler', 'cell_tfms']
+__all__ = ['patient_id', 'group_splitter', 'split_grouping', 'class_folder_items', 'kermany_split', 'kermany_label',
+           'kermany_items', 'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'check_crop',
+           'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block',
+           'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels',
+           'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -69,6 +69,13 @@ def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, l
         if label_fn: _check_train_classes(items, groups, by_label, train)
         return train, L(valid)
     return _inner
+
+# %% ../nbs/02_data.ipynb #59630bc2
+def split_grouping(items, group_fn=patient_id) -> str:
+    "In words, how a split by `group_fn` groups `items`: by patient (and how many) or, with no patient ids, by image"
+    n = len(set(map(group_fn, items)))
+    if n < len(items): return f"patient-grouped, {n:,} patients"
+    return "by image: the file names carry no patient ids"
 
 # %% ../nbs/02_data.ipynb #29743b13
 def _check_case(classes, path):

@@ -9,6 +9,7 @@ def test_train_synthetic_writes_outputs(cli, tmp_path):
             env={'MEDFAST_HOME': str(home)})
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'SYNTHETIC' in r.stdout and 'test metrics' in r.stdout
+    assert 'Split (patient-grouped, ' in r.stdout                  # synthetic films carry Kermany-style patient ids
     out = tmp_path/'run'
     for f in ['model.pth', 'model.json', 'metrics.csv', 'confusion_matrix.png', 'run.json']: assert (out/f).stat().st_size > 0, f
     assert Image.open(out/'confusion_matrix.png').size[0] > 100
@@ -93,6 +94,7 @@ def test_train_crop_with_cache(cli, tmp_path):
             '--dihedral', 'no', '--size', 32, '--epochs', 1, '--bs', 8, '--cache', '--quiet', '--out', tmp_path/'run', env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert (tmp_path/'cache'/'64').is_dir(), list((tmp_path/'cache').iterdir())    # 32 px over the kept half: 64-px copies
+    assert 'Split (by image: the file names carry no patient ids)' in r.stdout      # cell images name no patient
     spec = json.loads((tmp_path/'run'/'model.json').read_text())
     assert spec['image']['resize']['crop'] == 0.5 and spec['format_version'] == 5
     r = cli('evaluate', tmp_path/'run', data, '--out', tmp_path/'eval', '--quiet')
