@@ -290,7 +290,7 @@ def train_main(argv=None) -> int:
         print(tbl.drop(columns='split').to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp, threshold=thr), out/'confusion_matrix.png', overwrite=True)
     export(learn, out/'model', overwrite=True)
-    save_run_record(learn, out/'run.json', overwrite=True, data=str(source), cached_copy=str(data) if data != source else None, synthetic=synthetic, train_secs=t.secs,
+    save_run_record(learn, out/'run.json', overwrite=True, data=str(source), cached_copy=str(data) if data != source else None, synthetic=synthetic, train_secs=t.secs, grouping=grouping,
                     cli_args={k: v for k, v in vars(a).items() if not k.startswith('_')})
     print(f"\nTrained in {t.secs:.0f} s on {device_name()}, {training_precision(learn) or 'float32'}. "
           f"Wrote {out}/: model.pth, model.json, metrics.csv, confusion_matrix.png, run.json")
