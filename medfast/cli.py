@@ -149,8 +149,9 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument('--budget', type=float, default=None, metavar='MINUTES',
                    help="measure a few batches, then choose the number of models (unless --ensemble is given), the epochs and the size "
                         "(unless --size is given) to fit: fewer models, each fully trained, before shorter or smaller ones; "
-                        "a lighter network (xresnet18_half) where the recipe's own, or without a recipe ResNet-18 over up to 30 epochs, "
-                        "would train under two thirds of its schedule (unless --arch is given); training then follows the clock: "
+                        "a lighter network (xresnet18_half) where the recipe's own would train under two thirds of its schedule, "
+                        "or, without a recipe, where ResNet-18 would not train all its epochs (30 unless --epochs is given; kept if --arch is given); "
+                        "training then follows the clock: "
                         "fewer epochs if the machine slows down, more (to the same cap) if it runs faster than measured")
     parser.set_defaults(_recipe_defaults={k: parser.get_default(k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed', 'balance')})
     return parser

@@ -172,7 +172,7 @@ class Recipe:
                  label_smoothing:float=0.1, balance:float=1.0, augment:dict|str|None=None, n_models:int=1, tta:bool=False,
                  threshold:str|float|None='binormal', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
                  budget:float|None=None, bf16:bool|None=None, detail:int|None=None, dihedral:bool=False, crop:float|None=None,
-                 fallback_arch:str|None='xresnet18_half', min_steps:int|None=16):
+                 fallback_arch:str|None='xresnet18_half', min_share:float=2/3, min_steps:int|None=16):
         store_attr()
         if crop is not None: self.crop = check_crop(crop)
         self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
@@ -187,7 +187,7 @@ class Recipe:
         return AUGMENTATIONS[self.augment]() if isinstance(self.augment, str) else xray_tfms(size=None, **self.augment)
     def __repr__(self): return f"Recipe({', '.join(f'{k}={v!r}' for k, v in self.dict().items())})"
     def dict(self) -> dict: return {k: getattr(self, k) for k in ('arch', 'size', 'epochs', 'lr', 'wd', 'bs', 'label_smoothing',
-                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop', 'fallback_arch', 'min_steps')}
+                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop', 'fallback_arch', 'min_share', 'min_steps')}
 
 @delegates(Recipe)
 def small_image_recipe(**kwargs) -> Recipe:
@@ -270,10 +270,10 @@ def _timing_secs(minutes:float|None) -> float:
     "Seconds of batches `estimate_epoch_time` times for a plan of `minutes`: 1% of the budget, from 2 to 15 s (a 2-s sample of small batches was 30-50% off)"
     return float(min(15., max(2., (minutes or 0) * 60 / 100)))
 
-def _maybe_lighter(recipe, dls, est, verbose, min_share=2/3):
-    "Switch `recipe` to its `fallback_arch` when its own network trains less than `min_share` of the schedule in the budget"
+def _maybe_lighter(recipe, dls, est, verbose):
+    "Switch `recipe` to its `fallback_arch` when its own network trains less than `recipe.min_share` of the schedule in the budget"
     fb = recipe.fallback_arch
-    if not fb or fb == recipe.arch or recipe.pretrained or (share := schedule_share(recipe, est['epoch_secs'])) >= min_share: return est
+    if not fb or fb == recipe.arch or recipe.pretrained or (share := schedule_share(recipe, est['epoch_secs'])) >= recipe.min_share: return est
     lighter = copy(recipe); lighter.arch = fb
     est_fb = estimate_epoch_time(recipe_learner(dls, lighter), min_secs=_timing_secs(recipe.budget), verbose=verbose)
     if est_fb['epoch_secs'] >= est['epoch_secs']: return est
@@ -423,7 +423,8 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
                     epochs=BUDGET_EPOCHS if budget and 'epochs' not in given else getattr(args, 'epochs', 4),
                     lr=ifnone(getattr(args, 'lr', None), 2e-3 if pretrained else 3e-3), label_smoothing=0., augment=False,
                     balance=1.0 if getattr(args, 'balance', 'none') == 'sampler' else 0., wd=None, monitor=None, threshold=None,
-                    fallback_arch='xresnet18_half' if budget and 'arch' not in given else None)   # a network you chose is kept
+                    fallback_arch='xresnet18_half' if budget and 'arch' not in given else None,  # a network you chose is kept
+                    min_share=1.)                                      # ResNet-18 kept only where it trains all its epochs
         base.update(seed=getattr(args, 'seed', 42), pretrained=pretrained)
         r = Recipe(**base)
     else: r = RECIPES[name](**given, pretrained=pretrained, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept
