@@ -10,8 +10,8 @@ import argparse, importlib.util, math, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'train_main', 'evaluate_main', 'predict_main',
-           'export_main']
+__all__ = ['SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'uses_imagenet', 'train_main', 'evaluate_main',
+           'predict_main', 'export_main']
 
 # %% ../nbs/11_cli.ipynb #57c58ece
 SUBCOMMANDS = {
@@ -78,6 +78,7 @@ def _check_train_args(a):
     "Fail early, with a one-line message naming the flag, on `medfast train` arguments that cannot work"
     _check_common(a)
     if a.epochs < 1: _fail(f"--epochs must be at least 1 (got {a.epochs}); 0 epochs would export an untrained model.")
+    if not 0 <= a.seed < 2**32: _fail(f"--seed must be from 0 to 4294967295 (got {a.seed}).")
     if a.size is not None and not 16 <= a.size <= 4096: _fail(f"--size must be from 16 to 4096 px (got {a.size}).")
     if a.lr is not None and not 0 < a.lr < 10: _fail(f"--lr must be a positive learning rate such as 2e-3 (got {a.lr}).")
     if a.n_synthetic < 20: _fail(f"--n-synthetic must be at least 20 (got {a.n_synthetic}).")
@@ -88,6 +89,8 @@ def _check_train_args(a):
     if a.data is not None: _must_exist(a.data, '--data')
     import medfast.recipes                  # the network names need the registry (and the recipes' own networks)
     from medfast.models import arch_names
+    if medfast.recipes.uses_recipe(a) or a.data is not None and medfast.recipes.is_medmnist(a.data):
+        medfast.recipes.recipe_from_args(a)   # the recipe's options (its name, --balance, ...) checked before the data are read
     if a.arch.startswith('timm/'):
         if importlib.util.find_spec('timm') is None: _fail(f"--arch {a.arch} needs timm: pip install \"medfast[timm]\".")
     elif a.arch not in arch_names():
@@ -96,19 +99,45 @@ def _check_train_args(a):
 def _check_evaluate_args(a):
     "Fail early on `medfast evaluate` arguments that cannot work"
     _check_common(a)
-    if a.n_boot < 0: _fail(f"--n-boot must be 0 or more (got {a.n_boot}).")
+    if a.n_boot < 0 or 0 < a.n_boot < 100: _fail(f"--n-boot must be 0 (no intervals) or at least 100 resamples (got {a.n_boot}); the default is 1000.")
+    if not 0 <= a.seed < 2**32: _fail(f"--seed must be from 0 to 4294967295 (got {a.seed}).")
     if a.top_losses < 0: _fail(f"--top-losses must be 0 or more (got {a.top_losses}).")
     if a.threshold is not None and not 0 <= a.threshold <= 1: _fail(f"--threshold must be a probability from 0 to 1 (got {a.threshold}).")
     _must_exist(a.test, 'test folder'); _model_must_exist(a.model)
+    if str(a.model).endswith(('.onnx', '.onnx.json')):
+        _fail(f"{a.model} is an ONNX model: medfast evaluate needs the PyTorch model it was exported from (model.json + model.pth); "
+              "ONNX models run with medfast predict.")
+
+def _check_device(device):
+    "Fail with one line on a `--device` torch cannot use on this machine (None: the default)"
+    if device is None: return
+    import torch
+    try: d = torch.device(device)
+    except RuntimeError: _fail(f"--device {device!r} is not a device torch knows; use cpu, cuda or cuda:N.")
+    if d.type == 'cuda' and not torch.cuda.is_available(): _fail(f"--device {device}: torch sees no GPU on this machine; use --device cpu, or leave --device out.")
+    if d.type == 'cuda' and (d.index or 0) >= torch.cuda.device_count():
+        _fail(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), numbered from 0.")
 
 def _check_predict_args(a):
     "Fail early on `medfast predict` arguments that cannot work (an --out that is a folder or an image, a zero batch)"
     out = Path(a.out).expanduser()
     if out.is_dir(): _fail(f"--out {out} is a folder; name a CSV file to write, e.g. --out {out/'predictions.csv'}.")
     if out.suffix.lower() != '.csv': _fail(f"--out {out} must name a .csv file (e.g. --out predictions.csv), so no image or other file is ever replaced.")
+    _parent_not_file(out)
     if not 1 <= a.bs <= 4096: _fail(f"--bs must be from 1 to 4096 (got {a.bs}); try --bs 64.")
     if a.workers is not None and a.workers < 1: _fail(f"--workers must be at least 1 (got {a.workers}).")
     _model_must_exist(a.model)
+
+def _parent_not_file(out:Path):
+    "Fail with one line where a file stands in the folders above `--out`"
+    if (f := next((d for d in out.parents if d.exists()), None)) is not None and not f.is_dir():
+        _fail(f"--out {out}: {f} is a file, not a folder; choose another place to write.")
+
+def _make_parent(out:Path):
+    "Create the folder `--out` is written into, or fail with one line naming it"
+    _parent_not_file(out)
+    try: out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e: _fail(f"--out {out}: cannot create the folder {out.parent} ({(e.strerror or type(e).__name__).lower()}); choose a folder you can write to.")
 
 def _check_trained(learn):
     "After training: stop with a clear message if it diverged, before anything is evaluated or written"
@@ -171,13 +200,16 @@ def _train_parser():
                    help="epochs (default 4; with --budget, the most it may plan: 30 without a recipe; a recipe's own unless typed)")
     p.add_argument('--size', type=int, default=None, action=_Typed, help="image size in px (default: the recipe's own, e.g. 48 for xray; without a recipe chosen for the machine and printed: on a CPU "
                    "64 px from scratch, 128 px pretrained; the architecture's own size on a GPU; 64 on the synthetic set)")
-    p.add_argument('--bs', type=int, default=16, action=_Typed, help="batch size (default 16: more steps per epoch on small sets)")
-    p.add_argument('--lr', type=float, default=None, action=_Typed, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch)")
+    p.add_argument('--bs', type=int, default=16, action=_Typed, help="batch size (default 16: more steps per epoch on small sets; "
+                   "with a recipe, the recipe's own: 128, cells 32, halved for small training sets)")
+    p.add_argument('--lr', type=float, default=None, action=_Typed, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch; "
+                   "with a recipe, the recipe's own: 4e-3)")
     p.add_argument('--seed', type=int, default=42, action=_Typed, help="seed of the split, the initial weights and the batches (default 42)")
     p.add_argument('--pretrained', choices=['auto', 'yes', 'no'], default='auto',
-                   help="ImageNet weights: auto = yes for real data, no for the synthetic set")
-    p.add_argument('--balance', choices=['none', 'weights', 'sampler'], default='none',
-                   help="class imbalance: weighted loss or balanced batches")
+                   help="ImageNet weights: auto = yes for real image folders trained without a recipe; no for the synthetic set, "
+                        "MedMNIST .npz files and the recipes, which train from scratch")
+    p.add_argument('--balance', choices=['none', 'weights', 'sampler'], default='none', action=_Typed,
+                   help="class imbalance: weighted loss or balanced batches (default none; a recipe's own: balanced batches)")
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set")
     p.add_argument('--out', default='runs/train', help="output folder (a new sibling if it holds results)")
     p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results")
@@ -219,6 +251,10 @@ def _cached_tree(data, size, cache_dir=None, main=True) -> Path:
         print(f"Cache: {n} images at {size} px under {cached_folder(data, size, cache_dir)} (reused while the originals are unchanged)")
     return cached_folder(data, size, cache_dir)
 
+def uses_imagenet(a, synthetic:bool=False, npz:bool=False) -> bool:
+    "Whether `medfast train` starts from ImageNet weights: `--pretrained yes`, or `auto` on real image folders trained without a recipe"
+    return a.pretrained == 'yes' or (a.pretrained == 'auto' and not synthetic and not npz and a.recipe == 'none')
+
 def train_main(argv=None) -> int:
     "`medfast train`: train, print validation/test metrics, write model, metrics, confusion matrix and run record"
     a = _train_parser().parse_args(argv); _check_train_args(a)
@@ -232,7 +268,7 @@ def train_main(argv=None) -> int:
     from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
-    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, saved_threshold
+    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, saved_threshold, augment_tfms
     synthetic = a.data is None
     npz = not synthetic and is_medmnist(a.data)
     recipe = uses_recipe(a) or npz
@@ -243,14 +279,15 @@ def train_main(argv=None) -> int:
             data = synthetic_xrays(synthetic_home()/f'xrays-n{a.n_synthetic}-seed0', n=a.n_synthetic, size=128, seed=0)
             print(f"Data: SYNTHETIC chest X-rays (generated by medfast, not real patients) in {data}")
         else: data = Path(a.data); print(f"Data: {data}")
-        pretrained = a.pretrained == 'yes' or (a.pretrained == 'auto' and not synthetic)
+        pretrained = uses_imagenet(a, synthetic, npz)
         size = a.size or (64 if synthetic else default_image_size(a.arch, pretrained))
         source = data
         if a.cache is not None and not npz: data = _cached_tree(data, _cache_size(a, size, recipe, pretrained), a.cache or None, main)
         seed_everything(a.seed)
         if not npz:
-            dls = (pneumonia_dls(data, size=size, bs=a.bs, seed=a.seed) if a.task == 'pneumonia'
-                   else folder_dls(data, size=size, bs=a.bs, seed=a.seed))
+            aug = {} if a.augment is None else dict(batch_tfms=augment_tfms(a.augment))   # else the loader's own
+            dls = (pneumonia_dls(data, size=size, bs=a.bs, seed=a.seed, **aug) if a.task == 'pneumonia'
+                   else folder_dls(data, size=size, bs=a.bs, seed=a.seed, **aug))
             if main: check_split(dls, a.allow_leaks)                               # every split readable, no duplicates
     if main:
         out = claim_folder(a.out, a.overwrite)                                     # only once the data is usable
@@ -314,7 +351,8 @@ def _evaluate_parser():
     p.add_argument('--out', default='runs/evaluate', help="output folder; a new sibling (evaluate-2, ...) if it holds results")
     p.add_argument('--tta', action='store_true', help="test-time augmentation (average over augmented copies)")
     p.add_argument('--threshold', type=float, default=None,
-                   help="binary tasks: predict the positive (second) class when its probability >= this (default: argmax)")
+                   help="binary tasks: predict the positive (second) class when its probability >= this "
+                        "(default: the threshold saved in the model, else argmax)")
     p.add_argument('--n-boot', type=int, default=1000, help="bootstrap resamples for the 95%% CIs (0: none)")
     p.add_argument('--seed', type=int, default=42, help="seed of the bootstrap and of TTA augmentation")
     p.add_argument('--top-losses', type=int, default=16, help="images in the top-losses grid (0: skip it)")
@@ -344,6 +382,7 @@ def evaluate_main(argv=None) -> int:
     from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
+    _check_device(a.device)
     timings = {}
     with Timer() as t: learn = load(a.model, device=a.device, trust_pickle=a.trust_pickle)
     timings['load'] = t.secs
@@ -501,7 +540,7 @@ def predict_main(argv=None) -> int:
     else: learn = load(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
     items = _predict_items(a, shard, done)
     if done: print(f"Resuming {out}: {len(done)} file(s) done, {len(items)} to go.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(out)
     classes = _spec_of(learn)['classes']
     n, errors, labels = 0, 0, Counter()
     with open(out, 'a' if done else 'w', newline='') as f:
@@ -530,10 +569,17 @@ def _export_parser():
 def export_main(argv=None) -> int:
     "`medfast export MODEL [--onnx]`: write an ONNX model with its preprocessing contract, or convert a trusted pickle"
     a = _export_parser().parse_args(argv)
+    if a.safetensors and not a.onnx: _fail("--safetensors goes with --onnx (the weights beside an ONNX model); a medfast model's weights are in model.pth already.")
+    _model_must_exist(a.model)                          # at once, before torch and fastai are imported
+    if not a.onnx:
+        from medfast.core import locate_model
+        kind, file = locate_model(a.model)
+        if kind == 'safe': _fail(f"{file} is a medfast model already (model.json + model.pth); pass --onnx to write it as an ONNX model for onnxruntime.")
     from medfast.inference import load, export
     learn = load(a.model, device='cpu', trust_pickle=a.trust_pickle)
     src = Path(a.model).expanduser()
-    stem = Path(a.out) if a.out else (src if src.is_dir() else src.parent)/'model'
+    stem = Path(a.out).expanduser() if a.out else (src if src.is_dir() else src.parent)/'model'
+    _make_parent(stem)
     if a.onnx:
         from medfast.onnx import export_onnx
         js = export_onnx(learn, stem, safetensors=a.safetensors, overwrite=a.overwrite)

@@ -163,12 +163,20 @@ def _publish(tmp:Path, p:Path, overwrite:bool=True):
         os.replace(tmp, p); return
     tmp.unlink()
 
+def _unwritable(d, e:OSError, what:str='create the folder') -> MedfastError:
+    "One-line error for a folder `d` the system would not let us `what` (the `OSError` `e`)"
+    why = ('part of the path is a file, not a folder' if isinstance(e, (NotADirectoryError, FileExistsError))
+           else (e.strerror or type(e).__name__).lower())
+    return MedfastError(f"Cannot {what} {d} ({why}); choose an output folder you can write to.")
+
 def _tmp_beside(path) -> tuple:
     "`(path, unique temporary file beside it)`, refusing a folder and creating the parent"
     p = Path(path).expanduser()
     if p.is_dir(): raise IsADirectoryError(f"{p} is a folder; name a file to write.")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    return p, _unique_tmp(p)
+    try: p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise _unwritable(p.parent, e) from None
+    try: return p, _unique_tmp(p)
+    except OSError as e: raise _unwritable(p.parent, e, 'write in') from None
 
 def atomic_write(path, write_fn, overwrite:bool=True) -> Path:
     "Write `path` by calling `write_fn(tmp)` on a unique temporary file beside it, then renaming it into place"
@@ -256,6 +264,7 @@ def _claim_one(d:Path, overwrite:bool) -> bool:
     try:
         try: d.mkdir(parents=True); created = True
         except FileExistsError: created = False
+        except OSError as e: raise _unwritable(d, e, 'create the output folder') from None
         if not d.is_dir(): raise MedfastError(f"{d} is a file, not a folder; choose another output folder (--out).")
         if not created and not overwrite and any(d.iterdir()):
             lock_path(d, 'claim-').unlink(missing_ok=True); return False

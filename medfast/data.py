@@ -128,6 +128,11 @@ def _find_dir(path, name):
 
 def _holds_classes(path): return {p.name.upper() for p in path.iterdir() if p.is_dir()} >= {'NORMAL', 'PNEUMONIA'}
 
+def _holds_image_folders(path):
+    "Whether `path` has sub-folders holding images, as a folder of class folders does"
+    return any(any(err is None for _, err in walk_images(d)) for d in path.iterdir()
+               if d.is_dir() and not d.name.startswith(('.', '_')))
+
 def kermany_split(path, split:str='train', required:bool=True) -> Path|None:
     "The `split` folder (train/val/test) of a Kermany-layout dataset at or just below `path` (a train folder itself is its own `train`)"
     path = check_path(path, 'chest X-ray folder', is_dir=True)
@@ -136,8 +141,10 @@ def kermany_split(path, split:str='train', required:bool=True) -> Path|None:
     if found is None and path.name.lower() == 'chest_xray' and (path/'chest_xray').is_dir():
         found = _find_dir(path/'chest_xray', split.lower())
     if found is None and required:
+        hint = (" Its sub-folders hold images: for one folder per class use `--task folder` (`folder_dls` in Python)."
+                if not _holds_classes(path) and _holds_image_folders(path) else "")
         raise DataLayoutError(f"No '{split}' folder in {path}. Expected the Kermany layout "
-                              f"{path}/{{train,val,test}}/{{NORMAL,PNEUMONIA}}/*.jpeg (or a train folder holding NORMAL/ and PNEUMONIA/).")
+                              f"{path}/{{train,val,test}}/{{NORMAL,PNEUMONIA}}/*.jpeg (or a train folder holding NORMAL/ and PNEUMONIA/).{hint}")
     return found
 
 def kermany_label(o) -> str:

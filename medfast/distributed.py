@@ -158,10 +158,12 @@ def distribute(learn, **kwargs):
 
 # %% ../nbs/03b_distributed.ipynb #901fdca2
 def parse_shard(s:str) -> tuple:
-    "`(i, n)` from `'I/N'`, with `0 <= I < N`"
+    "`(i, n)` from `'I/N'`, with `0 <= I < N`; a one-line `MedfastError` naming `--shard` otherwise"
     try: i, n = (int(o) for o in str(s).split('/'))
-    except ValueError: raise ValueError(f"--shard must look like I/N (e.g. 0/4), not {s!r}.") from None
-    if not (n >= 1 and 0 <= i < n): raise ValueError(f"--shard {s}: need 0 <= I < N (shards are numbered from 0).")
+    except ValueError: raise MedfastError(f"--shard must look like I/N with 0 <= I < N (e.g. 0/4), not {s!r}.") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise MedfastError(f"--shard {s}: need I/N with 0 <= I < N (shards are numbered from 0"
+                           + (f", so 0/{n} to {n-1}/{n})." if n >= 1 else ")."))
     return i, n
 
 def env_shard():
@@ -197,16 +199,25 @@ def _shard_count(out) -> int:
     ns = {int(f.stem.rsplit('-of-', 1)[1]) for f in out.parent.glob(f"{out.stem}.shard-*-of-*{out.suffix}")
           if f.stem.rsplit('-of-', 1)[1].isdigit()}
     if len(ns) != 1: raise MissingPathError(f"Found {'no' if not ns else 'several kinds of'} shard CSVs for {out} "
-                                            f"({out.stem}.shard-I-of-N{out.suffix}); pass the number of shards.")
+                                            f"({out.stem}.shard-I-of-N{out.suffix}); check --out, or pass the number of "
+                                            "shards with --shards N.")
     return ns.pop()
+
+def _missing_shards(out, n:int, missing) -> str:
+    "Why shards `missing` of `out` cannot be merged: which never started, which are unfinished"
+    partial = [i for i in missing if shard_path(out, i, n, partial=True).exists()]
+    never = [f"{i}/{n}" for i in missing if i not in partial]
+    why = [f"shard(s) never started: {', '.join(never)} (run medfast predict with --shard I/N --out {out} for each)"] if never else []
+    if partial: why.append(f"shard(s) not finished: {', '.join(str(shard_path(out, i, n, partial=True)) for i in partial)} "
+                           "(rerun each with the same --shard and --resume)")
+    return f"Cannot merge {out} yet: {'; '.join(why)}."
 
 def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
     "Join the `n` finished shard CSVs of `out` into `dest` (default `out`) in shard order (the original file order)"
     out = Path(out); n = ifnone(n, _shard_count(out))
     parts = [shard_path(out, i, n) for i in range(n)]
-    unfinished = [str(shard_path(out, i, n, partial=True)) for i, p in enumerate(parts) if not p.exists()]
-    if unfinished: raise MissingPathError(f"Shard(s) not finished: {', '.join(unfinished)}. "
-                                          "Run (or resume with --resume) those shards first.")
+    missing = [i for i, p in enumerate(parts) if not p.exists()]
+    if missing: raise MissingPathError(_missing_shards(out, n, missing))
     dest = Path(ifnone(dest, out))
     if dest.exists() and not overwrite: raise FileExistsError(f"{dest} exists; pass overwrite=True (--overwrite) to replace it.")
     tmp = dest.with_name(dest.name + '.merging')

@@ -178,6 +178,18 @@ def _check_trained(learn, allow_diverged:bool=False):
     raise MedfastError(f"Not exporting: {why}, so its predictions would be meaningless. Retrain with a lower learning "
                        "rate; to export it anyway, pass allow_diverged=True.")
 
+_MODEL_SUFFIXES = ('.onnx.json', '.json', '.pth', '.pkl', '.onnx', '.safetensors')     # what medfast writes for a model
+
+def _model_stem(path) -> Path:
+    "`path` without a model suffix medfast writes (`.json`, `.pth`, `.pkl`, `.onnx`, ...); any other dot stays in the name"
+    p = Path(path).expanduser()
+    s = next((s for s in _MODEL_SUFFIXES if p.name.lower().endswith(s) and len(p.name) > len(s)), '')
+    return p.with_name(p.name[:len(p.name) - len(s)]) if s else p
+
+def _with_ext(stem, ext:str) -> Path:
+    "`stem` with `ext` appended (`model.v2` + `.json` is `model.v2.json`, where `with_suffix` would give `model.json`)"
+    return Path(stem).with_name(Path(stem).name + ext)
+
 def _publish_pair(files:dict, overwrite:bool, lock):
     "Write `{path: bytes}` to unique temporary files, then move all into place together under `lock`"
     tmps = {}
@@ -194,17 +206,16 @@ def _publish_pair(files:dict, overwrite:bool, lock):
 def export(learn, path='model', format:str='safe', arch:str|None=None, size=None, model_kwargs:dict|None=None,
            overwrite:bool=False, allow_diverged:bool=False) -> Path:
     "Save `learn` for inference: safe `path.pth` + `path.json` (default) or fastai pickle `path.pkl`; returns the file to `load`"
-    path = Path(path).expanduser()
-    if path.suffix.lower() in ('.pth', '.json', '.pkl'): path = path.with_suffix('')
+    path = _model_stem(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _check_trained(learn, allow_diverged)
     if format == 'pickle':
-        pkl = path.with_suffix('.pkl')
+        pkl = _with_ext(path, '.pkl')
         _refuse_existing([pkl], overwrite)
         return atomic_write(pkl, lambda tmp: learn.export(tmp.absolute()), overwrite=overwrite)
     if format != 'safe': raise ValueError(f"format must be 'safe' or 'pickle', not {format!r}")
     spec = inference_spec(learn, arch, size, model_kwargs)
-    pth, js = path.with_suffix('.pth'), path.with_suffix('.json')
+    pth, js = _with_ext(path, '.pth'), _with_ext(path, '.json')
     _refuse_existing([pth, js], overwrite)
     _check_rebuild(spec, learn.model)
     buf = io.BytesIO()
@@ -305,6 +316,9 @@ def _read_spec(js) -> dict:
         raise ModelMismatchError(f"{js} is not a medfast model description (invalid JSON: {str(e)[:80]}).") from None
     except RecursionError:
         raise ModelMismatchError(f"{js} is not a medfast model description (JSON nested too deeply).") from None
+    if isinstance(spec, dict) and spec.get('format') == 'medfast-onnx':
+        raise ModelMismatchError(f"{js} describes an ONNX model: this needs the PyTorch model it was exported from (model.json + "
+                                 "model.pth). ONNX models run with medfast predict or medfast.onnx.load_onnx.")
     if not isinstance(spec, dict) or spec.get('format') != 'medfast-safe':
         raise ModelMismatchError(f"{js} is not a medfast model description (no \"format\": \"medfast-safe\").")
     v = spec.get('format_version', 1)
@@ -494,8 +508,19 @@ def _is_single(x) -> bool:
     if isinstance(x, (Image.Image, bytes, bytearray, np.ndarray, torch.Tensor)) or hasattr(x, 'read'): return True
     return isinstance(x, (str, os.PathLike)) and not Path(x).is_dir()
 
+def _once(entries):
+    "`entries` without repeats of a file reached twice (overlapping folders, `./x` and `x`), in first-seen order"
+    seen = set()
+    for p, err in entries:
+        key = (os.path.realpath(p.parent), p.name)      # a link to a file under another name stays a file of its own
+        if key not in seen: seen.add(key); yield p, err
+
 def expand_paths(items, recurse:bool=True):
-    "Yield `(file, error)` for files and folders in `items`: images under folders, an error for missing, empty or unreadable ones"
+    "Yield `(file, error)` once for each file and folder in `items`: images under folders, an error for missing, empty or unreadable ones"
+    yield from _once(_expand(items, recurse))
+
+def _expand(items, recurse:bool=True):
+    "`(file, error)` for everything under `items`, repeats included"
     for it in ([items] if isinstance(items, (str, os.PathLike)) else items):
         p = Path(it).expanduser()
         if not p.exists():

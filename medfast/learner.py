@@ -18,7 +18,7 @@ from .models import model_learner
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch', 'RunRecorder',
            'run_table', 'save_run_record', 'CPUMixedPrecision', 'measure_bf16_speedup', 'measure_model_bf16_speedup',
            'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision', 'training_precision',
-           'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
+           'check_batches', 'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -297,6 +297,13 @@ def training_precision(learn) -> str|None:
 # %% ../nbs/04_learner.ipynb #c78c378f
 BALANCE_CHOICES = ('weights', 'sampler', None)
 
+def check_batches(dls):
+    "Fail, naming the sizes, where `dls`'s training loader holds no full batch: nothing would train"
+    if len(dls.train): return
+    n, bs = len(dls.train_ds), dls.train.bs
+    raise MedfastError(f"A batch size of {bs} is more than the {n} training images, so no batch would train: use a batch size "
+                       f"of at most {n}, e.g. {max(1, min(16, n // 4))} (--bs in medfast train).")
+
 @delegates(model_learner, but=['metrics', 'loss_func'])
 def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, balance:str|None=None, class_weights=None,
                     label_smoothing:float=0., seed:int|None=42, cbs=None, fast_cpu:bool|None=None, gpu_amp:bool=True,
@@ -304,6 +311,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     "A Learner for `dls` and `arch` (a medfast name or 'timm/<name>') with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
+    check_batches(dls)
     if seed is not None: seed_everything(seed)
     if balance == 'weights': class_weights = balanced_class_weights(dls)
     if balance == 'sampler': dls = balanced_sampler(dls)

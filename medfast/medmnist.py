@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/medmnist.html.md"""
 
 # %% ../nbs/02b_medmnist.ipynb #e5654838
 from __future__ import annotations
-import warnings
+import warnings, zipfile
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from fastai.vision.all import *
@@ -26,18 +26,32 @@ def _check_images(x, key, p):
     if x.ndim == 3: return x[:, None]
     raise DataLayoutError(f"{key} in {p} has shape {x.shape}; MedMNIST images are (N,H,W) grey or (N,H,W,3) colour.")
 
+def _open_npz(p):
+    "The arrays of `.npz` file `p`, refusing a file that `numpy.savez` did not make (never unpickling anything)"
+    bad = f"{p} is not a valid NumPy .npz file (truncated, or not made by numpy.savez); download or save it again."
+    try: data = np.load(p)                                   # allow_pickle=False, numpy's default
+    except Exception: raise DataLayoutError(bad) from None
+    if not isinstance(data, np.lib.npyio.NpzFile): raise DataLayoutError(bad)
+    return data
+
+def _read_array(data, key, p):
+    "Array `key` of `data`, as a one-line error if it cannot be read as plain numbers"
+    try: return data[key]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        raise DataLayoutError(f"{key} in {p} cannot be read as a plain array (the file is truncated, or it holds "
+                              "Python objects, which medfast never unpickles); save it again with numpy.savez.") from None
+
 def load_medmnist(npz, splits=medmnist_splits) -> dict:
     "`{split: (images, labels)}` from a MedMNIST `.npz`: `uint8` `(N,C,H,W)` images and `int64` `(N,k)` labels"
     p = check_path(npz, 'MedMNIST file', is_dir=False)
-    try: data = np.load(p)
-    except Exception as e: raise DataLayoutError(f"{p} is not a readable NumPy .npz file ({e}).") from None
+    data = _open_npz(p)
     want = [f'{s}_{k}' for s in splits for k in ('images', 'labels')]
     missing = [k for k in want if k not in data.files]
     if missing: raise DataLayoutError(f"{p} lacks the key(s) {missing} (it has {sorted(data.files)}). A MedMNIST "
                                       "file holds {train,val,test}_{images,labels}; check that this is the right file.")
     out = {}
     for s in splits:
-        x, y = data[f'{s}_images'], data[f'{s}_labels']
+        x, y = (_read_array(data, f'{s}_{k}', p) for k in ('images', 'labels'))
         x = _check_images(x, f'{s}_images', p)
         if x.dtype != np.uint8:
             x = np.clip(x*255 if x.max() <= 1 else x, 0, 255).round().astype(np.uint8)
@@ -79,6 +93,9 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
     images, labels = torch.cat([xt, xv, xs]), torch.cat([yt, yv, ys])
     multi_label = labels.shape[1] > 1
     classes = _class_names(labels, classes, multi_label)
+    if not multi_label and len(found := yt.unique().tolist()) < 2:
+        raise DataLayoutError(f"The train split of {npz} has labels for {len(found)} class(es) ({found}); a classifier "
+                              "needs at least 2. Use a file whose train_labels hold every class.")
     cuts = np.cumsum([0, len(xt), len(xv), len(xs)])
     index = {s: range(int(cuts[i]), int(cuts[i+1])) for i, s in enumerate(medmnist_splits)}
     y_tfms = [ArrayRows(labels, torch.Tensor.float), EncodedMultiCategorize(classes)] if multi_label else \

@@ -13,7 +13,8 @@ from torch import nn
 from fastcore.all import *
 from fastai.learner import Learner
 from .core import *
-from .inference import load, inference_spec, inference_learner, predict, _sha256, _versions, _refuse_existing
+from .inference import (load, inference_spec, inference_learner, predict, _sha256, _versions, _refuse_existing,
+                               _model_stem, _with_ext)
 
 # %% auto #0
 __all__ = ['ONNX_FORMAT_VERSION', 'export_onnx', 'OrtModel', 'ort_session', 'load_onnx', 'predict_onnx']
@@ -52,9 +53,8 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     learn = learn_or_path if isinstance(learn_or_path, Learner) else load(learn_or_path, device='cpu')
     spec = dict(getattr(learn, 'medfast_spec', None) or inference_spec(learn))
     for k in ('weights', 'weights_sha256', 'versions', 'created'): spec.pop(k, None)
-    path = Path(path).expanduser()
-    if path.suffix.lower() in ('.onnx', '.json', '.safetensors'): path = path.with_suffix('')
-    onnx_file, js, st = path.with_suffix('.onnx'), path.with_suffix('.onnx.json'), path.with_suffix('.safetensors')
+    path = _model_stem(path)              # 'cells.v1' keeps its '.v1': cells.v1.onnx
+    onnx_file, js, st = (_with_ext(path, e) for e in ('.onnx', '.onnx.json', '.safetensors'))
     _refuse_existing([onnx_file, js] + ([st] if safetensors else []), overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = learn.model

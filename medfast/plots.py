@@ -101,6 +101,11 @@ def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=
 # %% ../nbs/06_plots.ipynb #1038a574
 def _curve_classes(lp): return [1] if len(lp.classes) == 2 else list(range(len(lp.classes)))
 
+def _legend(ax, **kwargs):
+    "Draw `ax`'s legend if anything on it has a label; return whether it did"
+    if not ax.get_legend_handles_labels()[0]: return False
+    ax.legend(**kwargs); return True
+
 def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=(5, 5)) -> Figure:
     "ROC curve(s) with AUC: the positive class of a binary task, else one-vs-rest per class"
     lp = labelled_preds(src, data, classes)
@@ -133,7 +138,8 @@ def plot_pr(src, data=None, classes=None, figsize=(5, 5)) -> Figure:
         ax.axhline(is_pos.mean(), ls='--', lw=1, color=line.get_color())
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.05), xlabel='recall (sensitivity)',
            ylabel='precision (positive predictive value)', title=f"Precision-recall (n={len(lp.targets)}; dashed: prevalence)")
-    ax.legend(loc='lower left', fontsize=8)
+    if not _legend(ax, loc='lower left', fontsize=8):
+        ax.text(0.5, 0.5, 'no positive cases in these labels: no curve', ha='center', va='center', color='grey')
     return fig
 
 # %% ../nbs/06_plots.ipynb #d71b6ed3
@@ -174,7 +180,7 @@ def plot_training(src, figsize=None) -> Figure:
         for s in h.step[h.phase.ne(h.phase.shift()) & (h.step > 1)]:
             for ax in axs: ax.axvline(s - 0.5, ls=':', color='grey')
     for ax in axs:
-        ax.legend(fontsize=8); ax.xaxis.get_major_locator().set_params(integer=True)
+        _legend(ax, fontsize=8); ax.xaxis.get_major_locator().set_params(integer=True)
     return fig
 
 # %% ../nbs/06_plots.ipynb #9716d2d5

@@ -21,10 +21,10 @@ from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_
 
 # %% auto #0
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
-           'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models', 'steps_batch_size', 'Recipe',
-           'small_image_recipe', 'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls', 'recipe_learner',
-           'schedule_share', 'plan_recipe', 'fit_recipe', 'choose_val_threshold', 'TimeBudgetCallback', 'uses_recipe',
-           'recipe_from_args', 'train_from_args', 'saved_threshold']
+           'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models', 'steps_batch_size',
+           'augment_tfms', 'Recipe', 'small_image_recipe', 'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls',
+           'recipe_learner', 'schedule_share', 'plan_recipe', 'fit_recipe', 'choose_val_threshold',
+           'TimeBudgetCallback', 'uses_recipe', 'recipe_from_args', 'train_from_args', 'saved_threshold']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -159,12 +159,17 @@ def plan_models(minutes:float, epoch_secs:float, epochs:int, n_models:int, overh
     return int(max(1, min(n_models, _usable_secs(minutes, overhead) // max(epoch_secs * epochs, 1e-9))))
 
 def steps_batch_size(n_train:int, bs:int, min_steps:int|None=16, min_bs:int=16) -> int:
-    "`bs`, halved (not below `min_bs`) while an epoch of `n_train` images would hold fewer than `min_steps` optimiser steps"
+    "`bs`, halved (not below `min_bs`) while an epoch of `n_train` images would hold fewer than `min_steps` optimiser steps, and at most `n_train`"
     while min_steps and bs // 2 >= min_bs and n_train < min_steps * bs: bs //= 2
-    return bs
+    return min(bs, n_train) if min_steps and n_train else bs     # a tiny set still fills one batch
 
 # %% ../nbs/05c_recipes.ipynb #094e7385
 AUGMENTATIONS = dict(xray=xray_tfms, cells=cell_tfms)   # named augmentation presets (medfast.data)
+
+def augment_tfms(augment) -> list:
+    "Batch augmentation for `augment`: a preset named in `AUGMENTATIONS`, a dict of `xray_tfms` arguments, or none for False or 'none'"
+    if augment is False or augment == 'none': return []
+    return AUGMENTATIONS[augment]() if isinstance(augment, str) else xray_tfms(size=None, **augment)
 
 class Recipe:
     "A training recipe: network, sampling, loss, augmentation, schedule, epoch selection, ensemble, TTA and threshold"
@@ -182,9 +187,8 @@ class Recipe:
             raise ValueError(f"threshold must be one of {', '.join(map(repr, _methods))} (chosen on validation), a probability "
                              f"between 0 and 1, or None (argmax); not {threshold!r}")
     def tfms(self, size=None):
-        "The batch augmentation: a named preset, `xray_tfms(**augment)` for a dict, none for False or 'none'"
-        if self.augment is False or self.augment == 'none': return []
-        return AUGMENTATIONS[self.augment]() if isinstance(self.augment, str) else xray_tfms(size=None, **self.augment)
+        "The batch augmentation (`augment_tfms` of `augment`)"
+        return augment_tfms(self.augment)
     def __repr__(self): return f"Recipe({', '.join(f'{k}={v!r}' for k, v in self.dict().items())})"
     def dict(self) -> dict: return {k: getattr(self, k) for k in ('arch', 'size', 'epochs', 'lr', 'wd', 'bs', 'label_smoothing',
                                     'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop', 'fallback_arch', 'min_share', 'min_steps')}
@@ -417,12 +421,15 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     typed = getattr(args, '_typed', ())                # flags typed on the command line, even as their default (see medfast.cli)
     given = {k: getattr(args, k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed') if getattr(args, k, None) is not None
              and (k in typed or getattr(args, k) != defaults.get(k, object()))}
+    balance = getattr(args, 'balance', 'none')
+    if balance == 'weights': raise MedfastError("--balance weights (a weighted loss) is for plain training; with a recipe, --budget, --ensemble, "
+                                                "--tta, --crop, --dihedral or .npz data, use --balance sampler (balanced batches) or none.")
     if name == 'none':
         budget = getattr(args, 'budget', None) is not None
         base = dict(arch=getattr(args, 'arch', 'resnet18'), size=getattr(args, 'size', None), bs=getattr(args, 'bs', 16),
                     epochs=BUDGET_EPOCHS if budget and 'epochs' not in given else getattr(args, 'epochs', 4),
                     lr=ifnone(getattr(args, 'lr', None), 2e-3 if pretrained else 3e-3), label_smoothing=0., augment=False,
-                    balance=1.0 if getattr(args, 'balance', 'none') == 'sampler' else 0., wd=None, monitor=None, threshold=None,
+                    balance=1.0 if balance == 'sampler' else 0., wd=None, monitor=None, threshold=None,
                     fallback_arch='xresnet18_half' if budget and 'arch' not in given else None,  # a network you chose is kept
                     min_share=1.)                                      # ResNet-18 kept only where it trains all its epochs
         base.update(seed=getattr(args, 'seed', 42), pretrained=pretrained)
@@ -430,6 +437,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     else: r = RECIPES[name](**given, pretrained=pretrained, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept
     r.budget = args.budget
     if 'bs' in given: r.min_steps = None                # a batch size you typed is kept
+    if 'balance' in typed: r.balance = 1.0 if balance == 'sampler' else 0.    # --balance none: the data's own class mix
     if getattr(args, 'ensemble', None) is not None: r.n_models = args.ensemble     # else the recipe's own
     if getattr(args, 'tta', None) is not None: r.tta = args.tta
     if getattr(args, 'augment', None) is not None: r.augment = args.augment

@@ -81,7 +81,7 @@ def test_train_kermany_folder_picks_xray_recipe(cli, tmp_path):
     assert spec['image']['resize']['detail'] == [28, 28] and spec['image']['resize']['size'] == [32, 32] and 'threshold' in spec
     rec = json.loads((tmp_path/'run'/'run.json').read_text())
     assert rec['cli_args']['recipe'] == 'xray' and rec['args']['epochs_trained'] == [1]
-    r = cli('train', '--data', data/'train', '--pretrained', 'no', '--epochs', 1, '--size', 32, '--quiet',
+    r = cli('train', '--data', data/'train', '--pretrained', 'no', '--epochs', 1, '--size', 32, '--bs', 8, '--quiet',
             '--out', tmp_path/'plain')
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'detail' not in json.loads((tmp_path/'plain'/'model.json').read_text())['image']['resize']
@@ -113,3 +113,22 @@ def test_train_medmnist_file(cli, tmp_path):
     assert 'test metrics (tiny.npz' in r.stdout
     rec = json.loads((tmp_path/'run'/'run.json').read_text())
     assert rec['args']['recipe']['bs'] == 8 and rec['data'] == str(npz) and rec['split']['valid'] > 0
+
+def test_train_argument_errors(cli, tmp_path):
+    "Flags that cannot work stop with one line naming the flag, before the data are read and before --out is claimed"
+    from medfast.synthetic import synthetic_medmnist
+    npz = synthetic_medmnist(tmp_path/'tiny.npz', n=48, size=28, seed=0)
+    for args, says in [(('--seed', -1), '--seed'), (('--recipe', 'smallimage'), 'small_image'),
+                       (('--data', npz, '--balance', 'weights'), '--balance sampler'),
+                       (('--budget', 5, '--balance', 'weights'), '--balance sampler')]:
+        r = cli('train', *args, '--out', tmp_path/'run')
+        assert r.returncode == 1 and says in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
+        assert 'Outputs:' not in r.stdout and not (tmp_path/'run').exists(), args
+
+def test_train_batch_larger_than_training_set(cli, tmp_path):
+    "A batch size above the number of training images would train nothing: refused, nothing exported"
+    from medfast.synthetic import synthetic_xrays
+    data = synthetic_xrays(tmp_path/'xr', n=24, size=32, seed=0)
+    r = cli('train', '--data', data, '--pretrained', 'no', '--size', 32, '--epochs', 1, '--bs', 256, '--out', tmp_path/'run')
+    assert r.returncode == 1 and 'batch size of 256' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not (tmp_path/'run'/'model.pth').exists()

@@ -100,3 +100,17 @@ def test_predict_shards_merge_and_resume(trained, tmp_path):
     with pytest.raises(FileNotFoundError, match='partial'): predict_main(['--merge', '--out', str(tmp_path/'s.csv'), '--shards', '2', '--overwrite'])
     _predict(model, *paths, '--out', tmp_path/'s.csv', '--shard', '1/2', '--resume')
     assert (tmp_path/'s.shard-1-of-2.csv').exists() and not (tmp_path/'s.shard-1-of-2.partial.csv').exists()
+
+def test_merge_says_which_shards_are_missing(tmp_path):
+    "No launcher needed: merge names the shards that never started apart from those left unfinished"
+    from medfast.core import MedfastError
+    from medfast.distributed import merge_shards, parse_shard, shard_path
+    out = tmp_path/'p.csv'
+    shard_path(out, 0, 3).write_text('file,label\na.png,x\n')
+    shard_path(out, 1, 3, partial=True).write_text('file,label\n')
+    with pytest.raises(MedfastError) as e: merge_shards(out)
+    msg = str(e.value)
+    assert 'never started: 2/3' in msg and 'p.shard-2-of-3' not in msg and 'not finished: ' + str(shard_path(out, 1, 3, partial=True)) in msg
+    with pytest.raises(MedfastError, match='--shards N'): merge_shards(tmp_path/'none.csv')
+    for bad in ('2/2', 'x', '1/0'):
+        with pytest.raises(MedfastError, match='--shard .*0 <= I < N'): parse_shard(bad)

@@ -61,3 +61,21 @@ def test_evaluate_clear_errors(cli, tiny_model, tmp_path):
     assert r.returncode == 1 and 'nope' in r.stderr, r.stderr
     r = cli('evaluate', model, tmp_path/'missing', '--out', tmp_path/'ev')
     assert r.returncode == 1 and 'missing' in r.stderr, r.stderr
+
+def test_evaluate_and_export_argument_errors(cli, tiny_model, tmp_path):
+    "Arguments that cannot work stop with one line naming the flag and the fix, before anything is written"
+    model, test, _ = tiny_model
+    for args, says in [(('--n-boot', 5), '--n-boot'), (('--seed', -1), '--seed'), (('--device', 'bogus'), '--device'),
+                       (('--device', 'cuda:99'), '--device')]:
+        r = cli('evaluate', model, test, '--out', tmp_path/'ev', *args)
+        assert r.returncode == 1 and says in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
+    assert not (tmp_path/'ev').exists()
+    onnx = tmp_path/'m.onnx'; onnx.write_bytes(b'')
+    r = cli('evaluate', onnx, test)
+    assert r.returncode == 1 and 'medfast predict' in r.stderr, r.stderr
+    r = cli('export', model)                                        # a safe model already: only --onnx has work to do
+    assert r.returncode == 1 and '--onnx' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    r = cli('export', model, '--safetensors')
+    assert r.returncode == 1 and '--safetensors goes with --onnx' in r.stderr, r.stderr
+    r = cli('predict', model, test, '--out', Path(model).parent/'model.pth'/'p.csv')   # a file where a folder should be
+    assert r.returncode == 1 and 'is a file, not a folder' in r.stderr and 'Traceback' not in r.stderr, r.stderr

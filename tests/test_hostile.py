@@ -248,3 +248,64 @@ def test_dicom_with_pydicom(tmp_path):
     assert open_image((tmp_path/'x.dcm').read_bytes()).size == (64, 48)  # an upload (bytes)
     (tmp_path/'bad.dcm').write_bytes(b'\0'*128 + b'DICM' + b'junk'*10)
     with pytest.raises(BadImageError, match=r'bad\.dcm: cannot read DICOM'): open_image(tmp_path/'bad.dcm')
+
+# --------------------------------------------------------------------- broken data files and output folders
+
+def _one_line(r):
+    "The CLI refused with one line naming the problem: no traceback"
+    assert r.returncode in (1, 2) and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    return r.stderr
+
+def test_corrupt_npz_never_suggests_pickle(tmp_path):
+    from medfast.medmnist import load_medmnist
+    from medfast.synthetic import synthetic_medmnist
+    good = synthetic_medmnist(tmp_path/'good.npz', n=16)
+    (tmp_path/'x.npz').write_bytes(b'x'); (tmp_path/'cut.npz').write_bytes(good.read_bytes()[:3000])
+    np.save(tmp_path/'arr.npy', np.zeros(3))
+    for f in ('x.npz', 'cut.npz', 'arr.npy'):
+        with pytest.raises(DataLayoutError, match=rf'{f} is not a valid NumPy \.npz file') as e: load_medmnist(tmp_path/f)
+        assert 'pickle' not in str(e.value)
+    np.savez(tmp_path/'obj.npz', **{k: np.array([None], object) for k in ('train_images', 'train_labels')})
+    with pytest.raises(DataLayoutError, match=r'train_images in .*obj\.npz.*never unpickles') as e:
+        load_medmnist(tmp_path/'obj.npz', splits=('train',))
+    assert 'allow_pickle' not in str(e.value)
+
+def test_npz_with_one_training_class_refused(tmp_path):
+    from medfast.medmnist import medmnist_dls
+    from medfast.synthetic import synthetic_medmnist
+    arrs = dict(np.load(synthetic_medmnist(tmp_path/'two.npz', n=16)))
+    arrs['train_labels'] = np.zeros_like(arrs['train_labels']); np.savez(tmp_path/'one.npz', **arrs)
+    with pytest.raises(DataLayoutError, match=r'train split of .*one\.npz has labels for 1 class.*at least 2'):
+        medmnist_dls(tmp_path/'one.npz')
+
+def test_class_folders_under_pneumonia_task_point_to_folder_task(tmp_path):
+    from medfast.data import kermany_split
+    for c in ('basophil', 'platelet'): (tmp_path/c).mkdir(); Image.fromarray(ramp()).save(tmp_path/c/'a.png')
+    with pytest.raises(DataLayoutError, match=r"No 'train' folder.*use `--task folder` \(`folder_dls` in Python\)"):
+        kermany_split(tmp_path)
+
+def test_output_folder_that_cannot_be_made(tmp_path):
+    from medfast.core import MedfastError, claim_folder, atomic_write
+    (tmp_path/'metrics.csv').write_text('x')
+    for f in (lambda: claim_folder(tmp_path/'metrics.csv'/'sub'),
+              lambda: atomic_write(tmp_path/'metrics.csv'/'sub'/'a.txt', lambda tmp: tmp.write_text('a'))):
+        with pytest.raises(MedfastError, match=r'metrics\.csv.*part of the path is a file.*choose an output folder you can write to'): f()
+    if Path('/proc/self').is_dir():                           # Linux: nothing can be created in /proc
+        with pytest.raises(MedfastError, match=r'/proc/medfast-x .*choose an output folder'): claim_folder('/proc/medfast-x')
+
+def test_cli_broken_npz_and_output_path_one_line(tmp_path, cli):
+    from medfast.synthetic import synthetic_medmnist
+    (tmp_path/'bad.npz').write_bytes(b'x')
+    err = _one_line(cli('train', '--data', tmp_path/'bad.npz', '--epochs', 1, '--out', tmp_path/'r', cwd=tmp_path))
+    assert 'bad.npz is not a valid NumPy .npz file' in err and 'pickle' not in err
+    (tmp_path/'metrics.csv').write_text('x')
+    err = _one_line(cli('train', '--data', synthetic_medmnist(tmp_path/'s.npz', n=16), '--epochs', 1, '--size', 32,
+                        '--pretrained', 'no', '--out', tmp_path/'metrics.csv'/'sub', cwd=tmp_path))
+    assert 'metrics.csv/sub' in err and 'choose an output folder you can write to' in err
+
+def test_pr_curve_of_one_class_test_set_draws_no_empty_legend():
+    import warnings
+    from medfast.plots import plot_pr
+    probs = np.array([[0.8, 0.2], [0.6, 0.4], [0.3, 0.7]])
+    with warnings.catch_warnings(): warnings.simplefilter('error'); ax = plot_pr(probs, np.zeros(3, int), ['NORMAL', 'PNEUMONIA']).axes[0]
+    assert ax.get_legend() is None

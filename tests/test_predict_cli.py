@@ -76,3 +76,44 @@ def test_predict_cli_bad_model(run, cli):
     r = cli('predict', root/'no_model_here', mixed, '--out', root/'x.csv')
     assert r.returncode != 0 and 'no_model_here' in r.stderr and 'Traceback' not in r.stderr
     assert not (root/'x.csv').exists()
+
+def test_predict_cli_overlapping_paths(run, cli):
+    "A folder and its sub-folder (and a file in it) given together: each file gets one row, where first found"
+    root, mixed, good_names, expected_errors = run
+    out = root/'overlap.csv'
+    r = cli('predict', root/'run', mixed, mixed/'sub', mixed/'sub'/'cmyk.jpeg', '--out', out, '--quiet')
+    assert r.returncode == 0, r.stderr[-3000:]
+    t = pd.read_csv(out)
+    assert t.file.is_unique and len(t) == len(good_names) + 3               # zero, truncated, text: no missing/empty_dir here
+
+def test_predict_cli_bad_shard(run, cli):
+    root, mixed, *_ = run
+    for bad in ('3/2', 'abc', '0/0'):
+        r = cli('predict', root/'run', mixed, '--out', root/'bad_shard.csv', '--shard', bad)
+        assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+        assert len(r.stderr.strip().splitlines()) == 1 and '--shard' in r.stderr and '0 <= I < N' in r.stderr
+    assert not list(root.glob('bad_shard*'))
+
+def test_predict_cli_merge_says_what_is_missing(run, cli):
+    root, mixed, *_ = run
+    out = root/'sh'/'sh.csv'; out.parent.mkdir()
+    r = cli('predict', root/'run', mixed, '--out', out, '--shard', '0/2', '--quiet')
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = cli('predict', '--merge', '--out', out)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr
+    assert 'never started: 1/2' in r.stderr and 'partial' not in r.stderr          # shard 1 left no file to name
+    r = cli('predict', '--merge', '--out', root/'sh'/'nothing.csv')
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and '--shards N' in r.stderr
+
+def test_export_onnx_keeps_dots_in_the_name(run, cli):
+    "`--out exp/cells.v1` writes exp/cells.v1.onnx; a second version never replaces the first"
+    pytest.importorskip('onnx')
+    root, *_ = run
+    exp = root/'exp'
+    r = cli('export', root/'run', '--onnx', '--out', exp/'cells.v1')
+    assert r.returncode == 0, r.stderr[-3000:]
+    v1 = (exp/'cells.v1.onnx').read_bytes()
+    r = cli('export', root/'run', '--onnx', '--out', exp/'cells.v2', '--overwrite')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert sorted(p.name for p in exp.iterdir()) == ['cells.v1.onnx', 'cells.v1.onnx.json', 'cells.v2.onnx', 'cells.v2.onnx.json']
+    assert (exp/'cells.v1.onnx').read_bytes() == v1

@@ -226,7 +226,7 @@ def test_divergence_then_evaluation(env, tmp_path, capsys, monkeypatch):
     import medfast.learner as ML                                               # training that diverges stops the CLI
     def diverge(learn, *a, **k): learn.diverged = True; return learn
     monkeypatch.setattr(ML, 'train', diverge)
-    code = main(['train', '--task', 'folder', '--data', str(data/'train'), '--size', '32', '--arch', 'basenet',
+    code = main(['train', '--task', 'folder', '--data', str(data/'train'), '--size', '32', '--arch', 'basenet', '--bs', '8',
                  '--out', str(tmp_path/'tr')])
     one_line_error(capsys, code, 'diverged', '--lr'); release_folders()
     assert not (tmp_path/'tr').exists()
