@@ -21,8 +21,8 @@ from medfast.core import check_path, save_json, atomic_open, MedfastError
 from medfast.synthetic import synthetic_medmnist
 from medfast.medmnist import medmnist_test_dl
 from medfast.metrics import metrics_table
-from medfast.evaluation import get_preds_labelled
-from medfast.recipes import small_image_recipe, recipe_dls, fit_recipe, saved_threshold
+from medfast.evaluation import get_preds_labelled, saved_threshold
+from medfast.recipes import small_image_recipe, recipe_dls, fit_recipe
 from medfast.inference import export, load
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2]/'shared'/'data'/'pneumoniamnist_28.npz'

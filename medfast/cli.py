@@ -268,7 +268,8 @@ def train_main(argv=None) -> int:
     from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
-    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, saved_threshold, augment_tfms
+    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, augment_tfms
+    from medfast.evaluation import saved_threshold
     synthetic = a.data is None
     npz = not synthetic and is_medmnist(a.data)
     recipe = uses_recipe(a) or npz
@@ -387,7 +388,7 @@ def evaluate_main(argv=None) -> int:
     with Timer() as t: learn = load(a.model, device=a.device, trust_pickle=a.trust_pickle)
     timings['load'] = t.secs
     if a.threshold is None:                                 # the threshold the model was saved with, if any
-        from medfast.recipes import saved_threshold
+        from medfast.evaluation import saved_threshold
         a.threshold = saved_threshold(learn)
     if a.threshold is not None and len(learn.dls.vocab) != 2:
         parser.error(f"--threshold applies to two-class models; this one has {len(learn.dls.vocab)} classes.")

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure          # after fastai: fastcore.xml also 
 from .core import *
 from .metrics import predict_labels
 from .evaluation import evaluate, get_preds_labelled
+from .medmnist import held_out_dl, medmnist_source
 from .plots import training_history, evaluation_plots, save_fig
 
 # %% auto #0
@@ -71,6 +72,48 @@ def _run_record(learn, path, **extra):
     from medfast.learner import save_run_record
     return save_run_record(learn, path, **extra)
 
+def _peek_shape(dls):
+    "Shape of one training batch of `dls` (None if it cannot be read), leaving its shuffling as it was"
+    from medfast.models import _batch_shape
+    dl = dls.train
+    rng = getattr(dl, 'rng', None)
+    state = None if rng is None else rng.getstate()
+    try: return _batch_shape(dls)
+    finally:
+        if rng is not None: rng.setstate(state); dl.rng = rng
+
+def _arch_problems(archs:dict, shape=None) -> list:
+    "One line per entry of `archs` that `medfast_learner` would refuse: an unknown name, or batches of `shape` too small"
+    from medfast.models import ARCHS, ArchFn, _is_timm, _timm_name, _check_size
+    out = []
+    for label, arch in archs.items():
+        name = arch.name if isinstance(arch, ArchFn) else arch
+        if not isinstance(name, str): continue            # a fastai/torchvision arch function: fastai checks it
+        try:
+            if _is_timm(name): _timm_name(name)
+            elif name not in ARCHS: raise ValueError(f"{name!r} is not a registered architecture")
+            else: _check_size(ARCHS[name], shape)
+        except (ValueError, ImportError) as e: out.append(str(e) if label == name else f"{label!r}: {e}")
+    return out
+
+def _check_archs(archs:dict, dls=None):
+    "Fail before any training, in one error naming every entry of `archs` that cannot train on `dls`"
+    bad = _arch_problems(archs, None if dls is None else _peek_shape(dls))
+    if bad: raise ValueError(f"archs: {len(bad)} of {len(archs)} cannot train, so nothing was trained: " +
+                             '; '.join(b.rstrip('.') for b in bad) + ". Fix those entries (names: medfast.models.arch_names() or 'timm/<name>').")
+
+def _auto_test(dls):
+    "The test side `test='auto'` scores: `held_out_dl` for held-out items or MedMNIST test rows, else `dls.test_path` (or None)"
+    items = dls.test_items
+    if medmnist_source(dls) is None and (items is None or not len(items)): return dls.test_path
+    return held_out_dl(dls)
+
+def _test_name(src):
+    "How a run record names the test side: the folder, or the size of the held-out DataLoader"
+    if src is None or isinstance(src, (str, Path)): return None if src is None else str(src)
+    ds = getattr(src, 'dataset', None)
+    return f"held-out test side ({len(ds)} items)" if ds is not None else str(src)
+
 def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=42, test='auto', pretrained:bool=False,
             tta:bool=False, n_boot:int=200, out=None, keep_learners:bool=False, metric:str='accuracy',
             learner_fn=None, fit_fn=None, **learner_kwargs) -> Comparison:
@@ -79,11 +122,16 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
     from medfast.models import count_params
     archs = dict(archs) if isinstance(archs, dict) else {_arch_label(a): a for a in L(archs)}
     if learner_fn is None and dls_factory is None: raise TypeError("compare needs dls_factory (DataLoaders or a function making them), or learner_fn.")
+    first_dls = None
+    if learner_fn is None:                   # every name and size checked before anything trains
+        first_dls = _make_dls(dls_factory, seed); _check_archs(archs, first_dls)
     rows, hists, tests, learners = [], [], [], {}
     if out is not None: out = free_path(out); out.mkdir(parents=True, exist_ok=True)
     for i, (name, arch) in enumerate(archs.items()):
         print(f"[{i+1}/{len(archs)}] {name}: training...", flush=True)
-        if learner_fn is None: learn = medfast_learner(_make_dls(dls_factory, seed), arch, pretrained=pretrained, seed=seed, **learner_kwargs)
+        if learner_fn is None:
+            run_dls = first_dls if i == 0 else _make_dls(dls_factory, seed)
+            learn = medfast_learner(run_dls, arch, pretrained=pretrained, seed=seed, **learner_kwargs)
         else: learn = learner_fn(name, arch, seed)
         dls = learn.dls
         with Timer() as t:
@@ -100,10 +148,10 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
                     if c not in ('arch', 'epoch', 'step', 'phase', 'secs', 'train_loss', 'valid_loss')})
         row.update(secs_per_epoch=float(h.secs.mean()) if 'secs' in h and len(h) else t.secs/max(len(h), 1), train_secs=t.secs,
                    diverged=diverged)
-        test_src = dls.test_path if isinstance(test, str) and test == 'auto' else test(learn) if callable(test) else test
+        test_src = _auto_test(dls) if isinstance(test, str) and test == 'auto' else test(learn) if callable(test) else test
         if out is not None:                  # before any prediction, which fires epoch events on the Learner
             _run_record(learn, out/f"{name}.json", compare=dict(seed=seed, epochs=epochs, lr=lr, train_secs=t.secs,
-                        test=None if test_src is None else str(test_src)))
+                        test=_test_name(test_src)))
         if test_src is not None and not diverged:
             tbl = evaluate(learn, test_src, tta=tta, n_boot=n_boot, seed=seed)
             row.update(_test_columns(tbl)); tests.append(tbl.assign(arch=name))
@@ -115,8 +163,8 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
     test_tables = pd.concat(tests, ignore_index=True) if tests else None
     fig = plot_comparison(history, metric) if len(history) else None      # None when every run diverged at once
     if out is not None:
-        table.to_csv(out/'compare.csv', index=False); history.to_csv(out/'history.csv', index=False)
-        if test_tables is not None: test_tables.to_csv(out/'test_metrics.csv', index=False)
+        write_csv(table, out/'compare.csv'); write_csv(history, out/'history.csv')
+        if test_tables is not None: write_csv(test_tables, out/'test_metrics.csv')
         if fig is not None: save_fig(fig, out/'compare.png')
         save_json(dict(env=env_info(), archs=list(archs), epochs=epochs, lr=lr, seed=seed, pretrained=pretrained,
                        tta=tta, n_boot=n_boot, test=str(test), learner_kwargs=learner_kwargs), out/'compare.json')

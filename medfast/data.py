@@ -16,11 +16,11 @@ from .core import *
 from .images import MedImage, MedImageBlock, image_files, walk_images, unreadable_images, _hw
 
 # %% auto #0
-__all__ = ['patient_id', 'group_splitter', 'split_grouping', 'class_folder_items', 'kermany_split', 'kermany_label',
-           'kermany_items', 'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'check_crop',
-           'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block',
-           'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels',
-           'class_counts', 'balanced_sampler', 'cell_tfms']
+__all__ = ['SPLIT_NAMES', 'patient_id', 'group_splitter', 'split_grouping', 'refuse_split_root', 'class_folder_items',
+           'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows',
+           'default_workers', 'check_crop', 'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls',
+           'Split', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides',
+           'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -45,6 +45,7 @@ def _check_train_classes(items, groups, by_label, train):
 
 def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, label_fn=None):
     "Splitter keeping each `group_fn` group on one side, stratified by `label_fn` when given"
+    if not 0 < valid_pct < 1: raise ValueError(f"The share held out (valid_pct, or test_pct) must be between 0 and 1 (e.g. 0.2), not {valid_pct}.")
     def _inner(items):
         groups = defaultdict(list)
         for i, o in enumerate(items): groups[group_fn(o)].append(i)
@@ -91,12 +92,23 @@ def _non_images(folder):
     return [p for p in Path(folder).rglob('*') if p.is_file() and not p.name.startswith('.')
             and p.suffix.lower() not in image_extensions | {'.dcm', '.json', '.csv'}]
 
+SPLIT_NAMES = ('train', 'valid', 'val', 'validation', 'test')   # folders that hold splits of a dataset, not classes
+
+def refuse_split_root(path, folders):
+    "Refuse a dataset root whose sub-`folders` are splits (`train/`, `test/`), not classes: its test images would be trained on"
+    names = {Path(f).name.lower() for f in folders}
+    if 'train' in names and names <= set(SPLIT_NAMES):
+        raise DataLayoutError(f"{path} holds split folders ({', '.join(sorted(names))}), not one folder per class, so its test "
+                              f"images would be trained on. Pass {Path(path)/'train'} (one sub-folder per class) instead; a "
+                              "Kermany root reads with pneumonia_dls (medfast train --task pneumonia).")
+
 def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
     "Image files under `path/<class>/`, after checking the layout (classes, empties, stray and corrupt files)"
     path = check_path(path, 'data folder', is_dir=True)
     classes = sorted(d for d in path.iterdir() if d.is_dir() and not d.name.startswith(('.', '_')))
     if not classes: raise DataLayoutError(f"{path} has no class folders. Expected one sub-folder per class, "
                                           f"e.g. {path}/NORMAL/*.jpeg and {path}/PNEUMONIA/*.jpeg.")
+    refuse_split_root(path, classes)
     _check_case(classes, path)
     items, empty = L(), []
     for c in classes:
@@ -310,8 +322,9 @@ def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwa
     seed_everything(seed)
     block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
     dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.split = Split(test_path=kermany_split(path, 'test', required=False),
-                      info=dict(rule=f"patient-grouped valid {block_kw.get('valid_pct', 0.2):.0%}; test: the official test/ folder", seed=seed))
+    test = kermany_split(path, 'test', required=False)
+    dls.split = Split(test_path=test, info=dict(rule=f"patient-grouped valid {block_kw.get('valid_pct', 0.2):.0%}; test: "
+                                                     + ("the official test/ folder" if test else "none (no test/ folder)"), seed=seed))
     if dls.test_path is not None: kermany_items(path, ('test',), verify=block_kw.get('verify', True))   # checked before training
     return dls
 

@@ -18,8 +18,8 @@ from .medmnist import held_out_dl
 from .metrics import _np, as_targets, choose_threshold, metrics_table
 
 # %% auto #0
-__all__ = ['LabelledPreds', 'labelled_items', 'image_dl', 'get_preds_labelled', 'evaluate', 'study_results', 'top5_accuracy',
-           'accuracy_pct']
+__all__ = ['LabelledPreds', 'labelled_items', 'image_dl', 'get_preds_labelled', 'saved_threshold', 'evaluate', 'study_results',
+           'top5_accuracy', 'accuracy_pct']
 
 # %% ../nbs/05a_evaluation.ipynb #e601a072
 class LabelledPreds(NamedTuple):
@@ -113,12 +113,19 @@ def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None,
     return LabelledPreds(_np(probs).astype(np.float64), as_targets(targets), _dl_items(dl), _vocab(learn))
 
 # %% ../nbs/05a_evaluation.ipynb #a39b4ba8
-def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None=None,
+def saved_threshold(learn) -> float|None:
+    "The decision threshold `learn` was trained or exported with (None: argmax)"
+    spec = getattr(learn, 'medfast_spec', None) or {}
+    return ifnone(getattr(learn, 'medfast_threshold', None), spec.get('threshold'))
+
+def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='saved',
              target_sensitivity:float|None=None, n_boot:int=1000, ci:float=0.95, seed:int=42) -> pd.DataFrame:
-    "Tidy test-set metrics table with bootstrap CIs; binary threshold `None`, a number or `'val'`-chosen"
-    if target_sensitivity is not None and threshold is None: threshold = 'val'
+    "Tidy test-set metrics table with bootstrap CIs; binary threshold `'saved'` (the model's own, else argmax), `None` (argmax), a number or `'val'`-chosen"
+    if target_sensitivity is not None and threshold in (None, 'saved'): threshold = 'val'
+    source = 'given'
+    if threshold == 'saved': threshold, source = saved_threshold(learn), 'saved'
     if isinstance(threshold, str):
-        if threshold != 'val': raise ValueError(f"threshold must be None, a number or 'val', not {threshold!r}")
+        if threshold != 'val': raise ValueError(f"threshold must be 'saved', None, a number or 'val', not {threshold!r}")
         if len(learn.dls.vocab) != 2: raise ValueError("A decision threshold applies to binary tasks only.")
         try: val = get_preds_labelled(learn, learn.dls.valid, tta=tta)
         except (DataLayoutError, IndexError, AttributeError) as e:
@@ -126,7 +133,7 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None=No
                                "not carry; pass a number (e.g. the threshold recorded at training time).") from e
         threshold = choose_threshold(val.probs, val.targets, target_sensitivity)
         source = 'val' + (f' (sensitivity >= {target_sensitivity})' if target_sensitivity else ' (Youden)')
-    else: source = 'argmax' if threshold is None else 'given'
+    elif threshold is None: source = 'argmax'
     lp = get_preds_labelled(learn, test_path_or_dl, tta=tta)
     df = metrics_table(lp.probs, lp.targets, lp.classes, threshold, n_boot, ci, seed)
     df.attrs.update(threshold_source=source, tta=tta)

@@ -34,10 +34,8 @@ _resamplers = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, AdaptiveConcatPool2d)
 
 def _is_map(o): return isinstance(o, torch.Tensor) and o.ndim == 4 and o.shape[-2]*o.shape[-1] > 1
 
-def find_target_layer(model, x=None, size:int=224) -> tuple:
-    "`(name, module)` of the last layer whose output is a spatial `N×C×H×W` map (H·W > 1) for input `x`"
-    model = _model(model)
-    if x is None: x = torch.zeros(1, _n_in(model), size, size)
+def _map_layers(model, x) -> list:
+    "Names of the layers whose output is a spatial map for input `x`, in the order they run"
     found = []
     def _hook(name):
         def _f(m, inp, out):
@@ -52,6 +50,13 @@ def find_target_layer(model, x=None, size:int=224) -> tuple:
     finally:
         for h in hooks: h.remove()
         model.train(training)
+    return list(dict.fromkeys(found))
+
+def find_target_layer(model, x=None, size:int=224) -> tuple:
+    "`(name, module)` of the last layer whose output is a spatial `N×C×H×W` map (H·W > 1) for input `x`"
+    model = _model(model)
+    if x is None: x = torch.zeros(1, _n_in(model), size, size)
+    found = _map_layers(model, x)
     if not found:
         raise MedfastError(f"No layer of {type(model).__name__} outputs a spatial map for a {tuple(x.shape)} input, so "
                            "Grad-CAM has nothing to show. Use a larger image size or a convolutional network.")
@@ -83,18 +88,39 @@ def _vocab(src):
     except Exception: return None
 
 def _class_index(src, target_class):
-    if target_class is None or isinstance(target_class, (int, np.integer)): return target_class
+    "Index of `target_class`, a class index or name (any case), in the model's classes; None stays None"
+    if target_class is None: return None
     vocab = _vocab(src) or []
-    if str(target_class) not in vocab: raise ValueError(f"Unknown class {target_class!r}; the model's classes are {vocab}.")
-    return vocab.index(str(target_class))
+    if isinstance(target_class, (int, np.integer)) and not isinstance(target_class, bool):
+        if not vocab or 0 <= target_class < len(vocab): return int(target_class)
+    elif vocab:
+        lower, name = [v.lower() for v in vocab], str(target_class)
+        if name in vocab: return vocab.index(name)
+        if lower.count(name.lower()) == 1: return lower.index(name.lower())
+    choices = f"one of {vocab} (or an index 0 to {len(vocab)-1})" if vocab else "a class index"
+    raise ValueError(f"target_class must be {choices}, not {target_class!r}.")
+
+def _layer_choices(model, x, n:int=6) -> str:
+    "Up to `n` names of layers that output a spatial map, outer and later ones first, for error messages"
+    names = sorted(_map_layers(model, x)[::-1], key=lambda o: o.count('.'))
+    return ', '.join(map(repr, names[:n])) + (', ...' if len(names) > n else '') if names else 'none'
+
+def _target_layer(model, x, layer=None) -> nn.Module:
+    "The module `layer` (a name or module of `model`; None: the last spatial-map layer), or a clear error"
+    if layer is None: return find_target_layer(model, x)[1]
+    if isinstance(layer, nn.Module): return layer
+    if isinstance(layer, str):
+        try: return model.get_submodule(layer)
+        except AttributeError: pass
+    raise ValueError(f"layer must be None (automatic), a module of the model or the name of a layer that outputs a "
+                     f"spatial map, such as {_layer_choices(model, x)}; not {layer!r}.")
 
 def _gradcam(model, x, target_class=None, layer=None):
     "Heatmap `(H, W)` in [0, 1], class probabilities and the explained class for one input batch `x` `(1, C, H, W)`"
     x = x[:1].to(_device(model))
-    if layer is None: layer = find_target_layer(model, x)[1]
-    elif isinstance(layer, str): layer = model.get_submodule(layer)
+    module = _target_layer(model, x, layer)
     acts = []
-    hook = layer.register_forward_hook(lambda m, inp, out: acts.append(out))
+    hook = module.register_forward_hook(lambda m, inp, out: acts.append(out))
     training = model.training
     try:
         model.eval()
@@ -102,7 +128,12 @@ def _gradcam(model, x, target_class=None, layer=None):
             x = x.detach().clone().requires_grad_(True)   # keeps the graph even when layers are frozen
             out = model(x)
             k = int(out[0].argmax()) if target_class is None else int(target_class)
-            if not _is_map(acts[-1]): raise MedfastError(f"The target layer's output {tuple(acts[-1].shape)} is not a spatial map.")
+            if not 0 <= k < out.shape[-1]:
+                raise ValueError(f"target_class must be a class index from 0 to {out.shape[-1]-1}, not {k}.")
+            if not acts or not _is_map(acts[-1]):
+                what = f"outputs {tuple(acts[-1].shape)}, not a spatial map" if acts else "is not used by the model"
+                raise MedfastError(f"layer {layer if isinstance(layer, str) else type(module).__name__!r} {what}; "
+                                   f"choose a layer such as {_layer_choices(model, x)}, or layer=None.")
             grad, = torch.autograd.grad(out[0, k], acts[-1])
     finally:
         hook.remove(); model.train(training)
@@ -115,8 +146,9 @@ def _gradcam(model, x, target_class=None, layer=None):
 
 def gradcam(learn, img, target_class=None, layer=None) -> np.ndarray:
     "Grad-CAM heatmap `(H, W)` in [0, 1] of `img` for `target_class` (default: the predicted class)"
+    k = _class_index(learn, target_class)
     x, _ = _as_input(learn, img)
-    return _gradcam(_model(learn), x, _class_index(learn, target_class), layer)[0]
+    return _gradcam(_model(learn), x, k, layer)[0]
 
 # %% ../nbs/07_explain.ipynb #f5221a31
 def _display_image(x, dl):
@@ -136,12 +168,13 @@ def plot_gradcam(learn, imgs, target_class=None, layer=None, alpha:float=0.5, nc
     "Images with their Grad-CAM heatmaps overlaid, titled with prediction, probability and explained class"
     if isinstance(imgs, torch.Tensor): imgs = [imgs] if imgs.ndim == 3 else list(imgs)
     elif isinstance(imgs, (str, Path, Image.Image)): imgs = [imgs]
-    else: imgs = list(imgs)
+    else: imgs = list(ifnone(imgs, []))
+    if not imgs: raise ValueError("imgs must be an image (file, PIL image or tensor) or a non-empty list of them; got none.")
+    model, k_target = _model(learn), _class_index(learn, target_class)
     n = len(imgs); ncols = max(1, min(ncols, n)); nrows = -(-n // ncols)
     fig = Figure(figsize=ifnone(figsize, (3*ncols, 3.3*nrows)), layout='constrained')
     axs = np.array(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for ax in axs: ax.axis('off')
-    model, k_target = _model(learn), _class_index(learn, target_class)
     vocab = _vocab(learn)
     name = lambda k: vocab[k] if vocab else str(k)
     for ax, img in zip(axs, imgs):

@@ -63,7 +63,8 @@ def to_8bit(im:Image.Image, mode:str|None='RGB', window=(0.5, 99.5), background:
     elif im.mode == '1': im = im.convert('L')
     if im.mode in ('RGBA', 'LA', 'La', 'RGBa'): im = _flatten_alpha(im, background)
     if im.mode not in ('L', 'RGB'): im = im.convert('RGB')      # CMYK, YCbCr, LAB, HSV, RGBX...
-    return im if mode is None or im.mode == mode else im.convert(mode)
+    im = im if mode is None or im.mode == mode else im.convert(mode)
+    return im.copy() if isinstance(im, ImageFile.ImageFile) else im  # fastai's transforms keep the input's type: never a JpegImageFile
 
 # %% ../nbs/01_images.ipynb #62e1e50e
 DICOM_EXTENSIONS = {'.dcm', '.dicom'}

@@ -515,7 +515,8 @@ def _check_size(spec, shape):
     "Fail early, with the fix, when `dls` yields images smaller than `spec` accepts"
     if shape is None or len(shape) != 4 or min(shape[-2:]) >= spec.min_size: return
     raise DataLayoutError(f"'{spec.name}' needs images of at least {spec.min_size} px, but the batches are "
-                          f"{shape[-2]}x{shape[-1]}: resize them, e.g. item_tfms=Resize({spec.size}) (its preferred size).")
+                          f"{shape[-2]}x{shape[-1]}: resize them to its preferred {spec.size} px, e.g. size={spec.size} "
+                          f"(--size {spec.size} in medfast train), or item_tfms=Resize({spec.size}) in a DataBlock of your own.")
 
 def _grey_norm(dls, stats):
     "Add a 1-channel `Normalize` with the mean of the RGB `stats`, unless `dls` normalises already"

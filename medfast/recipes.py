@@ -17,6 +17,7 @@ from .models import register_arch, arch_names, BodySplitter
 from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
+from .evaluation import saved_threshold                  # the threshold a trained model ships with
 from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name
 
 # %% auto #0
@@ -24,7 +25,7 @@ __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half
            'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models', 'steps_batch_size',
            'augment_tfms', 'Recipe', 'small_image_recipe', 'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls',
            'recipe_learner', 'schedule_share', 'plan_recipe', 'fit_recipe', 'choose_val_threshold',
-           'TimeBudgetCallback', 'uses_recipe', 'recipe_from_args', 'train_from_args', 'saved_threshold']
+           'TimeBudgetCallback', 'uses_recipe', 'recipe_from_args', 'train_from_args']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -454,9 +455,3 @@ def train_from_args(args, data, pretrained:bool=False, quiet:bool|None=None) -> 
     task = getattr(args, 'task', 'pneumonia')
     return fit_recipe(lambda size: recipe_dls(data, r, size=size, task=task), r, quiet=ifnone(quiet, getattr(args, 'quiet', False)),
                       size_given=getattr(args, 'size', None) is not None, models_given=getattr(args, 'ensemble', None) is not None)
-
-# %% ../nbs/05c_recipes.ipynb #6772bcc1
-def saved_threshold(learn) -> float|None:
-    "The decision threshold `learn` was trained or exported with (None: argmax)"
-    spec = getattr(learn, 'medfast_spec', None) or {}
-    return ifnone(getattr(learn, 'medfast_threshold', None), spec.get('threshold'))

@@ -304,9 +304,9 @@ def blastocyst_fit(learn, epochs:int|None=None, lr:float|None=None) -> Learner:
     return learn
 
 @delegates(blastocyst_learner)
-def blastocyst_study(csv_path, arch='xception', epochs:int|None=3, pretrained:bool=True, balance:str|None=None,
+def blastocyst_study(csv_path, arch='xception', epochs:int|None=None, pretrained:bool=True, balance:str|None=None,
                      lr:float|None=None, seed:int=42, **kwargs) -> tuple:
-    "Run study 3 end to end: split, train `epochs`, evaluate once on the test side → (learn, test table)"
+    "Run study 3 end to end: split, train `epochs` (default: the protocol's, see `blastocyst_fit`), evaluate once on the test side → (learn, test table)"
     learn = blastocyst_learner(csv_path, arch, pretrained=pretrained, balance=balance, seed=seed, **kwargs)
     with Timer() as t: blastocyst_fit(learn, epochs, lr=lr)
     learn.train_secs = t.secs

@@ -15,7 +15,7 @@ from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
 from ..images import MedImage, MedImageBlock, image_files
-from ..data import cell_tfms, Split
+from ..data import cell_tfms, Split, refuse_split_root
 
 # %% auto #0
 __all__ = ['BLOOD4', 'BLOOD8', 'SYNTHETIC_PATHOLOGIES', 'BLOOD_STUDY_ACC', 'blood_class', 'synthetic_blood_cell',
@@ -164,7 +164,7 @@ def blood_items(path, folder_map=None, classes=BLOOD4) -> tuple:
     folders = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith(('.', '_')))
     if not folders: raise DataLayoutError(f"{path} has no sub-folders. Expected one folder per pathology (with a "
                                           "folder,class CSV) or one folder per cell class.")
-    if folder_map is None: mapping = {f: f for f in folders}
+    if folder_map is None: refuse_split_root(path, folders); mapping = {f: f for f in folders}
     else:
         mapping = dict(folder_map) if isinstance(folder_map, dict) else read_folder_map(folder_map, classes)
         unmapped = [f for f in folders if f not in mapping]

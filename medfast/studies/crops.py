@@ -258,7 +258,7 @@ def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str=
     if border == 'drop': cells = pd.concat(kept) if kept else cells.iloc[:0]
     if not files: raise DataLayoutError(f"No crops written to {dest}: every cell is within {size//2} px of the border; "
                                         "use border='pad' or a smaller size.")
-    cells.assign(crop=files).to_csv(dest/'cells.csv', index=False)
+    write_csv(cells.assign(crop=files), dest/'cells.csv')
     return dest
 
 # %% ../../nbs/24_cell_crops.ipynb #7158a076
