@@ -7,7 +7,8 @@ optimisation and the same number of threads. Rounds alternate the order; medians
 is also given as a share of a ceiling: the GFLOP/s of this CPU's best float32 matrix product (the same BLAS and
 oneDNN kernels convolutions use), so a ratio that cannot reach 1.5x shows why (eager already near the ceiling).
 
-    python bench/onnx.py                     # resnet18_small at 48 px (the PneumoniaMNIST recipe) and resnet18 at 224 px
+    python bench/onnx.py                     # resnet18_small and xresnet18_half at 48 px, resnet18 at 224 px
+    python bench/onnx.py --models xresnet18_half:80 resnet18:224    # any NAME:PX pairs
     python bench/onnx.py --smoke             # seconds
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ sys.path.append(str(_here))
 from benchutils import machine
 from medfast.inference import build_model
 from medfast.onnx import ort_session
-import medfast.recipes                                            # registers resnet18_small
+import medfast.recipes                                            # registers resnet18_small and xresnet18_half
 
 def export(model, size, path):
     with torch.no_grad():
@@ -75,10 +76,14 @@ def main(argv=None):
     p.add_argument('--rounds', type=int, default=5)
     p.add_argument('--images', type=int, default=64, help='images per timing at each batch size')
     p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--models', nargs='+', default=['resnet18_small:48', 'xresnet18_half:48', 'resnet18:224'], metavar='NAME:PX',
+                   help="networks and image sizes: the small-image recipe's network, the light network CPUs train for "
+                        "X-rays (48 px) and cells (80 px), ResNet-18 at its own size")
     p.add_argument('--smoke', action='store_true')
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    configs = [('resnet18_small', 48), ('resnet18', 224)]
+    try: configs = [(m.split(':')[0], int(m.split(':')[1])) for m in a.models]
+    except (IndexError, ValueError): p.error(f"--models takes NAME:PX pairs such as xresnet18_half:48, not {' '.join(a.models)}")
     if a.smoke: configs, a.rounds, a.images = [('resnet18_small', 32)], 2, 8
     from medfast.core import cpu_has_fast_bf16
     from medfast.learner import bf16_pays_off, measure_bf16_speedup
