@@ -383,6 +383,7 @@ def evaluate_main(argv=None) -> int:
     from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
+    from medfast.data import test_folder
     _check_device(a.device)
     timings = {}
     with Timer() as t: learn = load(a.model, device=a.device, trust_pickle=a.trust_pickle)
@@ -392,7 +393,7 @@ def evaluate_main(argv=None) -> int:
         a.threshold = saved_threshold(learn)
     if a.threshold is not None and len(learn.dls.vocab) != 2:
         parser.error(f"--threshold applies to two-class models; this one has {len(learn.dls.vocab)} classes.")
-    test = check_path(a.test, 'test folder', is_dir=True)
+    test = test_folder(check_path(a.test, 'test folder', is_dir=True))    # a Kermany root: its test/ folder
     print(f"Model: {a.model} ({getattr(learn, 'arch_name', None) or 'unknown arch'}, classes {list(map(str, learn.dls.vocab))})")
     seed_everything(a.seed)
     with Timer() as t: lp = get_preds_labelled(learn, test, tta=a.tta, bs=a.bs)

@@ -19,8 +19,8 @@ from .images import MedImage, MedImageBlock, image_files, walk_images, unreadabl
 __all__ = ['SPLIT_NAMES', 'patient_id', 'group_splitter', 'split_grouping', 'refuse_split_root', 'class_folder_items',
            'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows',
            'default_workers', 'check_crop', 'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls',
-           'Split', 'pneumonia_block', 'pneumonia_dls', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides',
-           'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
+           'Split', 'pneumonia_block', 'pneumonia_dls', 'test_folder', 'test_items', 'labelled_dl', 'split_leaks',
+           'split_sides', 'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -329,13 +329,15 @@ def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwa
     return dls
 
 # %% ../nbs/02_data.ipynb #21b879c6
+def test_folder(path) -> Path:
+    "The folder of labelled test images `path` names: the `test/` split of a Kermany root, else `path` itself"
+    path = Path(path)
+    test = kermany_split(path, 'test', required=False) if path.is_dir() else None
+    return path if test is None else test
+
 def test_items(src) -> L:
     "Labelled test images of `src`: a folder of class folders, a Kermany root (its `test/`), or a list of files"
-    if isinstance(src, (str, Path)):
-        src = Path(src)
-        test = kermany_split(src, 'test', required=False) if src.is_dir() else None
-        if test is not None and test != src: src = test
-        return class_folder_items(src, min_classes=1)
+    if isinstance(src, (str, Path)): return class_folder_items(test_folder(src), min_classes=1)
     return L(src)
 
 def labelled_dl(dls, src, bs:int|None=None, **kwargs):

@@ -1,5 +1,5 @@
 "Hostile input: every odd or broken file gives a correct image/prediction or a clear error naming the file; nothing hangs"
-import signal, time
+import signal
 from pathlib import Path
 import numpy as np, pytest
 from PIL import Image, ImageFile
@@ -100,12 +100,10 @@ def test_multiframe_first_frame(tmp_path):
 def test_large_jpeg_size_hint(tmp_path):
     big = Image.fromarray(np.random.default_rng(0).integers(0, 255, (2000, 1600), dtype=np.uint8))
     big.save(tmp_path/'big.jpeg', quality=85)
-    t = time.perf_counter(); full = open_image(tmp_path/'big.jpeg'); t_full = time.perf_counter() - t
-    t = time.perf_counter(); small = open_image(tmp_path/'big.jpeg', size=224); t_small = time.perf_counter() - t
+    full, small = open_image(tmp_path/'big.jpeg'), open_image(tmp_path/'big.jpeg', size=224)   # speed: bench/decode.py
     assert full.size == (1600, 2000)
-    assert small.size[0] >= 224 and small.size[1] >= 224 and small.size[0] < 800   # reduced, never below target
+    assert small.size[0] >= 224 and small.size[1] >= 224 and small.size[0] < 800   # decoded reduced, never below target
     assert abs(small.size[0] / small.size[1] - 0.8) < 0.01                          # aspect ratio kept
-    assert t_small < t_full
 
 # --------------------------------------------------------------------- files that must fail clearly
 
