@@ -133,12 +133,6 @@ def _parent_not_file(out:Path):
     if (f := next((d for d in out.parents if d.exists()), None)) is not None and not f.is_dir():
         _fail(f"--out {out}: {f} is a file, not a folder; choose another place to write.")
 
-def _make_parent(out:Path):
-    "Create the folder `--out` is written into, or fail with one line naming it"
-    _parent_not_file(out)
-    try: out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e: _fail(f"--out {out}: cannot create the folder {out.parent} ({(e.strerror or type(e).__name__).lower()}); choose a folder you can write to.")
-
 def _check_trained(learn):
     "After training: stop with a clear message if it diverged, before anything is evaluated or written"
     if getattr(learn, 'diverged', False): _fail("training diverged (the loss became NaN/inf or exploded), so nothing was "
@@ -528,7 +522,7 @@ def predict_main(argv=None) -> int:
     bars = progress_mode(a.quiet) == 'bars'
     from collections import Counter
     import pandas as pd
-    from medfast.core import csv_safe
+    from medfast.core import csv_safe, make_folder
     from medfast.inference import load, iter_predictions, _spec_of
     shard = _shard_of(a)
     out, done = _predict_target(a, shard)
@@ -542,7 +536,7 @@ def predict_main(argv=None) -> int:
     else: learn = load(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
     items = _predict_items(a, shard, done)
     if done: print(f"Resuming {out}: {len(done)} file(s) done, {len(items)} to go.")
-    _make_parent(out)
+    make_folder(out.parent)
     classes = _spec_of(learn)['classes']
     n, errors, labels = 0, 0, Counter()
     with open(out, 'a' if done else 'w', newline='') as f:
@@ -581,7 +575,6 @@ def export_main(argv=None) -> int:
     learn = load(a.model, device='cpu', trust_pickle=a.trust_pickle)
     src = Path(a.model).expanduser()
     stem = Path(a.out).expanduser() if a.out else (src if src.is_dir() else src.parent)/'model'
-    _make_parent(stem)
     if a.onnx:
         from medfast.onnx import export_onnx
         js = export_onnx(learn, stem, safetensors=a.safetensors, overwrite=a.overwrite)

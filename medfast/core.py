@@ -14,9 +14,9 @@ from fastcore.all import *
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
            'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info',
-           'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'atomic_write', 'atomic_open', 'file_lock',
-           'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv',
-           'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
+           'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open',
+           'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe',
+           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -169,12 +169,18 @@ def _unwritable(d, e:OSError, what:str='create the folder') -> MedfastError:
            else (e.strerror or type(e).__name__).lower())
     return MedfastError(f"Cannot {what} {d} ({why}); choose an output folder you can write to.")
 
+def make_folder(d) -> Path:
+    "Create folder `d` and its parents where absent, or a one-line `MedfastError` naming it where the system will not"
+    d = Path(d)
+    try: d.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise _unwritable(d, e) from None
+    return d
+
 def _tmp_beside(path) -> tuple:
     "`(path, unique temporary file beside it)`, refusing a folder and creating the parent"
     p = Path(path).expanduser()
     if p.is_dir(): raise IsADirectoryError(f"{p} is a folder; name a file to write.")
-    try: p.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise _unwritable(p.parent, e) from None
+    make_folder(p.parent)
     try: return p, _unique_tmp(p)
     except OSError as e: raise _unwritable(p.parent, e, 'write in') from None
 

@@ -325,7 +325,7 @@ def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwa
     test = kermany_split(path, 'test', required=False)
     dls.split = Split(test_path=test, info=dict(rule=f"patient-grouped valid {block_kw.get('valid_pct', 0.2):.0%}; test: "
                                                      + ("the official test/ folder" if test else "none (no test/ folder)"), seed=seed))
-    if dls.test_path is not None: kermany_items(path, ('test',), verify=block_kw.get('verify', True))   # checked before training
+    if test is not None: kermany_items(path, ('test',), verify=block_kw.get('verify', True))   # checked before training
     return dls
 
 # %% ../nbs/02_data.ipynb #21b879c6

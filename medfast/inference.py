@@ -23,7 +23,7 @@ from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
-                          file_lock, lock_path)
+                          file_lock, lock_path, make_folder)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock
 from .data import CentreSquish
 from .medmnist import medmnist_source
@@ -207,7 +207,7 @@ def export(learn, path='model', format:str='safe', arch:str|None=None, size=None
            overwrite:bool=False, allow_diverged:bool=False) -> Path:
     "Save `learn` for inference: safe `path.pth` + `path.json` (default) or fastai pickle `path.pkl`; returns the file to `load`"
     path = _model_stem(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     _check_trained(learn, allow_diverged)
     if format == 'pickle':
         pkl = _with_ext(path, '.pkl')

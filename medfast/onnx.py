@@ -56,7 +56,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     path = _model_stem(path)              # 'cells.v1' keeps its '.v1': cells.v1.onnx
     onnx_file, js, st = (_with_ext(path, e) for e in ('.onnx', '.onnx.json', '.safetensors'))
     _refuse_existing([onnx_file, js] + ([st] if safetensors else []), overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     model = learn.model
     was, device = model.training, first(model.parameters()).device
     model.eval().float().cpu()

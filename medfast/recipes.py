@@ -423,6 +423,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     given = {k: getattr(args, k) for k in ('arch', 'epochs', 'size', 'bs', 'lr', 'seed') if getattr(args, k, None) is not None
              and (k in typed or getattr(args, k) != defaults.get(k, object()))}
     balance = getattr(args, 'balance', 'none')
+    sampler = 1.0 if balance == 'sampler' else 0.      # Recipe.balance: balanced batches or the data's own class mix
     if balance == 'weights': raise MedfastError("--balance weights (a weighted loss) is for plain training; with a recipe, --budget, --ensemble, "
                                                 "--tta, --crop, --dihedral or .npz data, use --balance sampler (balanced batches) or none.")
     if name == 'none':
@@ -430,7 +431,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
         base = dict(arch=getattr(args, 'arch', 'resnet18'), size=getattr(args, 'size', None), bs=getattr(args, 'bs', 16),
                     epochs=BUDGET_EPOCHS if budget and 'epochs' not in given else getattr(args, 'epochs', 4),
                     lr=ifnone(getattr(args, 'lr', None), 2e-3 if pretrained else 3e-3), label_smoothing=0., augment=False,
-                    balance=1.0 if balance == 'sampler' else 0., wd=None, monitor=None, threshold=None,
+                    balance=sampler, wd=None, monitor=None, threshold=None,
                     fallback_arch='xresnet18_half' if budget and 'arch' not in given else None,  # a network you chose is kept
                     min_share=1.)                                      # ResNet-18 kept only where it trains all its epochs
         base.update(seed=getattr(args, 'seed', 42), pretrained=pretrained)
@@ -438,7 +439,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     else: r = RECIPES[name](**given, pretrained=pretrained, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept
     r.budget = args.budget
     if 'bs' in given: r.min_steps = None                # a batch size you typed is kept
-    if 'balance' in typed: r.balance = 1.0 if balance == 'sampler' else 0.    # --balance none: the data's own class mix
+    if 'balance' in typed: r.balance = sampler         # typed: it holds for a recipe too
     if getattr(args, 'ensemble', None) is not None: r.n_models = args.ensemble     # else the recipe's own
     if getattr(args, 'tta', None) is not None: r.tta = args.tta
     if getattr(args, 'augment', None) is not None: r.augment = args.augment
