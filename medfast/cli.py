@@ -10,8 +10,8 @@ import argparse, importlib.util, math, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'uses_imagenet', 'train_main', 'evaluate_main',
-           'predict_main', 'export_main']
+__all__ = ['SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'plain_batch_size', 'uses_imagenet', 'train_main',
+           'evaluate_main', 'predict_main', 'export_main']
 
 # %% ../nbs/11_cli.ipynb #57c58ece
 SUBCOMMANDS = {
@@ -194,7 +194,7 @@ def _train_parser():
                    help="epochs (default 4; with --budget, the most it may plan: 30 without a recipe; a recipe's own unless typed)")
     p.add_argument('--size', type=int, default=None, action=_Typed, help="image size in px (default: the recipe's own, e.g. 48 for xray; without a recipe chosen for the machine and printed: on a CPU "
                    "64 px from scratch, 128 px pretrained; the architecture's own size on a GPU; 64 on the synthetic set)")
-    p.add_argument('--bs', type=int, default=16, action=_Typed, help="batch size (default 16: more steps per epoch on small sets; "
+    p.add_argument('--bs', type=int, default=16, action=_Typed, help="batch size (default 16, or all the training images where they are fewer; "
                    "with a recipe, the recipe's own: 128, cells 32, halved for small training sets)")
     p.add_argument('--lr', type=float, default=None, action=_Typed, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch; "
                    "with a recipe, the recipe's own: 4e-3)")
@@ -245,6 +245,12 @@ def _cached_tree(data, size, cache_dir=None, main=True) -> Path:
         print(f"Cache: {n} images at {size} px under {cached_folder(data, size, cache_dir)} (reused while the originals are unchanged)")
     return cached_folder(data, size, cache_dir)
 
+def plain_batch_size(a, n_train:int) -> int:
+    "The batch size plain training uses: `--bs`, or all `n_train` images where they are fewer than the default and `--bs` was not typed"
+    if 'bs' in getattr(a, '_typed', ()) or not 2 <= n_train < a.bs: return a.bs       # a typed --bs is kept (or refused)
+    print(f"{n_train} training images: batches of {n_train} rather than {a.bs} (--bs to choose)")
+    return n_train
+
 def uses_imagenet(a, synthetic:bool=False, npz:bool=False) -> bool:
     "Whether `medfast train` starts from ImageNet weights: `--pretrained yes`, or `auto` on real image folders trained without a recipe"
     return a.pretrained == 'yes' or (a.pretrained == 'auto' and not synthetic and not npz and a.recipe == 'none')
@@ -281,13 +287,15 @@ def train_main(argv=None) -> int:
         seed_everything(a.seed)
         if not npz:
             aug = {} if a.augment is None else dict(batch_tfms=augment_tfms(a.augment))   # else the loader's own
-            dls = (pneumonia_dls(data, size=size, bs=a.bs, seed=a.seed, **aug) if a.task == 'pneumonia'
-                   else folder_dls(data, size=size, bs=a.bs, seed=a.seed, **aug))
+            def make_dls(bs): return (pneumonia_dls(data, size=size, bs=bs, seed=a.seed, **aug) if a.task == 'pneumonia'
+                                      else folder_dls(data, size=size, bs=bs, seed=a.seed, **aug))
+            dls = make_dls(a.bs)
+            if not recipe and (bs := plain_batch_size(a, len(dls.train_ds))) != a.bs: dls = make_dls(bs)
             if main: check_split(dls, a.allow_leaks)                               # every split readable, no duplicates
     if main:
         out = claim_folder(a.out, a.overwrite)                                     # only once the data is usable
         print(f"Outputs: {out}")
-    if launch: print(f"Processes: {launch['world_size']} ({launch['backend']}), batch size {a.bs} per process")
+    if launch: print(f"Processes: {launch['world_size']} ({launch['backend']}), batch size {dls.train.bs} per process")
     if recipe:                                          # recipe, ensemble, TTA, budget or MedMNIST: one process
         with Timer() as t: learn = train_from_args(a, data, pretrained)
         dls = learn.dls

@@ -132,3 +132,11 @@ def test_train_batch_larger_than_training_set(cli, tmp_path):
     r = cli('train', '--data', data, '--pretrained', 'no', '--size', 32, '--epochs', 1, '--bs', 256, '--out', tmp_path/'run')
     assert r.returncode == 1 and 'batch size of 256' in r.stderr and 'Traceback' not in r.stderr, r.stderr
     assert not (tmp_path/'run'/'model.pth').exists()
+
+def test_train_small_set_default_batch(cli, tmp_path):
+    "Plain training on fewer images than the default batch of 16 trains them as one batch, and says so"
+    from medfast.synthetic import synthetic_xrays
+    data = synthetic_xrays(tmp_path/'xr', n=8, size=32, seed=0)
+    r = cli('train', '--data', data, '--pretrained', 'no', '--size', 32, '--epochs', 1, '--out', tmp_path/'run')
+    assert r.returncode == 0 and 'training images: batches of 9 rather than 16' in r.stdout, r.stdout + r.stderr
+    assert (tmp_path/'run'/'model.pth').exists()

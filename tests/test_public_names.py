@@ -28,3 +28,11 @@ def test_no_name_shadows_fastai():
     code = "import fastai.vision.all as f, medfast; print([n for n in medfast.__all__ if hasattr(f, n)])"
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert r.stdout.strip() == '[]', r.stdout + r.stderr[-2000:]
+
+def test_constants_and_assigned_names_are_top_level():
+    code = ("from medfast import BLOOD8, RECIPES, ARCHS, Prediction, sensitivity, xray_app, SPLIT_NAMES\n"
+            "from medfast.studies.blood import BLOOD8 as b; from medfast.metrics import sensitivity as s\n"
+            "assert BLOOD8 is b and sensitivity is s and 'BLOOD8' in __import__('medfast').__all__\n"
+            "print('ok')")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip() == 'ok', r.stderr[-2000:]
