@@ -102,10 +102,15 @@ def cub_release(path) -> str:
     "'2010' or '2011': which CUB-200 release the folder at `path` holds"
     return '2010' if (cub_root(path)/'lists').is_dir() else '2011'
 
+def _read_text(fn) -> str:
+    "Text of a CUB index file, or a one-line `DataLayoutError` naming it when it is not text"
+    try: return fn.read_text()
+    except UnicodeDecodeError: raise DataLayoutError(f"{fn} is not a text file; re-extract the CUB archive.") from None
+
 def _read_pairs(fn) -> dict:
     "`{int id: value}` from a whitespace-separated two-column CUB index file"
     out = {}
-    for n, line in enumerate(fn.read_text().splitlines(), 1):
+    for n, line in enumerate(_read_text(fn).splitlines(), 1):
         if not line.strip(): continue
         parts = line.split(maxsplit=1)
         if len(parts) != 2 or not parts[0].isdigit():
@@ -120,7 +125,7 @@ def cub_label(folder:str) -> str:
 
 def _read_list(fn) -> list:
     "Non-empty stripped lines of a CUB-2010 list file"
-    return [l.strip() for l in fn.read_text().splitlines() if l.strip()]
+    return [l.strip() for l in _read_text(fn).splitlines() if l.strip()]
 
 def _cub2010_table(root) -> pd.DataFrame:
     "The 2010 release's lists (files, train, test, classes) as a `cub_table`, cross-checked"
@@ -154,6 +159,7 @@ def cub_table(path, verify:bool=True) -> pd.DataFrame:
 
 def _cub2011_table(root) -> pd.DataFrame:
     images, labels, split, classes = (_read_pairs(root/f) for f in CUB_FILES)
+    if not classes: raise DataLayoutError(f"{root/'classes.txt'} lists no classes; expected lines like '1 001.Black_footed_Albatross'.")
     for fn, d in [('image_class_labels.txt', labels), ('train_test_split.txt', split)]:
         if set(d) != set(images):
             odd = sorted(set(images) ^ set(d))

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/blastocyst.html.md"""
 
 # %% ../../nbs/22_blastocyst.ipynb #823ade5a
 from __future__ import annotations
-import warnings
+import csv, warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -117,7 +117,10 @@ def read_blastocyst_csv(csv_path, image_dir=None, grade_map:dict|None=GOOD_POOR,
     "Checked table (image path, grade, label, patient, cycle) from a blastocyst CSV export"
     csv_path = check_path(csv_path, 'blastocyst CSV', is_dir=False)
     image_dir = check_path(ifnone(image_dir, csv_path.parent), 'image folder', is_dir=True)
-    df = pd.read_csv(csv_path, dtype=str, sep=None, engine='python')
+    try: df = pd.read_csv(csv_path, dtype=str, sep=None, engine='python')
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, csv.Error, UnicodeDecodeError) as e:
+        raise DataLayoutError(f"{csv_path} is not a readable CSV ({type(e).__name__}); save it as UTF-8 text with a header "
+                              "row naming at least the image and grade columns (e.g. 'image,grade,patient').") from None
     cols = {w: _find_col(df, w, g, csv_path, w in ('image', 'grade'))
             for w, g in dict(image=image_col, grade=grade_col, patient=patient_col, cycle=cycle_col).items()}
     gmap = None if grade_map is None else {str(k).strip().upper(): v for k, v in grade_map.items()}

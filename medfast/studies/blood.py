@@ -15,7 +15,7 @@ from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
 from ..images import MedImage, MedImageBlock, image_files
-from ..data import cell_tfms, Split, refuse_split_root
+from ..data import cell_tfms, Split, refuse_split_root, check_size
 
 # %% auto #0
 __all__ = ['BLOOD4', 'BLOOD8', 'SYNTHETIC_PATHOLOGIES', 'BLOOD_STUDY_ACC', 'blood_class', 'synthetic_blood_cell',
@@ -122,7 +122,10 @@ def synthetic_blood_cells(dest, n:int=10, size=(1200, 900), seed:int=0, layout:s
 def read_folder_map(csv_path, classes=BLOOD4) -> dict:
     "Read a `folder,class` CSV into {folder: class}, checking columns, classes and duplicates"
     csv_path = check_path(csv_path, 'folder→class CSV', is_dir=False)
-    df = pd.read_csv(csv_path, dtype=str, skipinitialspace=True)
+    try: df = pd.read_csv(csv_path, dtype=str, skipinitialspace=True)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise DataLayoutError(f"{csv_path} is not a readable CSV ({type(e).__name__}); save it as UTF-8 text with "
+                              "the header 'folder,class' and one 'CLL,abnormal_lymphocyte' line per folder.") from None
     df.columns = [c.strip().lower() for c in df.columns]
     if not {'folder', 'class'} <= set(df.columns):
         raise DataLayoutError(f"{csv_path} must have the columns 'folder' and 'class' (it has {list(df.columns)}). "
@@ -157,6 +160,14 @@ class FolderClass:
         return self.mapping[folder]
     def __repr__(self): return f"FolderClass({len(self.mapping)} folders → {sorted(set(self.mapping.values()))})"
 
+def _dict_map(folder_map:dict, classes) -> dict:
+    "`folder_map` with every class normalised and checked by `blood_class`; the error names the folder"
+    out = {}
+    for f, c in folder_map.items():
+        try: out[str(f)] = blood_class(c, classes)
+        except DataLayoutError as e: raise DataLayoutError(f"folder_map[{f!r}]: {e} Pass classes=[...] for other class names.") from None
+    return out
+
 def blood_items(path, folder_map=None, classes=BLOOD4) -> tuple:
     "Images under `path/<folder>/` and their label function: folders mapped by `folder_map` (CSV or dict), else folder = class"
     path = check_path(path, 'blood-cell folder', is_dir=True)
@@ -166,7 +177,7 @@ def blood_items(path, folder_map=None, classes=BLOOD4) -> tuple:
                                           "folder,class CSV) or one folder per cell class.")
     if folder_map is None: refuse_split_root(path, folders); mapping = {f: f for f in folders}
     else:
-        mapping = dict(folder_map) if isinstance(folder_map, dict) else read_folder_map(folder_map, classes)
+        mapping = _dict_map(folder_map, classes) if isinstance(folder_map, dict) else read_folder_map(folder_map, classes)
         unmapped = [f for f in folders if f not in mapping]
         if unmapped: raise DataLayoutError(f"Folder(s) {', '.join(unmapped)} in {path} are not in the folder→class map. "
                                            f"Add a row '<folder>,<class>' for each, or move them out of {path}.")
@@ -227,6 +238,8 @@ class CellCentreCrop(CentreSquareCrop):
     def centre(self, x) -> tuple: return ifnone(stain_centre(x), super().centre(x))
 
 # %% ../../nbs/21_blood_cells.ipynb #1faded7f
+_SIDES = ('train', 'valid', 'test')
+
 def _quotas(counts, n_train, n_valid, n_test, frac):
     ns, smallest = np.array([n_train, n_valid, n_test], dtype=float), min(counts.values())
     auto = frac == 'auto'
@@ -247,46 +260,68 @@ def balanced_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:in
         raise DataLayoutError("Too few images for a balanced split of " + f"{q['train']}/{q['valid']}/{q['test']} per class: " +
             ', '.join(f"class {c!r} has {n}" for c, n in short.items()) + f" (needs {need}). Pass smaller "
             "n_train/n_valid/n_test, frac=<0..1>, or frac='auto' to scale to the smallest class.")
-    groups = defaultdict(list)
-    for i, o in enumerate(items): groups[group_fn(o) if group_fn else i].append(i)
-    keys = sorted(groups, key=str)
+    return _assign_groups(labels, {s: {c: q[s] for c in counts} for s in _SIDES}, seed,
+                          None if group_fn is None else [group_fn(o) for o in items])
+
+def _assign_groups(labels, quotas, seed, groups=None, at_most=()) -> dict:
+    "Indices per side filling `quotas` ({side: {class: n}}; (side, class) pairs in `at_most`: up to n) with whole `groups`"
+    members = defaultdict(list)
+    for i in range(len(labels)): members[i if groups is None else groups[i]].append(i)
+    keys = sorted(members, key=str)
     np.random.default_rng(seed).shuffle(keys)
-    left = {s: {c: q[s] for c in counts} for s in ('test', 'valid', 'train')}
-    out = {s: [] for s in ('train', 'valid', 'test')}
+    left = {s: dict(quotas[s]) for s in ('test', 'valid', 'train')}
+    out = {s: [] for s in _SIDES}
     for k in keys:
-        main = Counter(labels[i] for i in groups[k]).most_common(1)[0][0]
-        split = next((s for s in ('test', 'valid', 'train') if left[s][main] > 0), None)
+        main = Counter(labels[i] for i in members[k]).most_common(1)[0][0]
+        split = next((s for s in ('test', 'valid', 'train') if left[s].get(main, 0) > 0), None)
         if split is None: continue
-        for i in groups[k]:
-            if left[split][labels[i]] > 0: out[split].append(i); left[split][labels[i]] -= 1
-    short = [f"{s} needs {n} more {c!r}" for s in left for c, n in left[s].items() if n > 0]
+        for i in members[k]:
+            if left[split].get(labels[i], 0) > 0: out[split].append(i); left[split][labels[i]] -= 1
+    short = [f"{s} needs {n} more {c!r}" for s in left for c, n in left[s].items() if n > 0 and (s, c) not in at_most]
     if short: raise DataLayoutError("The grouped split could not fill its quotas without putting a group in two splits: "
                                     + '; '.join(short[:6]) + ". Use smaller n_*/frac, or more groups (patients).")
     return {s: sorted(v) for s, v in out.items()}
 
 # %% ../../nbs/21_blood_cells.ipynb #66a9116d
-def augment_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:int=300, seed:int=42, group_fn=None) -> dict:
-    "Per-class split like the study's Tabla 3: large classes shrunk to the quotas, small ones split pro rata; train topped up to `n_train` with repeats"
-    labels, rng = [label_fn(o) for o in items], np.random.default_rng(seed)
-    out = {s: [] for s in ('train', 'valid', 'test')}
-    originals = {}
-    for c in sorted(set(labels)):
-        idx = [i for i, l in enumerate(labels) if l == c]
-        n, need = len(idx), n_train + n_valid + n_test
+def _augment_quotas(counts, n_train, n_valid, n_test) -> dict:
+    "{side: {class: n}}: the quotas for classes that have enough images, a pro-rata split of the others"
+    need, out = n_train + n_valid + n_test, {s: {} for s in _SIDES}
+    for c, n in sorted(counts.items()):
         if n >= need: q = (n_train, n_valid, n_test)
         else:
             nv, nt = (max(1, int(n*m/need)) for m in (n_valid, n_test))
             q = (n - nv - nt, nv, nt)
         if q[0] < 1: raise DataLayoutError(f"Class {c!r} has {n} image(s): too few for a train/valid/test split.")
-        sub = balanced_split([items[i] for i in idx], label_fn, *q, seed=seed, group_fn=group_fn)
-        for s in out: out[s] += [idx[i] for i in sub[s]]
-        trn = [idx[i] for i in sub['train']]
+        for s, k in zip(_SIDES, q): out[s][c] = k
+    return out
+
+def augment_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:int=300, seed:int=42, group_fn=None) -> dict:
+    "Per-class split like the study's Tabla 3: large classes shrunk to the quotas, small ones split pro rata; train topped up to `n_train` with repeats"
+    labels, rng = [label_fn(o) for o in items], np.random.default_rng(seed)
+    counts = Counter(labels)
+    quotas = _augment_quotas(counts, n_train, n_valid, n_test)
+    if group_fn is None:                                      # each image its own group: class by class
+        out = {s: [] for s in _SIDES}
+        for c in sorted(counts):
+            idx = [i for i, l in enumerate(labels) if l == c]
+            sub = _assign_groups([c]*len(idx), {s: {c: quotas[s][c]} for s in _SIDES}, seed)
+            for s in out: out[s] += [idx[i] for i in sub[s]]
+    else:                                                     # all classes at once: a group never spans two sides
+        small = {c for c, n in counts.items() if quotas['train'][c] < n_train}
+        quotas['train'].update({c: counts[c] for c in small})   # small classes: train takes what the groups leave
+        out = _assign_groups(labels, quotas, seed, [group_fn(o) for o in items], at_most={('train', c) for c in small})
+    originals = {}
+    for c in sorted(counts):
+        trn = sorted(i for i in out['train'] if labels[i] == c)
         originals[c] = len(trn)
+        if not trn: raise DataLayoutError(f"Class {c!r} has no training image left once its groups fill valid and test; "
+                                          "use smaller n_valid/n_test, or more groups (patients).")
         extra = n_train - len(trn)                            # repeats; the training augmentations make them differ
         if extra > 0: out['train'] += trn*(extra//len(trn)) + list(rng.choice(trn, extra % len(trn), replace=False))
     out = {s: sorted(map(int, v)) for s, v in out.items()}
     out['originals'] = originals
     return out
+
 
 # %% ../../nbs/21_blood_cells.ipynb #27e56186
 BLOOD_STUDY_ACC = {'scratch CNN': 63.50, 'scratch CNN + augmentation': 69.75, 'VGG16 features': 79.42,
@@ -312,6 +347,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     "DataLoaders for blood-cell folders (pathology folders + CSV, or class folders) or a BloodMNIST .npz; `balance='augment'` tops classes up"
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
     if balance not in (None, 'augment'): raise ValueError(f"balance must be None or 'augment', not {balance!r}")
+    check_size(size)
     if str(path).endswith('.npz'): return _npz_dls(path, size, bs, seed, classes, **kwargs)
     study = protocol == 'study'
     if study: balance, batch_tfms = ifnone(balance, 'augment'), ifnone(batch_tfms, study_cell_tfms())

@@ -82,6 +82,7 @@ def select_classes(names, classes=25) -> list[int]:
         if not 2 <= classes <= len(names):
             raise ValueError(f"classes={classes}: choose between 2 and {len(names)} classes.")
         return list(range(int(classes)))
+    if isinstance(classes, str): classes = [classes]                    # one name is one class, not its letters
     out = []
     for c in classes:
         if isinstance(c, (int, np.integer)):

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/cell_crops.html.md"""
 
 # %% ../../nbs/24_cell_crops.ipynb #88eb255c
 from __future__ import annotations
-import json, math, tempfile, warnings
+import json, math, os, shutil, tempfile, uuid, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
@@ -177,9 +177,18 @@ def _cluster_ids(xy, radius, method):
     from scipy.cluster.hierarchy import linkage, fcluster
     return fcluster(linkage(xy, method=method), t=radius, criterion='distance') - 1
 
+def _check_clicks(df) -> pd.DataFrame:
+    "`df` with the click columns checked (one-line error), every click its own vote where `user` is missing"
+    missing = [c for c in ('image', 'x', 'y', 'label') if c not in df.columns]
+    if missing: raise DataLayoutError(f"The clicks table lacks the column(s) {missing} (it has {list(df.columns)}); "
+                                      "expected image, x, y, label and optionally user.")
+    if not len(df): raise DataLayoutError("The clicks table holds no clicks.")
+    return df if 'user' in df.columns else df.assign(user=[f"_click{i}" for i in range(len(df))])
+
 def merge_clicks(clicks, radius:float=35., method:str='single') -> pd.DataFrame:
     "Consensus cells from clicks: clicks within `radius` px are one cell, labelled by a one-user-one-vote majority (not sure = ½ each)"
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks)
+    clicks = _check_clicks(clicks)
     if method not in ('single', 'complete', 'average'): raise ValueError(f"method must be 'single', 'complete' or 'average', not {method!r}")
     labels, rows = sorted(clicks.label.unique()), []
     if NOT_SURE in labels: labels = sorted(set(labels) - {NOT_SURE} | set(CELL_LABELS))
@@ -208,9 +217,14 @@ def _centres(cells):
     if isinstance(cells, pd.DataFrame): return cells[['x', 'y']].to_numpy(float)
     return np.asarray(cells, float).reshape(-1, 2)
 
+def _check_crop_size(size):
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"size must be a whole number of pixels, at least 1 (e.g. size=100), not {size!r}.")
+
 def crop_cells(image, cells, size:int=100, pad_mode:str='reflect') -> list:
     "Square `size` px crops (arrays) centred on each cell's (x, y), padding at the image border instead of dropping it"
     if pad_mode not in _PAD_MODES: raise ValueError(f"pad_mode must be one of {_PAD_MODES}, not {pad_mode!r}")
+    _check_crop_size(size)
     a, xy = _as_array(image), _centres(cells)
     pad = [(size, size), (size, size)] + [(0, 0)]*(a.ndim - 2)
     padded = np.pad(a, pad, mode=pad_mode)
@@ -229,37 +243,82 @@ def _check_inside(cells, w, h, fn):
                               f"y={out.y.iloc[0]:.1f}. x is the column and y the row, in pixels; check for swapped or "
                               "scaled coordinates.")
 
+def _crop_stems(images, src) -> dict:
+    "{image: crop-name stem}: the file stem, with its sub-folders joined by `--` when nested; an error if two collide"
+    stems = {i: '--'.join(Path(i).with_suffix('').parts) for i in images}
+    seen = {}
+    for i, s in stems.items():
+        if s in seen: raise DataLayoutError(f"Images {seen[s]!r} and {i!r} in {src} would share the crop names {s}__c*.png; "
+                                            "rename one of them.")
+        seen[s] = i
+    return stems
+
+def _check_labels(labels):
+    "One-line error for a consensus label that cannot be a class folder name"
+    bad = [l for l in labels if not l or l in ('.', '..') or '/' in l or '\\' in l]
+    if bad: raise DataLayoutError(f"Label {bad[0]!r} cannot name a class folder (no '/', '\\', '.' or '..'); fix the clicks' labels.")
+
+def _crops_target(dest, overwrite) -> Path:
+    "`dest` checked before any work: not a file, and with `overwrite` only an earlier `write_crops` folder (it holds cells.csv)"
+    dest = Path(dest).expanduser()
+    if dest.exists() and not dest.is_dir(): raise MedfastError(f"{dest} is a file; name a folder for the crops.")
+    if overwrite and dest.is_dir() and any(dest.iterdir()) and not (dest/'cells.csv').is_file():
+        raise MedfastError(f"{dest} holds files write_crops did not write (no cells.csv); overwrite=True only replaces "
+                           "an earlier crops folder. Choose another dest.")
+    return dest
+
+def _publish_folder(tmp:Path, dest:Path, overwrite:bool) -> Path:
+    "Rename the finished folder `tmp` to `dest` (or, unless `overwrite`, the first free `dest-N`); returns where it went"
+    if overwrite and dest.is_dir() and any(dest.iterdir()):
+        _crops_target(dest, overwrite)                                  # still an earlier crops folder?
+        old = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
+        os.rename(dest, old); os.rename(tmp, dest); shutil.rmtree(old, ignore_errors=True)
+        return dest
+    for _ in range(100):
+        target = free_path(dest, overwrite)
+        try: os.rename(tmp, target); return target                      # onto a missing or empty folder: atomic
+        except OSError:
+            if not target.exists() or (target.is_dir() and not any(target.iterdir())): raise
+    raise MedfastError(f"Could not find a free folder next to {dest}; clean up old runs.")
+
 def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str='reflect', min_users:int=1,
                 min_agreement:float=0., labels=CELL_LABELS, method:str='single', overwrite:bool=False,
                 border:str='pad') -> Path:
     "Merge `clicks` over images in `src`, save `size` px crops to `dest/<label>/` and `dest/cells.csv`; `border='drop'` skips cells too near the edge"
     if border not in ('pad', 'drop'): raise ValueError(f"border must be 'pad' (pad the crop) or 'drop' (skip the cell), not {border!r}")
-    src = check_path(src, 'image folder', is_dir=True)
+    _check_crop_size(size)
+    if pad_mode not in _PAD_MODES: raise ValueError(f"pad_mode must be one of {_PAD_MODES}, not {pad_mode!r}")
+    src, dest = check_path(src, 'image folder', is_dir=True), _crops_target(dest, overwrite)
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks, labels=labels)
     cells = merge_clicks(clicks, radius, method)
     cells = cells[(cells.n_users >= min_users) & (cells.agreement >= min_agreement)].reset_index(drop=True)
     missing = [i for i in cells.image.unique() if not (src/i).is_file()]
     if missing: raise MissingPathError(f"{len(missing)} image(s) named in the clicks are not in {src}: {missing[:5]}. "
                                        "Image names in the clicks JSON are relative to the image folder.")
-    dest = free_path(dest, overwrite)
-    files, kept = [], []
-    for img, g in cells.groupby('image', sort=False):
-        a = _as_array(src/img)
-        _check_inside(g, a.shape[1], a.shape[0], src/img)
-        if border == 'drop':
-            tl = np.rint(_centres(g) - size/2).astype(int)
-            g = g[(tl >= 0).all(1) & (tl[:, 0] + size <= a.shape[1]) & (tl[:, 1] + size <= a.shape[0])]
-            kept.append(g)
-        for (_, c), crop in zip(g.iterrows(), crop_cells(a, g, size, pad_mode)):
-            f = dest/c.label/f"{Path(img).stem}__c{c.cell:04d}.png"
-            f.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(crop).save(f)
-            files.append(str(f.relative_to(dest)))
-    if border == 'drop': cells = pd.concat(kept) if kept else cells.iloc[:0]
-    if not files: raise DataLayoutError(f"No crops written to {dest}: every cell is within {size//2} px of the border; "
-                                        "use border='pad' or a smaller size.")
-    write_csv(cells.assign(crop=files), dest/'cells.csv')
-    return dest
+    _check_labels(cells.label.unique())
+    stems = _crop_stems(cells.image.unique(), src)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=make_folder(dest.parent)))
+    try:
+        files, kept = [], []
+        for img, g in cells.groupby('image', sort=False):
+            a = _as_array(src/img)
+            _check_inside(g, a.shape[1], a.shape[0], src/img)
+            if border == 'drop':
+                tl = np.rint(_centres(g) - size/2).astype(int)
+                g = g[(tl >= 0).all(1) & (tl[:, 0] + size <= a.shape[1]) & (tl[:, 1] + size <= a.shape[0])]
+                kept.append(g)
+            for (_, c), crop in zip(g.iterrows(), crop_cells(a, g, size, pad_mode)):
+                f = Path(c.label)/f"{stems[img]}__c{c.cell:04d}.png"
+                (tmp/f).parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(crop).save(tmp/f)
+                files.append(str(f))
+        if border == 'drop': cells = pd.concat(kept) if kept else cells.iloc[:0]
+        if not files: raise DataLayoutError(f"No crops written to {dest}: every cell is within {size//2} px of the border; "
+                                            "use border='pad' or a smaller size.")
+        write_csv(cells.assign(crop=files), tmp/'cells.csv')
+        return _publish_folder(tmp, dest, overwrite)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
 
 # %% ../../nbs/24_cell_crops.ipynb #7158a076
 def _crop_size(path) -> int:
@@ -295,6 +354,9 @@ def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:
     size, items = ifnone(size, _crop_size(path)), class_folder_items(path)
     sides = split_by_source(items, valid_pct, test_pct, seed)
     trn, val = L(items[i] for i in sides['train']), L(items[i] for i in sides['valid'])
+    absent = sorted({parent_label(items[i]) for s in ('valid', 'test') for i in sides[s]} - set(map(parent_label, trn)))
+    if absent: raise DataLayoutError(f"Class(es) {absent} of {path} have no training crops: the split by source image put all "
+                                     "their images on the validation or test side. Add source images, or try another seed.")
     set_seed(seed)
     block = DataBlock(blocks=(image_block(size, item_tfms), CategoryBlock), get_y=parent_label,
                       splitter=IndexSplitter(range(len(trn), len(trn) + len(val))),
@@ -349,7 +411,7 @@ def crop_size_sweep(src, clicks, sizes=(90, 95, 100, 128), epochs:int=5, lr:floa
     df = pd.DataFrame(rows)
     df.attrs['split'] = (f"crops grouped by source image: {df.n_valid.iloc[0]} validation crops from "
                          f"{len(df.valid_images.iloc[0].split())} held-out image(s), the same images for every size "
-                         f"(seeded {valid_pct:.0%}, stratified by label)")
+                         f"(whole source images drawn at random, seeded; {valid_pct:.0%} of them)")
     return df
 
 def plot_crop_sweep(df, ax=None):
