@@ -22,10 +22,13 @@ __all__ = ['xray_app', 'heatmap_overlay', 'explain_image', 'PredictApp', 'predic
 def heatmap_overlay(img:Image.Image, heat:np.ndarray, alpha:float=0.45, cmap:str='jet') -> Image.Image:
     "RGB image `img` with the `[0,1]` heatmap `heat` stretched over it and blended with opacity `alpha`"
     from matplotlib import colormaps
+    heat = np.asarray(heat, dtype=np.float32)
+    if heat.ndim != 2: raise ValueError(f"heat must be a 2-d map (height, width), not an array of shape {heat.shape}.")
+    if not 0 <= alpha <= 1: raise ValueError(f"alpha must lie between 0 (image only) and 1 (heatmap only), not {alpha!r}.")
     img = img.convert('RGB')
-    heat = np.clip(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0, 1)
-    heat = np.asarray(Image.fromarray((heat * 255).astype(np.uint8)).resize(img.size, Image.BILINEAR)) / 255.
-    colour = (colormaps[cmap](heat)[..., :3] * 255).astype(np.uint8)
+    heat8 = (np.clip(np.nan_to_num(heat), 0, 1) * 255).astype(np.uint8)
+    lut = (colormaps[cmap](np.arange(256))[:, :3] * 255).astype(np.uint8)   # 256 colours: uint8 lookup, no float image
+    colour = lut[np.asarray(Image.fromarray(heat8).resize(img.size, Image.BILINEAR))]
     return Image.blend(img, Image.fromarray(colour), alpha)
 
 def _png(img:Image.Image, max_side:int=384) -> bytes:
@@ -98,8 +101,9 @@ class PredictApp:
             self.image.value = self.overlay.value = b''
             self.label.value = self.probs.value = ''
             return res
-        self.image.value = _png(res['image'], self.max_side)
-        self.overlay.value = b'' if res['heatmap'] is None else _png(heatmap_overlay(res['image'], res['heatmap'], self.alpha), self.max_side)
+        shown = res['image'].copy(); shown.thumbnail((self.max_side, self.max_side))    # overlay the small copy only
+        self.image.value = _png(shown, self.max_side)
+        self.overlay.value = b'' if res['heatmap'] is None else _png(heatmap_overlay(shown, res['heatmap'], self.alpha), self.max_side)
         p = res['probs'][res['label']]
         self.label.value = f"<h2>{html.escape(str(res['label']))} <small>({100*p:.1f}%)</small></h2>"
         self.probs.value = _probs_html(res['probs'], res['label'])

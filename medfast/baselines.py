@@ -23,6 +23,7 @@ def clr(it, base_lr:float=1e-3, max_lr:float=6e-3, step_size:float=2000., policy
     "Learning rate at iteration `it` of a cyclical policy: 'triangular', 'triangular2' or 'exp_range' (Smith 2017)"
     if policy not in CLR_POLICIES: raise ValueError(f"policy must be one of {', '.join(CLR_POLICIES)}, not {policy!r}")
     if step_size <= 0: raise ValueError(f"step_size must be a positive number of iterations, not {step_size!r}")
+    if not (base_lr >= 0 and max_lr >= 0): raise ValueError(f"base_lr and max_lr must be learning rates >= 0, not {base_lr!r} and {max_lr!r}")
     cycle = math.floor(1 + it/(2*step_size))
     x = abs(it/step_size - 2*cycle + 1)
     scale = 1. if policy == 'triangular' else 1/2.**(cycle-1) if policy == 'triangular2' else gamma**it
@@ -80,6 +81,7 @@ def features_svm(dls, learn_or_arch='vgg16', kernel:str='linear', C:float=1., de
                  pretrained:bool=True, pool:str='avg', scale:bool=True, test_dl=None, seed:int=42) -> dict:
     "Fit an SVM (`kernel` linear/rbf/poly) on frozen-body features of `dls.train`; validation (and `test_dl`) metrics"
     if kernel not in ('linear', 'rbf', 'poly'): raise ValueError(f"kernel must be 'linear', 'rbf' or 'poly', not {kernel!r}")
+    if not C > 0: raise ValueError(f"C (the SVM's regularisation) must be a positive number, not {C!r}")
     from sklearn.svm import SVC
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler

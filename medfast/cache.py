@@ -94,7 +94,9 @@ def _check_outside(cache_dir:Path, srcs):
 def cache_images(src, size:int=224, cache_dir=None, n_workers:int|None=None, progress:bool=True,
                  quality:int=95) -> L:
     "Paths of `size`-px copies of the images in `src` (folder or list), building missing or stale ones once"
-    srcs = image_files(src) if isinstance(src, (str, Path)) and Path(src).is_dir() else L(src).map(Path)
+    check_size(size)
+    if isinstance(src, (str, Path)): src = check_path(src, 'image folder or file')
+    srcs = image_files(src) if isinstance(src, Path) and src.is_dir() else L(src).map(Path)
     cache_dir = Path(ifnone(cache_dir, default_cache_dir())).expanduser()
     _check_outside(cache_dir, srcs)
     dests = L(cached_path(s, size, cache_dir) for s in srcs)
@@ -104,6 +106,7 @@ def cache_images(src, size:int=224, cache_dir=None, n_workers:int|None=None, pro
         stamp = _stamp(check_path(s, 'image file'))
         if manifests[d.parent].get(d.name) != stamp or not d.exists(): todo.append((s, d, stamp))
     if todo:
+        for folder in {d.parent for _, d, _ in todo}: _writable(folder)
         n_workers = ifnone(n_workers, min(8, os.cpu_count() or 1))
         args = [(s, d) for s, d, _ in todo]
         if n_workers > 1 and len(todo) > 1:
@@ -120,6 +123,13 @@ def cache_images(src, size:int=224, cache_dir=None, n_workers:int|None=None, pro
 
 def _write_copy_star(args, size, quality): return _write_copy(*args, size=size, quality=quality)
 
+def _writable(folder:Path):
+    "Create cache folder `folder`, or one `MedfastError` naming it if it cannot be created or written"
+    make_folder(folder)
+    if not os.access(folder, os.W_OK):
+        raise MedfastError(f"Cannot write in the cache folder {folder} (permission denied); pass a cache_dir you can "
+                           "write to, or set $MEDFAST_CACHE.")
+
 # %% ../nbs/01b_cache.ipynb #528fd8cf
 class cached_items:
     "Wrap `get_items` so a DataBlock receives `size`-px cached copies of the images it lists"
@@ -131,6 +141,9 @@ class cached_items:
 
 def original_path(cached, size:int, cache_dir=None) -> Path:
     "The original image a cached copy was made from (inverse of `cached_path`)"
-    rel = Path(cached).absolute().relative_to(Path(ifnone(cache_dir, default_cache_dir())).expanduser().absolute()/str(int(size)))
+    root = Path(ifnone(cache_dir, default_cache_dir())).expanduser().absolute()/str(int(size))
+    try: rel = Path(cached).expanduser().absolute().relative_to(root)
+    except ValueError: raise ValueError(f"{cached} is not a cached copy: it is not under {root}. Pass the size and "
+                                        "cache_dir the copy was made with.") from None
     p = Path(os.sep).joinpath(*rel.parts)
     return p.with_suffix('') if not p.exists() and p.with_suffix('').exists() else p

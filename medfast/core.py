@@ -13,10 +13,11 @@ from fastcore.all import *
 
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
-           'UnsafeFileError', 'check_path', 'locate_model', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info',
-           'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open',
-           'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe',
-           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
+           'UnsafeFileError', 'check_path', 'locate_model', 'check_size', 'free_path', 'seed_everything',
+           'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder',
+           'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape',
+           'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer',
+           'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -76,6 +77,14 @@ def locate_model(path) -> tuple[str, Path]:
     for q, kind in ((p.with_name(p.name + '.json'), 'safe'), (p.with_name(p.name + '.pkl'), 'pickle')):
         if q.exists(): return kind, q
     raise MissingPathError(f"Model not found: {p} (looked for {p}.json + {p}.pth and {p}.pkl). Check the path.")
+
+# %% ../nbs/00_core.ipynb #bbbd9d16
+def check_size(size, what:str='size'):
+    "`size` in px (a whole number, or a (height, width) pair) of at least 8, or a `ValueError` that names the fix"
+    ok = lambda s: isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 8
+    if not (ok(size) or (isinstance(size, (tuple, list)) and len(size) == 2 and all(map(ok, size)))):
+        raise ValueError(f"{what} must be a whole number of pixels, at least 8 (e.g. {what}=224), not {size!r}")
+    return size
 
 # %% ../nbs/00_core.ipynb #030bd5c8
 def free_path(path, overwrite:bool=False) -> Path:

@@ -18,9 +18,9 @@ from .images import MedImage, MedImageBlock, image_files, walk_images, unreadabl
 # %% auto #0
 __all__ = ['SPLIT_NAMES', 'patient_id', 'group_splitter', 'split_grouping', 'refuse_split_root', 'class_folder_items',
            'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows',
-           'default_workers', 'check_size', 'check_crop', 'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block',
-           'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls', 'test_folder', 'test_items', 'labelled_dl',
-           'split_leaks', 'split_sides', 'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
+           'default_workers', 'check_crop', 'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls',
+           'Split', 'pneumonia_block', 'pneumonia_dls', 'test_folder', 'test_items', 'labelled_dl', 'split_leaks',
+           'split_sides', 'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -217,13 +217,6 @@ class ArrayRows:
 def default_workers() -> int:
     "DataLoader workers: none on small CPU machines (decoding is cheap next to the model), else up to 8"
     return 0 if (defaults.cpus <= 2 and not torch.cuda.is_available()) else min(8, defaults.cpus)
-
-def check_size(size, what:str='size'):
-    "`size` in px (a whole number, or a (height, width) pair) of at least 8, or a `ValueError` that names the fix"
-    ok = lambda s: isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 8
-    if not (ok(size) or (isinstance(size, (tuple, list)) and len(size) == 2 and all(map(ok, size)))):
-        raise ValueError(f"{what} must be a whole number of pixels, at least 8 (e.g. {what}=224), not {size!r}")
-    return size
 
 def check_crop(crop):
     "`crop` (the fraction of each side kept) as a float from 0.05 to 1, or a `ValueError` that names the fix"

@@ -6,9 +6,9 @@ Docs: https://medfast.github.io/medfast/datasets.html.md"""
 
 # %% ../nbs/02c_datasets.ipynb #0d3bbb0d
 from __future__ import annotations
-import hashlib, os, shutil
+import gzip, hashlib, lzma, os, shutil, tarfile, zipfile, zlib
 from pathlib import Path
-from .core import MedfastError
+from .core import MedfastError, file_lock, make_folder
 
 # %% auto #0
 __all__ = ['DATASETS', 'DownloadError', 'medfast_home', 'file_md5', 'download_dataset', 'dataset_table']
@@ -40,7 +40,7 @@ class DownloadError(MedfastError):
 
 def medfast_home() -> Path:
     "medfast's cache folder: `$MEDFAST_HOME` or `~/.cache/medfast`"
-    return Path(os.environ.get('MEDFAST_HOME', '~/.cache/medfast')).expanduser()
+    return Path(os.environ.get('MEDFAST_HOME') or '~/.cache/medfast').expanduser()
 
 def file_md5(path, block:int=2**20) -> str:
     "Full-file MD5 (hex), read in blocks"
@@ -50,10 +50,20 @@ def file_md5(path, block:int=2**20) -> str:
     return h.hexdigest()
 
 # %% ../nbs/02c_datasets.ipynb #3d374372
+_BROKEN = (tarfile.TarError, shutil.ReadError, zipfile.BadZipFile, gzip.BadGzipFile, lzma.LZMAError, zlib.error, EOFError)
+
 def _unpack(archive, dest):
     "Extract `archive` into `dest`, refusing members that would land outside it (tar 'data' filter)"
-    try: shutil.unpack_archive(str(archive), str(dest), filter='data')
-    except TypeError: shutil.unpack_archive(str(archive), str(dest))   # Python without extraction filters
+    try:
+        try: shutil.unpack_archive(str(archive), str(dest), filter='data')
+        except TypeError: shutil.unpack_archive(str(archive), str(dest))   # Python without extraction filters
+    except _BROKEN as e:                                                   # damaged or hostile: set it aside
+        bad = archive.with_name(archive.name + '.bad'); os.replace(archive, bad)
+        raise DownloadError(f"{archive.name} is damaged or unsafe and was not extracted ({type(e).__name__}: {e}); "
+                            f"moved to {bad}. Run again to download it afresh.") from None
+    except OSError as e:
+        raise DownloadError(f"Cannot extract {archive} into {dest} ({e.strerror or e}); free some space or check the "
+                            "folder's permissions, then run again.") from None
 
 def _fetch(url, md5, base:Path, extract:bool, into:str|None, force:bool) -> Path:
     "Download one file with fastdownload into `base`, check it, and extract it if asked"
@@ -63,6 +73,10 @@ def _fetch(url, md5, base:Path, extract:bool, into:str|None, force:bool) -> Path
                       module=fastai_data if md5 == 'fastai' else None)
     dest = fd.arch_path()/url.split('?')[0].rstrip('/').split('/')[-1]
     how = f"download {url} by hand and put it at {dest}"
+    with file_lock(base/f'.{dest.name}.lock', timeout=3600):          # one download of a file at a time
+        return _fetch_locked(fd, url, md5, dest, how, extract, into, force)
+
+def _fetch_locked(fd, url, md5, dest, how, extract, into, force) -> Path:
     try: got = fd.download(url, force=force)
     except Exception as e:
         raise DownloadError(f"Could not download {url} ({type(e).__name__}: {e}). Offline? {how}.") from None
@@ -83,7 +97,7 @@ def download_dataset(name:str, base=None, force:bool=False, registry:dict|None=N
     registry = DATASETS if registry is None else registry
     if name not in registry:
         raise DownloadError(f"Unknown dataset {name!r}; choose one of {sorted(registry)} (see medfast.datasets).")
-    spec, base = registry[name], Path(base or medfast_home())
+    spec, base = registry[name], make_folder(Path(base or medfast_home()).expanduser())
     outs = [_fetch(url, md5, base, spec.get('extract', False), spec.get('into'), force) for url, md5 in spec['files'].items()]
     return outs[0]
 

@@ -41,6 +41,27 @@ def _read_array(data, key, p):
         raise DataLayoutError(f"{key} in {p} cannot be read as a plain array (the file is truncated, or it holds "
                               "Python objects, which medfast never unpickles); save it again with numpy.savez.") from None
 
+def _pixels(x, key, p):
+    "Images `x` as `uint8`: floats in [0, 1] scaled by 255, other numbers rounded and clipped to 0..255"
+    if x.dtype == np.uint8: return x
+    if x.dtype.kind not in 'biuf': raise DataLayoutError(f"{key} in {p} holds {x.dtype} values, not pixel numbers.")
+    if x.dtype.kind == 'f' and not np.isfinite(x).all():
+        raise DataLayoutError(f"{key} in {p} holds NaN or infinite pixels; fix or drop those images and save the file again.")
+    return np.clip(x*255 if x.max() <= 1 else x, 0, 255).round().astype(np.uint8)
+
+def _labels(y, key, p):
+    "Labels `y` as `int64` `(N, k)`, refusing values that are not class indices (or 0/1 columns when `k > 1`)"
+    y = np.atleast_1d(y)
+    if y.dtype.kind not in 'biuf': raise DataLayoutError(f"{key} in {p} holds {y.dtype} values, not class indices.")
+    y = y.reshape(len(y), -1)
+    if y.dtype.kind == 'f' and not (np.isfinite(y) & (y == np.round(y))).all():
+        raise DataLayoutError(f"{key} in {p} holds values that are not whole numbers; labels are class indices 0, 1, ...")
+    if y.min() < 0: raise DataLayoutError(f"{key} in {p} holds negative labels (e.g. {y.min():g}); class indices start at 0. "
+                                          "Drop or relabel those rows (unlabelled images are often marked -1).")
+    if y.shape[1] > 1 and y.max() > 1:
+        raise DataLayoutError(f"{key} in {p} has {y.shape[1]} columns (multi-label) but holds values other than 0 and 1.")
+    return y.astype(np.int64)
+
 def load_medmnist(npz, splits=medmnist_splits) -> dict:
     "`{split: (images, labels)}` from a MedMNIST `.npz`: `uint8` `(N,C,H,W)` images and `int64` `(N,k)` labels"
     p = check_path(npz, 'MedMNIST file', is_dir=False)
@@ -53,10 +74,10 @@ def load_medmnist(npz, splits=medmnist_splits) -> dict:
     for s in splits:
         x, y = (_read_array(data, f'{s}_{k}', p) for k in ('images', 'labels'))
         x = _check_images(x, f'{s}_images', p)
-        if x.dtype != np.uint8:
-            x = np.clip(x*255 if x.max() <= 1 else x, 0, 255).round().astype(np.uint8)
-        y = np.asarray(y).reshape(len(y), -1).astype(np.int64)
-        if len(x) != len(y): raise DataLayoutError(f"{p}: {s}_images has {len(x)} rows but {s}_labels has {len(y)}.")
+        if len(x) == 0: raise DataLayoutError(f"{s}_images in {p} has no rows; every split needs at least one image.")
+        if len(x) != len(np.atleast_1d(y)):
+            raise DataLayoutError(f"{p}: {s}_images has {len(x)} rows but {s}_labels has {len(np.atleast_1d(y))}.")
+        x, y = _pixels(x, f'{s}_images', p), _labels(y, f'{s}_labels', p)
         out[s] = (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
     return out
 
@@ -130,18 +151,26 @@ def medmnist_test_dl(dls, npz=None, split:str='test', bs:int|None=None):
     "Labelled DataLoader over the `split` rows of `dls`' MedMNIST file (or of another `npz`) with validation transforms"
     info = medmnist_source(dls)
     if info is None: raise ValueError("medmnist_test_dl needs DataLoaders made by medmnist_dls.")
+    if split not in medmnist_splits: raise ValueError(f"split must be one of {', '.join(medmnist_splits)}, not {split!r}.")
     if npz is None or Path(npz).resolve() == info['npz'].resolve(): idxs = list(info['index'][split])
-    else:
-        x, y = load_medmnist(npz, splits=(split,))[split]
-        getters = info['getters']
-        old_x, old_y = (g.rows for g in getters)
-        if x.shape[1:] != old_x.shape[1:] or y.shape[1] != old_y.shape[1]:
-            raise DataLayoutError(f"{npz} {split} images/labels {tuple(x.shape[1:])}/{y.shape[1]} do not match "
-                                  f"the training file's {tuple(old_x.shape[1:])}/{old_y.shape[1]}.")
-        start = len(old_x)
-        for g, new in zip(getters, (x, y)): g.rows = torch.cat([g.rows, new])
-        idxs = list(range(start, start + len(x)))
+    else: idxs = list(_append_rows(info, npz, split))
     return dls.test_dl(idxs, with_labels=True, bs=ifnone(bs, dls.valid.bs))
+
+def _append_rows(info, npz, split) -> range:
+    "Rows of the in-memory tensors holding `split` of another file `npz`, appended once per version of the file"
+    p = check_path(npz, 'MedMNIST file', is_dir=False)
+    st = p.stat(); key = (str(p.resolve()), split, st.st_mtime_ns, st.st_size)
+    added = info.setdefault('appended', {})
+    if key in added: return added[key]
+    x, y = load_medmnist(p, splits=(split,))[split]
+    getters = info['getters']
+    old_x, old_y = (g.rows for g in getters)
+    if x.shape[1:] != old_x.shape[1:] or y.shape[1] != old_y.shape[1]:
+        raise DataLayoutError(f"{npz} {split} images/labels {tuple(x.shape[1:])}/{y.shape[1]} do not match "
+                              f"the training file's {tuple(old_x.shape[1:])}/{old_y.shape[1]}.")
+    for g, new in zip(getters, (x, y)): g.rows = torch.cat([g.rows, new])
+    added[key] = range(len(old_x), len(old_x) + len(x))
+    return added[key]
 
 # %% ../nbs/02b_medmnist.ipynb #c84a8400
 def held_out_dl(dls, bs:int|None=None):

@@ -26,29 +26,43 @@ show_figures_inline()      # medfast figures display as images in any notebook
 # %% ../nbs/06_plots.ipynb #7afec206
 def save_fig(fig:Figure, path, overwrite:bool=False, dpi:int=150) -> Path:
     "Save `fig` to `path` (`.png` if no extension) without replacing an existing file unless `overwrite`"
-    p = Path(path)
+    p = Path(path).expanduser()
+    if p.is_dir(): raise ValueError(f"{p} is a folder; name the figure's file, e.g. {p/'figure.png'}.")
     if not p.suffix: p = p.with_suffix('.png')
-    p = free_path(p, overwrite)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=dpi, bbox_inches='tight')
-    return p
+    fmt, known = p.suffix[1:].lower(), fig.canvas.get_supported_filetypes()
+    if fmt not in known: raise ValueError(f"Cannot save {p}: matplotlib writes {', '.join(sorted(known))}, not .{fmt}.")
+    return atomic_write(free_path(p, overwrite), lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches='tight'),
+                        overwrite=overwrite)
 
 # %% ../nbs/06_plots.ipynb #985407b2
 def labelled_preds(src, data=None, classes=None, tta:bool=False) -> LabelledPreds:
     "`LabelledPreds` from a Learner (+ test folder/DataLoader, default validation set), `LabelledPreds` or probs + targets"
-    if isinstance(src, LabelledPreds): return src
-    if isinstance(src, Learner): return get_preds_labelled(src, ifnone(data, src.dls.valid), tta=tta)
+    if isinstance(src, LabelledPreds): return _check_preds(src)
+    if isinstance(src, Learner): return _check_preds(get_preds_labelled(src, ifnone(data, src.dls.valid), tta=tta))
     if data is None: raise ValueError("Pass the targets as `data` when the first argument is an array of probabilities.")
     p = as_probs(src); t = as_targets(data, p.shape[1])
-    return LabelledPreds(p, t, [None]*len(t), [str(c) for c in ifnone(classes, range(p.shape[1]))])
+    return _check_preds(LabelledPreds(p, t, [None]*len(t), [str(c) for c in ifnone(classes, range(p.shape[1]))]))
+
+def _check_preds(lp:LabelledPreds) -> LabelledPreds:
+    "`lp`, or a one-line `ValueError` when its probabilities, targets and class names do not fit together"
+    n, c = lp.probs.shape
+    if n == 0: raise ValueError("No predictions to plot (0 cases): check the test folder or DataLoader.")
+    if len(lp.targets) != n: raise ValueError(f"{n} rows of probabilities but {len(lp.targets)} targets: pass the targets of the same cases.")
+    if len(lp.classes) != c: raise ValueError(f"{c} probability columns but {len(lp.classes)} class names {list(lp.classes)}: pass one name per column.")
+    return lp
 
 # %% ../nbs/06_plots.ipynb #84759e55
+_MAX_NUMBERS, _MAX_TICKS = 30, 40             # beyond these many classes: colours only, every k-th class named
+
 def _heat(ax, m, classes, fmt, title, cmap, vmax=None):
     im = ax.imshow(m, cmap=cmap, vmin=0, vmax=vmax if vmax is not None else max(m.max(), 1e-12))
-    ticks = range(len(classes))
-    ax.set_xticks(ticks, classes, rotation=45 if max(map(len, classes)) > 6 else 0, ha='right' if max(map(len, classes)) > 6 else 'center')
-    ax.set_yticks(ticks, classes)
+    ticks = range(0, len(classes), -(-len(classes) // _MAX_TICKS))
+    names, long = [classes[i] for i in ticks], max(map(len, classes)) > 6
+    ax.set_xticks(ticks, names, rotation=45 if long else 0, ha='right' if long else 'center')
+    ax.set_yticks(ticks, names)
+    if len(classes) > _MAX_TICKS: ax.tick_params(labelsize=5)
     ax.set_xlabel('predicted'); ax.set_ylabel('actual'); ax.set_title(title)
+    if len(classes) > _MAX_NUMBERS: return
     hi = im.norm.vmax
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
@@ -61,7 +75,7 @@ def plot_confusion(src, data=None, classes=None, threshold:float|None=None, figs
     cm = confusion_counts(lp.probs, lp.targets, threshold)
     with np.errstate(divide='ignore', invalid='ignore'): rates = np.nan_to_num(cm / cm.sum(1, keepdims=True))
     c = len(lp.classes)
-    fig = Figure(figsize=ifnone(figsize, (4 + 1.6*c, 2.2 + 0.8*c)), layout='constrained')
+    fig = Figure(figsize=ifnone(figsize, (min(24, 4 + 1.6*c), min(12.2, 2.2 + 0.8*c))), layout='constrained')
     ax1, ax2 = fig.subplots(1, 2)
     _heat(ax1, cm, lp.classes, lambda v: f"{int(round(v))}", f"counts (n={len(lp.targets)})", cmap)
     _heat(ax2, rates, lp.classes, lambda v: f"{v:.0%}", "normalised by actual class", cmap, vmax=1)
@@ -99,6 +113,8 @@ def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=
     return fig
 
 # %% ../nbs/06_plots.ipynb #1038a574
+_MAX_CURVES = 15                              # more classes than this: thin unlabelled curves, one legend line
+
 def _curve_classes(lp): return [1] if len(lp.classes) == 2 else list(range(len(lp.classes)))
 
 def _legend(ax, **kwargs):
@@ -110,11 +126,13 @@ def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=(5
     "ROC curve(s) with AUC: the positive class of a binary task, else one-vs-rest per class"
     lp = labelled_preds(src, data, classes)
     fig = Figure(figsize=figsize, layout='constrained'); ax = fig.subplots()
-    aucs = roc_auc(lp.probs, lp.targets, average=None)
-    for k in _curve_classes(lp):
+    aucs, ks = roc_auc(lp.probs, lp.targets, average=None), _curve_classes(lp)
+    for k in ks:
         fpr, tpr, _ = roc_points(lp.probs[:, k], lp.targets == k)
         if np.isnan(fpr).any() or np.isnan(tpr).any(): continue             # class absent or alone: no curve
-        ax.plot(fpr, tpr, lw=2, label=f"{lp.classes[k]} (AUC {aucs[k]:.3f})")
+        if len(ks) > _MAX_CURVES: ax.plot(fpr, tpr, lw=0.5, alpha=0.4)
+        else: ax.plot(fpr, tpr, lw=2, label=f"{lp.classes[k]} (AUC {aucs[k]:.3f})")
+    if len(ks) > _MAX_CURVES: ax.plot([], [], lw=0.5, label=f"{len(ks)} classes one-vs-rest (mean AUC {np.nanmean(aucs):.3f})")
     if threshold is not None and len(lp.classes) == 2:
         pred = predict_labels(lp.probs, threshold); pos = lp.targets == 1
         sens, fpr_t = (pred[pos] == 1).mean(), (pred[~pos] == 1).mean()
@@ -129,13 +147,17 @@ def plot_pr(src, data=None, classes=None, figsize=(5, 5)) -> Figure:
     "Precision-recall curve(s) with average precision and the prevalence baseline"
     lp = labelled_preds(src, data, classes)
     fig = Figure(figsize=figsize, layout='constrained'); ax = fig.subplots()
-    for k in _curve_classes(lp):
+    ks, aps = _curve_classes(lp), []
+    for k in ks:
         is_pos = lp.targets == k
         if not is_pos.any(): continue
         prec, rec, _ = pr_points(lp.probs[:, k], is_pos)
-        line, = ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=2,
-                        label=f"{lp.classes[k]} (AP {average_precision(lp.probs[:, k], is_pos):.3f})")
+        aps.append(average_precision(lp.probs[:, k], is_pos))
+        if len(ks) > _MAX_CURVES:
+            ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=0.5, alpha=0.4); continue
+        line, = ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=2, label=f"{lp.classes[k]} (AP {aps[-1]:.3f})")
         ax.axhline(is_pos.mean(), ls='--', lw=1, color=line.get_color())
+    if len(ks) > _MAX_CURVES and aps: ax.plot([], [], lw=0.5, label=f"{len(aps)} classes one-vs-rest (mean AP {np.mean(aps):.3f})")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.05), xlabel='recall (sensitivity)',
            ylabel='precision (positive predictive value)', title=f"Precision-recall (n={len(lp.targets)}; dashed: prevalence)")
     if not _legend(ax, loc='lower left', fontsize=8):
@@ -186,6 +208,7 @@ def plot_training(src, figsize=None) -> Figure:
 # %% ../nbs/06_plots.ipynb #9716d2d5
 def plot_calibration(src, data=None, classes=None, n_bins:int=10, figsize=(5, 5.5)) -> Figure:
     "Reliability diagram (predicted vs observed frequency per bin) with the bin counts and ECE"
+    if not isinstance(n_bins, (int, np.integer)) or n_bins < 1: raise ValueError(f"n_bins must be a whole number of at least 1, not {n_bins!r}")
     lp = labelled_preds(src, data, classes)
     cb = calibration_bins(lp.probs, lp.targets, n_bins)
     ece = calibration_error(lp.probs, lp.targets, n_bins)

@@ -15,7 +15,7 @@ from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
 from ..images import MedImage, MedImageBlock, image_files
-from ..data import cell_tfms, Split, refuse_split_root, check_size
+from ..data import cell_tfms, Split, refuse_split_root
 
 # %% auto #0
 __all__ = ['BLOOD4', 'BLOOD8', 'SYNTHETIC_PATHOLOGIES', 'BLOOD_STUDY_ACC', 'blood_class', 'synthetic_blood_cell',
