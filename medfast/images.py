@@ -15,7 +15,7 @@ from fastai.vision.core import PILImage, TensorImage, TensorMask
 from fastai.data.transforms import get_files, image_extensions
 from fastai.data.block import TransformBlock, Transform
 from fastai.vision.data import IntToFloatTensor
-from .core import BadImageError, DataLayoutError, MissingPathError, check_path
+from .core import BadImageError, DataLayoutError, MissingPathError, check_path, check_size
 
 # %% auto #0
 __all__ = ['DICOM_EXTENSIONS', 'BIG_PIXELS', 'IMAGE_EXTENSIONS', 'window_to_uint8', 'to_8bit', 'set_max_pixels', 'open_image',
@@ -23,8 +23,17 @@ __all__ = ['DICOM_EXTENSIONS', 'BIG_PIXELS', 'IMAGE_EXTENSIONS', 'window_to_uint
            'check_images']
 
 # %% ../nbs/01_images.ipynb #61bf444f
+def _check_window(window):
+    "`window` as a (low, high) pair of percentiles, or a `ValueError` that names the fix"
+    try: lo, hi = (float(v) for v in window)
+    except (TypeError, ValueError): lo = hi = None
+    if lo is None or not 0 <= lo < hi <= 100:
+        raise ValueError(f"window is a pair of percentiles (low, high) with 0 <= low < high <= 100, e.g. (0.5, 99.5), not {window!r}")
+    return lo, hi
+
 def window_to_uint8(arr, window=(0.5, 99.5)) -> np.ndarray:
     "Scale `arr` to uint8 so its `window` percentiles map to 0 and 255 (`(0,100)` = min–max)"
+    _check_window(window)
     a = np.array(arr, dtype=np.float32)                # float32 is ample for an 8-bit result, half float64's memory
     step = max(1, int(np.sqrt(a.size / 1_000_000)))    # percentiles from at most ~1M evenly spread pixels
     sample = a[::step, ::step] if a.ndim == 2 else a.ravel()[::step*step]
@@ -54,8 +63,17 @@ def _block_mean(a, f:int) -> np.ndarray:
         out[i] = a[i*f:(i+1)*f, :w].reshape(f, w // f, f).mean(axis=(0, 2), dtype=np.float32)
     return out
 
+def _check_decode(mode='RGB', size=None, window=(0.5, 99.5), background:int=0):
+    "A `ValueError` naming the argument of `open_image` or `to_8bit` that is out of range"
+    if mode not in ('RGB', 'L', None): raise ValueError(f"mode must be 'RGB', 'L' or None (grey stays 'L', colour 'RGB'), not {mode!r}")
+    if size is not None: check_size(size)
+    _check_window(window)
+    if isinstance(background, bool) or not isinstance(background, (int, np.integer)) or not 0 <= background <= 255:
+        raise ValueError(f"background is the grey level, 0 to 255, that transparent pixels are laid on, not {background!r}")
+
 def to_8bit(im:Image.Image, mode:str|None='RGB', window=(0.5, 99.5), background:int=0, size=None) -> Image.Image:
     "Convert any PIL image to 8-bit `mode` ('RGB', 'L', or None = 'L' for grey, 'RGB' for colour)"
+    _check_decode(mode, size, window, background)
     if im.mode in _HIGH_DEPTH:
         a, f = np.asarray(im), _reduce_factor(im, size) if size else 1
         im = Image.fromarray(window_to_uint8(_block_mean(a, f) if f >= 2 else a, window), 'L')
@@ -143,11 +161,18 @@ def _describe(fp, name):
 # %% ../nbs/01_images.ipynb #44ebe5ac
 def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), background:int=0,
                name:str|None=None) -> Image.Image:
-    "Load `path` (file, bytes or file object) as an 8-bit `mode` PIL image; `BadImageError` naming the file if it can't"
+    "Load `path` (file, bytes, file object or PIL image) as an 8-bit `mode` PIL image; `BadImageError` naming the file if it can't"
+    _check_decode(mode, size, window, background)
     if isinstance(path, (bytes, bytearray)): path = io.BytesIO(path)
-    is_file = isinstance(path, (str, os.PathLike))
-    name = name or (str(path) if is_file else getattr(path, 'name', '<image bytes>'))
-    if is_file:
+    is_file, is_pil = isinstance(path, (str, os.PathLike)), isinstance(path, Image.Image)
+    if not (is_file or is_pil or hasattr(path, 'read')):
+        raise ValueError(f"open_image reads a file path, bytes, a binary file object or a PIL image, not {type(path).__name__}"
+                         + (" (for arrays and tensors use MedImage.create)." if hasattr(path, 'shape') else "."))
+    name = name or (str(path) if is_file else '<PIL image>' if is_pil else getattr(path, 'name', '<image bytes>'))
+    if is_pil: im = path
+    elif is_file:
+        if isinstance(path, str) and '://' in path[:12]:
+            raise MissingPathError(f"{path} is a URL: medfast reads local files only and never downloads. Download it, then pass its path.")
         path = check_path(path, 'image file')
         if path.is_dir(): raise BadImageError(f"{path} is a folder, not an image; use image_files({str(path)!r}) to list its images.")
         if path.stat().st_size == 0: raise BadImageError(f"{path} is empty (0 bytes), probably an interrupted copy or download. Re-copy or remove it.")
@@ -184,7 +209,7 @@ def _open_pil(fp, name, size=None):
         raise BadImageError(f"{name} is not an image file PIL can read.{_describe(fp, name)} Remove it or replace it "
                             "with a real image (PNG, JPEG, TIFF, DICOM...).") from None
     except Image.DecompressionBombError as e:
-        raise BadImageError(f"{name} is over the decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels ({e}). "
+        raise BadImageError(f"{name} has over twice the decompression-bomb limit of {Image.MAX_IMAGE_PIXELS:,} pixels, so PIL refused to open it. "
                             "If you trust this file, raise the limit with "
                             "medfast.images.set_max_pixels(n) (None removes it).") from None
     except Exception as e:
@@ -261,6 +286,21 @@ def image_files(path, recurse:bool=True, folders=None) -> L:
     return files
 
 # %% ../nbs/01_images.ipynb #4f1e94ce
+def _channels_first(t) -> bool:
+    "Whether 3-d tensor `t` is (channels, height, width): always for a `TensorImage`, else when only its first side is 1 or 3"
+    return t.ndim == 3 and (isinstance(t, TensorImage) or (t.shape[0] in (1, 3) and t.shape[-1] not in (1, 3, 4)))
+
+def _array_to_uint8(a, window=(0.5, 99.5)) -> np.ndarray:
+    "An (h, w) or (h, w, c) array as uint8: grey windowed, colour in [0, 1] scaled by 255, other colour clipped to 0..255"
+    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
+    if a.ndim not in (2, 3) or not a.size:
+        raise ValueError(f"An image array must be (height, width) or (height, width, channels) and not empty, not shape {a.shape}.")
+    if a.dtype == np.uint8: return a
+    if a.ndim == 2: return window_to_uint8(a, window)
+    is_float, a = a.dtype.kind == 'f', np.nan_to_num(a.astype(np.float32))
+    if is_float and a.min() >= 0 and a.max() <= 1: a = a * 255               # fastai's float images are in [0, 1]
+    return np.rint(np.clip(a, 0, 255)).astype(np.uint8)
+
 class MedImage(PILImage):
     "A `PILImage` opened with `open_image`: clear errors, EXIF rotation, 16-bit/DICOM windowing"
     _open_args = {'mode': 'RGB'}
@@ -268,14 +308,9 @@ class MedImage(PILImage):
     def create(cls, fn, **kwargs):
         "An image of `cls` from a path, bytes, file object, PIL image, ndarray or tensor"
         kw = merge(cls._open_args, kwargs)
-        if isinstance(fn, TensorImage) and fn.ndim == 3: fn = fn.permute(1, 2, 0)
+        if isinstance(fn, torch.Tensor) and _channels_first(fn): fn = fn.permute(1, 2, 0)
         if isinstance(fn, torch.Tensor): fn = fn.detach().cpu().numpy()
-        if isinstance(fn, np.ndarray):
-            if fn.ndim == 3 and fn.shape[-1] == 1: fn = fn[..., 0]
-            if fn.dtype != np.uint8:
-                if fn.ndim == 2: fn = window_to_uint8(fn, kw.get('window', (0.5, 99.5)))
-                else: fn = np.clip(fn, 0, 255).astype(np.uint8)
-            fn = Image.fromarray(fn)
+        if isinstance(fn, np.ndarray): fn = Image.fromarray(_array_to_uint8(fn, kw.get('window', (0.5, 99.5))))
         if isinstance(fn, Image.Image):
             return cls(to_8bit(fn, kw.get('mode', 'RGB'), kw.get('window', (0.5, 99.5)), kw.get('background', 0)))
         return cls(open_image(fn, **kw))

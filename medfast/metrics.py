@@ -26,22 +26,37 @@ def as_probs(probs) -> np.ndarray:
     if p.ndim == 1: p = np.stack([1-p, p], 1)
     if p.ndim != 2 or p.shape[1] < 2:
         raise ValueError(f"probs must be (n, classes) with at least 2 classes, or 1-d P(positive); got shape {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError(f"probs hold {int((~np.isfinite(p)).sum())} NaN or infinite value(s), first in row "
+                         f"{int(np.argwhere(~np.isfinite(p))[0][0])}; a diverged model? Score finite probabilities only.")
+    if p.size and (p.min() < -1e-4 or p.max() > 1 + 1e-4):
+        raise ValueError(f"probs must lie in [0, 1], but range from {p.min():.3g} to {p.max():.3g}. Logits? Apply softmax "
+                         "(or sigmoid for one column) first.")
     return p
 
 def as_targets(targets, n_classes:int|None=None) -> np.ndarray:
     "`targets` as a 1-d int array, checked against `n_classes`"
     t = _np(targets)
     if t.ndim != 1: raise ValueError(f"targets must be 1-d integer labels; got shape {t.shape}")
+    if t.dtype.kind not in 'biuf':
+        raise ValueError(f"targets must be integer class indices, not {t.dtype.kind == 'U' and 'strings' or t.dtype} such as "
+                         f"{str(t.flat[0])!r}; map names to indices first, e.g. [classes.index(y) for y in labels].")
     if t.size and not np.all(np.equal(np.mod(t, 1), 0)): raise ValueError("targets must be integer class indices")
     t = t.astype(np.int64)
     if n_classes is not None and t.size and (t.min() < 0 or t.max() >= n_classes):
         raise ValueError(f"targets must lie in 0..{n_classes-1}; found {t.min()}..{t.max()}")
     return t
 
+def _check_len(p, t):
+    "A `ValueError` unless `p` and `t` have one row per case"
+    if len(t) != len(p): raise ValueError(f"{len(p)} probability rows but {len(t)} targets")
+
 def predict_labels(probs, threshold:float|None=None) -> np.ndarray:
     "Argmax labels, or for a binary task `P(positive) >= threshold` when `threshold` is given"
     p = as_probs(probs)
     if threshold is None: return p.argmax(1)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not 0 <= threshold <= 1:
+        raise ValueError(f"threshold is a probability from 0 to 1 (or None for argmax), not {threshold!r}")
     if p.shape[1] != 2: raise ValueError(f"A decision threshold applies to binary tasks only; these probs have {p.shape[1]} classes.")
     return (p[:, 1] >= threshold).astype(np.int64)
 
@@ -62,8 +77,7 @@ def _cm(t, p, c, w):
     return (w @ onehot).reshape(-1, c, c)
 
 def _prep(probs, targets, threshold, weights):
-    p = as_probs(probs); t = as_targets(targets, p.shape[1])
-    if len(t) != len(p): raise ValueError(f"{len(p)} probability rows but {len(t)} targets")
+    p = as_probs(probs); t = as_targets(targets, p.shape[1]); _check_len(p, t)
     w, single = _as_weights(weights, len(t))
     return _cm(t, predict_labels(p, threshold), p.shape[1], w), single
 
@@ -128,7 +142,7 @@ def _auc_w(scores, is_pos, w):
 
 def roc_auc(probs, targets, average:str|None='macro', weights=None):
     "ROC AUC: of P(positive) for a binary task, else one-vs-rest per class and their mean (`average='macro'`)"
-    p = as_probs(probs); t = as_targets(targets, p.shape[1])
+    p = as_probs(probs); t = as_targets(targets, p.shape[1]); _check_len(p, t)
     w, single = _as_weights(weights, len(t))
     if p.shape[1] == 2: per = _auc_w(p[:, 1], t == 1, w)[:, None].repeat(2, 1)
     else: per = np.stack([_auc_w(p[:, k], t == k, w) for k in range(p.shape[1])], 1)
@@ -170,16 +184,30 @@ def _percentiles(vals, ci, what='metric', warn=True):
         lo, hi = np.nanpercentile(vals, [100*(1-ci)/2, 100*(1+ci)/2], axis=0)
     return lo, hi
 
+def _check_boot(n_boot, ci, least:int=0):
+    "A `ValueError` naming `n_boot` or `ci` when out of range"
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < least:
+        raise ValueError(f"n_boot is the number of bootstrap resamples, a whole number of at least {least}, not {n_boot!r}")
+    if isinstance(ci, bool) or not isinstance(ci, (int, float, np.floating)) or not 0 < ci < 1:
+        raise ValueError(f"ci is the interval's coverage, a fraction between 0 and 1 (0.95 for 95%), not {ci!r}")
+
 def bootstrap_ci(metric, probs, targets, n_boot:int=1000, ci:float=0.95, seed:int=42, **kwargs):
     "Seeded percentile-bootstrap `ci` interval `(low, high)` of `metric(probs, targets, **kwargs)`"
-    p = as_probs(probs); t = as_targets(targets, p.shape[1])
+    _check_boot(n_boot, ci, least=1)
+    p = as_probs(probs); t = as_targets(targets, p.shape[1]); _check_len(p, t)
     if len(t) == 0: raise ValueError("bootstrap_ci needs at least one case")
     lo, hi = _percentiles(_boot_values(metric, p, t, n_boot, seed, kwargs), ci, getattr(metric, '__name__', 'metric'))
     return (lo.item(), hi.item()) if lo.ndim == 0 else (lo, hi)
 
 # %% ../nbs/05_metrics.ipynb #62923790
 def _binary_counts(scores, is_pos):
-    s, y = _np(scores).astype(np.float64), _np(is_pos).astype(bool)
+    s, y = _np(scores), _np(is_pos)
+    if s.ndim != 1 or y.shape != s.shape:
+        raise ValueError(f"scores and is_pos must be 1-d, one value per case; got shapes {s.shape} and {y.shape}")
+    if y.dtype.kind not in 'biuf' or not np.isin(y, (0, 1)).all():
+        raise ValueError("is_pos must be True/False (or 1/0) for each case, e.g. targets == 1")
+    s, y = s.astype(np.float64), y.astype(bool)
+    if not np.isfinite(s).all(): raise ValueError("scores hold NaN or infinite values; score finite values only.")
     order = np.argsort(-s, kind='mergesort'); s, y = s[order], y[order]
     last = np.r_[np.nonzero(np.diff(s))[0], len(s)-1]                         # last index of each distinct score
     tps = np.cumsum(y)[last]
@@ -203,12 +231,14 @@ def average_precision(scores, is_pos) -> float:
 
 # %% ../nbs/05_metrics.ipynb #8dc5ef17
 def _confidence(probs, targets):
-    p = as_probs(probs); t = as_targets(targets, p.shape[1])
+    p = as_probs(probs); t = as_targets(targets, p.shape[1]); _check_len(p, t)
     if p.shape[1] == 2: return p[:, 1], (t == 1).astype(float)
     return p.max(1), (p.argmax(1) == t).astype(float)
 
 def calibration_bins(probs, targets, n_bins:int=10) -> pd.DataFrame:
     "Mean predicted probability, observed frequency and count per probability bin (empty bins dropped)"
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a whole number of at least 1, not {n_bins!r}")
     conf, hit = _confidence(probs, targets)
     edges = np.linspace(0, 1, n_bins+1)
     b = np.searchsorted(edges[1:-1], conf)                    # same binning as sklearn's calibration_curve
@@ -227,8 +257,7 @@ def calibration_error(probs, targets, n_bins:int=10) -> float:
 # %% ../nbs/05_metrics.ipynb #e61a5255
 def _case_losses(probs, targets, kind):
     "Each case's log loss (`kind='log'`) or Brier score (`'brier'`), as a 1-d array"
-    p = as_probs(probs); t = as_targets(targets, p.shape[1])
-    if len(t) != len(p): raise ValueError(f"{len(p)} probability rows but {len(t)} targets")
+    p = as_probs(probs); t = as_targets(targets, p.shape[1]); _check_len(p, t)
     if kind == 'log': return -np.log(np.clip(p[np.arange(len(t)), t], 1e-7, 1.))
     return ((p - np.eye(p.shape[1])[t])**2).sum(1)
 
@@ -304,7 +333,8 @@ def _all_metrics(p, t, preds, w, cases):
 def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boot:int=1000, ci:float=0.95,
                   seed:int=42) -> pd.DataFrame:
     "Tidy table (metric, class, value, ci_low, ci_high) of overall and per-class metrics with bootstrap CIs"
-    p = as_probs(probs); t = as_targets(targets, p.shape[1]); c = p.shape[1]
+    _check_boot(n_boot, ci)
+    p = as_probs(probs); t = as_targets(targets, p.shape[1]); c = p.shape[1]; _check_len(p, t)
     if len(t) == 0: raise ValueError("metrics_table needs at least one labelled case")
     classes = [str(o) for o in (range(c) if classes is None else classes)]
     if len(classes) != c: raise ValueError(f"{len(classes)} class names for {c} probability columns")

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/models.html.md"""
 
 # %% ../nbs/03_models.ipynb #d67d5fae
 from __future__ import annotations
-import inspect, re, socket, warnings
+import difflib, inspect, re, socket, warnings
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -193,12 +193,18 @@ _HEAD_KEYS = ('fc.', 'classifier.', 'AuxLogits.')
 def read_state_dict(path) -> dict:
     "The state dict stored in `path` (`.pth`/`.pt`/`.bin` or `.safetensors`), unwrapped from `state_dict`/`model` keys"
     path = check_path(path, 'weights file', is_dir=False)
-    if path.suffix == '.safetensors':
-        from safetensors.torch import load_file
-        return load_file(str(path))
-    sd = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        if path.suffix == '.safetensors':
+            from safetensors.torch import load_file
+            return load_file(str(path))
+        sd = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:                                # torch's own message advises weights_only=False: never here
+        raise ModelMismatchError(f"{path} is not a plain weights file: it is corrupt, or holds pickled objects, which medfast "
+                                 f"never unpickles ({type(e).__name__}). Re-save it with torch.save(model.state_dict(), path) "
+                                 "or as .safetensors.") from None
     for key in ('state_dict', 'model', 'model_state_dict'):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict): sd = sd[key]
+    if not isinstance(sd, dict): raise ModelMismatchError(f"{path} holds a {type(sd).__name__}, not a state dict (names to tensors).")
     return {k.removeprefix('module.'): v for k,v in sd.items()}
 
 def load_weights(model:nn.Module, state_dict:dict, name:str='model') -> nn.Module:
@@ -411,6 +417,7 @@ register_arch('simple_vgg16', 'scratch', 224, 32, "Microscopy study VGG-16 block
 # %% ../nbs/03_models.ipynb #4a799eea
 def arch_names(kind:str|None=None) -> list[str]:
     "Names of the registered architectures (only `kind` 'transfer' or 'scratch' if given)"
+    if kind not in (None, 'transfer', 'scratch'): raise ValueError(f"kind must be 'transfer', 'scratch' or None, not {kind!r}")
     return [n for n,s in ARCHS.items() if kind is None or s.kind == kind]
 
 def _is_timm(name) -> bool: return isinstance(name, str) and name.startswith('timm/')
@@ -419,7 +426,9 @@ def _spec(name) -> ArchSpec:
     if isinstance(name, ArchFn): name = name.name
     if _is_timm(name): raise ValueError(f"{name!r} is a timm model, not in medfast's registry: create_model and "
                                         "model_learner take it as it is.")
-    if name not in ARCHS: raise ValueError(f"Unknown architecture {name!r}; choose one of: {', '.join(ARCHS)} "
+    if name not in ARCHS:
+        near = difflib.get_close_matches(str(name).lower(), ARCHS, n=1, cutoff=0.6)
+        raise ValueError(f"Unknown architecture {name!r}{f' (did you mean {near[0]!r}?)' if near else ''}; choose one of: {', '.join(ARCHS)} "
                                            "(or 'timm/<name>'), or add yours with register_arch.")
     return ARCHS[name]
 
@@ -432,6 +441,7 @@ def _builds(s:ArchSpec) -> str:
 
 def arch_table(kind:str|None=None) -> pd.DataFrame:
     "The registered architectures: name, kind, what builds it, preferred and smallest size, description"
+    arch_names(kind)                                       # checks `kind`
     return pd.DataFrame([dict(arch=s.name, kind=s.kind, builds=_builds(s), size=s.size, min_size=s.min_size,
                               description=s.description) for s in ARCHS.values() if kind is None or s.kind == kind])
 
@@ -479,6 +489,8 @@ def _timm_weights(arch, pretrained):
 @delegates(create_vision_model, but=['arch', 'n_out', 'pretrained', 'weights', 'n_in'])
 def create_model(arch:str, n_out:int=2, pretrained:bool=False, n_in:int=3, weights_path=None, **kwargs) -> nn.Module:
     "The model `model_learner` trains for `arch` and `n_out` classes (a fastai body+head or a scratch network)"
+    for k, v in dict(n_out=n_out, n_in=n_in).items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be a whole number of at least 1, not {v!r}")
     if _is_timm(arch):
         if weights_path is not None: raise ValueError(f"weights_path works with medfast registry names, not {arch!r}.")
         name = _timm_name(arch)
@@ -486,7 +498,10 @@ def create_model(arch:str, n_out:int=2, pretrained:bool=False, n_in:int=3, weigh
             return create_timm_model(name, n_out, pretrained=pretrained, n_in=n_in, **kwargs)[0]
     spec = _spec(arch)
     weights = _weights_arg(spec, None, weights_path)     # a weights file implies pretrained
-    if spec.kind == 'scratch': return spec.build(weights=weights, n_out=n_out, n_in=n_in, **kwargs)
+    if spec.kind == 'scratch':
+        if pretrained and weights is None: raise MissingWeightsError(
+            f"'{arch}' is trained from scratch and has no ImageNet weights; pass pretrained=False (or weights_path= a file of yours).")
+        return spec.build(weights=weights, n_out=n_out, n_in=n_in, **kwargs)
     return create_vision_model(spec.build, n_out, pretrained=pretrained or weights_path is not None,
                                weights=weights, n_in=n_in, **kwargs)
 

@@ -14,7 +14,9 @@ from fastcore.all import *
 from fastai.learner import Learner
 from .core import *
 from .inference import (load, inference_spec, inference_learner, predict, _sha256, _versions, _refuse_existing,
-                               _model_stem, _with_ext)
+                               _model_stem, _with_ext, _read_regular, _check_spec, _bad, _is_int, _is_num, _first_line,
+                               spec_sha256, MAX_SPEC_BYTES)
+from .models import ARCHS
 
 # %% auto #0
 __all__ = ['ONNX_FORMAT_VERSION', 'export_onnx', 'OrtModel', 'ort_session', 'load_onnx', 'predict_onnx']
@@ -47,6 +49,25 @@ def _contract(spec) -> dict:
 
 def _onnx_format(r): return 3 if r.get('crop') else 2 if r.get('detail') else 1    # the oldest reader that understands `r`
 
+def _check_pools(model, x, arch=None):
+    "Refuse, before exporting, an adaptive pool whose output size does not divide its input: ONNX cannot express it"
+    bad, hooks = [], []
+    def hook(name):
+        def f(m, inp, out):
+            (h, w), (oh, ow) = inp[0].shape[-2:], out.shape[-2:]
+            if h % oh or w % ow: bad.append(f"{name} ({type(m).__name__}) pools a {h}x{w} feature map to {oh}x{ow}")
+        return f
+    for n, m in model.named_modules():
+        if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)): hooks.append(m.register_forward_hook(hook(n)))
+    try:
+        with torch.no_grad(): model(x)
+    finally:
+        for o in hooks: o.remove()
+    if not bad: return
+    hint = f", e.g. {arch}'s preferred {ARCHS[arch].size} px" if arch in ARCHS else ""
+    raise ModelMismatchError(f"Cannot export to ONNX at {x.shape[-2]}x{x.shape[-1]} px: layer {bad[0]}, and ONNX pools only by "
+                             f"whole factors. Train at an image size where it divides{hint}.")
+
 def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=False, overwrite:bool=False) -> Path:
     "Write `path.onnx` (+ `path.safetensors`) and `path.onnx.json` with the preprocessing contract; returns the JSON"
     _need('onnx')
@@ -65,9 +86,13 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     def write_onnx(tmp):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            torch.onnx.export(model, (x,), str(tmp), input_names=['input'], output_names=['logits'], opset_version=opset,
-                              dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}}, dynamo=False)
-    try: atomic_write(onnx_file, write_onnx)          # unique temporary name, then rename: never a half-written file
+            try: torch.onnx.export(model, (x,), str(tmp), input_names=['input'], output_names=['logits'], opset_version=opset,
+                                   dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}}, dynamo=False)
+            except Exception as e:
+                raise ModelMismatchError(f"torch could not export this network to ONNX ({type(e).__name__}: {_first_line(e)}).") from None
+    try:
+        _check_pools(model, x, spec.get('arch'))
+        atomic_write(onnx_file, write_onnx)           # unique temporary name, then rename: never a half-written file
     finally: model.to(device).train(was)
     spec.update(format='medfast-onnx', onnx_format_version=_onnx_format(spec['image']['resize']), onnx=onnx_file.name,
                 onnx_sha256=_sha256(onnx_file), opset=opset, input=_contract(spec),
@@ -79,6 +104,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         atomic_write(st, lambda tmp: save_file(weights, str(tmp)))
         spec.update(safetensors=st.name, safetensors_sha256=_sha256(st))
+    spec['spec_sha256'] = spec_sha256(spec)           # load_onnx refuses a description edited after export
     return save_json(spec, js, overwrite=True)
 
 # %% ../nbs/09b_onnx.ipynb #2420f04b
@@ -100,22 +126,46 @@ def ort_session(onnx_file, threads:int|None=None):
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(onnx_file), so, providers=['CPUExecutionProvider'])
 
+def _check_onnx_spec(js, spec:dict):
+    "A clear error for a field of ONNX description `spec` that is missing, of the wrong type, out of range, or edited after export"
+    missing = [k for k in ('onnx', 'onnx_sha256') if k not in spec]
+    if missing: raise ModelMismatchError(f"{js} lacks {missing}; export the model again with export_onnx.")
+    v = spec.get('onnx_format_version', 1)
+    if not _is_int(v, 1, 10**6): raise _bad(js, 'onnx_format_version', f'must be a whole number, not {v!r}')
+    if v > ONNX_FORMAT_VERSION: raise ModelMismatchError(f"{js} was written by a newer medfast; pip install -U medfast")
+    t = spec.get('threshold')
+    if t is not None and not (_is_num(t) and 0 <= t <= 1): raise _bad(js, 'threshold', 'must be a probability from 0 to 1, or null')
+    _check_spec(js, {**spec, 'weights': spec['onnx'], 'weights_sha256': spec['onnx_sha256']})   # the safe format's checks; the .onnx holds the weights
+    if 'spec_sha256' in spec and spec['spec_sha256'] != spec_sha256(spec):
+        raise ModelMismatchError(f"{js} was changed after export: its classes, threshold or preprocessing no longer match its "
+                                 "spec_sha256. Restore the original file or export the model again.")
+
+def _check_session(js, spec:dict, session):
+    "Refuse a description whose channels, image size or number of classes differ from the ONNX network's own"
+    (_, *have_in), (*_, have_out) = session.get_inputs()[0].shape, session.get_outputs()[0].shape
+    want_in, want_out = [spec['n_in'], *spec['image']['resize']['size']], len(spec['classes'])
+    if any(isinstance(a, int) and a != b for a, b in zip(have_in, want_in)) or (isinstance(have_out, int) and have_out != want_out):
+        raise ModelMismatchError(f"{js} does not describe {spec['onnx']}: the network takes {have_in} (channels, height, width) and "
+                                 f"gives {have_out} classes; the description says {want_in} and {want_out}. Copy the pair together.")
+
 def load_onnx(path, threads:int|None=None) -> Learner:
     "A prediction Learner whose network runs `path` (`model.onnx.json` or `.onnx`) in onnxruntime, checked against its JSON"
     p = Path(path).expanduser()
     js = p if p.name.endswith('.onnx.json') else p.with_suffix('.onnx.json') if p.suffix == '.onnx' else p.with_name(p.name + '.onnx.json')
     check_path(js, 'ONNX model description (.onnx.json)', is_dir=False)
-    try: spec = json.loads(js.read_text())
-    except ValueError as e: raise ModelMismatchError(f"{js} is not a medfast ONNX description (invalid JSON: {e}).") from None
+    try: spec = json.loads(_read_regular(js, MAX_SPEC_BYTES, 'ONNX model description'))
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise ModelMismatchError(f"{js} is not a medfast ONNX description (invalid JSON: {_first_line(e)[:80]}).") from None
     if not isinstance(spec, dict) or spec.get('format') != 'medfast-onnx':
         raise ModelMismatchError(f"{js} is not a medfast ONNX description (no \"format\": \"medfast-onnx\"); export with export_onnx.")
-    if spec.get('onnx_format_version', 0) > ONNX_FORMAT_VERSION:
-        raise ModelMismatchError(f"{js} was written by a newer medfast; pip install -U medfast")
+    _check_onnx_spec(js, spec)
     onnx_file = check_path(js.parent/spec['onnx'], f"ONNX file named in {js}", is_dir=False)
     if _sha256(onnx_file) != spec.get('onnx_sha256'):
         raise ModelMismatchError(f"{onnx_file} is not the network {js} describes (SHA-256 differs); copy the .onnx and .onnx.json together.")
+    session = ort_session(onnx_file, threads)
+    _check_session(js, spec, session)
     learn = inference_learner(spec, None, 'cpu')
-    learn.model = OrtModel(ort_session(onnx_file, threads))
+    learn.model = OrtModel(session)
     learn.model_path = js
     return learn
 
