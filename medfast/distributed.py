@@ -172,6 +172,8 @@ def env_shard():
 
 def shard_items(items, i:int, n:int) -> list:
     "Block `i` of `n` contiguous, near-equal blocks of `items` (deterministic: same list, same split)"
+    if not (isinstance(n, int) and isinstance(i, int) and 0 <= i < n):
+        raise ValueError(f"shard {i!r} of {n!r}: need whole numbers with 0 <= i < n (shards are numbered from 0)")
     items = list(items)
     q, r = divmod(len(items), n)
     start = i*q + min(i, r)
@@ -188,6 +190,10 @@ def completed_files(csv) -> list:
     p = Path(csv)
     if not p.exists() or p.stat().st_size == 0: return []
     data = p.read_bytes()
+    head = data.split(b'\n', 1)[0].rstrip(b'\r')
+    ours = b'file' in [c.strip(b' "') for c in head.split(b',')] if b'\n' in data else b'file'.startswith(head[:4])
+    if not ours: raise MedfastError(f"{p} is not a medfast predictions CSV (its first line has no 'file' column), so there is "
+                                    "nothing to resume in it; choose another --out, or run without --resume.")
     if not data.endswith(b'\n'):
         with open(p, 'r+b') as f: f.truncate(data.rfind(b'\n') + 1)
     if p.stat().st_size == 0: return []
@@ -215,15 +221,14 @@ def _missing_shards(out, n:int, missing) -> str:
 def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
     "Join the `n` finished shard CSVs of `out` into `dest` (default `out`) in shard order (the original file order)"
     out = Path(out); n = ifnone(n, _shard_count(out))
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise MedfastError(f"--shards must be a whole number of at least 1, not {n!r}.")
     parts = [shard_path(out, i, n) for i in range(n)]
     missing = [i for i, p in enumerate(parts) if not p.exists()]
     if missing: raise MissingPathError(_missing_shards(out, n, missing))
     dest = Path(ifnone(dest, out))
     if dest.exists() and not overwrite: raise FileExistsError(f"{dest} exists; pass overwrite=True (--overwrite) to replace it.")
-    tmp = dest.with_name(dest.name + '.merging')
-    with open(tmp, 'wb') as f:
+    with atomic_open(dest, 'wb', overwrite=overwrite) as f:      # a temporary file, renamed when complete
         for k, p in enumerate(parts):
             lines = p.read_bytes().splitlines(keepends=True)
             f.writelines(lines if k == 0 else lines[1:])
-    os.replace(tmp, dest)
     return dest

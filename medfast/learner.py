@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/learner.html.md"""
 
 # %% ../nbs/04_learner.ipynb #208111d2
 from __future__ import annotations
-import difflib, functools, inspect, math, time, warnings
+import difflib, functools, inspect, math, threading, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import *
@@ -116,20 +116,34 @@ def run_table(learn) -> pd.DataFrame:
     return pd.DataFrame(getattr(learn, 'run_log', []))
 
 def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
-    "Write a JSON record of the run (environment, precision, arguments, split sizes, per-epoch log) to `path`"
+    "Write a JSON record of the run (environment, precision, arguments, split sizes, per-epoch log, `extra` entries) to new file `path`"
     dls = learn.dls
     rec = dict(env=env_info(), precision=training_precision(learn),
                args=getattr(learn, 'medfast_args', {}), arch=getattr(learn, 'arch_name', None),
                classes=list(dls.vocab) if hasattr(dls, 'vocab') else None,
                split=dict(train=len(dls.train_ds), valid=len(dls.valid_ds)),
                epochs=getattr(learn, 'run_log', []), diverged=getattr(learn, 'diverged', False),
-               distributed=getattr(learn, 'distributed_record', None) or dict(world_size=1, backend=None), **extra)
-    return save_json(rec, path, overwrite=overwrite)
+               distributed=getattr(learn, 'distributed_record', None) or dict(world_size=1, backend=None))
+    if clash := sorted(set(extra) & set(rec)):
+        raise ValueError(f"{', '.join(clash)}: part of every run record; give your own entries other names.")
+    return save_json({**rec, **extra}, path, overwrite=overwrite)
 
 # %% ../nbs/04_learner.ipynb #1e18471a
 def _conv_on_cpu(model) -> bool:
     ps = list(model.parameters())
     return bool(ps) and ps[0].device.type == 'cpu' and any(p.dim() == 4 for p in ps)
+
+_local = threading.local()          # autocast is set per thread, and so are the contexts left open
+
+def _opened() -> list:
+    "The CPU autocast contexts this thread's batches entered and have not left yet"
+    if not hasattr(_local, 'ctxs'): _local.ctxs = []
+    return _local.ctxs
+
+def _close_stale_autocast():
+    "Leave the autocast contexts of batches an error or Ctrl-C stopped (fastai then skips `after_batch`), so later work runs in float32"
+    opened = _opened()
+    while opened: opened.pop().__exit__(None, None, None)
 
 class CPUMixedPrecision(Callback):
     "bfloat16 autocast (where the CPU has it) and channels_last for training and inference on a CPU; idle on a GPU"
@@ -152,23 +166,25 @@ class CPUMixedPrecision(Callback):
         if self.converted != (fmt is torch.channels_last):
             self.model.to(memory_format=fmt); self.converted = fmt is torch.channels_last
     def before_fit(self):
-        self.in_fit, self.small = True, {}           # layout now, before fastai's DistributedTrainer (order 11) wraps
+        _close_stale_autocast(); self.in_fit, self.small = True, {}           # layout now, before fastai's DistributedTrainer (order 11) wraps
         if self.channels_last and _conv_on_cpu(self.model): self._layout(torch.channels_last)   # the model in DDP
     def after_fit(self): self.in_fit = False; self._layout(torch.contiguous_format)
     def after_validate(self):                        # `get_preds`/`validate` outside a fit: hand the model back as it was
         if not self.in_fit: self._layout(torch.contiguous_format)
     def before_batch(self):
+        _close_stale_autocast(); self.ctx = None
         if not self._on_cpu(): return
         if self.channels_last and self.xb[0].dim() == 4:
             self._layout(torch.channels_last)
             self.learn.xb = (self.xb[0].contiguous(memory_format=torch.channels_last), *self.xb[1:])
         use = (self.training or self.bf16_eval) and self._use_bf16()
         if self.training: self.bf16_used = bool(use)  # what the last training batch ran in (see `estimate_epoch_time`)
-        if use: self.ctx = torch.autocast('cpu', dtype=torch.bfloat16); self.ctx.__enter__()
+        if use: self.ctx = torch.autocast('cpu', dtype=torch.bfloat16); self.ctx.__enter__(); _opened().append(self.ctx)
     def after_pred(self):
         if self.ctx is not None: self.learn.pred = to_float(self.pred)
     def _exit(self):
-        if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
+        if any(c is self.ctx for c in _opened()): _opened().remove(self.ctx); self.ctx.__exit__(None, None, None)
+        self.ctx = None
     def after_loss(self): self._exit()               # backward and the optimiser step run outside autocast
     def after_batch(self): self._exit()              # fastai calls it after a cancelled batch too
     def __getstate__(self): return {**self.__dict__, 'ctx': None, 'converted': False, 'in_fit': False}
@@ -244,6 +260,7 @@ class GPUMixedPrecision(MixedPrecision):
         "Another `MixedPrecision` on the learner (`learn.to_fp16()`): that one decides, this one steps aside"
         return any(isinstance(c, MixedPrecision) and c is not self for c in self.learn.cbs)
     def before_fit(self):
+        self._exit()                                 # a batch stopped by an error left its autocast open
         p = next(self.model.parameters(), None)
         self.active = p is not None and p.is_cuda and not self._other_amp()
         if not self.active: return
@@ -297,6 +314,31 @@ def training_precision(learn) -> str|None:
 # %% ../nbs/04_learner.ipynb #c78c378f
 BALANCE_CHOICES = ('weights', 'sampler', None)
 
+def _whole(name:str, v, lo:int=1) -> int:
+    "`v` if it is a whole number of at least `lo`, else a one-line `ValueError` naming argument `name`"
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name} must be a whole number of at least {lo}, not {v!r}")
+    return int(v)
+
+def _number(name:str, v, lo:float=0., hi:float=math.inf, lo_ok:bool=False):
+    "`v` if it is a number above `lo` (or equal to it with `lo_ok`) and below `hi`, else a one-line `ValueError` naming argument `name`"
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not ((lo <= v) if lo_ok else (lo < v)) or not v < hi:
+        raise ValueError(f"{name} must be a number {'of at least' if lo_ok else 'above'} {lo:g}" + (f" and below {hi:g}" if hi < math.inf else '') + f", not {v!r}")
+    return v
+
+def _class_weights(dls, class_weights, balance) -> torch.Tensor|None:
+    "The loss's class weights: `class_weights` checked (one positive number per class of `dls`), or the balanced ones for `balance='weights'`"
+    if balance == 'weights':
+        if class_weights is not None: raise ValueError("Give class_weights or balance='weights' (which computes them from the training labels), not both.")
+        return balanced_class_weights(dls)
+    if class_weights is None: return None
+    try: w = torch.as_tensor(class_weights, dtype=torch.float)
+    except (TypeError, ValueError, RuntimeError): w = None
+    if w is None or w.dim() != 1 or len(w) != dls.c or not bool((torch.isfinite(w) & (w > 0)).all()):
+        raise ValueError(f"class_weights must hold one positive number per class, {dls.c} in the order of "
+                         f"{list(getattr(dls, 'vocab', range(dls.c)))}, not {class_weights!r}")
+    return w
+
 def check_batches(dls):
     "Fail, naming the sizes, where `dls`'s training loader holds no full batch: nothing would train"
     if len(dls.train): return
@@ -309,13 +351,14 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
                     label_smoothing:float=0., seed:int|None=42, cbs=None, fast_cpu:bool|None=None, gpu_amp:bool=True,
                     **kwargs) -> Learner:
     "A Learner for `dls` and `arch` (a medfast name or 'timm/<name>') with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
+    _close_stale_autocast()                          # a learner built after a stopped batch starts in float32
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
+    _number('label_smoothing', label_smoothing, 0., 1., lo_ok=True)
     check_batches(dls)
     if seed is not None: seed_everything(seed)
-    if balance == 'weights': class_weights = balanced_class_weights(dls)
+    weight = _class_weights(dls, class_weights, balance)
     if balance == 'sampler': dls = balanced_sampler(dls)
-    weight = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float)
     loss = CrossEntropyLossFlat(weight=weight, label_smoothing=label_smoothing)
     fast = [] if fast_cpu is False or any(isinstance(c, CPUMixedPrecision) for c in L(cbs)) else \
            [CPUMixedPrecision(bf16=None if fast_cpu is None else True)]
@@ -357,6 +400,8 @@ def route_kwargs(kwargs:dict, *targets, exclude=(), fn_name:str|None=None) -> tu
 # %% ../nbs/04_learner.ipynb #04bcd1f6
 def train(learn, epochs:int=3, lr:float|None=None, freeze_epochs:int=1):
     "Fine-tune a pretrained learner, or train a from-scratch one with one-cycle, for `epochs`"
+    _whole('epochs', epochs); _whole('freeze_epochs', freeze_epochs, 0)
+    if lr is not None: _number('lr', lr)
     if getattr(learn, 'pretrained', False): learn.fine_tune(epochs, base_lr=ifnone(lr, 2e-3), freeze_epochs=freeze_epochs)
     else: learn.fit_one_cycle(epochs, lr_max=ifnone(lr, 3e-3))
     return learn

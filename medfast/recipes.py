@@ -18,7 +18,7 @@ from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
 from .evaluation import saved_threshold                  # the threshold a trained model ships with
-from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name
+from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name, _whole, _number
 
 # %% auto #0
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
@@ -140,13 +140,15 @@ _OVERHEAD = 0.10   # share of a budget kept for the work around training: readin
 
 def _usable_secs(minutes, overhead):
     "Seconds of a `minutes` budget left for training once `overhead` is kept for reading the data, evaluation, TTA and export"
-    if minutes <= 0: raise ValueError(f"The budget must be a positive number of minutes, not {minutes}.")
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
+        raise ValueError(f"The budget must be a positive number of minutes, not {minutes!r}.")
     return minutes * 60 * (1 - overhead)
 
 def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed_size:bool=False, min_epochs:int=4,
                 max_epochs:int=30, min_size:int=32, max_size:int|None=None, overhead:float=_OVERHEAD) -> dict:
     "Epochs (and, unless `fixed_size`, image size) so `n_models` trainings fit `minutes`, from `epoch_secs` measured at `size`"
-    avail = _usable_secs(minutes, overhead) / n_models
+    avail = _usable_secs(minutes, overhead) / _whole('n_models', n_models)
+    check_size(size)
     def secs(s): return epoch_secs * (s / size)**2
     new = size
     if not fixed_size:
@@ -157,6 +159,7 @@ def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed
 
 def plan_models(minutes:float, epoch_secs:float, epochs:int, n_models:int, overhead:float=_OVERHEAD) -> int:
     "How many of `n_models` ensemble members can each train `epochs` epochs of `epoch_secs` within `minutes` (at least one)"
+    _whole('epochs', epochs); _whole('n_models', n_models)
     return int(max(1, min(n_models, _usable_secs(minutes, overhead) // max(epoch_secs * epochs, 1e-9))))
 
 def steps_batch_size(n_train:int, bs:int, min_steps:int|None=16, min_bs:int=16) -> int:
@@ -181,12 +184,23 @@ class Recipe:
                  fallback_arch:str|None='xresnet18_half', min_share:float=2/3, min_steps:int|None=16):
         store_attr()
         if crop is not None: self.crop = check_crop(crop)
+        self._check_numbers()
         self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
-        if isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
+        if not (self.augment is False or isinstance(self.augment, (str, dict))) or isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
             raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, 'none', a dict of xray_tfms arguments or False; not {augment!r}")
         if isinstance(threshold, str) and threshold not in _methods or not isinstance(threshold, (str, type(None))) and not 0 < threshold < 1:
             raise ValueError(f"threshold must be one of {', '.join(map(repr, _methods))} (chosen on validation), a probability "
                              f"between 0 and 1, or None (argmax); not {threshold!r}")
+    def _check_numbers(self):
+        "A one-line `ValueError` naming the first setting out of range, before any data is read or batch trained"
+        for k in ('epochs', 'n_models', 'bs'): _whole(k, getattr(self, k))
+        if self.size is not None: check_size(self.size)
+        if self.detail is not None: check_size(self.detail, 'detail')
+        if self.min_steps is not None: _whole('min_steps', self.min_steps)
+        _number('lr', self.lr); _number('label_smoothing', self.label_smoothing, 0., 1., lo_ok=True)
+        if self.wd is not None: _number('wd', self.wd, lo_ok=True)
+        if not isinstance(self.balance, bool): _number('balance', self.balance, lo_ok=True)   # 1.0: balanced batches, 0: the data's own mix
+        if self.budget is not None: _number('budget (minutes)', self.budget)
     def tfms(self, size=None):
         "The batch augmentation (`augment_tfms` of `augment`)"
         return augment_tfms(self.augment)
@@ -251,6 +265,10 @@ def recipe_learner(dls, recipe:Recipe, seed:int|None=None, **kwargs) -> Learner:
     "One member of `recipe`'s ensemble: a `medfast_learner` with the recipe's network, loss, sampling and best-epoch callback"
     medmnist = medmnist_source(dls) is not None          # recipe_dls already balanced those batches
     mon = _monitor(recipe, dls.c)
+    names = ['valid_loss', 'train_loss', *(mk_metric(m).name for m in _metrics(dls.c))]
+    if mon is not None and mon not in names:
+        raise ValueError(f"monitor {mon!r} is not a metric of this learner; choose one of {', '.join(map(repr, names))}, "
+                         "None (keep the last epoch) or 'auto'")
     cbs = [KeepBestEpoch(mon, comp=np.less if 'loss' in mon else np.greater)] if mon else []
     if recipe.bf16 is not None: cbs.append(CPUMixedPrecision(bf16=recipe.bf16))
     return medfast_learner(dls, recipe.arch, pretrained=recipe.pretrained, metrics=_metrics(dls.c), seed=ifnone(seed, recipe.seed),
