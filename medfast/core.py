@@ -13,10 +13,10 @@ from fastcore.all import *
 
 # %% auto #0
 __all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
-           'UnsafeFileError', 'check_path', 'locate_model', 'check_size', 'free_path', 'seed_everything',
-           'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder',
-           'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'csv_escape',
-           'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer',
+           'UnsafeFileError', 'check_path', 'locate_model', 'check_size', 'check_whole', 'check_number', 'free_path',
+           'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info',
+           'make_folder', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders',
+           'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer',
            'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
@@ -85,6 +85,18 @@ def check_size(size, what:str='size'):
     if not (ok(size) or (isinstance(size, (tuple, list)) and len(size) == 2 and all(map(ok, size)))):
         raise ValueError(f"{what} must be a whole number of pixels, at least 8 (e.g. {what}=224), not {size!r}")
     return size
+
+def check_whole(name:str, v, lo:int=1, hi:int|None=None) -> int:
+    "`v` as an int if it is a whole number from `lo` (to `hi`), else a one-line `ValueError` naming argument `name`"
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo or (hi is not None and v > hi):
+        raise ValueError(f"{name} must be a whole number " + (f"from {lo} to {hi}" if hi is not None else f"of at least {lo}") + f", not {v!r}")
+    return int(v)
+
+def check_number(name:str, v, lo:float=0., hi:float=float('inf'), lo_ok:bool=False):
+    "`v` if it is a number above `lo` (or equal to it with `lo_ok`) and below `hi`, else a one-line `ValueError` naming argument `name`"
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not ((lo <= v) if lo_ok else (lo < v)) or not v < hi:
+        raise ValueError(f"{name} must be a number {'of at least' if lo_ok else 'above'} {lo:g}" + (f" and below {hi:g}" if hi < float('inf') else '') + f", not {v!r}")
+    return v
 
 # %% ../nbs/00_core.ipynb #030bd5c8
 def free_path(path, overwrite:bool=False) -> Path:

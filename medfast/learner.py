@@ -314,18 +314,6 @@ def training_precision(learn) -> str|None:
 # %% ../nbs/04_learner.ipynb #c78c378f
 BALANCE_CHOICES = ('weights', 'sampler', None)
 
-def _whole(name:str, v, lo:int=1) -> int:
-    "`v` if it is a whole number of at least `lo`, else a one-line `ValueError` naming argument `name`"
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be a whole number of at least {lo}, not {v!r}")
-    return int(v)
-
-def _number(name:str, v, lo:float=0., hi:float=math.inf, lo_ok:bool=False):
-    "`v` if it is a number above `lo` (or equal to it with `lo_ok`) and below `hi`, else a one-line `ValueError` naming argument `name`"
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not ((lo <= v) if lo_ok else (lo < v)) or not v < hi:
-        raise ValueError(f"{name} must be a number {'of at least' if lo_ok else 'above'} {lo:g}" + (f" and below {hi:g}" if hi < math.inf else '') + f", not {v!r}")
-    return v
-
 def _class_weights(dls, class_weights, balance) -> torch.Tensor|None:
     "The loss's class weights: `class_weights` checked (one positive number per class of `dls`), or the balanced ones for `balance='weights'`"
     if balance == 'weights':
@@ -354,7 +342,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     _close_stale_autocast()                          # a learner built after a stopped batch starts in float32
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
-    _number('label_smoothing', label_smoothing, 0., 1., lo_ok=True)
+    check_number('label_smoothing', label_smoothing, 0., 1., lo_ok=True)
     check_batches(dls)
     if seed is not None: seed_everything(seed)
     weight = _class_weights(dls, class_weights, balance)
@@ -400,8 +388,8 @@ def route_kwargs(kwargs:dict, *targets, exclude=(), fn_name:str|None=None) -> tu
 # %% ../nbs/04_learner.ipynb #04bcd1f6
 def train(learn, epochs:int=3, lr:float|None=None, freeze_epochs:int=1):
     "Fine-tune a pretrained learner, or train a from-scratch one with one-cycle, for `epochs`"
-    _whole('epochs', epochs); _whole('freeze_epochs', freeze_epochs, 0)
-    if lr is not None: _number('lr', lr)
+    check_whole('epochs', epochs); check_whole('freeze_epochs', freeze_epochs, 0)
+    if lr is not None: check_number('lr', lr)
     if getattr(learn, 'pretrained', False): learn.fine_tune(epochs, base_lr=ifnone(lr, 2e-3), freeze_epochs=freeze_epochs)
     else: learn.fit_one_cycle(epochs, lr_max=ifnone(lr, 3e-3))
     return learn

@@ -489,8 +489,7 @@ def _timm_weights(arch, pretrained):
 @delegates(create_vision_model, but=['arch', 'n_out', 'pretrained', 'weights', 'n_in'])
 def create_model(arch:str, n_out:int=2, pretrained:bool=False, n_in:int=3, weights_path=None, **kwargs) -> nn.Module:
     "The model `model_learner` trains for `arch` and `n_out` classes (a fastai body+head or a scratch network)"
-    for k, v in dict(n_out=n_out, n_in=n_in).items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be a whole number of at least 1, not {v!r}")
+    check_whole('n_out', n_out); check_whole('n_in', n_in)
     if _is_timm(arch):
         if weights_path is not None: raise ValueError(f"weights_path works with medfast registry names, not {arch!r}.")
         name = _timm_name(arch)

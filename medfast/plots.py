@@ -208,7 +208,7 @@ def plot_training(src, figsize=None) -> Figure:
 # %% ../nbs/06_plots.ipynb #9716d2d5
 def plot_calibration(src, data=None, classes=None, n_bins:int=10, figsize=(5, 5.5)) -> Figure:
     "Reliability diagram (predicted vs observed frequency per bin) with the bin counts and ECE"
-    if not isinstance(n_bins, (int, np.integer)) or n_bins < 1: raise ValueError(f"n_bins must be a whole number of at least 1, not {n_bins!r}")
+    check_whole('n_bins', n_bins)
     lp = labelled_preds(src, data, classes)
     cb = calibration_bins(lp.probs, lp.targets, n_bins)
     ece = calibration_error(lp.probs, lp.targets, n_bins)

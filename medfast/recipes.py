@@ -18,7 +18,7 @@ from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
 from .evaluation import saved_threshold                  # the threshold a trained model ships with
-from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name, _whole, _number
+from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name
 
 # %% auto #0
 __all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
@@ -147,7 +147,7 @@ def _usable_secs(minutes, overhead):
 def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed_size:bool=False, min_epochs:int=4,
                 max_epochs:int=30, min_size:int=32, max_size:int|None=None, overhead:float=_OVERHEAD) -> dict:
     "Epochs (and, unless `fixed_size`, image size) so `n_models` trainings fit `minutes`, from `epoch_secs` measured at `size`"
-    avail = _usable_secs(minutes, overhead) / _whole('n_models', n_models)
+    avail = _usable_secs(minutes, overhead) / check_whole('n_models', n_models)
     check_size(size)
     def secs(s): return epoch_secs * (s / size)**2
     new = size
@@ -159,7 +159,7 @@ def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed
 
 def plan_models(minutes:float, epoch_secs:float, epochs:int, n_models:int, overhead:float=_OVERHEAD) -> int:
     "How many of `n_models` ensemble members can each train `epochs` epochs of `epoch_secs` within `minutes` (at least one)"
-    _whole('epochs', epochs); _whole('n_models', n_models)
+    check_whole('epochs', epochs); check_whole('n_models', n_models)
     return int(max(1, min(n_models, _usable_secs(minutes, overhead) // max(epoch_secs * epochs, 1e-9))))
 
 def steps_batch_size(n_train:int, bs:int, min_steps:int|None=16, min_bs:int=16) -> int:
@@ -193,14 +193,14 @@ class Recipe:
                              f"between 0 and 1, or None (argmax); not {threshold!r}")
     def _check_numbers(self):
         "A one-line `ValueError` naming the first setting out of range, before any data is read or batch trained"
-        for k in ('epochs', 'n_models', 'bs'): _whole(k, getattr(self, k))
+        for k in ('epochs', 'n_models', 'bs'): check_whole(k, getattr(self, k))
         if self.size is not None: check_size(self.size)
         if self.detail is not None: check_size(self.detail, 'detail')
-        if self.min_steps is not None: _whole('min_steps', self.min_steps)
-        _number('lr', self.lr); _number('label_smoothing', self.label_smoothing, 0., 1., lo_ok=True)
-        if self.wd is not None: _number('wd', self.wd, lo_ok=True)
-        if not isinstance(self.balance, bool): _number('balance', self.balance, lo_ok=True)   # 1.0: balanced batches, 0: the data's own mix
-        if self.budget is not None: _number('budget (minutes)', self.budget)
+        if self.min_steps is not None: check_whole('min_steps', self.min_steps)
+        check_number('lr', self.lr); check_number('label_smoothing', self.label_smoothing, 0., 1., lo_ok=True)
+        if self.wd is not None: check_number('wd', self.wd, lo_ok=True)
+        if not isinstance(self.balance, bool): check_number('balance', self.balance, lo_ok=True)   # 1.0: balanced batches, 0: the data's own mix
+        if self.budget is not None: check_number('budget (minutes)', self.budget)
     def tfms(self, size=None):
         "The batch augmentation (`augment_tfms` of `augment`)"
         return augment_tfms(self.augment)

@@ -14,7 +14,7 @@ from fastai.vision.all import *
 from ..core import *
 from ..data import (kermany_items, kermany_split, kermany_label, kermany_kind, patient_id, group_splitter,
                           pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks, Split)
-from ..learner import medfast_learner, balanced_class_weights, train, route_kwargs, RunRecorder, StopOnDivergence, _whole
+from ..learner import medfast_learner, balanced_class_weights, train, route_kwargs, RunRecorder, StopOnDivergence
 from ..metrics import metric_text
 from ..evaluation import study_results
 
@@ -94,7 +94,7 @@ def pneumonia_study(path, arch='resnet34', epochs:int|None=None, pretrained:bool
                     lr:float|None=None, seed:int=42, protocol:str='medfast', lr_find:bool|None=None, **kwargs) -> tuple:
     "Run study 1 end to end: build, (`lr_find`,) train `epochs`, evaluate once on the held-out test side → (learn, test table)"
     _check_protocol(protocol)
-    if epochs is not None: _whole('epochs', epochs)           # before any image is read
+    if epochs is not None: check_whole('epochs', epochs)           # before any image is read
     study = protocol == 'study'
     learn = pneumonia_study_learner(path, arch, pretrained=pretrained, balance=balance, seed=seed, protocol=protocol, **kwargs)
     if ifnone(lr_find, study):                                # the study looked at lr_find, then kept fine_tune's default
