@@ -13,7 +13,7 @@ from PIL import Image
 from fastcore.all import *
 from .core import MedfastError
 from fastai.learner import Learner
-from .inference import load, _as_learner, _spec_of, model_input, predict
+from .inference import load, _as_learner, _spec_of, _Prep, _prediction, model_input
 
 # %% auto #0
 __all__ = ['xray_app', 'heatmap_overlay', 'explain_image', 'PredictApp', 'predict_app']
@@ -44,7 +44,8 @@ def explain_image(model, data, name:str='upload', cam:bool=True) -> dict:
     try:
         x, img = model_input(learn, bytes(data) if isinstance(data, (bytearray, memoryview)) else data, name=name)
         res['image'] = img
-        pred = predict(learn, img)
+        spec = _spec_of(learn)                   # the model-ready batch Grad-CAM uses: the upload is decoded and resized once
+        pred = _prediction(spec, _Prep(spec).probs(x, learn.model)[0], name)
         res.update(label=pred.label, probs=pred.probs)
     except MedfastError as e:
         res['error'] = str(e); return res

@@ -569,15 +569,19 @@ def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|N
                 rows[i][2:2+len(classes)] = probs[j].tolist()
             yield pd.DataFrame(rows, columns=cols)
 
+def _prediction(spec, p, what) -> Prediction:
+    "`Prediction` of one image's probabilities `p` under the model's `spec`; a one-line error naming `what` for NaN/inf"
+    p = [float(v) for v in p]
+    if not np.isfinite(p).all(): raise ModelMismatchError(f"{what}: {_NAN_MSG}")
+    return Prediction(_label(spec, p), dict(zip(spec['classes'], p)))
+
 def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool|None=None,
             progress:bool=True, bf16:bool=False):
     "`Prediction(label, probs)` for one image; a table (`file`, `label`, `prob_<class>`..., `error`) for many paths"
     learn = _as_learner(model)
     if _is_single(x):
         spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16)
-        p = prep.batch([prep.item(x)], learn.model)[0].tolist()
-        if not np.isfinite(p).all(): raise ModelMismatchError(f"{x if isinstance(x, (str, os.PathLike)) else 'image'}: {_NAN_MSG}")
-        return Prediction(_label(spec, p), dict(zip(spec['classes'], p)))
+        return _prediction(spec, prep.batch([prep.item(x)], learn.model)[0], x if isinstance(x, (str, os.PathLike)) else 'image')
     tables = list(iter_predictions(learn, x, bs, recurse, n_workers, fast_decode, progress, bf16))
     if tables: return pd.concat(tables, ignore_index=True)
     return pd.DataFrame(columns=['file', 'label'] + [f'prob_{c}' for c in _spec_of(learn)['classes']] + ['error'])

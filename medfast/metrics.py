@@ -345,6 +345,9 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
         chunks = [_all_metrics(p, t, preds, _counts(idx, len(t)), cases) for idx in _index_chunks(len(t), n_boot, seed)]
         boots = {k: np.concatenate([ch[k] for ch in chunks]) for k in point}
     support = np.bincount(t, minlength=c)
+    absent = [cls for cls, n in zip(classes, support) if n == 0]
+    if absent: warnings.warn(f"No cases of class(es) {absent} among the targets, so ROC AUC and their sensitivity are "
+                             "undefined (NaN). Score a test set that holds every class.")
     rows, shaky = [dict(metric='n', **{'class': 'all'}, value=float(len(t)))], []
     def _add(metric, cls, key, k=None):
         v = point[key] if k is None else point[key][k]
