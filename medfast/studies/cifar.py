@@ -175,12 +175,13 @@ def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, vali
     x, y = np.concatenate([tr.x[keep_tr], te.x[keep_te]]), np.concatenate([tr.y[keep_tr], te.y[keep_te]])
     n_train, vocab = int(keep_tr.sum()), [tr.names[i] for i in idx]
     get_y = ArrayRows(y, classes=tr.names)
-    trn, val = ifnone(splitter, group_splitter(noop, valid_pct, seed, get_y))(list(range(n_train)))   # split once
+    items = list(range(n_train))                                   # DataBlock items: row indices of the training rows
+    trn, val = ifnone(splitter, group_splitter(noop, valid_pct, seed, get_y))(items)                  # split once
     stats = channel_stats(x[np.asarray(trn, dtype=np.int64)]) if normalize else None                # training side only
     block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=vocab)), get_x=ArrayRows(x, PILImage.create), get_y=get_y,
                       splitter=IndexSplitter(list(val)), item_tfms=item_tfms,
                       batch_tfms=ifnone(batch_tfms, cifar_tfms(augment, stats)))
-    dls = block.dataloaders(list(range(n_train)), bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
+    dls = block.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     dls.split = Split(list(range(n_train, len(x))), info=dict(rule=f'test: the official test pickle; valid {valid_pct:.0%} of train', seed=seed),
                       source=dict(path=cifar100_dir(path), stats=stats))
     return dls
