@@ -9,6 +9,7 @@ oneDNN kernels convolutions use), so a ratio that cannot reach 1.5x shows why (e
 
     python bench/onnx.py                     # resnet18_small and xresnet18_half at 48 px, resnet18 at 224 px
     python bench/onnx.py --models xresnet18_half:80 resnet18:224    # any NAME:PX pairs
+    python bench/onnx.py --bf16              # adds eager in bfloat16 autocast (as `medfast predict --bf16` runs it)
     python bench/onnx.py --smoke             # seconds
 """
 from __future__ import annotations
@@ -42,12 +43,14 @@ def matmul_ceiling(n=2048, reps=10) -> float:
     for _ in range(reps): t0 = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
 
-def rate(fn, x, n_calls):
+def rate(fn, x, n_calls, pause=0.):
+    "Images/s of `n_calls` calls of `fn(x)`, after `pause` seconds idle (the other runtime's threads stop spinning) and one untimed call"
+    time.sleep(pause); fn(x)
     t0 = time.perf_counter()
     for _ in range(n_calls): fn(x)
     return n_calls * len(x) / (time.perf_counter() - t0)
 
-def bench(arch, size, batches, rounds, n_images, d):
+def bench(arch, size, batches, rounds, n_images, d, bf16=False, pause=0.5):
     torch.manual_seed(0)
     model = build_model(arch, 2, 3).eval()
     onnx_file = Path(d)/f'{arch}_{size}.onnx'
@@ -57,28 +60,39 @@ def bench(arch, size, batches, rounds, n_images, d):
     cl = model.to(memory_format=torch.channels_last)
     def eager(x):
         with torch.inference_mode(): return cl(x.contiguous(memory_format=torch.channels_last)).softmax(-1)
+    def eager_bf16(x):
+        with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16):
+            return cl(x.contiguous(memory_format=torch.channels_last)).float().softmax(-1)
     def ort(x): return torch.from_numpy(sess.run(None, {name: x.numpy()})[0]).softmax(-1)
+    fns = dict(eager=eager, ort=ort, **(dict(bf16=eager_bf16) if bf16 else {}))
     rows, gflop = [], gflop_per_image(model, size)
     for bs in batches:
         x = torch.randn(bs, 3, size, size)
-        diff = float((eager(x) - ort(x)).abs().max())                # also the warm-up
+        ref = eager(x)                                               # also the warm-ups
+        diff = float((ref - ort(x)).abs().max())
+        diff16 = float((ref - eager_bf16(x)).abs().max()) if bf16 else float('nan')
         n_calls = max(1, n_images // bs)
-        res = {'eager': [], 'ort': []}
-        for r in range(rounds):
-            for k in (('eager', 'ort') if r % 2 == 0 else ('ort', 'eager')):
-                res[k].append(rate(eager if k == 'eager' else ort, x, n_calls))
+        res = {k: [] for k in fns}
+        for r in range(rounds):                                      # each round turns the order by one
+            order = list(fns)[r % len(fns):] + list(fns)[:r % len(fns)]
+            for k in order: res[k].append(rate(fns[k], x, n_calls, pause))
         e, o = statistics.median(res['eager']), statistics.median(res['ort'])
-        rows.append((arch, size, bs, e, o, o / e, diff, gflop))
+        b = statistics.median(res['bf16']) if bf16 else float('nan')
+        rows.append((arch, size, bs, e, o, o / e, diff, gflop, b, diff16))
     return rows
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--rounds', type=int, default=5)
-    p.add_argument('--images', type=int, default=64, help='images per timing at each batch size')
+    p.add_argument('--images', type=int, default=256, help='images per timing at each batch size')
+    p.add_argument('--pause', type=float, default=0.5, help="seconds idle before each timing, so the threads the other runtime "
+                   "leaves spinning (ONNX Runtime's pool, PyTorch's OpenMP team) do not slow it: in a user's process only one runs")
     p.add_argument('--threads', type=int, default=None)
     p.add_argument('--models', nargs='+', default=['resnet18_small:48', 'xresnet18_half:48', 'resnet18:224'], metavar='NAME:PX',
                    help="networks and image sizes: the small-image recipe's network, the light network CPUs train for "
                         "X-rays (48 px) and cells (80 px), ResNet-18 at its own size")
+    p.add_argument('--bf16', action='store_true', help="also time eager PyTorch in bfloat16 autocast, as `medfast predict --bf16` "
+                   "runs it (its probabilities differ from float32 by the last column)")
     p.add_argument('--smoke', action='store_true')
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
@@ -93,15 +107,17 @@ def main(argv=None):
     n = 512 if a.smoke else 2048
     ceiling = matmul_ceiling(n)
     print(f"ceiling: float32 matrix product {ceiling:.0f} GFLOP/s (best of 10, {n} x {n})")
-    print(f"rounds {a.rounds} (alternating), {a.images} images per timing, medians\n")
-    print("| model | px | batch | torch eager img/s | onnxruntime img/s | ORT / eager | eager / ORT, % of ceiling | max prob diff |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print(f"rounds {a.rounds} (alternating), {a.images} images per timing after {a.pause:g} s idle and one untimed call, medians\n")
+    b16 = (" eager bf16 img/s | bf16 / eager | bf16 / ORT | bf16 max prob diff |", "---|---|---|---|") if a.bf16 else ("", "")
+    print("| model | px | batch | torch eager img/s | onnxruntime img/s | ORT / eager | eager / ORT, % of ceiling | max prob diff |"
+          f"{b16[0]}\n|---|---|---|---|---|---|---|---|{b16[1]}")
     short = []
     with tempfile.TemporaryDirectory() as d:
         for arch, size in configs:
-            for r in bench(arch, size, (1, 32), a.rounds, a.images, d):
+            for r in bench(arch, size, (1, 32), a.rounds, a.images, d, a.bf16, 0. if a.smoke else a.pause):
                 pe, po = (100 * v * r[7] / ceiling for v in r[3:5])
-                print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f}x | {pe:.0f}% / {po:.0f}% | {r[6]:.1e} |", flush=True)
+                extra = f" {r[8]:.1f} | {r[8]/r[3]:.2f}x | {r[8]/r[4]:.2f}x | {r[9]:.1e} |" if a.bf16 else ""
+                print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f}x | {pe:.0f}% / {po:.0f}% | {r[6]:.1e} |{extra}", flush=True)
                 if r[5] < 1.5: short.append(f"{r[0]} {r[1]} px batch {r[2]}: 1.5x eager would run at {1.5*pe:.0f}% of the ceiling")
     for line in short: print(line)
     return 0
