@@ -14,6 +14,7 @@ oneDNN kernels convolutions use), so a ratio that cannot reach 1.5x shows why (e
 """
 from __future__ import annotations
 import argparse, statistics, sys, tempfile, time
+from functools import partial
 from pathlib import Path
 _here = Path(__file__).resolve().parent                            # this script is named onnx.py: keep it from
 sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != _here]   # shadowing the onnx package
@@ -58,19 +59,17 @@ def bench(arch, size, batches, rounds, n_images, d, bf16=False, pause=0.5):
     with warnings.catch_warnings(): warnings.simplefilter('ignore'); export(model, size, onnx_file)
     sess = ort_session(onnx_file); name = sess.get_inputs()[0].name
     cl = model.to(memory_format=torch.channels_last)
-    def eager(x):
-        with torch.inference_mode(): return cl(x.contiguous(memory_format=torch.channels_last)).softmax(-1)
-    def eager_bf16(x):
-        with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16):
+    def eager(x, bf16=False):                                      # as medfast.inference._Prep.probs runs it
+        with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
             return cl(x.contiguous(memory_format=torch.channels_last)).float().softmax(-1)
     def ort(x): return torch.from_numpy(sess.run(None, {name: x.numpy()})[0]).softmax(-1)
-    fns = dict(eager=eager, ort=ort, **(dict(bf16=eager_bf16) if bf16 else {}))
+    fns = dict(eager=eager, ort=ort, **(dict(bf16=partial(eager, bf16=True)) if bf16 else {}))
     rows, gflop = [], gflop_per_image(model, size)
     for bs in batches:
         x = torch.randn(bs, 3, size, size)
         ref = eager(x)                                               # also the warm-ups
         diff = float((ref - ort(x)).abs().max())
-        diff16 = float((ref - eager_bf16(x)).abs().max()) if bf16 else float('nan')
+        diff16 = float((ref - fns['bf16'](x)).abs().max()) if bf16 else float('nan')
         n_calls = max(1, n_images // bs)
         res = {k: [] for k in fns}
         for r in range(rounds):                                      # each round turns the order by one
