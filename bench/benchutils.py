@@ -32,6 +32,13 @@ def machine() -> str:
             f"bf16 native: {cpu_has_fast_bf16()}, bf16 autocast used (measured; from 64 px, below per network): {bf16_pays_off()}, load avg {load:.1f}"
             + (f"; GPU {torch.cuda.get_device_name(0)}, mixed precision {gpu_amp_mode()}" if torch.cuda.is_available() else "; no GPU"))
 
+def rate(fn, x, n_calls, pause=0.):
+    "Images/s of `n_calls` calls of `fn(x)`, after `pause` seconds idle (the other runtime's threads stop spinning) and one untimed call"
+    time.sleep(pause); fn(x)
+    t0 = time.perf_counter()
+    for _ in range(n_calls): fn(x)
+    return n_calls * len(x) / (time.perf_counter() - t0)
+
 def halvings(y, n_splits:int=100, seed:int=0):
     "Masks `(fit, score)` of `n_splits` random halvings of labels `y`, stratified by class, each yielded both ways round"
     rng = np.random.default_rng(seed)

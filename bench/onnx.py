@@ -20,7 +20,7 @@ _here = Path(__file__).resolve().parent                            # this script
 sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != _here]   # shadowing the onnx package
 import onnx, numpy as np, torch
 sys.path.append(str(_here))
-from benchutils import machine
+from benchutils import machine, rate
 from medfast.inference import build_model
 from medfast.onnx import ort_session
 import medfast.recipes                                            # registers resnet18_small and xresnet18_half
@@ -43,13 +43,6 @@ def matmul_ceiling(n=2048, reps=10) -> float:
     best = float('inf')
     for _ in range(reps): t0 = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
-
-def rate(fn, x, n_calls, pause=0.):
-    "Images/s of `n_calls` calls of `fn(x)`, after `pause` seconds idle (the other runtime's threads stop spinning) and one untimed call"
-    time.sleep(pause); fn(x)
-    t0 = time.perf_counter()
-    for _ in range(n_calls): fn(x)
-    return n_calls * len(x) / (time.perf_counter() - t0)
 
 def bench(arch, size, batches, rounds, n_images, d, bf16=False, pause=0.5):
     torch.manual_seed(0)

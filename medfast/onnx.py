@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/onnx.html.md"""
 
 # %% ../nbs/09b_onnx.ipynb #453cd614
 from __future__ import annotations
-import datetime, importlib, json, os, warnings
+import datetime, importlib, json, logging, os, random, tempfile, warnings
 from pathlib import Path
 import numpy as np, torch
 from torch import nn
@@ -15,7 +15,7 @@ from fastai.learner import Learner
 from .core import *
 from .inference import (load, inference_spec, inference_learner, predict, _sha256, _versions, _refuse_existing,
                                _model_stem, _with_ext, _read_regular, _check_spec, _bad, _is_int, _is_num, _first_line,
-                               spec_sha256, MAX_SPEC_BYTES)
+                               spec_sha256, MAX_SPEC_BYTES, expand_paths, _Prep, _decode, _label)
 from .models import ARCHS
 
 # %% auto #0
@@ -26,6 +26,63 @@ def _need(module:str):
     "Import optional `module` or fail with the install command"
     try: return importlib.import_module(module)
     except ImportError: raise ImportError(f'{module} is not installed; ONNX support is an extra: pip install "medfast[onnx]"') from None
+
+# %% ../nbs/09b_onnx.ipynb #788c333a
+_MIN_CALIBRATION = 16                 # readable images int8 calibration needs, at the least: half to scale on, half to check on
+
+def _calibration_inputs(spec:dict, images, n:int=128, seed:int=0) -> tuple:
+    "Model-ready float32 arrays of up to `n` images under `images` to calibrate int8 on, and up to `n` others to check it on"
+    for p in ([images] if isinstance(images, (str, os.PathLike)) else images): check_path(p, 'int8 calibration images')
+    files = [p for p, err in expand_paths(images) if err is None]
+    random.Random(seed).shuffle(files)                     # a fixed draw: the same export twice is the same network
+    prep, xs = _Prep(spec), []
+    for p in files:
+        if len(xs) == 2*n: break
+        t, _ = _decode(prep, p)
+        if t is not None: xs.append(t)
+    if len(xs) < _MIN_CALIBRATION:
+        raise DataLayoutError(f"int8 calibration found {len(xs)} readable image(s) under {images}; it needs at least {_MIN_CALIBRATION} "
+                              f"({2*n} for {n} to calibrate on and {n} to check on). Pass the folder of training images.")
+    x = prep.inputs(xs, 'cpu').numpy()
+    k = min(n, (len(x) + 1) // 2)
+    return x[:k], x[k:]
+
+class _Batches:
+    "onnxruntime's calibration reader: `{'input': array}` batches of `bs` images from `x`, then None"
+    def __init__(self, x:np.ndarray, bs:int=32): self.batches = iter([{'input': x[i:i+bs]} for i in range(0, len(x), bs)])
+    def get_next(self): return next(self.batches, None)
+
+def _quantize_int8(src, dst, calib:np.ndarray):
+    "Write `src`'s network to `dst` with int8 weights (per output channel) and uint8 activations scaled on `calib`"
+    q = _need('onnxruntime.quantization')
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    level = logging.getLogger().level
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+        warnings.simplefilter('ignore'); logging.getLogger().setLevel(logging.ERROR)   # the quantiser logs advice at WARNING
+        try:
+            pre = Path(d)/'pre.onnx'
+            quant_pre_process(str(src), str(pre))           # shapes inferred and the graph simplified, as onnxruntime advises
+            q.quantize_static(str(pre), str(dst), _Batches(calib), quant_format=q.QuantFormat.QDQ, per_channel=True,
+                              activation_type=q.QuantType.QUInt8, weight_type=q.QuantType.QInt8)
+        except Exception as e:
+            raise ModelMismatchError(f"onnxruntime could not quantise this network to int8 ({type(e).__name__}: {_first_line(e)}); "
+                                     "export it without int8.") from None
+        finally: logging.getLogger().setLevel(level)
+
+def _ort_probs(spec:dict, onnx_file, x:np.ndarray, bs:int=64) -> np.ndarray:
+    "Probabilities the network in `onnx_file` gives the model-ready images `x`"
+    sess = ort_session(onnx_file)
+    out = torch.cat([torch.from_numpy(sess.run(None, {'input': x[i:i+bs]})[0]) for i in range(0, len(x), bs)])
+    return (out.sigmoid() if spec.get('activation') == 'sigmoid' else out.softmax(-1)).numpy()
+
+def _int8_check(spec:dict, f32, i8, x:np.ndarray) -> dict:
+    "How far the int8 network's answers on images `x` move from float32's: largest probability change, labels changed"
+    if not len(x): return dict(checked_images=0)
+    p32, p8 = _ort_probs(spec, f32, x), _ort_probs(spec, i8, x)
+    changed = sum(_label(spec, a) != _label(spec, b) for a, b in zip(p32, p8))
+    return dict(checked_images=len(x), max_prob_diff=round(float(np.abs(p32 - p8).max()), 4), labels_changed=int(changed),
+                checked_on=cpu_model())
+
 
 # %% ../nbs/09b_onnx.ipynb #625751ee
 ONNX_FORMAT_VERSION = 3            # 2: the image may be reduced to `detail` px first; 3: cropped to its centre first (each written only then)
@@ -68,28 +125,39 @@ def _check_pools(model, x, arch=None):
     raise ModelMismatchError(f"Cannot export to ONNX at {x.shape[-2]}x{x.shape[-1]} px: layer {bad[0]}, and ONNX pools only by "
                              f"whole factors. Train at an image size where it divides{hint}.")
 
-def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=False, overwrite:bool=False) -> Path:
-    "Write `path.onnx` (+ `path.safetensors`) and `path.onnx.json` with the preprocessing contract; returns the JSON"
+def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=False, overwrite:bool=False,
+                int8=None, n_calibration:int=128) -> Path:
+    "Write `path.onnx` (+ `path.safetensors`) and `path.onnx.json` with the preprocessing contract; `int8`: images to quantise on"
     _need('onnx')
+    if int8 is not None: _need('onnxruntime'); n_calibration = check_whole('n_calibration', n_calibration, 8)
     learn = learn_or_path if isinstance(learn_or_path, Learner) else load(learn_or_path, device='cpu')
     spec = dict(getattr(learn, 'medfast_spec', None) or inference_spec(learn))
     for k in ('weights', 'weights_sha256', 'versions', 'created'): spec.pop(k, None)
     path = _model_stem(path)              # 'cells.v1' keeps its '.v1': cells.v1.onnx
     onnx_file, js, st = (_with_ext(path, e) for e in ('.onnx', '.onnx.json', '.safetensors'))
     _refuse_existing([onnx_file, js] + ([st] if safetensors else []), overwrite)
+    if int8 is not None: calib, check = _calibration_inputs(spec, int8, n_calibration)   # unreadable images fail before any writing
     make_folder(path.parent)
     model = learn.model
     was, device = model.training, first(model.parameters()).device
     model.eval().float().cpu()
     h, w = spec['image']['resize']['size']
     x = torch.zeros(1, spec['n_in'], h, w)
-    def write_onnx(tmp):
+    def write_float(tmp):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             try: torch.onnx.export(model, (x,), str(tmp), input_names=['input'], output_names=['logits'], opset_version=opset,
                                    dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}}, dynamo=False)
             except Exception as e:
                 raise ModelMismatchError(f"torch could not export this network to ONNX ({type(e).__name__}: {_first_line(e)}).") from None
+    int8_report = {}
+    def write_onnx(tmp):
+        if int8 is None: return write_float(tmp)
+        with tempfile.TemporaryDirectory() as d:
+            f32 = Path(d)/'float32.onnx'
+            write_float(f32)
+            _quantize_int8(f32, tmp, calib)
+            int8_report.update(calibration_images=len(calib), **_int8_check(spec, f32, tmp, check))
     try:
         _check_pools(model, x, spec.get('arch'))
         atomic_write(onnx_file, write_onnx)           # unique temporary name, then rename: never a half-written file
@@ -99,6 +167,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
                 output=dict(name='logits', activation=spec.get('activation', 'softmax'), classes=spec['classes'],
                             threshold=spec.get('threshold')),
                 versions=_versions(), created=datetime.datetime.now().isoformat(timespec='seconds'))
+    if int8_report: spec['int8'] = dict(weights='int8 per output channel', activations='uint8', format='QDQ', **int8_report)
     if safetensors:
         from safetensors.torch import save_file
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

@@ -117,3 +117,17 @@ def test_export_onnx_keeps_dots_in_the_name(run, cli):
     assert r.returncode == 0, r.stderr[-3000:]
     assert sorted(p.name for p in exp.iterdir()) == ['cells.v1.onnx', 'cells.v1.onnx.json', 'cells.v2.onnx', 'cells.v2.onnx.json']
     assert (exp/'cells.v1.onnx').read_bytes() == v1
+
+def test_export_int8_prints_its_check(run, cli):
+    "`--int8 IMAGES` writes an int8 network and says how far its answers moved; too few images: one line, nothing written"
+    pytest.importorskip('onnxruntime')
+    root, mixed, *_ = run
+    exp = root/'exp8'
+    r = cli('export', root/'run', '--onnx', '--int8', root/'xr', '--calibration', '8', '--out', exp/'fast')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'int8: scaled on 8 images; on 8 others its probabilities moved by at most' in r.stdout, r.stdout
+    r = cli('predict', exp/'fast.onnx.json', mixed, '--out', exp/'p.csv', '--quiet')
+    assert r.returncode == 0 and 'Predicted 5 of' in r.stdout, r.stderr[-3000:]
+    r = cli('export', root/'run', '--onnx', '--int8', mixed, '--out', exp/'few')
+    assert r.returncode == 1 and 'at least 16' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not list(exp.glob('few*'))

@@ -45,6 +45,13 @@ def test_bench_onnx_smoke():
     assert 'eager bf16 img/s' in r.stdout and r.stdout.count('x |') >= 6      # the bf16 columns of both rows
     assert 'bf16: native' in r.stdout and 'machine:' in r.stdout
 
+def test_bench_int8_smoke():
+    pytest.importorskip('onnxruntime')
+    r = _run(ROOT/'bench'/'int8.py', '--smoke')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "int8 export's own check: scaled on 8, checked on 8 others" in r.stdout and 'machine:' in r.stdout
+    for k in ('PyTorch eager float32', 'PyTorch eager bfloat16', 'ONNX Runtime float32', 'ONNX Runtime int8'): assert f'| {k} |' in r.stdout
+
 def test_bench_pneumoniamnist_smoke_val_only(tmp_path):
     r = _run(ROOT/'bench'/'pneumoniamnist.py', '--smoke', '--val-only', '--no-tta', '--json', tmp_path/'r.json')
     assert r.returncode == 0, r.stderr[-3000:]
