@@ -10,6 +10,7 @@ oneDNN kernels convolutions use), so a ratio that cannot reach 1.5x shows why (e
     python bench/onnx.py                     # resnet18_small and xresnet18_half at 48 px, resnet18 at 224 px
     python bench/onnx.py --models xresnet18_half:80 resnet18:224    # any NAME:PX pairs
     python bench/onnx.py --bf16              # adds eager in bfloat16 autocast (as `medfast predict --bf16` runs it)
+    python bench/onnx.py --int8              # adds ONNX Runtime on the int8 network (as `medfast export --onnx --int8` writes it)
     python bench/onnx.py --smoke             # seconds
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ import onnx, numpy as np, torch
 sys.path.append(str(_here))
 from benchutils import machine, rate
 from medfast.inference import build_model
-from medfast.onnx import ort_session
+from medfast.onnx import ort_session, _quantize_int8
 import medfast.recipes                                            # registers resnet18_small and xresnet18_half
 
 def export(model, size, path):
@@ -44,7 +45,7 @@ def matmul_ceiling(n=2048, reps=10) -> float:
     for _ in range(reps): t0 = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
 
-def bench(arch, size, batches, rounds, n_images, d, bf16=False, pause=0.5):
+def bench(arch, size, batches, rounds, n_images, d, bf16=False, pause=0.5, int8=False):
     torch.manual_seed(0)
     model = build_model(arch, 2, 3).eval()
     onnx_file = Path(d)/f'{arch}_{size}.onnx'
@@ -55,8 +56,11 @@ def bench(arch, size, batches, rounds, n_images, d, bf16=False, pause=0.5):
     def eager(x, bf16=False):                                      # as medfast.inference._Prep.probs runs it
         with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
             return cl(x.contiguous(memory_format=torch.channels_last)).float().softmax(-1)
-    def ort(x): return torch.from_numpy(sess.run(None, {name: x.numpy()})[0]).softmax(-1)
+    def ort(x, s=sess): return torch.from_numpy(s.run(None, {name: x.numpy()})[0]).softmax(-1)
     fns = dict(eager=eager, ort=ort, **(dict(bf16=partial(eager, bf16=True)) if bf16 else {}))
+    if int8:                                                       # as `medfast export --onnx --int8` writes it, scaled on random inputs
+        _quantize_int8(onnx_file, Path(d)/f'{arch}_{size}_int8.onnx', torch.randn(64, 3, size, size).numpy())
+        fns['int8'] = partial(ort, s=ort_session(Path(d)/f'{arch}_{size}_int8.onnx'))
     rows, gflop = [], gflop_per_image(model, size)
     for bs in batches:
         x = torch.randn(bs, 3, size, size)
@@ -70,7 +74,8 @@ def bench(arch, size, batches, rounds, n_images, d, bf16=False, pause=0.5):
             for k in order: res[k].append(rate(fns[k], x, n_calls, pause))
         e, o = statistics.median(res['eager']), statistics.median(res['ort'])
         b = statistics.median(res['bf16']) if bf16 else float('nan')
-        rows.append((arch, size, bs, e, o, o / e, diff, gflop, b, diff16))
+        i = statistics.median(res['int8']) if int8 else float('nan')
+        rows.append((arch, size, bs, e, o, o / e, diff, gflop, b, diff16, i))
     return rows
 
 def main(argv=None):
@@ -85,6 +90,9 @@ def main(argv=None):
                         "X-rays (48 px) and cells (80 px), ResNet-18 at its own size")
     p.add_argument('--bf16', action='store_true', help="also time eager PyTorch in bfloat16 autocast, as `medfast predict --bf16` "
                    "runs it (its probabilities differ from float32 by the last column)")
+    p.add_argument('--int8', action='store_true', help="also time ONNX Runtime on the int8 network `medfast export --onnx --int8` "
+                   "writes (scaled here on random inputs: the networks are untrained, so its probability differences mean little; "
+                   "bench/int8.py measures them on a trained model)")
     p.add_argument('--smoke', action='store_true')
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
@@ -101,14 +109,16 @@ def main(argv=None):
     print(f"ceiling: float32 matrix product {ceiling:.0f} GFLOP/s (best of 10, {n} x {n})")
     print(f"rounds {a.rounds} (alternating), {a.images} images per timing after {a.pause:g} s idle and one untimed call, medians\n")
     b16 = (" eager bf16 img/s | bf16 / eager | bf16 / ORT | bf16 max prob diff |", "---|---|---|---|") if a.bf16 else ("", "")
+    i8 = (" ORT int8 img/s | int8 / eager | int8 / ORT |", "---|---|---|") if a.int8 else ("", "")
     print("| model | px | batch | torch eager img/s | onnxruntime img/s | ORT / eager | eager / ORT, % of ceiling | max prob diff |"
-          f"{b16[0]}\n|---|---|---|---|---|---|---|---|{b16[1]}")
+          f"{b16[0]}{i8[0]}\n|---|---|---|---|---|---|---|---|{b16[1]}{i8[1]}")
     short = []
     with tempfile.TemporaryDirectory() as d:
         for arch, size in configs:
-            for r in bench(arch, size, (1, 32), a.rounds, a.images, d, a.bf16, 0. if a.smoke else a.pause):
+            for r in bench(arch, size, (1, 32), a.rounds, a.images, d, a.bf16, 0. if a.smoke else a.pause, a.int8):
                 pe, po = (100 * v * r[7] / ceiling for v in r[3:5])
                 extra = f" {r[8]:.1f} | {r[8]/r[3]:.2f}x | {r[8]/r[4]:.2f}x | {r[9]:.1e} |" if a.bf16 else ""
+                extra += f" {r[10]:.1f} | {r[10]/r[3]:.2f}x | {r[10]/r[4]:.2f}x |" if a.int8 else ""
                 print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f}x | {pe:.0f}% / {po:.0f}% | {r[6]:.1e} |{extra}", flush=True)
                 if r[5] < 1.5: short.append(f"{r[0]} {r[1]} px batch {r[2]}: 1.5x eager would run at {1.5*pe:.0f}% of the ceiling")
     for line in short: print(line)

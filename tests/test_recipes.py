@@ -39,10 +39,11 @@ def test_onnx_missing_extra_names_install():
     assert 'pip install "medfast[onnx]"' in r.stdout, r.stderr[-2000:]
 
 def test_bench_onnx_smoke():
-    r = _run(ROOT/'bench'/'onnx.py', '--smoke', '--bf16')
+    r = _run(ROOT/'bench'/'onnx.py', '--smoke', '--bf16', '--int8')
     assert r.returncode == 0, r.stderr[-3000:]
     assert '| resnet18_small | 32 | 1 |' in r.stdout and '| resnet18_small | 32 | 32 |' in r.stdout
-    assert 'eager bf16 img/s' in r.stdout and r.stdout.count('x |') >= 6      # the bf16 columns of both rows
+    assert 'eager bf16 img/s' in r.stdout and 'ORT int8 img/s' in r.stdout
+    assert r.stdout.count('x |') >= 10                                       # the bf16 and int8 columns of both rows
     assert 'bf16: native' in r.stdout and 'machine:' in r.stdout
 
 def test_bench_int8_smoke():
