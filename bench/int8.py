@@ -19,7 +19,7 @@ import numpy as np, torch
 _here = Path(__file__).resolve().parent                            # bench/onnx.py must not shadow the onnx package:
 sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != _here] + [str(_here)]   # this folder goes last
 from benchutils import machine, rate
-from medfast.inference import load, predict, model_input, _Prep
+from medfast.inference import load, predict, model_input, expand_paths, _Prep
 from medfast.metrics import roc_auc
 from medfast.onnx import export_onnx, load_onnx
 import medfast.recipes                                            # registers the recipes' networks
@@ -77,7 +77,7 @@ def main(argv=None):
         print("| images | median max prob diff | 99th percentile | max | labels changed | ROC AUC float32 / int8 | accuracy float32 / int8 |")
         print("|---|---|---|---|---|---|---|")
         print(agreement(f32, i8, a.images, spec['classes']), flush=True)
-        files = sorted(Path(a.images).rglob('*.*'))[:32]
+        files = [f for f, err in expand_paths([a.images]) if err is None][:32]
         x32 = torch.cat([model_input(learn, f)[0] for f in files])
         fns = {'PyTorch eager float32': partial(_Prep(spec).probs, model=learn.model),
                'PyTorch eager bfloat16': partial(_Prep(spec, bf16=True).probs, model=learn.model),

@@ -59,7 +59,7 @@ def bench(arch, size, batches, rounds, n_images, d, bf16=False, pause=0.5, int8=
     def ort(x, s=sess): return torch.from_numpy(s.run(None, {name: x.numpy()})[0]).softmax(-1)
     fns = dict(eager=eager, ort=ort, **(dict(bf16=partial(eager, bf16=True)) if bf16 else {}))
     if int8:                                                       # as `medfast export --onnx --int8` writes it, scaled on random inputs
-        _quantize_int8(onnx_file, Path(d)/f'{arch}_{size}_int8.onnx', torch.randn(64, 3, size, size).numpy())
+        _quantize_int8(onnx_file, Path(d)/f'{arch}_{size}_int8.onnx', torch.randn(64, 3, size, size, generator=torch.Generator().manual_seed(1)).numpy())
         fns['int8'] = partial(ort, s=ort_session(Path(d)/f'{arch}_{size}_int8.onnx'))
     rows, gflop = [], gflop_per_image(model, size)
     for bs in batches:

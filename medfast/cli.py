@@ -562,7 +562,6 @@ def predict_main(argv=None) -> int:
 # %% ../nbs/11_cli.ipynb #9b115f00
 def _int8_summary(r:dict) -> str:
     "One line on how far an int8 network's answers moved from float32's, from the `int8` field export_onnx writes"
-    if not r.get('checked_images'): return f"int8: scaled on {r['calibration_images']} images; none were left to check it on (give more images)."
     return (f"int8: scaled on {r['calibration_images']} images; on {r['checked_images']} others its probabilities moved by at most "
             f"{r['max_prob_diff']:.2g} and {r['labels_changed']} label(s) changed ({r['checked_on']}).")
 
@@ -574,8 +573,9 @@ def _export_parser():
     p.add_argument('--safetensors', action='store_true', help="with --onnx: also write the weights as OUT.safetensors")
     p.add_argument('--int8', default=None, metavar='IMAGES', help="with --onnx: write an int8 network, scaled on images from "
                    "IMAGES (a folder: the training images) and checked against float32 on others from it; several times "
-                   "faster on CPUs with VNNI (AVX512-VNNI/AMX), probabilities no longer within 1e-4 (the check says how far)")
-    p.add_argument('--calibration', type=int, default=128, metavar='N', help="with --int8: images to scale on, and as many "
+                   "faster on CPUs with VNNI (AVX512-VNNI/AMX), probabilities no longer within 1e-4 (the check says how far, "
+                   "on this CPU; on a CPU without VNNI they may move further)")
+    p.add_argument('--calibration', type=int, default=None, metavar='N', help="with --int8: images to scale on, and as many "
                    "to check on (default 128)")
     p.add_argument('--out', default=None, help="output stem (default: 'model' in the model's folder)")
     p.add_argument('--overwrite', action='store_true', help="replace existing output files")
@@ -586,7 +586,9 @@ def export_main(argv=None) -> int:
     a = _export_parser().parse_args(argv)
     if a.safetensors and not a.onnx: _fail("--safetensors goes with --onnx (the weights beside an ONNX model); a medfast model's weights are in model.pth already.")
     if a.int8 is not None and not a.onnx: _fail("--int8 goes with --onnx (it quantises the ONNX network); add --onnx.")
-    if a.int8 is not None and a.calibration < 8: _fail(f"--calibration must be at least 8 images (got {a.calibration}); the default is 128.")
+    if a.calibration is not None and a.int8 is None: _fail("--calibration goes with --int8 IMAGES (the images it scales the int8 network on).")
+    if a.int8 == '': _fail("--int8 needs the images to scale on: a folder, e.g. --int8 data/train.")
+    if a.calibration is not None and not 8 <= a.calibration <= 4096: _fail(f"--calibration must be from 8 to 4096 images (got {a.calibration}); the default is 128.")
     _model_must_exist(a.model)                          # at once, before torch and fastai are imported
     if a.int8 is not None: _must_exist(a.int8, '--int8 images')
     if not a.onnx:
@@ -599,7 +601,8 @@ def export_main(argv=None) -> int:
     stem = Path(a.out).expanduser() if a.out else (src if src.is_dir() else src.parent)/'model'
     if a.onnx:
         from medfast.onnx import export_onnx
-        js = export_onnx(learn, stem, safetensors=a.safetensors, overwrite=a.overwrite, int8=a.int8, n_calibration=a.calibration)
+        js = export_onnx(learn, stem, safetensors=a.safetensors, overwrite=a.overwrite, int8=a.int8,
+                         n_calibration=a.calibration or 128)
     else: js = export(learn, stem, overwrite=a.overwrite)
     print(f"Wrote {js} and the files it names.")
     if a.int8 is not None: print(_int8_summary(json.loads(Path(js).read_text())['int8']))

@@ -22,17 +22,24 @@ from .models import ARCHS
 __all__ = ['ONNX_FORMAT_VERSION', 'export_onnx', 'OrtModel', 'ort_session', 'load_onnx', 'predict_onnx']
 
 # %% ../nbs/09b_onnx.ipynb #7b278729
+class _MissingExtra(MedfastError, ImportError):
+    "An optional package ONNX support needs is not installed (the CLI prints it as one line)"
+
 def _need(module:str):
     "Import optional `module` or fail with the install command"
     try: return importlib.import_module(module)
-    except ImportError: raise ImportError(f'{module} is not installed; ONNX support is an extra: pip install "medfast[onnx]"') from None
+    except ImportError: raise _MissingExtra(f'{module} is not installed; ONNX support is an extra: pip install "medfast[onnx]"') from None
 
 # %% ../nbs/09b_onnx.ipynb #788c333a
 _MIN_CALIBRATION = 16                 # readable images int8 calibration needs, at the least: half to scale on, half to check on
 
 def _calibration_inputs(spec:dict, images, n:int=128, seed:int=0) -> tuple:
     "Model-ready float32 arrays of up to `n` images under `images` to calibrate int8 on, and up to `n` others to check it on"
-    for p in ([images] if isinstance(images, (str, os.PathLike)) else images): check_path(p, 'int8 calibration images')
+    if isinstance(images, bool) or images is None or str(images) == '':
+        raise ValueError(f"int8 takes the images to calibrate on (a folder, or a list of files), not {images!r}.")
+    what = images if isinstance(images, (str, os.PathLike)) else 'the images given'
+    images = [images] if isinstance(images, (str, os.PathLike)) else list(images)      # a generator is read once
+    for p in images: check_path(p, 'int8 calibration images')
     files = [p for p, err in expand_paths(images) if err is None]
     random.Random(seed).shuffle(files)                     # a fixed draw: the same export twice is the same network
     prep, xs = _Prep(spec), []
@@ -41,7 +48,7 @@ def _calibration_inputs(spec:dict, images, n:int=128, seed:int=0) -> tuple:
         t, _ = _decode(prep, p)
         if t is not None: xs.append(t)
     if len(xs) < _MIN_CALIBRATION:
-        raise DataLayoutError(f"int8 calibration found {len(xs)} readable image(s) under {images}; it needs at least {_MIN_CALIBRATION} "
+        raise DataLayoutError(f"int8 calibration found {len(xs)} readable image(s) in {what}; it needs at least {_MIN_CALIBRATION} "
                               f"({2*n} for {n} to calibrate on and {n} to check on). Pass the folder of training images.")
     x = prep.inputs(xs, 'cpu').numpy()
     k = min(n, (len(x) + 1) // 2)
@@ -56,9 +63,10 @@ def _quantize_int8(src, dst, calib:np.ndarray):
     "Write `src`'s network to `dst` with int8 weights (per output channel) and uint8 activations scaled on `calib`"
     q = _need('onnxruntime.quantization')
     from onnxruntime.quantization.shape_inference import quant_pre_process
-    level = logging.getLogger().level
+    root = logging.getLogger(); level, handlers = root.level, root.handlers[:]
     with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
-        warnings.simplefilter('ignore'); logging.getLogger().setLevel(logging.ERROR)   # the quantiser logs advice at WARNING
+        warnings.simplefilter('ignore'); root.setLevel(logging.ERROR)   # the quantiser logs advice at WARNING
+        if not handlers: root.addHandler(logging.NullHandler())        # and logging.warning() would install a handler for good
         try:
             pre = Path(d)/'pre.onnx'
             quant_pre_process(str(src), str(pre))           # shapes inferred and the graph simplified, as onnxruntime advises
@@ -67,7 +75,7 @@ def _quantize_int8(src, dst, calib:np.ndarray):
         except Exception as e:
             raise ModelMismatchError(f"onnxruntime could not quantise this network to int8 ({type(e).__name__}: {_first_line(e)}); "
                                      "export it without int8.") from None
-        finally: logging.getLogger().setLevel(level)
+        finally: root.setLevel(level); root.handlers[:] = handlers
 
 def _ort_probs(spec:dict, onnx_file, x:np.ndarray, bs:int=64) -> np.ndarray:
     "Probabilities the network in `onnx_file` gives the model-ready images `x`"
@@ -77,8 +85,10 @@ def _ort_probs(spec:dict, onnx_file, x:np.ndarray, bs:int=64) -> np.ndarray:
 
 def _int8_check(spec:dict, f32, i8, x:np.ndarray) -> dict:
     "How far the int8 network's answers on images `x` move from float32's: largest probability change, labels changed"
-    if not len(x): return dict(checked_images=0)
-    p32, p8 = _ort_probs(spec, f32, x), _ort_probs(spec, i8, x)
+    try: p32, p8 = _ort_probs(spec, f32, x), _ort_probs(spec, i8, x)
+    except Exception as e:
+        raise ModelMismatchError(f"onnxruntime could not run the int8 network ({type(e).__name__}: {_first_line(e)}); "
+                                 "export it without int8.") from None
     changed = sum(_label(spec, a) != _label(spec, b) for a, b in zip(p32, p8))
     return dict(checked_images=len(x), max_prob_diff=round(float(np.abs(p32 - p8).max()), 4), labels_changed=int(changed),
                 checked_on=cpu_model())
@@ -127,9 +137,9 @@ def _check_pools(model, x, arch=None):
 
 def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=False, overwrite:bool=False,
                 int8=None, n_calibration:int=128) -> Path:
-    "Write `path.onnx` (+ `path.safetensors`) and `path.onnx.json` with the preprocessing contract; `int8`: images to quantise on"
+    "Write `path.onnx` (+ `path.safetensors`) and `path.onnx.json` with the preprocessing contract; `int8`: images to quantise on (`n_calibration`, as many to check on)"
     _need('onnx')
-    if int8 is not None: _need('onnxruntime'); n_calibration = check_whole('n_calibration', n_calibration, 8)
+    if int8 is not None: _need('onnxruntime'); n_calibration = check_whole('n_calibration', n_calibration, 8, 4096)
     learn = learn_or_path if isinstance(learn_or_path, Learner) else load(learn_or_path, device='cpu')
     spec = dict(getattr(learn, 'medfast_spec', None) or inference_spec(learn))
     for k in ('weights', 'weights_sha256', 'versions', 'created'): spec.pop(k, None)
@@ -160,7 +170,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
             int8_report.update(calibration_images=len(calib), **_int8_check(spec, f32, tmp, check))
     try:
         _check_pools(model, x, spec.get('arch'))
-        atomic_write(onnx_file, write_onnx)           # unique temporary name, then rename: never a half-written file
+        atomic_write(onnx_file, write_onnx, overwrite)   # unique temporary name, then rename: never a half-written file, never one made meanwhile replaced
     finally: model.to(device).train(was)
     spec.update(format='medfast-onnx', onnx_format_version=_onnx_format(spec['image']['resize']), onnx=onnx_file.name,
                 onnx_sha256=_sha256(onnx_file), opset=opset, input=_contract(spec),
@@ -171,10 +181,10 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     if safetensors:
         from safetensors.torch import save_file
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        atomic_write(st, lambda tmp: save_file(weights, str(tmp)))
+        atomic_write(st, lambda tmp: save_file(weights, str(tmp)), overwrite)
         spec.update(safetensors=st.name, safetensors_sha256=_sha256(st))
     spec['spec_sha256'] = spec_sha256(spec)           # load_onnx refuses a description edited after export
-    return save_json(spec, js, overwrite=True)
+    return save_json(spec, js, overwrite=overwrite)
 
 # %% ../nbs/09b_onnx.ipynb #2420f04b
 class OrtModel(nn.Module):

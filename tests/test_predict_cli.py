@@ -131,3 +131,14 @@ def test_export_int8_prints_its_check(run, cli):
     r = cli('export', root/'run', '--onnx', '--int8', mixed, '--out', exp/'few')
     assert r.returncode == 1 and 'at least 16' in r.stderr and 'Traceback' not in r.stderr, r.stderr
     assert not list(exp.glob('few*'))
+
+def test_export_int8_without_onnxruntime_says_how_to_install(run):
+    "onnx installed but onnxruntime missing: one line naming the extra to install, no traceback, nothing written"
+    pytest.importorskip('onnx')
+    import subprocess, sys
+    root, *_ = run
+    args = ['export', str(root/'run'), '--onnx', '--int8', str(root/'xr'), '--out', str(root/'noort'/'m')]
+    code = f"import sys; sys.modules['onnxruntime'] = None\nfrom medfast.cli import main\nsys.exit(main({args!r}))"
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and 'pip install "medfast[onnx]"' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert not list(root.glob('noort/*'))
