@@ -78,10 +78,9 @@ def _quantize_int8(src, dst, calib:np.ndarray):
         finally: root.setLevel(level); root.handlers[:] = handlers
 
 def _ort_probs(spec:dict, onnx_file, x:np.ndarray, bs:int=64) -> np.ndarray:
-    "Probabilities the network in `onnx_file` gives the model-ready images `x`"
-    sess = ort_session(onnx_file)
-    out = torch.cat([torch.from_numpy(sess.run(None, {'input': x[i:i+bs]})[0]) for i in range(0, len(x), bs)])
-    return (out.sigmoid() if spec.get('activation') == 'sigmoid' else out.softmax(-1)).numpy()
+    "Probabilities the network in `onnx_file` gives the model-ready images `x`, computed as `predict` computes them"
+    model, prep = OrtModel(ort_session(onnx_file)), _Prep(spec)
+    return torch.cat([prep.probs(torch.from_numpy(x[i:i+bs]), model) for i in range(0, len(x), bs)]).numpy()
 
 def _int8_check(spec:dict, f32, i8, x:np.ndarray) -> dict:
     "How far the int8 network's answers on images `x` move from float32's: largest probability change, labels changed"
