@@ -167,7 +167,8 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="keep the central FRACTION of each side of every image (0.05-1), in training and in the saved model: "
                         "for centred objects such as cells (default: the recipe's own; cells: 0.7)")
     g.add_argument('--augment', choices=['xray', 'cells', 'none'], default=None,
-                   help="training augmentation: xray (no flips, mild rotation/zoom/lighting), cells (any flip or rotation: "
+                   help="training augmentation: xray (no flips, mild rotation/zoom/lighting, zoom into the width or the height alone "
+                        "for films framed another way), cells (any flip or rotation: "
                         "microscopy, embryos), none (default: the recipe's own; X-ray style without a recipe)")
     g.add_argument('--budget', type=float, default=None, metavar='MINUTES',
                    help="measure a few batches, then choose the number of models (unless --ensemble is given), the epochs and the size "

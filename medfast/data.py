@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #5ff170b6
 from __future__ import annotations
-import hashlib, inspect, math, os, re, warnings
+import hashlib, inspect, math, numbers, os, re, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -17,10 +17,11 @@ from .images import MedImage, MedImageBlock, image_files, walk_images, unreadabl
 
 # %% auto #0
 __all__ = ['SPLIT_NAMES', 'patient_id', 'group_splitter', 'split_grouping', 'refuse_split_root', 'class_folder_items',
-           'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'xray_tfms', 'LookupLabel', 'ArrayRows',
-           'default_workers', 'check_crop', 'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls',
-           'Split', 'pneumonia_block', 'pneumonia_dls', 'test_folder', 'test_items', 'labelled_dl', 'split_leaks',
-           'split_sides', 'check_split', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
+           'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'aspect_zoom_mat', 'AspectZoom',
+           'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'check_crop', 'CentreSquish', 'ReduceDetail',
+           'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls', 'test_folder',
+           'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels', 'class_counts',
+           'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -188,11 +189,49 @@ def kermany_kind(o) -> str:
     raise DataLayoutError(f"Cannot tell bacteria from virus for {o}: the name has neither '_bacteria' nor '_virus'.")
 
 # %% ../nbs/02_data.ipynb #0b5831ab
+def aspect_zoom_mat(x:Tensor, max_zoom:float=1.5, p:float=0.5, draw=None, draw_axis=None) -> Tensor:
+    "Random affine matrices zooming into the width or the height alone (either, equally likely) by 1 to `max_zoom`, with probability `p`"
+    n = x.size(0)
+    z = x.new_empty(n).uniform_(1., max_zoom) if draw is None else x.new_zeros(n) + draw
+    z = mask_tensor(z, p=p, neutral=1.)
+    wide = torch.rand(n, device=x.device) < 0.5 if draw_axis is None else torch.full((n,), draw_axis == 'width', device=x.device)
+    one, zero = torch.ones_like(z), torch.zeros_like(z)
+    sx, sy = torch.where(wide, 1/z, one), torch.where(wide, one, 1/z)
+    return affine_mat(sx, zero, zero, zero, sy, zero)
+
+def _check_aspect(name, v):
+    "`v` if it is a zoom from 1 (none) to 4, else a `ValueError` naming `name`"
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 1 <= v <= 4:
+        raise ValueError(f"{name} is how far to zoom into one side of an image, from 1 (not at all) to 4 (e.g. 1.5), not {v!r}")
+    return float(v)
+
+class AspectZoom(AffineCoordTfm):
+    "Zoom into the width or the height of each image alone by up to `max_zoom`, with probability `p`: the framing of a square crop of a wide or tall film"
+    def __init__(self,
+        max_zoom:float=1.5, # Largest zoom into one side (1: none)
+        p:float=0.5, # Probability of zooming an image
+        draw:float|None=None, # A fixed zoom instead of a random one (examples, tests)
+        draw_axis:str|None=None, # 'width' or 'height' instead of either at random
+        size:int|tuple=None, # Output size, duplicated if one value is specified
+        mode='bilinear', # PyTorch `F.grid_sample` interpolation
+        pad_mode=PadMode.Reflection, # A `PadMode`
+        align_corners=True # PyTorch `F.grid_sample` align_corners
+    ):
+        max_zoom = _check_aspect('max_zoom', max_zoom)
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1: raise ValueError(f"p is a probability from 0 to 1, not {p!r}")
+        if draw_axis not in (None, 'width', 'height'): raise ValueError(f"draw_axis must be None, 'width' or 'height', not {draw_axis!r}")
+        super().__init__(partial(aspect_zoom_mat, max_zoom=max_zoom, p=p, draw=draw, draw_axis=draw_axis), size=size, mode=mode,
+                         pad_mode=pad_mode, align_corners=align_corners)
+
 @delegates(aug_transforms)
-def xray_tfms(size:int|None=None, **kwargs):
-    "Batch augmentations suited to X-rays: no flips, mild rotation/zoom/warp/lighting"
-    return aug_transforms(**{**dict(size=size, do_flip=False, flip_vert=False, max_rotate=7., max_zoom=1.1,
+def xray_tfms(size:int|None=None, max_aspect:float=1.5, **kwargs):
+    "Batch augmentations suited to X-rays: no flips, mild rotation/zoom/warp/lighting, `AspectZoom` up to `max_aspect` (1: none)"
+    tfms = aug_transforms(**{**dict(size=size, do_flip=False, flip_vert=False, max_rotate=7., max_zoom=1.1,
                                     max_lighting=0.2, max_warp=0.1, p_affine=0.75, p_lighting=0.75), **kwargs})
+    if (max_aspect := _check_aspect('max_aspect', max_aspect)) == 1: return tfms
+    geometry = {k: kwargs[k] for k in ('mode', 'pad_mode', 'align_corners') if k in kwargs}
+    zoom = AspectZoom(max_aspect, size=size if kwargs.get('min_scale', 1.) == 1. else None, **geometry)
+    return setup_aug_tfms([*tfms, zoom])         # merged into the one affine transform: no extra resampling
 
 # %% ../nbs/02_data.ipynb #34da8b5b
 class LookupLabel:

@@ -185,7 +185,7 @@ class Recipe:
         store_attr()
         if crop is not None: self.crop = check_crop(crop)
         self._check_numbers()
-        self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3) if augment is None else augment
+        self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3, max_aspect=1.) if augment is None else augment   # max_aspect 1: MedMNIST arrays are all framed one way
         if not (self.augment is False or isinstance(self.augment, (str, dict))) or isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
             raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, 'none', a dict of xray_tfms arguments or False; not {augment!r}")
         if isinstance(threshold, str) and threshold not in _methods or not isinstance(threshold, (str, type(None))) and not 0 < threshold < 1:

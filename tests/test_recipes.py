@@ -53,6 +53,12 @@ def test_bench_int8_smoke():
     assert "int8 export's own check: scaled on 8, checked on 8 others" in r.stdout and 'machine:' in r.stdout
     for k in ('PyTorch eager float32', 'PyTorch eager bfloat16', 'ONNX Runtime float32', 'ONNX Runtime int8'): assert f'| {k} |' in r.stdout
 
+def test_bench_framing_smoke():
+    r = _run(ROOT/'bench'/'framing.py', '--smoke')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'machine:' in r.stdout and 'validation films' in r.stdout
+    for k in ('as stored (squished whole)', 'central 80% of the height, 28 px'): assert f'| {k} |' in r.stdout
+
 def test_bench_pneumoniamnist_smoke_val_only(tmp_path):
     r = _run(ROOT/'bench'/'pneumoniamnist.py', '--smoke', '--val-only', '--no-tta', '--json', tmp_path/'r.json')
     assert r.returncode == 0, r.stderr[-3000:]
