@@ -25,7 +25,7 @@ from medfast.inference import load, predict
 from medfast.evaluation import saved_threshold
 from medfast.core import MedfastError
 from medfast.data import pneumonia_dls
-from medfast.metrics import roc_auc
+from medfast.metrics import acc, log_loss, roc_auc, sensitivity, specificity
 
 def keep_centre(im:Image.Image, width:float=1., height:float=1.) -> Image.Image:
     "The central `width` and `height` fractions of `im`, resized back to its size (a square crop of a squished copy)"
@@ -57,8 +57,9 @@ def framing_table(model, data, seed:int|None=None, positive:str='PNEUMONIA') -> 
     if (n := run.get('split', {}).get('valid')) is not None and n != len(items):
         raise MedfastError(f"--seed {seed} and DATA {data} give {len(items)} validation films, but the model's run had {n}: "
                            "give the DATA and --seed it was trained with.")
-    y = np.array([int(Path(p).parent.name.upper() == positive) for p in items])
-    rows = [f"{len(items)} validation films ({int((y == 0).sum())} normal), seed {seed}, decision at "
+    classes = [str(c) for c in learn.dls.vocab]; pos = classes.index(positive)
+    y = np.array([classes.index(Path(p).parent.name) for p in items])
+    rows = [f"{len(items)} validation films ({int((y != pos).sum())} normal), seed {seed}, decision at "
             + ('argmax' if thr is None else f'P({positive}) >= {thr:.3f}'), '',
             '| framing | ACC | ROC AUC | sensitivity | specificity | log loss | normals called pneumonia |', '|---|---|---|---|---|---|---|']
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,12 +67,10 @@ def framing_table(model, data, seed:int|None=None, positive:str='PNEUMONIA') -> 
             (d := Path(tmp)/str(k)).mkdir()
             paths = [d/f'{i:05d}.png' for i in range(len(items))]
             for p, q in zip(items, paths): frame(Image.open(p).convert('L')).save(q)
-            p1 = predict(learn, paths, progress=False)[f'prob_{positive}'].to_numpy()
-            pred = (p1 >= (0.5 if thr is None else thr)).astype(int)
-            spec = 1 - pred[y == 0].mean()
-            ll = -np.mean(np.log(np.clip(np.where(y == 1, p1, 1 - p1), 1e-7, 1)))
-            rows.append(f"| {name} | {(pred == y).mean():.3f} | {roc_auc(p1, y):.4f} | {pred[y == 1].mean():.3f} | "
-                        f"{spec:.3f} | {ll:.3f} | {1 - spec:.1%} |")
+            probs = predict(learn, paths, progress=False)[[f'prob_{c}' for c in classes]].to_numpy()
+            spec = specificity(probs, y, thr)[pos]
+            rows.append(f"| {name} | {acc(probs, y, thr):.3f} | {roc_auc(probs, y):.4f} | {sensitivity(probs, y, thr)[pos]:.3f} | "
+                        f"{spec:.3f} | {log_loss(probs, y):.3f} | {1 - spec:.1%} |")
     return rows
 
 def main():
