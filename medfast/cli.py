@@ -156,7 +156,7 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument('--recipe', default='none', metavar='NAME',
                    help="training recipe, from medfast.recipes: small_image = ResNet-18 without stem max-pool, balanced batches, label smoothing, "
                         "X-ray augmentation, one cycle to the last epoch, val-chosen threshold; xray = small_image at 48 px shown only the detail of "
-                        "28 px, 2 seeds; cells = a light ResNet-18 (xresnet18_half) on the central 70%% of each image at 80 px, 80 epochs, any flip or rotation, predictions averaged over flips and turns, for stained-cell crops; "
+                        "28 px, zoomed into the width or the height alone, 2 seeds; cells = a light ResNet-18 (xresnet18_half) on the central 70%% of each image at 80 px, 80 epochs, any flip or rotation, predictions averaged over flips and turns, for stained-cell crops; "
                         "none = plain fastai training (default)")
     g.add_argument('--ensemble', type=int, default=None, metavar='N', help="average N models trained with seeds seed..seed+N-1 (default: the recipe's own, of which --budget may train fewer)")
     g.add_argument('--tta', action='store_true', default=None, help="test-time augmentation when choosing the threshold and evaluating")
@@ -576,8 +576,9 @@ def _export_parser():
                    "IMAGES (a folder: the training images) and checked against float32 on others from it; several times "
                    "faster on CPUs with VNNI (AVX512-VNNI/AMX), probabilities no longer within 1e-4 (the check says how far, "
                    "on this CPU; on a CPU without VNNI they may move further)")
+    from medfast.core import N_CALIBRATION           # numpy and fastcore only: no torch yet
     p.add_argument('--calibration', type=int, default=None, metavar='N', help="with --int8: images to scale on, and as many "
-                   "to check on (default 128)")
+                   f"to check on (default {N_CALIBRATION})")
     p.add_argument('--out', default=None, help="output stem (default: 'model' in the model's folder)")
     p.add_argument('--overwrite', action='store_true', help="replace existing output files")
     return p
@@ -589,7 +590,9 @@ def export_main(argv=None) -> int:
     if a.int8 is not None and not a.onnx: _fail("--int8 goes with --onnx (it quantises the ONNX network); add --onnx.")
     if a.calibration is not None and a.int8 is None: _fail("--calibration goes with --int8 IMAGES (the images it scales the int8 network on).")
     if a.int8 == '': _fail("--int8 needs the images to scale on: a folder, e.g. --int8 data/train.")
-    if a.calibration is not None and not 8 <= a.calibration <= 4096: _fail(f"--calibration must be from 8 to 4096 images (got {a.calibration}); the default is 128.")
+    from medfast.core import N_CALIBRATION, CALIBRATION_RANGE
+    lo, hi = CALIBRATION_RANGE
+    if a.calibration is not None and not lo <= a.calibration <= hi: _fail(f"--calibration must be from {lo} to {hi} images (got {a.calibration}); the default is {N_CALIBRATION}.")
     _model_must_exist(a.model)                          # at once, before torch and fastai are imported
     if a.int8 is not None: _must_exist(a.int8, '--int8 images')
     if not a.onnx:
@@ -603,7 +606,7 @@ def export_main(argv=None) -> int:
     if a.onnx:
         from medfast.onnx import export_onnx
         js = export_onnx(learn, stem, safetensors=a.safetensors, overwrite=a.overwrite, int8=a.int8,
-                         n_calibration=a.calibration or 128)
+                         n_calibration=a.calibration or N_CALIBRATION)
     else: js = export(learn, stem, overwrite=a.overwrite)
     print(f"Wrote {js} and the files it names.")
     if a.int8 is not None: print(_int8_summary(json.loads(Path(js).read_text())['int8']))

@@ -12,12 +12,12 @@ import numpy as np     # torch only inside the functions that use it: the CLI ch
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError',
-           'UnsafeFileError', 'check_path', 'locate_model', 'check_size', 'check_whole', 'check_number', 'free_path',
-           'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info',
-           'make_folder', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders',
-           'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer',
-           'nbdev_test_setup']
+__all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError',
+           'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError', 'check_path', 'locate_model', 'check_size',
+           'check_whole', 'check_number', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model',
+           'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock',
+           'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv',
+           'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -92,11 +92,14 @@ def check_whole(name:str, v, lo:int=1, hi:int|None=None) -> int:
         raise ValueError(f"{name} must be a whole number " + (f"from {lo} to {hi}" if hi is not None else f"of at least {lo}") + f", not {v!r}")
     return int(v)
 
-def check_number(name:str, v, lo:float=0., hi:float=float('inf'), lo_ok:bool=False):
-    "`v` if it is a number above `lo` (or equal to it with `lo_ok`) and below `hi`, else a one-line `ValueError` naming argument `name`"
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not ((lo <= v) if lo_ok else (lo < v)) or not v < hi:
-        raise ValueError(f"{name} must be a number {'of at least' if lo_ok else 'above'} {lo:g}" + (f" and below {hi:g}" if hi < float('inf') else '') + f", not {v!r}")
+def check_number(name:str, v, lo:float=0., hi:float=float('inf'), lo_ok:bool=False, hi_ok:bool=False, hint:str=''):
+    "`v` if it is a number above `lo` and below `hi` (or equal to them with `lo_ok`, `hi_ok`), else a one-line `ValueError` naming argument `name` (and `hint`)"
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not ((lo <= v) if lo_ok else (lo < v)) or not ((v <= hi) if hi_ok else (v < hi)):
+        raise ValueError(f"{name} must be a number {'of at least' if lo_ok else 'above'} {lo:g}" + (f" and {'at most' if hi_ok else 'below'} {hi:g}" if hi < float('inf') else '')
+                         + f", not {v!r}" + (f" ({hint})" if hint else ''))
     return v
+
+N_CALIBRATION, CALIBRATION_RANGE = 128, (8, 4096)   # int8 ONNX export: images to scale on by default, the fewest and most (medfast.onnx, the CLI)
 
 # %% ../nbs/00_core.ipynb #030bd5c8
 def free_path(path, overwrite:bool=False) -> Path:

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #5ff170b6
 from __future__ import annotations
-import hashlib, inspect, math, numbers, os, re, warnings
+import hashlib, inspect, math, os, re, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -200,10 +200,8 @@ def aspect_zoom_mat(x:Tensor, max_zoom:float=1.5, p:float=0.5, draw=None, draw_a
     return affine_mat(sx, zero, zero, zero, sy, zero)
 
 def _check_aspect(name, v):
-    "`v` if it is a zoom from 1 (none) to 4, else a `ValueError` naming `name`"
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 1 <= v <= 4:
-        raise ValueError(f"{name} is how far to zoom into one side of an image, from 1 (not at all) to 4 (e.g. 1.5), not {v!r}")
-    return float(v)
+    "`v` as a float if it is a zoom from 1 (none) to 4, else a `ValueError` naming `name`"
+    return float(check_number(name, v, 1., 4., lo_ok=True, hi_ok=True, hint="how far to zoom into one side of an image: 1 not at all, e.g. 1.5"))
 
 class AspectZoom(AffineCoordTfm):
     "Zoom into the width or the height of each image alone by up to `max_zoom`, with probability `p`: the framing of a square crop of a wide or tall film"
@@ -218,7 +216,7 @@ class AspectZoom(AffineCoordTfm):
         align_corners=True # PyTorch `F.grid_sample` align_corners
     ):
         max_zoom = _check_aspect('max_zoom', max_zoom)
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1: raise ValueError(f"p is a probability from 0 to 1, not {p!r}")
+        check_number('p', p, 0., 1., lo_ok=True, hi_ok=True, hint="the probability of zooming an image")
         if draw_axis not in (None, 'width', 'height'): raise ValueError(f"draw_axis must be None, 'width' or 'height', not {draw_axis!r}")
         super().__init__(partial(aspect_zoom_mat, max_zoom=max_zoom, p=p, draw=draw, draw_axis=draw_axis), size=size, mode=mode,
                          pad_mode=pad_mode, align_corners=align_corners)

@@ -33,7 +33,7 @@ def _need(module:str):
 # %% ../nbs/09b_onnx.ipynb #788c333a
 _MIN_CALIBRATION = 16                 # readable images int8 calibration needs, at the least: half to scale on, half to check on
 
-def _calibration_inputs(spec:dict, images, n:int=128, seed:int=0) -> tuple:
+def _calibration_inputs(spec:dict, images, n:int=N_CALIBRATION, seed:int=0) -> tuple:
     "Model-ready float32 arrays of up to `n` images under `images` to calibrate int8 on, and up to `n` others to check it on"
     if isinstance(images, bool) or images is None or str(images) == '':
         raise ValueError(f"int8 takes the images to calibrate on (a folder, or a list of files), not {images!r}.")
@@ -135,10 +135,10 @@ def _check_pools(model, x, arch=None):
                              f"whole factors. Train at an image size where it divides{hint}.")
 
 def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=False, overwrite:bool=False,
-                int8=None, n_calibration:int=128) -> Path:
+                int8=None, n_calibration:int=N_CALIBRATION) -> Path:
     "Write `path.onnx` (+ `path.safetensors`) and `path.onnx.json` with the preprocessing contract; `int8`: images to quantise on (`n_calibration`, as many to check on)"
     _need('onnx')
-    if int8 is not None: _need('onnxruntime'); n_calibration = check_whole('n_calibration', n_calibration, 8, 4096)
+    if int8 is not None: _need('onnxruntime'); n_calibration = check_whole('n_calibration', n_calibration, *CALIBRATION_RANGE)
     learn = learn_or_path if isinstance(learn_or_path, Learner) else load(learn_or_path, device='cpu')
     spec = dict(getattr(learn, 'medfast_spec', None) or inference_spec(learn))
     for k in ('weights', 'weights_sha256', 'versions', 'created'): spec.pop(k, None)

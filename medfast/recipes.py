@@ -21,11 +21,11 @@ from .evaluation import saved_threshold                  # the threshold a train
 from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name
 
 # %% auto #0
-__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views', 'DihedralMean',
-           'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models', 'steps_batch_size',
-           'augment_tfms', 'Recipe', 'small_image_recipe', 'cell_recipe', 'xray_recipe', 'is_medmnist', 'recipe_dls',
-           'recipe_learner', 'schedule_share', 'plan_recipe', 'fit_recipe', 'choose_val_threshold',
-           'TimeBudgetCallback', 'uses_recipe', 'recipe_from_args', 'train_from_args']
+__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPE_AUGMENT', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views',
+           'DihedralMean', 'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models',
+           'steps_batch_size', 'augment_tfms', 'Recipe', 'small_image_recipe', 'cell_recipe', 'xray_recipe',
+           'is_medmnist', 'recipe_dls', 'recipe_learner', 'schedule_share', 'plan_recipe', 'fit_recipe',
+           'choose_val_threshold', 'TimeBudgetCallback', 'uses_recipe', 'recipe_from_args', 'train_from_args']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -169,6 +169,7 @@ def steps_batch_size(n_train:int, bs:int, min_steps:int|None=16, min_bs:int=16) 
 
 # %% ../nbs/05c_recipes.ipynb #094e7385
 AUGMENTATIONS = dict(xray=xray_tfms, cells=cell_tfms)   # named augmentation presets (medfast.data)
+RECIPE_AUGMENT = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3, max_aspect=1.)   # the recipes' own xray_tfms arguments; max_aspect 1: MedMNIST arrays are all framed one way
 
 def augment_tfms(augment) -> list:
     "Batch augmentation for `augment`: a preset named in `AUGMENTATIONS`, a dict of `xray_tfms` arguments, or none for False or 'none'"
@@ -185,7 +186,7 @@ class Recipe:
         store_attr()
         if crop is not None: self.crop = check_crop(crop)
         self._check_numbers()
-        self.augment = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3, max_aspect=1.) if augment is None else augment   # max_aspect 1: MedMNIST arrays are all framed one way
+        self.augment = dict(RECIPE_AUGMENT) if augment is None else augment
         if not (self.augment is False or isinstance(self.augment, (str, dict))) or isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
             raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, 'none', a dict of xray_tfms arguments or False; not {augment!r}")
         if isinstance(threshold, str) and threshold not in _methods or not isinstance(threshold, (str, type(None))) and not 0 < threshold < 1:
@@ -221,8 +222,8 @@ def cell_recipe(**kwargs) -> Recipe:
 
 @delegates(Recipe)
 def xray_recipe(**kwargs) -> Recipe:
-    "medfast's recipe for chest X-ray folders from scratch: the small-image recipe at 48 px, shown only the detail of 28 px, two seeds"
-    return Recipe(**{**dict(size=48, detail=28, n_models=2), **kwargs})
+    "medfast's recipe for chest X-ray folders from scratch: the small-image recipe at 48 px, shown only the detail of 28 px, `AspectZoom` for films framed any way, two seeds"
+    return Recipe(**{**dict(size=48, detail=28, n_models=2, augment={**RECIPE_AUGMENT, 'max_aspect': 1.5}), **kwargs})
 
 RECIPES = dict(small_image=small_image_recipe, xray=xray_recipe, cells=cell_recipe)
 
