@@ -223,7 +223,8 @@ def cell_recipe(**kwargs) -> Recipe:
 @delegates(Recipe)
 def xray_recipe(**kwargs) -> Recipe:
     "medfast's recipe for chest X-ray folders from scratch: the small-image recipe at 48 px, shown only the detail of 28 px, `AspectZoom` for films framed any way, two seeds"
-    return Recipe(**{**dict(size=48, detail=28, n_models=2, augment={**RECIPE_AUGMENT, 'max_aspect': 1.5}), **kwargs})
+    augment = kwargs.pop('augment', None)          # None: the recipe's own, as for `Recipe`
+    return Recipe(**{**dict(size=48, detail=28, n_models=2), **kwargs}, augment={**RECIPE_AUGMENT, 'max_aspect': 1.5} if augment is None else augment)
 
 RECIPES = dict(small_image=small_image_recipe, xray=xray_recipe, cells=cell_recipe)
 
