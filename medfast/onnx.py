@@ -31,7 +31,7 @@ def _need(module:str):
     except ImportError: raise _MissingExtra(f'{module} is not installed; ONNX support is an extra: pip install "medfast[onnx]"') from None
 
 # %% ../nbs/09b_onnx.ipynb #788c333a
-_MIN_CALIBRATION = 16                 # readable images int8 calibration needs, at the least: half to scale on, half to check on
+_MIN_CALIBRATION = 2*CALIBRATION_RANGE[0]   # readable images int8 calibration needs, at the least: the fewest to scale on, as many to check on
 
 def _calibration_inputs(spec:dict, images, n:int=N_CALIBRATION, seed:int=0) -> tuple:
     "Model-ready float32 arrays of up to `n` images under `images` to calibrate int8 on, and up to `n` others to check it on"
