@@ -1,4 +1,4 @@
-"""`medfast train | evaluate | predict`: the library's main jobs from a terminal, with progress bars and outputs that never overwrite earlier runs.
+"""`medfast train | evaluate | predict | export`: the library's main jobs from a terminal, with progress bars and outputs that never overwrite earlier runs.
 
 Docs: https://medfast.github.io/medfast/cli.html.md"""
 
@@ -33,6 +33,9 @@ def main(argv=None) -> int:
         from medfast import __version__; print(__version__); return 0
     if argv[0] not in SUBCOMMANDS:
         print(f"medfast: unknown command {argv[0]!r}\n\n{_usage()}", file=sys.stderr); return 2
+    import signal
+    try: signal.signal(signal.SIGTERM, _terminated)
+    except ValueError: pass                              # not the main thread: leave signals to its owner
     try: return globals()[SUBCOMMANDS[argv[0]][0]](argv[1:]) or 0
     except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
     except Exception as e:
@@ -42,6 +45,10 @@ def main(argv=None) -> int:
         print(f"medfast {argv[0]}: error: {_cli_message(e)}", file=sys.stderr); return 1
 
 # %% ../nbs/11_cli.ipynb #a4db416c
+def _terminated(signum, frame):
+    "SIGTERM (kill, a scheduler's time limit) ends the command as Ctrl-C does: partial files and empty folders cleaned up"
+    print("Terminated.", file=sys.stderr); raise SystemExit(128 + signum)
+
 def _cli_message(e) -> str:
     "One-line message for error `e`, naming command-line flags instead of Python arguments"
     msg = ' '.join(str(e).split())
@@ -63,6 +70,13 @@ def _must_exist(path, what:str):
     from medfast.core import check_path
     check_path(path, what)
 
+def _not_inside(out, data, what:str):
+    "Fail where the output folder `out` lies in the data folder `data`: what is written there would be read as data next time"
+    o, d = Path(out).expanduser().resolve(), Path(data).expanduser().resolve()
+    if d.is_dir() and (o == d or d in o.parents):
+        _fail(f"--out {out} is inside {what} {data}: results written there would be read as images next time. Choose a folder "
+              "outside it, e.g. --out runs/mine.")
+
 def _model_must_exist(model):
     "Fail at once, as loading it would, if `model` names no saved model (for ONNX, the file itself); nothing is read"
     from medfast.core import check_path, locate_model
@@ -72,6 +86,7 @@ def _model_must_exist(model):
 def _check_common(a):
     if getattr(a, 'bs', None) is not None and not 1 <= a.bs <= 4096: _fail(f"--bs must be from 1 to 4096 (got {a.bs}); try --bs 16.")
     out = Path(a.out).expanduser()
+    if out.name in ('', '.', '..'): _fail(f"--out {a.out!r} names no folder of its own; name a new output folder, e.g. --out runs/mine.")
     if out.exists() and not out.is_dir(): _fail(f"--out {out} is an existing file; name a new output folder, e.g. --out runs/{out.stem}.")
 
 def _check_train_args(a):
@@ -81,18 +96,22 @@ def _check_train_args(a):
     if not 0 <= a.seed < 2**32: _fail(f"--seed must be from 0 to 4294967295 (got {a.seed}).")
     if a.size is not None and not 16 <= a.size <= 4096: _fail(f"--size must be from 16 to 4096 px (got {a.size}).")
     if a.lr is not None and not 0 < a.lr < 10: _fail(f"--lr must be a positive learning rate such as 2e-3 (got {a.lr}).")
-    if a.n_synthetic < 20: _fail(f"--n-synthetic must be at least 20 (got {a.n_synthetic}).")
+    if not 20 <= a.n_synthetic <= 100_000: _fail(f"--n-synthetic must be from 20 to 100000 images (got {a.n_synthetic}).")
+    if a.bs is not None and a.bs < 2: _fail(f"--bs must be at least 2 to train (batch norm needs two images a batch; got {a.bs}); try --bs 16.")
     if a.ensemble is not None and a.ensemble < 1: _fail(f"--ensemble must be at least 1 (got {a.ensemble}).")
     if a.budget is not None and not a.budget > 0: _fail(f"--budget must be a positive number of minutes (got {a.budget:g}).")
     if a.crop is not None and not 0.05 <= a.crop <= 1: _fail(f"--crop is the fraction of each side kept around the centre, from 0.05 to 1 (e.g. 0.7), not {a.crop:g}.")
     if a.data is None and a.task != 'pneumonia': _fail("--task folder needs --data (a folder with one sub-folder per class).")
-    if a.data is not None: _must_exist(a.data, '--data')
+    if a.data is not None: _must_exist(a.data, '--data'); _not_inside(a.out, a.data, '--data')
     import medfast.recipes                  # the network names need the registry (and the recipes' own networks)
     from medfast.models import arch_names
     if medfast.recipes.uses_recipe(a) or a.data is not None and medfast.recipes.is_medmnist(a.data):
         medfast.recipes.recipe_from_args(a)   # the recipe's options (its name, --balance, ...) checked before the data are read
     if a.arch.startswith('timm/'):
         if importlib.util.find_spec('timm') is None: _fail(f"--arch {a.arch} needs timm: pip install \"medfast[timm]\".")
+        from medfast.models import _timm_name
+        try: _timm_name(a.arch)
+        except ValueError as e: _fail(f"--arch {e}")
     elif a.arch not in arch_names():
         _fail(f"--arch {a.arch!r} is not a medfast architecture; choose one of: {', '.join(arch_names())}, or 'timm/<name>'.")
 
@@ -103,7 +122,7 @@ def _check_evaluate_args(a):
     if not 0 <= a.seed < 2**32: _fail(f"--seed must be from 0 to 4294967295 (got {a.seed}).")
     if a.top_losses < 0: _fail(f"--top-losses must be 0 or more (got {a.top_losses}).")
     if a.threshold is not None and not 0 <= a.threshold <= 1: _fail(f"--threshold must be a probability from 0 to 1 (got {a.threshold}).")
-    _must_exist(a.test, 'test folder'); _model_must_exist(a.model)
+    _must_exist(a.test, 'test folder'); _model_must_exist(a.model); _not_inside(a.out, a.test, 'the test folder')
     if str(a.model).endswith(('.onnx', '.onnx.json')):
         _fail(f"{a.model} is an ONNX model: medfast evaluate needs the PyTorch model it was exported from (model.json + model.pth); "
               "ONNX models run with medfast predict.")
@@ -120,8 +139,9 @@ def _check_device(device):
 
 def _check_predict_args(a):
     "Fail early on `medfast predict` arguments that cannot work (an --out that is a folder or an image, a zero batch)"
-    out = Path(a.out).expanduser()
+    out = Path(a.out).expanduser(); a.out = str(out)
     if out.is_dir(): _fail(f"--out {out} is a folder; name a CSV file to write, e.g. --out {out/'predictions.csv'}.")
+    if a.resume and a.overwrite: _fail("--resume continues an unfinished run and --overwrite starts afresh: pass one of them.")
     if out.suffix.lower() != '.csv': _fail(f"--out {out} must name a .csv file (e.g. --out predictions.csv), so no image or other file is ever replaced.")
     _parent_not_file(out)
     if not 1 <= a.bs <= 4096: _fail(f"--bs must be from 1 to 4096 (got {a.bs}); try --bs 64.")
@@ -196,7 +216,7 @@ def _train_parser():
     p.add_argument('--size', type=int, default=None, action=_Typed, help="image size in px (default: the recipe's own, e.g. 48 for xray; without a recipe chosen for the machine and printed: on a CPU "
                    "64 px from scratch, 128 px pretrained; the architecture's own size on a GPU; 64 on the synthetic set)")
     p.add_argument('--bs', type=int, default=16, action=_Typed, help="batch size (default 16, or all the training images where they are fewer; "
-                   "with a recipe, the recipe's own: 128, cells 32, halved for small training sets)")
+                   "with a recipe, the recipe's own: 128, cells 32, halved down to 16 for small training sets)")
     p.add_argument('--lr', type=float, default=None, action=_Typed, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch; "
                    "with a recipe, the recipe's own: 4e-3)")
     p.add_argument('--seed', type=int, default=42, action=_Typed, help="seed of the split, the initial weights and the batches (default 42)")
@@ -213,6 +233,9 @@ def _train_parser():
                    help="train from resized copies of --data's images, made once and reused while the originals are "
                         "unchanged (large JPEGs: 30x faster to read); DIR defaults to $MEDFAST_CACHE or ~/.cache/medfast/resized")
     p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
+    p.add_argument('--precision', choices=['auto', 'bf16', 'fp32'], default='auto', help="training precision on a CPU: auto = "
+                   "bfloat16 autocast where this machine measures it faster (a busy machine can measure differently from "
+                   "one run to the next); bf16 or fp32 fixes it, e.g. for runs that must match (as MEDFAST_BF16=yes/no does)")
     p.set_defaults(_typed=frozenset())
     return add_recipe_args(p)
 
@@ -259,10 +282,16 @@ def uses_imagenet(a, synthetic:bool=False, npz:bool=False) -> bool:
 def train_main(argv=None) -> int:
     "`medfast train`: train, print validation/test metrics, write model, metrics, confusion matrix and run record"
     a = _train_parser().parse_args(argv); _check_train_args(a)
+    from fastcore.xtras import modified_env
+    fixed = {} if a.precision == 'auto' else dict(MEDFAST_BF16='yes' if a.precision == 'bf16' else 'no')
+    with modified_env(**fixed): return _train(a)
+
+def _train(a) -> int:
+    "`medfast train` with checked arguments `a`"
     from medfast.env import progress_mode
     progress_mode(a.quiet)
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
-    from medfast.core import claim_folder, write_csv, seed_everything, Timer, MedfastError, device_name
+    from medfast.core import claim_folder, staged_results, write_csv, seed_everything, Timer, MedfastError, device_name
     from medfast.synthetic import synthetic_xrays
     from medfast.data import pneumonia_dls, folder_dls, labelled_dl, check_split, split_grouping
     from medfast.learner import medfast_learner, train, save_run_record, training_precision
@@ -325,15 +354,16 @@ def train_main(argv=None) -> int:
     if test_lp is not None: tables.append(evaluate(learn, test_lp, threshold=thr, n_boot=200, seed=a.seed).assign(split='test'))
     import pandas as pd
     metrics = pd.concat(tables, ignore_index=True)
-    write_csv(metrics, out/'metrics.csv')
     for tbl in tables:
         print(f"\n{tbl.split.iloc[0]} metrics ({'SYNTHETIC data' if synthetic else data.name}"
               + (f"; decision threshold {thr:.3f} chosen on valid" if thr is not None else "") + "):")
         print(tbl.drop(columns='split').to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp, threshold=thr), out/'confusion_matrix.png', overwrite=True)
-    export(learn, out/'model', overwrite=True)
-    save_run_record(learn, out/'run.json', overwrite=True, data=str(source), cached_copy=str(data) if data != source else None, synthetic=synthetic, train_secs=t.secs, grouping=grouping,
-                    cli_args={k: v for k, v in vars(a).items() if not k.startswith('_')})
+    with staged_results(out) as stage:                  # all five files, or (interrupted) none: never a mix of two runs
+        write_csv(metrics, stage/'metrics.csv')
+        save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp, threshold=thr), stage/'confusion_matrix.png', overwrite=True)
+        export(learn, stage/'model', overwrite=True)
+        save_run_record(learn, stage/'run.json', overwrite=True, data=str(source), cached_copy=str(data) if data != source else None, synthetic=synthetic, train_secs=t.secs, grouping=grouping,
+                        cli_args={k: v for k, v in vars(a).items() if not k.startswith('_')})
     print(f"\nTrained in {t.secs:.0f} s on {device_name()}, {training_precision(learn) or 'float32'}. "
           f"Wrote {out}/: model.pth, model.json, metrics.csv, confusion_matrix.png, run.json")
     return 0
@@ -380,9 +410,9 @@ def evaluate_main(argv=None) -> int:
     parser = _evaluate_parser()
     a = parser.parse_args(argv); _check_evaluate_args(a)
     from medfast.env import progress_mode
-    progress_mode(a.quiet)
+    mode = progress_mode(a.quiet)
     import pandas as pd
-    from medfast.core import Timer, seed_everything, check_path, claim_folder, write_csv, save_json, env_info
+    from medfast.core import Timer, seed_everything, check_path, claim_folder, staged_results, write_csv, save_json, env_info
     from medfast.evaluation import evaluate, get_preds_labelled
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
@@ -399,6 +429,7 @@ def evaluate_main(argv=None) -> int:
     test = test_folder(check_path(a.test, 'test folder', is_dir=True))    # a Kermany root: its test/ folder
     print(f"Model: {a.model} ({getattr(learn, 'arch_name', None) or 'unknown arch'}, classes {list(map(str, learn.dls.vocab))})")
     seed_everything(a.seed)
+    if mode == 'lines': print(f"Predicting the images of {test}{' with TTA' if a.tta else ''} ...", flush=True)   # no bar in a log
     with Timer() as t: lp = get_preds_labelled(learn, test, tta=a.tta, bs=a.bs)
     timings['predict'] = t.secs; _check_preds(lp, a.model)
     out = claim_folder(a.out)                                           # only once the inputs proved usable
@@ -410,19 +441,20 @@ def evaluate_main(argv=None) -> int:
     ci = f", {tbl.attrs['ci']:.0%} bootstrap CI over {a.n_boot} resamples" if a.n_boot else ''
     print(f"\nTest metrics (decision: {thr}{ci}):")
     print(tbl.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    files = [write_csv(tbl, out/'metrics.csv').name]
-    write_csv(_predictions_frame(lp, a.threshold), out/'predictions.csv'); files.append('predictions.csv')
-    with Timer() as t:
-        for name, fig in evaluation_plots(lp, threshold=a.threshold, top_k=a.top_losses).items():
-            files.append(save_fig(fig, out/f"{name}.png").name)
-    timings['plots'] = t.secs
-    spec = getattr(learn, 'medfast_spec', {}) or {}
-    save_json(dict(command='medfast evaluate', argv=list(sys.argv[1:] if argv is None else argv), env=env_info(),
-                   model=dict(path=str(a.model), arch=getattr(learn, 'arch_name', None), classes=lp.classes,
-                              training=spec.get('training'), created=spec.get('created')),
-                   test=dict(folder=str(test), n=len(lp.targets), per_class=counts),
-                   threshold=a.threshold, tta=a.tta, n_boot=a.n_boot, seed=a.seed, timings=timings,
-                   outputs=files + ['run.json']), out/'run.json')
+    with staged_results(out) as stage:                  # every result, or (interrupted) none
+        files = [write_csv(tbl, stage/'metrics.csv').name]
+        write_csv(_predictions_frame(lp, a.threshold), stage/'predictions.csv'); files.append('predictions.csv')
+        with Timer() as t:
+            for name, fig in evaluation_plots(lp, threshold=a.threshold, top_k=a.top_losses).items():
+                files.append(save_fig(fig, stage/f"{name}.png").name)
+        timings['plots'] = t.secs
+        spec = getattr(learn, 'medfast_spec', {}) or {}
+        save_json(dict(command='medfast evaluate', argv=list(sys.argv[1:] if argv is None else argv), env=env_info(),
+                       model=dict(path=str(a.model), arch=getattr(learn, 'arch_name', None), classes=lp.classes,
+                                  training=spec.get('training'), created=spec.get('created')),
+                       test=dict(folder=str(test), n=len(lp.targets), per_class=counts),
+                       threshold=a.threshold, tta=a.tta, n_boot=a.n_boot, seed=a.seed, timings=timings,
+                       outputs=files + ['run.json']), stage/'run.json')
     print(f"\nWrote {out}/: {', '.join(files)}, run.json")
     return 0
 
@@ -458,24 +490,51 @@ def _predict_device(a, shard):
     launched = shard is not None and a.shard is None
     return f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if launched and torch.cuda.is_available() else None
 
+def _partial_csv(out:Path) -> Path:
+    "Where a whole (unsharded) run writes until it is complete: `predictions.partial.csv` beside `predictions.csv`"
+    return out.with_name(f"{out.stem}.partial{out.suffix}")
+
+def _claim_csv(part:Path, overwrite:bool) -> Path:
+    "Create `part` for this run alone (create-exclusive), so that two runs given the same --out never mix their rows"
+    from medfast.core import make_folder
+    make_folder(part.parent)
+    if overwrite: part.unlink(missing_ok=True)
+    try: open(part, 'x').close()
+    except FileExistsError: raise FileExistsError(f"{part} is being written by another run, or was left by an unfinished "
+                                                  "one: pass --resume to continue it, --overwrite to restart.") from None
+    except OSError as e: _fail(f"--out: cannot write {part} ({e.strerror or type(e).__name__}); choose a folder you can write to.")
+    return part
+
 def _predict_target(a, shard):
-    "`(csv to write, files it already holds)`: the CSV or shard to resume, a shard's `.partial.csv`, or a free name"
-    from medfast.core import free_path
-    if shard is None and a.resume and Path(a.out).exists():
-        from medfast.distributed import completed_files
-        return Path(a.out), completed_files(a.out)
-    if shard is None:
-        out = free_path(a.out, a.overwrite)
-        if out != Path(a.out): print(f"{a.out} exists; writing {out} instead (use --overwrite to replace it).")
-        return out, []
+    "`(csv to write, csv it becomes when complete, files it already holds)`: a claimed or resumed `.partial.csv`; files None if done"
     from medfast.distributed import shard_path, completed_files
+    if shard is None:
+        out = Path(a.out)
+        if a.resume:
+            part = _partial_csv(out)
+            if not part.exists() and out.exists():
+                completed_files(out)                               # a predictions CSV (else a one-line error), cut to whole lines
+                import shutil; shutil.copyfile(out, part)          # more files for a finished CSV: it is replaced when complete
+            if part.exists(): return part, out, completed_files(part)
+            return _claim_csv(part, False), out, []
+        from medfast.core import free_path
+        final = free_path(out, a.overwrite)
+        if final != out: print(f"{out} exists; writing {final} instead (use --overwrite to replace it).")
+        return _claim_csv(_partial_csv(final), a.overwrite), final, []
     final, part = shard_path(a.out, *shard), shard_path(a.out, *shard, partial=True)
     if final.exists() and not a.overwrite:
-        if a.resume: return final, None
+        if a.resume: return final, final, None
         raise FileExistsError(f"{final} exists: shard {shard[0]}/{shard[1]} is done. Pass --overwrite to redo it.")
-    if part.exists() and not (a.resume or a.overwrite):
-        raise FileExistsError(f"{part} is left by an unfinished run: pass --resume to continue it, --overwrite to restart.")
-    return part, (completed_files(part) if a.resume else [])
+    if a.resume and part.exists(): return part, final, completed_files(part)
+    return _claim_csv(part, a.overwrite), final, []
+
+def _check_resumed_header(part:Path, header:list):
+    "Refuse to add rows to a CSV whose columns (another model's classes) differ from this model's"
+    import csv
+    with open(part, newline='') as f: first = next(csv.reader(f), None)
+    if first is not None and first != header:
+        raise FileExistsError(f"{part} holds predictions of another model (columns {', '.join(first[2:-1])}, not "
+                              f"{', '.join(header[2:-1])}): choose another --out, or pass --overwrite to restart it.")
 
 def _predict_items(a, shard, done):
     "The expanded file list, cut to this shard, without the files already `done`"
@@ -484,8 +543,8 @@ def _predict_items(a, shard, done):
     if shard is not None:
         from medfast.distributed import shard_items
         items = shard_items(items, *shard)
-    skip = set(done)
-    return [p for p in items if str(p) not in skip]
+    skip = {os.path.abspath(f) for f in done}                 # the same file, named relative or absolute
+    return [p for p in items if os.path.abspath(p) not in skip]
 
 def _finish_shards(a, shard, part):
     "Name the finished shard; launched: wait for all processes, then the main one merges"
@@ -499,7 +558,8 @@ def _finish_shards(a, shard, part):
     return merge_shards(a.out, shard[1], dest=free_path(a.out, a.overwrite), overwrite=a.overwrite)
 
 def _predict_parser():
-    p = _model_parser('medfast predict', "model.json / model.pth / model.pkl, its stem, or a folder holding one (e.g. runs/train)",
+    p = _model_parser('medfast predict', "model.json / model.pth / model.pkl, its stem, or a folder holding one (e.g. runs/train); "
+                      "or an ONNX model's .onnx.json (medfast export --onnx)",
                       "Predict images or folders of images into a CSV "
                       "(file, label, prob_<class>..., error). Bad files get an error row; the batch never aborts.")
     p.add_argument('paths', nargs='+', help="image files and/or folders (searched recursively)")
@@ -528,37 +588,41 @@ def predict_main(argv=None) -> int:
     if '--merge' in argv: return _merge_main(argv)
     a = _predict_parser().parse_args(argv); _check_predict_args(a)
     from medfast.env import progress_mode
-    bars = progress_mode(a.quiet) == 'bars'
+    mode = progress_mode(a.quiet); bars = mode == 'bars'
     from collections import Counter
     import pandas as pd
-    from medfast.core import csv_safe, make_folder
+    from medfast.core import csv_safe, csv_escape
     from medfast.inference import load, iter_predictions, _spec_of
     shard = _shard_of(a)
-    out, done = _predict_target(a, shard)
+    part, final, done = _predict_target(a, shard)
     if done is None:
-        print(f"{out} is already complete.")
-        if a.shard is None: _finish_shards(a, shard, out)
+        print(f"{final} is already complete.")
+        if a.shard is None: _finish_shards(a, shard, final)
         return 0
     if str(a.model).endswith(('.onnx', '.onnx.json')):      # onnxruntime, same preprocessing and threshold
         from medfast.onnx import load_onnx
         learn = load_onnx(a.model)
     else: learn = load(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
-    items = _predict_items(a, shard, done)
-    if done: print(f"Resuming {out}: {len(done)} file(s) done, {len(items)} to go.")
-    make_folder(out.parent)
     classes = _spec_of(learn)['classes']
-    n, errors, labels = 0, 0, Counter()
-    with open(out, 'a' if done else 'w', newline='') as f:
-        if not done: pd.DataFrame(columns=['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']).to_csv(f, index=False)
+    header = [csv_escape(c) for c in ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']]
+    if part.stat().st_size: _check_resumed_header(part, header)
+    items = _predict_items(a, shard, done)
+    if done: print(f"Resuming {part}: {len(done)} file(s) done, {len(items)} to go.")
+    n, errors, labels, step = 0, 0, Counter(), max(1, len(items) // 10)
+    with open(part, 'a', newline='') as f:
+        if not part.stat().st_size: pd.DataFrame(columns=header).to_csv(f, index=False)
         for table in iter_predictions(learn, items, a.bs, not a.no_recurse, a.workers, a.fast_decode,
                                       progress=bars, bf16=a.bf16):
             csv_safe(table).to_csv(f, header=False, index=False); f.flush()
-            n += len(table); errors += int(table.error.notna().sum()); labels.update(table.label.dropna())
-    if shard is not None: out = _finish_shards(a, shard, out)
+            n0, n = n, n + len(table); errors += int(table.error.notna().sum()); labels.update(table.label.dropna())
+            if mode == 'lines' and n // step > n0 // step and n < len(items):      # a log gets a line every tenth
+                print(f"{n} of {len(items)} file(s) predicted, {errors} error(s)", flush=True)
+    if shard is not None: out = _finish_shards(a, shard, part)
+    else: os.replace(part, final); out = final
     counts = ', '.join(f"{c}: {labels[c]}" for c in classes)
-    print(f"Predicted {n - errors} of {n} file(s) with {Path(getattr(learn, 'model_path', a.model))} ({counts}); "
-          f"{errors} error(s). Wrote {out}")
-    return 0
+    print(f"Predicted {n - errors} of {n} input(s) with {Path(getattr(learn, 'model_path', a.model))} ({counts}); "
+          f"{errors} error(s){' (see the error column)' if errors else ''}. Wrote {out}")
+    return 1 if shard is None and n and errors == n else 0     # nothing could be predicted: say so to a script too
 
 # %% ../nbs/11_cli.ipynb #9b115f00
 def _int8_summary(r:dict) -> str:
@@ -579,7 +643,7 @@ def _export_parser():
     from medfast.core import N_CALIBRATION           # numpy and fastcore only: no torch yet
     p.add_argument('--calibration', type=int, default=None, metavar='N', help="with --int8: images to scale on, and as many "
                    f"to check on (default {N_CALIBRATION})")
-    p.add_argument('--out', default=None, help="output stem (default: 'model' in the model's folder)")
+    p.add_argument('--out', default=None, help="output stem, or a folder to write 'model.*' into (default: 'model' in the model's folder)")
     p.add_argument('--overwrite', action='store_true', help="replace existing output files")
     return p
 
@@ -603,6 +667,7 @@ def export_main(argv=None) -> int:
     learn = load(a.model, device='cpu', trust_pickle=a.trust_pickle)
     src = Path(a.model).expanduser()
     stem = Path(a.out).expanduser() if a.out else (src if src.is_dir() else src.parent)/'model'
+    if stem.is_dir(): stem = stem/'model'                   # --out an existing folder: write into it
     if a.onnx:
         from medfast.onnx import export_onnx
         js = export_onnx(learn, stem, safetensors=a.safetensors, overwrite=a.overwrite, int8=a.int8,

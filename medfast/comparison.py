@@ -1,4 +1,4 @@
-"""`compare`: several architectures trained on the same data, split and seed, in one table and one plot — and `medfast evaluate`, the honest evaluation of a saved model from the command line.
+"""`compare`: several architectures trained on the same data, split and seed, in one table and one plot.
 
 Docs: https://medfast.github.io/medfast/compare.html.md"""
 

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #54602500
 from __future__ import annotations
-import atexit, contextlib, functools, hashlib, json, os, platform, random, re, sys, tempfile, threading, time
+import atexit, contextlib, errno, functools, hashlib, json, os, platform, random, re, sys, tempfile, threading, time
 from pathlib import Path
 import numpy as np     # torch only inside the functions that use it: the CLI checks paths with this module before loading torch
 from fastcore.all import *
@@ -16,8 +16,8 @@ __all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'MedfastError', 'DataLayoutErro
            'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError', 'check_path', 'locate_model', 'check_size',
            'check_whole', 'check_number', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model',
            'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock',
-           'lock_path', 'claim_folder', 'release_folders', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv',
-           'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
+           'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe',
+           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -46,7 +46,7 @@ def _broken_link(p:Path, what:str):
     "Raise a clear error for a symbolic link that loops or points nowhere"
     try: os.stat(p)
     except OSError as e:
-        if e.errno == 40 or 'loop' in str(e).lower():   # ELOOP
+        if e.errno == errno.ELOOP or 'symbolic links' in (e.strerror or '').lower():   # not the path's own words
             raise MissingPathError(f"{what} {p} is a symbolic link loop (it leads back to itself). Fix or remove the link.") from None
     raise MissingPathError(f"{what} {p} is a broken symbolic link to {os.readlink(p)}, which does not exist. Fix or remove the link.")
 
@@ -65,12 +65,14 @@ def locate_model(path) -> tuple[str, Path]:
     p = Path(path).expanduser()
     if p.is_dir():
         for name, kind in (('model.json', 'safe'), ('model.pkl', 'pickle'), ('export.pkl', 'pickle')):
-            if (p/name).exists(): return kind, p/name
+            if (p/name).is_file(): return kind, p/name
         cands = sorted(p.glob('*.json')) + sorted(p.glob('*.pkl'))
-        cands = [c for c in cands if c.suffix == '.pkl' or c.with_suffix('.pth').exists()]
+        cands = [c for c in cands if c.is_file() and (c.suffix == '.pkl' or c.with_suffix('.pth').is_file())]
         if len(cands) == 1: return ('pickle' if cands[0].suffix == '.pkl' else 'safe'), cands[0]
+        onnx = sorted(o.name for o in p.glob('*.onnx.json'))
         raise MissingPathError(f"No model in folder {p}: expected model.json + model.pth (or model.pkl)"
-                               + (f"; found several candidates {[c.name for c in cands]}, name one" if cands else '') + ".")
+                               + (f"; found several candidates {[c.name for c in cands]}, name one" if cands else '')
+                               + (f"; for its ONNX model name the file itself, e.g. {p/onnx[0]}" if onnx else '') + ".")
     suffix = p.suffix.lower()
     if suffix in ('.pkl', '.pickle'): return 'pickle', check_path(p, 'model file', is_dir=False)
     if suffix in ('.json', '.pth'): return 'safe', check_path(p.with_suffix('.json'), 'model description (.json)', is_dir=False)
@@ -172,9 +174,13 @@ def env_info() -> dict:
                 torch_threads=torch.get_num_threads(), platform=platform.platform())
 
 # %% ../nbs/00_core.ipynb #87b49b14
+_UMASK = os.umask(0o022); os.umask(_UMASK)              # the process's umask (read by setting it back)
+
 def _unique_tmp(p:Path) -> Path:
+    "A new empty file beside `p`, readable as any file this process creates (mkstemp's are owner-only)"
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix='.tmp', dir=p.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)
     return Path(tmp)
 
 def _publish(tmp:Path, p:Path, overwrite:bool=True):
@@ -313,6 +319,7 @@ def claim_folder(path, overwrite:bool=False) -> Path:
         if (not q.exists() or q.is_dir()) and _claim_one(q, False): return q
     raise MedfastError(f"No free name next to {p}; clean up old runs.")
 
+@atexit.register
 def release_folders():
     "Drop this process's folder claims: remove the lock files, and the folders a failed run left empty"
     for d, created in list(_claims.items()):
@@ -322,7 +329,18 @@ def release_folders():
         except OSError: pass
         _claims.pop(d, None)
 
-atexit.register(release_folders)
+# %% ../nbs/00_core.ipynb #36132cd5
+@contextlib.contextmanager
+def staged_results(out):
+    "Yield a hidden folder inside `out` to write a run's results into; they replace `out`'s files only when the block ends without error"
+    out = Path(out)
+    stage = Path(tempfile.mkdtemp(prefix='.partial-', dir=out))
+    try:
+        yield stage
+        for f in sorted(stage.iterdir()): os.replace(f, out/f.name)
+    finally:
+        for f in stage.glob('*'): f.unlink(missing_ok=True)
+        stage.rmdir()
 
 # %% ../nbs/00_core.ipynb #6ece2cce
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")

@@ -99,9 +99,11 @@ def refuse_split_root(path, folders):
     "Refuse a dataset root whose sub-`folders` are splits (`train/`, `test/`), not classes: its test images would be trained on"
     names = {Path(f).name.lower() for f in folders}
     if 'train' in names and names <= set(SPLIT_NAMES):
-        raise DataLayoutError(f"{path} holds split folders ({', '.join(sorted(names))}), not one folder per class, so its test "
-                              f"images would be trained on. Pass {Path(path)/'train'} (one sub-folder per class) instead; a "
-                              "Kermany root reads with pneumonia_dls (medfast train --task pneumonia).")
+        to_test = (f"{Path(path)/'test'}" if 'test' in names else
+                   "a test folder (this root has none, and its train and val images are no test of a model trained on them)")
+        raise DataLayoutError(f"{path} holds split folders ({', '.join(sorted(names))}), not one folder per class. To train, pass "
+                              f"{Path(path)/'train'} (one sub-folder per class), or the root itself as a Kermany layout (pneumonia_dls, "
+                              f"medfast train --task pneumonia); to evaluate, pass {to_test}.")
 
 def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
     "Image files under `path/<class>/`, after checking the layout (classes, empties, stray and corrupt files)"
@@ -297,11 +299,22 @@ def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=M
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
          fast_decode=True, detail=None, crop=None, **kwargs):
     seed_everything(seed)
+    splitter = group_splitter(group_fn, valid_pct, seed, get_y if stratify else None)
+    _every_class_trained(items, get_y, splitter)
     block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), CategoryBlock), get_y=get_y,
-                      splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None),
+                      splitter=splitter,
                       item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
                       batch_tfms=ifnone(batch_tfms, xray_tfms()))
     return block.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
+
+def _every_class_trained(items, get_y, splitter):
+    "Refuse a split that leaves a class with no training image (fastai's classes come from the training side)"
+    from collections import Counter
+    counts, trained = Counter(str(get_y(o)) for o in items), {str(get_y(items[i])) for i in splitter(items)[0]}
+    if (missing := sorted(set(counts) - trained)):
+        raise DataLayoutError(f"No training image of class(es) {', '.join(f'{c!r} ({counts[c]} image(s) in all)' for c in missing)}: "
+                              "a class needs images on the training side of the split, and a few more to validate on. Add "
+                              "images of it, or remove its folder.")
 
 def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, group_fn=patient_id,
                item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, fast_decode:bool=True,

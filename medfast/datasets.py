@@ -26,12 +26,12 @@ DATASETS = {
     **{k: dict(files={_ZENODO.format(k): md5}, extract=False, what=f"MedMNIST v2 {k} (28 px .npz)")
        for k, md5 in _MEDMNIST_MD5.items()},
     'cifar100': dict(files={'https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz': 'eb9058c3a382ffc7106e4002c42a8d85'},
-                     extract=True, what="CIFAR-100, python release"),
+                     extract=True, into='cifar100', what="CIFAR-100, python release"),
     'cub200_2011': dict(files={'https://s3.amazonaws.com/fast-ai-imageclas/CUB_200_2011.tgz': 'fastai'},
-                        extract=True, what="Caltech-UCSD Birds-200-2011 (fastai mirror)"),
+                        extract=True, into='cub', what="Caltech-UCSD Birds-200-2011 (fastai mirror)"),
     'cub200_2010': dict(files={'https://www.vision.caltech.edu/visipedia-data/CUB-200/images.tgz': None,
                                'https://www.vision.caltech.edu/visipedia-data/CUB-200/lists.tgz': None},
-                        extract=True, into='CUB_200', what="Caltech-UCSD Birds-200 (2010 release)"),
+                        extract=True, into='cub2010', what="Caltech-UCSD Birds-200 (2010 release)"),
 }
 
 # %% ../nbs/02c_datasets.ipynb #6bea4a8a

@@ -220,13 +220,17 @@ def _missing_shards(out, n:int, missing) -> str:
 
 def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
     "Join the `n` finished shard CSVs of `out` into `dest` (default `out`) in shard order (the original file order)"
-    out = Path(out); n = ifnone(n, _shard_count(out))
+    out = Path(out); n = _shard_count(out) if n is None else n      # counted only when not given
     if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise MedfastError(f"--shards must be a whole number of at least 1, not {n!r}.")
     parts = [shard_path(out, i, n) for i in range(n)]
     missing = [i for i, p in enumerate(parts) if not p.exists()]
     if missing: raise MissingPathError(_missing_shards(out, n, missing))
     dest = Path(ifnone(dest, out))
     if dest.exists() and not overwrite: raise FileExistsError(f"{dest} exists; pass overwrite=True (--overwrite) to replace it.")
+    heads = [p.read_bytes().split(b'\n', 1)[0].rstrip(b'\r') for p in parts]
+    if (odd := next((k for k, h in enumerate(heads) if h != heads[0]), None)) is not None:
+        raise MedfastError(f"{parts[odd]} has other columns than {parts[0]} (another model's classes?), so the shards cannot be "
+                           "joined: predict that shard again with the same model (--shard I/N --overwrite).")
     with atomic_open(dest, 'wb', overwrite=overwrite) as f:      # a temporary file, renamed when complete
         for k, p in enumerate(parts):
             lines = p.read_bytes().splitlines(keepends=True)

@@ -18,14 +18,14 @@ def data_root() -> Path:
     if os.environ.get('MEDFAST_DATA'): return Path(os.environ['MEDFAST_DATA']).expanduser()
     beside_repo = Path(__file__).resolve().parent.parent.parent/'shared'/'data'
     if beside_repo.is_dir(): return beside_repo
-    return Path(os.environ.get('MEDFAST_HOME', '~/.cache/medfast')).expanduser()/'data'
+    return Path(os.environ.get('MEDFAST_HOME') or '~/.cache/medfast').expanduser()/'data'
 
 # %% ../nbs/00b_env.ipynb #f9e6dd53
-def real_data(name:str, how:str='') -> Path|None:
-    "Path of dataset `name` under `data_root()`, or `None` after printing where it was looked for and how to get it"
-    path = data_root()/name
-    if path.exists(): return path
-    print(f"Real data {name!r} not found in {data_root()} (set MEDFAST_DATA to the folder holding it). "
+def real_data(*names:str, how:str='') -> Path|None:
+    "Path of the first of `names` (one dataset's file or folder names) under `data_root()`, or `None` after printing where it was looked for and how to get it"
+    root = data_root()
+    if (found := next((root/n for n in names if (root/n).exists()), None)) is not None: return found
+    print(f"Real data {' or '.join(map(repr, names))} not found in {root} (set MEDFAST_DATA to the folder holding it). "
           + (how or "See medfast.datasets for how to get it.") + " Skipping this cell.")
     return None
 

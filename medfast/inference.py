@@ -417,8 +417,8 @@ def _refuse_pickle(pkl):
     stem = Path(pkl).with_suffix('')
     raise UnsafeFileError(f"{pkl} is a pickle: loading it can run any code it holds, so medfast does not load it unless "
                           f"you trust it. Use a safe model (model.json + model.pth); to convert a pickle you made or trust: "
-                          f"load('{pkl}', trust_pickle=True), then export(learn, '{stem}', format='safe') "
-                          "(medfast predict/evaluate: --trust-pickle).")
+                          f"medfast export {pkl} --trust-pickle (in Python: load('{pkl}', trust_pickle=True), then "
+                          f"export(learn, '{stem}', format='safe')); medfast predict and evaluate take --trust-pickle too.")
 
 def _load_pickle(pkl, device=None, trust_pickle:bool=False) -> Learner:
     if not trust_pickle: _refuse_pickle(pkl)

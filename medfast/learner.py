@@ -15,10 +15,10 @@ from .data import pneumonia_dls, class_counts, balanced_sampler
 from .models import model_learner
 
 # %% auto #0
-__all__ = ['BALANCE_CHOICES', 'default_metrics', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch', 'RunRecorder',
-           'run_table', 'save_run_record', 'CPUMixedPrecision', 'measure_bf16_speedup', 'measure_model_bf16_speedup',
-           'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision', 'training_precision',
-           'check_batches', 'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
+__all__ = ['BALANCE_CHOICES', 'default_metrics', 'present_roc_auc', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch',
+           'RunRecorder', 'run_table', 'save_run_record', 'CPUMixedPrecision', 'measure_bf16_speedup',
+           'measure_model_bf16_speedup', 'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision',
+           'training_precision', 'check_batches', 'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -29,7 +29,22 @@ def default_metrics(n_classes:int) -> list:
     "Accuracy plus precision, recall, F1 and ROC AUC (binary) or balanced accuracy, macro F1 and OvR AUC"
     acc = AccumMetric(accuracy, flatten=False)    # on all predictions at once: exact when gathered from several processes
     if n_classes == 2: return [acc, Precision(), Recall(), F1Score(), RocAucBinary()]
-    return [acc, BalancedAccuracy(), F1Score(average='macro'), RocAuc()]
+    return [acc, BalancedAccuracy(), F1Score(average='macro'), present_roc_auc()]
+
+def _roc_auc_present(y_true, y_score):
+    "Macro one-vs-rest ROC AUC over the classes present in `y_true` (NaN with fewer than two), scores renormalised over them"
+    import sklearn.metrics as skm
+    present = np.unique(y_true)
+    if len(present) < 2: return float('nan')
+    if len(present) < y_score.shape[1]:
+        y_score = y_score[:, present]; y_score = y_score / y_score.sum(1, keepdims=True)
+    if len(present) == 2: return skm.roc_auc_score(y_true == present[1], y_score[:, -1])   # sklearn's binary form
+    return skm.roc_auc_score(y_true, y_score, multi_class='ovr', labels=present)
+
+def present_roc_auc():
+    "fastai's `RocAuc` (one-vs-rest) that scores a validation set missing a class instead of stopping the training"
+    from fastai.metrics import ActivationType
+    return skm_to_fastai(_roc_auc_present, activation=ActivationType.Softmax, flatten=False, name='roc_auc_score')
 
 # %% ../nbs/04_learner.ipynb #f26f30a4
 def balanced_class_weights(dls) -> torch.Tensor:
@@ -354,8 +369,8 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     learn = model_learner(dls, arch, pretrained=pretrained, metrics=ifnone(metrics, default_metrics(dls.c)),
                           loss_func=loss, cbs=L(cbs) + fast + [StopOnDivergence(), RunRecorder()], **kwargs)
     learn.arch_name = arch if isinstance(arch, str) else getattr(arch, '__name__', str(arch))
-    learn.pretrained = pretrained
-    learn.medfast_args = dict(arch=learn.arch_name, pretrained=pretrained, seed=seed, balance=balance,
+    learn.pretrained = getattr(learn, 'pretrained', pretrained)       # False for a network that has no ImageNet weights
+    learn.medfast_args = dict(arch=learn.arch_name, pretrained=learn.pretrained, seed=seed, balance=balance,
                               label_smoothing=label_smoothing, class_weights=None if weight is None else weight.tolist(),
                               fast_cpu=fast_cpu, gpu_amp=gpu_amp, **kwargs)
     return learn

@@ -79,7 +79,15 @@ def load_medmnist(npz, splits=medmnist_splits) -> dict:
             raise DataLayoutError(f"{p}: {s}_images has {len(x)} rows but {s}_labels has {len(np.atleast_1d(y))}.")
         x, y = _pixels(x, f'{s}_images', p), _labels(y, f'{s}_labels', p)
         out[s] = (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
+    if 'train' in out and out['train'][1].shape[1] == 1: _labels_cover_classes(out, p)
     return out
+
+def _labels_cover_classes(out, p):
+    "Refuse single-label classes 0..K-1 of which some never occur in train (labels 1, 2 for two classes; 8-bit wrap-around)"
+    k = 1 + max(int(y.max()) for _, y in out.values())
+    if (absent := sorted(set(range(k)) - set(out['train'][1].flatten().tolist()))):
+        raise DataLayoutError(f"train_labels in {p} never holds class(es) {absent[:5]}{' ...' if len(absent) > 5 else ''} of 0..{k-1}: "
+                              "labels are class indices 0..K-1, each class in train. Relabel (e.g. 1, 2 -> 0, 1) and save the file again.")
 
 # %% ../nbs/02b_medmnist.ipynb #86fd7c5b
 class SquishBatch(Transform):

@@ -313,7 +313,9 @@ def _fit_batches(recipe, make_dls, dls, size, verbose):
     if (bs := steps_batch_size(n, old, recipe.min_steps)) == old: return dls
     recipe.bs = bs; new = make_dls(size)
     if getattr(new.train, 'bs', bs) != bs: recipe.bs = old; return dls      # loaders made outside the recipe keep their batches
-    if verbose: print(f"{n} training images: batches of {bs} rather than {old}, so that an epoch holds at least {recipe.min_steps} optimiser steps")
+    if verbose: print(f"{n} training images: batches of {bs} rather than {old}, so that an epoch holds at least {recipe.min_steps} optimiser steps"
+                      if n >= recipe.min_steps * bs else f"{n} training images: batches of {bs} rather than {old}, the smallest "
+                      f"the recipe uses ({max(n // bs, 1)} optimiser step(s) an epoch)")
     return new
 
 def _precision(dls, est) -> str:

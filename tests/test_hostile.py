@@ -1,5 +1,5 @@
 "Hostile input: every odd or broken file gives a correct image/prediction or a clear error naming the file; nothing hangs"
-import signal
+import os, signal
 from pathlib import Path
 import numpy as np, pytest
 from PIL import Image, ImageFile
@@ -273,7 +273,7 @@ def test_npz_with_one_training_class_refused(tmp_path):
     from medfast.synthetic import synthetic_medmnist
     arrs = dict(np.load(synthetic_medmnist(tmp_path/'two.npz', n=16)))
     arrs['train_labels'] = np.zeros_like(arrs['train_labels']); np.savez(tmp_path/'one.npz', **arrs)
-    with pytest.raises(DataLayoutError, match=r'train split of .*one\.npz has labels for 1 class.*at least 2'):
+    with pytest.raises(DataLayoutError, match=r'train_labels in .*one\.npz never holds class\(es\) \[1\] of 0\.\.1'):
         medmnist_dls(tmp_path/'one.npz')
 
 def test_class_folders_under_pneumonia_task_point_to_folder_task(tmp_path):
@@ -307,3 +307,34 @@ def test_pr_curve_of_one_class_test_set_draws_no_empty_legend():
     probs = np.array([[0.8, 0.2], [0.6, 0.4], [0.3, 0.7]])
     with warnings.catch_warnings(): warnings.simplefilter('error'); ax = plot_pr(probs, np.zeros(3, int), ['NORMAL', 'PNEUMONIA']).axes[0]
     assert ax.get_legend() is None
+
+def test_cli_multiclass_with_a_class_missing_from_validation_trains(tmp_path, cli):
+    "A class of one image: in training it has none to validate on (its AUC is left out, the training goes on); elsewhere, one line says so"
+    from medfast.synthetic import synthetic_xray
+    for k, (c, n) in enumerate((('A', 12), ('B', 12), ('C', 1))):
+        (tmp_path/'d'/c).mkdir(parents=True)
+        for i in range(n): synthetic_xray(seed=100*k + i).save(tmp_path/'d'/c/f'{i}.png')
+    r = cli('train', '--task', 'folder', '--data', tmp_path/'d', '--pretrained', 'no', '--epochs', 1, '--size', 32, '--bs', 4,
+            '--quiet', '--out', tmp_path/'run', cwd=tmp_path)
+    assert 'Traceback' not in r.stderr, r.stderr[-2000:]
+    if r.returncode == 0: assert (tmp_path/'run'/'model.json').exists()
+    else: assert "No training image of class(es) 'C' (1 image(s) in all)" in _one_line(r)
+
+def test_cli_out_inside_data_refused(tmp_path, cli):
+    for c in ('A', 'B'): (tmp_path/'d'/c).mkdir(parents=True); Image.fromarray(ramp()).save(tmp_path/'d'/c/'a.png')
+    err = _one_line(cli('train', '--task', 'folder', '--data', tmp_path/'d', '--out', tmp_path/'d'/'run', cwd=tmp_path))
+    assert 'is inside --data' in err and not (tmp_path/'d'/'run').exists()
+
+@pytest.mark.skipif(not hasattr(signal, 'SIGTERM') or os.name != 'posix', reason='POSIX signals')
+def test_cli_terminated_train_leaves_no_output_folder(tmp_path):
+    "kill (SIGTERM) stops `medfast train` as Ctrl-C does: the folder it claimed, still empty, is removed"
+    import subprocess, sys
+    p = subprocess.Popen([sys.executable, '-m', 'medfast', 'train', '--n-synthetic', '400', '--epochs', '50', '--size', '32',
+                          '--out', str(tmp_path/'run')], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, 'MEDFAST_HOME': str(tmp_path/'home'), 'PYTHONUNBUFFERED': '1'})
+    for line in p.stdout:
+        if line.startswith('Outputs:'): break
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM and 'Terminated.' in err and 'Traceback' not in err, err[-2000:]
+    assert not (tmp_path/'run').exists()
