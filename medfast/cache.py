@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/cache.html.md"""
 
 # %% ../nbs/01b_cache.ipynb #c9da06ac
 from __future__ import annotations
-import json, os, shutil, tempfile
+import json, os, shutil
 from pathlib import Path
 from PIL import Image
 from fastcore.all import *
@@ -53,16 +53,10 @@ def _write_copy(src, dest, size, quality):
         try:
             with Image.open(src) as head: small, same_fmt = min(head.size) <= size, head.format == fmt
         except Exception: small = same_fmt = False               # DICOM and friends: always decode
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix='.tmp-', suffix=dest.suffix)
-        os.close(fd)
-        if small and same_fmt: shutil.copyfile(src, tmp)       # already small: copy the bytes, no re-encoding loss
-        else: _shrink(src, size).save(tmp, fmt, **(dict(quality=quality) if fmt == 'JPEG' else {}))
-        os.replace(tmp, dest)
+        if small and same_fmt: atomic_write(dest, lambda tmp: shutil.copyfile(src, tmp))   # already small: the bytes, no re-encoding loss
+        else: atomic_write(dest, lambda tmp: _shrink(src, size).save(tmp, fmt, **(dict(quality=quality) if fmt == 'JPEG' else {})))
         return None
-    except Exception as e:
-        if 'tmp' in locals() and os.path.exists(tmp): os.remove(tmp)
-        return str(e)
+    except Exception as e: return str(e)
 
 # %% ../nbs/01b_cache.ipynb #09fcb2b9
 _MANIFEST = '.medfast_manifest.json'
@@ -76,10 +70,7 @@ def _read_manifest(folder) -> dict:
     except (OSError, ValueError): return {}
 
 def _write_manifest(folder, entries:dict):
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix='.json')
-    with os.fdopen(fd, 'w') as f: json.dump(entries, f)
-    os.replace(tmp, folder/_MANIFEST)
+    atomic_write(Path(folder)/_MANIFEST, lambda tmp: tmp.write_text(json.dumps(entries)))
 
 def _check_outside(cache_dir:Path, srcs):
     "Refuse a cache folder inside a folder that holds the source images"

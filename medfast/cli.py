@@ -168,7 +168,8 @@ def _check_preds(lp, model):
 # %% ../nbs/11_cli.ipynb #dee106fb
 def synthetic_home() -> Path:
     "Where the embedded synthetic dataset is generated (`$MEDFAST_HOME` or `~/.cache/medfast`)"
-    return Path(os.environ.get('MEDFAST_HOME', '~/.cache/medfast')).expanduser()/'synthetic'
+    from medfast.env import medfast_home
+    return medfast_home()/'synthetic'
 
 def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add `--recipe`, `--ensemble N`, `--tta`, `--dihedral`, `--crop`, `--augment` and `--budget MINUTES` to `parser` (e.g. `medfast train`'s)"
@@ -513,8 +514,9 @@ def _predict_target(a, shard):
         if a.resume:
             part = _partial_csv(out)
             if not part.exists() and out.exists():
-                completed_files(out)                               # a predictions CSV (else a one-line error), cut to whole lines
+                done = completed_files(out)                        # a predictions CSV (else a one-line error), cut to whole lines
                 import shutil; shutil.copyfile(out, part)          # more files for a finished CSV: it is replaced when complete
+                return part, out, done
             if part.exists(): return part, out, completed_files(part)
             return _claim_csv(part, False), out, []
         from medfast.core import free_path

@@ -35,14 +35,13 @@ def patient_id(fname) -> str:
     return Path(name).stem
 
 # %% ../nbs/02_data.ipynb #26ba309f
-def _check_train_classes(items, groups, by_label, train):
-    "Raise if a class ended up with no training image (too few images or groups to split)"
-    tset = set(train)
-    have = {lbl for lbl, gs in by_label.items() for g in gs if groups[g][0] in tset}
-    for lbl in sorted(set(by_label) - have, key=str):
-        n = sum(len(groups[g]) for g in by_label[lbl])
-        raise DataLayoutError(f"Class {lbl!r} has only {n} image(s) in {len(by_label[lbl])} patient/group(s): a train/"
-                              f"validation split needs at least 2 groups per class. Add images of {lbl!r}.")
+def _check_train_classes(labels:list, train):
+    "Raise if a class has no training image: too few images or groups to split, or only in groups where another class is the most common"
+    if (missing := sorted(set(labels) - {labels[i] for i in train}, key=str)):
+        raise DataLayoutError(f"No training image of class(es) {', '.join(f'{c!r} ({labels.count(c)} image(s) in all)' for c in missing)}: "
+                              "a train/validation split needs at least 2 groups per class (patients, or images without a patient "
+                              "id), and a group holding several classes goes with its most common one. Add images of "
+                              f"{' and '.join(map(repr, missing))}.")
 
 def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, label_fn=None):
     "Splitter keeping each `group_fn` group on one side, stratified by `label_fn` when given"
@@ -53,9 +52,9 @@ def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, l
         if len(groups) < 2:
             raise DataLayoutError(f"Only {len(groups)} group(s) among {len(items)} items: a grouped split needs at "
                                   "least two patients/groups. Add data or pass another group_fn.")
-        by_label = defaultdict(list)
+        labels, by_label = [label_fn(o) for o in items] if label_fn else None, defaultdict(list)
         for g, idxs in groups.items():
-            lbl = Counter(label_fn(items[i]) for i in idxs).most_common(1)[0][0] if label_fn else 0
+            lbl = Counter(labels[i] for i in idxs).most_common(1)[0][0] if label_fn else 0
             by_label[lbl].append(g)
         rng, valid = np.random.default_rng(seed), []
         for lbl in sorted(by_label, key=str):
@@ -68,7 +67,7 @@ def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, l
         if not valid: valid = groups[sorted(groups, key=str)[int(rng.integers(len(groups)))]]
         valid = sorted(valid); vset = set(valid)
         train = L(i for i in range(len(items)) if i not in vset)
-        if label_fn: _check_train_classes(items, groups, by_label, train)
+        if label_fn: _check_train_classes(labels, train)
         return train, L(valid)
     return _inner
 
@@ -299,22 +298,11 @@ def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=M
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
          fast_decode=True, detail=None, crop=None, **kwargs):
     seed_everything(seed)
-    splitter = group_splitter(group_fn, valid_pct, seed, get_y if stratify else None)
-    _every_class_trained(items, get_y, splitter)
     block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), CategoryBlock), get_y=get_y,
-                      splitter=splitter,
+                      splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None),
                       item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
                       batch_tfms=ifnone(batch_tfms, xray_tfms()))
     return block.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-
-def _every_class_trained(items, get_y, splitter):
-    "Refuse a split that leaves a class with no training image (fastai's classes come from the training side)"
-    from collections import Counter
-    counts, trained = Counter(str(get_y(o)) for o in items), {str(get_y(items[i])) for i in splitter(items)[0]}
-    if (missing := sorted(set(counts) - trained)):
-        raise DataLayoutError(f"No training image of class(es) {', '.join(f'{c!r} ({counts[c]} image(s) in all)' for c in missing)}: "
-                              "a class needs images on the training side of the split, and a few more to validate on. Add "
-                              "images of it, or remove its folder.")
 
 def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, group_fn=patient_id,
                item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, fast_decode:bool=True,

@@ -9,9 +9,10 @@ from __future__ import annotations
 import gzip, hashlib, lzma, os, shutil, tarfile, zipfile, zlib
 from pathlib import Path
 from .core import MedfastError, file_lock, make_folder
+from .env import medfast_home
 
 # %% auto #0
-__all__ = ['DATASETS', 'DownloadError', 'medfast_home', 'file_md5', 'download_dataset', 'dataset_table']
+__all__ = ['DATASETS', 'DownloadError', 'file_md5', 'download_dataset', 'dataset_table']
 
 # %% ../nbs/02c_datasets.ipynb #c751df0c
 _ZENODO = 'https://zenodo.org/records/10519652/files/{}.npz?download=1'
@@ -37,10 +38,6 @@ DATASETS = {
 # %% ../nbs/02c_datasets.ipynb #6bea4a8a
 class DownloadError(MedfastError):
     "A dataset could not be downloaded or did not match its checksum"
-
-def medfast_home() -> Path:
-    "medfast's cache folder: `$MEDFAST_HOME` or `~/.cache/medfast`"
-    return Path(os.environ.get('MEDFAST_HOME') or '~/.cache/medfast').expanduser()
 
 def file_md5(path, block:int=2**20) -> str:
     "Full-file MD5 (hex), read in blocks"

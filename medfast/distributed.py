@@ -227,7 +227,9 @@ def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
     if missing: raise MissingPathError(_missing_shards(out, n, missing))
     dest = Path(ifnone(dest, out))
     if dest.exists() and not overwrite: raise FileExistsError(f"{dest} exists; pass overwrite=True (--overwrite) to replace it.")
-    heads = [p.read_bytes().split(b'\n', 1)[0].rstrip(b'\r') for p in parts]
+    heads = []
+    for p in parts:
+        with open(p, 'rb') as f: heads.append(f.readline().rstrip(b'\r\n'))     # the header only: the rows are read once, below
     if (odd := next((k for k, h in enumerate(heads) if h != heads[0]), None)) is not None:
         raise MedfastError(f"{parts[odd]} has other columns than {parts[0]} (another model's classes?), so the shards cannot be "
                            "joined: predict that shard again with the same model (--shard I/N --overwrite).")

@@ -10,15 +10,19 @@ import os, sys, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['data_root', 'real_data', 'show_figures_inline', 'quiet_upstream_warnings', 'progress_mode']
+__all__ = ['medfast_home', 'data_root', 'real_data', 'show_figures_inline', 'quiet_upstream_warnings', 'progress_mode']
 
 # %% ../nbs/00b_env.ipynb #6b7392eb
+def medfast_home() -> Path:
+    "medfast's cache folder (downloads, the synthetic set): `$MEDFAST_HOME` or `~/.cache/medfast`"
+    return Path(os.environ.get('MEDFAST_HOME') or '~/.cache/medfast').expanduser()
+
 def data_root() -> Path:
     "The folder real datasets are read from: `$MEDFAST_DATA`, else `../shared/data` beside the repository, else the download cache"
     if os.environ.get('MEDFAST_DATA'): return Path(os.environ['MEDFAST_DATA']).expanduser()
     beside_repo = Path(__file__).resolve().parent.parent.parent/'shared'/'data'
     if beside_repo.is_dir(): return beside_repo
-    return Path(os.environ.get('MEDFAST_HOME') or '~/.cache/medfast').expanduser()/'data'
+    return medfast_home()/'data'
 
 # %% ../nbs/00b_env.ipynb #f9e6dd53
 def real_data(*names:str, how:str='') -> Path|None:
