@@ -21,8 +21,9 @@ __all__ = ['default_cache_dir', 'cached_path', 'cached_folder', 'cache_images', 
 _KEEP_FORMAT = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}
 
 def default_cache_dir() -> Path:
-    "Root of medfast's resized-image cache: `$MEDFAST_CACHE` or `~/.cache/medfast/resized`"
-    return Path(os.environ.get('MEDFAST_CACHE') or Path.home()/'.cache'/'medfast'/'resized').expanduser()
+    "Root of medfast's resized-image cache: `$MEDFAST_CACHE`, else `resized` in `medfast_home()` (`$MEDFAST_HOME` or `~/.cache/medfast`)"
+    from medfast.env import medfast_home
+    return Path(os.environ.get('MEDFAST_CACHE') or medfast_home()/'resized').expanduser()
 
 def cached_path(src, size:int, cache_dir=None) -> Path:
     "Where the `size`-px copy of `src` lives: `<cache_dir>/<size>/<absolute path of src>`"

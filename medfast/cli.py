@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #52350413
 from __future__ import annotations
-import argparse, importlib.util, json, math, os, sys
+import argparse, contextlib, importlib.util, json, math, os, sys
 from pathlib import Path
 
 # %% auto #0
@@ -153,7 +153,7 @@ def _parent_not_file(out:Path):
     if (f := next((d for d in out.parents if d.exists()), None)) is not None and not f.is_dir():
         _fail(f"--out {out}: {f} is a file, not a folder; choose another place to write.")
 
-def _check_trained(learn):
+def _stop_if_diverged(learn):
     "After training: stop with a clear message if it diverged, before anything is evaluated or written"
     if getattr(learn, 'diverged', False): _fail("training diverged (the loss became NaN/inf or exploded), so nothing was "
                                                 "evaluated or saved. Try a lower --lr (e.g. --lr 1e-3), or a smaller --bs.")
@@ -226,13 +226,13 @@ def _train_parser():
                         "MedMNIST .npz files and the recipes, which train from scratch")
     p.add_argument('--balance', choices=['none', 'weights', 'sampler'], default='none', action=_Typed,
                    help="class imbalance: weighted loss or balanced batches (default none; a recipe's own: balanced batches)")
-    p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set")
-    p.add_argument('--out', default='runs/train', help="output folder (a new sibling if it holds results)")
+    p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
+    p.add_argument('--out', default='runs/train', help="output folder (default runs/train; a new sibling, train-2, ..., if it holds results)")
     p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
     p.add_argument('--cache', nargs='?', const='', default=None, metavar='DIR',
                    help="train from resized copies of --data's images, made once and reused while the originals are "
-                        "unchanged (large JPEGs: 30x faster to read); DIR defaults to $MEDFAST_CACHE or ~/.cache/medfast/resized")
+                        "unchanged (large JPEGs: 30x faster to read); DIR defaults to $MEDFAST_CACHE, else resized/ in $MEDFAST_HOME or ~/.cache/medfast")
     p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
     p.add_argument('--precision', choices=['auto', 'bf16', 'fp32'], default='auto', help="training precision on a CPU: auto = "
                    "bfloat16 autocast where this machine measures it faster (a busy machine can measure differently from "
@@ -339,7 +339,7 @@ def _train(a) -> int:
             if a.quiet:
                 with learn.no_logging(): train(learn, a.epochs, a.lr)
             else: train(learn, a.epochs, a.lr)
-    _check_trained(learn)
+    _stop_if_diverged(learn)
     test_path = dls.test_path
     grouping = 'the official train/val arrays' if npz else split_grouping([*dls.train_ds.items, *dls.valid_ds.items])
     print(f"Split ({grouping}): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
@@ -383,15 +383,15 @@ def _evaluate_parser():
     p = _model_parser('medfast evaluate', "saved model: model.json (+ model.pth), a fastai .pkl, or the folder holding it",
                       "Evaluate a saved model on a labelled test folder: metrics with 95% bootstrap CIs, plots, run record.")
     p.add_argument('test', help="labelled test folder (one sub-folder per class, any case) or a Kermany root with test/")
-    p.add_argument('--out', default='runs/evaluate', help="output folder; a new sibling (evaluate-2, ...) if it holds results")
+    p.add_argument('--out', default='runs/evaluate', help="output folder (default runs/evaluate; a new sibling, evaluate-2, ..., if it holds results)")
     p.add_argument('--tta', action='store_true', help="test-time augmentation (average over augmented copies)")
     p.add_argument('--threshold', type=float, default=None,
                    help="binary tasks: predict the positive (second) class when its probability >= this "
                         "(default: the threshold saved in the model, else argmax)")
-    p.add_argument('--n-boot', type=int, default=1000, help="bootstrap resamples for the 95%% CIs (0: none)")
-    p.add_argument('--seed', type=int, default=42, help="seed of the bootstrap and of TTA augmentation")
-    p.add_argument('--top-losses', type=int, default=16, help="images in the top-losses grid (0: skip it)")
-    p.add_argument('--bs', type=int, default=None, help="batch size for prediction")
+    p.add_argument('--n-boot', type=int, default=1000, help="bootstrap resamples for the 95%% CIs (default 1000; 0: none)")
+    p.add_argument('--seed', type=int, default=42, help="seed of the bootstrap and of TTA augmentation (default 42)")
+    p.add_argument('--top-losses', type=int, default=16, help="images in the top-losses grid (default 16; 0: skip it)")
+    p.add_argument('--bs', type=int, default=None, help="batch size for prediction (default: the model's validation batch size)")
     p.add_argument('--device', default=None, help="cpu, cuda, cuda:1... (default: GPU if available)")
     p.add_argument('--quiet', action='store_true', help="no progress bars")
     return p
@@ -581,7 +581,8 @@ def _predict_parser():
                    "OUT.shard-I-of-N.csv (default under accelerate launch/torchrun: RANK/WORLD_SIZE, merged by rank 0)")
     p.add_argument('--resume', action='store_true', help="continue a killed run: skip the files already in its CSV")
     p.add_argument('--merge', action='store_true', help="'medfast predict --merge --out OUT.csv': join the finished "
-                   "shard CSVs of OUT.csv into it, in the original file order (no model or paths needed)")
+                   "shard CSVs of OUT.csv into it, in the original file order (no model or paths needed; --shards N gives "
+                   "their number where the file names cannot: see 'medfast predict --merge --help')")
     return p
 
 def predict_main(argv=None) -> int:
@@ -589,13 +590,27 @@ def predict_main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else [str(o) for o in argv]
     if '--merge' in argv: return _merge_main(argv)
     a = _predict_parser().parse_args(argv); _check_predict_args(a)
+    shard = _shard_of(a)
+    with _sole_writer(a.out, shard): return _predict(a, shard)
+
+@contextlib.contextmanager
+def _sole_writer(out, shard):
+    "Hold a lock standing for `out` (and `shard`) while a run writes it: a second run given the same --out stops at once, even with --overwrite or --resume"
+    from medfast.core import file_lock, lock_path, MedfastError
+    lock = file_lock(lock_path(out, 'predict-' + ('' if shard is None else '{}-of-{}-'.format(*shard))), timeout=0)
+    try: lock.__enter__()
+    except MedfastError: _fail(f"--out {out}: another medfast predict is writing it right now; wait for it to finish, or choose another --out.")
+    try: yield
+    finally: lock.__exit__(None, None, None)
+
+def _predict(a, shard) -> int:
+    "The work of `predict_main` once its output is this run's alone"
     from medfast.env import progress_mode
     mode = progress_mode(a.quiet); bars = mode == 'bars'
     from collections import Counter
     import pandas as pd
     from medfast.core import csv_safe, csv_escape
     from medfast.inference import load, iter_predictions, _spec_of
-    shard = _shard_of(a)
     part, final, done = _predict_target(a, shard)
     if done is None:
         print(f"{final} is already complete.")

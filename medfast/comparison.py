@@ -25,11 +25,17 @@ def _arch_label(arch) -> str:
     if isinstance(arch, str): return arch
     return getattr(arch, 'name', None) or getattr(arch, '__name__', None) or type(arch).__name__
 
-def _make_dls(dls_factory, seed):
-    "DataLoaders for one run: a fresh call of the factory, or the given DataLoaders with shuffling reset to `seed`"
+def _batch_tfms(dls) -> list:
+    "The batch transforms of each loader of `dls`, as they are now"
+    return [L(dl.after_batch.fs) for dl in dls.loaders]
+
+def _make_dls(dls_factory, seed, batch_tfms=None):
+    "DataLoaders for one run: a fresh call of the factory, or the given DataLoaders with shuffling reset to `seed` and `batch_tfms` put back"
     seed_everything(seed)
     if isinstance(dls_factory, DataLoaders):
-        for i, dl in enumerate(dls_factory.loaders): dl.rng = random.Random(seed + i)
+        for i, dl in enumerate(dls_factory.loaders):
+            dl.rng = random.Random(seed + i)
+            if batch_tfms is not None: dl.after_batch.fs = L(batch_tfms[i])   # a learner adds its own Normalize: not the last network's
         return dls_factory
     if not callable(dls_factory): raise TypeError("dls_factory must be DataLoaders or a function returning them.")
     takes_seed = 'seed' in inspect.signature(dls_factory).parameters
@@ -124,13 +130,14 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
     if learner_fn is None and dls_factory is None: raise TypeError("compare needs dls_factory (DataLoaders or a function making them), or learner_fn.")
     first_dls = None
     if learner_fn is None:                   # every name and size checked before anything trains
-        first_dls = _make_dls(dls_factory, seed); _check_archs(archs, first_dls)
+        given = _batch_tfms(dls_factory) if isinstance(dls_factory, DataLoaders) else None
+        first_dls = _make_dls(dls_factory, seed, given); _check_archs(archs, first_dls)
     rows, hists, tests, learners = [], [], [], {}
     if out is not None: out = free_path(out); out.mkdir(parents=True, exist_ok=True)
     for i, (name, arch) in enumerate(archs.items()):
         print(f"[{i+1}/{len(archs)}] {name}: training...", flush=True)
         if learner_fn is None:
-            run_dls = first_dls if i == 0 else _make_dls(dls_factory, seed)
+            run_dls = first_dls if i == 0 else _make_dls(dls_factory, seed, given)
             learn = medfast_learner(run_dls, arch, pretrained=pretrained, seed=seed, **learner_kwargs)
         else: learn = learner_fn(name, arch, seed)
         dls = learn.dls

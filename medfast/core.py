@@ -17,7 +17,7 @@ __all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'MedfastError', 'DataLayoutErro
            'check_whole', 'check_number', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model',
            'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock',
            'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe',
-           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'Timer', 'nbdev_test_setup']
+           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -376,13 +376,14 @@ def read_csv_safe(path, **kwargs):
 
 # %% ../nbs/00_core.ipynb #ea855624
 def to_jsonable(o):
-    "Plain-JSON version of `o` (tensors, arrays, numpy scalars, paths and nested containers)"
+    "Plain-JSON version of `o` (tensors, arrays, numpy scalars, paths and nested containers); NaN and infinities become null"
     if isinstance(o, dict): return {str(k): to_jsonable(v) for k,v in o.items()}
     if isinstance(o, (list, tuple, set, L)): return [to_jsonable(v) for v in o]
     if hasattr(o, 'detach') and hasattr(o, 'cpu'): o = o.detach().cpu().numpy()   # a tensor, without importing torch
-    if isinstance(o, np.ndarray): return o.tolist()
-    if isinstance(o, np.generic): return o.item()
+    if isinstance(o, np.ndarray): return to_jsonable(o.tolist())
+    if isinstance(o, np.generic): return to_jsonable(o.item())
     if isinstance(o, Path): return str(o)
+    if isinstance(o, float) and not np.isfinite(o): return None      # JSON has no NaN: an undefined AUC is null
     if isinstance(o, (str, int, float, bool)) or o is None: return o
     return repr(o)
 
@@ -390,8 +391,16 @@ def save_json(obj, path, overwrite:bool=False) -> Path:
     "Write `obj` as indented JSON to `path`; never replaces an existing file unless `overwrite`"
     p = Path(path)
     if p.exists() and not overwrite: raise FileExistsError(f"{p} exists; pass overwrite=True to replace it.")
-    text = json.dumps(to_jsonable(obj), indent=2)
+    text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
     return atomic_write(p, lambda tmp: tmp.write_text(text), overwrite=overwrite)
+
+# %% ../nbs/00_core.ipynb #b22da047
+def file_digest(path, algo:str='sha256', block:int=1 << 20) -> str:
+    "Hex digest (`algo`: any `hashlib` name) of the file at `path`, read in blocks of `block` bytes"
+    h = hashlib.new(algo)
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(block), b''): h.update(chunk)
+    return h.hexdigest()
 
 # %% ../nbs/00_core.ipynb #f66be0dd
 class Timer:

@@ -27,12 +27,12 @@ __all__ = ['SPLIT_NAMES', 'patient_id', 'group_splitter', 'split_grouping', 'ref
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
 
 def patient_id(fname) -> str:
-    "Patient key from a Kermany-style file name; the file stem when no pattern matches"
+    "Patient key from a Kermany-style file name; the file's own path without its extension when no pattern matches"
     name = Path(fname).name
     for r in _patient_res:
         m = r.match(name)
         if m: return m.group(1)
-    return Path(name).stem
+    return str(Path(fname).with_suffix(''))
 
 # %% ../nbs/02_data.ipynb #26ba309f
 def _check_train_classes(labels:list, train):
@@ -62,7 +62,8 @@ def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, l
             rng.shuffle(gs)
             target, n = valid_pct*sum(len(groups[g]) for g in gs), 0
             for g in gs[:-1] if len(gs) > 1 else []:   # always leave one group of each label in train
-                if n >= target or n + len(groups[g])/2 > target: break
+                if n >= target: break
+                if n + len(groups[g])/2 > target: continue    # this group would overshoot: a smaller one may still fit
                 valid += groups[g]; n += len(groups[g])
         if not valid: valid = groups[sorted(groups, key=str)[int(rng.integers(len(groups)))]]
         valid = sorted(valid); vset = set(valid)
@@ -391,12 +392,6 @@ def labelled_dl(dls, src, bs:int|None=None, **kwargs):
     return dls.test_dl(items, with_labels=True, rm_type_tfms=0, bs=ifnone(bs, dls.bs), **kwargs)
 
 # %% ../nbs/02_data.ipynb #0b817d02
-def _sha256_file(p) -> str:
-    h = hashlib.sha256()
-    with open(p, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
-    return h.hexdigest()
-
 def _identical(sides:dict) -> dict:
     "`{digest: {side: [files]}}` for byte-identical files present on more than one side"
     by_size = defaultdict(lambda: defaultdict(list))
@@ -406,7 +401,7 @@ def _identical(sides:dict) -> dict:
     for size, where in by_size.items():
         if len(where) < 2: continue
         for side, files in where.items():
-            for f in files: out[_sha256_file(f)][side].append(f)
+            for f in files: out[file_digest(f)][side].append(f)
     return {k: v for k, v in out.items() if len(v) > 1}
 
 def split_leaks(sides:dict, group_fn=patient_id, check_bytes:bool=True) -> pd.DataFrame:

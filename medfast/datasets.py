@@ -8,7 +8,7 @@ Docs: https://medfast.github.io/medfast/datasets.html.md"""
 from __future__ import annotations
 import gzip, hashlib, lzma, os, shutil, tarfile, zipfile, zlib
 from pathlib import Path
-from .core import MedfastError, file_lock, make_folder
+from .core import MedfastError, file_lock, make_folder, file_digest
 from .env import medfast_home
 
 # %% auto #0
@@ -40,20 +40,20 @@ class DownloadError(MedfastError):
     "A dataset could not be downloaded or did not match its checksum"
 
 def file_md5(path, block:int=2**20) -> str:
-    "Full-file MD5 (hex), read in blocks"
-    h = hashlib.md5()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(block), b''): h.update(chunk)
-    return h.hexdigest()
+    "Full-file MD5 (hex), read in blocks: the checksum dataset sites publish"
+    return file_digest(path, 'md5', block)
 
 # %% ../nbs/02c_datasets.ipynb #3d374372
 _BROKEN = (tarfile.TarError, shutil.ReadError, zipfile.BadZipFile, gzip.BadGzipFile, lzma.LZMAError, zlib.error, EOFError)
 
 def _unpack(archive, dest):
     "Extract `archive` into `dest`, refusing members that would land outside it (tar 'data' filter)"
+    import platform
+    if not hasattr(tarfile, 'data_filter'):                                # filters came with Python 3.10.12, 3.11.4 and 3.12
+        raise DownloadError(f"This Python ({platform.python_version()}) cannot extract {archive.name} safely (it has no tar "
+                            f"extraction filters). Upgrade Python, or extract {archive} into {dest} by hand.")
     try:
-        try: shutil.unpack_archive(str(archive), str(dest), filter='data')
-        except TypeError: shutil.unpack_archive(str(archive), str(dest))   # Python without extraction filters
+        shutil.unpack_archive(str(archive), str(dest), filter='data')
     except _BROKEN as e:                                                   # damaged or hostile: set it aside
         bad = archive.with_name(archive.name + '.bad'); os.replace(archive, bad)
         raise DownloadError(f"{archive.name} is damaged or unsafe and was not extracted ({type(e).__name__}: {e}); "

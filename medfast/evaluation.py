@@ -15,7 +15,7 @@ from .core import *
 from .images import DecodeImage
 from .data import labelled_dl, test_items
 from .medmnist import held_out_dl
-from .metrics import _np, as_targets, choose_threshold, metrics_table
+from .metrics import _np, _case_losses, as_targets, choose_threshold, metrics_table
 
 # %% auto #0
 __all__ = ['LabelledPreds', 'labelled_items', 'image_dl', 'get_preds_labelled', 'saved_threshold', 'evaluate', 'study_results',
@@ -34,8 +34,8 @@ class LabelledPreds(NamedTuple):
         return self.probs.argmax(1)
     @property
     def losses(self) -> np.ndarray:
-        "Per-case cross-entropy −log P(target)"
-        return -np.log(np.clip(self.probs[np.arange(len(self.targets)), self.targets], 1e-12, None))
+        "Per-case cross-entropy −log P(target), floored as `medfast.metrics.log_loss` floors it (their mean is the log loss)"
+        return _case_losses(self.probs, self.targets, 'log')
     def __repr__(self): return f"LabelledPreds(n={len(self.targets)}, classes={self.classes})"
 
 def _vocab(learn): return [str(o) for o in learn.dls.vocab]

@@ -148,12 +148,6 @@ def _check_rebuild(spec, model):
                              "or use format='pickle'.")
 
 # %% ../nbs/09_inference.ipynb #fc7ffcfa
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-    return h.hexdigest()
-
 def _versions() -> dict:
     import fastai, torchvision, PIL
     from medfast import __version__
@@ -521,7 +515,10 @@ def expand_paths(items, recurse:bool=True):
 
 def _expand(items, recurse:bool=True):
     "`(file, error)` for everything under `items`, repeats included"
-    for it in ([items] if isinstance(items, (str, os.PathLike)) else items):
+    for i, it in enumerate([items] if isinstance(items, (str, os.PathLike)) else items):
+        if not isinstance(it, (str, os.PathLike)):
+            raise TypeError(f"Item {i} of the list is a {type(it).__name__}: a list holds paths of files and folders. For images in "
+                            "memory, predict one at a time: [predict(model, im) for im in images].")
         p = Path(it).expanduser()
         if not p.exists():
             try: check_path(p, 'image')

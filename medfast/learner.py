@@ -96,7 +96,8 @@ class KeepBestEpoch(TrackerCallback):
     order = TrackerCallback.order + 1
     def __init__(self, monitor='valid_loss', comp=None, min_delta=0.):
         super().__init__(monitor, comp, min_delta, reset_on_fit=True); self.fitting = False
-    def before_fit(self): pass                              # `get_preds`/`tta` also send before_fit: wait for training
+    def before_fit(self):                                   # `get_preds`/`tta`/`lr_find` also send before_fit: wait for training
+        if not (hasattr(self, 'gather_preds') or hasattr(self, 'lr_finder')): self.fitting = False   # a new fit, even after an interrupted one
     def before_train(self):
         if self.fitting: return
         super().before_fit(); self.fitting, self.state, self.kept = True, None, None
@@ -221,6 +222,9 @@ def _step_speedup(net, x, reps:int) -> float:
 
 def measure_bf16_speedup(size:int=64, bs:int=16, ch:int=64, reps:int=3) -> float:
     "fp32 / bf16-autocast time of a few training steps of a small conv network on this CPU (> 1: bfloat16 is faster)"
+    with torch.random.fork_rng(devices=[]): return _small_net_speedup(size, bs, ch, reps)   # the session's random state is left as it was
+
+def _small_net_speedup(size, bs, ch, reps):
     net = nn.Sequential(nn.Conv2d(3, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
                         nn.Conv2d(ch, ch, 3, padding=1), nn.BatchNorm2d(ch), nn.ReLU(),
                         nn.Conv2d(ch, 2*ch, 3, stride=2, padding=1), nn.ReLU(),
@@ -231,7 +235,8 @@ def measure_bf16_speedup(size:int=64, bs:int=16, ch:int=64, reps:int=3) -> float
 def measure_model_bf16_speedup(model, xb, max_bs:int=32, reps:int=3) -> float:
     "fp32 / bf16-autocast time of training steps of a copy of `model` on up to `max_bs` items of batch `xb` (> 1: bfloat16 is faster)"
     net = deepcopy(getattr(model, 'module', model)).train()   # a copy: weights, BatchNorm statistics and gradients stay as they are
-    return _step_speedup(net, xb[:max_bs].detach().as_subclass(torch.Tensor), reps)
+    with torch.random.fork_rng(devices=[]):                  # and the random state (dropout draws from it): a measured run trains as a forced one
+        return _step_speedup(net, xb[:max_bs].detach().as_subclass(torch.Tensor), reps)
 
 def _bf16_env() -> bool|None:
     "`MEDFAST_BF16` as a yes/no, or None when it is unset"

@@ -176,6 +176,9 @@ def _append_rows(info, npz, split) -> range:
     if x.shape[1:] != old_x.shape[1:] or y.shape[1] != old_y.shape[1]:
         raise DataLayoutError(f"{npz} {split} images/labels {tuple(x.shape[1:])}/{y.shape[1]} do not match "
                               f"the training file's {tuple(old_x.shape[1:])}/{old_y.shape[1]}.")
+    if not info['multi_label'] and len(y) and int(y.max()) >= len(info['classes']):
+        raise DataLayoutError(f"{npz} {split} labels go up to {int(y.max())}, but the model knows {len(info['classes'])} classes "
+                              f"({', '.join(map(str, info['classes']))}): not the same task. Score it with a model trained on such a file.")
     for g, new in zip(getters, (x, y)): g.rows = torch.cat([g.rows, new])
     added[key] = range(len(old_x), len(old_x) + len(x))
     return added[key]

@@ -374,9 +374,10 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
 
 # %% ../nbs/05_metrics.ipynb #7f3e1a24
 def metric_text(results:pd.DataFrame, metric:str='accuracy', cls:str='all', digits:int=3) -> str:
-    "One metric of an `evaluate` table as text: 'value (95% CI low–high)'"
+    "One metric of an `evaluate` table as text: 'value (95% CI low–high)', at the table's own interval"
     row = results[(results.metric == metric) & (results['class'] == cls)]
     if row.empty: raise KeyError(f"No {metric!r} for class {cls!r}; the table has {sorted(set(results.metric))}.")
     r = row.iloc[0]
-    ci = '' if pd.isna(r.ci_low) else f" (95% CI {r.ci_low:.{digits}f}–{r.ci_high:.{digits}f})"
+    level = results.attrs.get('ci', .95)
+    ci = '' if pd.isna(r.ci_low) else f" ({level*100:g}% CI {r.ci_low:.{digits}f}–{r.ci_high:.{digits}f})"
     return f"{r.value:.{digits}f}{ci}"

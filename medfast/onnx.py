@@ -6,16 +6,16 @@ Docs: https://medfast.github.io/medfast/onnx.html.md"""
 
 # %% ../nbs/09b_onnx.ipynb #453cd614
 from __future__ import annotations
-import datetime, importlib, json, logging, os, random, tempfile, warnings
+import datetime, hashlib, importlib, json, logging, os, random, tempfile, warnings
 from pathlib import Path
 import numpy as np, torch
 from torch import nn
 from fastcore.all import *
 from fastai.learner import Learner
 from .core import *
-from .inference import (load, inference_spec, inference_learner, predict, _sha256, _versions, _refuse_existing,
+from .inference import (load, inference_spec, inference_learner, predict, _versions, _refuse_existing,
                                _model_stem, _with_ext, _read_regular, _check_spec, _bad, _is_int, _is_num, _first_line,
-                               spec_sha256, MAX_SPEC_BYTES, expand_paths, _Prep, _decode, _label)
+                               spec_sha256, MAX_SPEC_BYTES, MAX_WEIGHTS_BYTES, expand_paths, _Prep, _decode, _label)
 from .models import ARCHS
 
 # %% auto #0
@@ -172,7 +172,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
         atomic_write(onnx_file, write_onnx, overwrite)   # unique temporary name, then rename: never a half-written file, never one made meanwhile replaced
     finally: model.to(device).train(was)
     spec.update(format='medfast-onnx', onnx_format_version=_onnx_format(spec['image']['resize']), onnx=onnx_file.name,
-                onnx_sha256=_sha256(onnx_file), opset=opset, input=_contract(spec),
+                onnx_sha256=file_digest(onnx_file), opset=opset, input=_contract(spec),
                 output=dict(name='logits', activation=spec.get('activation', 'softmax'), classes=spec['classes'],
                             threshold=spec.get('threshold')),
                 versions=_versions(), created=datetime.datetime.now().isoformat(timespec='seconds'))
@@ -181,7 +181,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
         from safetensors.torch import save_file
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         atomic_write(st, lambda tmp: save_file(weights, str(tmp)), overwrite)
-        spec.update(safetensors=st.name, safetensors_sha256=_sha256(st))
+        spec.update(safetensors=st.name, safetensors_sha256=file_digest(st))
     spec['spec_sha256'] = spec_sha256(spec)           # load_onnx refuses a description edited after export
     return save_json(spec, js, overwrite=overwrite)
 
@@ -197,12 +197,12 @@ class OrtModel(nn.Module):
         return torch.from_numpy(self.session.run(None, {self.input_name: a})[0])
 
 def ort_session(onnx_file, threads:int|None=None):
-    "An onnxruntime CPU session for `onnx_file` with full graph optimisation and `threads` (default: torch's)"
+    "An onnxruntime CPU session for `onnx_file` (a path, or the network's bytes) with full graph optimisation and `threads` (default: torch's)"
     ort = _need('onnxruntime')
     so = ort.SessionOptions()
     so.intra_op_num_threads = ifnone(threads, torch.get_num_threads())
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(onnx_file), so, providers=['CPUExecutionProvider'])
+    return ort.InferenceSession(onnx_file if isinstance(onnx_file, bytes) else str(onnx_file), so, providers=['CPUExecutionProvider'])
 
 def _check_onnx_spec(js, spec:dict):
     "A clear error for a field of ONNX description `spec` that is missing, of the wrong type, out of range, or edited after export"
@@ -238,9 +238,10 @@ def load_onnx(path, threads:int|None=None) -> Learner:
         raise ModelMismatchError(f"{js} is not a medfast ONNX description (no \"format\": \"medfast-onnx\"); export with export_onnx.")
     _check_onnx_spec(js, spec)
     onnx_file = check_path(js.parent/spec['onnx'], f"ONNX file named in {js}", is_dir=False)
-    if _sha256(onnx_file) != spec.get('onnx_sha256'):
+    network = _read_regular(onnx_file, MAX_WEIGHTS_BYTES, f"ONNX file named in {js}", follow=False)   # read once: checked is what runs
+    if hashlib.sha256(network).hexdigest() != spec.get('onnx_sha256'):
         raise ModelMismatchError(f"{onnx_file} is not the network {js} describes (SHA-256 differs); copy the .onnx and .onnx.json together.")
-    session = ort_session(onnx_file, threads)
+    session = ort_session(network, threads)
     _check_session(js, spec, session)
     learn = inference_learner(spec, None, 'cpu')
     learn.model = OrtModel(session)

@@ -182,7 +182,7 @@ class Recipe:
                  label_smoothing:float=0.1, balance:float=1.0, augment:dict|str|None=None, n_models:int=1, tta:bool=False,
                  threshold:str|float|None='binormal', monitor:str|None='auto', pretrained:bool=False, seed:int=42,
                  budget:float|None=None, bf16:bool|None=None, detail:int|None=None, dihedral:bool=False, crop:float|None=None,
-                 fallback_arch:str|None='xresnet18_half', min_share:float=2/3, min_steps:int|None=16):
+                 fallback_arch:str|None='xresnet18_half', min_share:float=2/3, min_steps:int|None=16, max_epochs:int|None=None):
         store_attr()
         if crop is not None: self.crop = check_crop(crop)
         self._check_numbers()
@@ -198,6 +198,7 @@ class Recipe:
         if self.size is not None: check_size(self.size)
         if self.detail is not None: check_size(self.detail, 'detail')
         if self.min_steps is not None: check_whole('min_steps', self.min_steps)
+        if self.max_epochs is not None: check_whole('max_epochs', self.max_epochs)
         check_number('lr', self.lr); check_number('label_smoothing', self.label_smoothing, 0., 1., lo_ok=True)
         if self.wd is not None: check_number('wd', self.wd, lo_ok=True)
         if not isinstance(self.balance, bool): check_number('balance', self.balance, lo_ok=True)   # 1.0: balanced batches, 0: the data's own mix
@@ -207,7 +208,7 @@ class Recipe:
         return augment_tfms(self.augment)
     def __repr__(self): return f"Recipe({', '.join(f'{k}={v!r}' for k, v in self.dict().items())})"
     def dict(self) -> dict: return {k: getattr(self, k) for k in ('arch', 'size', 'epochs', 'lr', 'wd', 'bs', 'label_smoothing',
-                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop', 'fallback_arch', 'min_share', 'min_steps')}
+                                    'balance', 'augment', 'n_models', 'tta', 'threshold', 'monitor', 'pretrained', 'seed', 'budget', 'bf16', 'detail', 'dihedral', 'crop', 'fallback_arch', 'min_share', 'min_steps', 'max_epochs')}
 
 @delegates(Recipe)
 def small_image_recipe(**kwargs) -> Recipe:
@@ -238,7 +239,7 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
     size, seed = ifnone(size, recipe.size), ifnone(seed, recipe.seed)
     if is_medmnist(data):
         if recipe.crop is not None:                      # e.g. --recipe cells on BloodMNIST: its arrays are cut to the cell already
-            warnings.warn(f"crop applies to image files; the arrays of {Path(data).name} are used whole."); recipe.crop = None
+            warnings.warn(f"crop applies to image files; the arrays of {Path(data).name} are used whole.")
         return medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
     size = ifnone(size, 64)
     aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
@@ -329,6 +330,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
     size, started = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained)), time.perf_counter()
     def left(): return max(recipe.budget - (time.perf_counter() - started) / 60, recipe.budget / 10)   # minutes the measuring left
     dls = _fit_batches(recipe, make_dls, make_dls(size), size, verbose)
+    if recipe.crop is not None and medmnist_source(dls) is not None: recipe.crop = None   # arrays are used whole
     est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
     size_cap = size
     if not recipe.budget:
@@ -343,7 +345,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
             if verbose and n < recipe.n_models:
                 print(f"{recipe.n_models} models of {recipe.epochs} epoch(s) each do not fit {recipe.budget:g} min: training {n}")
             recipe.n_models = n
-        cap = max(BUDGET_EPOCHS, recipe.epochs)          # a budget may lengthen a short recipe up to 30 epochs
+        cap = ifnone(recipe.max_epochs, max(BUDGET_EPOCHS, recipe.epochs))   # a budget may lengthen a short recipe up to 30 epochs, unless capped
         plan = plan_budget(left(), est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size_cap, max_epochs=cap)
         if plan['size'] != size:
             dls = make_dls(plan['size'])
@@ -368,6 +370,14 @@ def _last_metric(learn):
 
 def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, size_given:bool|None=None, models_given:bool=False) -> Learner:
     "Train `recipe` (on DataLoaders, or `make_dls(size)`), keep the last (or best) epochs, ensemble the seeds, choose the val threshold"
+    asked = dict(vars(recipe))          # planning updates `recipe` (which `make_dls` reads); yours is put back afterwards, to use again
+    try: learn = _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given)
+    finally: planned = copy(recipe); vars(recipe).update(asked)
+    learn.recipe = planned              # the recipe as planned and trained
+    return learn
+
+def _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given) -> Learner:
+    "`fit_recipe`'s work, on `recipe` itself: planned (updated in place), trained, ensembled, its threshold chosen"
     make = dls_or_make if callable(dls_or_make) and not isinstance(dls_or_make, DataLoaders) else (lambda size: dls_or_make)
     dls, plan = plan_recipe(recipe, make, size_given=ifnone(size_given, not callable(dls_or_make) or isinstance(dls_or_make, DataLoaders)),
                             models_given=models_given, verbose=verbose)
@@ -461,6 +471,7 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     else: r = RECIPES[name](**given, pretrained=pretrained, **(dict(fallback_arch=None) if 'arch' in given else {}))   # a network you chose is kept
     r.budget = args.budget
     if 'bs' in given: r.min_steps = None                # a batch size you typed is kept
+    if 'epochs' in given and r.budget: r.max_epochs = given['epochs']   # --epochs with --budget: the most it may plan
     if 'balance' in typed: r.balance = sampler         # typed: it holds for a recipe too
     if getattr(args, 'ensemble', None) is not None: r.n_models = args.ensemble     # else the recipe's own
     if getattr(args, 'tta', None) is not None: r.tta = args.tta

@@ -385,7 +385,7 @@ STUDY_CROP_ACC = {90: 84.272, 95: 87.056, 100: 85.160, 128: 86.486}   # Tabla 3.
 def crop_size_sweep(src, clicks, sizes=(90, 95, 100, 128), epochs:int=5, lr:float|None=None, arch='simple_vgg16',
                     pretrained:bool=False, input_size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:float=0.1,
                     seed:int=42, radius:float=35., pad_mode:str='reflect', border:str='pad', dest=None, **kwargs) -> pd.DataFrame:
-    "Train a live/dead classifier per crop size and tabulate validation accuracy beside the study's"
+    "Train a live/dead classifier per crop size and tabulate validation accuracy beside the study's; crops go to `dest` (default: a new temporary folder, kept and named in the `crops` column)"
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks)
     dest = Path(dest) if dest is not None else Path(tempfile.mkdtemp(prefix='medfast-crops-'))
     crops, scores = {}, {}
