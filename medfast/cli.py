@@ -597,11 +597,10 @@ def predict_main(argv=None) -> int:
 def _sole_writer(out, shard):
     "Hold a lock standing for `out` (and `shard`) while a run writes it: a second run given the same --out stops at once, even with --overwrite or --resume"
     from medfast.core import file_lock, lock_path, MedfastError
-    lock = file_lock(lock_path(out, 'predict-' + ('' if shard is None else '{}-of-{}-'.format(*shard))), timeout=0)
-    try: lock.__enter__()
-    except MedfastError: _fail(f"--out {out}: another medfast predict is writing it right now; wait for it to finish, or choose another --out.")
-    try: yield
-    finally: lock.__exit__(None, None, None)
+    with contextlib.ExitStack() as held:
+        try: held.enter_context(file_lock(lock_path(out, 'predict-' + ('' if shard is None else '{}-of-{}-'.format(*shard))), timeout=0))
+        except MedfastError: _fail(f"--out {out}: another medfast predict is writing it right now; wait for it to finish, or choose another --out.")
+        yield
 
 def _predict(a, shard) -> int:
     "The work of `predict_main` once its output is this run's alone"

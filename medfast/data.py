@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #5ff170b6
 from __future__ import annotations
-import hashlib, inspect, math, os, re, warnings
+import inspect, math, os, re, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/datasets.html.md"""
 
 # %% ../nbs/02c_datasets.ipynb #0d3bbb0d
 from __future__ import annotations
-import gzip, hashlib, lzma, os, shutil, tarfile, zipfile, zlib
+import gzip, lzma, os, shutil, tarfile, zipfile, zlib
 from pathlib import Path
 from .core import MedfastError, file_lock, make_folder, file_digest
 from .env import medfast_home

@@ -398,7 +398,7 @@ def _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given) 
         learn.arch_name, learn.pretrained = members[0].arch_name, members[0].pretrained
         learn.medfast_args = dict(members[0].medfast_args, seeds=[recipe.seed + k for k in range(recipe.n_models)])
     if recipe.dihedral: learn.model = DihedralMean(learn.model)       # best epochs were chosen on plain predictions
-    learn.members, learn.recipe, learn.plan = members, recipe, plan
+    learn.members, learn.plan = members, plan                # fit_recipe adds learn.recipe: the planned copy
     learn.medfast_args = dict(learn.medfast_args, recipe=recipe.dict(), epochs_trained=[m.epochs_trained for m in members])
     learn.medfast_threshold = None
     if dls.c == 2 and recipe.threshold is not None:
