@@ -116,6 +116,7 @@ class PredictApp:
         from IPython.display import display
         display(self.widget)
 
+@delegates(PredictApp, but=['model', 'cam'])
 def predict_app(model, cam:bool=True, **kwargs) -> PredictApp:
     "The notebook app for `model` (a Learner or a saved model path): upload, label, probabilities, Grad-CAM"
     return PredictApp(model, cam=cam, **kwargs)

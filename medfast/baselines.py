@@ -12,6 +12,7 @@ from torch import nn
 from fastai.vision.all import *
 from .core import *
 from .models import ARCHS, create_model, arch_stats
+from . import metrics as medfast_metrics
 
 # %% auto #0
 __all__ = ['CLR_POLICIES', 'clr', 'CyclicLR', 'extract_features', 'features_svm']
@@ -70,12 +71,13 @@ def extract_features(body:nn.Module, dl, pool:str='avg', stats=None) -> tuple:
     return torch.cat(feats).numpy(), torch.cat(targs).numpy()
 
 def _svm_scores(clf, x, y, vocab) -> dict:
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, precision_score, confusion_matrix
-    p = clf.predict(x)
-    return dict(acc=accuracy_score(y, p), balanced_acc=balanced_accuracy_score(y, p),
-                precision_macro=precision_score(y, p, average='macro', zero_division=0),
-                f1_macro=f1_score(y, p, average='macro', zero_division=0),
-                confusion=confusion_matrix(y, p, labels=list(range(len(vocab)))).tolist())
+    "Scores of `clf`'s labels for features `x` against targets `y`, by `medfast.metrics` (labels as one-hot probabilities)"
+    p, m = np.eye(len(vocab))[clf.predict(x)], medfast_metrics
+    cm = m.confusion_counts(p, y)
+    seen = (cm.sum(0) + cm.sum(1)) > 0                  # macro means over the classes among the targets or the labels
+    return dict(acc=m.acc(p, y), balanced_acc=m.balanced_acc(p, y),
+                precision_macro=np.nan_to_num(m.precision(p, y)[seen]).mean(),     # a class never predicted counts 0
+                f1_macro=m.f1(p, y)[seen].mean(), confusion=cm.astype(int).tolist())
 
 def features_svm(dls, learn_or_arch='vgg16', kernel:str='linear', C:float=1., degree:int=3, gamma='scale',
                  pretrained:bool=True, pool:str='avg', scale:bool=True, test_dl=None, seed:int=42) -> dict:

@@ -125,6 +125,7 @@ def _writable(folder:Path):
 # %% ../nbs/01b_cache.ipynb #528fd8cf
 class cached_items:
     "Wrap `get_items` so a DataBlock receives `size`-px cached copies of the images it lists"
+    @delegates(cache_images, but=['src', 'size', 'cache_dir'])
     def __init__(self, get_items=image_files, size:int=224, cache_dir=None, **kwargs):
         store_attr('get_items,size,cache_dir'); self.kwargs = kwargs
     def __call__(self, source):

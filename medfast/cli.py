@@ -33,18 +33,27 @@ def main(argv=None) -> int:
         from medfast import __version__; print(__version__); return 0
     if argv[0] not in SUBCOMMANDS:
         print(f"medfast: unknown command {argv[0]!r}\n\n{_usage()}", file=sys.stderr); return 2
-    import signal
+    import signal, warnings
     try: signal.signal(signal.SIGTERM, _terminated)
     except ValueError: pass                              # not the main thread: leave signals to its owner
-    try: return globals()[SUBCOMMANDS[argv[0]][0]](argv[1:]) or 0
-    except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
-    except Exception as e:
-        if not isinstance(e, (_BadArgument, FileExistsError, PermissionError, IsADirectoryError)):
-            from medfast.core import MedfastError        # only now: the checks of the arguments need neither torch nor fastai
-            if not isinstance(e, MedfastError): raise
-        print(f"medfast {argv[0]}: error: {_cli_message(e)}", file=sys.stderr); return 1
+    with warnings.catch_warnings():                      # put back as it was when the command ends
+        warnings.showwarning = _warning_line(argv[0])
+        try: return globals()[SUBCOMMANDS[argv[0]][0]](argv[1:]) or 0
+        except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
+        except Exception as e:
+            if not isinstance(e, (_BadArgument, FileExistsError, PermissionError, IsADirectoryError)):
+                from medfast.core import MedfastError    # only now: the checks of the arguments need neither torch nor fastai
+                if not isinstance(e, MedfastError): raise
+            print(f"medfast {argv[0]}: error: {_cli_message(e)}", file=sys.stderr); return 1
 
 # %% ../nbs/11_cli.ipynb #a4db416c
+def _warning_line(cmd:str):
+    "A `warnings.showwarning` that prints each warning on one line, `medfast <cmd>: warning: ...`, as errors are"
+    def show(message, category, filename, lineno, file=None, line=None):
+        kind = '' if category is UserWarning else f" ({category.__name__})"
+        print(f"medfast {cmd}: warning{kind}: {' '.join(str(message).split())}", file=file or sys.stderr)
+    return show
+
 def _terminated(signum, frame):
     "SIGTERM (kill, a scheduler's time limit) ends the command as Ctrl-C does: partial files and empty folders cleaned up"
     print("Terminated.", file=sys.stderr); raise SystemExit(128 + signum)
@@ -155,8 +164,9 @@ def _parent_not_file(out:Path):
 
 def _stop_if_diverged(learn):
     "After training: stop with a clear message if it diverged, before anything is evaluated or written"
-    if getattr(learn, 'diverged', False): _fail("training diverged (the loss became NaN/inf or exploded), so nothing was "
-                                                "evaluated or saved. Try a lower --lr (e.g. --lr 1e-3), or a smaller --bs.")
+    if getattr(learn, 'diverged', False):
+        _fail("training diverged (the loss exploded, or the loss, weights or predictions became NaN/inf), so nothing "
+              "was evaluated or saved. Try a lower --lr (e.g. --lr 1e-3), or a smaller --bs.")
 
 def _check_preds(lp, model):
     "Refuse to compute metrics from NaN/inf probabilities (a model whose training diverged)"

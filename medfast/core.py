@@ -6,18 +6,19 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #54602500
 from __future__ import annotations
-import atexit, contextlib, errno, functools, hashlib, json, os, platform, random, re, sys, tempfile, threading, time
+import atexit, contextlib, errno, functools, hashlib, json, os, platform, random, re, sys, tempfile, threading, time, warnings
 from pathlib import Path
 import numpy as np     # torch only inside the functions that use it: the CLI checks paths with this module before loading torch
 from fastcore.all import *
 
 # %% auto #0
 __all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError',
-           'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError', 'check_path', 'locate_model', 'check_size',
-           'check_whole', 'check_number', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model',
-           'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock',
-           'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe',
-           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
+           'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError', 'warn_user', 'check_path', 'locate_model',
+           'check_size', 'check_whole', 'check_number', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info',
+           'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open',
+           'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape',
+           'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer',
+           'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -40,6 +41,24 @@ class ModelMismatchError(MedfastError, ValueError):
 
 class UnsafeFileError(MedfastError, ValueError):
     "Loading a file as asked could run code or read outside its folder (a pickle, a path escaping the model folder)"
+
+# %% ../nbs/00_core.ipynb #c5b34939
+@functools.cache
+def _library_dirs() -> tuple:
+    "Folders of medfast and of the libraries it drives: frames there are passed over when placing a warning"
+    import importlib.util
+    dirs = []
+    for name in ('medfast', 'fastai', 'fastcore', 'fastprogress', 'torch'):
+        try: spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError): spec = None
+        dirs += list(getattr(spec, 'submodule_search_locations', None) or [])
+    return tuple(os.path.join(os.path.realpath(d), '') for d in dirs) + tuple(os.path.join(d, '') for d in dirs)
+
+def warn_user(msg:str, category:type=UserWarning):
+    "Warn with `msg` at the user's own line: the first caller outside medfast, fastai, fastcore and PyTorch"
+    f, level, skip = sys._getframe(1), 2, _library_dirs()
+    while f.f_back is not None and f.f_code.co_filename.startswith(skip): f, level = f.f_back, level + 1
+    warnings.warn(msg, category, stacklevel=level)
 
 # %% ../nbs/00_core.ipynb #3b0ff391
 def _broken_link(p:Path, what:str):

@@ -121,13 +121,13 @@ def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
             fs.append(f)
         if not fs: empty.append(c.name)
         items += sorted(fs)
-    if empty: warnings.warn(f"Class folder(s) with no images in {path}: {', '.join(empty)}; they are ignored.")
+    if empty: warn_user(f"Class folder(s) with no images in {path}: {', '.join(empty)}; they are ignored.")
     found = [c.name for c in classes if c.name not in empty]
     if len(found) < min_classes:
         raise DataLayoutError(f"{path} has images for {len(found)} class(es) ({', '.join(found) or 'none'}); "
                               f"a classifier needs at least {min_classes}. Add a folder of images per class.")
     stray = [p for c in classes for p in _non_images(c)]
-    if stray: warnings.warn(f"Skipping {len(stray)} non-image file(s), e.g. {', '.join(map(str, stray[:3]))}")
+    if stray: warn_user(f"Skipping {len(stray)} non-image file(s), e.g. {', '.join(map(str, stray[:3]))}")
     if verify:
         bad = unreadable_images(items, warn=False)
         if len(bad): raise BadImageError(f"{len(bad)} unreadable image(s) in {path}: " +
@@ -381,6 +381,7 @@ def test_items(src) -> L:
     if isinstance(src, (str, Path)): return class_folder_items(test_folder(src), min_classes=1)
     return L(src)
 
+@delegates(DataLoaders.test_dl, but=['test_items', 'rm_type_tfms', 'with_labels'])
 def labelled_dl(dls, src, bs:int|None=None, **kwargs):
     "DataLoader of labelled test items `src` (class folders, a Kermany root or file list) using `dls`' transforms"
     items, get_y = test_items(src), dls.valid_ds.tfms[1]
@@ -440,9 +441,9 @@ def check_split(dls, allow_leaks:bool=False, group_fn=patient_id) -> pd.DataFram
                f"{same.files.iloc[0]}), so the scores would be optimistic")
         if not allow_leaks: raise DataLayoutError(msg + ". Remove the duplicates, or pass allow_leaks=True "
                                                   "(medfast train --allow-leaks) to go on anyway.")
-        warnings.warn(msg + " (allowed by allow_leaks).")
+        warn_user(msg + " (allowed by allow_leaks).")
     groups = leaks[leaks.kind == 'group']
-    if len(groups): warnings.warn(f"{len(groups)} patient(s)/group(s) appear on two sides of the split, e.g. "
+    if len(groups): warn_user(f"{len(groups)} patient(s)/group(s) appear on two sides of the split, e.g. "
                                   f"{groups.key.iloc[0]} ({groups.sides.iloc[0]}); the scores may be optimistic.")
     return leaks
 

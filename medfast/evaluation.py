@@ -100,7 +100,7 @@ def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None,
         items, targets, with_labels = labelled_items(learn, src)
         dl = _labelled_dl(learn, items, with_labels, bs)
     if tta and not _has_augmentation(dl):
-        warnings.warn("tta=True, but this Learner's DataLoaders carry no random augmentation (e.g. a model loaded from "
+        warn_user("tta=True, but this Learner's DataLoaders carry no random augmentation (e.g. a model loaded from "
                       "medfast's safe format), so TTA would average identical predictions; plain predictions are used.")
         tta = False
     with exact_float32():                                 # the same probabilities on a GPU as on a CPU
@@ -140,6 +140,7 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
     return df
 
 # %% ../nbs/05a_evaluation.ipynb #fb4d67a7
+@delegates(evaluate, but=['learn', 'test_path_or_dl'])
 def study_results(learn, dl=None, **kwargs) -> pd.DataFrame:
     "Metrics of `learn` on the held-out test side (or `dl`) via `evaluate`"
     return evaluate(learn, ifnone(dl, held_out_dl(learn.dls)), **kwargs)

@@ -15,7 +15,7 @@ from fastai.vision.core import PILImage, TensorImage, TensorMask
 from fastai.data.transforms import get_files, image_extensions
 from fastai.data.block import TransformBlock, Transform
 from fastai.vision.data import IntToFloatTensor
-from .core import BadImageError, DataLayoutError, MissingPathError, check_path, check_size
+from .core import BadImageError, DataLayoutError, MissingPathError, check_path, check_size, warn_user
 
 # %% auto #0
 __all__ = ['DICOM_EXTENSIONS', 'BIG_PIXELS', 'IMAGE_EXTENSIONS', 'window_to_uint8', 'to_8bit', 'set_max_pixels', 'open_image',
@@ -132,7 +132,9 @@ def _check_pixels(im, name):
                             f"decompression-bomb limit of {limit:,}. If you trust this file, raise the limit with "
                             f"medfast.images.set_max_pixels(n) (None removes it).")
 
-def _hw(size): return (size, size) if isinstance(size, int) else tuple(size)
+def _hw(size) -> tuple:
+    "`(height, width)` of `size`, an int (a square) or a pair"
+    return (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
 
 def _reduce_factor(im, size) -> int:
     h, w = _hw(size)
@@ -199,7 +201,7 @@ def _readable(path) -> bool:
 
 def _open_pil(fp, name, size=None):
     if ImageFile.LOAD_TRUNCATED_IMAGES:
-        warnings.warn("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True, so truncated images load silently with grey "
+        warn_user("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True, so truncated images load silently with grey "
                       "areas; medfast recommends leaving it False.")
     try:
         with warnings.catch_warnings():
@@ -344,10 +346,11 @@ def unreadable_images(paths, n_workers:int|None=None, warn:bool=True, size:int|N
               else paths.map(_image_problem, size=size)
     bad = {p: r for p, r in zip(paths, reasons) if r is not None}
     if bad and warn:
-        warnings.warn(f"{len(bad)} unreadable image(s): " + '; '.join(map(str, list(bad)[:5])) +
+        warn_user(f"{len(bad)} unreadable image(s): " + '; '.join(map(str, list(bad)[:5])) +
                       (' ...' if len(bad) > 5 else '') + ". They were not deleted; remove or replace them.")
     return bad
 
+@delegates(unreadable_images, but=['paths'])
 def check_images(path, recurse:bool=True, **kwargs) -> dict:
     "`unreadable_images` on every image under `path`"
     return unreadable_images(image_files(path, recurse=recurse), **kwargs)

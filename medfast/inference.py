@@ -23,8 +23,8 @@ from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
-                          file_lock, lock_path, make_folder)
-from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock
+                          file_lock, lock_path, make_folder, warn_user)
+from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw
 from .data import CentreSquish
 from .medmnist import medmnist_source
 from .models import create_model, arch_names
@@ -38,7 +38,6 @@ __all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_S
 FORMAT_VERSION = 5                 # 3: image.resize may hold `detail`; 4: model_kwargs may hold `dihedral`; 5: image.resize may hold `crop` (others stay format 2)
 _MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu', 'ensemble', 'dihedral')
 
-def _hw(size): return [size, size] if isinstance(size, int) else [int(s) for s in size]
 
 def arch_name(learn, arch=None) -> str|None:
     "The registry name of `learn`'s architecture: `arch` if given, else `learn.arch_name`, else `learn.arch`'s name"
@@ -53,7 +52,7 @@ def _n_in(model) -> int:
 
 def _resize_spec(dls, size=None) -> dict:
     "Validation-time resize of `dls` (or a squish to `size`) as a JSON-able dict"
-    if size is not None: return dict(tfm='Resize', size=_hw(size), method='squish', pad_mode='reflection')
+    if size is not None: return dict(tfm='Resize', size=list(_hw(size)), method='squish', pad_mode='reflection')
     for t in dls.after_item.fs:                                     # fastai stores sizes as (w, h)
         if isinstance(t, CentreSquish): return dict(tfm='Resize', size=list(t.size), method='squish', pad_mode='reflection',   # ReduceDetail too
                                                     **(dict(crop=t.crop) if t.crop < 1 else {}), **(dict(detail=list(t.detail)) if t.detail else {}))
@@ -62,8 +61,8 @@ def _resize_spec(dls, size=None) -> dict:
     for t in dls.after_batch.fs:                                    # MedMNIST in-memory sets resize the batch
         if type(t).__name__ == 'SquishBatch' and t.size:
             native = (medmnist_source(dls) or {}).get('native_size')      # e.g. 28 px arrays
-            return dict(tfm='Resize', size=_hw(t.size), method='squish', pad_mode='reflection',
-                        **(dict(detail=_hw(native)) if native and native < t.size else {}))
+            return dict(tfm='Resize', size=list(_hw(t.size)), method='squish', pad_mode='reflection',
+                        **(dict(detail=list(_hw(native))) if native and native < t.size else {}))
     raise MedfastError("Cannot find the image size: the learner's DataLoaders have no Resize item transform. "
                        "Pass size=<pixels> to export().")
 
@@ -81,7 +80,7 @@ def _batch_spec(dls):
         elif name != 'IntToFloatTensor' and getattr(t, 'split_idx', None) != 0 and not hasattr(t, 'coord_fs') \
              and name not in ('Brightness', 'Contrast', 'Saturation', 'Hue', 'Warp', 'Rotate', 'Zoom', 'Flip', 'Dihedral'):
             skipped.append(name)
-    if skipped: warnings.warn(f"Batch transform(s) {skipped} are not reproduced at inference; predictions may differ.")
+    if skipped: warn_user(f"Batch transform(s) {skipped} are not reproduced at inference; predictions may differ.")
     return norm, grey_to_rgb
 
 def _fast_decode(dls) -> bool:
@@ -112,6 +111,7 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:flo
                 normalize=norm, activation='sigmoid' if 'BCE' in loss else 'softmax')
 
 # %% ../nbs/09_inference.ipynb #f6a488c0
+@delegates(create_model, but=['arch', 'n_out', 'pretrained', 'n_in'])
 def build_model(arch:str, n_out:int, n_in:int=3, ensemble:int|None=None, dihedral:bool=False, **kwargs) -> nn.Module:
     "Untrained network for registry (or torchvision) architecture `arch` with `n_out` outputs (`ensemble` copies averaged)"
     if arch not in arch_names(): import medfast.recipes             # registers the small-image archs (resnet18_small...)
@@ -325,7 +325,7 @@ def _read_spec(js) -> dict:
         if spec.get('spec_sha256') != spec_sha256(spec):
             raise ModelMismatchError(f"{js} was changed after export: its content (classes, preprocessing or weights "
                                      "checksum) no longer matches its spec_sha256. Restore the original file or re-export the model.")
-    else: warnings.warn(f"{js} was written by an older medfast (format 1): its class list and preprocessing are not "
+    else: warn_user(f"{js} was written by an older medfast (format 1): its class list and preprocessing are not "
                         "covered by a checksum. Re-export it (load, then export) to protect them.")
     spec.setdefault('model_kwargs', {}); spec.setdefault('normalize', None); spec.setdefault('activation', 'softmax')
     spec['n_out'] = len(spec['classes'])
@@ -416,7 +416,7 @@ def _refuse_pickle(pkl):
 
 def _load_pickle(pkl, device=None, trust_pickle:bool=False) -> Learner:
     if not trust_pickle: _refuse_pickle(pkl)
-    warnings.warn(f"Loading pickle {pkl} because trust_pickle=True: unpickling runs any code the file holds. Only do this "
+    warn_user(f"Loading pickle {pkl} because trust_pickle=True: unpickling runs any code the file holds. Only do this "
                   "for files you made or fully trust, and convert them with export(learn, ..., format='safe').")
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     try:

@@ -56,7 +56,7 @@ def balanced_class_weights(dls) -> torch.Tensor:
 
 # %% ../nbs/04_learner.ipynb #3c9f6dc6
 class StopOnDivergence(Callback):
-    "Stop training with a clear message when the loss becomes NaN/inf, or explodes past `factor` × its best and above a guess's loss"
+    "Stop training with a clear message when the loss, weights or validation predictions become NaN/inf, or the loss explodes"
     order = Recorder.order - 1                       # before the Recorder computes metrics on a broken model
     def __init__(self, factor:float=10., warmup:int=3, beta:float=0.9): store_attr()
     def before_fit(self):
@@ -72,7 +72,7 @@ class StopOnDivergence(Callback):
         self.learn.diverged = True
         msg = (f"Training diverged at epoch {self.epoch}, batch {self.iter}: {why}. Stopped. "
                "Try a lower learning rate (learn.lr_find()), normalised inputs or batch norm.")
-        warnings.warn(msg); print(msg)
+        warn_user(msg); print(msg)
         raise CancelFitException()
     def after_loss(self):
         if not self.training: return
@@ -89,6 +89,9 @@ class StopOnDivergence(Callback):
     def before_validate(self):
         broken = not all(torch.isfinite(p).all() for p in self.model.parameters())
         self._decide("the weights became NaN/inf" if broken else None)
+    def after_pred(self):                            # finite weights can still overflow to NaN (e.g. in bf16 autocast)
+        if self.training or hasattr(self, 'gather_preds') or not torch.is_tensor(self.pred): return   # get_preds: NaN rows, on purpose
+        self._decide(None if torch.isfinite(self.pred).all() else "the validation predictions became NaN/inf")
 
 # %% ../nbs/04_learner.ipynb #e8fade37
 class KeepBestEpoch(TrackerCallback):

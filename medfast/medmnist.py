@@ -138,7 +138,7 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
         stats = (mean.tolist(), std.tolist())
     after_batch = [IntToFloatTensor(), SquishBatch(size, n_channels), *L(tfms), Normalize.from_stats(*stats)]
     kw = dict(bs=bs, val_bs=ifnone(val_bs, 2*bs), after_batch=after_batch, num_workers=num_workers, device=device)
-    if balance and multi_label: warnings.warn("balance is ignored for multi-label files (no single class per image).")
+    if balance and multi_label: warn_user("balance is ignored for multi-label files (no single class per image).")
     if balance and not multi_label:
         power = 1. if balance is True else float(balance)
         dls = dsets.weighted_dataloaders(_balance_weights(yt[:, 0], power), **kw)

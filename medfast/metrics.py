@@ -8,6 +8,7 @@ Docs: https://medfast.github.io/medfast/metrics.html.md"""
 from __future__ import annotations
 import inspect, math, warnings
 import numpy as np, pandas as pd
+from .core import DataLayoutError, warn_user
 
 # %% auto #0
 __all__ = ['precision', 'recall', 'specificity', 'f1', 'sensitivity', 'as_probs', 'as_targets', 'predict_labels',
@@ -176,7 +177,7 @@ def _boot_values(metric, p, t, n_boot, seed, kwargs):
 def _percentiles(vals, ci, what='metric', warn=True):
     nan_frac = np.isnan(vals).mean(0).max() if vals.size else 1.
     if warn and nan_frac > 0.05:
-        warnings.warn(f"The {what} is undefined in {nan_frac:.0%} of bootstrap resamples (a class absent from, or "
+        warn_user(f"The {what} is undefined in {nan_frac:.0%} of bootstrap resamples (a class absent from, or "
                       "never predicted in, a resample); its confidence interval is unreliable.")
     if nan_frac == 1: return np.full(vals.shape[1:], np.nan), np.full(vals.shape[1:], np.nan)
     with warnings.catch_warnings():
@@ -303,7 +304,6 @@ def choose_threshold(probs, targets, target_sensitivity:float|None=None, method:
     p = as_probs(probs); t = as_targets(targets, p.shape[1])
     if p.shape[1] != 2: raise ValueError(f"choose_threshold is for binary tasks; these probs have {p.shape[1]} classes.")
     if not (t == 1).any() or not (t == 0).any():
-        from medfast.core import DataLayoutError          # imported on this error path only: medfast.core needs torch
         raise DataLayoutError("choose_threshold needs both classes among the validation targets.")
     if target_sensitivity is not None and not 0 < target_sensitivity <= 1: raise ValueError("target_sensitivity must be in (0, 1]")
     if method not in _methods: raise ValueError(f"method must be one of {', '.join(map(repr, _methods))}, not {method!r}")
@@ -346,7 +346,7 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
         boots = {k: np.concatenate([ch[k] for ch in chunks]) for k in point}
     support = np.bincount(t, minlength=c)
     absent = [cls for cls, n in zip(classes, support) if n == 0]
-    if absent: warnings.warn(f"No cases of class(es) {absent} among the targets, so ROC AUC and their sensitivity are "
+    if absent: warn_user(f"No cases of class(es) {absent} among the targets, so ROC AUC and their sensitivity are "
                              "undefined (NaN). Score a test set that holds every class.")
     rows, shaky = [dict(metric='n', **{'class': 'all'}, value=float(len(t)))], []
     def _add(metric, cls, key, k=None):
@@ -366,7 +366,7 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
             if m == 'roc_auc':
                 if c > 2: _add(m, cls, 'roc_auc_c', k)
             else: _add(m, cls, m, k)
-    if shaky: warnings.warn(f"Undefined in over 5% of bootstrap resamples (a class absent from, or never predicted in, "
+    if shaky: warn_user(f"Undefined in over 5% of bootstrap resamples (a class absent from, or never predicted in, "
                             f"a resample), so their intervals are unreliable: {', '.join(shaky)}. More test cases help.")
     df = pd.DataFrame(rows, columns=['metric', 'class', 'value', 'ci_low', 'ci_high'])
     df.attrs.update(threshold=threshold, ci=ci, n_boot=n_boot, seed=seed, classes=classes)

@@ -333,7 +333,7 @@ def _xception_state_dict(spec):
     except ImportError: timm = None
     if timm is not None:
         try: return timm.create_model('legacy_xception', pretrained=True).state_dict()
-        except Exception as e: warnings.warn(f"timm could not provide xception weights ({e}); trying a download")
+        except Exception as e: warn_user(f"timm could not provide xception weights ({e}); trying a download")
     try:
         with _socket_timeout():
             return torch.hub.load_state_dict_from_url(spec.url, map_location='cpu', check_hash=False, weights_only=True)
@@ -367,7 +367,7 @@ def register_arch(name:str, kind:str='scratch', size:int=224, min_size:int=16, d
     meta.setdefault('stats', None)
     if kind == 'transfer': meta['weights'] = 'DEFAULT'   # fastai then calls fn(weights=...), torchvision style
     else: meta.pop('weights', None)
-    if name in ARCHS and ARCHS[name].builder is not builder: warnings.warn(f"register_arch: replacing architecture {name!r}")
+    if name in ARCHS and ARCHS[name].builder is not builder: warn_user(f"register_arch: replacing architecture {name!r}")
     fn = ArchFn(name)
     ARCHS[name] = ArchSpec(name, kind, size, min_size, description, tv_name=tv_name, timm_name=timm_name, url=url,
                            build=fn, builder=builder)
@@ -558,7 +558,7 @@ def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None
     _check_size(spec, shape)
     if spec.kind == 'scratch':
         head_args = {k: kwargs.pop(k) for k in _VISION_ONLY if k in kwargs}
-        if set(head_args) - {'normalize'}: warnings.warn(f"{arch} builds its own head; ignoring {sorted(set(head_args)-{'normalize'})}")
+        if set(head_args) - {'normalize'}: warn_user(f"{arch} builds its own head; ignoring {sorted(set(head_args)-{'normalize'})}")
         builder_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(spec.builder).parameters}
         model = create_model(arch, n_out=get_c(dls), n_in=n_in, weights_path=weights_path, **builder_kw)
         learn = Learner(dls, model, splitter=spec.splitter, **kwargs)

@@ -35,6 +35,7 @@ for _n, _d in (('resnet18', 'ResNet-18'), ('resnet34', 'ResNet-34')):
         register_arch(f'{_n}_small', 'transfer', 48, 16, f"{_d} for small images (no stem max-pool); groups: stem+layer1-2 | layer3-4 | head",
                       _small_cut, BodySplitter(5), imagenet_stats, _n, torchvision.models.get_model_weights(_n).DEFAULT.url)
 
+@delegates(XResNet, but=['block', 'expansion', 'layers', 'c_in', 'n_out', 'widen'])
 def xresnet18_half(n_out:int=2, n_in:int=3, widen:float=0.5, **kwargs) -> nn.Sequential:
     "fastai's `xresnet18` at `widen` times its width, without the stem max-pool, with fastai's head (body | head)"
     body = nn.Sequential(*[c for c in list(xresnet18(c_in=n_in, widen=widen, **kwargs))[:-4] if not isinstance(c, nn.MaxPool2d)])
@@ -118,7 +119,7 @@ def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, min_secs:float=2.,
     res = dict(secs_per_batch=per_batch, first_batch_secs=first, train_batches=n_train, timed_batches=len(ts), valid_secs_per_batch=valid_secs/max(1, n_valid),
                valid_batches=n_valid, epoch_secs=first + per_batch*(n_train - 1) + valid_secs, size=timer.size, bs=bs,
                bf16=None if amp is None else amp.bf16_used)   # whether the timed batches ran in bfloat16 autocast (None: not on a CPU)
-    if not ts: warnings.warn(f"The training set ({len(dls.train_ds)} items) fills no batch of {bs} (fastai drops a last partial "
+    if not ts: warn_user(f"The training set ({len(dls.train_ds)} items) fills no batch of {bs} (fastai drops a last partial "
                            f"batch), so no epoch trains: use a smaller batch size (--bs).")
     if verbose: print(f"Measured {len(ts)} training batch(es) of {bs}: {per_batch:.2f} s each (an epoch's first {first:.2f} s), "
                       f"validation {valid_secs:.1f} s -> about {res['epoch_secs']/60:.1f} min per epoch")
@@ -239,7 +240,7 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
     size, seed = ifnone(size, recipe.size), ifnone(seed, recipe.seed)
     if is_medmnist(data):
         if recipe.crop is not None:                      # e.g. --recipe cells on BloodMNIST: its arrays are cut to the cell already
-            warnings.warn(f"crop applies to image files; the arrays of {Path(data).name} are used whole.")
+            warn_user(f"crop applies to image files; the arrays of {Path(data).name} are used whole.")
         return medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
     size = ifnone(size, 64)
     aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
@@ -264,6 +265,7 @@ def _monitor(recipe, c):
     if recipe.monitor != 'auto': return recipe.monitor
     return None if c == 2 else 'log_loss'
 
+@delegates(medfast_learner, but=['dls', 'arch', 'pretrained', 'metrics', 'seed', 'balance', 'label_smoothing', 'wd', 'cbs'])
 def recipe_learner(dls, recipe:Recipe, seed:int|None=None, **kwargs) -> Learner:
     "One member of `recipe`'s ensemble: a `medfast_learner` with the recipe's network, loss, sampling and best-epoch callback"
     medmnist = medmnist_source(dls) is not None          # recipe_dls already balanced those batches

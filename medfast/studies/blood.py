@@ -182,7 +182,7 @@ def blood_items(path, folder_map=None, classes=BLOOD4) -> tuple:
         if unmapped: raise DataLayoutError(f"Folder(s) {', '.join(unmapped)} in {path} are not in the folder→class map. "
                                            f"Add a row '<folder>,<class>' for each, or move them out of {path}.")
         missing = [f for f in mapping if f not in folders]
-        if missing: warnings.warn(f"Folder(s) listed in the map but absent from {path}: {', '.join(missing)}.")
+        if missing: warn_user(f"Folder(s) listed in the map but absent from {path}: {', '.join(missing)}.")
     items = L(f for d in folders for f in image_files(path/d))
     label_fn = FolderClass(mapping, path)
     found = sorted(set(map(label_fn, items)))

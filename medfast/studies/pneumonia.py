@@ -67,7 +67,7 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     sides = dict(train=dls.train_ds.items, valid=dls.valid_ds.items, test=test)
     leaks = split_leaks(sides, check_bytes=False)
     if len(leaks) and not study:                              # the study's image-level split leaks by design
-        warnings.warn(f"{len(leaks)} patient(s) appear on two sides of the split, e.g. "
+        warn_user(f"{len(leaks)} patient(s) appear on two sides of the split, e.g. "
                       f"{leaks.key.iloc[0]} ({leaks.sides.iloc[0]}); the test score may be optimistic.")
     dls.split = Split(test, official, info=dict(
         rule=f'{protocol} protocol: train+val pooled, {how} valid {valid_pct:.0%}; test: {rule}',
