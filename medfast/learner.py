@@ -70,7 +70,7 @@ class StopOnDivergence(Callback):
         if why is not None: self._stop(why)
     def _stop(self, why):
         self.learn.diverged = True
-        msg = (f"Training diverged at epoch {self.epoch}, batch {self.iter}: {why}. Stopped. "
+        msg = (f"Training diverged at epoch {self.epoch}, {'' if self.training else 'validation '}batch {self.iter}: {why}. Stopped. "
                "Try a lower learning rate (learn.lr_find()), normalised inputs or batch norm.")
         warn_user(msg); print(msg)
         raise CancelFitException()

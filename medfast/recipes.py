@@ -390,6 +390,10 @@ def _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given) 
         share = None if deadline is None else now + (deadline - now) / (recipe.n_models - k)   # this member's part of the time left
         learn = _train(recipe_learner(dls, recipe, seed=seed), recipe, quiet, share, plan.get('max_epochs'))
         members.append(learn)
+        if getattr(learn, 'diverged', False):               # no ensemble, no threshold from a broken member: `learn.diverged` tells
+            if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}) diverged: the recipe stops here.")
+            learn.members, learn.plan, learn.medfast_threshold = members, plan, None
+            return learn
         clocked = f"{learn.epochs_trained} epochs in its time (planned {recipe.epochs}), " if learn.epochs_trained != recipe.epochs else ''
         if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}): {clocked}" + (f"best epoch {getattr(learn, 'best_epoch', None)}, "
                           f"{mon} {getattr(learn, 'best_value', float('nan')) or float('nan'):.4f}" if mon else f"last epoch kept{_last_metric(learn)}")
