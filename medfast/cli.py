@@ -10,10 +10,12 @@ import argparse, contextlib, importlib.util, json, math, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'plain_batch_size', 'uses_imagenet', 'train_main',
-           'evaluate_main', 'predict_main', 'export_main']
+__all__ = ['MAX_BOOT', 'SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'plain_batch_size', 'uses_imagenet',
+           'train_main', 'evaluate_main', 'predict_main', 'export_main']
 
 # %% ../nbs/11_cli.ipynb #57c58ece
+MAX_BOOT = 100_000          # --n-boot's most: the intervals settle long before; more only fills memory
+
 SUBCOMMANDS = {
     'train':    ('train_main',    'train a classifier and write model, metrics and plots'),
     'evaluate': ('evaluate_main', 'evaluate a saved model on a labelled test folder'),
@@ -36,7 +38,7 @@ def main(argv=None) -> int:
     import signal, warnings
     try: signal.signal(signal.SIGTERM, _terminated)
     except ValueError: pass                              # not the main thread: leave signals to its owner
-    with warnings.catch_warnings():                      # put back as it was when the command ends
+    with warnings.catch_warnings(), _escaped_output():   # both put back as they were when the command ends
         warnings.showwarning = _warning_line(argv[0])
         try: return globals()[SUBCOMMANDS[argv[0]][0]](argv[1:]) or 0
         except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
@@ -47,6 +49,15 @@ def main(argv=None) -> int:
             print(f"medfast {argv[0]}: error: {_cli_message(e)}", file=sys.stderr); return 1
 
 # %% ../nbs/11_cli.ipynb #a4db416c
+@contextlib.contextmanager
+def _escaped_output():
+    "Print what the terminal cannot encode (a file name that is not UTF-8) as `\\udcff`-style escapes, not a crash or raw bytes"
+    old = {s: s.errors for s in (sys.stdout, sys.stderr) if hasattr(s, 'reconfigure') and isinstance(getattr(s, 'errors', None), str)}
+    for s in old: s.reconfigure(errors='backslashreplace')
+    try: yield
+    finally:
+        for s, e in old.items(): s.reconfigure(errors=e)
+
 def _warning_line(cmd:str):
     "A `warnings.showwarning` that prints each warning on one line, `medfast <cmd>: warning: ...`, as errors are"
     def show(message, category, filename, lineno, file=None, line=None):
@@ -60,7 +71,7 @@ def _terminated(signum, frame):
 
 def _cli_message(e) -> str:
     "One-line message for error `e`, naming command-line flags instead of Python arguments"
-    msg = ' '.join(str(e).split())
+    msg = ' '.join(str(e).split()).replace('pass overwrite=True (--overwrite)', 'pass --overwrite')
     if isinstance(e, _BadArgument): return msg
     if isinstance(e, PermissionError): return f"permission denied: {e.filename or msg}. Fix its permissions, or choose another path."
     from medfast.core import MissingWeightsError
@@ -108,7 +119,8 @@ def _check_train_args(a):
     if not 20 <= a.n_synthetic <= 100_000: _fail(f"--n-synthetic must be from 20 to 100000 images (got {a.n_synthetic}).")
     if a.bs is not None and a.bs < 2: _fail(f"--bs must be at least 2 to train (batch norm needs two images a batch; got {a.bs}); try --bs 16.")
     if a.ensemble is not None and a.ensemble < 1: _fail(f"--ensemble must be at least 1 (got {a.ensemble}).")
-    if a.budget is not None and not a.budget > 0: _fail(f"--budget must be a positive number of minutes (got {a.budget:g}).")
+    if a.budget is not None and not 0 < a.budget < math.inf: _fail(f"--budget must be a positive, finite number of minutes (got {a.budget:g}).")
+    if a.cache and os.path.exists(a.cache) and not os.path.isdir(a.cache): _fail(f"--cache {a.cache} is a file; name a folder for the cached copies, or give --cache alone for the default.")
     if a.crop is not None and not 0.05 <= a.crop <= 1: _fail(f"--crop is the fraction of each side kept around the centre, from 0.05 to 1 (e.g. 0.7), not {a.crop:g}.")
     if a.data is None and a.task != 'pneumonia': _fail("--task folder needs --data (a folder with one sub-folder per class).")
     if a.data is not None: _must_exist(a.data, '--data'); _not_inside(a.out, a.data, '--data')
@@ -127,7 +139,8 @@ def _check_train_args(a):
 def _check_evaluate_args(a):
     "Fail early on `medfast evaluate` arguments that cannot work"
     _check_common(a)
-    if a.n_boot < 0 or 0 < a.n_boot < 100: _fail(f"--n-boot must be 0 (no intervals) or at least 100 resamples (got {a.n_boot}); the default is 1000.")
+    if not (a.n_boot == 0 or 100 <= a.n_boot <= MAX_BOOT):
+        _fail(f"--n-boot must be 0 (no intervals) or from 100 to {MAX_BOOT} resamples (got {a.n_boot}); the default is 1000.")
     if not 0 <= a.seed < 2**32: _fail(f"--seed must be from 0 to 4294967295 (got {a.seed}).")
     if a.top_losses < 0: _fail(f"--top-losses must be 0 or more (got {a.top_losses}).")
     if a.threshold is not None and not 0 <= a.threshold <= 1: _fail(f"--threshold must be a probability from 0 to 1 (got {a.threshold}).")
@@ -516,18 +529,25 @@ def _claim_csv(part:Path, overwrite:bool) -> Path:
     except OSError as e: _fail(f"--out: cannot write {part} ({e.strerror or type(e).__name__}); choose a folder you can write to.")
     return part
 
-def _predict_target(a, shard):
+def _resumed(path:Path, header:list) -> list:
+    "The files CSV `path` holds already, once it is known to be this model's predictions"
+    from medfast.distributed import completed_files
+    done = completed_files(path)                                   # a predictions CSV (else a one-line error), cut to whole lines
+    _check_resumed_header(path, header)
+    return done
+
+def _predict_target(a, shard, header:list):
     "`(csv to write, csv it becomes when complete, files it already holds)`: a claimed or resumed `.partial.csv`; files None if done"
-    from medfast.distributed import shard_path, completed_files
+    from medfast.distributed import shard_path
     if shard is None:
         out = Path(a.out)
         if a.resume:
             part = _partial_csv(out)
             if not part.exists() and out.exists():
-                done = completed_files(out)                        # a predictions CSV (else a one-line error), cut to whole lines
+                done = _resumed(out, header)                       # checked before copying: a refused resume leaves nothing
                 import shutil; shutil.copyfile(out, part)          # more files for a finished CSV: it is replaced when complete
                 return part, out, done
-            if part.exists(): return part, out, completed_files(part)
+            if part.exists(): return part, out, _resumed(part, header)
             return _claim_csv(part, False), out, []
         from medfast.core import free_path
         final = free_path(out, a.overwrite)
@@ -537,13 +557,14 @@ def _predict_target(a, shard):
     if final.exists() and not a.overwrite:
         if a.resume: return final, final, None
         raise FileExistsError(f"{final} exists: shard {shard[0]}/{shard[1]} is done. Pass --overwrite to redo it.")
-    if a.resume and part.exists(): return part, final, completed_files(part)
+    if a.resume and part.exists(): return part, final, _resumed(part, header)
     return _claim_csv(part, a.overwrite), final, []
 
 def _check_resumed_header(part:Path, header:list):
     "Refuse to add rows to a CSV whose columns (another model's classes) differ from this model's"
     import csv
-    with open(part, newline='') as f: first = next(csv.reader(f), None)
+    from medfast.core import CSV_ENCODING
+    with open(part, newline='', **CSV_ENCODING) as f: first = next(csv.reader(f), None)
     if first is not None and first != header:
         raise FileExistsError(f"{part} holds predictions of another model (columns {', '.join(first[2:-1])}, not "
                               f"{', '.join(header[2:-1])}): choose another --out, or pass --overwrite to restart it.")
@@ -614,28 +635,36 @@ def _sole_writer(out, shard):
 
 def _predict(a, shard) -> int:
     "The work of `predict_main` once its output is this run's alone"
-    from medfast.env import progress_mode
-    mode = progress_mode(a.quiet); bars = mode == 'bars'
-    from collections import Counter
-    import pandas as pd
-    from medfast.core import csv_safe, csv_escape
-    from medfast.inference import load, iter_predictions, _spec_of
-    part, final, done = _predict_target(a, shard)
-    if done is None:
-        print(f"{final} is already complete.")
-        if a.shard is None: _finish_shards(a, shard, final)
-        return 0
+    from medfast.core import csv_escape
+    from medfast.inference import load, _spec_of
     if str(a.model).endswith(('.onnx', '.onnx.json')):      # onnxruntime, same preprocessing and threshold
         from medfast.onnx import load_onnx
         learn = load_onnx(a.model)
     else: learn = load(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
-    classes = _spec_of(learn)['classes']
+    classes = _spec_of(learn)['classes']                  # the model loads before any file is claimed: a failed load leaves none
     header = [csv_escape(c) for c in ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']]
-    if part.stat().st_size: _check_resumed_header(part, header)
+    part, final, done = _predict_target(a, shard, header)
+    if done is None:
+        print(f"{final} is already complete.")
+        if a.shard is None: _finish_shards(a, shard, final)
+        return 0
+    try: return _predict_into(a, shard, learn, classes, header, part, final, done)
+    except BaseException:
+        if part.exists() and not part.stat().st_size: part.unlink()      # claimed, nothing written: leave no claim behind
+        raise
+
+def _predict_into(a, shard, learn, classes, header, part, final, done) -> int:
+    "Predict the files not `done` into `part`, then name it `final` (or merge the shards)"
+    from collections import Counter
+    import pandas as pd
+    from medfast.core import csv_safe, CSV_ENCODING
+    from medfast.env import progress_mode
+    from medfast.inference import iter_predictions
+    mode = progress_mode(a.quiet); bars = mode == 'bars'
     items = _predict_items(a, shard, done)
     if done: print(f"Resuming {part}: {len(done)} file(s) done, {len(items)} to go.")
     n, errors, labels, step = 0, 0, Counter(), max(1, len(items) // 10)
-    with open(part, 'a', newline='') as f:
+    with open(part, 'a', newline='', **CSV_ENCODING) as f:
         if not part.stat().st_size: pd.DataFrame(columns=header).to_csv(f, index=False)
         for table in iter_predictions(learn, items, a.bs, not a.no_recurse, a.workers, a.fast_decode,
                                       progress=bars, bf16=a.bf16):

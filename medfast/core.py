@@ -12,13 +12,13 @@ import numpy as np     # torch only inside the functions that use it: the CLI ch
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'MedfastError', 'DataLayoutError', 'BadImageError', 'MissingPathError',
-           'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError', 'warn_user', 'check_path', 'locate_model',
-           'check_size', 'check_whole', 'check_number', 'free_path', 'seed_everything', 'exact_float32', 'cpu_info',
-           'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open',
-           'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape',
-           'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer',
-           'nbdev_test_setup']
+__all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'CSV_ENCODING', 'MedfastError', 'DataLayoutError', 'BadImageError',
+           'MissingPathError', 'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError', 'warn_user',
+           'check_path', 'locate_model', 'check_size', 'check_whole', 'check_number', 'free_path', 'seed_everything',
+           'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder',
+           'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'staged_results',
+           'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json',
+           'file_digest', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -288,7 +288,7 @@ def lock_path(path, tag:str='') -> Path:
     except OSError: pass
     real = os.path.realpath(Path(path).expanduser())
     if not os.access(d, os.W_OK): return Path(real).parent/f".{Path(real).name}.{tag}lock"
-    return d/f"{tag}{hashlib.sha256(real.encode()).hexdigest()[:32]}.lock"
+    return d/f"{tag}{hashlib.sha256(os.fsencode(real)).hexdigest()[:32]}.lock"    # fsencode: any name the system allows
 
 def _pid_alive(pid:int) -> bool:
     try: os.kill(pid, 0)
@@ -379,15 +379,17 @@ def csv_safe(df):
         if out[c].dtype.kind == 'O': out[c] = out[c].map(csv_escape)
     return out
 
+CSV_ENCODING = dict(encoding='utf-8', errors='surrogateescape')   # how medfast writes CSVs: file names the system gave back byte for byte
+
 def write_csv(df, path, overwrite:bool=True, **kwargs) -> Path:
-    "Write `df` to `path` as a spreadsheet-safe CSV (`csv_safe`), atomically (`atomic_write`)"
+    "Write `df` to `path` as a spreadsheet-safe UTF-8 CSV (`csv_safe`), atomically (`atomic_write`)"
     safe = csv_safe(df)
-    return atomic_write(path, lambda tmp: safe.to_csv(tmp, **{'index': False, **kwargs}), overwrite=overwrite)
+    return atomic_write(path, lambda tmp: safe.to_csv(tmp, **{'index': False, **CSV_ENCODING, **kwargs}), overwrite=overwrite)
 
 def read_csv_safe(path, **kwargs):
     "Read a CSV written by `write_csv`, undoing the escaping of text cells and column names"
     import pandas as pd
-    df = pd.read_csv(path, **kwargs)
+    df = pd.read_csv(path, **{'encoding': 'utf-8', 'encoding_errors': 'surrogateescape', **kwargs})
     df = df.rename(columns=csv_unescape)
     for c in df.columns:
         if df[c].dtype.kind == 'O': df[c] = df[c].map(csv_unescape)

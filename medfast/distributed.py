@@ -17,10 +17,10 @@ from fastai.distributed import DistributedDL, DistributedTrainer, teardown_distr
 from .core import *
 
 # %% auto #0
-__all__ = ['launched', 'is_main_process', 'use_cpu', 'dist_active', 'init_distributed', 'dist_info', 'any_rank', 'gather_objects',
-           'main_process_first', 'CPUSafeDistributedDL', 'state_sha256', 'sync_buffers', 'RankRecorder',
-           'distrib_kwargs', 'distribute', 'parse_shard', 'env_shard', 'shard_items', 'shard_path', 'completed_files',
-           'merge_shards']
+__all__ = ['MAX_SHARDS', 'launched', 'is_main_process', 'use_cpu', 'dist_active', 'init_distributed', 'dist_info', 'any_rank',
+           'gather_objects', 'main_process_first', 'CPUSafeDistributedDL', 'state_sha256', 'sync_buffers',
+           'RankRecorder', 'distrib_kwargs', 'distribute', 'parse_shard', 'env_shard', 'shard_items', 'shard_path',
+           'completed_files', 'merge_shards']
 
 # %% ../nbs/03b_distributed.ipynb #46ff4c6e
 def launched() -> bool:
@@ -157,6 +157,8 @@ def distribute(learn, **kwargs):
     return learn
 
 # %% ../nbs/03b_distributed.ipynb #901fdca2
+MAX_SHARDS = 10_000        # more shards than any cluster runs processes: a larger N is a typing slip
+
 def parse_shard(s:str) -> tuple:
     "`(i, n)` from `'I/N'`, with `0 <= I < N`; a one-line `MedfastError` naming `--shard` otherwise"
     try: i, n = (int(o) for o in str(s).split('/'))
@@ -164,6 +166,7 @@ def parse_shard(s:str) -> tuple:
     if not (n >= 1 and 0 <= i < n):
         raise MedfastError(f"--shard {s}: need I/N with 0 <= I < N (shards are numbered from 0"
                            + (f", so 0/{n} to {n-1}/{n})." if n >= 1 else ")."))
+    if n > MAX_SHARDS: raise MedfastError(f"--shard {s}: at most {MAX_SHARDS} shards; split the files into fewer, larger shards.")
     return i, n
 
 def env_shard():
@@ -197,8 +200,7 @@ def completed_files(csv) -> list:
     if not data.endswith(b'\n'):
         with open(p, 'r+b') as f: f.truncate(data.rfind(b'\n') + 1)
     if p.stat().st_size == 0: return []
-    from medfast.core import csv_unescape
-    return [csv_unescape(f) for f in pd.read_csv(p, usecols=['file'], dtype=str, keep_default_na=False)['file']]   # names as written by csv_safe
+    return list(read_csv_safe(p, usecols=['file'], dtype=str, keep_default_na=False)['file'])   # names as written by csv_safe
 
 def _shard_count(out) -> int:
     out = Path(out)
@@ -212,16 +214,19 @@ def _shard_count(out) -> int:
 def _missing_shards(out, n:int, missing) -> str:
     "Why shards `missing` of `out` cannot be merged: which never started, which are unfinished"
     partial = [i for i in missing if shard_path(out, i, n, partial=True).exists()]
-    never = [f"{i}/{n}" for i in missing if i not in partial]
-    why = [f"shard(s) never started: {', '.join(never)} (run medfast predict with --shard I/N --out {out} for each)"] if never else []
-    if partial: why.append(f"shard(s) not finished: {', '.join(str(shard_path(out, i, n, partial=True)) for i in partial)} "
+    started = set(partial)
+    never = [f"{i}/{n}" for i in missing if i not in started]
+    def _some(names): return ', '.join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else '')
+    why = [f"shard(s) never started: {_some(never)} (run medfast predict with --shard I/N --out {out} for each)"] if never else []
+    if partial: why.append(f"shard(s) not finished: {_some([str(shard_path(out, i, n, partial=True)) for i in partial])} "
                            "(rerun each with the same --shard and --resume)")
     return f"Cannot merge {out} yet: {'; '.join(why)}."
 
 def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
     "Join the `n` finished shard CSVs of `out` into `dest` (default `out`) in shard order (the original file order)"
     out = Path(out); n = _shard_count(out) if n is None else n      # counted only when not given
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise MedfastError(f"--shards must be a whole number of at least 1, not {n!r}.")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SHARDS:
+        raise MedfastError(f"--shards must be a whole number from 1 to {MAX_SHARDS}, not {n!r}.")
     parts = [shard_path(out, i, n) for i in range(n)]
     missing = [i for i, p in enumerate(parts) if not p.exists()]
     if missing: raise MissingPathError(_missing_shards(out, n, missing))

@@ -177,6 +177,7 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
             raise MissingPathError(f"{path} is a URL: medfast reads local files only and never downloads. Download it, then pass its path.")
         path = check_path(path, 'image file')
         if path.is_dir(): raise BadImageError(f"{path} is a folder, not an image; use image_files({str(path)!r}) to list its images.")
+        if not path.is_file(): raise BadImageError(f"{path} is not a regular file (a pipe, socket or device), so it holds no image; remove it from the folder.")
         if path.stat().st_size == 0: raise BadImageError(f"{path} is empty (0 bytes), probably an interrupted copy or download. Re-copy or remove it.")
         if not os.access(path, os.R_OK) or not _readable(path):
             raise BadImageError(f"{path}: permission denied. Make it readable (chmod +r), or run as a user who may read it.")

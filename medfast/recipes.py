@@ -141,8 +141,8 @@ _OVERHEAD = 0.10   # share of a budget kept for the work around training: readin
 
 def _usable_secs(minutes, overhead):
     "Seconds of a `minutes` budget left for training once `overhead` is kept for reading the data, evaluation, TTA and export"
-    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not minutes > 0:
-        raise ValueError(f"The budget must be a positive number of minutes, not {minutes!r}.")
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 < minutes < math.inf:
+        raise ValueError(f"The budget must be a positive, finite number of minutes, not {minutes!r}.")
     return minutes * 60 * (1 - overhead)
 
 def plan_budget(minutes:float, epoch_secs:float, size:int, n_models:int=1, fixed_size:bool=False, min_epochs:int=4,
@@ -453,7 +453,7 @@ def uses_recipe(args) -> bool:
 def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     "The `Recipe` parsed `args` describe: the named recipe (or medfast's plain defaults) with every explicitly given option"
     if getattr(args, 'ensemble', None) is not None and args.ensemble < 1: raise MedfastError(f"--ensemble must be at least 1, not {args.ensemble}.")
-    if getattr(args, 'budget', None) is not None and args.budget <= 0: raise MedfastError(f"--budget must be a positive number of minutes, not {args.budget}.")
+    if getattr(args, 'budget', None) is not None and not 0 < args.budget < math.inf: raise MedfastError(f"--budget must be a positive, finite number of minutes, not {args.budget}.")
     name = getattr(args, 'recipe', 'none')
     if name not in ('none', *RECIPES): raise MedfastError(f"--recipe {name!r} is not a medfast recipe; choose one of: none, {', '.join(RECIPES)}.")
     defaults = getattr(args, '_recipe_defaults', {})

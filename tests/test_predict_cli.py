@@ -105,6 +105,70 @@ def test_predict_cli_merge_says_what_is_missing(run, cli):
     r = cli('predict', '--merge', '--out', root/'sh'/'nothing.csv')
     assert r.returncode == 1 and 'Traceback' not in r.stderr and '--shards N' in r.stderr
 
+def test_predict_cli_name_not_utf8_resume_and_evaluate(run, cli):
+    "A file name that is not UTF-8 (an old zip, a Windows share) gets its row, resumes, and is scored by evaluate"
+    import os
+    root, mixed, *_ = run
+    odd = root/'odd'; odd.mkdir()
+    good = sorted(p for p in mixed.iterdir() if p.name.startswith(('IM-', 'person')))[:2]
+    for f in good: (odd/f.name).write_bytes(f.read_bytes())
+    (odd/os.fsdecode(b'scan\xff.jpeg')).write_bytes(good[0].read_bytes())
+    out = root/os.fsdecode(b'r\xe9sultats.csv')                # the --out path too
+    r = cli('predict', root/'run', odd, '--out', out, '--quiet')
+    assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+    (odd/'more.jpeg').write_bytes(good[1].read_bytes())
+    r = cli('predict', root/'run', odd, '--out', out, '--quiet', '--resume')
+    assert r.returncode == 0 and '3 file(s) done, 1 to go' in r.stdout, r.stdout + r.stderr[-3000:]
+    from medfast.core import read_csv_safe
+    t = read_csv_safe(out)
+    assert len(t) == 4 and t.error.isna().all() and str(odd/os.fsdecode(b'scan\xff.jpeg')) in set(t.file)
+    test = root/'odd_test'/'NORMAL'; test.mkdir(parents=True)
+    for f in odd.iterdir(): (test/f.name).write_bytes(f.read_bytes())
+    r = cli('evaluate', root/'run', test.parent, '--out', root/'odd_eval', '--n-boot', '0', '--top-losses', '0', '--quiet')
+    assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr[-3000:]
+    assert len(read_csv_safe(root/'odd_eval'/'predictions.csv')) == 4
+
+def test_predict_cli_model_that_fails_to_load_leaves_nothing(run, cli, tmp_path):
+    "A model folder without its weights: one line, no .partial.csv left to block the next run"
+    root, mixed, *_ = run
+    broken = tmp_path/'broken'; broken.mkdir()
+    (broken/'model.json').write_bytes((root/'run'/'model.json').read_bytes())
+    out = tmp_path/'o.csv'
+    r = cli('predict', broken, mixed, '--out', out)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['broken']
+    r = cli('predict', root/'run', mixed, '--out', out, '--quiet')
+    assert r.returncode == 0 and out.exists(), r.stderr[-3000:]
+    other = tmp_path/'other.csv'; other.write_text('file,label,prob_a,prob_b,prob_c,error\nx.png,a,1,0,0,\n')
+    r = cli('predict', root/'run', mixed, '--out', other, '--resume')      # another model's CSV: refused, nothing copied
+    assert r.returncode == 1 and 'another model' in r.stderr and not (tmp_path/'other.partial.csv').exists()
+
+def test_predict_cli_fifo_gets_an_error_row(run, cli, tmp_path):
+    import os
+    root, mixed, *_ = run
+    d = tmp_path/'with_pipe'; d.mkdir(); os.mkfifo(d/'pipe.jpeg')
+    good = next(p for p in mixed.iterdir() if p.name.startswith(('IM-', 'person'))); (d/good.name).write_bytes(good.read_bytes())
+    r = cli('predict', root/'run', d, '--out', tmp_path/'p.csv', '--quiet', timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    t = pd.read_csv(tmp_path/'p.csv')
+    assert 'not a regular file' in t.set_index(t.file.map(lambda f: Path(f).name)).error['pipe.jpeg']
+
+@pytest.mark.parametrize('args, says', [
+    (['predict', '--merge', '--out', 'x.csv', '--shards', '99999999999999999999'], '--shards must be a whole number from 1 to 10000'),
+    (['predict', 'MODEL', 'IMAGES', '--shard', '2/99999999999999999999'], 'at most 10000 shards'),
+    (['evaluate', 'MODEL', 'IMAGES', '--n-boot', '100000000'], 'from 100 to 100000'),
+    (['train', '--n-synthetic', '40', '--budget', 'inf'], 'positive, finite number of minutes'),
+    (['train', '--n-synthetic', '40', '--cache', 'CSV'], 'is a file; name a folder')])
+def test_cli_out_of_range_numbers_one_line(run, cli, tmp_path, args, says):
+    "Numbers a slip of the keyboard makes huge, refused in one line before any work (no memory exhausted, no traceback)"
+    root, mixed, *_ = run
+    (tmp_path/'c.csv').write_text('x\n')
+    subs = {'MODEL': root/'run', 'IMAGES': mixed, 'CSV': tmp_path/'c.csv'}
+    r = cli(*[subs.get(a, a) for a in args], '--out', tmp_path/'o', cwd=tmp_path) if args[0] == 'train' else \
+        cli(*[subs.get(a, a) for a in args], cwd=tmp_path)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and says in r.stderr, r.stderr[-3000:]
+    assert len(r.stderr.strip().splitlines()) == 1
+
 def test_export_onnx_keeps_dots_in_the_name(run, cli):
     "`--out exp/cells.v1` writes exp/cells.v1.onnx; a second version never replaces the first"
     pytest.importorskip('onnx')
