@@ -382,6 +382,8 @@ def _train(a) -> int:
         print(f"\n{tbl.split.iloc[0]} metrics ({'SYNTHETIC data' if synthetic else data.name}"
               + (f"; decision threshold {thr:.3f} chosen on valid" if thr is not None else "") + "):")
         print(tbl.drop(columns='split').to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if test_lp is None: print("\nNo test set: these are validation figures" + (", and validation chose the threshold" if thr is not None else "")
+                              + ". Score a held-out test folder with medfast evaluate before you report them.")
     with staged_results(out) as stage:                  # all five files, or (interrupted) none: never a mix of two runs
         write_csv(metrics, stage/'metrics.csv')
         save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp, threshold=thr), stage/'confusion_matrix.png', overwrite=True)
@@ -458,7 +460,8 @@ def evaluate_main(argv=None) -> int:
     timings['predict'] = t.secs; _check_preds(lp, a.model)
     out = claim_folder(a.out)                                           # only once the inputs proved usable
     counts = {c: int((lp.targets == k).sum()) for k, c in enumerate(lp.classes)}
-    print(f"Test set: {test} ({len(lp.targets)} images: " + ', '.join(f"{c} {n}" for c, n in counts.items()) + ")")
+    print(f"Test set: {test} ({len(lp.targets)} images: " + ', '.join(f"{c} {n}" for c, n in counts.items())
+          + f"), predicted in {timings['predict']:.1f} s", flush=True)
     with Timer() as t: tbl = evaluate(learn, lp, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed)
     timings['metrics'] = t.secs
     thr = 'argmax' if a.threshold is None else f"P({lp.classes[-1]}) >= {a.threshold:g}"

@@ -65,6 +65,7 @@ def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, l
                 if n >= target: break
                 if n + len(groups[g])/2 > target: continue    # this group would overshoot: a smaller one may still fit
                 valid += groups[g]; n += len(groups[g])
+            if not n and len(gs) > 1: valid += groups[min(gs[:-1], key=lambda g: len(groups[g]))]   # every label in validation
         if not valid: valid = groups[sorted(groups, key=str)[int(rng.integers(len(groups)))]]
         valid = sorted(valid); vset = set(valid)
         train = L(i for i in range(len(items)) if i not in vset)
@@ -98,6 +99,9 @@ SPLIT_NAMES = ('train', 'valid', 'val', 'validation', 'test')   # folders that h
 def refuse_split_root(path, folders):
     "Refuse a dataset root whose sub-`folders` are splits (`train/`, `test/`), not classes: its test images would be trained on"
     names = {Path(f).name.lower() for f in folders}
+    if (splits := sorted(names & set(SPLIT_NAMES))) and names - set(SPLIT_NAMES):
+        raise DataLayoutError(f"{path} holds split folder(s) ({', '.join(splits)}) beside its class folders: their images would "
+                              f"be trained on. Move {', '.join(splits)} out of {path} (a test folder is for medfast evaluate), then retry.")
     if 'train' in names and names <= set(SPLIT_NAMES):
         to_test = (f"{Path(path)/'test'}" if 'test' in names else
                    "a test folder (this root has none, and its train and val images are no test of a model trained on them)")
@@ -119,9 +123,15 @@ def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
         for f, err in walk_images(c):
             if err: raise DataLayoutError(err)
             fs.append(f)
+        if (inner := next((Path(f).parent for f in fs if Path(f).parent != c), None)) is not None:
+            raise DataLayoutError(f"{inner} holds images inside class folder {c.name}: medfast labels an image by the folder it is "
+                                  f"in, so {inner.name!r} would become a class. Move them up into {c}, or make {inner.name} a class "
+                                  "folder of its own, then retry.")
         if not fs: empty.append(c.name)
         items += sorted(fs)
     if empty: warn_user(f"Class folder(s) with no images in {path}: {', '.join(empty)}; they are ignored.")
+    if skipped := sorted(d.name for d in path.iterdir() if d.is_dir() and d.name.startswith('_') and not d.name.startswith('__')):
+        warn_user(f"Folder(s) {', '.join(skipped)} in {path} start with '_', so they are not classes and are ignored; rename them to use them.")
     found = [c.name for c in classes if c.name not in empty]
     if len(found) < min_classes:
         raise DataLayoutError(f"{path} has images for {len(found)} class(es) ({', '.join(found) or 'none'}); "
@@ -427,8 +437,14 @@ def split_sides(dls) -> dict:
     if test is not None: sides['test'] = list(test)
     return sides
 
+def _labels_of(ds) -> np.ndarray: return np.array([int(y) for y in ds.tls[-1]])   # from the label pipeline: no decoding
+
 def check_split(dls, allow_leaks:bool=False, group_fn=patient_id) -> pd.DataFrame:
-    "Before training: every test image readable, no byte-identical image on two sides (unless `allow_leaks`)"
+    "Before training: every class in validation, every test image readable, no byte-identical image on two sides (unless `allow_leaks`)"
+    if (absent := [str(dls.vocab[i]) for i in sorted(set(range(dls.c)) - set(_labels_of(dls.valid_ds).tolist()))]):
+        raise DataLayoutError(f"No validation image of class(es) {', '.join(absent)}: too few images (or patients) to hold one "
+                              "out, so validation could neither score them nor choose the epoch or threshold. Add images of "
+                              f"{' and '.join(absent)} (at least two patients, or two images without patient ids).")
     sides = split_sides(dls)
     if 'test' in sides:
         bad = unreadable_images(sides['test'], warn=False)
@@ -450,7 +466,7 @@ def check_split(dls, allow_leaks:bool=False, group_fn=patient_id) -> pd.DataFram
 # %% ../nbs/02_data.ipynb #8dfed743
 def train_labels(dls) -> np.ndarray:
     "Integer training labels of `dls`, computed from the label pipeline only (no image decoding)"
-    return np.array([int(y) for y in dls.train_ds.tls[-1]])
+    return _labels_of(dls.train_ds)
 
 def class_counts(dls) -> pd.Series:
     "Number of training images per class of `dls`"

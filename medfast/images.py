@@ -298,6 +298,12 @@ def _array_to_uint8(a, window=(0.5, 99.5)) -> np.ndarray:
     if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
     if a.ndim not in (2, 3) or not a.size:
         raise ValueError(f"An image array must be (height, width) or (height, width, channels) and not empty, not shape {a.shape}.")
+    if a.ndim == 3 and a.shape[-1] not in (3, 4):
+        raise BadImageError(f"An image array of shape {a.shape} has {a.shape[-1]} channels last; pass (height, width, channels) "
+                            "with 1, 3 or 4 channels (np.moveaxis(a, 0, -1) turns a channels-first array round).")
+    if a.dtype.kind == 'f' and not np.isfinite(a).all():
+        raise BadImageError(f"The image array holds {int((~np.isfinite(a)).sum())} NaN or infinite pixel(s) of {a.size}; "
+                            "fix or drop that image.")
     if a.dtype == np.uint8: return a
     if a.ndim == 2: return window_to_uint8(a, window)
     is_float, a = a.dtype.kind == 'f', np.nan_to_num(a.astype(np.float32))

@@ -42,12 +42,15 @@ def _read_array(data, key, p):
                               "Python objects, which medfast never unpickles); save it again with numpy.savez.") from None
 
 def _pixels(x, key, p):
-    "Images `x` as `uint8`: floats in [0, 1] scaled by 255, other numbers rounded and clipped to 0..255"
+    "Images `x` as `uint8`: fractions in [0, 1] scaled by 255, numbers in 0..255 rounded; other ranges refused (16-bit, signed)"
     if x.dtype == np.uint8: return x
     if x.dtype.kind not in 'biuf': raise DataLayoutError(f"{key} in {p} holds {x.dtype} values, not pixel numbers.")
     if x.dtype.kind == 'f' and not np.isfinite(x).all():
         raise DataLayoutError(f"{key} in {p} holds NaN or infinite pixels; fix or drop those images and save the file again.")
-    return np.clip(x*255 if x.max() <= 1 else x, 0, 255).round().astype(np.uint8)
+    if x.size and (x.min() < 0 or x.max() > 255):               # 16-bit or signed values: clipping would flatten most of them
+        raise DataLayoutError(f"{key} in {p} holds values from {x.min():g} to {x.max():g}, not 8-bit pixels (0 to 255) nor "
+                              "fractions (0 to 1). Scale the arrays to 0..255 (e.g. x / x.max() * 255) and save them as uint8.")
+    return (x*255 if x.max() <= 1 else x).round().astype(np.uint8)
 
 def _labels(y, key, p):
     "Labels `y` as `int64` `(N, k)`, refusing values that are not class indices (or 0/1 columns when `k > 1`)"

@@ -204,6 +204,10 @@ class Recipe:
         if self.wd is not None: check_number('wd', self.wd, lo_ok=True)
         if not isinstance(self.balance, bool): check_number('balance', self.balance, lo_ok=True)   # 1.0: balanced batches, 0: the data's own mix
         if self.budget is not None: check_number('budget (minutes)', self.budget)
+        check_number('min_share', self.min_share, 0., 1., lo_ok=True, hi_ok=True)
+        for k in ('tta', 'dihedral', 'pretrained'):              # 'no' would be read as True
+            if not isinstance(getattr(self, k), (bool, np.bool_)): raise ValueError(f"{k} must be True or False, not {getattr(self, k)!r}")
+        if self.bf16 is not None and not isinstance(self.bf16, (bool, np.bool_)): raise ValueError(f"bf16 must be True, False or None (measured), not {self.bf16!r}")
     def tfms(self, size=None):
         "The batch augmentation (`augment_tfms` of `augment`)"
         return augment_tfms(self.augment)
@@ -241,7 +245,11 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
     if is_medmnist(data):
         if recipe.crop is not None:                      # e.g. --recipe cells on BloodMNIST: its arrays are cut to the cell already
             warn_user(f"crop applies to image files; the arrays of {Path(data).name} are used whole.")
-        return medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
+        dls = medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
+        if medmnist_source(dls)['multi_label']:
+            raise DataLayoutError(f"{Path(data).name} gives each image several labels (multi-label, like ChestMNIST); recipes and "
+                                  "medfast train learn one class per image. To train on one of its labels, save that column as a file of its own.")
+        return dls
     size = ifnone(size, 64)
     aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
     if recipe.detail: aug['detail'] = recipe.detail     # files reduced to `detail` px, then up to `size` (see item_resize)

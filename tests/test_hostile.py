@@ -308,17 +308,37 @@ def test_pr_curve_of_one_class_test_set_draws_no_empty_legend():
     with warnings.catch_warnings(): warnings.simplefilter('error'); ax = plot_pr(probs, np.zeros(3, int), ['NORMAL', 'PNEUMONIA']).axes[0]
     assert ax.get_legend() is None
 
-def test_cli_multiclass_with_a_class_missing_from_validation_trains(tmp_path, cli):
-    "A class of one image: in training it has none to validate on (its AUC is left out, the training goes on); elsewhere, one line says so"
+def test_cli_class_with_one_image_refused_before_training(tmp_path, cli):
+    "A class of one image cannot be held out: validation could not score it nor choose epochs or a threshold, so one line says so"
     from medfast.synthetic import synthetic_xray
     for k, (c, n) in enumerate((('A', 12), ('B', 12), ('C', 1))):
         (tmp_path/'d'/c).mkdir(parents=True)
         for i in range(n): synthetic_xray(seed=100*k + i).save(tmp_path/'d'/c/f'{i}.png')
     r = cli('train', '--task', 'folder', '--data', tmp_path/'d', '--pretrained', 'no', '--epochs', 1, '--size', 32, '--bs', 4,
             '--quiet', '--out', tmp_path/'run', cwd=tmp_path)
-    assert 'Traceback' not in r.stderr, r.stderr[-2000:]
-    if r.returncode == 0: assert (tmp_path/'run'/'model.json').exists()
-    else: assert "No training image of class(es) 'C' (1 image(s) in all)" in _one_line(r)
+    assert r.returncode == 1 and 'No validation image of class(es) C' in _one_line(r) and not (tmp_path/'run').exists()
+
+@pytest.mark.parametrize('layout, says', [
+    ({'A': 6, 'B': 6, 'B/scanner2': 4}, "'scanner2' would become a class"),
+    ({'A': 6, 'B': 6, 'test/A': 2, 'test/B': 2}, 'split folder(s) (test) beside its class folders')])
+def test_cli_folder_layouts_that_would_mislabel_refused(tmp_path, cli, layout, says):
+    "A folder inside a class folder, or a test/ folder beside the classes: refused, never trained on under a wrong label"
+    for rel, n in layout.items():
+        (tmp_path/'d'/rel).mkdir(parents=True, exist_ok=True)
+        for i in range(n): Image.fromarray(ramp(hi=100 + 10*i)).save(tmp_path/'d'/rel/f'{i}.png')
+    r = cli('train', '--task', 'folder', '--data', tmp_path/'d', '--pretrained', 'no', '--epochs', 1, '--size', 32,
+            '--out', tmp_path/'run', cwd=tmp_path)
+    assert r.returncode == 1 and says in _one_line(r)
+
+def test_cli_multi_label_npz_refused_in_one_line(tmp_path, cli):
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 255, (40, 28, 28)).astype(np.uint8), rng.integers(0, 2, (40, 3))
+    np.savez(tmp_path/'ml.npz', train_images=x, train_labels=y, val_images=x[:10], val_labels=y[:10], test_images=x[:10], test_labels=y[:10])
+    r = cli('train', '--data', tmp_path/'ml.npz', '--size', 32, '--bs', 8, '--epochs', 1, '--out', tmp_path/'run', cwd=tmp_path)
+    assert r.returncode == 1 and 'multi-label' in _one_line(r) and not (tmp_path/'run').exists()
+
+def test_predict_array_of_nan_pixels_is_an_error(model):
+    with pytest.raises(BadImageError, match='NaN or infinite'): predict(model, np.full((40, 40), np.nan))
 
 def test_cli_out_inside_data_refused(tmp_path, cli):
     for c in ('A', 'B'): (tmp_path/'d'/c).mkdir(parents=True); Image.fromarray(ramp()).save(tmp_path/'d'/c/'a.png')
