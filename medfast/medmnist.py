@@ -82,6 +82,9 @@ def load_medmnist(npz, splits=medmnist_splits) -> dict:
             raise DataLayoutError(f"{p}: {s}_images has {len(x)} rows but {s}_labels has {len(np.atleast_1d(y))}.")
         x, y = _pixels(x, f'{s}_images', p), _labels(y, f'{s}_labels', p)
         out[s] = (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
+    if len({tuple(x.shape[1:]) for x, _ in out.values()}) > 1:                # (C, H, W) of every split alike
+        raise DataLayoutError(f"{p}: the splits' images differ in shape ("
+                              + ', '.join(f"{s} {tuple(x.shape[1:])}" for s, (x, _) in out.items()) + "); save every split at one size.")
     if 'train' in out and out['train'][1].shape[1] == 1: _labels_cover_classes(out, p)
     return out
 
