@@ -294,7 +294,7 @@ def _channels_first(t) -> bool:
     return t.ndim == 3 and (isinstance(t, TensorImage) or (t.shape[0] in (1, 3) and t.shape[-1] not in (1, 3, 4)))
 
 def _array_to_uint8(a, window=(0.5, 99.5)) -> np.ndarray:
-    "An (h, w) or (h, w, c) array as uint8: grey windowed, colour in [0, 1] scaled by 255, other colour clipped to 0..255"
+    "An (h, w) or (h, w, c) array as uint8: grey windowed, colour in [0, 1] scaled by 255, other colour clipped to 0..255; NaN refused"
     if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
     if a.ndim not in (2, 3) or not a.size:
         raise ValueError(f"An image array must be (height, width) or (height, width, channels) and not empty, not shape {a.shape}.")
