@@ -458,6 +458,13 @@ def check_split(dls, allow_leaks:bool=False, group_fn=patient_id) -> pd.DataFram
         if not allow_leaks: raise DataLayoutError(msg + ". Remove the duplicates, or pass allow_leaks=True "
                                                   "(medfast train --allow-leaks) to go on anyway.")
         warn_user(msg + " (allowed by allow_leaks).")
+    by_class = defaultdict(list)                               # one image filed under two classes: a label is wrong
+    for ds in (dls.train_ds, dls.valid_ds):
+        for o, y in zip(ds.items, _labels_of(ds)): by_class[str(dls.vocab[y])].append(o)
+    if (twice := _identical(by_class)):
+        where = next(iter(twice.values()))
+        warn_user(f"{len(twice)} image(s) are filed under two classes, e.g. " + ' and '.join(f"{c}: {fs[0]}" for c, fs in where.items())
+                  + " are byte-identical; one of the labels is wrong. Remove the wrong copy.")
     groups = leaks[leaks.kind == 'group']
     if len(groups): warn_user(f"{len(groups)} patient(s)/group(s) appear on two sides of the split, e.g. "
                                   f"{groups.key.iloc[0]} ({groups.sides.iloc[0]}); the scores may be optimistic.")

@@ -506,7 +506,7 @@ def _once(entries):
     "`entries` without repeats of a file reached twice (overlapping folders, `./x` and `x`), in first-seen order"
     seen = set()
     for p, err in entries:
-        key = (os.path.realpath(p.parent), p.name)      # a link to a file under another name stays a file of its own
+        key = (os.path.realpath(p.parent), p.name) if isinstance(p, Path) else p   # a link to a file under another name stays a file of its own; a URL stays as typed
         if key not in seen: seen.add(key); yield p, err
 
 def expand_paths(items, recurse:bool=True):
@@ -519,6 +519,8 @@ def _expand(items, recurse:bool=True):
         if not isinstance(it, (str, os.PathLike)):
             raise TypeError(f"Item {i} of the list is a {type(it).__name__}: a list holds paths of files and folders. For images in "
                             "memory, predict one at a time: [predict(model, im) for im in images].")
+        if isinstance(it, str) and '://' in it[:12]:
+            yield it, f"{it} is a URL: medfast reads local files only and never downloads. Download it, then pass its path."; continue
         p = Path(it).expanduser()
         if not p.exists():
             try: check_path(p, 'image')

@@ -92,7 +92,8 @@ def _labels_cover_classes(out, p):
     "Refuse single-label classes 0..K-1 of which some never occur in train (labels 1, 2 for two classes; 8-bit wrap-around)"
     k = 1 + max(int(y.max()) for _, y in out.values())
     if (absent := sorted(set(range(k)) - set(out['train'][1].flatten().tolist()))):
-        raise DataLayoutError(f"train_labels in {p} never holds class(es) {absent[:5]}{' ...' if len(absent) > 5 else ''} of 0..{k-1}: "
+        top = max(out, key=lambda s: int(out[s][1].max()))                 # the split whose labels reach class k-1
+        raise DataLayoutError(("" if top == 'train' else f"{top}_labels holds class {k-1}, but ") + f"train_labels in {p} never holds class(es) {absent[:5]}{' ...' if len(absent) > 5 else ''} of 0..{k-1}: "
                               "labels are class indices 0..K-1, each class in train. Relabel (e.g. 1, 2 -> 0, 1) and save the file again.")
 
 # %% ../nbs/02b_medmnist.ipynb #86fd7c5b

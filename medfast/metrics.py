@@ -33,6 +33,10 @@ def as_probs(probs) -> np.ndarray:
     if p.size and (p.min() < -1e-4 or p.max() > 1 + 1e-4):
         raise ValueError(f"probs must lie in [0, 1], but range from {p.min():.3g} to {p.max():.3g}. Logits? Apply softmax "
                          "(or sigmoid for one column) first.")
+    if p.size and (off := np.abs(p.sum(1) - 1)).max() > 0.02:     # rounding of bf16/fp16 softmax stays far below this
+        i = int(off.argmax())
+        raise ValueError(f"each row of probs must sum to 1 (one probability per class), but row {i} sums to {p[i].sum():.3g}. "
+                         "Sigmoid outputs of a multi-label model? Score each label as a binary task of its own.")
     return p
 
 def as_targets(targets, n_classes:int|None=None) -> np.ndarray:
