@@ -105,7 +105,7 @@ def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None,
         tta = False
     with exact_float32():                                 # the same probabilities on a GPU as on a CPU
         if tta:
-            with no_random(tta_seed, reproducible=False): probs, targs = learn.tta(dl=dl)   # RNG states are put back after
+            with no_random(tta_seed, reproducible=False), learn.no_logging(): probs, targs = learn.tta(dl=dl)   # RNG states are put back after; no empty metrics table
         else: probs, targs = learn.get_preds(dl=dl)
     if targets is None:
         if targs is None: raise DataLayoutError("This DataLoader has no labels; build it with with_labels=True.")
