@@ -23,7 +23,7 @@ from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
-                          file_lock, lock_path, make_folder, warn_user)
+                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw
 from .data import CentreSquish
 from .medmnist import medmnist_source
@@ -544,10 +544,16 @@ def _decode(prep, path):
 _NAN_MSG = ("the model output NaN/inf for this image, so it has no prediction (a model whose training diverged?). "
             "Retrain or re-export a model that trained correctly.")
 
+def _warn_if_slow_bf16(learn, bf16):
+    "Warn where `bf16` autocast would run on a CPU that only emulates bfloat16 (several times slower than float32 there)"
+    if bf16 and getattr(first(learn.model.parameters()), 'device', torch.device('cpu')).type == 'cpu' and not cpu_has_fast_bf16():
+        warn_user(f"bf16=True (--bf16): this CPU ({cpu_model()}) has no native bfloat16 (AMX or AVX512-BF16), so bfloat16 "
+                  "runs slower than float32 on it (a third to an eighth of its speed on an AVX2-only CPU). Leave it off here.")
+
 def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool|None=None,
                      progress:bool=True, bf16:bool=False):
     "Yield prediction tables (`file`, `label`, `prob_<class>`..., `error`) one batch of `bs` files at a time"
-    learn = _as_learner(model); spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16)
+    learn = _as_learner(model); spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16); _warn_if_slow_bf16(learn, bf16)
     classes = spec['classes']; cols = ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']
     entries = list(expand_paths(items, recurse))
     chunks = [entries[i:i+bs] for i in range(0, len(entries), bs)]
@@ -579,7 +585,7 @@ def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fas
     "`Prediction(label, probs)` for one image; a table (`file`, `label`, `prob_<class>`..., `error`) for many paths"
     learn = _as_learner(model)
     if _is_single(x):
-        spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16)
+        spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16); _warn_if_slow_bf16(learn, bf16)
         return _prediction(spec, prep.batch([prep.item(x)], learn.model)[0], x if isinstance(x, (str, os.PathLike)) else 'image')
     tables = list(iter_predictions(learn, x, bs, recurse, n_workers, fast_decode, progress, bf16))
     if tables: return pd.concat(tables, ignore_index=True)

@@ -206,3 +206,13 @@ def test_export_int8_without_onnxruntime_says_how_to_install(run):
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and 'pip install "medfast[onnx]"' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
     assert not list(root.glob('noort/*'))
+
+def test_predict_cli_bf16_warns_where_emulated(run, cli):
+    "`--bf16` on a CPU without native bfloat16: one warning line saying it is slower there; none where the CPU has it"
+    from medfast.core import cpu_has_fast_bf16
+    root, mixed, good_names, expected_errors = run
+    r = cli('predict', root/'run', *sorted(mixed.glob('*.jpeg'))[:2], '--out', root/'bf16.csv', '--quiet', '--bf16', '--cpu')
+    assert r.returncode == 0, r.stderr[-3000:]
+    warned = [l for l in (r.stdout + r.stderr).splitlines() if 'no native bfloat16' in l]
+    assert len(warned) == (0 if cpu_has_fast_bf16() else 1) and 'Traceback' not in r.stderr
+    if warned: assert warned[0].startswith('medfast predict: warning:')
