@@ -161,6 +161,11 @@ def _describe(fp, name):
     return ''
 
 # %% ../nbs/01_images.ipynb #44ebe5ac
+def _url_error(x) -> str|None:
+    "The one-line refusal for `x` where it is a URL string (medfast reads local files only), else None"
+    if isinstance(x, str) and '://' in x[:12]:
+        return f"{x} is a URL: medfast reads local files only and never downloads. Download it, then pass its path."
+
 def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), background:int=0,
                name:str|None=None) -> Image.Image:
     "Load `path` (file, bytes, file object or PIL image) as an 8-bit `mode` PIL image; `BadImageError` naming the file if it can't"
@@ -173,8 +178,7 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
     name = name or (str(path) if is_file else '<PIL image>' if is_pil else getattr(path, 'name', '<image bytes>'))
     if is_pil: im = path
     elif is_file:
-        if isinstance(path, str) and '://' in path[:12]:
-            raise MissingPathError(f"{path} is a URL: medfast reads local files only and never downloads. Download it, then pass its path.")
+        if (why := _url_error(path)): raise MissingPathError(why)
         path = check_path(path, 'image file')
         if path.is_dir(): raise BadImageError(f"{path} is a folder, not an image; use image_files({str(path)!r}) to list its images.")
         if not path.is_file(): raise BadImageError(f"{path} is not a regular file (a pipe, socket or device), so it holds no image; remove it from the folder.")

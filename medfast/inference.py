@@ -24,7 +24,7 @@ from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
                           file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model)
-from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw
+from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw, _url_error
 from .data import CentreSquish
 from .medmnist import medmnist_source
 from .models import create_model, arch_names
@@ -519,8 +519,7 @@ def _expand(items, recurse:bool=True):
         if not isinstance(it, (str, os.PathLike)):
             raise TypeError(f"Item {i} of the list is a {type(it).__name__}: a list holds paths of files and folders. For images in "
                             "memory, predict one at a time: [predict(model, im) for im in images].")
-        if isinstance(it, str) and '://' in it[:12]:
-            yield it, f"{it} is a URL: medfast reads local files only and never downloads. Download it, then pass its path."; continue
+        if (why := _url_error(it)): yield it, why; continue
         p = Path(it).expanduser()
         if not p.exists():
             try: check_path(p, 'image')

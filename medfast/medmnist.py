@@ -47,10 +47,11 @@ def _pixels(x, key, p):
     if x.dtype.kind not in 'biuf': raise DataLayoutError(f"{key} in {p} holds {x.dtype} values, not pixel numbers.")
     if x.dtype.kind == 'f' and not np.isfinite(x).all():
         raise DataLayoutError(f"{key} in {p} holds NaN or infinite pixels; fix or drop those images and save the file again.")
-    if x.size and (x.min() < 0 or x.max() > 255):               # 16-bit or signed values: clipping would flatten most of them
-        raise DataLayoutError(f"{key} in {p} holds values from {x.min():g} to {x.max():g}, not 8-bit pixels (0 to 255) nor "
+    lo, hi = x.min(), x.max()                                    # one pass each over what can be gigabytes
+    if lo < 0 or hi > 255:                                       # 16-bit or signed values: clipping would flatten most of them
+        raise DataLayoutError(f"{key} in {p} holds values from {lo:g} to {hi:g}, not 8-bit pixels (0 to 255) nor "
                               "fractions (0 to 1). Scale the arrays to 0..255 (e.g. x / x.max() * 255) and save them as uint8.")
-    return (x*255 if x.max() <= 1 else x).round().astype(np.uint8)
+    return (x*255 if hi <= 1 else x).round().astype(np.uint8)
 
 def _labels(y, key, p):
     "Labels `y` as `int64` `(N, k)`, refusing values that are not class indices (or 0/1 columns when `k > 1`)"
@@ -90,9 +91,10 @@ def load_medmnist(npz, splits=medmnist_splits) -> dict:
 
 def _labels_cover_classes(out, p):
     "Refuse single-label classes 0..K-1 of which some never occur in train (labels 1, 2 for two classes; 8-bit wrap-around)"
-    k = 1 + max(int(y.max()) for _, y in out.values())
+    highest = {s: int(y.max()) for s, (_, y) in out.items()}
+    k = 1 + max(highest.values())
     if (absent := sorted(set(range(k)) - set(out['train'][1].flatten().tolist()))):
-        top = max(out, key=lambda s: int(out[s][1].max()))                 # the split whose labels reach class k-1
+        top = max(highest, key=highest.get)                                 # the split whose labels reach class k-1
         raise DataLayoutError(("" if top == 'train' else f"{top}_labels holds class {k-1}, but ") + f"train_labels in {p} never holds class(es) {absent[:5]}{' ...' if len(absent) > 5 else ''} of 0..{k-1}: "
                               "labels are class indices 0..K-1, each class in train. Relabel (e.g. 1, 2 -> 0, 1) and save the file again.")
 
