@@ -37,6 +37,18 @@ def test_blastocyst_study_fit_one_epoch(folders):
     blastocyst_fit(learn, epochs=1)
     assert len(learn.recorder.values) == 1
 
+def test_blastocyst_study_keeps_learner_when_evaluation_fails(folders, tmp_path):
+    "A test image that breaks after the up-front check (here: verify=False) fails evaluation, not the training"
+    import shutil
+    from medfast.core import BadImageError
+    from medfast.studies.blastocyst import blastocyst_study, blastocyst_dls
+    broken = tmp_path/'broken'; shutil.copytree(folders, broken)
+    (broken/'test'/'poor'/'zz_broken.png').write_bytes(b'\x89PNG\r\n\x1a\njunk')
+    with pytest.raises(BadImageError, match='zz_broken.png'): blastocyst_dls(broken, size=32, bs=4, num_workers=0)
+    with pytest.raises(BadImageError) as e:
+        blastocyst_study(broken, 'basenet', epochs=1, pretrained=False, size=32, bs=4, seed=0, verify=False, num_workers=0)
+    assert isinstance(e.value.learn, Learner) and len(e.value.learn.recorder.values) == 1     # trained, and kept
+
 def test_cyclic_lr_with_fit(folders):
     from medfast.studies.blastocyst import blastocyst_learner
     from medfast.baselines import CyclicLR, clr

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..images import MedImage
+from ..images import MedImage, unreadable_images
 from ..data import group_splitter, default_workers, Split, LookupLabel
 from ..medmnist import held_out_dl
 from ..learner import medfast_learner, route_kwargs
@@ -185,6 +185,10 @@ def birds_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, i
     "DataLoaders on CUB's official training images (stratified validation carved from them); test kept aside"
     seed_everything(seed)
     tab = cub_table(path, verify=verify)
+    if verify:                                                          # corrupt files now, not after training
+        bad = unreadable_images(list(tab.file), warn=False)
+        if bad: raise BadImageError(f"{len(bad)} unreadable image(s) in {cub_root(path)}: " + '; '.join(f"{p} ({why})" for p, why in
+                                    list(bad.items())[:5]) + ". Re-extract or replace them (verify=False skips this check), then retry.")
     train, test = tab[tab.is_train], tab[~tab.is_train]
     if train.label.nunique() < 2: raise DataLayoutError(f"{cub_root(path)}: the training split has fewer than two species.")
     get_y = LookupLabel(dict(zip(tab.file, tab.label)), 'the CUB index (images.txt)')
@@ -240,7 +244,7 @@ def birds_learner(path_or_dls, arch='resnet50', pretrained:bool=True, size:int=2
     return learn
 
 def birds_fit(learn, epochs:int|None=None, lr:float|None=None) -> Learner:
-    "Train as the learner's protocol says: the study's run (20/14 epochs, constant Adam 1e-3) or `birds_fine_tune`"
+    "Train as the protocol says: the study's run (`epochs` default 20/14, constant Adam 1e-3), or `birds_fine_tune` (3 frozen epochs, then `epochs` unfrozen, default 8)"
     if getattr(learn, 'protocol', 'medfast') == 'study': learn.fit(ifnone(epochs, _STUDY_EPOCHS[learn.study_run]), lr=ifnone(lr, 1e-3))
     else: birds_fine_tune(learn, **({} if epochs is None else dict(epochs=epochs)), **({} if lr is None else dict(base_lr=lr)))
     return learn

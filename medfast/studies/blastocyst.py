@@ -14,7 +14,8 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel
+from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items
+from ..images import unreadable_images
 from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train
 from ..models import ARCHS, create_model
@@ -130,10 +131,11 @@ def read_blastocyst_csv(csv_path, image_dir=None, grade_map:dict|None=GOOD_POOR,
         where = f"row {i+2} of {csv_path} ({img})"
         if pd.isna(img) or not str(img).strip(): raise DataLayoutError(f"Row {i+2} of {csv_path} has no image file name.")
         g = '' if pd.isna(grade) else str(grade).strip().upper()
-        if g not in ASEBIR_GRADES or (gmap is not None and g not in gmap):
-            known = ASEBIR_GRADES if gmap is None else sorted(gmap)
-            raise DataLayoutError(f"Unknown grade {grade!r} in {where}; expected one of {', '.join(known)} "
-                                  "(ASEBIR A–D). Fix the row, or extend grade_map.")
+        if g not in ifnone(gmap, ASEBIR_GRADES):
+            if gmap is None: raise DataLayoutError(f"Unknown grade {grade!r} in {where}; with grade_map=None the grades must be "
+                f"ASEBIR {', '.join(ASEBIR_GRADES)}. Fix the row, or pass a grade_map covering every grade, e.g. {{{g!r}: 'poor', ...}}.")
+            raise DataLayoutError(f"Unknown grade {grade!r} in {where}; grade_map covers {', '.join(map(repr, sorted(gmap)))}. "
+                                  f"Fix the row, or add it to grade_map, e.g. grade_map={{..., {g!r}: 'poor'}} (None leaves it out).")
         label = g if gmap is None else gmap[g]
         p = image_dir/str(img).strip()
         if not p.is_file(): missing.append(f"{p} (row {i+2})")
@@ -156,14 +158,11 @@ def read_blastocyst_folders(path) -> pd.DataFrame:
     missing = [s for s in ('train', 'test') if not (path/s).is_dir()]
     if missing: raise DataLayoutError(f"{path} has no {' or '.join(f'{m}/' for m in missing)} folder; expected train/<label>/*.png "
                                       "and test/<label>/*.png (e.g. train/good, train/poor), or pass the CSV export instead.")
-    rows = []
-    for side in ('train', 'test'):
-        labels = sorted(d.name for d in (path/side).iterdir() if d.is_dir())
-        if len(labels) < 2: raise DataLayoutError(f"{path/side} holds {len(labels)} class folder(s); expected one per class, e.g. good/ and poor/.")
-        for label in labels:
-            files = get_image_files(path/side/label, recurse=False)
-            if not files: raise DataLayoutError(f"{path/side/label} holds no images.")
-            rows += [dict(image=f, grade=None, label=label, patient=None, cycle=None, folder=side) for f in files]
+    if extra := sorted(d.name for d in path.iterdir() if d.is_dir() and d.name not in ('train', 'test') and not d.name.startswith(('.', '_'))):
+        warn_user(f"Folder(s) {', '.join(f'{e}/' for e in extra)} in {path} are not read: only train/ and test/ are "
+                  "(validation is carved out of train/). Move their images into train/<label>/, or out of the way.")
+    rows = [dict(image=Path(f), grade=None, label=Path(f).parent.name, patient=None, cycle=None, folder=side)
+            for side in ('train', 'test') for f in class_folder_items(path/side, verify=False)]   # nested images refused
     out = pd.DataFrame(rows)
     odd = set(out.label[out.folder == 'test']) ^ set(out.label[out.folder == 'train'])
     if odd: raise DataLayoutError(f"{path}: class folder(s) {sorted(odd)} exist on one side only; train/ and test/ need the same classes.")
@@ -174,9 +173,10 @@ def _group_keys(table, group):
     if group is None: return [str(i) for i in range(len(table))]
     if group not in ('patient', 'cycle'): raise ValueError(f"group must be 'patient', 'cycle' or None, not {group!r}")
     if table[group].isna().any():
+        other = 'cycle' if group == 'patient' else 'patient'
         raise DataLayoutError(f"group={group!r} needs a {group} id on every row, but {int(table[group].isna().sum())} row(s) "
-                              f"have none (e.g. {table.image[table[group].isna()].iloc[0]}). Add the column, or use "
-                              "group='patient'/'cycle'/None.")
+                              f"have none (e.g. {table.image[table[group].isna()].iloc[0]}). Add the ids, or pass group={other!r} "
+                              f"if every row has a {other} id, or group=None to split by image ({group}s may then cross sides).")
     if group == 'cycle' and table.patient.notna().all(): return [f"{p}/{c}" for p, c in zip(table.patient, table.cycle)]
     return list(table[group])
 
@@ -216,16 +216,22 @@ def blastocyst_folder_split(table:pd.DataFrame, valid_pct:float=0.2, balance:str
 def _check_protocol(protocol):
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
 
+def _refuse_unreadable(items, where):
+    "One-line `BadImageError` naming (up to five of) the `items` PIL cannot read"
+    bad = unreadable_images(items, warn=False)
+    if bad: raise BadImageError(f"{len(bad)} unreadable image(s) in {where}: " + '; '.join(f"{p} ({why})" for p, why in
+                                list(bad.items())[:5]) + ". Remove or replace them (verify=False skips this check), then retry.")
+
 # %% ../../nbs/22_blastocyst.ipynb #cb73bdc9
-def blastocyst_study_tfms(size:int=250) -> list:
-    "The study's training augmentation (§5.3): rotation 40°, zoom 0.2 (random centre, for its shifts), both flips"
+def blastocyst_study_tfms(size:int|None=None) -> list:
+    "The study's training augmentation (§5.3): rotation 40°, zoom 0.2 (random centre, for its shifts), both flips; output `size` px (None: as input)"
     return aug_transforms(do_flip=True, flip_vert=True, max_rotate=40., min_zoom=0.8, max_zoom=1.2, max_lighting=0.,
-                          max_warp=0., p_affine=1., pad_mode=PadMode.Border)
+                          max_warp=0., p_affine=1., pad_mode=PadMode.Border, size=size)
 
 def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=None, grade_map:dict|None=GOOD_POOR,
                    group:str|None='patient', valid_pct:float=0.2, test_pct:float=0.2, balance:str|None=None,
                    seed:int=42, protocol:str='medfast', item_tfms=None, batch_tfms=None, splitter=None,
-                   num_workers:int|None=None, csv_kwargs:dict|None=None, **kwargs) -> DataLoaders:
+                   num_workers:int|None=None, csv_kwargs:dict|None=None, verify:bool=True, **kwargs) -> DataLoaders:
     "DataLoaders from a blastocyst CSV export (grouped split) or `train/`+`test/` folders; `protocol='study'` validates on test"
     _check_protocol(protocol)
     study = protocol == 'study'
@@ -247,6 +253,7 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
             table = blastocyst_split(raw, group, valid_pct, test_pct, balance, seed)
             rule = ((f'grouped by {group}' if group else 'by image (no grouping: patients may cross sides)')
                     + f', stratified; test {test_pct:.0%}, valid {valid_pct:.0%}')
+    if verify: _refuse_unreadable(list(table.image), path)
     size, bs = ifnone(size, 250 if study else 224), ifnone(bs, 20 if study else 32)
     trn, val = [list(table.image[table.split == s]) for s in ('train', 'test' if study else 'valid')]
     block = DataBlock(blocks=(image_block(size, item_tfms), CategoryBlock), get_y=LookupLabel(dict(zip(table.image, table.label)), 'the label table (the CSV export)'),
@@ -282,6 +289,9 @@ def blastocyst_learner(csv_or_dls, arch='xception', pretrained:bool=True, balanc
     study = protocol == 'study'
     if isinstance(csv_or_dls, DataLoaders):
         if dl_kw: raise TypeError(f"blastocyst_learner() got data arguments {sorted(dl_kw)} with ready DataLoaders; pass them to blastocyst_dls.")
+        if balance == 'subsample' and 'subsampled' not in (getattr(csv_or_dls, 'split_info', None) or {}).get('rule', ''):
+            raise ValueError("balance='subsample' acts on the data, and these DataLoaders were built without it: pass "
+                             "balance='subsample' to blastocyst_dls (or pass the CSV or folder to blastocyst_learner).")
         dls = csv_or_dls
     else: dls = blastocyst_dls(csv_or_dls, balance='subsample' if balance == 'subsample' else None, seed=seed,
                                protocol=protocol, **dl_kw)
@@ -313,4 +323,13 @@ def blastocyst_study(csv_path, arch='xception', epochs:int|None=None, pretrained
     learn = blastocyst_learner(csv_path, arch, pretrained=pretrained, balance=balance, seed=seed, **kwargs)
     with Timer() as t: blastocyst_fit(learn, epochs, lr=lr)
     learn.train_secs = t.secs
-    return learn, study_results(learn)
+    return learn, _results(learn)
+
+def _results(learn):
+    "`study_results(learn)`; if evaluating fails, the trained learner rides on the error as `.learn`"
+    try: return study_results(learn)
+    except Exception as e:
+        e.learn = learn
+        warn_user(f"Evaluation failed after training ({type(e).__name__}); the trained learner is kept on the error: "
+                  "`except Exception as e: learn = e.learn` (in a notebook: `learn = sys.last_value.learn`).")
+        raise

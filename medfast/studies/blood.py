@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/blood_cells.html.md"""
 
 # %% ../../nbs/21_blood_cells.ipynb #adae5980
 from __future__ import annotations
-import csv, re, warnings
+import csv, numbers, re, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -14,14 +14,14 @@ from PIL import Image, ImageDraw, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..images import MedImage, MedImageBlock, image_files
+from ..images import MedImage, MedImageBlock, image_files, unreadable_images
 from ..data import cell_tfms, Split, refuse_split_root
 
 # %% auto #0
 __all__ = ['BLOOD4', 'BLOOD8', 'SYNTHETIC_PATHOLOGIES', 'BLOOD_STUDY_ACC', 'blood_class', 'synthetic_blood_cell',
-           'synthetic_blood_cells', 'read_folder_map', 'FolderClass', 'blood_items', 'CentreSquareCrop', 'stain_centre',
-           'CellCentreCrop', 'balanced_split', 'augment_split', 'study_cell_tfms', 'blood_dls', 'blood_cell_learner',
-           'blood_study']
+           'synthetic_blood_cells', 'read_folder_map', 'FolderClass', 'SmearGroup', 'blood_items', 'CentreSquareCrop',
+           'stain_centre', 'CellCentreCrop', 'balanced_split', 'augment_split', 'study_cell_tfms', 'blood_dls',
+           'blood_cell_learner', 'blood_study']
 
 # %% ../../nbs/21_blood_cells.ipynb #89dcec5c
 BLOOD4 = ('abnormal_lymphocyte', 'blast', 'normal_lymphocyte', 'reactive_lymphocyte')
@@ -135,7 +135,8 @@ def read_folder_map(csv_path, classes=BLOOD4) -> dict:
         row = f"row {i+2} of {csv_path}"
         if pd.isna(folder) or pd.isna(cls): raise DataLayoutError(f"{row} has an empty folder or class.")
         try: cls = blood_class(cls, classes)
-        except DataLayoutError as e: raise DataLayoutError(f"{row} ({folder},{cls}): {e}") from None
+        except DataLayoutError as e: raise DataLayoutError(f"{row} ({folder},{cls}): {e} Pass classes=[...] for other class "
+                                                           "names (classes=None accepts any).") from None
         folder = folder.strip()
         if mapping.get(folder, cls) != cls:
             raise DataLayoutError(f"{row}: folder {folder!r} is mapped to both {mapping[folder]!r} and {cls!r}.")
@@ -159,6 +160,14 @@ class FolderClass:
                                   f"'{folder},<class>' to the CSV. Known folders: {', '.join(sorted(self.mapping))}.")
         return self.mapping[folder]
     def __repr__(self): return f"FolderClass({len(self.mapping)} folders → {sorted(set(self.mapping.values()))})"
+
+class SmearGroup:
+    "Group key of an image under `root`: its smear folder (`CLL/smear03` for `CLL/smear03/img.jpg`), else the image itself"
+    def __init__(self, root): self.root = Path(root)
+    def __call__(self, o) -> str:
+        parts = Path(o).relative_to(self.root).parts
+        return '/'.join(parts[:2] if len(parts) > 2 else parts)
+    def __repr__(self): return f"SmearGroup({self.root})"
 
 def _dict_map(folder_map:dict, classes) -> dict:
     "`folder_map` with every class normalised and checked by `blood_class`; the error names the folder"
@@ -240,8 +249,15 @@ class CellCentreCrop(CentreSquareCrop):
 # %% ../../nbs/21_blood_cells.ipynb #1faded7f
 _SIDES = ('train', 'valid', 'test')
 
+def _check_frac(frac):
+    "`frac` as 'auto' or a number in (0, 1]; `ValueError` naming it otherwise"
+    if isinstance(frac, str) and frac.strip().lower() == 'auto': return 'auto'
+    if isinstance(frac, numbers.Real) and not isinstance(frac, bool) and 0 < frac <= 1: return float(frac)
+    raise ValueError(f"frac must be 'auto' (scale to the smallest class) or a number in (0, 1] (e.g. frac=0.1), not {frac!r}.")
+
 def _quotas(counts, n_train, n_valid, n_test, frac):
     ns, smallest = np.array([n_train, n_valid, n_test], dtype=float), min(counts.values())
+    frac = _check_frac(frac)
     auto = frac == 'auto'
     if auto: frac = min(1.0, smallest / ns.sum())
     ns = np.maximum(1, np.round(ns*frac)).astype(int)
@@ -336,14 +352,40 @@ def study_cell_tfms(size:int|None=None, **kwargs):
 
 def _npz_dls(npz, size, bs, seed, classes, **kwargs):
     from medfast.medmnist import medmnist_dls
-    dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, classes=list(ifnone(classes, BLOOD8)), **kwargs)
+    dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, classes=list(BLOOD8 if classes in (None, 'auto') else classes), **kwargs)
     dls.split.info['rule'] = 'BloodMNIST official train/val/test arrays (no patient ids in the file)'
     return dls
 
+def _blood_groups(root, items, group_fn, study) -> tuple:
+    "(group_fn, how the split groups): 'auto' is `SmearGroup` when images sit in smear folders (medfast protocol), else by image"
+    if isinstance(group_fn, str) and group_fn != 'auto':
+        raise ValueError(f"group_fn must be 'auto', None (split by image) or a function of the file path, not {group_fn!r}.")
+    if group_fn is None: return None, 'by image (group_fn=None)'
+    if group_fn != 'auto': return group_fn, 'grouped by group_fn'
+    if study: return None, 'by image (the study\'s rule)'
+    if not any(len(Path(o).relative_to(root).parts) > 2 for o in items): return None, 'by image (no group id)'
+    return SmearGroup(root), 'grouped by smear folder (<pathology>/<smear>/)'
+
+def _refuse_unreadable(items, where):
+    "One-line `BadImageError` naming (up to five of) the `items` PIL cannot read"
+    bad = unreadable_images(items, warn=False)
+    if bad: raise BadImageError(f"{len(bad)} unreadable image(s) in {where}: " + '; '.join(f"{p} ({why})" for p, why in
+                                list(bad.items())[:5]) + ". Remove or replace them (verify=False skips this check), then retry.")
+
+def _split_items(items, label_fn, group_fn, how, balance, n_train, n_valid, n_test, frac, seed) -> dict:
+    "The balanced or augmented split; a grouped split that cannot be made says how to split by image instead"
+    try:
+        if balance == 'augment': return augment_split(items, label_fn, n_train, n_valid, n_test, seed, group_fn)
+        return balanced_split(items, label_fn, n_train, n_valid, n_test, frac, seed, group_fn)
+    except DataLayoutError as e:
+        if group_fn is None or 'group' not in str(e): raise
+        raise DataLayoutError(f"{e} The split is {how}; to split by image instead (cells of one group then cross sides, "
+                              "so the test score is optimistic), pass group_fn=None knowingly.") from None
+
 def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, n_valid:int=300, n_test:int=300,
-              frac='auto', balance:str|None=None, protocol:str='medfast', seed:int=42, group_fn=None,
-              crop_frac:float=1.0, item_tfms=None, batch_tfms=None, num_workers:int|None=None, classes=None,
-              **kwargs) -> DataLoaders:
+              frac='auto', balance:str|None=None, protocol:str='medfast', seed:int=42, group_fn='auto',
+              crop_frac:float=1.0, item_tfms=None, batch_tfms=None, num_workers:int|None=None, classes='auto',
+              verify:bool=True, **kwargs) -> DataLoaders:
     "DataLoaders for blood-cell folders (pathology folders + CSV, or class folders) or a BloodMNIST .npz; `balance='augment'` tops classes up"
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
     if balance not in (None, 'augment'): raise ValueError(f"balance must be None or 'augment', not {balance!r}")
@@ -352,9 +394,10 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     study = protocol == 'study'
     if study: balance, batch_tfms = ifnone(balance, 'augment'), ifnone(batch_tfms, study_cell_tfms())
     seed_everything(seed)
-    items, label_fn = blood_items(path, folder_map, ifnone(classes, BLOOD4))
-    if balance == 'augment': split = augment_split(items, label_fn, n_train, n_valid, n_test, seed, group_fn)
-    else: split = balanced_split(items, label_fn, n_train, n_valid, n_test, frac, seed, group_fn)
+    items, label_fn = blood_items(path, folder_map, BLOOD4 if isinstance(classes, str) and classes == 'auto' else classes)
+    group_fn, how = _blood_groups(label_fn.root, items, group_fn, study)
+    if verify: _refuse_unreadable(items, label_fn.root)
+    split = _split_items(items, label_fn, group_fn, how, balance, n_train, n_valid, n_test, frac, seed)
     trn, val = [items[i] for i in split['train']], [items[i] for i in split['valid']]
     block = DataBlock(blocks=(MedImageBlock(size=size), CategoryBlock), get_y=label_fn,
                       splitter=IndexSplitter(range(len(trn), len(trn)+len(val))),
@@ -364,8 +407,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     per_class = {s: dict(Counter(label_fn(items[i]) for i in split[s])) for s in ('train', 'valid', 'test')}
     dls.split = Split(L(items[i] for i in split['test']), info=dict(rule=f'{protocol} protocol: ' + ('per class, large classes shrunk, small ones topped up by '
-                               'augmented repeats' if balance == 'augment' else 'balanced per class') + ', ' +
-                               ('grouped by group_fn' if group_fn else 'by image (no group id)'),
+                               'augmented repeats' if balance == 'augment' else 'balanced per class') + ', ' + how,
                           per_class={s: (sorted(set(v.values()))[0] if len(set(v.values())) == 1 else v)
                                      for s, v in per_class.items()},
                           sizes={s: len(split[s]) for s in ('train', 'valid', 'test')}, seed=seed))
@@ -404,4 +446,13 @@ def blood_study(path, arch='xception', epochs:int|None=None, pretrained:bool=Tru
             learn.fit(ifnone(epochs, 50), ifnone(lr, learn.lr))
         else: train(learn, ifnone(epochs, 3), lr=lr)
     learn.train_secs = t.secs
-    return learn, study_results(learn)
+    return learn, _results(learn)
+
+def _results(learn):
+    "`study_results(learn)`; if evaluating fails, the trained learner rides on the error as `.learn`"
+    try: return study_results(learn)
+    except Exception as e:
+        e.learn = learn
+        warn_user(f"Evaluation failed after training ({type(e).__name__}); the trained learner is kept on the error: "
+                  "`except Exception as e: learn = e.learn` (in a notebook: `learn = sys.last_value.learn`).")
+        raise

@@ -115,6 +115,8 @@ def _load_release_pickle(fn):
 def cifar100_dir(path) -> Path:
     "The `cifar-100-python` folder at or under `path`, checked to hold `train`, `test` and `meta`"
     path = check_path(path, 'CIFAR-100 folder')
+    if path.is_file() and path.name in ('train', 'test', 'meta'):
+        raise DataLayoutError(f"{path} is one file of the CIFAR-100 release; pass the folder holding train, test and meta ({path.parent}).")
     if path.is_file():
         raise DataLayoutError(f"{path} is a file; extract it first (tar xzf {path.name}) and pass the folder it creates.")
     root = path/CIFAR_DIR if (path/CIFAR_DIR).is_dir() else path
@@ -171,7 +173,11 @@ def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, vali
     idx = select_classes(tr.names, classes)
     keep_tr, keep_te = np.isin(tr.y, idx), np.isin(te.y, idx)
     empty = [tr.names[i] for i in idx if not (tr.y == i).any()]
-    if empty: raise DataLayoutError(f"No training images for class(es) {empty} in {cifar100_dir(path)/'train'}.")
+    if empty:
+        have = sorted(set(tr.y.tolist()))
+        raise DataLayoutError(f"No training images for class(es) {empty[:5]}{' ...' if len(empty) > 5 else ''} ({len(empty)} of the "
+                              f"{len(idx)} asked) in {cifar100_dir(path)/'train'}, which holds {len(have)} class(es), e.g. "
+                              f"{[tr.names[i] for i in have[:5]]}. Pass classes={len(have)} or a list of those names.")
     x, y = np.concatenate([tr.x[keep_tr], te.x[keep_te]]), np.concatenate([tr.y[keep_tr], te.y[keep_te]])
     n_train, vocab = int(keep_tr.sum()), [tr.names[i] for i in idx]
     get_y = ArrayRows(y, classes=tr.names)

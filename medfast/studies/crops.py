@@ -100,6 +100,16 @@ def synthetic_cell_images(dest, n_images:int=2, size:int=384, n_cells:int=20, ce
 
 # %% ../../nbs/24_cell_crops.ipynb #3cf984f1
 _CLICK_COLS = ['image', 'x', 'y', 'label', 'user']
+NOT_SURE = 'not_sure'
+
+def _norm_label(label) -> str:
+    "A click label lower-cased and stripped; the study's `not_sure_alive` becomes `NOT_SURE`"
+    l = str(label).strip().lower()
+    return NOT_SURE if l in (NOT_SURE, 'not_sure_alive') else l
+
+def _known_labels(labels) -> list|None:
+    "The accepted labels, normalised (`NOT_SURE`, the half vote, always allowed); None accepts any"
+    return None if labels is None else [_norm_label(l) for l in labels] + [NOT_SURE]
 
 def _click_records(obj, fn):
     if isinstance(obj, dict):
@@ -117,7 +127,7 @@ def load_clicks(json_path, labels=CELL_LABELS, images=None) -> pd.DataFrame:
     try: obj = json.loads(fn.read_text())
     except json.JSONDecodeError as e: raise DataLayoutError(f"{fn} is not valid JSON ({e}).") from None
     if _is_pybossa(obj): return read_pybossa(fn, images)
-    rows, known = [], None if labels is None else [str(l).strip().lower() for l in labels]
+    rows, known = [], _known_labels(labels)
     for i, r in enumerate(_click_records(obj, fn)):
         if not isinstance(r, dict) or not {'image', 'x', 'y', 'label'} <= set(r):
             raise DataLayoutError(f"{fn}: click #{i} ({r!r}) needs the keys x, y and label"
@@ -126,7 +136,7 @@ def load_clicks(json_path, labels=CELL_LABELS, images=None) -> pd.DataFrame:
         except (TypeError, ValueError): x = y = math.nan
         if not (math.isfinite(x) and math.isfinite(y)):
             raise DataLayoutError(f"{fn}: click #{i} on {r['image']} has non-numeric coordinates x={r['x']!r}, y={r['y']!r}.")
-        lbl = str(r['label']).strip().lower()
+        lbl = _norm_label(r['label'])
         if known is not None and lbl not in known:
             raise DataLayoutError(f"{fn}: click #{i} on {r['image']} has unknown label {r['label']!r}; expected one of "
                                   f"{known}. Fix the label, or pass labels=[...] (labels=None accepts any).")
@@ -135,7 +145,6 @@ def load_clicks(json_path, labels=CELL_LABELS, images=None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=_CLICK_COLS)
 
 # %% ../../nbs/24_cell_crops.ipynb #f736d52d
-NOT_SURE = 'not_sure'
 _PYBOSSA_LABELS = {'alive': 'alive', 'dead': 'dead', 'not_sure_alive': NOT_SURE, 'not_sure': NOT_SURE}
 
 def _image_map(images):
@@ -177,18 +186,33 @@ def _cluster_ids(xy, radius, method):
     from scipy.cluster.hierarchy import linkage, fcluster
     return fcluster(linkage(xy, method=method), t=radius, criterion='distance') - 1
 
-def _check_clicks(df) -> pd.DataFrame:
-    "`df` with the click columns checked (one-line error), every click its own vote where `user` is missing"
+def _check_clicks(df, labels=CELL_LABELS) -> pd.DataFrame:
+    "`df` checked as `load_clicks` checks JSON (one-line errors naming the row and image): numeric x, y; labels normalised"
     missing = [c for c in ('image', 'x', 'y', 'label') if c not in df.columns]
     if missing: raise DataLayoutError(f"The clicks table lacks the column(s) {missing} (it has {list(df.columns)}); "
                                       "expected image, x, y, label and optionally user.")
     if not len(df): raise DataLayoutError("The clicks table holds no clicks.")
-    return df if 'user' in df.columns else df.assign(user=[f"_click{i}" for i in range(len(df))])
+    xy = df[['x', 'y']].apply(pd.to_numeric, errors='coerce').astype(float)
+    row = lambda i: f"The clicks table: row {df.index[i]!r} (image {df.image.iloc[i]!r})"
+    if len(bad := np.flatnonzero(~np.isfinite(xy.to_numpy()).all(1))):
+        i = bad[0]
+        raise DataLayoutError(f"{row(i)} has non-numeric coordinates x={df.x.iloc[i]!r}, y={df.y.iloc[i]!r} "
+                              f"({len(bad)} such row(s)); fix or drop them.")
+    if len(bad := np.flatnonzero(df.image.isna() | df.label.isna())):
+        raise DataLayoutError(f"{row(bad[0])} has no image or no label ({len(bad)} such row(s)); fix or drop them.")
+    lbl, known = df.label.map(_norm_label), _known_labels(labels)
+    if known is not None and len(bad := np.flatnonzero(~lbl.isin(known))):
+        i = bad[0]
+        raise DataLayoutError(f"{row(i)} has unknown label {df.label.iloc[i]!r}; expected one of {known}. Fix the label, "
+                              "or pass labels=[...] (labels=None accepts any).")
+    user = df.user if 'user' in df.columns else [None]*len(df)
+    user = [f"_click{i}" if u is None or pd.isna(u) else str(u) for i, u in enumerate(user)]   # no user: each click a vote
+    return df.assign(image=df.image.astype(str), x=xy.x, y=xy.y, label=lbl, user=user)
 
-def merge_clicks(clicks, radius:float=35., method:str='single') -> pd.DataFrame:
+def merge_clicks(clicks, radius:float=35., method:str='single', labels=CELL_LABELS) -> pd.DataFrame:
     "Consensus cells from clicks: clicks within `radius` px are one cell, labelled by a one-user-one-vote majority (not sure = ½ each)"
-    if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks)
-    clicks = _check_clicks(clicks)
+    if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks, labels=labels)
+    clicks = _check_clicks(clicks, labels)
     if method not in ('single', 'complete', 'average'): raise ValueError(f"method must be 'single', 'complete' or 'average', not {method!r}")
     labels, rows = sorted(clicks.label.unique()), []
     if NOT_SURE in labels: labels = sorted(set(labels) - {NOT_SURE} | set(CELL_LABELS))
@@ -288,9 +312,13 @@ def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str=
     if border not in ('pad', 'drop'): raise ValueError(f"border must be 'pad' (pad the crop) or 'drop' (skip the cell), not {border!r}")
     _check_crop_size(size)
     if pad_mode not in _PAD_MODES: raise ValueError(f"pad_mode must be one of {_PAD_MODES}, not {pad_mode!r}")
-    src, dest = check_path(src, 'image folder', is_dir=True), _crops_target(dest, overwrite)
+    src = check_path(src, 'image folder', is_dir=True)
+    if Path(dest).expanduser().resolve().is_relative_to(src.resolve()):
+        raise MedfastError(f"dest {dest} is inside the image folder {src}, where the crops would mix with the source images; "
+                           f"choose a folder outside it, e.g. {src.parent/'crops'}.")
+    dest = _crops_target(dest, overwrite)
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks, labels=labels)
-    cells = merge_clicks(clicks, radius, method)
+    cells = merge_clicks(clicks, radius, method, labels)
     cells = cells[(cells.n_users >= min_users) & (cells.agreement >= min_agreement)].reset_index(drop=True)
     missing = [i for i in cells.image.unique() if not (src/i).is_file()]
     if missing: raise MissingPathError(f"{len(missing)} image(s) named in the clicks are not in {src}: {missing[:5]}. "
@@ -348,10 +376,10 @@ def split_by_source(items, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42)
     return out
 
 def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42,
-             item_tfms=None, batch_tfms=None, num_workers:int|None=None, **kwargs):
-    "DataLoaders over a `write_crops` folder: train/valid/test split by source image (80:10:10), test kept aside"
+             item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, **kwargs):
+    "DataLoaders over a `write_crops` folder: train/valid/test split by source image (80:10:10), test kept aside; every crop opened first"
     path = check_path(path, 'crops folder', is_dir=True)
-    size, items = ifnone(size, _crop_size(path)), class_folder_items(path)
+    size, items = ifnone(size, _crop_size(path)), class_folder_items(path, verify=verify)
     sides = split_by_source(items, valid_pct, test_pct, seed)
     trn, val = L(items[i] for i in sides['train']), L(items[i] for i in sides['valid'])
     absent = sorted({parent_label(items[i]) for s in ('valid', 'test') for i in sides[s]} - set(map(parent_label, trn)))
@@ -362,9 +390,11 @@ def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:
                       splitter=IndexSplitter(range(len(trn), len(trn) + len(val))),
                       item_tfms=ifnone(item_tfms, Resize(size, ResizeMethod.Squish)), batch_tfms=ifnone(batch_tfms, crop_tfms()))
     dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.split = Split(L(items[i] for i in sides['test']), info=dict(rule=f'by source image {1-valid_pct-test_pct:.0%}:{valid_pct:.0%}:{test_pct:.0%}', seed=seed,
-                          sizes={s: len(v) for s, v in sides.items()},
-                          images={s: len({source_image(items[i]) for i in v}) for s, v in sides.items()}))
+    images = {s: len({source_image(items[i]) for i in v}) for s, v in sides.items()}
+    dls.split = Split(L(items[i] for i in sides['test']), info=dict(
+                          rule=f"by source image: {images['train']}:{images['valid']}:{images['test']} images on train:valid:test "
+                               f"(asked {1-valid_pct-test_pct:.0%}:{valid_pct:.0%}:{test_pct:.0%})",
+                          seed=seed, sizes={s: len(v) for s, v in sides.items()}, images=images))
     return dls
 
 _OWN = ('path', 'dls', 'arch', 'pretrained', 'seed', 'dataset', 'source')

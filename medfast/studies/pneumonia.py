@@ -66,12 +66,18 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     dls = block.dataloaders(pool, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     sides = dict(train=dls.train_ds.items, valid=dls.valid_ds.items, test=test)
     leaks = split_leaks(sides, check_bytes=False)
-    if len(leaks) and not study:                              # the study's image-level split leaks by design
-        warn_user(f"{len(leaks)} patient(s) appear on two sides of the split, e.g. "
-                      f"{leaks.key.iloc[0]} ({leaks.sides.iloc[0]}); the test score may be optimistic.")
+    warned = leaks[leaks.sides.str.contains('test')] if study else leaks     # the study's valid side leaks by design
+    if len(warned):
+        warn_user(f"{len(warned)} patient(s) appear on two sides of the split, e.g. "
+                      f"{warned.key.iloc[0]} ({warned.sides.iloc[0]}); the test score may be optimistic.")
+    copies = split_leaks(dict(pool=list(pool), test=list(test)), group_fn=None)   # same bytes, another name: cheap (by size first)
+    if len(copies):
+        warn_user(f"{len(copies)} test image(s) are byte-identical to images used for training or validation, e.g. "
+                  f"{copies.files.iloc[0]}; the test score may be optimistic. Remove one copy of each.")
     dls.split = Split(test, official, info=dict(
         rule=f'{protocol} protocol: train+val pooled, {how} valid {valid_pct:.0%}; test: {rule}',
-        protocol=protocol, sizes={k: len(v) for k, v in sides.items()}, patient_leaks=len(leaks), seed=seed))
+        protocol=protocol, sizes={k: len(v) for k, v in sides.items()}, patient_leaks=len(leaks),
+        identical_test_files=len(copies), seed=seed))
     return dls
 
 # %% ../../nbs/20_pneumonia.ipynb #5735d0ab
