@@ -6,14 +6,15 @@ Docs: https://medfast.github.io/medfast/app.html.md"""
 
 # %% ../nbs/10_app.ipynb #3e4e5d29
 from __future__ import annotations
-import html, io
+import html, io, os, warnings
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from fastcore.all import *
 from .core import MedfastError
 from fastai.learner import Learner
-from .inference import load, _as_learner, _spec_of, _Prep, _prediction, model_input
+from .images import open_image
+from .inference import load, predict, _as_learner, _spec_of, _Prep, model_input
 
 # %% auto #0
 __all__ = ['xray_app', 'heatmap_overlay', 'explain_image', 'PredictApp', 'predict_app']
@@ -37,24 +38,52 @@ def _png(img:Image.Image, max_side:int=384) -> bytes:
     b = io.BytesIO(); img.save(b, format='PNG'); return b.getvalue()
 
 # %% ../nbs/10_app.ipynb #e3c54e33
-def explain_image(model, data, name:str='upload', cam:bool=True) -> dict:
-    "Decode image `data` (bytes, path or PIL image), predict it and compute its Grad-CAM heatmap"
-    learn = _as_learner(model)
-    res = dict(name=name, label=None, probs={}, image=None, heatmap=None, error=None, cam_error=None)
+def _stored_size(data) -> tuple|None:
+    "`(width, height)` of image file `data` (path, bytes or file object) from its header, EXIF rotation applied; None where PIL cannot tell (DICOM)"
+    src = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
-        x, img = model_input(learn, bytes(data) if isinstance(data, (bytearray, memoryview)) else data, name=name)
-        res['image'] = img
-        spec = _spec_of(learn)                   # the model-ready batch Grad-CAM uses: the upload is decoded and resized once
-        pred = _prediction(spec, _Prep(spec).probs(x, learn.model)[0], name)
+        if hasattr(src, 'seek'): src.seek(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(src) as im: (w, h), turn = im.size, im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        return (h, w) if turn else (w, h)
+    except Exception: return None
+    finally:
+        if hasattr(src, 'seek'): src.seek(0)
+
+def _display_copy(spec, data, img, name, max_side=None) -> tuple:
+    "`(image, (width, height))`: `data` decoded for display at full scale but at most `max_side` a side, and its stored size"
+    prep, size = _Prep(spec), img.size
+    if prep.hint is not None and (isinstance(data, (str, os.PathLike, bytes)) or hasattr(data, 'read')):
+        size = _stored_size(data)                 # the model's copy was decoded at reduced scale: decode one for the eye
+        img = open_image(data, prep.mode, None if size is None or not max_side else (max_side, max_side), name=name)
+        size = size or img.size
+    if max_side and max(img.size) > max_side: img = img.copy(); img.thumbnail((max_side, max_side))
+    return img, size
+
+def explain_image(model, data, name:str='upload', cam:bool=True, max_side:int|None=None) -> dict:
+    "Decode image `data` (bytes, path or PIL image), predict it and compute the Grad-CAM heatmap of the predicted label"
+    learn = _as_learner(model)
+    res = dict(name=name, label=None, probs={}, image=None, size=None, heatmap=None, error=None, cam_error=None, cam_note=None)
+    data = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
+    try:
+        x, img = model_input(learn, data, name=name)   # the model-ready batch Grad-CAM uses: decoded and resized once
+        pred = predict(learn, img)                     # medfast predict's label and probabilities for that decode
         res.update(label=pred.label, probs=pred.probs)
+        res['image'], res['size'] = _display_copy(_spec_of(learn), data, img, name, max_side)
     except MedfastError as e:
-        res['error'] = str(e); return res
+        msg = str(e).removeprefix('image: ')      # predict names an in-memory image 'image'
+        res['error'] = msg if name in msg else f"{name}: {msg}"; return res
     except Exception as e:
         res['error'] = f"{name}: cannot be read ({type(e).__name__}: {e})"; return res
     if cam:
         from medfast.explain import gradcam
-        try: res['heatmap'] = gradcam(learn, x[0])
+        try: res['heatmap'] = gradcam(learn, x[0], target_class=pred.label)
+        except MedfastError as e: res['cam_error'] = str(e)
         except Exception as e: res['cam_error'] = f"Grad-CAM failed ({type(e).__name__}: {e})."
+        else:
+            if not res['heatmap'].max() > 0:
+                res['cam_note'] = f"Grad-CAM found no positive evidence for {pred.label} in this image, so there is no heatmap to show."
     return res
 
 # %% ../nbs/10_app.ipynb #98170fae
@@ -96,20 +125,22 @@ class PredictApp:
     def show(self, data, name:str='upload') -> dict:
         "Predict `data` (bytes, path or PIL image) and update the widgets; returns `explain_image`'s dict"
         self.status.value = f"Reading {html.escape(name)}..."
-        res = self.result = explain_image(self.learn, data, name, cam=self.cam)
+        res = self.result = explain_image(self.learn, data, name, cam=self.cam, max_side=self.max_side)
         if res['error']:
             self.status.value = f"<span style='color:#c9302c'>{html.escape(res['error'])}</span>"
             self.image.value = self.overlay.value = b''
             self.label.value = self.probs.value = ''
             return res
-        shown = res['image'].copy(); shown.thumbnail((self.max_side, self.max_side))    # overlay the small copy only
+        shown, heat = res['image'], None if res['cam_note'] else res['heatmap']    # no evidence: say so, draw no blank overlay
         self.image.value = _png(shown, self.max_side)
-        self.overlay.value = b'' if res['heatmap'] is None else _png(heatmap_overlay(shown, res['heatmap'], self.alpha), self.max_side)
-        p = res['probs'][res['label']]
-        self.label.value = f"<h2>{html.escape(str(res['label']))} <small>({100*p:.1f}%)</small></h2>"
+        self.overlay.value = b'' if heat is None else _png(heatmap_overlay(shown, heat, self.alpha), self.max_side)
+        label = html.escape(str(res['label']))
+        self.label.value = f"<h2>{label} <small>({100*res['probs'][res['label']]:.1f}%)</small></h2>"
         self.probs.value = _probs_html(res['probs'], res['label'])
-        note = f" {html.escape(res['cam_error'])}" if res['cam_error'] else " Right: Grad-CAM, where the model found evidence for its prediction."
-        self.status.value = f"{html.escape(name)}: {res['image'].size[0]}x{res['image'].size[1]} px.{note}"
+        note = (html.escape(res['cam_error'] or res['cam_note']) if res['cam_error'] or res['cam_note'] else
+                f"Right: Grad-CAM, where the model found evidence for {label}." if heat is not None else '')
+        (w, h), (sw, sh) = res['size'], shown.size
+        self.status.value = f"{html.escape(name)}: {w}x{h} px{'' if (sw, sh) == (w, h) else f', shown at {sw}x{sh}'}. {note}"
         return res
 
     def _ipython_display_(self):

@@ -90,7 +90,7 @@ def features_svm(dls, learn_or_arch='vgg16', kernel:str='linear', C:float=1., de
     body, stats = _body(learn_or_arch, dls, pretrained)
     if _normalised(dls): stats = None                      # the DataLoaders normalise already
     with Timer() as t:
-        train_dl = dls.test_dl(dls.train_ds.items, with_labels=True)     # validation transforms: no augmentation
+        train_dl = dls.test_dl(dls.train_ds.items, with_labels=True, rm_type_tfms=0)   # validation transforms: no augmentation; items as the pipeline takes them
         xt, yt = extract_features(body, train_dl, pool, stats)
         xv, yv = extract_features(body, dls.valid, pool, stats)
         if len(np.unique(yt)) < 2: raise DataLayoutError("features_svm needs at least two classes in the training split.")

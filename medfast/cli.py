@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #52350413
 from __future__ import annotations
-import argparse, contextlib, importlib.util, json, math, os, sys
+import argparse, contextlib, hashlib, importlib.util, json, math, os, sys
 from pathlib import Path
 
 # %% auto #0
@@ -406,10 +406,11 @@ def _model_parser(prog, model_help, description):
 
 def _evaluate_parser():
     p = _model_parser('medfast evaluate', "saved model: model.json (+ model.pth), a fastai .pkl, or the folder holding it",
-                      "Evaluate a saved model on a labelled test folder: metrics with 95% bootstrap CIs, plots, run record.")
+                      "Evaluate a saved model on a labelled test folder: metrics with 95% CIs, plots, run record.")
     p.add_argument('test', help="labelled test folder (one sub-folder per class, any case) or a Kermany root with test/")
     p.add_argument('--out', default='runs/evaluate', help="output folder (default runs/evaluate; a new sibling, evaluate-2, ..., if it holds results)")
-    p.add_argument('--tta', action='store_true', help="test-time augmentation (average over augmented copies)")
+    p.add_argument('--tta', action='store_true', help="test-time augmentation (average over augmented copies; a model in the "
+                   "safe format carries no augmentation, so there it is said and skipped)")
     p.add_argument('--threshold', type=float, default=None,
                    help="binary tasks: predict the positive (second) class when its probability >= this "
                         "(default: the threshold saved in the model, else argmax)")
@@ -439,7 +440,7 @@ def evaluate_main(argv=None) -> int:
     mode = progress_mode(a.quiet)
     import pandas as pd
     from medfast.core import Timer, seed_everything, check_path, claim_folder, staged_results, write_csv, save_json, env_info
-    from medfast.evaluation import evaluate, get_preds_labelled
+    from medfast.evaluation import evaluate, get_preds_labelled, tta_applies
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
     from medfast.data import test_folder
@@ -456,7 +457,8 @@ def evaluate_main(argv=None) -> int:
     print(f"Model: {a.model} ({getattr(learn, 'arch_name', None) or 'unknown arch'}, classes {list(map(str, learn.dls.vocab))})")
     seed_everything(a.seed)
     if mode == 'lines': print(f"Predicting the images of {test}{' with TTA' if a.tta else ''} ...", flush=True)   # no bar in a log
-    with Timer() as t: lp = get_preds_labelled(learn, test, tta=a.tta, bs=a.bs)
+    with Timer() as t: lp = get_preds_labelled(learn, test, tta=a.tta, bs=a.bs, tta_seed=a.seed)
+    a.tta = a.tta and tta_applies(learn)              # as it ran: a saved model carries no augmentation (get_preds_labelled warned)
     timings['predict'] = t.secs; _check_preds(lp, a.model)
     out = claim_folder(a.out)                                           # only once the inputs proved usable
     counts = {c: int((lp.targets == k).sum()) for k, c in enumerate(lp.classes)}
@@ -465,7 +467,7 @@ def evaluate_main(argv=None) -> int:
     with Timer() as t: tbl = evaluate(learn, lp, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed)
     timings['metrics'] = t.secs
     thr = 'argmax' if a.threshold is None else f"P({lp.classes[-1]}) >= {a.threshold:g}"
-    ci = f", {tbl.attrs['ci']:.0%} bootstrap CI over {a.n_boot} resamples" if a.n_boot else ''
+    ci = f", {tbl.attrs['ci']:.0%} CI: Wilson for proportions, bootstrap over {a.n_boot} resamples for the rest" if a.n_boot else ''
     print(f"\nTest metrics (decision: {thr}{ci}):")
     print(tbl.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     with staged_results(out) as stage:                  # every result, or (interrupted) none
@@ -532,14 +534,44 @@ def _claim_csv(part:Path, overwrite:bool) -> Path:
     except OSError as e: _fail(f"--out: cannot write {part} ({e.strerror or type(e).__name__}); choose a folder you can write to.")
     return part
 
-def _resumed(path:Path, header:list) -> list:
+def _model_identity(learn) -> str:
+    "What must match for two runs' rows to share a CSV: the model's checksums (a pickle: its file's) and the threshold it decides by"
+    from medfast.inference import _spec_of
+    from medfast.core import file_digest
+    spec = _spec_of(learn)
+    key = {k: spec.get(k) for k in ('spec_sha256', 'weights_sha256', 'onnx_sha256', 'threshold')}
+    if not any(key[k] for k in ('spec_sha256', 'weights_sha256', 'onnx_sha256')) and getattr(learn, 'model_path', None):
+        key['file_sha256'] = file_digest(learn.model_path)
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+def _identity_record(csv:Path) -> Path:
+    "Where medfast notes which model wrote `csv` (under `medfast_home()`, not beside your files)"
+    from medfast.env import medfast_home
+    return medfast_home()/'predict-runs'/f"{hashlib.sha256(os.fsencode(os.path.realpath(csv))).hexdigest()[:32]}.json"
+
+def _remember_model(csv:Path, identity:str):
+    from medfast.core import save_json, make_folder, MedfastError
+    rec = _identity_record(csv)
+    try: make_folder(rec.parent); save_json(dict(csv=os.fsdecode(os.path.realpath(csv)), model=identity), rec)
+    except (OSError, MedfastError): pass                  # a read-only cache: resuming then checks the columns only
+
+def _check_resumed_model(csv:Path, identity:str):
+    "Refuse to add rows to `csv` when medfast noted that another model (or threshold) wrote it"
+    try: noted = json.loads(_identity_record(csv).read_text()).get('model')
+    except (OSError, ValueError): return                  # made elsewhere, or by an older medfast: the columns were checked
+    if noted != identity:
+        raise FileExistsError(f"{csv} holds predictions of another model (or of this one at another decision threshold): "
+                              "choose another --out, or pass --overwrite to restart it.")
+
+def _resumed(path:Path, header:list, identity:str|None=None) -> list:
     "The files CSV `path` holds already, once it is known to be this model's predictions"
     from medfast.distributed import completed_files
     done = completed_files(path)                                   # a predictions CSV (else a one-line error), cut to whole lines
     _check_resumed_header(path, header)
+    if identity is not None: _check_resumed_model(path, identity)
     return done
 
-def _predict_target(a, shard, header:list):
+def _predict_target(a, shard, header:list, identity:str|None=None):
     "`(csv to write, csv it becomes when complete, files it already holds)`: a claimed or resumed `.partial.csv`; files None if done"
     from medfast.distributed import shard_path
     if shard is None:
@@ -547,10 +579,10 @@ def _predict_target(a, shard, header:list):
         if a.resume:
             part = _partial_csv(out)
             if not part.exists() and out.exists():
-                done = _resumed(out, header)                       # checked before copying: a refused resume leaves nothing
+                done = _resumed(out, header, identity)             # checked before copying: a refused resume leaves nothing
                 import shutil; shutil.copyfile(out, part)          # more files for a finished CSV: it is replaced when complete
                 return part, out, done
-            if part.exists(): return part, out, _resumed(part, header)
+            if part.exists(): return part, out, _resumed(part, header, identity)
             return _claim_csv(part, False), out, []
         from medfast.core import free_path
         final = free_path(out, a.overwrite)
@@ -560,7 +592,7 @@ def _predict_target(a, shard, header:list):
     if final.exists() and not a.overwrite:
         if a.resume: return final, final, None
         raise FileExistsError(f"{final} exists: shard {shard[0]}/{shard[1]} is done. Pass --overwrite to redo it.")
-    if a.resume and part.exists(): return part, final, _resumed(part, header)
+    if a.resume and part.exists(): return part, final, _resumed(part, header, identity)
     return _claim_csv(part, a.overwrite), final, []
 
 def _check_resumed_header(part:Path, header:list):
@@ -646,7 +678,9 @@ def _predict(a, shard) -> int:
     else: learn = load(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
     classes = _spec_of(learn)['classes']                  # the model loads before any file is claimed: a failed load leaves none
     header = [csv_escape(c) for c in ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']]
-    part, final, done = _predict_target(a, shard, header)
+    identity = _model_identity(learn)
+    part, final, done = _predict_target(a, shard, header, identity)
+    if done is not None: _remember_model(part, identity); _remember_model(final, identity)   # for a later --resume
     if done is None:
         print(f"{final} is already complete.")
         if a.shard is None: _finish_shards(a, shard, final)

@@ -13,7 +13,8 @@ from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
 from .metrics import predict_labels
-from .evaluation import evaluate, get_preds_labelled
+from types import SimpleNamespace
+from .evaluation import evaluate, get_preds_labelled, labelled_items
 from .medmnist import held_out_dl, medmnist_source
 from .plots import training_history, evaluation_plots, save_fig
 
@@ -49,8 +50,9 @@ class Comparison:
     def _repr_html_(self): return self.table._repr_html_()
     def __repr__(self): return self.table.to_string(index=False)
 
-def plot_comparison(history:pd.DataFrame, metric:str='accuracy', figsize=(10, 3.8)) -> Figure:
-    "Validation `metric` and validation loss per epoch, one line per architecture"
+def plot_comparison(history:pd.DataFrame, metric:str='auto', figsize=(10, 3.8)) -> Figure:
+    "Validation `metric` (`'auto'`: ROC AUC where recorded, else accuracy) and validation loss per epoch, one line per architecture"
+    if metric == 'auto': metric = next((m for m in ('roc_auc_score', 'accuracy') if m in history), metric)
     if metric not in history:
         cands = [c for c in history.columns if c not in ('arch', 'epoch', 'step', 'phase', 'secs', 'train_loss', 'valid_loss')]
         metric = cands[0] if cands else 'valid_loss'
@@ -121,7 +123,7 @@ def _test_name(src):
     return f"held-out test side ({len(ds)} items)" if ds is not None else str(src)
 
 def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=42, test='auto', pretrained:bool=False,
-            tta:bool=False, n_boot:int=200, out=None, keep_learners:bool=False, metric:str='accuracy',
+            tta:bool=False, n_boot:int=200, out=None, keep_learners:bool=False, metric:str='auto',
             learner_fn=None, fit_fn=None, **learner_kwargs) -> Comparison:
     "Train each of `archs` (or each setting `learner_fn` builds a Learner for) with the same seed; one table and one plot"
     from medfast.learner import medfast_learner, train
@@ -132,6 +134,9 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
     if learner_fn is None:                   # every name and size checked before anything trains
         given = _batch_tfms(dls_factory) if isinstance(dls_factory, DataLoaders) else None
         first_dls = _make_dls(dls_factory, seed, given); _check_archs(archs, first_dls)
+    if isinstance(test, (str, Path)) and str(test) != 'auto':   # a test folder: found, and its classes the data's, before anything trains
+        if first_dls is None: check_path(test, 'test folder', is_dir=True)
+        else: labelled_items(SimpleNamespace(dls=first_dls), test)
     rows, hists, tests, learners = [], [], [], {}
     if out is not None: out = free_path(out); out.mkdir(parents=True, exist_ok=True)
     for i, (name, arch) in enumerate(archs.items()):

@@ -1,4 +1,4 @@
-"""Evaluate a fastai Learner on a labelled test set: its predictions with items and class names, the tidy metrics table with bootstrap intervals, results on the held-out side, top-5 accuracy.
+"""Evaluate a fastai Learner on a labelled test set: its predictions with items and class names, the tidy metrics table with confidence intervals, results on the held-out side, top-5 accuracy.
 
 Docs: https://medfast.github.io/medfast/evaluation.html.md"""
 
@@ -18,8 +18,8 @@ from .medmnist import held_out_dl
 from .metrics import _np, _case_losses, as_targets, choose_threshold, metrics_table
 
 # %% auto #0
-__all__ = ['LabelledPreds', 'labelled_items', 'image_dl', 'get_preds_labelled', 'saved_threshold', 'evaluate', 'study_results',
-           'top5_accuracy', 'accuracy_pct']
+__all__ = ['LabelledPreds', 'labelled_items', 'image_dl', 'tta_applies', 'get_preds_labelled', 'saved_threshold', 'evaluate',
+           'study_results', 'top5_accuracy', 'accuracy_pct']
 
 # %% ../nbs/05a_evaluation.ipynb #e601a072
 class LabelledPreds(NamedTuple):
@@ -85,8 +85,17 @@ def _dl_items(dl):
     if items is None: items = getattr(getattr(dl, 'dataset', None), 'items', None)
     return list(items) if items is not None else [None]*len(dl.dataset)
 
-def _has_augmentation(dl):
-    return any(isinstance(t, RandTransform) for t in list(dl.after_item.fs) + list(dl.after_batch.fs))
+def _draws(t) -> bool:
+    "Whether transform `t` draws at random when TTA runs the loader as in training (fastai's `Resize` only when it crops)"
+    if not isinstance(t, RandTransform) or getattr(t, 'split_idx', None) == 1: return False
+    return not isinstance(t, Resize) or t.method == ResizeMethod.Crop
+
+def _has_augmentation(dl): return any(map(_draws, list(dl.after_item.fs) + list(dl.after_batch.fs)))
+
+def tta_applies(learn, src=None) -> bool:
+    "Whether TTA would change `learn`'s predictions on `src` (a DataLoader; else its test loaders, made like the validation one)"
+    if isinstance(src, LabelledPreds): return False                                 # predictions already made
+    return _has_augmentation(src if isinstance(src, DataLoader) else learn.dls.valid)
 
 def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None, tta_seed:int=0) -> LabelledPreds:
     "Probabilities and targets of `learn` on a labelled test folder, list of files or DataLoader (TTA draws seeded by `tta_seed`)"
@@ -99,7 +108,7 @@ def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None,
     else:
         items, targets, with_labels = labelled_items(learn, src)
         dl = _labelled_dl(learn, items, with_labels, bs)
-    if tta and not _has_augmentation(dl):
+    if tta and not tta_applies(learn, dl):
         warn_user("tta=True, but this Learner's DataLoaders carry no random augmentation (e.g. a model loaded from "
                       "medfast's safe format), so TTA would average identical predictions; plain predictions are used.")
         tta = False
@@ -114,14 +123,19 @@ def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None,
 
 # %% ../nbs/05a_evaluation.ipynb #a39b4ba8
 def saved_threshold(learn) -> float|None:
-    "The decision threshold `learn` was trained or exported with (None: argmax)"
-    spec = getattr(learn, 'medfast_spec', None) or {}
-    return ifnone(getattr(learn, 'medfast_threshold', None), spec.get('threshold'))
+    "The decision threshold of `learn`: `learn.medfast_threshold` (set by a recipe, by `load`, or by you), else its saved spec's (None: argmax)"
+    if hasattr(learn, 'medfast_threshold'): return learn.medfast_threshold
+    return (getattr(learn, 'medfast_spec', None) or {}).get('threshold')
 
 def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='saved',
              target_sensitivity:float|None=None, n_boot:int=1000, ci:float=0.95, seed:int=42) -> pd.DataFrame:
-    "Tidy test-set metrics table with bootstrap CIs; binary threshold `'saved'` (the model's own, else argmax), `None` (argmax), a number or `'val'`-chosen"
+    "Tidy test-set metrics table with CIs (Wilson, bootstrap: `metrics_table`); binary threshold `'saved'` (the model's own, else argmax), `None` (argmax), a number or `'val'`-chosen"
     if target_sensitivity is not None and threshold in (None, 'saved'): threshold = 'val'
+    if target_sensitivity is not None and threshold != 'val':
+        raise ValueError(f"target_sensitivity chooses a threshold on validation; it cannot apply to threshold={threshold!r}. Pass one of them.")
+    if tta and isinstance(test_path_or_dl, LabelledPreds):
+        raise ValueError("tta=True needs images to predict, but these are predictions already: make them with "
+                         "get_preds_labelled(learn, test, tta=True), or drop tta.")
     source = 'given'
     if threshold == 'saved': threshold, source = saved_threshold(learn), 'saved'
     if isinstance(threshold, str):
@@ -136,7 +150,7 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
     elif threshold is None: source = 'argmax'
     lp = get_preds_labelled(learn, test_path_or_dl, tta=tta)
     df = metrics_table(lp.probs, lp.targets, lp.classes, threshold, n_boot, ci, seed)
-    df.attrs.update(threshold_source=source, tta=tta)
+    df.attrs.update(threshold_source=source, tta=tta and tta_applies(learn, test_path_or_dl))   # as it ran
     return df
 
 # %% ../nbs/05a_evaluation.ipynb #fb4d67a7

@@ -71,9 +71,15 @@ def _check_decode(mode='RGB', size=None, window=(0.5, 99.5), background:int=0):
     if isinstance(background, bool) or not isinstance(background, (int, np.integer)) or not 0 <= background <= 255:
         raise ValueError(f"background is the grey level, 0 to 255, that transparent pixels are laid on, not {background!r}")
 
+def _upright(im:Image.Image) -> Image.Image:
+    "`im` turned as its EXIF orientation says (a phone photo of a film), else `im` itself"
+    try: return ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) != 1 else im
+    except Exception: return im                             # a broken EXIF block must not lose an otherwise good image
+
 def to_8bit(im:Image.Image, mode:str|None='RGB', window=(0.5, 99.5), background:int=0, size=None) -> Image.Image:
-    "Convert any PIL image to 8-bit `mode` ('RGB', 'L', or None = 'L' for grey, 'RGB' for colour)"
+    "Convert any PIL image to 8-bit `mode` ('RGB', 'L', or None = 'L' for grey, 'RGB' for colour), upright as its EXIF says"
     _check_decode(mode, size, window, background)
+    im = _upright(im)
     if im.mode in _HIGH_DEPTH:
         a, f = np.asarray(im), _reduce_factor(im, size) if size else 1
         im = Image.fromarray(window_to_uint8(_block_mean(a, f) if f >= 2 else a, window), 'L')
@@ -194,8 +200,7 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
     big = im.size[0] * im.size[1] > BIG_PIXELS
     with (_big_decode if big else contextlib.nullcontext()):   # bounds the decoded pixels held at once across threads
         im = _load_pil(im, name)
-        try: im = ImageOps.exif_transpose(im)
-        except Exception: pass                              # a broken EXIF block must not lose an otherwise good image
+        im = _upright(im)
         im = to_8bit(im, mode, window=window, background=background, size=size)
         return _reduce_to(im, size) if size else im
 
@@ -301,7 +306,7 @@ def _array_to_uint8(a, window=(0.5, 99.5)) -> np.ndarray:
     "An (h, w) or (h, w, c) array as uint8: grey windowed, colour in [0, 1] scaled by 255, other colour clipped to 0..255; NaN refused"
     if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
     if a.ndim not in (2, 3) or not a.size:
-        raise ValueError(f"An image array must be (height, width) or (height, width, channels) and not empty, not shape {a.shape}.")
+        raise BadImageError(f"An image array must be (height, width) or (height, width, channels) and not empty, not shape {a.shape}.")
     if a.ndim == 3 and a.shape[-1] not in (3, 4):
         raise BadImageError(f"An image array of shape {a.shape} has {a.shape[-1]} channels last; pass (height, width, channels) "
                             "with 1, 3 or 4 channels (np.moveaxis(a, 0, -1) turns a channels-first array round).")

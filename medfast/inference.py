@@ -28,6 +28,7 @@ from .images import open_image, image_files, walk_images, to_8bit, MedImage, Med
 from .data import CentreSquish
 from .medmnist import medmnist_source
 from .models import create_model, arch_names
+from .evaluation import saved_threshold
 
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_SIDE', 'MAX_CLASSES', 'Prediction', 'arch_name',
@@ -94,14 +95,14 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:flo
     if name is None: raise MedfastError("Cannot tell the learner's architecture name; pass arch='resnet18' (for example).")
     norm, grey_to_rgb = _batch_spec(dls)
     n_in = _n_in(learn.model)
-    if model_kwargs is None:
-        args = getattr(learn, 'medfast_args', {}) or {}
-        model_kwargs = {k: v for k, v in args.items() if k in _MODEL_KWARGS and v is not None}
+    if model_kwargs is None:                                            # as trained, or (a loaded model) as it was saved
+        args = getattr(learn, 'medfast_args', None) or (getattr(learn, 'medfast_spec', None) or {}).get('model_kwargs') or {}
+        model_kwargs = {k: v for k, v in args.items() if k in _MODEL_KWARGS and k not in ('ensemble', 'dihedral') and v is not None}
     dihedral = getattr(learn.model, 'dihedral', False)                  # a DihedralMean around the network (or ensemble)
     inner = learn.model.model if dihedral else learn.model
     if getattr(inner, 'ensemble_size', None): model_kwargs = {**model_kwargs, 'ensemble': inner.ensemble_size}
     if dihedral: model_kwargs = {**model_kwargs, 'dihedral': True}
-    threshold = ifnone(threshold, getattr(learn, 'medfast_threshold', None))   # binary: P(classes[1]) >= threshold
+    threshold = ifnone(threshold, saved_threshold(learn))             # binary: P(classes[1]) >= threshold
     loss = type(getattr(learn, 'loss_func', None)).__name__
     resize = _resize_spec(dls, size)
     return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=5 if 'crop' in resize else 4 if dihedral else 3 if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
@@ -200,6 +201,9 @@ def _publish_pair(files:dict, overwrite:bool, lock):
 def export(learn, path='model', format:str='safe', arch:str|None=None, size=None, model_kwargs:dict|None=None,
            overwrite:bool=False, allow_diverged:bool=False) -> Path:
     "Save `learn` for inference: safe `path.pth` + `path.json` (default) or fastai pickle `path.pkl`; returns the file to `load`"
+    if 'onnx' in (getattr(learn, 'medfast_spec', None) or {}):
+        raise ModelMismatchError(f"{getattr(learn, 'model_path', 'This Learner')} is an ONNX model (it runs in onnxruntime), which cannot "
+                                 "be saved as a medfast model: export the PyTorch model it was made from (its model.json) instead.")
     path = _model_stem(path)
     make_folder(path.parent)
     _check_trained(learn, allow_diverged)
@@ -217,7 +221,7 @@ def export(learn, path='model', format:str='safe', arch:str|None=None, size=None
     weights = buf.getvalue()                                       # hashed and written: the very same bytes
     spec.update(weights=pth.name, weights_sha256=hashlib.sha256(weights).hexdigest(), versions=_versions(),
                 created=datetime.datetime.now().isoformat(timespec='seconds'),
-                training=getattr(learn, 'medfast_args', None))
+                training=getattr(learn, 'medfast_args', None) or (getattr(learn, 'medfast_spec', None) or {}).get('training'))
     spec = to_jsonable(spec); spec['spec_sha256'] = spec_sha256(spec)
     _publish_pair({pth: weights, js: json.dumps(spec, indent=2).encode()}, overwrite, lock_path(path, 'export-'))
     return js
@@ -233,10 +237,11 @@ def _read_regular(path, max_bytes:int, what:str, follow:bool=True) -> bytes:
     except OSError as e:
         why = 'a symbolic link' if not follow and Path(path).is_symlink() else (e.strerror or type(e).__name__)
         raise UnsafeFileError(f"{what} {path} cannot be opened safely ({why}); it must be a regular file in the model's folder.") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):                    # before wrapping it: a folder opens, then fails to read
+        os.close(fd)
+        raise UnsafeFileError(f"{what} {path} is not a regular file (a device, pipe or folder); refusing to read it.")
     with os.fdopen(fd, 'rb') as f:
         st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafeFileError(f"{what} {path} is not a regular file (a device, pipe or folder); refusing to read it.")
         if st.st_size == 0: raise ModelMismatchError(f"{what} {path} is empty (0 bytes): an interrupted copy or export. Copy it again or re-export the model.")
         if st.st_size > max_bytes: raise UnsafeFileError(f"{what} {path} is {st.st_size:,} bytes, over the {max_bytes:,} a medfast model file may have.")
         return f.read(max_bytes + 1)
@@ -262,6 +267,10 @@ def _check_image(js, img, n_in):
     for k in ('mode', 'resize'):
         if k not in img: raise _bad(js, 'image', f"lacks {k!r}")
     if img['mode'] not in ('L', 'RGB'): raise _bad(js, 'image.mode', "must be 'L' or 'RGB'")
+    if type(img.get('grey_to_rgb', False)) is not bool: raise _bad(js, 'image.grey_to_rgb', 'must be true or false')
+    channels = 1 if img['mode'] == 'L' and not img.get('grey_to_rgb') else 3
+    if channels != n_in: raise _bad(js, 'image', f"gives {channels}-channel input (mode {img['mode']!r}, grey_to_rgb "
+                                    f"{str(bool(img.get('grey_to_rgb'))).lower()}), but the network takes n_in={n_in}")
     r = img['resize']
     if not isinstance(r, dict) or r.get('tfm') not in ('Resize', 'RandomResizedCrop'):
         raise _bad(js, 'image.resize.tfm', "must be 'Resize' or 'RandomResizedCrop'")
@@ -276,12 +285,16 @@ def _check_image(js, img, n_in):
         raise _bad(js, 'image.resize.detail', f"must be [height, width] with sides from 1 to {MAX_IMAGE_SIDE} px")
     if 'crop' in r and not (_is_num(r['crop']) and 0.05 <= r['crop'] <= 1): raise _bad(js, 'image.resize.crop', 'must be a fraction from 0.05 to 1')
 
-def _check_normalize(js, norm):
+def _check_normalize(js, norm, n_in:int=3):
     if norm is None: return
     ok = isinstance(norm, dict) and all(isinstance(norm.get(k), list) and 1 <= len(norm[k]) <= 4
                                         and all(_is_num(v) for v in norm[k]) for k in ('mean', 'std'))
     if not ok or len(norm['mean']) != len(norm['std']): raise _bad(js, 'normalize', 'must hold mean and std lists of 1-4 numbers')
     if not all(v > 0 for v in norm['std']): raise _bad(js, 'normalize.std', 'must be positive (0 would make every prediction NaN)')
+    if len(norm['mean']) not in (1, n_in): raise _bad(js, 'normalize', f"holds {len(norm['mean'])} means for a {n_in}-channel network (1 or {n_in})")
+
+def _check_threshold(js, t):
+    if t is not None and not (_is_num(t) and 0 <= t <= 1): raise _bad(js, 'threshold', 'must be a probability from 0 to 1, or null')
 
 def _check_spec(js, spec):
     "Raise a clear error for any field of `spec` of the wrong type or out of range"
@@ -300,7 +313,8 @@ def _check_spec(js, spec):
         raise _bad(js, 'weights_sha256', 'is missing or not a SHA-256, so the weights cannot be checked')
     _check_kwargs(js, spec.get('model_kwargs', {}))
     _check_image(js, spec['image'], spec['n_in'])
-    _check_normalize(js, spec.get('normalize'))
+    _check_normalize(js, spec.get('normalize'), spec['n_in'])
+    _check_threshold(js, spec.get('threshold'))
     if spec.get('activation', 'softmax') not in ('softmax', 'sigmoid'): raise _bad(js, 'activation', "must be 'softmax' or 'sigmoid'")
 
 def _read_spec(js) -> dict:
@@ -386,7 +400,7 @@ def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Lear
     learn = Learner(dls, model, loss_func=loss)
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     learn.model.to(device).eval(); learn.dls.to(device)
-    learn.arch_name, learn.medfast_spec = spec['arch'], spec
+    learn.arch_name, learn.medfast_spec, learn.medfast_threshold = spec['arch'], spec, spec.get('threshold')   # set it to change the decision
     return learn
 
 # %% ../nbs/09_inference.ipynb #7fc6224f
@@ -438,8 +452,9 @@ def load(path, classes=None, arch:str|None=None, device=None, trust_pickle:bool=
     kind, file = locate_model(path)
     learn = _load_safe(file, device) if kind == 'safe' else _load_pickle(file, device, trust_pickle)
     saved = [str(c) for c in learn.dls.vocab]
-    if classes is not None and [str(c) for c in classes] != saved:
-        same = sorted(map(str, classes)) == sorted(saved)
+    def names(cs): return [str(c).casefold() for c in cs]      # case aside, as evaluate matches test folders to classes
+    if classes is not None and names(classes) != names(saved):
+        same = sorted(names(classes)) == sorted(names(saved))
         raise ModelMismatchError(f"{file} predicts classes {saved}, but {list(classes)} were asked for"
                                  + (" (same classes, different order)" if same else "") + ". Use the right model.")
     have = arch_name(learn)
@@ -490,8 +505,12 @@ def _as_learner(model, device=None):
     return model if isinstance(model, Learner) else load(model, device=device)
 
 def _spec_of(learn):
+    "How `learn` predicts: its saved spec (a loaded model), with the threshold it holds now, or one made from it"
     spec = getattr(learn, 'medfast_spec', None)
-    return spec if spec is not None else inference_spec(learn)
+    if spec is None: return inference_spec(learn)
+    t = saved_threshold(learn)
+    if t == spec.get('threshold'): return spec
+    return {k: v for k, v in spec.items() if k != 'threshold'} | ({} if t is None else dict(threshold=float(t)))
 
 def _label(spec, p):
     "Predicted class: P(classes[1]) >= the model's saved `threshold` for two classes, else the argmax"
@@ -500,7 +519,7 @@ def _label(spec, p):
 
 def _is_single(x) -> bool:
     if isinstance(x, (Image.Image, bytes, bytearray, np.ndarray, torch.Tensor)) or hasattr(x, 'read'): return True
-    return isinstance(x, (str, os.PathLike)) and not Path(x).is_dir()
+    return isinstance(x, (str, os.PathLike)) and bool(os.fspath(x)) and not Path(x).is_dir()
 
 def _once(entries):
     "`entries` without repeats of a file reached twice (overlapping folders, `./x` and `x`), in first-seen order"
@@ -515,11 +534,15 @@ def expand_paths(items, recurse:bool=True):
 
 def _expand(items, recurse:bool=True):
     "`(file, error)` for everything under `items`, repeats included"
+    if not isinstance(items, (str, os.PathLike)) and not is_iter(items):
+        raise TypeError(f"Cannot predict a {type(items).__name__}: pass an image (a path, PIL image, array, tensor, bytes or "
+                        "file object), a folder, or a list of paths of files and folders.")
     for i, it in enumerate([items] if isinstance(items, (str, os.PathLike)) else items):
         if not isinstance(it, (str, os.PathLike)):
             raise TypeError(f"Item {i} of the list is a {type(it).__name__}: a list holds paths of files and folders. For images in "
                             "memory, predict one at a time: [predict(model, im) for im in images].")
         if (why := _url_error(it)): yield it, why; continue
+        if not os.fspath(it): yield it, "an empty path: name a file or folder (an unset variable?)"; continue   # not the current folder
         p = Path(it).expanduser()
         if not p.exists():
             try: check_path(p, 'image')

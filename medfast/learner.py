@@ -32,14 +32,11 @@ def default_metrics(n_classes:int) -> list:
     return [acc, BalancedAccuracy(), F1Score(average='macro'), present_roc_auc()]
 
 def _roc_auc_present(y_true, y_score):
-    "Macro one-vs-rest ROC AUC over the classes present in `y_true` (NaN with fewer than two), scores renormalised over them"
+    "Mean one-vs-rest ROC AUC of the classes present in `y_true` (NaN with fewer than two): `medfast.metrics.roc_auc`'s figure"
     import sklearn.metrics as skm
     present = np.unique(y_true)
     if len(present) < 2: return float('nan')
-    if len(present) < y_score.shape[1]:
-        y_score = y_score[:, present]; y_score = y_score / y_score.sum(1, keepdims=True)
-    if len(present) == 2: return skm.roc_auc_score(y_true == present[1], y_score[:, -1])   # sklearn's binary form
-    return skm.roc_auc_score(y_true, y_score, multi_class='ovr', labels=present)
+    return float(np.mean([skm.roc_auc_score(y_true == k, y_score[:, k]) for k in present]))
 
 def present_roc_auc():
     "fastai's `RocAuc` (one-vs-rest) that scores a validation set missing a class instead of stopping the training"

@@ -7,6 +7,7 @@ Docs: https://medfast.github.io/medfast/metrics.html.md"""
 # %% ../nbs/05_metrics.ipynb #c83f2a46
 from __future__ import annotations
 import inspect, math, warnings
+from statistics import NormalDist
 import numpy as np, pandas as pd
 from .core import DataLayoutError, warn_user
 
@@ -14,7 +15,7 @@ from .core import DataLayoutError, warn_user
 __all__ = ['precision', 'recall', 'specificity', 'f1', 'sensitivity', 'as_probs', 'as_targets', 'predict_labels',
            'confusion_counts', 'acc', 'balanced_acc', 'roc_auc', 'bootstrap_indices', 'bootstrap_ci', 'roc_points',
            'pr_points', 'average_precision', 'calibration_bins', 'calibration_error', 'log_loss', 'brier_score',
-           'choose_threshold', 'metrics_table', 'metric_text']
+           'choose_threshold', 'wilson_ci', 'metrics_table', 'metric_text']
 
 # %% ../nbs/05_metrics.ipynb #a4b3edfb
 def _np(x):
@@ -334,9 +335,24 @@ def _all_metrics(p, t, preds, w, cases):
     res.update({k: w @ case / w.sum(1) for k, case in cases.items()})
     return res
 
+def wilson_ci(k, n, ci:float=0.95):
+    "Wilson score interval `(low, high)` of the proportion `k`/`n` (arrays too; NaN where `n` is 0)"
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    z = NormalDist().inv_cdf((1 + ci) / 2)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        mid, half = (k + z*z/2) / (n + z*z), z / (n + z*z) * np.sqrt(k * (n - k) / n + z*z/4)
+    lo, hi = np.where(n > 0, np.clip(mid - half, 0, 1), np.nan), np.where(n > 0, np.clip(mid + half, 0, 1), np.nan)
+    return (lo.item(), hi.item()) if lo.ndim == 0 else (lo, hi)
+
+def _proportions(cm) -> dict:
+    "`{metric: (successes, trials)}` of the table's proportions, from an unweighted confusion matrix `(c, c)`"
+    tp, actual, predicted, n = np.diag(cm), cm.sum(1), cm.sum(0), cm.sum()
+    return dict(accuracy=(tp.sum(), n), sensitivity=(tp, actual), precision=(tp, predicted),
+                specificity=(n - actual - predicted + tp, n - actual))
+
 def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boot:int=1000, ci:float=0.95,
                   seed:int=42) -> pd.DataFrame:
-    "Tidy table (metric, class, value, ci_low, ci_high) of overall and per-class metrics with bootstrap CIs"
+    "Tidy table (metric, class, value, ci_low, ci_high) of overall and per-class metrics: Wilson intervals for proportions, bootstrap for the rest"
     _check_boot(n_boot, ci)
     p = as_probs(probs); t = as_targets(targets, p.shape[1]); c = p.shape[1]; _check_len(p, t)
     if len(t) == 0: raise ValueError("metrics_table needs at least one labelled case")
@@ -345,6 +361,7 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
     preds = predict_labels(p, threshold)
     cases = dict(log_loss=_case_losses(p, t, 'log'), brier=_case_losses(p, t, 'brier'))    # once, for every resample
     point = {k: v[0] for k, v in _all_metrics(p, t, preds, np.ones((1, len(t))), cases).items()}
+    props = {k: wilson_ci(*kn, ci) for k, kn in _proportions(_cm(t, preds, c, np.ones((1, len(t))))[0]).items()}
     if n_boot:
         chunks = [_all_metrics(p, t, preds, _counts(idx, len(t)), cases) for idx in _index_chunks(len(t), n_boot, seed)]
         boots = {k: np.concatenate([ch[k] for ch in chunks]) for k in point}
@@ -352,15 +369,18 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
     absent = [cls for cls, n in zip(classes, support) if n == 0]
     if absent: warn_user(f"No cases of class(es) {absent} among the targets, so ROC AUC and their sensitivity are "
                              "undefined (NaN). Score a test set that holds every class.")
-    rows, shaky = [dict(metric='n', **{'class': 'all'}, value=float(len(t)))], []
+    rows, shaky, flat = [dict(metric='n', **{'class': 'all'}, value=float(len(t)))], [], []
     def _add(metric, cls, key, k=None):
         v = point[key] if k is None else point[key][k]
         lo = hi = np.nan
-        if n_boot:
+        if n_boot and key in props:                    # a proportion: its Wilson interval, sound at 0 and 1 and for few cases
+            lo, hi = (float(o) if k is None else float(o[k]) for o in props[key])
+        elif n_boot:
             b = boots[key] if k is None else boots[key][:, k]
             lo, hi = _percentiles(b[:, None], ci, warn=False)
             lo, hi = lo.item(), hi.item()
             if not np.isnan(v) and np.isnan(b).mean() > 0.05: shaky.append(f"{metric} ({cls})")
+            elif lo == hi and not np.isnan(v): flat.append(f"{metric} ({cls})")
         rows.append(dict(metric=metric, **{'class': cls}, value=float(v), ci_low=lo, ci_high=hi))
     for m in _overall:
         if m in point: _add(m, 'all', m)
@@ -372,8 +392,11 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
             else: _add(m, cls, m, k)
     if shaky: warn_user(f"Undefined in over 5% of bootstrap resamples (a class absent from, or never predicted in, "
                             f"a resample), so their intervals are unreliable: {', '.join(shaky)}. More test cases help.")
+    if flat: warn_user(f"Every bootstrap resample scored the same, so these intervals have no width and understate the "
+                       f"uncertainty (too few cases or resamples, or a score at its limit): {', '.join(flat)}. More test cases help.")
     df = pd.DataFrame(rows, columns=['metric', 'class', 'value', 'ci_low', 'ci_high'])
-    df.attrs.update(threshold=threshold, ci=ci, n_boot=n_boot, seed=seed, classes=classes)
+    df.attrs.update(threshold=threshold, ci=ci, n_boot=n_boot, seed=seed, classes=classes,
+                    intervals='Wilson score: accuracy, precision, sensitivity, specificity; percentile bootstrap: the rest')
     return df
 
 # %% ../nbs/05_metrics.ipynb #7f3e1a24

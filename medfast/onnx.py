@@ -15,7 +15,7 @@ from fastai.learner import Learner
 from .core import *
 from .inference import (load, inference_spec, inference_learner, predict, _versions, _refuse_existing,
                                _model_stem, _with_ext, _read_regular, _check_spec, _bad, _is_int, _is_num, _first_line,
-                               spec_sha256, MAX_SPEC_BYTES, MAX_WEIGHTS_BYTES, expand_paths, _Prep, _decode, _label)
+                               spec_sha256, MAX_SPEC_BYTES, MAX_WEIGHTS_BYTES, expand_paths, _Prep, _decode, _label, _spec_of)
 from .models import ARCHS
 
 # %% auto #0
@@ -140,7 +140,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     _need('onnx')
     if int8 is not None: _need('onnxruntime'); n_calibration = check_whole('n_calibration', n_calibration, *CALIBRATION_RANGE)
     learn = learn_or_path if isinstance(learn_or_path, Learner) else load(learn_or_path, device='cpu')
-    spec = dict(getattr(learn, 'medfast_spec', None) or inference_spec(learn))
+    spec = dict(_spec_of(learn))                  # a loaded model's saved spec, with the threshold it holds now
     for k in ('weights', 'weights_sha256', 'versions', 'created'): spec.pop(k, None)
     path = _model_stem(path)              # 'cells.v1' keeps its '.v1': cells.v1.onnx
     onnx_file, js, st = (_with_ext(path, e) for e in ('.onnx', '.onnx.json', '.safetensors'))
@@ -211,8 +211,6 @@ def _check_onnx_spec(js, spec:dict):
     v = spec.get('onnx_format_version', 1)
     if not _is_int(v, 1, 10**6): raise _bad(js, 'onnx_format_version', f'must be a whole number, not {v!r}')
     if v > ONNX_FORMAT_VERSION: raise ModelMismatchError(f"{js} was written by a newer medfast; pip install -U medfast")
-    t = spec.get('threshold')
-    if t is not None and not (_is_num(t) and 0 <= t <= 1): raise _bad(js, 'threshold', 'must be a probability from 0 to 1, or null')
     _check_spec(js, {**spec, 'weights': spec['onnx'], 'weights_sha256': spec['onnx_sha256']})   # the safe format's checks; the .onnx holds the weights
     if 'spec_sha256' in spec and spec['spec_sha256'] != spec_sha256(spec):
         raise ModelMismatchError(f"{js} was changed after export: its classes, threshold or preprocessing no longer match its "

@@ -73,12 +73,12 @@ def plot_confusion(src, data=None, classes=None, threshold:float|None=None, figs
     "Confusion matrix in counts and row-normalised rates, side by side"
     lp = labelled_preds(src, data, classes)
     cm = confusion_counts(lp.probs, lp.targets, threshold)
-    with np.errstate(divide='ignore', invalid='ignore'): rates = np.nan_to_num(cm / cm.sum(1, keepdims=True))
+    with np.errstate(divide='ignore', invalid='ignore'): rates = cm / cm.sum(1, keepdims=True)   # a class with no cases: no rate (blank, '–')
     c = len(lp.classes)
     fig = Figure(figsize=ifnone(figsize, (min(24, 4 + 1.6*c), min(12.2, 2.2 + 0.8*c))), layout='constrained')
     ax1, ax2 = fig.subplots(1, 2)
     _heat(ax1, cm, lp.classes, lambda v: f"{int(round(v))}", f"counts (n={len(lp.targets)})", cmap)
-    _heat(ax2, rates, lp.classes, lambda v: f"{v:.0%}", "normalised by actual class", cmap, vmax=1)
+    _heat(ax2, rates, lp.classes, lambda v: '–' if np.isnan(v) else f"{v:.0%}", "normalised by actual class", cmap, vmax=1)
     thr = 'argmax' if threshold is None else f"threshold {threshold:.3g}"
     fig.suptitle(f"Confusion matrix ({thr})")
     return fig
@@ -91,12 +91,12 @@ def _open_thumb(item, size=256):
         return open_image(item, size=size)
     return PILImage.create(item)
 
-def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=True, figsize=None) -> Figure:
-    "Grid of the `k` highest-loss images with predicted (probability), actual class, loss and P(actual)"
+def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=True, threshold:float|None=None, figsize=None) -> Figure:
+    "Grid of the `k` highest-loss images with predicted class (at `threshold`, binary; else argmax) and its probability, actual class, loss and P(actual)"
     lp = labelled_preds(learn, data)
     if all(o is None for o in lp.items): raise ValueError("plot_worst_predictions needs the images: pass a Learner with a "
                                                           "test folder or DataLoader, or LabelledPreds with items.")
-    losses = lp.losses
+    losses, preds = lp.losses, predict_labels(lp.probs, threshold)       # the decisions the metrics table scores
     order = np.argsort(-losses if largest else losses, kind='stable')[:k]
     n = len(order); ncols = max(1, min(ncols, n)); nrows = -(-n // ncols)
     fig = Figure(figsize=ifnone(figsize, (3*ncols, 3.3*nrows)), layout='constrained')
@@ -105,7 +105,7 @@ def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=
     for ax, i in zip(axs, order):
         img = _open_thumb(lp.items[i])
         ax.imshow(np.asarray(img), cmap='gray' if getattr(img, 'mode', '') == 'L' else None)
-        pred, act = int(lp.probs[i].argmax()), int(lp.targets[i])
+        pred, act = int(preds[i]), int(lp.targets[i])
         ax.set_title(f"pred {lp.classes[pred]} ({lp.probs[i, pred]:.2f})\nactual {lp.classes[act]}\n"
                      f"loss {losses[i]:.2f} · P(actual) {lp.probs[i, act]:.2f}", fontsize=8,
                      color='firebrick' if pred != act else 'black')
@@ -133,10 +133,10 @@ def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=(5
         if len(ks) > _MAX_CURVES: ax.plot(fpr, tpr, lw=0.5, alpha=0.4)
         else: ax.plot(fpr, tpr, lw=2, label=f"{lp.classes[k]} (AUC {aucs[k]:.3f})")
     if len(ks) > _MAX_CURVES: ax.plot([], [], lw=0.5, label=f"{len(ks)} classes one-vs-rest (mean AUC {np.nanmean(aucs):.3f})")
-    if threshold is not None and len(lp.classes) == 2:
+    if threshold is not None:                                    # a binary task's operating point (else predict_labels says why not)
         pred = predict_labels(lp.probs, threshold); pos = lp.targets == 1
-        sens, fpr_t = (pred[pos] == 1).mean(), (pred[~pos] == 1).mean()
-        ax.plot([fpr_t], [sens], 'o', color='black', label=f"threshold {threshold:.3g}")
+        if pos.any() and (~pos).any():                           # both classes present: the point is defined
+            ax.plot([(pred[~pos] == 1).mean()], [(pred[pos] == 1).mean()], 'o', color='black', label=f"threshold {threshold:.3g}")
     ax.plot([0, 1], [0, 1], '--', color='grey', lw=1, label='chance')
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel='1 − specificity (false-positive rate)',
            ylabel='sensitivity (true-positive rate)', title=f"ROC curve (n={len(lp.targets)})", aspect='equal')
@@ -231,5 +231,5 @@ def evaluation_plots(src, data=None, threshold:float|None=None, top_k:int=9, tta
     figs = dict(confusion_matrix=plot_confusion(lp, threshold=threshold),
                 roc_curve=plot_roc(lp, threshold=threshold if len(lp.classes) == 2 else None),
                 pr_curve=plot_pr(lp), calibration=plot_calibration(lp))
-    if top_k and not all(o is None for o in lp.items): figs['top_losses'] = plot_worst_predictions(lp, top_k)
+    if top_k and not all(o is None for o in lp.items): figs['top_losses'] = plot_worst_predictions(lp, top_k, threshold=threshold)
     return figs

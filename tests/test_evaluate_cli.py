@@ -49,7 +49,8 @@ def test_evaluate_never_overwrites_and_takes_options(cli, tiny_model, tmp_path):
     out = tmp_path/'ev-2'
     assert (out/'metrics.csv').exists() and not (out/'top_losses.png').exists()
     rec = json.loads((out/'run.json').read_text())
-    assert rec['threshold'] == 0.3 and rec['tta'] is True
+    assert rec['threshold'] == 0.3 and rec['tta'] is False      # a safe-format model carries no augmentation: said, skipped, recorded
+    assert 'no random augmentation' in r.stdout + r.stderr
 
 def test_evaluate_clear_errors(cli, tiny_model, tmp_path):
     model, test, _ = tiny_model

@@ -1,4 +1,5 @@
 "`medfast predict MODEL PATH...` on a folder mixing good and bad files: one row per file, errors where expected, exit 0"
+import io
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
@@ -142,6 +143,24 @@ def test_predict_cli_model_that_fails_to_load_leaves_nothing(run, cli, tmp_path)
     other = tmp_path/'other.csv'; other.write_text('file,label,prob_a,prob_b,prob_c,error\nx.png,a,1,0,0,\n')
     r = cli('predict', root/'run', mixed, '--out', other, '--resume')      # another model's CSV: refused, nothing copied
     assert r.returncode == 1 and 'another model' in r.stderr and not (tmp_path/'other.partial.csv').exists()
+
+def test_predict_cli_resume_refuses_another_model(run, cli, tmp_path):
+    "--resume onto a CSV another model (here: the same network at another threshold) wrote: refused, the CSV untouched"
+    import json
+    from medfast.inference import spec_sha256
+    root, mixed, *_ = run
+    spec = json.loads((root/'run'/'model.json').read_text()); spec['threshold'] = 0.3; spec['spec_sha256'] = spec_sha256(spec)
+    other = tmp_path/'other'; other.mkdir(); (other/'model.json').write_text(json.dumps(spec))
+    (other/'model.pth').write_bytes((root/'run'/'model.pth').read_bytes())
+    out = tmp_path/'p.csv'
+    r = cli('predict', root/'run', mixed, '--out', out, '--quiet')
+    assert r.returncode == 0, r.stderr[-3000:]
+    before = out.read_bytes()
+    r = cli('predict', other, mixed, root/'empty_dir', '--out', out, '--resume')
+    assert r.returncode == 1 and 'another model' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert out.read_bytes() == before and not (tmp_path/'p.partial.csv').exists()
+    r = cli('predict', root/'run', mixed, root/'empty_dir', '--out', out, '--resume', '--quiet')   # the same model: resumed
+    assert 'Resuming' in r.stdout and len(pd.read_csv(out)) == len(pd.read_csv(io.StringIO(before.decode()))) + 1, r.stderr[-3000:]
 
 def test_predict_cli_fifo_gets_an_error_row(run, cli, tmp_path):
     import os

@@ -108,6 +108,23 @@ def test_no_download_no_second_file(env, tmp_path):
     with pytest.raises(ModelMismatchError, match='must be positive'):
         load(resign(js, tmp_path/'c', normalize={'mean': [0.5]*3, 'std': [0, 1, 1]}))
 
+def test_hand_edited_fields_refused_at_load(env, tmp_path):
+    "A re-signed model.json whose threshold, channels or normalisation cannot work is refused at load, not at predict"
+    root, data, learns, js = env
+    spec = json.loads(js.read_text())
+    for t in ['0.5', [0.5], -1, 5, float('nan')]:
+        with pytest.raises(ModelMismatchError, match='threshold must be a probability'): load(resign(js, tmp_path/'t', threshold=t))
+    assert load(resign(js, tmp_path/'t', threshold=0.4)).medfast_threshold == 0.4
+    n_in = spec['n_in']; other = {**spec['image'], 'mode': 'L' if n_in == 3 else 'RGB', 'grey_to_rgb': False}
+    with pytest.raises(ModelMismatchError, match=f'network takes n_in={n_in}'): load(resign(js, tmp_path/'m', image=other))
+    with pytest.raises(ModelMismatchError, match='2 means'):
+        load(resign(js, tmp_path/'n', normalize={'mean': [0.5]*2, 'std': [0.2]*2}))
+
+def test_weights_file_that_is_a_folder(env, tmp_path):
+    root, data, learns, js = env
+    d = tmp_path/'d'; d.mkdir(); (d/'model.json').write_text(js.read_text()); (d/'model.pth').mkdir()
+    with pytest.raises(UnsafeFileError, match=r'model.pth is not a regular file'): load(d)
+
 def test_swapped_classes_detected(env, tmp_path):
     root, data, learns, js = env
     spec = json.loads(js.read_text()); (tmp_path/'d').mkdir()
