@@ -156,8 +156,13 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
 # %% ../nbs/05a_evaluation.ipynb #fb4d67a7
 @delegates(evaluate, but=['learn', 'test_path_or_dl'])
 def study_results(learn, dl=None, **kwargs) -> pd.DataFrame:
-    "Metrics of `learn` on the held-out test side (or `dl`) via `evaluate`"
-    return evaluate(learn, ifnone(dl, held_out_dl(learn.dls)), **kwargs)
+    "Metrics of `learn` on the held-out test side (or `dl`) via `evaluate`; should that fail, the trained `learn` rides on the error as `.learn`"
+    try: return evaluate(learn, ifnone(dl, held_out_dl(learn.dls)), **kwargs)
+    except Exception as e:                                # a study has trained for minutes or hours by now: keep its learner
+        e.learn = learn
+        warn_user(f"Evaluation failed after training ({type(e).__name__}); the trained learner is kept on the error: "
+                  "`except Exception as e: learn = e.learn` (in a notebook: `learn = sys.last_value.learn`).")
+        raise
 
 # %% ../nbs/05a_evaluation.ipynb #1d866562
 def top5_accuracy(inp, targ):

@@ -446,13 +446,5 @@ def blood_study(path, arch='xception', epochs:int|None=None, pretrained:bool=Tru
             learn.fit(ifnone(epochs, 50), ifnone(lr, learn.lr))
         else: train(learn, ifnone(epochs, 3), lr=lr)
     learn.train_secs = t.secs
-    return learn, _results(learn)
+    return learn, study_results(learn)
 
-def _results(learn):
-    "`study_results(learn)`; if evaluating fails, the trained learner rides on the error as `.learn`"
-    try: return study_results(learn)
-    except Exception as e:
-        e.learn = learn
-        warn_user(f"Evaluation failed after training ({type(e).__name__}); the trained learner is kept on the error: "
-                  "`except Exception as e: learn = e.learn` (in a notebook: `learn = sys.last_value.learn`).")
-        raise
