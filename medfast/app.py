@@ -14,7 +14,7 @@ from fastcore.all import *
 from .core import MedfastError
 from fastai.learner import Learner
 from .images import open_image
-from .inference import load, predict, _as_learner, _spec_of, _Prep, model_input
+from .inference import load, _as_learner, _spec_of, _Prep, _prediction, model_input
 
 # %% auto #0
 __all__ = ['xray_app', 'heatmap_overlay', 'explain_image', 'PredictApp', 'predict_app']
@@ -68,12 +68,12 @@ def explain_image(model, data, name:str='upload', cam:bool=True, max_side:int|No
     data = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
     try:
         x, img = model_input(learn, data, name=name)   # the model-ready batch Grad-CAM uses: decoded and resized once
-        pred = predict(learn, img)                     # medfast predict's label and probabilities for that decode
+        spec = _spec_of(learn)                         # predict's label and probabilities (its threshold too), from that batch
+        pred = _prediction(spec, _Prep(spec).probs(x, learn.model)[0], name)
         res.update(label=pred.label, probs=pred.probs)
-        res['image'], res['size'] = _display_copy(_spec_of(learn), data, img, name, max_side)
+        res['image'], res['size'] = _display_copy(spec, data, img, name, max_side)
     except MedfastError as e:
-        msg = str(e).removeprefix('image: ')      # predict names an in-memory image 'image'
-        res['error'] = msg if name in msg else f"{name}: {msg}"; return res
+        msg = str(e); res['error'] = msg if name in msg else f"{name}: {msg}"; return res
     except Exception as e:
         res['error'] = f"{name}: cannot be read ({type(e).__name__}: {e})"; return res
     if cam:

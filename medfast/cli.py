@@ -680,11 +680,11 @@ def _predict(a, shard) -> int:
     header = [csv_escape(c) for c in ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']]
     identity = _model_identity(learn)
     part, final, done = _predict_target(a, shard, header, identity)
-    if done is not None: _remember_model(part, identity); _remember_model(final, identity)   # for a later --resume
     if done is None:
         print(f"{final} is already complete.")
         if a.shard is None: _finish_shards(a, shard, final)
         return 0
+    _remember_model(part, identity); _remember_model(final, identity)   # for a later --resume
     try: return _predict_into(a, shard, learn, classes, header, part, final, done)
     except BaseException:
         if part.exists() and not part.stat().st_size: part.unlink()      # claimed, nothing written: leave no claim behind

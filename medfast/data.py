@@ -13,7 +13,7 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from fastai.callback.data import WeightedDL
 from .core import *
-from .images import MedImage, MedImageBlock, image_files, walk_images, unreadable_images, _hw
+from .images import MedImage, MedImageBlock, image_files, walk_images, unreadable_images, _hw, _refuse_unreadable
 
 # %% auto #0
 __all__ = ['SPLIT_NAMES', 'patient_id', 'group_splitter', 'split_grouping', 'refuse_split_root', 'class_folder_items',
@@ -138,10 +138,7 @@ def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
                               f"a classifier needs at least {min_classes}. Add a folder of images per class.")
     stray = [p for c in classes for p in _non_images(c)]
     if stray: warn_user(f"Skipping {len(stray)} non-image file(s), e.g. {', '.join(map(str, stray[:3]))}")
-    if verify:
-        bad = unreadable_images(items, warn=False)
-        if len(bad): raise BadImageError(f"{len(bad)} unreadable image(s) in {path}: " +
-            '; '.join(f"{p} ({why})" for p, why in list(bad.items())[:5]) + ". Remove or replace them, then retry.")
+    if verify: _refuse_unreadable(items, path)
     return items
 
 # %% ../nbs/02_data.ipynb #ee3a62c3

@@ -200,7 +200,6 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
     big = im.size[0] * im.size[1] > BIG_PIXELS
     with (_big_decode if big else contextlib.nullcontext()):   # bounds the decoded pixels held at once across threads
         im = _load_pil(im, name)
-        im = _upright(im)
         im = to_8bit(im, mode, window=window, background=background, size=size)
         return _reduce_to(im, size) if size else im
 
@@ -365,6 +364,12 @@ def unreadable_images(paths, n_workers:int|None=None, warn:bool=True, size:int|N
         warn_user(f"{len(bad)} unreadable image(s): " + '; '.join(map(str, list(bad)[:5])) +
                       (' ...' if len(bad) > 5 else '') + ". They were not deleted; remove or replace them.")
     return bad
+
+def _refuse_unreadable(paths, where, fix:str='Remove or replace them'):
+    "One-line `BadImageError` naming (up to five of) the `paths` that cannot be read, `where` they are, and `fix`"
+    bad = unreadable_images(paths, warn=False)
+    if bad: raise BadImageError(f"{len(bad)} unreadable image(s) in {where}: " + '; '.join(f"{p} ({why})" for p, why in
+                                list(bad.items())[:5]) + f". {fix}, then retry.")
 
 @delegates(unreadable_images, but=['paths'])
 def check_images(path, recurse:bool=True, **kwargs) -> dict:

@@ -237,11 +237,11 @@ def _read_regular(path, max_bytes:int, what:str, follow:bool=True) -> bytes:
     except OSError as e:
         why = 'a symbolic link' if not follow and Path(path).is_symlink() else (e.strerror or type(e).__name__)
         raise UnsafeFileError(f"{what} {path} cannot be opened safely ({why}); it must be a regular file in the model's folder.") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):                    # before wrapping it: a folder opens, then fails to read
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):                              # before wrapping it: a folder opens, then fails to read
         os.close(fd)
         raise UnsafeFileError(f"{what} {path} is not a regular file (a device, pipe or folder); refusing to read it.")
     with os.fdopen(fd, 'rb') as f:
-        st = os.fstat(f.fileno())
         if st.st_size == 0: raise ModelMismatchError(f"{what} {path} is empty (0 bytes): an interrupted copy or export. Copy it again or re-export the model.")
         if st.st_size > max_bytes: raise UnsafeFileError(f"{what} {path} is {st.st_size:,} bytes, over the {max_bytes:,} a medfast model file may have.")
         return f.read(max_bytes + 1)

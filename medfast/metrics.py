@@ -361,7 +361,7 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
     preds = predict_labels(p, threshold)
     cases = dict(log_loss=_case_losses(p, t, 'log'), brier=_case_losses(p, t, 'brier'))    # once, for every resample
     point = {k: v[0] for k, v in _all_metrics(p, t, preds, np.ones((1, len(t))), cases).items()}
-    props = {k: wilson_ci(*kn, ci) for k, kn in _proportions(_cm(t, preds, c, np.ones((1, len(t))))[0]).items()}
+    props = {k: wilson_ci(*kn, ci) for k, kn in _proportions(_cm(t, preds, c, np.ones((1, len(t))))[0]).items()} if n_boot else {}
     if n_boot:
         chunks = [_all_metrics(p, t, preds, _counts(idx, len(t)), cases) for idx in _index_chunks(len(t), n_boot, seed)]
         boots = {k: np.concatenate([ch[k] for ch in chunks]) for k in point}

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..images import MedImage, unreadable_images
+from ..images import MedImage, _refuse_unreadable
 from ..data import group_splitter, default_workers, Split, LookupLabel
 from ..medmnist import held_out_dl
 from ..learner import medfast_learner, route_kwargs
@@ -185,10 +185,7 @@ def birds_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, i
     "DataLoaders on CUB's official training images (stratified validation carved from them); test kept aside"
     seed_everything(seed)
     tab = cub_table(path, verify=verify)
-    if verify:                                                          # corrupt files now, not after training
-        bad = unreadable_images(list(tab.file), warn=False)
-        if bad: raise BadImageError(f"{len(bad)} unreadable image(s) in {cub_root(path)}: " + '; '.join(f"{p} ({why})" for p, why in
-                                    list(bad.items())[:5]) + ". Re-extract or replace them (verify=False skips this check), then retry.")
+    if verify: _refuse_unreadable(list(tab.file), cub_root(path), 'Re-extract or replace them (verify=False skips this check)')   # corrupt files now, not after training
     train, test = tab[tab.is_train], tab[~tab.is_train]
     if train.label.nunique() < 2: raise DataLayoutError(f"{cub_root(path)}: the training split has fewer than two species.")
     get_y = LookupLabel(dict(zip(tab.file, tab.label)), 'the CUB index (images.txt)')

@@ -15,7 +15,7 @@ from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
 from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items
-from ..images import unreadable_images
+from ..images import _refuse_unreadable
 from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train
 from ..models import ARCHS, create_model
@@ -216,11 +216,7 @@ def blastocyst_folder_split(table:pd.DataFrame, valid_pct:float=0.2, balance:str
 def _check_protocol(protocol):
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
 
-def _refuse_unreadable(items, where):
-    "One-line `BadImageError` naming (up to five of) the `items` PIL cannot read"
-    bad = unreadable_images(items, warn=False)
-    if bad: raise BadImageError(f"{len(bad)} unreadable image(s) in {where}: " + '; '.join(f"{p} ({why})" for p, why in
-                                list(bad.items())[:5]) + ". Remove or replace them (verify=False skips this check), then retry.")
+
 
 # %% ../../nbs/22_blastocyst.ipynb #cb73bdc9
 def blastocyst_study_tfms(size:int|None=None) -> list:
@@ -253,7 +249,7 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
             table = blastocyst_split(raw, group, valid_pct, test_pct, balance, seed)
             rule = ((f'grouped by {group}' if group else 'by image (no grouping: patients may cross sides)')
                     + f', stratified; test {test_pct:.0%}, valid {valid_pct:.0%}')
-    if verify: _refuse_unreadable(list(table.image), path)
+    if verify: _refuse_unreadable(list(table.image), path, 'Remove or replace them (verify=False skips this check)')
     size, bs = ifnone(size, 250 if study else 224), ifnone(bs, 20 if study else 32)
     trn, val = [list(table.image[table.split == s]) for s in ('train', 'test' if study else 'valid')]
     block = DataBlock(blocks=(image_block(size, item_tfms), CategoryBlock), get_y=LookupLabel(dict(zip(table.image, table.label)), 'the label table (the CSV export)'),

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..images import MedImage, MedImageBlock, image_files, unreadable_images
+from ..images import MedImage, MedImageBlock, image_files, _refuse_unreadable
 from ..data import cell_tfms, Split, refuse_split_root
 
 # %% auto #0
@@ -366,12 +366,6 @@ def _blood_groups(root, items, group_fn, study) -> tuple:
     if not any(len(Path(o).relative_to(root).parts) > 2 for o in items): return None, 'by image (no group id)'
     return SmearGroup(root), 'grouped by smear folder (<pathology>/<smear>/)'
 
-def _refuse_unreadable(items, where):
-    "One-line `BadImageError` naming (up to five of) the `items` PIL cannot read"
-    bad = unreadable_images(items, warn=False)
-    if bad: raise BadImageError(f"{len(bad)} unreadable image(s) in {where}: " + '; '.join(f"{p} ({why})" for p, why in
-                                list(bad.items())[:5]) + ". Remove or replace them (verify=False skips this check), then retry.")
-
 def _split_items(items, label_fn, group_fn, how, balance, n_train, n_valid, n_test, frac, seed) -> dict:
     "The balanced or augmented split; a grouped split that cannot be made says how to split by image instead"
     try:
@@ -396,7 +390,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     seed_everything(seed)
     items, label_fn = blood_items(path, folder_map, BLOOD4 if isinstance(classes, str) and classes == 'auto' else classes)
     group_fn, how = _blood_groups(label_fn.root, items, group_fn, study)
-    if verify: _refuse_unreadable(items, label_fn.root)
+    if verify: _refuse_unreadable(items, label_fn.root, 'Remove or replace them (verify=False skips this check)')
     split = _split_items(items, label_fn, group_fn, how, balance, n_train, n_valid, n_test, frac, seed)
     trn, val = [items[i] for i in split['train']], [items[i] for i in split['valid']]
     block = DataBlock(blocks=(MedImageBlock(size=size), CategoryBlock), get_y=label_fn,
