@@ -61,16 +61,22 @@ def _display_copy(spec, data, img, name, max_side=None) -> tuple:
     if max_side and max(img.size) > max_side: img = img.copy(); img.thumbnail((max_side, max_side))
     return img, size
 
-def explain_image(model, data, name:str='upload', cam:bool=True, max_side:int|None=None) -> dict:
+def _upload_name(data, name=None) -> str:
+    "`name`, else the path of `data`, else 'upload': what messages call the image"
+    return name if name is not None else os.fspath(data) if isinstance(data, (str, os.PathLike)) else 'upload'
+
+def explain_image(model, data, name:str|None=None, cam:bool=True, max_side:int|None=None) -> dict:
     "Decode image `data` (bytes, path or PIL image), predict it and compute the Grad-CAM heatmap of the predicted label"
-    learn = _as_learner(model)
-    res = dict(name=name, label=None, probs={}, image=None, size=None, heatmap=None, error=None, cam_error=None, cam_note=None)
+    learn, name = _as_learner(model), _upload_name(data, name)
+    res = dict(name=name, label=None, probs={}, threshold=None, image=None, size=None, heatmap=None, error=None,
+               cam_error=None, cam_note=None)
     data = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
     try:
         x, img = model_input(learn, data, name=name)   # the model-ready batch Grad-CAM uses: decoded and resized once
         spec = _spec_of(learn)                         # predict's label and probabilities (its threshold too), from that batch
-        pred = _prediction(spec, _Prep(spec).probs(x, learn.model)[0], name)
-        res.update(label=pred.label, probs=pred.probs)
+        probs = _Prep(spec).probs(x, learn.model)[0]
+        pred = _prediction(spec, probs, name)
+        res.update(label=pred.label, probs=pred.probs, threshold=spec.get('threshold') if len(spec['classes']) == 2 else None)
         res['image'], res['size'] = _display_copy(spec, data, img, name, max_side)
     except MedfastError as e:
         msg = str(e); res['error'] = msg if name in msg else f"{name}: {msg}"; return res
@@ -78,7 +84,8 @@ def explain_image(model, data, name:str='upload', cam:bool=True, max_side:int|No
         res['error'] = f"{name}: cannot be read ({type(e).__name__}: {e})"; return res
     if cam:
         from medfast.explain import gradcam
-        try: res['heatmap'] = gradcam(learn, x[0], target_class=pred.label)
+        try:
+            res['heatmap'] = gradcam(learn, x[0], target_class=pred.label)   # one thread at a time per network (medfast.explain)
         except MedfastError as e: res['cam_error'] = str(e)
         except Exception as e: res['cam_error'] = f"Grad-CAM failed ({type(e).__name__}: {e})."
         else:
@@ -97,19 +104,50 @@ def _probs_html(probs:dict, label) -> str:
         f"<td style='text-align:right'>{100*p:.1f}%</td></tr>" for c, p in probs.items())
     return f"<table>{rows}</table>"
 
+def _rule_html(classes, probs:dict, threshold) -> str:
+    "The two-class decision rule of a model with a saved `threshold`, with this image's probability; '' without one"
+    if threshold is None: return ''
+    pos = html.escape(str(classes[1]))
+    return (f"<p>Decision threshold: {pos} when P({pos}) &ge; {threshold:.3f}, else {html.escape(str(classes[0]))}; "
+            f"here P({pos}) = {probs[classes[1]]:.3f}.</p>")
+
+def _app_learner(model, trust_pickle:bool=False) -> Learner:
+    "`model` as a Learner: itself, or loaded from a medfast model path (an ONNX `.onnx`/`.onnx.json` file too)"
+    if isinstance(model, Learner): return model
+    if str(model).endswith(('.onnx', '.onnx.json')):
+        from medfast.onnx import load_onnx
+        return load_onnx(model)
+    return load(model, trust_pickle=trust_pickle)
+
+def _model_files(learn) -> list:
+    "The files `learn` was loaded from (description and weights), empty for a Learner made in this session"
+    p = getattr(learn, 'model_path', None)
+    if p is None: return []
+    spec = getattr(learn, 'medfast_spec', None) or {}
+    return [Path(p)] + [Path(p).parent/spec[k] for k in ('weights', 'onnx') if isinstance(spec.get(k), str)]
+
+def _stamp(files) -> tuple:
+    "Inode, modification time and size of each of `files` (None for a missing one)"
+    def one(f):
+        try: s = f.stat(); return s.st_ino, s.st_mtime_ns, s.st_size
+        except OSError: return None
+    return tuple(one(f) for f in files)
+
 class PredictApp:
     "Upload-an-image app for `model`: image, Grad-CAM overlay, label and class probabilities"
     def __init__(self, model, cam:bool=True, alpha:float=0.45, max_side:int=384, title:str='medfast: predict an image',
                  trust_pickle:bool=False):
         import ipywidgets as W
-        self.learn = model if isinstance(model, Learner) else load(model, trust_pickle=trust_pickle)
+        self.learn = _app_learner(model, trust_pickle)
         self.cam, self.alpha, self.max_side = cam, alpha, max_side
+        self.model_files = _model_files(self.learn); self._stamp = _stamp(self.model_files)
         classes = _spec_of(self.learn)['classes']
         self.upload = W.FileUpload(accept='image/*,.dcm,.dicom,.tif,.tiff', multiple=False, description='Upload image')
         self.image, self.overlay = W.Image(format='png'), W.Image(format='png')
         self.label, self.probs, self.status = W.HTML(), W.HTML(), W.HTML()
         self.upload.observe(self._on_upload, names='value')
-        header = W.HTML(f"<h3>{html.escape(title)}</h3><p>Classes: {html.escape(', '.join(map(str, classes)))}. "
+        source = f"Model: {html.escape(str(self.model_files[0]))}. " if self.model_files else ''
+        header = W.HTML(f"<h3>{html.escape(title)}</h3><p>{source}Classes: {html.escape(', '.join(map(str, classes)))}. "
                         f"<i>{_DISCLAIMER}</i></p>")
         self.widget = W.VBox([header, self.upload, self.status, W.HBox([self.image, self.overlay]), self.label, self.probs])
         self.result = None
@@ -118,16 +156,26 @@ class PredictApp:
         "Handle ipywidgets 8 (tuple of dicts) and 7 (dict of dicts) `FileUpload` values"
         value = change['new'] if isinstance(change, dict) else change.new
         if not value: return
-        f = value[0] if isinstance(value, (tuple, list)) else next(iter(value.values()))
+        files = list(value) if isinstance(value, (tuple, list)) else list(value.values())
+        f = files[0]
         name = f.get('name') or f.get('metadata', {}).get('name', 'upload')
         self.show(bytes(f['content']), name)
+        if len(files) > 1: self.status.value += f" Only the first of the {len(files)} files uploaded is shown: upload one image at a time."
 
-    def show(self, data, name:str='upload') -> dict:
+    def _stale_note(self) -> str:
+        "A warning when the model files changed on disk after the app loaded them; '' otherwise"
+        if _stamp(self.model_files) == self._stamp: return ''
+        return (f"<b>{html.escape(str(self.model_files[0]))} changed on disk after this app loaded it: these results are from "
+                "the model loaded then. Run predict_app again to use the new one.</b> ")
+
+    def show(self, data, name:str|None=None) -> dict:
         "Predict `data` (bytes, path or PIL image) and update the widgets; returns `explain_image`'s dict"
+        name = _upload_name(data, name)
         self.status.value = f"Reading {html.escape(name)}..."
         res = self.result = explain_image(self.learn, data, name, cam=self.cam, max_side=self.max_side)
+        stale = self._stale_note()
         if res['error']:
-            self.status.value = f"<span style='color:#c9302c'>{html.escape(res['error'])}</span>"
+            self.status.value = f"{stale}<span style='color:#c9302c'>{html.escape(res['error'])}</span>"
             self.image.value = self.overlay.value = b''
             self.label.value = self.probs.value = ''
             return res
@@ -136,11 +184,11 @@ class PredictApp:
         self.overlay.value = b'' if heat is None else _png(heatmap_overlay(shown, heat, self.alpha), self.max_side)
         label = html.escape(str(res['label']))
         self.label.value = f"<h2>{label} <small>({100*res['probs'][res['label']]:.1f}%)</small></h2>"
-        self.probs.value = _probs_html(res['probs'], res['label'])
+        self.probs.value = _probs_html(res['probs'], res['label']) + _rule_html(list(res['probs']), res['probs'], res['threshold'])
         note = (html.escape(res['cam_error'] or res['cam_note']) if res['cam_error'] or res['cam_note'] else
                 f"Right: Grad-CAM, where the model found evidence for {label}." if heat is not None else '')
         (w, h), (sw, sh) = res['size'], shown.size
-        self.status.value = f"{html.escape(name)}: {w}x{h} px{'' if (sw, sh) == (w, h) else f', shown at {sw}x{sh}'}. {note}"
+        self.status.value = f"{stale}{html.escape(name)}: {w}x{h} px{'' if (sw, sh) == (w, h) else f', shown at {sw}x{sh}'}. {note}"
         return res
 
     def _ipython_display_(self):

@@ -45,13 +45,28 @@ class CyclicLR(ParamScheduler):
     def __repr__(self): return f"CyclicLR({self.policy}, {self.base_lr:g}..{self.max_lr:g}, step_size={self.step_size})"
 
 # %% ../nbs/05b_baselines.ipynb #0f440f30
-def _body(learn_or_arch, dls, pretrained):
-    "Frozen feature extractor: a Learner's body, or a registry arch's body; and the input stats it expects"
-    if isinstance(learn_or_arch, Learner): return learn_or_arch.model[0], None
+def _learner_body(model) -> nn.Module:
+    "The body (feature extractor) of a Learner's network `model`, inside a `DihedralMean` wrapper if any"
+    if getattr(model, 'dihedral', False): model = model.model
+    if getattr(model, 'ensemble_size', None):
+        raise ValueError(f"The Learner's network is an ensemble of {model.ensemble_size} networks, which has no single body: "
+                         "pass one member's body, e.g. features_svm(dls, learn.model.models[0][0]).")
+    if isinstance(model, nn.Sequential) and len(model) > 1: return model[0]
+    raise ValueError(f"Cannot tell the body of the Learner's {type(model).__name__}: pass a vision Learner (body + head), "
+                     "an architecture name, or the feature-extracting module itself.")
+
+def _body(learn_or_arch, dls, pretrained, seed:int=42):
+    "Frozen feature extractor: a Learner's body, or a registry arch's body (random weights drawn from `seed`); and the input stats it expects"
+    if isinstance(learn_or_arch, Learner): return _learner_body(learn_or_arch.model), None
     if isinstance(learn_or_arch, nn.Module): return learn_or_arch, None
     arch = learn_or_arch
-    model = create_model(arch, n_out=max(getattr(dls, 'c', 2), 2), pretrained=pretrained)
+    with torch.random.fork_rng(devices=[]):              # the same random body every run, the caller's random state untouched
+        torch.manual_seed(seed)
+        model = create_model(arch, n_out=max(getattr(dls, 'c', 2), 2), pretrained=pretrained)
     return model[0], arch_stats(arch) if pretrained else None
+
+_NO_LABELS = ("The DataLoader has no labels: make it with dls.test_dl(items, with_labels=True), "
+              "or medfast.data.labelled_dl(dls, 'test_folder').")
 
 def _normalised(dls): return any(isinstance(t, Normalize) for t in dls.after_batch.fs)
 
@@ -61,14 +76,19 @@ def extract_features(body:nn.Module, dl, pool:str='avg', stats=None) -> tuple:
     if pool not in ('avg', 'flatten'): raise ValueError(f"pool must be 'avg' or 'flatten', not {pool!r}")
     body = body.eval().to(dl.device if dl.device is not None else 'cpu')
     feats, targs = [], []
-    for xb, yb in dl:
-        xb = TensorBase(xb)
+    for b in dl:
+        if len(b) < 2: raise ValueError(_NO_LABELS)
+        xb, yb = TensorBase(b[0]), b[1]
         if xb.shape[1] == 1: xb = xb.expand(-1, 3, -1, -1)
         if stats is not None: xb = (xb - xb.new_tensor(stats[0])[:, None, None])/xb.new_tensor(stats[1])[:, None, None]
         f = body(xb)
         f = f.mean((-2, -1)) if pool == 'avg' and f.ndim == 4 else f.flatten(1)
         feats.append(f.float().cpu()); targs.append(TensorBase(yb).cpu())
-    return torch.cat(feats).numpy(), torch.cat(targs).numpy()
+    x = torch.cat(feats).numpy()
+    if not np.isfinite(x).all():
+        raise MedfastError("The features hold NaN/inf, so no classifier can be fitted on them: the body's weights are not "
+                           "finite (a Learner whose training diverged?). Use a body that trained correctly, or an architecture name.")
+    return x, torch.cat(targs).numpy()
 
 def _svm_scores(clf, x, y, vocab) -> dict:
     "Scores of `clf`'s labels for features `x` against targets `y`, by `medfast.metrics` (labels as one-hot probabilities)"
@@ -79,21 +99,32 @@ def _svm_scores(clf, x, y, vocab) -> dict:
                 precision_macro=np.nan_to_num(m.precision(p, y)[seen]).mean(),     # a class never predicted counts 0
                 f1_macro=m.f1(p, y)[seen].mean(), confusion=cm.astype(int).tolist())
 
+def _check_svm_args(kernel, C, degree, gamma):
+    "Refuse SVM settings scikit-learn would refuse, before any feature is computed"
+    if kernel not in ('linear', 'rbf', 'poly'): raise ValueError(f"kernel must be 'linear', 'rbf' or 'poly', not {kernel!r}")
+    if not C > 0: raise ValueError(f"C (the SVM's regularisation) must be a positive number, not {C!r}")
+    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
+        raise ValueError(f"degree (of the 'poly' kernel) must be a whole number >= 1, not {degree!r}")
+    if not (gamma in ('scale', 'auto') if isinstance(gamma, str) else isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and gamma > 0):
+        raise ValueError(f"gamma must be 'scale', 'auto' or a positive number, not {gamma!r}")
+
 def features_svm(dls, learn_or_arch='vgg16', kernel:str='linear', C:float=1., degree:int=3, gamma='scale',
                  pretrained:bool=True, pool:str='avg', scale:bool=True, test_dl=None, seed:int=42) -> dict:
     "Fit an SVM (`kernel` linear/rbf/poly) on frozen-body features of `dls.train`; validation (and `test_dl`) metrics"
-    if kernel not in ('linear', 'rbf', 'poly'): raise ValueError(f"kernel must be 'linear', 'rbf' or 'poly', not {kernel!r}")
-    if not C > 0: raise ValueError(f"C (the SVM's regularisation) must be a positive number, not {C!r}")
+    _check_svm_args(kernel, C, degree, gamma)
+    if test_dl is not None and len(test_dl.dataset) and len(test_dl.dataset[0]) < 2: raise ValueError(f"test_dl: {_NO_LABELS}")
     from sklearn.svm import SVC
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    body, stats = _body(learn_or_arch, dls, pretrained)
+    body, stats = _body(learn_or_arch, dls, pretrained, seed)
     if _normalised(dls): stats = None                      # the DataLoaders normalise already
     with Timer() as t:
         train_dl = dls.test_dl(dls.train_ds.items, with_labels=True, rm_type_tfms=0)   # validation transforms: no augmentation; items as the pipeline takes them
         xt, yt = extract_features(body, train_dl, pool, stats)
         xv, yv = extract_features(body, dls.valid, pool, stats)
-        if len(np.unique(yt)) < 2: raise DataLayoutError("features_svm needs at least two classes in the training split.")
+        if len(np.unique(yt)) < 2:
+            raise DataLayoutError(f"features_svm needs at least two classes in the training split, which holds only "
+                                  f"{dls.vocab[int(yt[0])] if len(yt) else 'no images'}: add images of the other classes.")
         svc = SVC(kernel=kernel, C=C, degree=degree, gamma=gamma, random_state=seed)
         clf = (make_pipeline(StandardScaler(), svc) if scale else svc).fit(xt, yt)
     name = learn_or_arch if isinstance(learn_or_arch, str) else type(learn_or_arch).__name__

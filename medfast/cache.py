@@ -47,80 +47,148 @@ def _shrink(src, size:int) -> Image.Image:
         im = im.resize((max(size, round(w*scale)), max(size, round(h*scale))), Image.LANCZOS)
     return im
 
-def _write_copy(src, dest, size, quality):
-    "Write the `size`-px copy of `src` to `dest` atomically; returns None or an error message"
+def _copy_writer(src, dest, size, quality):
+    "A function writing the `size`-px copy of `src` to a temporary file (the decoding is done here, the writing later)"
+    fmt = _KEEP_FORMAT.get(dest.suffix.lower(), 'PNG')
     try:
-        fmt = _KEEP_FORMAT.get(dest.suffix.lower(), 'PNG')
-        try:
-            with Image.open(src) as head: small, same_fmt = min(head.size) <= size, head.format == fmt
-        except Exception: small = same_fmt = False               # DICOM and friends: always decode
-        if small and same_fmt: atomic_write(dest, lambda tmp: shutil.copyfile(src, tmp))   # already small: the bytes, no re-encoding loss
-        else: atomic_write(dest, lambda tmp: _shrink(src, size).save(tmp, fmt, **(dict(quality=quality) if fmt == 'JPEG' else {})))
-        return None
-    except Exception as e: return str(e)
+        with Image.open(src) as head: small, same_fmt = min(head.size) <= size, head.format == fmt
+    except Exception: small = same_fmt = False                   # DICOM and friends: always decode
+    if small and same_fmt:                                       # already small: the bytes, no re-encoding loss
+        data = Path(src).read_bytes(); return lambda tmp: tmp.write_bytes(data)
+    im = _shrink(src, size)
+    return lambda tmp: im.save(tmp, fmt, **(dict(quality=quality) if fmt == 'JPEG' else {}))
+
+def _write_copy(src, dest, size, quality):
+    "Write the `size`-px copy of `src` to `dest` atomically; None, or `('read'|'write', message)` saying what failed"
+    try: write = _copy_writer(src, dest, size, quality)
+    except Exception as e: return 'read', str(e)
+    try: atomic_write(dest, write)
+    except Exception as e: return 'write', str(e)
+    return None
 
 # %% ../nbs/01b_cache.ipynb #09fcb2b9
-_MANIFEST = '.medfast_manifest.json'
+_MANIFEST, _LOCK = '.medfast_manifest.json', '.medfast_cache.lock'
 
 def _stamp(src) -> list:
+    "What identifies the version of `src` a copy was made from: modification time, size, inode and change time"
     st = os.stat(src)
-    return [st.st_mtime_ns, st.st_size]
+    return [st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns]
 
 def _read_manifest(folder) -> dict:
     try: return json.loads((Path(folder)/_MANIFEST).read_text())
     except (OSError, ValueError): return {}
 
 def _write_manifest(folder, entries:dict):
-    atomic_write(Path(folder)/_MANIFEST, lambda tmp: tmp.write_text(json.dumps(entries)))
+    try: atomic_write(Path(folder)/_MANIFEST, lambda tmp: tmp.write_text(json.dumps(entries)))
+    except OSError as e: raise _cache_full(folder, e) from None
 
-def _check_outside(cache_dir:Path, srcs):
-    "Refuse a cache folder inside a folder that holds the source images"
-    cache = cache_dir.expanduser().absolute()
-    for parent in {Path(s).expanduser().absolute().parent for s in srcs}:
-        if cache == parent or parent in cache.parents:
-            raise DataLayoutError(f"Cache folder {cache} is inside the image folder {parent}: cached copies would be "
-                                  "picked up as extra training images. Put the cache beside the data instead "
+def _cache_full(folder, e) -> MedfastError:
+    "One-line error for a cache folder the system would not let us write (disk full, read-only, no permission)"
+    why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    return MedfastError(f"Cannot write the cache in {folder} ({why}); free some space there, or pass another cache_dir "
+                        "(--cache DIR) or set $MEDFAST_CACHE.")
+
+def _inside(a:Path, b:Path) -> bool:
+    "Whether folder `a` is `b` or lies under it, comparing the paths as written and with links resolved"
+    return any(x == y or y in x.parents for x, y in ((a.absolute(), b.absolute()), (a.resolve(), b.resolve())))
+
+def _check_outside(cache_dir:Path, srcs, root=None):
+    "Refuse a cache folder inside the data folder `root` or inside a folder that holds source images"
+    cache = cache_dir.expanduser()
+    for parent in ({Path(root).expanduser()} if root is not None else set()) | {Path(s).expanduser().parent for s in srcs}:
+        if _inside(cache, parent):
+            raise DataLayoutError(f"Cache folder {cache.absolute()} is inside the image folder {parent.absolute()}: cached "
+                                  "copies would be picked up as extra training images. Put the cache beside the data instead "
                                   "(e.g. cache_dir=<data>/../.medfast_cache) or use the default ~/.cache/medfast.")
 
+def _check_unique(srcs, dests):
+    "Refuse two originals whose copies would share one name (`scan.tif` and `scan.tif.png` both give `scan.tif.png`)"
+    seen = {}
+    for s, d in zip(srcs, dests):
+        if d in seen and Path(seen[d]).absolute() != Path(s).absolute():
+            raise DataLayoutError(f"{seen[d]} and {s} would share the cached copy {d.name}, so one would replace the other; "
+                                  "rename one of them.")
+        seen[d] = s
+
 # %% ../nbs/01b_cache.ipynb #a0608294
-def cache_images(src, size:int=224, cache_dir=None, n_workers:int|None=None, progress:bool=True,
-                 quality:int=95) -> L:
-    "Paths of `size`-px copies of the images in `src` (folder or list), building missing or stale ones once"
-    check_size(size)
-    if isinstance(src, (str, Path)): src = check_path(src, 'image folder or file')
-    srcs = image_files(src) if isinstance(src, Path) and src.is_dir() else L(src).map(Path)
-    cache_dir = Path(ifnone(cache_dir, default_cache_dir())).expanduser()
-    _check_outside(cache_dir, srcs)
-    dests = L(cached_path(s, size, cache_dir) for s in srcs)
+def _todo(srcs, dests) -> tuple:
+    "The manifests of the copies' folders and the `(src, dest, stamp)` of copies missing or stale"
     manifests, todo = {}, []
     for s, d in zip(srcs, dests):
         if d.parent not in manifests: manifests[d.parent] = _read_manifest(d.parent)
         stamp = _stamp(check_path(s, 'image file'))
         if manifests[d.parent].get(d.name) != stamp or not d.exists(): todo.append((s, d, stamp))
-    if todo:
-        for folder in {d.parent for _, d, _ in todo}: _writable(folder)
-        n_workers = ifnone(n_workers, min(8, os.cpu_count() or 1))
-        args = [(s, d) for s, d, _ in todo]
-        if n_workers > 1 and len(todo) > 1:
-            errs = parallel(_write_copy_star, args, size=size, quality=quality, n_workers=n_workers, progress=progress)
-        else: errs = [_write_copy(s, d, size, quality) for s, d in (progress_bar(args) if progress else args)]
-        bad = []
-        for (s, d, stamp), err in zip(todo, errs):
-            if err is None: manifests[d.parent][d.name] = stamp
-            else: bad.append(f"{s} ({err})")
-        for folder in {d.parent for _, d, _ in todo}: _write_manifest(folder, manifests[folder])
-        if bad: raise BadImageError(f"{len(bad)} image(s) could not be cached: " + '; '.join(bad[:5]) +
-                                    ('...' if len(bad) > 5 else '') + ". Fix or remove them, then run again.")
+    return manifests, todo
+
+def _orphans(mirror:Path, dests) -> list:
+    "Copies under `mirror` whose original is no longer in the folder (deleted, moved, or in a renamed folder)"
+    if not mirror.is_dir(): return []
+    keep = set(map(str, dests))
+    return [Path(r)/f for r, _, fs in os.walk(mirror) for f in fs
+            if Path(f).suffix.lower() in _KEEP_FORMAT and not f.startswith('.') and str(Path(r)/f) not in keep]
+
+def _prune(mirror:Path, orphans):
+    "Delete `orphans`, their manifest entries, and the folders they leave empty"
+    for folder in {o.parent for o in orphans}:
+        gone = {o.name for o in orphans if o.parent == folder}
+        for o in gone: (folder/o).unlink(missing_ok=True)
+        entries = {k: v for k, v in _read_manifest(folder).items() if k not in gone}
+        if entries: _write_manifest(folder, entries)
+        else: (folder/_MANIFEST).unlink(missing_ok=True)
+    for r, _, _ in sorted(os.walk(mirror), key=lambda o: -len(o[0])):   # the deepest first
+        if Path(r) != mirror:
+            try: os.rmdir(r)                                             # only succeeds on an empty folder
+            except OSError: pass
+
+def _build(todo, manifests, size, quality, n_workers, progress):
+    "Write the copies in `todo` and their manifests; one error naming what failed"
+    for folder in {d.parent for _, d, _ in todo}: _writable(folder)
+    n_workers = ifnone(n_workers, min(8, os.cpu_count() or 1))
+    args = [(s, d) for s, d, _ in todo]
+    if n_workers > 1 and len(todo) > 1:
+        errs = parallel(_write_copy_star, args, size=size, quality=quality, n_workers=n_workers, progress=progress)
+    else: errs = [_write_copy(s, d, size, quality) for s, d in (progress_bar(args) if progress else args)]
+    bad, unwritten = [], []
+    for (s, d, stamp), err in zip(todo, errs):
+        if err is None: manifests[d.parent][d.name] = stamp
+        elif err[0] == 'write': unwritten.append((d, err[1]))
+        else: bad.append(f"{s} ({err[1]})")
+    for folder in {d.parent for _, d, _ in todo}: _write_manifest(folder, manifests[folder])
+    if unwritten: raise _cache_full(unwritten[0][0].parent, unwritten[0][1])
+    if bad: raise BadImageError(f"{len(bad)} image(s) could not be cached: " + '; '.join(bad[:5]) +
+                                ('...' if len(bad) > 5 else '') + ". Fix or remove them, then run again.")
+
+def cache_images(src, size:int=224, cache_dir=None, n_workers:int|None=None, progress:bool=True,
+                 quality:int=95) -> L:
+    "Paths of `size`-px copies of the images in `src` (folder or list), building missing or stale ones once"
+    check_size(size)
+    if isinstance(src, (str, Path)): src = check_path(src, 'image folder or file')
+    folder = src if isinstance(src, Path) and src.is_dir() else None
+    srcs = image_files(folder) if folder is not None else L(src).map(Path)
+    cache_dir = Path(ifnone(cache_dir, default_cache_dir())).expanduser()
+    _check_outside(cache_dir, srcs, folder)
+    dests = L(cached_path(s, size, cache_dir) for s in srcs)
+    _check_unique(srcs, dests)
+    mirror = cached_folder(folder, size, cache_dir) if folder is not None else None
+    manifests, todo = _todo(srcs, dests)
+    orphans = _orphans(mirror, dests) if mirror is not None else []
+    if not (todo or orphans): return dests                         # up to date: nothing written, no lock taken
+    root = _writable(cache_dir/str(int(size)))
+    with file_lock(root/_LOCK, timeout=24*3600):                   # another run building the same cache: wait for it
+        manifests, todo = _todo(srcs, dests)                       # what it left to do
+        if mirror is not None: _prune(mirror, _orphans(mirror, dests))
+        if todo: _build(todo, manifests, size, quality, n_workers, progress)
     return dests
 
 def _write_copy_star(args, size, quality): return _write_copy(*args, size=size, quality=quality)
 
-def _writable(folder:Path):
+def _writable(folder:Path) -> Path:
     "Create cache folder `folder`, or one `MedfastError` naming it if it cannot be created or written"
     make_folder(folder)
     if not os.access(folder, os.W_OK):
         raise MedfastError(f"Cannot write in the cache folder {folder} (permission denied); pass a cache_dir you can "
                            "write to, or set $MEDFAST_CACHE.")
+    return folder
 
 # %% ../nbs/01b_cache.ipynb #528fd8cf
 class cached_items:

@@ -499,16 +499,18 @@ def _merge_parser():
 def _merge_main(argv) -> int:
     a = _merge_parser().parse_args(argv)
     from medfast.core import free_path
-    from medfast.distributed import merge_shards
+    from medfast.shards import merge_shards, _shard_count
+    n = _shard_count(Path(a.out)) if a.shards is None else a.shards
+    _check_one_model(a.out, n)
     dest = free_path(a.out, a.overwrite)
-    out = merge_shards(a.out, a.shards, dest=dest, overwrite=a.overwrite)
+    out = merge_shards(a.out, n, dest=dest, overwrite=a.overwrite)
     print(f"Merged the shards of {a.out} into {out}")
     return 0
 
 def _shard_of(a):
     "`(i, n)` from --shard, or from RANK/WORLD_SIZE when launched with several processes; None for one whole job"
     if a.shard is not None:
-        from medfast.distributed import parse_shard
+        from medfast.shards import parse_shard
         return parse_shard(a.shard)
     n = int(os.environ.get('WORLD_SIZE', 1))
     return (int(os.environ.get('RANK', 0)), n) if n > 1 else None
@@ -555,6 +557,21 @@ def _remember_model(csv:Path, identity:str):
     try: make_folder(rec.parent); save_json(dict(csv=os.fsdecode(os.path.realpath(csv)), model=identity), rec)
     except (OSError, MedfastError): pass                  # a read-only cache: resuming then checks the columns only
 
+def _check_one_model(out, n):
+    "Refuse to join shards of `out` that medfast noted were written by different models (or at other decision thresholds)"
+    from medfast.shards import shard_path, MAX_SHARDS
+    from medfast.core import MedfastError
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SHARDS: return     # merge_shards says why
+    writers = {}
+    for i in range(n):
+        part = shard_path(out, i, n)
+        try: writers.setdefault(json.loads(_identity_record(part).read_text()).get('model'), part)
+        except (OSError, ValueError): pass                # made elsewhere, or by an older medfast: the columns are checked
+    if len(writers) > 1:
+        one, other = list(writers.values())[:2]
+        raise MedfastError(f"{one} and {other} hold predictions of different models (or decision thresholds), so joining them "
+                           "would mix two models' labels: predict every shard with one model (--shard I/N --overwrite).")
+
 def _check_resumed_model(csv:Path, identity:str):
     "Refuse to add rows to `csv` when medfast noted that another model (or threshold) wrote it"
     try: noted = json.loads(_identity_record(csv).read_text()).get('model')
@@ -565,7 +582,7 @@ def _check_resumed_model(csv:Path, identity:str):
 
 def _resumed(path:Path, header:list, identity:str|None=None) -> list:
     "The files CSV `path` holds already, once it is known to be this model's predictions"
-    from medfast.distributed import completed_files
+    from medfast.shards import completed_files
     done = completed_files(path)                                   # a predictions CSV (else a one-line error), cut to whole lines
     _check_resumed_header(path, header)
     if identity is not None: _check_resumed_model(path, identity)
@@ -573,7 +590,7 @@ def _resumed(path:Path, header:list, identity:str|None=None) -> list:
 
 def _predict_target(a, shard, header:list, identity:str|None=None):
     "`(csv to write, csv it becomes when complete, files it already holds)`: a claimed or resumed `.partial.csv`; files None if done"
-    from medfast.distributed import shard_path
+    from medfast.shards import shard_path
     if shard is None:
         out = Path(a.out)
         if a.resume:
@@ -609,17 +626,18 @@ def _predict_items(a, shard, done):
     from medfast.inference import expand_paths
     items = [p for p, _ in expand_paths(a.paths, not a.no_recurse)]
     if shard is not None:
-        from medfast.distributed import shard_items
+        from medfast.shards import shard_items
         items = shard_items(items, *shard)
     skip = {os.path.abspath(f) for f in done}                 # the same file, named relative or absolute
     return [p for p in items if os.path.abspath(p) not in skip]
 
 def _finish_shards(a, shard, part):
     "Name the finished shard; launched: wait for all processes, then the main one merges"
-    from medfast.distributed import shard_path, merge_shards, init_distributed, any_rank, is_main_process
+    from medfast.shards import shard_path, merge_shards
     final = shard_path(a.out, *shard)
     if part != final: os.replace(part, final)
     if a.shard is not None: return final
+    from medfast.distributed import init_distributed, any_rank, is_main_process   # launched: a process group from here on
     init_distributed(timeout_min=24*60); any_rank(False)       # every shard finished
     if not is_main_process(): return final
     from medfast.core import free_path

@@ -443,10 +443,7 @@ def check_split(dls, allow_leaks:bool=False, group_fn=patient_id) -> pd.DataFram
                               "out, so validation could neither score them nor choose the epoch or threshold. Add images of "
                               f"{' and '.join(absent)} (at least two patients, or two images without patient ids).")
     sides = split_sides(dls)
-    if 'test' in sides:
-        bad = unreadable_images(sides['test'], warn=False)
-        if bad: raise BadImageError(f"{len(bad)} unreadable test image(s): " + '; '.join(f"{p} ({why})" for p, why in
-                                    list(bad.items())[:3]) + ". Remove or replace them, then retry.")
+    if 'test' in sides: _refuse_unreadable(sides['test'], 'the test folder')
     leaks = split_leaks(sides, group_fn)
     same = leaks[leaks.kind == 'identical file']
     if len(same):

@@ -53,7 +53,8 @@ def _unpack(archive, dest):
         raise DownloadError(f"This Python ({platform.python_version()}) cannot extract {archive.name} safely (it has no tar "
                             f"extraction filters). Upgrade Python, or extract {archive} into {dest} by hand.")
     try:
-        shutil.unpack_archive(str(archive), str(dest), filter='data')
+        safe = {} if archive.name.lower().endswith('.zip') else dict(filter='data')   # zipfile keeps members inside by itself
+        shutil.unpack_archive(str(archive), str(dest), **safe)
     except _BROKEN as e:                                                   # damaged or hostile: set it aside
         bad = archive.with_name(archive.name + '.bad'); os.replace(archive, bad)
         raise DownloadError(f"{archive.name} is damaged or unsafe and was not extracted ({type(e).__name__}: {e}); "

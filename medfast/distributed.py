@@ -13,14 +13,17 @@ from pathlib import Path
 import pandas as pd, torch
 import torch.distributed as dist
 from fastai.vision.all import *
-from fastai.distributed import DistributedDL, DistributedTrainer, teardown_distrib
 from .core import *
+from .shards import *        # the shard and predictions-CSV helpers, importable from here too
+try: from fastai.distributed import DistributedDL, DistributedTrainer, teardown_distrib
+except (ImportError, NameError):              # fastai.distributed stops with a NameError when accelerate is missing
+    raise MedfastError("Distributed training and prediction in launched processes (accelerate launch, torchrun) need "
+                       "Hugging Face accelerate: pip install accelerate (or pip install 'medfast[distributed]').") from None
 
 # %% auto #0
-__all__ = ['MAX_SHARDS', 'launched', 'is_main_process', 'use_cpu', 'dist_active', 'init_distributed', 'dist_info', 'any_rank',
-           'gather_objects', 'main_process_first', 'CPUSafeDistributedDL', 'state_sha256', 'sync_buffers',
-           'RankRecorder', 'distrib_kwargs', 'distribute', 'parse_shard', 'env_shard', 'shard_items', 'shard_path',
-           'completed_files', 'merge_shards']
+__all__ = ['launched', 'is_main_process', 'use_cpu', 'dist_active', 'init_distributed', 'dist_info', 'any_rank', 'gather_objects',
+           'main_process_first', 'CPUSafeDistributedDL', 'state_sha256', 'sync_buffers', 'RankRecorder',
+           'distrib_kwargs', 'distribute']
 
 # %% ../nbs/03b_distributed.ipynb #46ff4c6e
 def launched() -> bool:
@@ -155,91 +158,3 @@ def distribute(learn, **kwargs):
     learn.to_distributed(**distrib_kwargs(**kwargs))
     if not any(isinstance(c, RankRecorder) for c in learn.cbs): learn.add_cb(RankRecorder())
     return learn
-
-# %% ../nbs/03b_distributed.ipynb #901fdca2
-MAX_SHARDS = 10_000        # more shards than any cluster runs processes: a larger N is a typing slip
-
-def parse_shard(s:str) -> tuple:
-    "`(i, n)` from `'I/N'`, with `0 <= I < N`; a one-line `MedfastError` naming `--shard` otherwise"
-    try: i, n = (int(o) for o in str(s).split('/'))
-    except ValueError: raise MedfastError(f"--shard must look like I/N with 0 <= I < N (e.g. 0/4), not {s!r}.") from None
-    if not (n >= 1 and 0 <= i < n):
-        raise MedfastError(f"--shard {s}: need I/N with 0 <= I < N (shards are numbered from 0"
-                           + (f", so 0/{n} to {n-1}/{n})." if n >= 1 else ")."))
-    if n > MAX_SHARDS: raise MedfastError(f"--shard {s}: at most {MAX_SHARDS} shards; split the files into fewer, larger shards.")
-    return i, n
-
-def env_shard():
-    "`(RANK, WORLD_SIZE)` when launched by accelerate/torchrun with several processes, else None"
-    return (rank_distrib(), num_distrib()) if launched() else None
-
-def shard_items(items, i:int, n:int) -> list:
-    "Block `i` of `n` contiguous, near-equal blocks of `items` (deterministic: same list, same split)"
-    if not (isinstance(n, int) and isinstance(i, int) and 0 <= i < n):
-        raise ValueError(f"shard {i!r} of {n!r}: need whole numbers with 0 <= i < n (shards are numbered from 0)")
-    items = list(items)
-    q, r = divmod(len(items), n)
-    start = i*q + min(i, r)
-    return items[start:start + q + (i < r)]
-
-def shard_path(out, i:int, n:int, partial:bool=False) -> Path:
-    "CSV of shard `i` of `n` next to `out` (`predictions.shard-0-of-4.csv`; `.partial.csv` while it is written)"
-    out = Path(out)
-    return out.with_name(f"{out.stem}.shard-{i}-of-{n}{'.partial' if partial else ''}{out.suffix or '.csv'}")
-
-# %% ../nbs/03b_distributed.ipynb #3a8b9f37
-def completed_files(csv) -> list:
-    "Files already predicted in `csv`, after cutting a half-written last line a killed run may have left"
-    p = Path(csv)
-    if not p.exists() or p.stat().st_size == 0: return []
-    data = p.read_bytes()
-    head = data.split(b'\n', 1)[0].rstrip(b'\r')
-    ours = b'file' in [c.strip(b' "') for c in head.split(b',')] if b'\n' in data else b'file'.startswith(head[:4])
-    if not ours: raise MedfastError(f"{p} is not a medfast predictions CSV (its first line has no 'file' column), so there is "
-                                    "nothing to resume in it; choose another --out, or run without --resume.")
-    if not data.endswith(b'\n'):
-        with open(p, 'r+b') as f: f.truncate(data.rfind(b'\n') + 1)
-    if p.stat().st_size == 0: return []
-    return list(read_csv_safe(p, usecols=['file'], dtype=str, keep_default_na=False)['file'])   # names as written by csv_safe
-
-def _shard_count(out) -> int:
-    out = Path(out)
-    ns = {int(f.stem.rsplit('-of-', 1)[1]) for f in out.parent.glob(f"{out.stem}.shard-*-of-*{out.suffix}")
-          if f.stem.rsplit('-of-', 1)[1].isdigit()}
-    if len(ns) != 1: raise MissingPathError(f"Found {'no' if not ns else 'several kinds of'} shard CSVs for {out} "
-                                            f"({out.stem}.shard-I-of-N{out.suffix}); check --out, or pass the number of "
-                                            "shards with --shards N.")
-    return ns.pop()
-
-def _missing_shards(out, n:int, missing) -> str:
-    "Why shards `missing` of `out` cannot be merged: which never started, which are unfinished"
-    partial = [i for i in missing if shard_path(out, i, n, partial=True).exists()]
-    started = set(partial)
-    never = [f"{i}/{n}" for i in missing if i not in started]
-    def _some(names): return ', '.join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else '')
-    why = [f"shard(s) never started: {_some(never)} (run medfast predict with --shard I/N --out {out} for each)"] if never else []
-    if partial: why.append(f"shard(s) not finished: {_some([str(shard_path(out, i, n, partial=True)) for i in partial])} "
-                           "(rerun each with the same --shard and --resume)")
-    return f"Cannot merge {out} yet: {'; '.join(why)}."
-
-def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
-    "Join the `n` finished shard CSVs of `out` into `dest` (default `out`) in shard order (the original file order)"
-    out = Path(out); n = _shard_count(out) if n is None else n      # counted only when not given
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SHARDS:
-        raise MedfastError(f"--shards must be a whole number from 1 to {MAX_SHARDS}, not {n!r}.")
-    parts = [shard_path(out, i, n) for i in range(n)]
-    missing = [i for i, p in enumerate(parts) if not p.exists()]
-    if missing: raise MissingPathError(_missing_shards(out, n, missing))
-    dest = Path(ifnone(dest, out))
-    if dest.exists() and not overwrite: raise FileExistsError(f"{dest} exists; pass overwrite=True (--overwrite) to replace it.")
-    heads = []
-    for p in parts:
-        with open(p, 'rb') as f: heads.append(f.readline().rstrip(b'\r\n'))     # the header only: the rows are read once, below
-    if (odd := next((k for k, h in enumerate(heads) if h != heads[0]), None)) is not None:
-        raise MedfastError(f"{parts[odd]} has other columns than {parts[0]} (another model's classes?), so the shards cannot be "
-                           "joined: predict that shard again with the same model (--shard I/N --overwrite).")
-    with atomic_open(dest, 'wb', overwrite=overwrite) as f:      # a temporary file, renamed when complete
-        for k, p in enumerate(parts):
-            lines = p.read_bytes().splitlines(keepends=True)
-            f.writelines(lines if k == 0 else lines[1:])
-    return dest

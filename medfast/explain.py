@@ -6,6 +6,7 @@ Docs: https://medfast.github.io/medfast/explain.html.md"""
 
 # %% ../nbs/09c_explain.ipynb #b2739866
 from __future__ import annotations
+import threading, weakref
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
@@ -46,22 +47,33 @@ _resamplers = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, AdaptiveConcatPool2d)
 
 def _is_map(o): return isinstance(o, torch.Tensor) and o.ndim == 4 and o.shape[-2]*o.shape[-1] > 1
 
+_LOCKS, _LOCKS_GUARD = weakref.WeakKeyDictionary(), threading.Lock()
+
+def _model_lock(model) -> threading.RLock:
+    "The lock of network `model`: two threads explaining one network take turns (each switches it to eval mode and back)"
+    with _LOCKS_GUARD: return _LOCKS.setdefault(model, threading.RLock())
+
+def _this_thread(record):
+    "A forward hook calling `record(out)` for passes of the thread that made it only (another thread may predict meanwhile)"
+    me = threading.get_ident()
+    def _f(m, inp, out):
+        if threading.get_ident() == me: record(out)
+    return _f
+
 def _map_layers(model, x) -> list:
     "Names of the layers whose output is a spatial map for input `x`, in the order they run"
     found = []
-    def _hook(name):
-        def _f(m, inp, out):
-            if _is_map(out): found.append(name)
-        return _f
-    hooks = [m.register_forward_hook(_hook(n)) for n, m in model.named_modules()
-             if n and not isinstance(m, _resamplers)]
-    training = model.training
-    try:
-        model.eval()
-        with torch.no_grad(): model(x.to(_device(model)))
-    finally:
-        for h in hooks: h.remove()
-        model.train(training)
+    def _keep(name): return lambda out: found.append(name) if _is_map(out) else None
+    with _model_lock(model):
+        hooks = [m.register_forward_hook(_this_thread(_keep(n))) for n, m in model.named_modules()
+                 if n and not isinstance(m, _resamplers)]
+        training = model.training
+        try:
+            model.eval()
+            with torch.no_grad(): model(x.to(_device(model)))
+        finally:
+            for h in hooks: h.remove()
+            model.train(training)
     return list(dict.fromkeys(found))
 
 def find_target_layer(model, x=None, size:int=224) -> tuple:
@@ -153,11 +165,15 @@ def _unview(t, tr, dims):
 def _gradcam(model, x, target_class=None, layer=None):
     "Heatmap `(H, W)` in [0, 1], class probabilities and the explained class of the full `model` for one input batch `x` `(1, C, H, W)`"
     model = _full_model(model)
+    with _model_lock(model): return _gradcam_locked(model, x, target_class, layer)
+
+def _gradcam_locked(model, x, target_class, layer):
+    "`_gradcam`'s work, holding `model`'s lock"
     x, net = x[:1].to(_device(model)), _model(model)
     views = _VIEWS if getattr(model, 'dihedral', False) else _VIEWS[:1]
     modules = _target_layers(net, x, layer)
     acts = [[] for _ in modules]
-    hooks = [m.register_forward_hook(lambda m, inp, out, a=a: a.append(out)) for m, a in zip(modules, acts)]
+    hooks = [m.register_forward_hook(_this_thread(a.append)) for m, a in zip(modules, acts)]
     training = model.training
     try:
         model.eval()

@@ -176,6 +176,7 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
                name:str|None=None) -> Image.Image:
     "Load `path` (file, bytes, file object or PIL image) as an 8-bit `mode` PIL image; `BadImageError` naming the file if it can't"
     _check_decode(mode, size, window, background)
+    own = isinstance(path, (bytes, bytearray, str, os.PathLike))   # a file medfast opens (and closes); your file objects and images stay open
     if isinstance(path, (bytes, bytearray)): path = io.BytesIO(path)
     is_file, is_pil = isinstance(path, (str, os.PathLike)), isinstance(path, Image.Image)
     if not (is_file or is_pil or hasattr(path, 'read')):
@@ -195,12 +196,18 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
         else: im = _open_pil(path, name, size)
     else:
         head = b''
-        if hasattr(path, 'seek'): path.seek(0); head = path.read(132); path.seek(0)
+        if hasattr(path, 'seek'):
+            path.seek(0); head = path.read(132); path.seek(0)
+            if not head: raise BadImageError(f"{name} is empty (0 bytes), probably an interrupted upload or copy. Send the image again.")
         im = _open_dicom(path, window, name) if head[128:132] == b'DICM' else _open_pil(path, name, size)
     big = im.size[0] * im.size[1] > BIG_PIXELS
     with (_big_decode if big else contextlib.nullcontext()):   # bounds the decoded pixels held at once across threads
-        im = _load_pil(im, name)
-        im = to_8bit(im, mode, window=window, background=background, size=size)
+        src = _load_pil(im, name, own=own)
+        try: im = to_8bit(src, mode, window=window, background=background, size=size)
+        except BaseException:
+            if own: src.close()
+            raise
+        if own: im = _release(src, im)
         return _reduce_to(im, size) if size else im
 
 def _readable(path) -> bool:
@@ -241,14 +248,25 @@ def _corrupt(im, e, name):
     raise BadImageError(f"{name} is truncated or corrupt ({type(e).__name__}: {e}). Re-copy it from the "
                         "source, or remove it.") from None
 
-def _load_pil(im, name):
-    "Decode the pixels of lazily opened `im` (first frame only), with errors naming the file"
+def _load_pil(im, name, own:bool=True):
+    "Decode the pixels of lazily opened `im` (first frame only), with errors naming the file; a PIL image of yours (`own=False`) is never closed"
     if not isinstance(im, ImageFile.ImageFile): return im
     try:
         im.load()
-        if getattr(im, 'n_frames', 1) > 1:                  # first frame of a GIF/multi-page TIFF, file closed
-            first = im.copy(); im.close(); im = first
-    except Exception as e: _corrupt(im, e, name)
+        if getattr(im, 'n_frames', 1) > 1:                  # first frame of a GIF/multi-page TIFF (ours: its file closed)
+            first = im.copy()
+            if own: im.close()
+            im = first
+    except Exception as e:
+        if own: _corrupt(im, e, name)
+        raise BadImageError(f"{name} is truncated or corrupt ({type(e).__name__}: {e}).") from None
+    return im
+
+def _release(src, im):
+    "`im`, decoded from `src`, with `src`'s file closed (PIL keeps a one-frame GIF's open and warns when it is collected)"
+    if getattr(src, 'fp', None) is None: return im
+    if im is src: im = src.copy()                           # already upright and 8-bit: the pixels, without the file
+    src.close()
     return im
 
 # %% ../nbs/01_images.ipynb #0b8dd09f

@@ -47,12 +47,13 @@ def write_synthetic(dest, meta:dict, write_fn) -> Path:
     "Folder `dest` written by `write_fn(folder)` and stamped with `meta`, or reused if it already holds that set"
     dest = Path(dest)
     if _reusable(dest, meta): return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    target = dest.resolve() if dest.is_symlink() else dest  # a link (to an empty folder, or dangling): the set goes where it points
+    make_folder(target.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         write_fn(tmp)
         save_json(meta, tmp/SYNTHETIC_STAMP)
-        try: os.rename(tmp, dest)                          # onto a missing or empty folder: atomic
+        try: os.rename(tmp, target)                        # onto a missing or empty folder: atomic
         except OSError:                                    # another run finished first: use its copy
             if not _reusable(dest, meta): raise
     finally: shutil.rmtree(tmp, ignore_errors=True)

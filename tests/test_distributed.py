@@ -104,7 +104,9 @@ def test_predict_shards_merge_and_resume(trained, tmp_path):
 def test_merge_says_which_shards_are_missing(tmp_path):
     "No launcher needed: merge names the shards that never started apart from those left unfinished"
     from medfast.core import MedfastError
-    from medfast.distributed import merge_shards, parse_shard, shard_path
+    from medfast.shards import merge_shards, parse_shard, shard_path
+    import medfast.distributed as md                      # where they were first: still importable from there
+    assert (md.merge_shards, md.parse_shard, md.shard_path) == (merge_shards, parse_shard, shard_path)
     out = tmp_path/'p.csv'
     shard_path(out, 0, 3).write_text('file,label\na.png,x\n')
     shard_path(out, 1, 3, partial=True).write_text('file,label\n')

@@ -235,3 +235,58 @@ def test_predict_cli_bf16_warns_where_emulated(run, cli):
     warned = [l for l in (r.stdout + r.stderr).splitlines() if 'no native bfloat16' in l]
     assert len(warned) == (0 if cpu_has_fast_bf16() else 1) and 'Traceback' not in r.stderr
     if warned: assert warned[0].startswith('medfast predict: warning:')
+
+NO_ACCELERATE = '''
+import io, json, sys, contextlib
+assert sys.modules['accelerate'] is None                  # set by sitecustomize: as in a base install
+import medfast.shards
+light = sorted(m for m in ('torch', 'fastai') if m in sys.modules)
+from medfast.cli import main
+root, mixed, out = sys.argv[1:4]
+res = []
+for argv in (['predict', root + '/run', mixed, '--out', out, '--shard', '0/2', '--quiet'],
+             ['predict', root + '/run', mixed, '--out', out, '--shard', '1/2', '--quiet'],
+             ['predict', '--merge', '--out', out],
+             ['predict', root + '/run', mixed, '--out', sys.argv[4], '--resume', '--quiet']):
+    so, se = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(so), contextlib.redirect_stderr(se): rc = main(argv)
+    res.append([rc, so.getvalue(), se.getvalue()])
+print(json.dumps(dict(light=light, res=res, distributed='medfast.distributed' in sys.modules)))
+'''
+
+def test_predict_cli_shard_merge_resume_without_accelerate(run, tmp_path):
+    "A base install has no Hugging Face accelerate: --shard, --merge and --resume work all the same (they need no process group)"
+    import json, os, subprocess, sys
+    root, mixed, *_ = run
+    (tmp_path/'site').mkdir()
+    (tmp_path/'site'/'sitecustomize.py').write_text("import sys; sys.modules['accelerate'] = None    # 'import accelerate' fails\n")
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join(p for p in (str(tmp_path/'site'), os.environ.get('PYTHONPATH')) if p),
+           'PYTHONWARNINGS': 'ignore'}
+    # what a killed run leaves: the first file's row, then half of a second line
+    header = 'file,label,prob_NORMAL,prob_PNEUMONIA,error\n'
+    first = sorted(str(p) for p in mixed.glob('*.jpeg') if p.stat().st_size > 1000)[0]
+    (tmp_path/'killed.csv').write_text(header + f'{first},NORMAL,0.6,0.4,\n{first[:-5]}')
+    r = subprocess.run([sys.executable, '-c', NO_ACCELERATE, root, mixed, tmp_path/'s.csv', tmp_path/'killed.csv'],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.splitlines()[-1])
+    assert out['light'] == [] and not out['distributed']     # medfast.shards needs neither torch nor accelerate
+    for rc, so, se in out['res']: assert rc == 0 and 'Traceback' not in se, se[-2000:]
+    shards = [pd.read_csv(tmp_path/f's.shard-{i}-of-2.csv') for i in (0, 1)]
+    merged = pd.read_csv(tmp_path/'s.csv')
+    assert list(merged.file) == list(shards[0].file) + list(shards[1].file) and len(shards[0]) and len(shards[1])
+    assert 'Resuming' in out['res'][3][1] and '1 file(s) done' in out['res'][3][1]
+    resumed = pd.read_csv(tmp_path/'killed.csv')
+    assert list(resumed.file) == list(merged.file) and resumed.prob_NORMAL[0] == 0.6      # the row already there was kept
+
+def test_predict_cli_merge_refuses_two_models(run, cli):
+    "Shards written by two different models are not joined: their columns match, their labels would not"
+    root, mixed, *_ = run
+    out = root/'two'/'two.csv'; out.parent.mkdir()
+    r = cli('predict', root/'run', mixed, '--out', out, '--shard', '0/2', '--quiet')
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = cli('predict', root/'run_pkl'/'model.pkl', mixed, '--out', out, '--shard', '1/2', '--quiet', '--trust-pickle')
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = cli('predict', '--merge', '--out', out)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr and 'different models' in r.stderr, r.stderr[-3000:]
+    assert not out.exists()

@@ -228,7 +228,9 @@ def _otsu(v:np.ndarray) -> float:
 def stain_centre(img, work_px:int=96, min_frac:float=0.002, max_frac:float=0.4) -> tuple|None:
     "(x, y) centre of the largest stained-nucleus region (blue minus green, Otsu threshold); None when none is plausible"
     from scipy import ndimage
-    im = img if isinstance(img, Image.Image) else Image.open(img)
+    if not isinstance(img, Image.Image):                        # a file: opened here, closed here
+        with Image.open(img) as im: return stain_centre(im, work_px, min_frac, max_frac)
+    im = img
     w, h = im.size
     k = max(1, min(w, h)//work_px)
     a = np.asarray(im.convert('RGB').reduce(k), dtype=np.float32)
