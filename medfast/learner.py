@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/learner.html.md"""
 
 # %% ../nbs/04_learner.ipynb #208111d2
 from __future__ import annotations
-import difflib, functools, inspect, math, threading, time, warnings
+import difflib, functools, inspect, math, random, threading, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import *
@@ -354,6 +354,10 @@ def check_batches(dls):
     raise MedfastError(f"A batch size of {bs} is more than the {n} training images, so no batch would train: use a batch size "
                        f"of at most {n}, e.g. {max(1, min(16, n // 4))} (--bs in medfast train).")
 
+def _seed_loaders(dls, seed:int):
+    "Restart the shuffling of every loader of `dls` from `seed`: a reused `dls` then shuffles as a freshly built one"
+    for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)
+
 @delegates(model_learner, but=['metrics', 'loss_func'])
 def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, balance:str|None=None, class_weights=None,
                     label_smoothing:float=0., seed:int|None=42, cbs=None, fast_cpu:bool|None=None, gpu_amp:bool=True,
@@ -367,6 +371,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     if seed is not None: seed_everything(seed)
     weight = _class_weights(dls, class_weights, balance)
     if balance == 'sampler': dls = balanced_sampler(dls)
+    if seed is not None: _seed_loaders(dls, seed)
     loss = CrossEntropyLossFlat(weight=weight, label_smoothing=label_smoothing)
     fast = [] if fast_cpu is False or any(isinstance(c, CPUMixedPrecision) for c in L(cbs)) else \
            [CPUMixedPrecision(bf16=None if fast_cpu is None else True)]
@@ -406,12 +411,20 @@ def route_kwargs(kwargs:dict, *targets, exclude=(), fn_name:str|None=None) -> tu
     return out
 
 # %% ../nbs/04_learner.ipynb #04bcd1f6
+def _end_stopped_fit(learn):
+    "What fastai skips when an error or Ctrl-C stops a fit: leave the batch's autocast, hand the model back in the usual layout"
+    _close_stale_autocast()
+    for cb in learn.cbs.filter(risinstance(GPUMixedPrecision)): cb._exit()
+    for cb in learn.cbs.filter(risinstance(CPUMixedPrecision)): cb.after_fit()
+
 def train(learn, epochs:int=3, lr:float|None=None, freeze_epochs:int=1):
     "Fine-tune a pretrained learner, or train a from-scratch one with one-cycle, for `epochs`"
     check_whole('epochs', epochs); check_whole('freeze_epochs', freeze_epochs, 0)
     if lr is not None: check_number('lr', lr)
-    if getattr(learn, 'pretrained', False): learn.fine_tune(epochs, base_lr=ifnone(lr, 2e-3), freeze_epochs=freeze_epochs)
-    else: learn.fit_one_cycle(epochs, lr_max=ifnone(lr, 3e-3))
+    try:
+        if getattr(learn, 'pretrained', False): learn.fine_tune(epochs, base_lr=ifnone(lr, 2e-3), freeze_epochs=freeze_epochs)
+        else: learn.fit_one_cycle(epochs, lr_max=ifnone(lr, 3e-3))
+    except BaseException: _end_stopped_fit(learn); raise
     return learn
 
 # %% ../nbs/04_learner.ipynb #836e531e

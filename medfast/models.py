@@ -305,11 +305,7 @@ class ArchFn:
         if spec.timm_name is not None: return _timm_imagenet(spec, **kwargs)
         if spec.tv_name is None: raise MissingWeightsError(
             f"'{self.name}' was registered without ImageNet weights (no tv_name): pass weights_path= or pretrained=False.")
-        fn, enum = spec.builder, torchvision.models.get_model_weights(spec.tv_name).DEFAULT
-        if self.name == 'inception_v3': kwargs = dict(aux_logits=False, **kwargs)
-        try:
-            with _socket_timeout(): return fn(weights=enum, **kwargs)
-        except (URLError, OSError, TimeoutError) as e: raise _missing_weights(self.name, enum.url, e) from e
+        return load_weights(self._random(pretrained_layout=True, **kwargs), _hub_state_dict(spec), self.name)
 
 def _timm(what:str='This network'):
     "The `timm` module, or an `ImportError` saying how to install it"
@@ -325,6 +321,17 @@ def _timm_imagenet(spec, **kwargs):
     try:
         with _socket_timeout(): return timm.create_model(spec.timm_name, pretrained=True, **kwargs)
     except Exception as e: raise _missing_weights(spec.name, spec.url, e) from e
+
+def _hub_state_dict(spec):
+    "ImageNet state dict of `spec` from its hub-cache file (downloaded there first if missing), read without unpickling"
+    f = spec.weights_file      # torchvision's own loader would unpickle this file: medfast reads it as plain tensors
+    if not f.exists():
+        m = torch.hub.HASH_REGEX.search(f.name)
+        try:
+            f.parent.mkdir(parents=True, exist_ok=True)
+            with _socket_timeout(): torch.hub.download_url_to_file(spec.url, str(f), hash_prefix=m.group(1) if m else None)
+        except (URLError, OSError, TimeoutError, RuntimeError) as e: raise _missing_weights(spec.name, spec.url, e) from e
+    return read_state_dict(f)
 
 def _xception_state_dict(spec):
     f = spec.weights_file
@@ -537,6 +544,11 @@ def _grey_norm(dls, stats):
     if stats is None or dls.after_batch.fs.filter(risinstance(Normalize)): return
     dls.add_tfms([Normalize.from_stats([sum(stats[0])/3], [sum(stats[1])/3])], 'after_batch')
 
+def _timm_stats(model):
+    "Normalisation stats `(mean, std)` the pretrained weights of a fastai timm model expect (None if it names none)"
+    cfg = getattr(getattr(model[0], 'model', None), 'pretrained_cfg', None) or {}
+    return (cfg['mean'], cfg['std']) if 'mean' in cfg and 'std' in cfg else None
+
 def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None, gray_stem:str='sum',
                   weights_path=None, **kwargs) -> Learner:
     "A `Learner` for `arch` (a registry name or any fastai arch) with real layer groups; frozen if pretrained transfer"
@@ -552,6 +564,7 @@ def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None
         if not _is_timm(arch): return vision_learner(dls, arch, pretrained=pretrained, n_in=n_in, **kwargs)
         name = _timm_name(arch)
         with _timm_weights(arch, pretrained): learn = vision_learner(dls, name, pretrained=pretrained, n_in=n_in, **kwargs)
+        if pretrained and n_in == 1 and kwargs.get('normalize', True): _grey_norm(dls, _timm_stats(learn.model))   # fastai skips grey
         learn.arch_name = arch                            # the name export and load rebuild it from
         return learn
     spec = _spec(arch)
