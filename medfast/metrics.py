@@ -391,9 +391,10 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
                 if c > 2: _add(m, cls, 'roc_auc_c', k)
             else: _add(m, cls, m, k)
     if shaky: warn_user(f"Undefined in over 5% of bootstrap resamples (a class absent from, or never predicted in, "
-                            f"a resample), so their intervals are unreliable: {', '.join(shaky)}. More test cases help.")
+                            f"a resample), so their intervals are unreliable: {', '.join(shaky)}, on {len(t)} cases. More test cases help.")
     if flat: warn_user(f"Every bootstrap resample scored the same, so these intervals have no width and understate the "
-                       f"uncertainty (too few cases or resamples, or a score at its limit): {', '.join(flat)}. More test cases help.")
+                       f"uncertainty (too few cases or resamples, or a score at its limit): {', '.join(flat)}, on {len(t)} cases. "
+                       "More test cases help.")
     df = pd.DataFrame(rows, columns=['metric', 'class', 'value', 'ci_low', 'ci_high'])
     df.attrs.update(threshold=threshold, ci=ci, n_boot=n_boot, seed=seed, classes=classes,
                     intervals='Wilson score: accuracy, precision, sensitivity, specificity; percentile bootstrap: the rest')

@@ -489,7 +489,7 @@ def _timm_weights(arch, pretrained):
     try:
         with _socket_timeout(): yield
     except Exception as e:
-        if not pretrained or isinstance(e, (MedfastError, ValueError, TypeError)): raise
+        if not pretrained or isinstance(e, MedfastError) or not isinstance(e, OSError): raise   # offline, unreachable, unwritable cache: OSError
         raise MissingWeightsError(f"No pretrained weights for {arch!r}: timm could not load them ({type(e).__name__}). Fix: "
                                   "connect to the internet once so timm caches them, or pass pretrained=False.") from None
 
