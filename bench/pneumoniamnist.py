@@ -3,7 +3,9 @@
 
 A thin caller of the library: `medfast.recipes.small_image_recipe` trains on `train` and makes every choice (best
 epoch, ensemble, decision threshold) on `val`; `medfast.metrics` computes every figure; `test` is read once per
-bench seed, at the end, at the threshold saved in the exported model. `--bench-seeds 3` repeats the whole recipe
+bench seed, at the end, at the threshold chosen on val for the predictions scored: with TTA (the default), the one
+chosen on TTA val predictions (`learn.medfast_tta_threshold`); without, the one saved in the exported model (which
+predicts without TTA, and saves the threshold chosen on its plain val predictions). `--bench-seeds 3` repeats the whole recipe
 with three seeds and reports the mean and the minimum. `--dev NPZ` also scores a development set beside val (the test
 arrays of another file, e.g. the films a subset of `--data` left out), where val is a few dozen images.
 
@@ -49,8 +51,10 @@ def run_one(npz, seed, a, n_boot):
                        models_given=a.ensemble is not None)     # else a budget may train fewer members, each fully
     train_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as d:
-        thr = saved_threshold(load(export(learn, Path(d)/'model')))      # the threshold the shipped model applies
-    out = dict(seed=seed, threshold=thr, threshold_rule=r.threshold, plan=learn.plan, train_s=round(train_s, 1),
+        shipped = saved_threshold(load(export(learn, Path(d)/'model')))  # the threshold the shipped model applies (no TTA)
+    tta_thr = getattr(learn, 'medfast_tta_threshold', None)
+    thr = tta_thr if a.tta and tta_thr is not None else shipped           # each chosen on val, for the predictions it decides
+    out = dict(seed=seed, threshold=thr, shipped_threshold=shipped, threshold_rule=r.threshold, plan=learn.plan, train_s=round(train_s, 1),
                best_epochs=[getattr(m, 'best_epoch', None) for m in learn.members],
                epochs_trained=[getattr(m, 'epochs_trained', None) for m in learn.members])
     splits = ['val'] + (['dev'] if a.dev else []) + ([] if a.val_only else ['test'])
@@ -117,7 +121,7 @@ def main(argv=None):
     runs = []
     for k in range(a.bench_seeds):                          # each seed's figures as soon as it is done
         r = run_one(npz, a.seed + 100*k, a, n_boot); runs.append(r)
-        print(f"\nbench seed {r['seed']}: threshold chosen on val ({r['threshold_rule']}, saved in the model): {r['threshold']:.4f}; "
+        print(f"\nbench seed {r['seed']}: threshold chosen on val ({r['threshold_rule']}{', on TTA predictions' if a.tta else ''}): {r['threshold']:.4f} (saved in the model, for plain predictions: {r['shipped_threshold']:.4f}); "
               f"{r['plan']['size']} px, {r['plan']['epochs']} epochs planned x {len(r['best_epochs'])} model(s), trained {'+'.join(map(str, r['epochs_trained']))}, " + (f"best epochs {r['best_epochs']}" if any(e is not None for e in r['best_epochs']) else 'last epochs kept')
               + f", {r['wall_s']:.0f} s")
         for split in ('val', 'dev', 'test'):

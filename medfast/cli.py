@@ -203,7 +203,8 @@ def add_recipe_args(parser:argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "28 px, zoomed into the width or the height alone, 2 seeds; cells = a light ResNet-18 (xresnet18_half) on the central 70%% of each image at 80 px, 80 epochs, any flip or rotation, predictions averaged over flips and turns, for stained-cell crops; "
                         "none = plain fastai training (default)")
     g.add_argument('--ensemble', type=int, default=None, metavar='N', help="average N models trained with seeds seed..seed+N-1 (default: the recipe's own, of which --budget may train fewer)")
-    g.add_argument('--tta', action='store_true', default=None, help="test-time augmentation when choosing the threshold and evaluating")
+    g.add_argument('--tta', action='store_true', default=None, help="test-time augmentation in the session (fit_recipe keeps a threshold for it, learn.medfast_tta_threshold); "
+                   "the saved model, its threshold and the metrics printed here are without TTA, as medfast predict runs it")
     g.add_argument('--dihedral', choices=['yes', 'no'], default=None,
                    help="average each prediction over the image's 8 flips and quarter-turns, built into the saved model (8x slower "
                         "predictions; for images with no up or left: cells, embryos). Default: the recipe's own (cells: yes)")

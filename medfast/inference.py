@@ -67,6 +67,12 @@ def _resize_spec(dls, size=None) -> dict:
     raise MedfastError("Cannot find the image size: the learner's DataLoaders have no Resize item transform. "
                        "Pass size=<pixels> to export().")
 
+def _array_channels(dls) -> int|None:
+    "Channels of the image arrays behind MedMNIST DataLoaders `dls` (None for other DataLoaders)"
+    from medfast.medmnist import medmnist_source
+    src = medmnist_source(dls)
+    return None if src is None else int(src['getters'][0].rows.shape[1])
+
 def _batch_spec(dls):
     "Normalisation stats and grey->RGB flag from `dls.after_batch`; warns about transforms it cannot reproduce"
     norm, grey_to_rgb, skipped = None, False, []
@@ -74,7 +80,7 @@ def _batch_spec(dls):
         name = type(t).__name__
         if isinstance(t, Normalize): norm = dict(mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
         elif name == 'GreyToRGB': grey_to_rgb = True
-        elif name == 'SquishBatch': grey_to_rgb = t.n_channels == 3      # its resize is in `_resize_spec`
+        elif name == 'SquishBatch': grey_to_rgb = t.n_channels == 3 and _array_channels(dls) in (1, None)   # colour arrays stay colour; its resize is in `_resize_spec`
         elif getattr(t, 'size', None) is not None:
             raise MedfastError(f"The batch transform {name} resizes images to {t.size} at validation time (presizing); "
                                "the safe format cannot reproduce it. Use format='pickle', or resize in item_tfms.")

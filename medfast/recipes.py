@@ -7,14 +7,14 @@ Docs: https://medfast.github.io/medfast/recipes.html.md"""
 # %% ../nbs/05c_recipes.ipynb #8d3b4a3e
 from __future__ import annotations
 import argparse, contextlib, functools, json, math, os, random, sys, time, warnings
-from copy import copy
+from copy import copy, deepcopy
 from pathlib import Path
 import numpy as np, torch, torchvision
 from torch import nn
 from fastai.vision.all import *
 from .core import *
-from .models import register_arch, arch_names, BodySplitter
-from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop
+from .models import register_arch, arch_names, BodySplitter, get_arch
+from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop, balanced_sampler
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
 from .evaluation import saved_threshold                  # the threshold a trained model ships with
@@ -170,12 +170,18 @@ def steps_batch_size(n_train:int, bs:int, min_steps:int|None=16, min_bs:int=16) 
 
 # %% ../nbs/05c_recipes.ipynb #094e7385
 AUGMENTATIONS = dict(xray=xray_tfms, cells=cell_tfms)   # named augmentation presets (medfast.data)
+_MONITORS = ('valid_loss', 'train_loss', 'accuracy', 'roc_auc_score', 'log_loss')   # what `Recipe(monitor=...)` may name (roc_auc_score: two classes; log_loss: more)
 RECIPE_AUGMENT = dict(max_rotate=10., max_zoom=1.15, max_warp=0.1, max_lighting=0.3, max_aspect=1.)   # the recipes' own xray_tfms arguments; max_aspect 1: MedMNIST arrays are all framed one way
 
 def augment_tfms(augment) -> list:
     "Batch augmentation for `augment`: a preset named in `AUGMENTATIONS`, a dict of `xray_tfms` arguments, or none for False or 'none'"
     if augment is False or augment == 'none': return []
     return AUGMENTATIONS[augment]() if isinstance(augment, str) else xray_tfms(size=None, **augment)
+
+def _threshold_ok(t) -> bool:
+    "Whether `t` is a rule of `choose_threshold`, a probability strictly between 0 and 1, or None"
+    if t is None or isinstance(t, str): return t is None or t in _methods
+    return isinstance(t, (int, float, np.number)) and not isinstance(t, (bool, np.bool_)) and 0 < t < 1
 
 class Recipe:
     "A training recipe: network, sampling, loss, augmentation, schedule, epoch selection, ensemble, TTA and threshold"
@@ -190,7 +196,8 @@ class Recipe:
         self.augment = dict(RECIPE_AUGMENT) if augment is None else augment
         if not (self.augment is False or isinstance(self.augment, (str, dict))) or isinstance(self.augment, str) and self.augment not in (*AUGMENTATIONS, 'none'):
             raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, 'none', a dict of xray_tfms arguments or False; not {augment!r}")
-        if isinstance(threshold, str) and threshold not in _methods or not isinstance(threshold, (str, type(None))) and not 0 < threshold < 1:
+        self._check_names()
+        if not _threshold_ok(threshold):
             raise ValueError(f"threshold must be one of {', '.join(map(repr, _methods))} (chosen on validation), a probability "
                              f"between 0 and 1, or None (argmax); not {threshold!r}")
     def _check_numbers(self):
@@ -208,6 +215,19 @@ class Recipe:
         for k in ('tta', 'dihedral', 'pretrained'):              # 'no' would be read as True
             if not isinstance(getattr(self, k), (bool, np.bool_)): raise ValueError(f"{k} must be True or False, not {getattr(self, k)!r}")
         if self.bf16 is not None and not isinstance(self.bf16, (bool, np.bool_)): raise ValueError(f"bf16 must be True, False or None (measured), not {self.bf16!r}")
+    def _check_names(self):
+        "A one-line `ValueError` for a seed, network, monitored metric or augmentation argument that would fail only once the data is read"
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)): raise ValueError(f"seed must be a whole number, not {self.seed!r}")
+        for k in ('arch', 'fallback_arch'):
+            a = getattr(self, k)
+            if isinstance(a, str) and not a.startswith('timm/'):
+                try: get_arch(a)
+                except ValueError as e: raise ValueError(f"{k}: {e}") from None
+        if self.monitor not in (None, 'auto', *_MONITORS):
+            raise ValueError(f"monitor must be one of {', '.join(map(repr, _MONITORS))}, None (keep the last epoch) or 'auto', not {self.monitor!r}")
+        if isinstance(self.augment, dict):
+            try: self.tfms()
+            except TypeError as e: raise ValueError(f"augment: {e} (a dict of medfast.data.xray_tfms arguments)") from None
     def tfms(self, size=None):
         "The batch augmentation (`augment_tfms` of `augment`)"
         return augment_tfms(self.augment)
@@ -273,10 +293,14 @@ def _monitor(recipe, c):
     if recipe.monitor != 'auto': return recipe.monitor
     return None if c == 2 else 'log_loss'
 
+def _balanced_dls(dls, recipe):
+    "`dls` whose training batches draw class c with probability ∝ 1/n_c**`recipe.balance` (0: the data's own mix), unless its loader draws by weight already"
+    if not recipe.balance or isinstance(dls.train, WeightedDL): return dls
+    return balanced_sampler(dls, power=float(recipe.balance))
+
 @delegates(medfast_learner, but=['dls', 'arch', 'pretrained', 'metrics', 'seed', 'balance', 'label_smoothing', 'wd', 'cbs'])
 def recipe_learner(dls, recipe:Recipe, seed:int|None=None, **kwargs) -> Learner:
     "One member of `recipe`'s ensemble: a `medfast_learner` with the recipe's network, loss, sampling and best-epoch callback"
-    medmnist = medmnist_source(dls) is not None          # recipe_dls already balanced those batches
     mon = _monitor(recipe, dls.c)
     names = ['valid_loss', 'train_loss', *(mk_metric(m).name for m in _metrics(dls.c))]
     if mon is not None and mon not in names:
@@ -284,9 +308,10 @@ def recipe_learner(dls, recipe:Recipe, seed:int|None=None, **kwargs) -> Learner:
                          "None (keep the last epoch) or 'auto'")
     cbs = [KeepBestEpoch(mon, comp=np.less if 'loss' in mon else np.greater)] if mon else []
     if recipe.bf16 is not None: cbs.append(CPUMixedPrecision(bf16=recipe.bf16))
-    return medfast_learner(dls, recipe.arch, pretrained=recipe.pretrained, metrics=_metrics(dls.c), seed=ifnone(seed, recipe.seed),
-                           balance='sampler' if recipe.balance and not medmnist else None,
-                           label_smoothing=recipe.label_smoothing, wd=recipe.wd, cbs=cbs, **kwargs)
+    learn = medfast_learner(_balanced_dls(dls, recipe), recipe.arch, pretrained=recipe.pretrained, metrics=_metrics(dls.c),
+                            seed=ifnone(seed, recipe.seed), label_smoothing=recipe.label_smoothing, wd=recipe.wd, cbs=cbs, **kwargs)
+    learn.medfast_args['balance'] = 'sampler' if isinstance(learn.dls.train, WeightedDL) else None   # as the batches were drawn
+    return learn
 
 def _train(learn, recipe, quiet, deadline=None, max_epochs=None):
     "Train `recipe.epochs`; with a `deadline`, by the clock: from that plan, fewer epochs or more (up to `max_epochs`)"
@@ -335,6 +360,14 @@ def _precision(dls, est) -> str:
 
 BUDGET_EPOCHS = 30   # the most epochs a budget plans; plain training with a budget aims for that many
 
+def _warn_overrun(recipe, plan):
+    "Warn where measuring and one epoch of every member already exceed `recipe.budget`: the run will take longer than it"
+    need = plan['measure_secs'] + plan['epoch_secs'] * recipe.n_models
+    if need <= _usable_secs(recipe.budget, _OVERHEAD): return
+    warn_user(f"A budget of {recipe.budget:g} min cannot be kept: measuring took {plan['measure_secs']:.0f} s and one epoch of "
+              f"{recipe.n_models} model(s) takes about {plan['epoch_secs'] * recipe.n_models:.0f} s more. Each model trains one epoch, "
+              f"so the run will overrun; give a budget of at least {math.ceil(need / (1 - _OVERHEAD) / 6) / 10:g} min.")
+
 def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:bool=False, verbose:bool=True):
     "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
     size, started = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained)), time.perf_counter()
@@ -363,6 +396,8 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
             plan = plan_budget(left(), est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True, max_epochs=cap)
         plan['max_epochs'] = cap                         # training by the clock may add epochs up to the same cap
         plan['deadline'] = started + _usable_secs(recipe.budget, _OVERHEAD)   # when training must end, measuring included
+        plan.update(budget_secs=recipe.budget*60, measure_secs=time.perf_counter() - started)   # the budget you gave, not the minutes left
+        _warn_overrun(recipe, plan)
     recipe.size, recipe.epochs = plan['size'], plan['epochs']
     if verbose:
         print(f"Plan: {plan['size']} px" + (f" (the central {recipe.crop:.0%} of each side)" if recipe.crop and recipe.crop < 1 else '')
@@ -382,7 +417,7 @@ def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, 
     "Train `recipe` (on DataLoaders, or `make_dls(size)`), keep the last (or best) epochs, ensemble the seeds, choose the val threshold"
     asked = dict(vars(recipe))          # planning updates `recipe` (which `make_dls` reads); yours is put back afterwards, to use again
     try: learn = _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given)
-    finally: planned = copy(recipe); vars(recipe).update(asked)
+    finally: planned = deepcopy(recipe); vars(recipe).update(asked)   # the planned copy shares nothing with yours
     learn.recipe = planned              # the recipe as planned and trained
     return learn
 
@@ -400,7 +435,7 @@ def _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given) 
         members.append(learn)
         if getattr(learn, 'diverged', False):               # no ensemble, no threshold from a broken member: `learn.diverged` tells
             if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}) diverged: the recipe stops here.")
-            learn.members, learn.plan, learn.medfast_threshold = members, plan, None
+            learn.members, learn.plan, learn.medfast_threshold, learn.medfast_tta_threshold = members, plan, None, None
             return learn
         clocked = f"{learn.epochs_trained} epochs in its time (planned {recipe.epochs}), " if learn.epochs_trained != recipe.epochs else ''
         if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}): {clocked}" + (f"best epoch {getattr(learn, 'best_epoch', None)}, "
@@ -414,12 +449,19 @@ def _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given) 
     if recipe.dihedral: learn.model = DihedralMean(learn.model)       # best epochs were chosen on plain predictions
     learn.members, learn.plan = members, plan                # fit_recipe adds learn.recipe: the planned copy
     learn.medfast_args = dict(learn.medfast_args, recipe=recipe.dict(), epochs_trained=[m.epochs_trained for m in members])
-    learn.medfast_threshold = None
-    if dls.c == 2 and recipe.threshold is not None:
-        learn.medfast_threshold = float(recipe.threshold) if not isinstance(recipe.threshold, str) else choose_val_threshold(learn, tta=recipe.tta, method=recipe.threshold)
-        if verbose: print(f"Decision threshold on P({dls.vocab[1]}), " + (f"chosen on validation ({recipe.threshold}): " if isinstance(recipe.threshold, str)
-                          else "given: ") + f"{learn.medfast_threshold:.4f}")
+    learn.medfast_threshold, learn.medfast_tta_threshold = _choose_thresholds(learn, recipe)
+    if verbose and learn.medfast_threshold is not None:
+        print(f"Decision threshold on P({dls.vocab[1]}), " + (f"chosen on validation ({recipe.threshold}): " if isinstance(recipe.threshold, str)
+              else "given: ") + f"{learn.medfast_threshold:.4f}" + ('' if learn.medfast_tta_threshold is None else
+              f" (saved with the model, which predicts without TTA); for TTA predictions {learn.medfast_tta_threshold:.4f} (learn.medfast_tta_threshold)"))
     return learn
+
+def _choose_thresholds(learn, recipe) -> tuple:
+    "The threshold the exported model applies, chosen on its own (plain) validation predictions, and with `recipe.tta` the one for TTA predictions"
+    thr = recipe.threshold
+    if learn.dls.c != 2 or thr is None: return None, None
+    if not isinstance(thr, str): return float(thr), (float(thr) if recipe.tta else None)
+    return choose_val_threshold(learn, method=thr), (choose_val_threshold(learn, tta=True, method=thr) if recipe.tta else None)
 
 def choose_val_threshold(learn, dl=None, tta:bool=False, method:str='youden') -> float:
     "Binary decision threshold chosen on `learn`'s validation predictions (with `tta`) by `method`"
