@@ -5,7 +5,8 @@ A thin caller of the library: `medfast.recipes.small_image_recipe` trains on `tr
 epoch, ensemble, decision threshold) on `val`; `medfast.metrics` computes every figure; `test` is read once per
 bench seed, at the end, at the threshold chosen on val for the predictions scored: with TTA (the default), the one
 chosen on TTA val predictions (`learn.medfast_tta_threshold`); without, the one saved in the exported model (which
-predicts without TTA, and saves the threshold chosen on its plain val predictions). `--bench-seeds 3` repeats the whole recipe
+predicts without TTA, and saves the threshold chosen on its plain val predictions); with TTA the test figures of
+the saved model as `medfast predict` runs it (plain predictions at its saved threshold) are printed too. `--bench-seeds 3` repeats the whole recipe
 with three seeds and reports the mean and the minimum. `--dev NPZ` also scores a development set beside val (the test
 arrays of another file, e.g. the films a subset of `--data` left out), where val is a few dozen images.
 
@@ -69,6 +70,10 @@ def run_one(npz, seed, a, n_boot):
                           log_loss=float(lp.losses.mean()))     # finer than ACC/AUC near their ceiling
         if split == 'test':
             out['test_at_0_5'] = dict(acc=_fig(metrics_table(lp.probs, lp.targets, lp.classes, 0.5, n_boot=0), 'accuracy')['value'])
+            if a.tta:                                    # the shipped model: plain predictions at the threshold saved with it
+                with learn.no_bar(): plain = get_preds_labelled(learn, dl)
+                tbl = metrics_table(plain.probs, plain.targets, plain.classes, shipped, n_boot=0)
+                out['test_shipped'] = dict(acc=_fig(tbl, 'accuracy')['value'], auc=_fig(tbl, 'roc_auc')['value'])
     out['wall_s'] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -131,6 +136,8 @@ def main(argv=None):
                   f"AUC {m['auc']['value']:.4f} [{m['auc']['ci'][0]:.3f}, {m['auc']['ci'][1]:.3f}]  "
                   f"sens {m['sens']['value']:.3f} spec {m['spec']['value']:.3f}  log loss {m['log_loss']:.4f}")
         if 'test' in r: print(f"  (test ACC at threshold 0.5, not used: {r['test_at_0_5']['acc']:.4f})", flush=True)
+        if 'test_shipped' in r: print(f"  test, as the saved model predicts (no TTA, its threshold {r['shipped_threshold']:.4f}): "
+                                      f"ACC {r['test_shipped']['acc']:.4f}  AUC {r['test_shipped']['auc']:.4f}", flush=True)
     wall = time.perf_counter() - t_start
     split = 'val' if a.val_only else 'test'
     accs, aucs = [r[split]['acc']['value'] for r in runs], [r[split]['auc']['value'] for r in runs]
