@@ -1,4 +1,4 @@
-import os, sys, subprocess, tempfile
+import atexit, json, locale, math, os, signal, sys, subprocess, tempfile, threading
 from pathlib import Path
 import pytest
 
@@ -8,12 +8,82 @@ os.environ.setdefault('MPLBACKEND', 'Agg')
 if os.environ.get('PYTEST_XDIST_WORKER_COUNT'):    # pytest -n N: the workers share the cores, so each (and what it starts) gets its share of threads
     os.environ.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // int(os.environ['PYTEST_XDIST_WORKER_COUNT']))))
 
-def run_cli(*args, cwd=None, env=None, timeout=600):
-    "Run the `medfast` console script (or `python -m medfast.cli` if not on PATH) and return the CompletedProcess"
+# Importing torch and fastai takes about 8 s of a CPU here, which most `medfast` commands in the tests would spend again.
+# So each pytest process keeps one server that has imported them, and every command runs in a fork of it: a process of
+# its own (its own environment, folder, output files, exit code, atexit handlers), started in milliseconds. Tests that
+# need a process started from nothing (import-time warnings, signals) pass fresh=True.
+_SERVER = r"""
+import atexit, json, os, runpy, signal, sys, tempfile, traceback, warnings
+with warnings.catch_warnings():
+    warnings.simplefilter('ignore')
+    import torch, fastai.vision.all, medfast.cli
+def child(req):
+    for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, req['out'], os.O_WRONLY|os.O_CREAT|os.O_TRUNC),
+                            (2, req['err'], os.O_WRONLY|os.O_CREAT|os.O_TRUNC)):
+        f = os.open(path, flags, 0o600); os.dup2(f, fd); os.close(f)
+    os.environ.clear(); os.environ.update(req['env']); os.chdir(req['cwd']); tempfile.tempdir = None
+    if os.environ.get('OMP_NUM_THREADS', '').isdigit(): torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+    signal.alarm(req['timeout'])                       # SIGALRM ends a command that runs too long
+    try:
+        if req['script'] is None: sys.argv = ['medfast', *req['argv']]; rc = medfast.cli.main(req['argv'])
+        else:                                          # `python SCRIPT ARGS`
+            sys.argv, rc = [req['script'], *req['argv']], 0
+            sys.path[:0] = [os.path.dirname(os.path.abspath(req['script']))] + list(filter(None, os.environ.get('PYTHONPATH', '').split(os.pathsep)))
+            if os.environ.get('PYTHONWARNINGS') == 'ignore': warnings.simplefilter('ignore')
+            runpy.run_path(req['script'], run_name='__main__')
+    except SystemExit as e: rc = e.code if isinstance(e.code, int) else 0 if e.code is None else (print(e.code, file=sys.stderr) or 1)
+    except BaseException: traceback.print_exc(); rc = 1
+    try: atexit._run_exitfuncs(); sys.stdout.flush(); sys.stderr.flush()
+    finally: os._exit(rc & 0xFF)
+for line in sys.stdin:
+    req = json.loads(line); sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0: child(req)
+    print(json.dumps(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])), flush=True)
+"""
+
+class _CliServer:
+    "A process that has imported torch, fastai and medfast.cli and runs each command in a fork of itself"
+    def __init__(self): self.proc, self.lock = None, threading.Lock()
+    def _start(self):
+        self.log = Path(tempfile.mkdtemp(prefix='medfast-cli-server-'))/'stderr'
+        self.proc = subprocess.Popen([sys.executable, '-c', _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(self.log, 'w'), text=True, cwd=ROOT, env={**os.environ, 'MPLBACKEND': 'Agg'})
+    def run(self, cmd, argv, cwd, env, timeout, script=None) -> subprocess.CompletedProcess:
+        d = Path(tempfile.mkdtemp(prefix='medfast-cli-'))
+        req = dict(argv=argv, cwd=str(cwd or os.getcwd()), env=env, timeout=int(math.ceil(timeout)), out=str(d/'out'), err=str(d/'err'),
+                   script=None if script is None else str(script))
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None: self._start()
+            self.proc.stdin.write(json.dumps(req) + '\n'); self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        if not line: raise RuntimeError(f"the test CLI server stopped: {self.log.read_text()[-3000:]}")
+        rc = json.loads(line)
+        if rc == -signal.SIGALRM: raise subprocess.TimeoutExpired(cmd, timeout)
+        text = lambda f: f.read_bytes().decode(locale.getpreferredencoding(False)).replace('\r\n', '\n').replace('\r', '\n')
+        return subprocess.CompletedProcess(cmd, rc, stdout=text(d/'out'), stderr=text(d/'err'))
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None: self.proc.stdin.close(); self.proc.wait(10)
+
+_server = _CliServer()
+atexit.register(_server.close)
+
+def run_cli(*args, cwd=None, env=None, timeout=600, fresh=False):
+    "Run the `medfast` command with `args` (`env` added to the environment) and return the CompletedProcess; `fresh`: the console script itself, in a new process"
     exe = Path(sys.executable).parent/'medfast'
     cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'import sys; from medfast.cli import main; sys.exit(main())']
-    return subprocess.run(cmd + [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    argv, full_env = [str(a) for a in args], {**os.environ, **(env or {})}
+    if fresh or not hasattr(os, 'fork'):
+        return subprocess.run(cmd + argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return _server.run(cmd + argv, argv, cwd, full_env, timeout)
+
+def run_python(script, *args, cwd=None, env=None, timeout=600, fresh=False):
+    "`python SCRIPT ARGS` (`env`: the whole environment, default this one's) as a CompletedProcess, in a fork of the server unless `fresh`"
+    argv, full_env = [str(a) for a in args], dict(os.environ if env is None else env)
+    cmd = [sys.executable, str(script), *argv]
+    if fresh or not hasattr(os, 'fork'):
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
+    return _server.run(cmd, argv, cwd, full_env, timeout, script=script)
 
 @pytest.fixture
 def cli(): return run_cli
@@ -25,10 +95,12 @@ def shared_data():
 
 @pytest.fixture(scope='session', autouse=True)
 def temp_under_pytest(tmp_path_factory):
-    "Temporary files of the tests, and of the processes they start, go under pytest's own temp folder (pytest keeps the last three)"
-    d = tmp_path_factory.mktemp('tmp'); old = os.environ.get('TMPDIR'), tempfile.tempdir
+    "Temporary files of the tests, and of the processes they start, go under pytest's own temp folder (pytest keeps the last three); so does medfast's home (synthetic sets, model notes)"
+    d = tmp_path_factory.mktemp('tmp'); old = {k: os.environ.get(k) for k in ('TMPDIR', 'MEDFAST_HOME')}, tempfile.tempdir
     os.environ['TMPDIR'] = tempfile.tempdir = str(d)
+    os.environ['MEDFAST_HOME'] = str(tmp_path_factory.mktemp('medfast-home'))
     yield d
     tempfile.tempdir = old[1]
-    if old[0] is None: os.environ.pop('TMPDIR', None)
-    else: os.environ['TMPDIR'] = old[0]
+    for k, v in old[0].items():
+        if v is None: os.environ.pop(k, None)
+        else: os.environ[k] = v

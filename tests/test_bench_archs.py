@@ -1,12 +1,12 @@
 "Smoke test of bench/archs.py: it runs on a tiny setting and prints a well-formed table (no timing assertions)"
 import json, subprocess, sys
 from pathlib import Path
+from conftest import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
 def run_bench(*args, timeout=300):
-    return subprocess.run([sys.executable, str(ROOT/'bench'/'archs.py'), *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    return run_python(ROOT/'bench'/'archs.py', *args, timeout=timeout, cwd=ROOT)
 
 def test_bench_archs_tiny(tmp_path):
     out = tmp_path/'rows.json'

@@ -2,13 +2,13 @@
 import os, subprocess, sys
 from pathlib import Path
 import pytest
+from conftest import run_python
 
 BENCH = Path(__file__).resolve().parents[1]/'bench'
 
 def run_bench(script, *args, timeout=600):
     env = {**os.environ, 'PYTHONWARNINGS': 'ignore'}
-    r = subprocess.run([sys.executable, str(BENCH/script), '--smoke', *args], capture_output=True, text=True,
-                       timeout=timeout, cwd=BENCH.parent, env=env)
+    r = run_python(BENCH/script, '--smoke', *args, timeout=timeout, cwd=BENCH.parent, env=env)
     assert r.returncode == 0, f"{script} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r.stdout
 
@@ -40,22 +40,20 @@ def test_pneumoniamnist_smoke(tmp_path):
     res = json.loads(js.read_text())
     assert 0 <= res['test']['auc'] <= 1 and 0 <= res['threshold'] <= 1
     assert sorted(f.name for f in (tmp_path/'preds').iterdir()) == ['dev_seed42.npz', 'test_seed42.npz', 'val_seed42.npz']
-    r = subprocess.run([sys.executable, str(BENCH/'thresholds.py'), str(tmp_path/'preds'), '--splits', '5', '--test'],
-                       capture_output=True, text=True, timeout=300, cwd=BENCH.parent)
+    r = run_python(BENCH/'thresholds.py', str(tmp_path/'preds'), '--splits', '5', '--test', timeout=300, cwd=BENCH.parent)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'binormal' in r.stdout and 'mean over runs (validation only)' in r.stdout and 'test, at each rule' in r.stdout
 
 def test_pneumoniamnist_bad_threshold():
-    r = subprocess.run([sys.executable, str(BENCH/'pneumoniamnist.py'), '--threshold', 'otsu'], capture_output=True, text=True, timeout=300)
+    r = run_python(BENCH/'pneumoniamnist.py', '--threshold', 'otsu', timeout=300)
     assert r.returncode == 2 and '--threshold' in r.stderr and 'Traceback' not in r.stderr
 
 def test_thresholds_needs_preds(tmp_path):
-    r = subprocess.run([sys.executable, str(BENCH/'thresholds.py'), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    r = run_python(BENCH/'thresholds.py', str(tmp_path), timeout=300)
     assert r.returncode == 2 and 'no val_seed*.npz' in r.stderr and 'Traceback' not in r.stderr
 
 def test_pneumoniamnist_missing_data(tmp_path):
-    r = subprocess.run([sys.executable, str(BENCH/'pneumoniamnist.py'), '--data', str(tmp_path/'nope.npz')],
-                       capture_output=True, text=True, timeout=300)
+    r = run_python(BENCH/'pneumoniamnist.py', '--data', str(tmp_path/'nope.npz'), timeout=300)
     assert r.returncode != 0 and 'MedMNIST file not found' in r.stderr + r.stdout
 
 def test_epochs_smoke():
@@ -68,7 +66,7 @@ def test_epochs_cells_smoke():
     assert "| valid_loss |" in out and "| last |" in out and 'last vs valid_loss' in out and '**last, mean**' in out
 
 def test_epochs_needs_preds(tmp_path):
-    r = subprocess.run([sys.executable, str(BENCH/'epochs.py'), '--out', str(tmp_path), '--analyse-only'], capture_output=True, text=True, timeout=300)
+    r = run_python(BENCH/'epochs.py', '--out', str(tmp_path), '--analyse-only', timeout=300)
     assert r.returncode == 2 and 'no preds_seed*.npz' in r.stderr and 'Traceback' not in r.stderr
 
 def test_pbc_smoke():
@@ -87,5 +85,5 @@ def test_kermany_smoke(tmp_path):
     out = run_bench('kermany.py', '--keep', str(tmp_path/'k'))
     assert 'Plan: 32 px' in out and 'valid (patient-grouped): ACC' in out and 'test: ACC' in out and '(8 images)' in out
     assert (tmp_path/'k'/'run'/'model.json').is_file() and (tmp_path/'k'/'eval'/'metrics.csv').is_file()
-    r = subprocess.run([sys.executable, str(BENCH/'kermany.py'), '--smoke', '--keep', str(tmp_path/'k')], capture_output=True, text=True, timeout=300)
+    r = run_python(BENCH/'kermany.py', '--smoke', '--keep', str(tmp_path/'k'), timeout=300)
     assert r.returncode != 0 and 'already exists' in r.stderr and 'Traceback' not in r.stderr

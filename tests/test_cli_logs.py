@@ -21,7 +21,7 @@ def test_python_dash_m():
 def test_piped_train_log_has_epoch_lines_and_no_carriage_returns(cli, tmp_path):
     args = ['train', '--n-synthetic', 40, '--epochs', 2, '--size', 32, '--bs', 16]
     env = {'MEDFAST_HOME': str(tmp_path/'home')}
-    r = cli(*args, '--out', tmp_path/'a', env=env)
+    r = cli(*args, '--out', tmp_path/'a', env=env, fresh=True)      # a new process: warnings at import time show too
     assert r.returncode == 0, r.stderr
     assert '\r' not in r.stdout + r.stderr
     lines = [l for l in r.stdout.splitlines() if l.split()[:1] in (['0'], ['1'])]

@@ -2,11 +2,14 @@
 import os, subprocess, sys
 from pathlib import Path
 import numpy as np, pytest
+from conftest import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1', 'PYTHONPATH': os.pathsep.join([str(ROOT), *filter(None, [os.environ.get('PYTHONPATH')])])}
 
 def _run(*args, timeout=300):
+    "`python ARGS`: a script in a fork of the test server (see conftest), `-c CODE` in a new process"
+    if str(args[0]).endswith('.py'): return run_python(*args, timeout=timeout, cwd=ROOT, env=ENV)
     return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=ENV)
 
 @pytest.mark.parametrize('arch', ['resnet18_small', 'xresnet18_half'])
