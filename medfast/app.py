@@ -14,7 +14,8 @@ from fastcore.all import *
 from .core import MedfastError
 from fastai.learner import Learner
 from .images import open_image
-from .inference import load, _as_learner, _spec_of, _Prep, _prediction, model_input
+from .inference import _as_learner, _spec_of, _Prep, _prediction, model_input
+from .onnx import load_any
 
 # %% auto #0
 __all__ = ['xray_app', 'heatmap_overlay', 'explain_image', 'PredictApp', 'predict_app']
@@ -113,11 +114,7 @@ def _rule_html(classes, probs:dict, threshold) -> str:
 
 def _app_learner(model, trust_pickle:bool=False) -> Learner:
     "`model` as a Learner: itself, or loaded from a medfast model path (an ONNX `.onnx`/`.onnx.json` file too)"
-    if isinstance(model, Learner): return model
-    if str(model).endswith(('.onnx', '.onnx.json')):
-        from medfast.onnx import load_onnx
-        return load_onnx(model)
-    return load(model, trust_pickle=trust_pickle)
+    return model if isinstance(model, Learner) else load_any(model, trust_pickle=trust_pickle)
 
 def _model_files(learn) -> list:
     "The files `learn` was loaded from (description and weights), empty for a Learner made in this session"
@@ -159,8 +156,15 @@ class PredictApp:
         files = list(value) if isinstance(value, (tuple, list)) else list(value.values())
         f = files[0]
         name = f.get('name') or f.get('metadata', {}).get('name', 'upload')
+        self._clear_upload()
         self.show(bytes(f['content']), name)
         if len(files) > 1: self.status.value += f" Only the first of the {len(files)} files uploaded is shown: upload one image at a time."
+
+    def _clear_upload(self):
+        "Empty the upload button, so that the same file uploaded again runs again (its value would not change otherwise)"
+        from traitlets import TraitError
+        try: self.upload.set_trait('value', type(self.upload.value)())
+        except (TraitError, TypeError): pass
 
     def _stale_note(self) -> str:
         "A warning when the model files changed on disk after the app loaded them; '' otherwise"

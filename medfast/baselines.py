@@ -99,8 +99,10 @@ def _svm_scores(clf, x, y, vocab) -> dict:
                 precision_macro=np.nan_to_num(m.precision(p, y)[seen]).mean(),     # a class never predicted counts 0
                 f1_macro=m.f1(p, y)[seen].mean(), confusion=cm.astype(int).tolist())
 
-def _check_svm_args(kernel, C, degree, gamma):
+def _check_svm_args(kernel, C, degree, gamma, class_weight=None):
     "Refuse SVM settings scikit-learn would refuse, before any feature is computed"
+    if not (class_weight is None or class_weight == 'balanced' or isinstance(class_weight, dict)):
+        raise ValueError(f"class_weight must be None, 'balanced' or a dict {{class index: weight}}, not {class_weight!r}")
     if kernel not in ('linear', 'rbf', 'poly'): raise ValueError(f"kernel must be 'linear', 'rbf' or 'poly', not {kernel!r}")
     if not C > 0: raise ValueError(f"C (the SVM's regularisation) must be a positive number, not {C!r}")
     if isinstance(degree, bool) or not isinstance(degree, int) or degree < 1:
@@ -109,9 +111,9 @@ def _check_svm_args(kernel, C, degree, gamma):
         raise ValueError(f"gamma must be 'scale', 'auto' or a positive number, not {gamma!r}")
 
 def features_svm(dls, learn_or_arch='vgg16', kernel:str='linear', C:float=1., degree:int=3, gamma='scale',
-                 pretrained:bool=True, pool:str='avg', scale:bool=True, test_dl=None, seed:int=42) -> dict:
+                 pretrained:bool=True, pool:str='avg', scale:bool=True, test_dl=None, seed:int=42, class_weight=None) -> dict:
     "Fit an SVM (`kernel` linear/rbf/poly) on frozen-body features of `dls.train`; validation (and `test_dl`) metrics"
-    _check_svm_args(kernel, C, degree, gamma)
+    _check_svm_args(kernel, C, degree, gamma, class_weight)
     if test_dl is not None and len(test_dl.dataset) and len(test_dl.dataset[0]) < 2: raise ValueError(f"test_dl: {_NO_LABELS}")
     from sklearn.svm import SVC
     from sklearn.pipeline import make_pipeline
@@ -125,10 +127,10 @@ def features_svm(dls, learn_or_arch='vgg16', kernel:str='linear', C:float=1., de
         if len(np.unique(yt)) < 2:
             raise DataLayoutError(f"features_svm needs at least two classes in the training split, which holds only "
                                   f"{dls.vocab[int(yt[0])] if len(yt) else 'no images'}: add images of the other classes.")
-        svc = SVC(kernel=kernel, C=C, degree=degree, gamma=gamma, random_state=seed)
+        svc = SVC(kernel=kernel, C=C, degree=degree, gamma=gamma, random_state=seed, class_weight=class_weight)
         clf = (make_pipeline(StandardScaler(), svc) if scale else svc).fit(xt, yt)
     name = learn_or_arch if isinstance(learn_or_arch, str) else type(learn_or_arch).__name__
-    out = dict(body=name, kernel=kernel, C=C, pool=pool, scale=scale, n_features=xt.shape[1], n_train=len(yt),
+    out = dict(body=name, kernel=kernel, C=C, pool=pool, scale=scale, class_weight=class_weight, n_features=xt.shape[1], n_train=len(yt),
                n_valid=len(yv), train_acc=_svm_scores(clf, xt, yt, dls.vocab)['acc'],
                **{f'valid_{k}': v for k, v in _svm_scores(clf, xv, yv, dls.vocab).items()}, secs=round(t.secs, 1), model=clf)
     if test_dl is not None:

@@ -111,12 +111,12 @@ def _check_unique(srcs, dests):
         seen[d] = s
 
 # %% ../nbs/01b_cache.ipynb #a0608294
-def _todo(srcs, dests) -> tuple:
-    "The manifests of the copies' folders and the `(src, dest, stamp)` of copies missing or stale"
+def _todo(srcs, dests, quality) -> tuple:
+    "The manifests of the copies' folders and the `(src, dest, stamp)` of copies missing, stale or made at another JPEG `quality`"
     manifests, todo = {}, []
     for s, d in zip(srcs, dests):
         if d.parent not in manifests: manifests[d.parent] = _read_manifest(d.parent)
-        stamp = _stamp(check_path(s, 'image file'))
+        stamp = _stamp(check_path(s, 'image file')) + [quality]
         if manifests[d.parent].get(d.name) != stamp or not d.exists(): todo.append((s, d, stamp))
     return manifests, todo
 
@@ -170,12 +170,12 @@ def cache_images(src, size:int=224, cache_dir=None, n_workers:int|None=None, pro
     dests = L(cached_path(s, size, cache_dir) for s in srcs)
     _check_unique(srcs, dests)
     mirror = cached_folder(folder, size, cache_dir) if folder is not None else None
-    manifests, todo = _todo(srcs, dests)
+    manifests, todo = _todo(srcs, dests, quality)
     orphans = _orphans(mirror, dests) if mirror is not None else []
     if not (todo or orphans): return dests                         # up to date: nothing written, no lock taken
     root = _writable(cache_dir/str(int(size)))
     with file_lock(root/_LOCK, timeout=24*3600):                   # another run building the same cache: wait for it
-        manifests, todo = _todo(srcs, dests)                       # what it left to do
+        manifests, todo = _todo(srcs, dests, quality)              # what it left to do
         if mirror is not None: _prune(mirror, _orphans(mirror, dests))
         if todo: _build(todo, manifests, size, quality, n_workers, progress)
     return dests

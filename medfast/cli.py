@@ -99,8 +99,8 @@ def _not_inside(out, data, what:str):
 
 def _model_must_exist(model):
     "Fail at once, as loading it would, if `model` names no saved model (for ONNX, the file itself); nothing is read"
-    from medfast.core import check_path, locate_model
-    if str(model).endswith(('.onnx', '.onnx.json')): check_path(model, 'model')
+    from medfast.core import check_path, locate_model, is_onnx_model
+    if is_onnx_model(model): check_path(model, 'model')
     else: locate_model(model)
 
 def _check_common(a):
@@ -145,7 +145,8 @@ def _check_evaluate_args(a):
     if a.top_losses < 0: _fail(f"--top-losses must be 0 or more (got {a.top_losses}).")
     if a.threshold is not None and not 0 <= a.threshold <= 1: _fail(f"--threshold must be a probability from 0 to 1 (got {a.threshold}).")
     _must_exist(a.test, 'test folder'); _model_must_exist(a.model); _not_inside(a.out, a.test, 'the test folder')
-    if str(a.model).endswith(('.onnx', '.onnx.json')):
+    from medfast.core import is_onnx_model
+    if is_onnx_model(a.model):
         _fail(f"{a.model} is an ONNX model: medfast evaluate needs the PyTorch model it was exported from (model.json + model.pth); "
               "ONNX models run with medfast predict.")
 
@@ -558,6 +559,12 @@ def _remember_model(csv:Path, identity:str):
     try: make_folder(rec.parent); save_json(dict(csv=os.fsdecode(os.path.realpath(csv)), model=identity), rec)
     except (OSError, MedfastError): pass                  # a read-only cache: resuming then checks the columns only
 
+def _noted_model(csv:Path) -> str|None:
+    "The model medfast noted wrote `csv`; None where it noted none (made elsewhere, or by an older medfast: the columns are checked)"
+    try: rec = json.loads(_identity_record(csv).read_text())
+    except (OSError, ValueError): return None
+    return rec.get('model') if isinstance(rec, dict) else None
+
 def _check_one_model(out, n):
     "Refuse to join shards of `out` that medfast noted were written by different models (or at other decision thresholds)"
     from medfast.shards import shard_path, MAX_SHARDS
@@ -566,8 +573,7 @@ def _check_one_model(out, n):
     writers = {}
     for i in range(n):
         part = shard_path(out, i, n)
-        try: writers.setdefault(json.loads(_identity_record(part).read_text()).get('model'), part)
-        except (OSError, ValueError): pass                # made elsewhere, or by an older medfast: the columns are checked
+        if (noted := _noted_model(part)) is not None: writers.setdefault(noted, part)
     if len(writers) > 1:
         one, other = list(writers.values())[:2]
         raise MedfastError(f"{one} and {other} hold predictions of different models (or decision thresholds), so joining them "
@@ -575,9 +581,8 @@ def _check_one_model(out, n):
 
 def _check_resumed_model(csv:Path, identity:str):
     "Refuse to add rows to `csv` when medfast noted that another model (or threshold) wrote it"
-    try: noted = json.loads(_identity_record(csv).read_text()).get('model')
-    except (OSError, ValueError): return                  # made elsewhere, or by an older medfast: the columns were checked
-    if noted != identity:
+    noted = _noted_model(csv)
+    if noted is not None and noted != identity:
         raise FileExistsError(f"{csv} holds predictions of another model (or of this one at another decision threshold): "
                               "choose another --out, or pass --overwrite to restart it.")
 
@@ -690,11 +695,9 @@ def _sole_writer(out, shard):
 def _predict(a, shard) -> int:
     "The work of `predict_main` once its output is this run's alone"
     from medfast.core import csv_escape
-    from medfast.inference import load, _spec_of
-    if str(a.model).endswith(('.onnx', '.onnx.json')):      # onnxruntime, same preprocessing and threshold
-        from medfast.onnx import load_onnx
-        learn = load_onnx(a.model)
-    else: learn = load(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
+    from medfast.inference import _spec_of
+    from medfast.onnx import load_any                      # an ONNX model runs in onnxruntime, same preprocessing and threshold
+    learn = load_any(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
     classes = _spec_of(learn)['classes']                  # the model loads before any file is claimed: a failed load leaves none
     header = [csv_escape(c) for c in ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']]
     identity = _model_identity(learn)

@@ -14,11 +14,11 @@ from fastcore.all import *
 # %% auto #0
 __all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'CSV_ENCODING', 'MedfastError', 'DataLayoutError', 'BadImageError',
            'MissingPathError', 'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError', 'warn_user',
-           'check_path', 'locate_model', 'check_size', 'check_whole', 'check_number', 'free_path', 'seed_everything',
-           'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info', 'make_folder',
-           'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'staged_results',
-           'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json',
-           'file_digest', 'Timer', 'nbdev_test_setup']
+           'check_path', 'is_onnx_model', 'locate_model', 'check_size', 'check_whole', 'check_number', 'free_path',
+           'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info',
+           'make_folder', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders',
+           'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable',
+           'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -78,6 +78,10 @@ def check_path(path, what:str='path', is_dir:bool|None=None) -> Path:
     if is_dir is True and not p.is_dir(): raise DataLayoutError(f"{what} must be a folder, but {p} is a file.")
     if is_dir is False and p.is_dir(): raise DataLayoutError(f"{what} must be a file, but {p} is a folder.")
     return p
+
+def is_onnx_model(path) -> bool:
+    "Whether `path` names an ONNX model (`.onnx` or `.onnx.json`, see `medfast.onnx`) rather than a PyTorch one"
+    return isinstance(path, (str, os.PathLike)) and os.fsdecode(path).endswith(('.onnx', '.onnx.json'))
 
 def locate_model(path) -> tuple[str, Path]:
     "`('safe', model.json)` or `('pickle', model.pkl)` for a saved model's file, stem or folder; `MissingPathError` naming what is missing"

@@ -416,6 +416,7 @@ def _end_stopped_fit(learn):
     _close_stale_autocast()
     for cb in learn.cbs.filter(risinstance(GPUMixedPrecision)): cb._exit()
     for cb in learn.cbs.filter(risinstance(CPUMixedPrecision)): cb.after_fit()
+    for cb in learn.cbs.filter(risinstance(KeepBestEpoch)): cb.after_fit()     # the best epoch so far, as a finished fit would
 
 def train(learn, epochs:int=3, lr:float|None=None, freeze_epochs:int=1):
     "Fine-tune a pretrained learner, or train a from-scratch one with one-cycle, for `epochs`"

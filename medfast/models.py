@@ -363,6 +363,7 @@ def register_arch(name:str, kind:str='scratch', size:int=224, min_size:int=16, d
     if not _NAME.fullmatch(str(name)):
         raise ValueError(f"register_arch: {name!r} is not a valid name; use letters, digits, '_', '-' or '.' (at most 100).")
     if builder is None and tv_name is not None: builder = getattr(torchvision.models, tv_name)
+    if url is None and tv_name is not None and kind == 'transfer': url = _tv_url(tv_name)   # torchvision's DEFAULT weights
     if not callable(builder) and timm_name is None:
         raise ValueError(f"register_arch({name!r}): pass builder=, a function "
                          + ("fn(n_out, n_in, **kwargs) returning the network." if kind == 'scratch'
@@ -549,6 +550,16 @@ def _timm_stats(model):
     cfg = getattr(getattr(model[0], 'model', None), 'pretrained_cfg', None) or {}
     return (cfg['mean'], cfg['std']) if 'mean' in cfg and 'std' in cfg else None
 
+def _registered_name(arch):
+    "The registry name of torchvision builder `arch`, so its ImageNet weights are read without unpickling; other callables as they are"
+    if not str(getattr(arch, '__module__', '')).startswith('torchvision.models'): return arch
+    name = next((s.name for s in ARCHS.values() if s.builder is arch), None)
+    if name is None: raise ValueError(
+        f"torchvision's {getattr(arch, '__name__', arch)} with pretrained=True would load its ImageNet weights by unpickling "
+        f"them, which medfast never does: pass a medfast name ({', '.join(arch_names('transfer'))}), pretrained=False, or register it: "
+        f"register_arch('{getattr(arch, '__name__', 'name')}', 'transfer', tv_name='{getattr(arch, '__name__', 'name')}').")
+    return name
+
 def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None, gray_stem:str='sum',
                   weights_path=None, **kwargs) -> Learner:
     "A `Learner` for `arch` (a registry name or any fastai arch) with real layer groups; frozen if pretrained transfer"
@@ -559,6 +570,7 @@ def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None
         if not dls.after_batch.fs.filter(risinstance(GreyToRGB)): dls.add_tfms([GreyToRGB()], 'after_batch')
         n_in = 3
     if isinstance(arch, ArchFn): arch = arch.name
+    if pretrained and not isinstance(arch, str): arch = _registered_name(arch)
     if not isinstance(arch, str) or _is_timm(arch):      # any fastai/torchvision/timm arch: fastai decides
         if weights_path is not None: raise ValueError("weights_path works with medfast registry names only; see arch_names().")
         if not _is_timm(arch): return vision_learner(dls, arch, pretrained=pretrained, n_in=n_in, **kwargs)

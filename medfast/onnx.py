@@ -19,7 +19,7 @@ from .inference import (load, inference_spec, inference_learner, predict, _versi
 from .models import ARCHS
 
 # %% auto #0
-__all__ = ['ONNX_FORMAT_VERSION', 'export_onnx', 'OrtModel', 'ort_session', 'load_onnx', 'predict_onnx']
+__all__ = ['ONNX_FORMAT_VERSION', 'export_onnx', 'OrtModel', 'ort_session', 'load_onnx', 'predict_onnx', 'load_any']
 
 # %% ../nbs/09b_onnx.ipynb #7b278729
 class _MissingExtra(MedfastError, ImportError):
@@ -250,3 +250,7 @@ def load_onnx(path, threads:int|None=None) -> Learner:
 def predict_onnx(model, x, **kwargs):
     "`predict` with an ONNX model (path or `load_onnx` Learner): same inputs, same `Prediction` or table"
     return predict(model if isinstance(model, Learner) else load_onnx(model), x, **kwargs)
+
+def load_any(path, device=None, trust_pickle:bool=False) -> Learner:
+    "Any medfast model as a prediction Learner: ONNX (`is_onnx_model`) in onnxruntime on the CPU, else `load` on `device`"
+    return load_onnx(path) if is_onnx_model(path) else load(path, device=device, trust_pickle=trust_pickle)

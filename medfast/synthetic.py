@@ -18,13 +18,38 @@ __all__ = ['SYNTHETIC_STAMP', 'synthetic_stamp', 'write_synthetic', 'write_synth
            'synthetic_medmnist']
 
 # %% ../nbs/01c_synthetic.ipynb #2b4f24f7
-SYNTHETIC_STAMP = 'SYNTHETIC.json'
+SYNTHETIC_STAMP, _MADE = 'SYNTHETIC.json', 'made_files'
+
+def _listing(folder) -> dict:
+    "The size of each file in `folder` by its path there (not the stamp, nor hidden files and folders): what a reused set must still hold"
+    folder, sizes = Path(folder), {}
+    for r, ds, fs in os.walk(folder):
+        ds[:] = [d for d in ds if not d.startswith('.')]
+        for f in fs:
+            p = Path(r)/f
+            if not f.startswith('.') and p != folder/SYNTHETIC_STAMP: sizes[p.relative_to(folder).as_posix()] = p.stat().st_size
+    return sizes
+
+def _folder_stamp(p:Path) -> dict|None:
+    "The stamp of folder `p` as written (with the files it was made with), or None"
+    s = json.loads((p/SYNTHETIC_STAMP).read_text()) if (p/SYNTHETIC_STAMP).is_file() else None
+    return s if isinstance(s, dict) else None
+
+def _size(f:Path) -> int|None:
+    try: return f.stat().st_size
+    except OSError: return None
+
+def _changed(p:Path) -> list:
+    "The files synthetic folder `p` was made with that are gone or of another size now (none for a stamp without the list)"
+    return [k for k, n in ((_folder_stamp(p) or {}).get(_MADE) or {}).items() if _size(p/k) != n]
 
 def synthetic_stamp(path) -> dict|None:
     "The generator and arguments synthetic data at `path` was made with (a folder's stamp, an `.npz`'s entry), or None"
     p = Path(path)
     try:
-        if p.is_dir(): return json.loads((p/SYNTHETIC_STAMP).read_text()) if (p/SYNTHETIC_STAMP).is_file() else None
+        if p.is_dir():
+            s = _folder_stamp(p)
+            return None if s is None else {k: v for k, v in s.items() if k != _MADE}
         if p.is_file() and p.suffix == '.npz':
             with np.load(p) as z: return json.loads(str(z['SYNTHETIC'])) if 'SYNTHETIC' in z.files else None
     except (OSError, ValueError): return None
@@ -35,6 +60,9 @@ def _reusable(path, meta:dict) -> bool:
     p, meta = Path(path), json.loads(json.dumps(meta))          # compared as read back from the stamp
     if not p.exists() or (p.is_dir() and not any(p.iterdir())): return False
     stamp, what = synthetic_stamp(p), 'folder' if p.is_dir() else 'path'
+    if stamp == meta and p.is_dir() and (gone := _changed(p)):
+        raise FileExistsError(f"{p} holds synthetic data changed since it was made ({len(gone)} file(s) removed or replaced, e.g. "
+                              f"{gone[0]}), so it is not the set asked for; delete the folder to have it made again, or choose another folder.")
     if stamp == meta: return True
     if stamp is not None:
         diff = ', '.join(f"{k}={stamp.get(k)!r} not {v!r}" for k, v in meta.items() if stamp.get(k) != v)
@@ -52,7 +80,7 @@ def write_synthetic(dest, meta:dict, write_fn) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         write_fn(tmp)
-        save_json(meta, tmp/SYNTHETIC_STAMP)
+        save_json({**meta, _MADE: _listing(tmp)}, tmp/SYNTHETIC_STAMP)
         try: os.rename(tmp, target)                        # onto a missing or empty folder: atomic
         except OSError:                                    # another run finished first: use its copy
             if not _reusable(dest, meta): raise
