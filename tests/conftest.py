@@ -51,7 +51,7 @@ class _CliServer:
                                      stderr=open(self.log, 'w'), text=True, cwd=ROOT, env={**os.environ, 'MPLBACKEND': 'Agg'})
     def run(self, cmd, argv, cwd, env, timeout, script=None) -> subprocess.CompletedProcess:
         d = Path(tempfile.mkdtemp(prefix='medfast-cli-'))
-        req = dict(argv=argv, cwd=str(cwd or os.getcwd()), env=env, timeout=int(math.ceil(timeout)), out=str(d/'out'), err=str(d/'err'),
+        req = dict(argv=argv, cwd=str(cwd or os.getcwd()), env=env, timeout=int(math.ceil(timeout or 0)), out=str(d/'out'), err=str(d/'err'),
                    script=None if script is None else str(script))
         with self.lock:
             if self.proc is None or self.proc.poll() is not None: self._start()
@@ -59,7 +59,7 @@ class _CliServer:
             line = self.proc.stdout.readline()
         if not line: raise RuntimeError(f"the test CLI server stopped: {self.log.read_text()[-3000:]}")
         rc = json.loads(line)
-        if rc == -signal.SIGALRM: raise subprocess.TimeoutExpired(cmd, timeout)
+        if rc == -signal.SIGALRM and timeout: raise subprocess.TimeoutExpired(cmd, timeout)
         text = lambda f: f.read_bytes().decode(locale.getpreferredencoding(False)).replace('\r\n', '\n').replace('\r', '\n')
         return subprocess.CompletedProcess(cmd, rc, stdout=text(d/'out'), stderr=text(d/'err'))
     def close(self):
