@@ -69,7 +69,15 @@ def _labels(y, key, p):
 def load_medmnist(npz, splits=medmnist_splits) -> dict:
     "`{split: (images, labels)}` from a MedMNIST `.npz`: `uint8` `(N,C,H,W)` images and `int64` `(N,k)` labels"
     p = check_path(npz, 'MedMNIST file', is_dir=False)
-    data = _open_npz(p)
+    with _open_npz(p) as data: out = _read_splits(data, splits, p)      # the file is closed however reading ends
+    if len({tuple(x.shape[1:]) for x, _ in out.values()}) > 1:                # (C, H, W) of every split alike
+        raise DataLayoutError(f"{p}: the splits' images differ in shape ("
+                              + ', '.join(f"{s} {tuple(x.shape[1:])}" for s, (x, _) in out.items()) + "); save every split at one size.")
+    if 'train' in out and out['train'][1].shape[1] == 1: _labels_cover_classes(out, p)
+    return out
+
+def _read_splits(data, splits, p) -> dict:
+    "`{split: (images, labels)}` of the open `.npz` `data` (file `p`), each checked"
     want = [f'{s}_{k}' for s in splits for k in ('images', 'labels')]
     missing = [k for k in want if k not in data.files]
     if missing: raise DataLayoutError(f"{p} lacks the key(s) {missing} (it has {sorted(data.files)}). A MedMNIST "
@@ -83,10 +91,6 @@ def load_medmnist(npz, splits=medmnist_splits) -> dict:
             raise DataLayoutError(f"{p}: {s}_images has {len(x)} rows but {s}_labels has {len(np.atleast_1d(y))}.")
         x, y = _pixels(x, f'{s}_images', p), _labels(y, f'{s}_labels', p)
         out[s] = (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
-    if len({tuple(x.shape[1:]) for x, _ in out.values()}) > 1:                # (C, H, W) of every split alike
-        raise DataLayoutError(f"{p}: the splits' images differ in shape ("
-                              + ', '.join(f"{s} {tuple(x.shape[1:])}" for s, (x, _) in out.items()) + "); save every split at one size.")
-    if 'train' in out and out['train'][1].shape[1] == 1: _labels_cover_classes(out, p)
     return out
 
 def _labels_cover_classes(out, p):

@@ -267,6 +267,13 @@ def test_corrupt_npz_never_suggests_pickle(tmp_path):
     with pytest.raises(DataLayoutError, match=r'train_images in .*obj\.npz.*never unpickles') as e:
         load_medmnist(tmp_path/'obj.npz', splits=('train',))
     assert 'allow_pickle' not in str(e.value)
+    import gc, warnings
+    del e
+    with warnings.catch_warnings(record=True) as w:          # the refused file is closed, not left to the garbage collector
+        warnings.simplefilter('always', ResourceWarning)
+        with pytest.raises(DataLayoutError): load_medmnist(tmp_path/'obj.npz', splits=('train',))
+        gc.collect()
+    assert not [x for x in w if issubclass(x.category, ResourceWarning)], [str(x.message) for x in w]
 
 def test_npz_with_one_training_class_refused(tmp_path):
     from medfast.medmnist import medmnist_dls
