@@ -14,6 +14,7 @@ if os.environ.get('PYTEST_XDIST_WORKER_COUNT'):    # pytest -n N: the workers sh
 # need a process started from nothing (import-time warnings, signals) pass fresh=True.
 _SERVER = r"""
 import atexit, json, os, runpy, signal, sys, tempfile, traceback, warnings
+sys.path[:] = [p for p in sys.path if p not in ('', '.')]   # as in the console script: nothing imported from the folder a command runs in
 with warnings.catch_warnings():
     warnings.simplefilter('ignore')
     import torch, fastai.vision.all, medfast.cli
