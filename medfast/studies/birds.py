@@ -143,14 +143,17 @@ def _cub2010_table(root) -> pd.DataFrame:
     folders = [f.split('/', 1)[0] for f in files]
     bad = [f for f, d in zip(files, folders) if d not in cls.values()]
     if bad: raise DataLayoutError(f"{lst/'files.txt'}: {bad[0]} is in a class folder not listed in classes.txt ({len(bad)} such images).")
-    ids = [int(d.split('.', 1)[0]) for d in folders]
+    ids, trn = [int(d.split('.', 1)[0]) for d in folders], set(train)
     return pd.DataFrame(dict(image_id=range(1, len(files)+1), file=[root/'images'/f for f in files], class_id=ids,
-                             label=[cub_label(d) for d in folders], is_train=[f in set(train) for f in files]))
+                             label=[cub_label(d) for d in folders], is_train=[f in trn for f in files]))
 
 def cub_table(path, verify:bool=True) -> pd.DataFrame:
     "One row per CUB image (2011 or 2010 release): image_id, file, class_id, label, is_train; the index files cross-checked"
     root = cub_root(path)
     df = _cub2010_table(root) if (root/'lists').is_dir() else _cub2011_table(root)
+    if len(dup := df.file[df.file.duplicated()]):
+        raise DataLayoutError(f"{dup.iloc[0]} is listed more than once in {root}'s index ({len(dup)} repeat(s)); list each image "
+                              "once, or one copy may be trained on and another tested. Re-extract the archive.")
     if verify:
         gone = [f for f in df.file if not f.is_file()]
         if gone: raise MissingPathError(f"{len(gone)} image(s) listed in {root} are not on disk, e.g. "
@@ -226,7 +229,7 @@ def birds_learner(path_or_dls, arch='resnet50', pretrained:bool=True, size:int=2
                                  exclude=('path', 'size', 'bs', 'valid_pct', 'seed', 'dls', 'arch', 'pretrained', 'protocol'))
     study = protocol == 'study'
     if study:                                   # no augmentation, squished to `size` (Keras load_img), Adam
-        dl_kw = dict(dict(item_tfms=Resize(size, ResizeMethod.Squish), batch_tfms=[]), **dl_kw)
+        if not isinstance(path_or_dls, DataLoaders): dl_kw = dict(dict(item_tfms=Resize(size, ResizeMethod.Squish), batch_tfms=[]), **dl_kw)
         lrn_kw = dict(dict(opt_func=Adam, train_bn=False, custom_head=None), **lrn_kw)
     if isinstance(path_or_dls, DataLoaders):
         if dl_kw: raise TypeError(f"birds_learner() got data arguments {sorted(dl_kw)} with ready DataLoaders; pass them to birds_dls.")

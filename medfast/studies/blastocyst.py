@@ -118,7 +118,7 @@ def read_blastocyst_csv(csv_path, image_dir=None, grade_map:dict|None=GOOD_POOR,
     "Checked table (image path, grade, label, patient, cycle) from a blastocyst CSV export"
     csv_path = check_path(csv_path, 'blastocyst CSV', is_dir=False)
     image_dir = check_path(ifnone(image_dir, csv_path.parent), 'image folder', is_dir=True)
-    try: df = pd.read_csv(csv_path, dtype=str, sep=None, engine='python')
+    try: df = pd.read_csv(csv_path, dtype=str, sep=None, engine='python', encoding='utf-8-sig')   # Excel's 'CSV UTF-8' starts with a BOM
     except (pd.errors.EmptyDataError, pd.errors.ParserError, csv.Error, UnicodeDecodeError) as e:
         raise DataLayoutError(f"{csv_path} is not a readable CSV ({type(e).__name__}); save it as UTF-8 text with a header "
                               "row naming at least the image and grade columns (e.g. 'image,grade,patient').") from None
@@ -183,6 +183,9 @@ def _group_keys(table, group):
 def blastocyst_split(table:pd.DataFrame, group:str|None='patient', valid_pct:float=0.2, test_pct:float=0.2,
                      balance:str|None=None, seed:int=42) -> pd.DataFrame:
     "Copy of `table` with a `split` column: train/valid/test whole `group`s (patient, cycle or None=image), stratified"
+    if not (0 < valid_pct < 1 and 0 < test_pct < 1 and valid_pct + test_pct < 1):
+        raise ValueError(f"valid_pct and test_pct are shares (e.g. 0.2 each), each in (0, 1) and summing to less than 1; "
+                         f"not valid_pct={valid_pct}, test_pct={test_pct}.")
     keys, labels = _group_keys(table, group), list(table.label)
     idx = list(range(len(table)))
     rest, test = group_splitter(lambda i: keys[i], test_pct, seed, lambda i: labels[i])(idx)

@@ -258,7 +258,10 @@ def basenet_ladder(path, classes=25, epochs:int|None=None, lr:float|None=None, r
                    protocol:str='medfast', **kwargs) -> pd.DataFrame:
     "Train every rung of the BaseNet ladder with `compare` and tabulate validation and test accuracy beside the study's"
     _check_protocol(protocol)
-    rungs, scores = {BASENET_LADDER[i][0]: i for i in ifnone(rungs, range(len(BASENET_LADDER)))}, {}
+    rungs = [rungs] if isinstance(rungs, (int, np.integer)) else list(ifnone(rungs, range(len(BASENET_LADDER))))
+    if bad := [r for r in rungs if not isinstance(r, (int, np.integer)) or isinstance(r, bool) or not 0 <= r < len(BASENET_LADDER)]:
+        raise ValueError(f"rungs are indices 0..{len(BASENET_LADDER)-1} of BASENET_LADDER (e.g. rungs=[0, 4]), not {bad[0]!r}.")
+    rungs, scores = {BASENET_LADDER[i][0]: int(i) for i in rungs}, {}
     def make(name, i, seed): return cifar_basenet_learner(path, classes, seed=seed, protocol=protocol, **BASENET_LADDER[i][1], **kwargs)
     def fit(learn, name, i):
         with warnings.catch_warnings():

@@ -121,11 +121,15 @@ def _click_records(obj, fn):
     else: raise DataLayoutError(f"{fn} must hold a JSON object keyed by image name or a list of click records, "
                                 f"not {type(obj).__name__}.")
 
+def _read_json(fn):
+    "The JSON in file `fn` (UTF-8, with or without a BOM); a one-line `DataLayoutError` naming it otherwise"
+    try: return json.loads(fn.read_text(encoding='utf-8-sig'))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise DataLayoutError(f"{fn} is not valid UTF-8 JSON ({e}).") from None
+
 def load_clicks(json_path, labels=CELL_LABELS, images=None) -> pd.DataFrame:
     "Clicks from a JSON file (image-keyed, list of records, or a raw PyBossa export) as a DataFrame: image, x, y, label, user"
     fn = check_path(json_path, 'clicks file', is_dir=False)
-    try: obj = json.loads(fn.read_text())
-    except json.JSONDecodeError as e: raise DataLayoutError(f"{fn} is not valid JSON ({e}).") from None
+    obj = _read_json(fn)
     if _is_pybossa(obj): return read_pybossa(fn, images)
     rows, known = [], _known_labels(labels)
     for i, r in enumerate(_click_records(obj, fn)):
@@ -157,8 +161,7 @@ def _image_map(images):
 def read_pybossa(json_path, images=None) -> pd.DataFrame:
     "Clicks from a raw PyBossa task-run export (`info.alive_array` of [label, x, y]); `images` maps run position or task_id → image"
     fn = check_path(json_path, 'PyBossa export', is_dir=False)
-    try: runs = json.loads(fn.read_text())
-    except json.JSONDecodeError as e: raise DataLayoutError(f"{fn} is not valid JSON ({e}).") from None
+    runs = _read_json(fn)
     if not isinstance(runs, list): raise DataLayoutError(f"{fn} must hold a list of PyBossa task runs, not {type(runs).__name__}.")
     images, rows = _image_map(images), []
     for pos, run in enumerate(runs):
@@ -173,7 +176,11 @@ def read_pybossa(json_path, images=None) -> pd.DataFrame:
             lbl = _PYBOSSA_LABELS.get(str(a[0]).strip().lower()) if isinstance(a, (list, tuple)) and len(a) >= 3 else None
             if lbl is None: raise DataLayoutError(f"{fn}: task run #{pos}, click #{k} ({a!r}) must be [label, x, y] with "
                                                   f"label one of {sorted(_PYBOSSA_LABELS)}.")
-            rows.append(dict(image=str(img), x=float(a[1]), y=float(a[2]), label=lbl, user=user))
+            try: x, y = float(a[1]), float(a[2])
+            except (TypeError, ValueError): x = y = math.nan
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise DataLayoutError(f"{fn}: task run #{pos}, click #{k} ({a!r}) has non-numeric coordinates; expected [label, x, y].")
+            rows.append(dict(image=str(img), x=x, y=y, label=lbl, user=user))
     if not rows: raise DataLayoutError(f"{fn} holds no clicks" + (" for the images in the map." if images else "."))
     return pd.DataFrame(rows, columns=_CLICK_COLS)
 
@@ -214,8 +221,8 @@ def merge_clicks(clicks, radius:float=35., method:str='single', labels=CELL_LABE
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks, labels=labels)
     clicks = _check_clicks(clicks, labels)
     if method not in ('single', 'complete', 'average'): raise ValueError(f"method must be 'single', 'complete' or 'average', not {method!r}")
-    labels, rows = sorted(clicks.label.unique()), []
-    if NOT_SURE in labels: labels = sorted(set(labels) - {NOT_SURE} | set(CELL_LABELS))
+    labels_arg, labels, rows = labels, sorted(clicks.label.unique()), []
+    if NOT_SURE in labels: labels = sorted(set(labels) - {NOT_SURE} | set(CELL_LABELS if labels_arg is None else _known_labels(labels_arg)) - {NOT_SURE})
     for img, g in clicks.groupby('image', sort=True):
         g = g.assign(cell=_cluster_ids(g[['x', 'y']].to_numpy(float), radius, method))
         g = g.assign(w=1/g.groupby(['cell', 'user']).x.transform('size'))          # one user, one vote
@@ -362,6 +369,9 @@ def crop_tfms(**kwargs) -> list:
 
 def split_by_source(items, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42) -> dict:
     "Indices {'train','valid','test'} of crop `items` with whole source images on each side (80:10:10 by default)"
+    if not 0 < valid_pct < 1 or not 0 <= test_pct < 1 or valid_pct + test_pct >= 1:
+        raise ValueError(f"valid_pct and test_pct are shares of the source images (e.g. valid_pct=0.1, test_pct=0.1): "
+                         f"valid_pct in (0, 1), test_pct in [0, 1), summing to less than 1; not {valid_pct} and {test_pct}.")
     srcs = sorted({source_image(o) for o in items})
     n = len(srcs)
     n_test = max(1, round(n*test_pct)) if test_pct > 0 else 0
@@ -380,6 +390,10 @@ def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:
     "DataLoaders over a `write_crops` folder: train/valid/test split by source image (80:10:10), test kept aside; every crop opened first"
     path = check_path(path, 'crops folder', is_dir=True)
     size, items = ifnone(size, _crop_size(path)), class_folder_items(path, verify=verify)
+    if bare := [o for o in items if '__' not in Path(o).name]:
+        warn_user(f"{len(bare)} crop(s) under {path} are not named <image>__c<cell>.png as write_crops names them (e.g. "
+                  f"{Path(bare[0]).name}): each counts as its own source image, so cells of one image may sit on both sides "
+                  "of the split. Rename them <image>__<cell>.png, or write them with write_crops.")
     sides = split_by_source(items, valid_pct, test_pct, seed)
     trn, val = L(items[i] for i in sides['train']), L(items[i] for i in sides['valid'])
     absent = sorted({parent_label(items[i]) for s in ('valid', 'test') for i in sides[s]} - set(map(parent_label, trn)))
