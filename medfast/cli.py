@@ -10,11 +10,12 @@ import argparse, contextlib, hashlib, importlib.util, json, math, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['MAX_BOOT', 'SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'plain_batch_size', 'uses_imagenet',
-           'train_main', 'evaluate_main', 'predict_main', 'export_main']
+__all__ = ['MAX_BOOT', 'MAX_TOP_LOSSES', 'SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'plain_batch_size',
+           'uses_imagenet', 'train_main', 'evaluate_main', 'predict_main', 'export_main']
 
 # %% ../nbs/11_cli.ipynb #57c58ece
 MAX_BOOT = 100_000          # --n-boot's most: the intervals settle long before; more only fills memory
+MAX_TOP_LOSSES = 100        # --top-losses' most: a grid of 660 images was a 21 MB PNG, 109,000 px tall
 
 SUBCOMMANDS = {
     'train':    ('train_main',    'train a classifier and write model, metrics and plots'),
@@ -142,7 +143,8 @@ def _check_evaluate_args(a):
     if not (a.n_boot == 0 or 100 <= a.n_boot <= MAX_BOOT):
         _fail(f"--n-boot must be 0 (no intervals) or from 100 to {MAX_BOOT} resamples (got {a.n_boot}); the default is 1000.")
     if not 0 <= a.seed < 2**32: _fail(f"--seed must be from 0 to 4294967295 (got {a.seed}).")
-    if a.top_losses < 0: _fail(f"--top-losses must be 0 or more (got {a.top_losses}).")
+    if not 0 <= a.top_losses <= MAX_TOP_LOSSES:
+        _fail(f"--top-losses must be from 0 to {MAX_TOP_LOSSES} images (got {a.top_losses}); a grid of more is too large to read.")
     if a.threshold is not None and not 0 <= a.threshold <= 1: _fail(f"--threshold must be a probability from 0 to 1 (got {a.threshold}).")
     _must_exist(a.test, 'test folder'); _model_must_exist(a.model); _not_inside(a.out, a.test, 'the test folder')
     from medfast.core import is_onnx_model
@@ -418,7 +420,7 @@ def _evaluate_parser():
                         "(default: the threshold saved in the model, else argmax)")
     p.add_argument('--n-boot', type=int, default=1000, help="bootstrap resamples for the 95%% CIs (default 1000; 0: none)")
     p.add_argument('--seed', type=int, default=42, help="seed of the bootstrap and of TTA augmentation (default 42)")
-    p.add_argument('--top-losses', type=int, default=16, help="images in the top-losses grid (default 16; 0: skip it)")
+    p.add_argument('--top-losses', type=int, default=16, help=f"images in the top-losses grid (default 16, at most {MAX_TOP_LOSSES}; 0: skip it)")
     p.add_argument('--bs', type=int, default=None, help="batch size for prediction (default: the model's validation batch size)")
     p.add_argument('--device', default=None, help="cpu, cuda, cuda:1... (default: GPU if available)")
     p.add_argument('--quiet', action='store_true', help="no progress bars")

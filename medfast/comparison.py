@@ -52,10 +52,12 @@ class Comparison:
 
 def plot_comparison(history:pd.DataFrame, metric:str='auto', figsize=(10, 3.8)) -> Figure:
     "Validation `metric` (`'auto'`: ROC AUC where recorded, else accuracy) and validation loss per epoch, one line per architecture"
+    asked = metric
     if metric == 'auto': metric = next((m for m in ('roc_auc_score', 'accuracy') if m in history), metric)
     if metric not in history:
         cands = [c for c in history.columns if c not in ('arch', 'epoch', 'step', 'phase', 'secs', 'train_loss', 'valid_loss')]
         metric = cands[0] if cands else 'valid_loss'
+        if asked != 'auto': warn_user(f"metric {asked!r} is not in the history (it has {', '.join(cands) or 'losses only'}); plotting {metric} instead.")
     fig = Figure(figsize=figsize, layout='constrained')
     ax1, ax2 = fig.subplots(1, 2)
     for arch, h in history.groupby('arch', sort=False):
@@ -75,6 +77,12 @@ def _test_columns(tbl) -> dict:
         pos = tbl[tbl['class'] == classes[1]].set_index('metric').value
         cols.update(test_sensitivity=pos['sensitivity'], test_specificity=pos['specificity'])
     return cols
+
+def _check_labels(archs:dict):
+    "Fail before any training on a label whose run record `<label>.json` would replace `compare.json` or land outside `out`"
+    bad = [k for k in archs if str(k).lower() == 'compare' or Path(str(k)).is_absolute() or '..' in Path(str(k)).parts]
+    if bad: raise ValueError(f"archs: label(s) {', '.join(map(repr, bad))} cannot name a run record in out (compare.json is the "
+                             "summary's; no absolute paths or '..'): give them other names, e.g. {'mine': 'resnet18'}.")
 
 def _run_record(learn, path, **extra):
     from medfast.learner import save_run_record
@@ -138,7 +146,7 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
         if first_dls is None: check_path(test, 'test folder', is_dir=True)
         else: labelled_items(SimpleNamespace(dls=first_dls), test)
     rows, hists, tests, learners = [], [], [], {}
-    if out is not None: out = free_path(out); out.mkdir(parents=True, exist_ok=True)
+    if out is not None: _check_labels(archs); out = claim_folder(out)        # claimed atomically: never another run's folder
     for i, (name, arch) in enumerate(archs.items()):
         print(f"[{i+1}/{len(archs)}] {name}: training...", flush=True)
         if learner_fn is None:
@@ -175,9 +183,10 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
     test_tables = pd.concat(tests, ignore_index=True) if tests else None
     fig = plot_comparison(history, metric) if len(history) else None      # None when every run diverged at once
     if out is not None:
-        write_csv(table, out/'compare.csv'); write_csv(history, out/'history.csv')
-        if test_tables is not None: write_csv(test_tables, out/'test_metrics.csv')
-        if fig is not None: save_fig(fig, out/'compare.png')
-        save_json(dict(env=env_info(), archs=list(archs), epochs=epochs, lr=lr, seed=seed, pretrained=pretrained,
-                       tta=tta, n_boot=n_boot, test=str(test), learner_kwargs=learner_kwargs), out/'compare.json')
+        with staged_results(out) as stage:        # every summary file, or (interrupted) none
+            write_csv(table, stage/'compare.csv'); write_csv(history, stage/'history.csv')
+            if test_tables is not None: write_csv(test_tables, stage/'test_metrics.csv')
+            if fig is not None: save_fig(fig, stage/'compare.png')
+            save_json(dict(env=env_info(), archs=list(archs), epochs=epochs, lr=lr, seed=seed, pretrained=pretrained,
+                           tta=tta, n_boot=n_boot, test=str(test), learner_kwargs=learner_kwargs), stage/'compare.json')
     return Comparison(table, fig, history, test_tables, learners or None, out)

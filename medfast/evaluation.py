@@ -127,6 +127,11 @@ def saved_threshold(learn) -> float|None:
     if hasattr(learn, 'medfast_threshold'): return learn.medfast_threshold
     return (getattr(learn, 'medfast_spec', None) or {}).get('threshold')
 
+def _overlap(items, dl) -> int:
+    "How many of the file `items` are also files of `dl` (0 where either lists none)"
+    seen = {str(o) for o in _dl_items(dl) if isinstance(o, (str, Path))}
+    return sum(str(o) in seen for o in items if isinstance(o, (str, Path))) if seen else 0
+
 def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='saved',
              target_sensitivity:float|None=None, n_boot:int=1000, ci:float=0.95, seed:int=42) -> pd.DataFrame:
     "Tidy test-set metrics table with CIs (Wilson, bootstrap: `metrics_table`); binary threshold `'saved'` (the model's own, else argmax), `None` (argmax), a number or `'val'`-chosen"
@@ -149,8 +154,12 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
         source = 'val' + (f' (sensitivity >= {target_sensitivity})' if target_sensitivity else ' (Youden)')
     elif threshold is None: source = 'argmax'
     lp = get_preds_labelled(learn, test_path_or_dl, tta=tta)
+    if source.startswith('val') and (k := _overlap(lp.items, learn.dls.valid)):
+        warn_user(f"{k} of the {len(lp.items)} test cases are validation cases, on which threshold='val' was just chosen, so "
+                  "these figures are optimistic. Score a test set held out from validation.")
     df = metrics_table(lp.probs, lp.targets, lp.classes, threshold, n_boot, ci, seed)
-    df.attrs.update(threshold_source=source, tta=tta and tta_applies(learn, test_path_or_dl))   # as it ran
+    given = isinstance(test_path_or_dl, LabelledPreds)                    # made elsewhere: whether with TTA is not known here
+    df.attrs.update(threshold_source=source, tta=None if given else tta and tta_applies(learn, test_path_or_dl))   # as it ran
     return df
 
 # %% ../nbs/05a_evaluation.ipynb #fb4d67a7

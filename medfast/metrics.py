@@ -190,12 +190,16 @@ def _percentiles(vals, ci, what='metric', warn=True):
         lo, hi = np.nanpercentile(vals, [100*(1-ci)/2, 100*(1+ci)/2], axis=0)
     return lo, hi
 
+def _check_ci(ci):
+    "A `ValueError` naming `ci` unless it is a coverage between 0 and 1"
+    if isinstance(ci, bool) or not isinstance(ci, (int, float, np.floating)) or not 0 < ci < 1:
+        raise ValueError(f"ci is the interval's coverage, a fraction between 0 and 1 (0.95 for 95%), not {ci!r}")
+
 def _check_boot(n_boot, ci, least:int=0):
     "A `ValueError` naming `n_boot` or `ci` when out of range"
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < least:
         raise ValueError(f"n_boot is the number of bootstrap resamples, a whole number of at least {least}, not {n_boot!r}")
-    if isinstance(ci, bool) or not isinstance(ci, (int, float, np.floating)) or not 0 < ci < 1:
-        raise ValueError(f"ci is the interval's coverage, a fraction between 0 and 1 (0.95 for 95%), not {ci!r}")
+    _check_ci(ci)
 
 def bootstrap_ci(metric, probs, targets, n_boot:int=1000, ci:float=0.95, seed:int=42, **kwargs):
     "Seeded percentile-bootstrap `ci` interval `(low, high)` of `metric(probs, targets, **kwargs)`"
@@ -337,7 +341,8 @@ def _all_metrics(p, t, preds, w, cases):
 
 def wilson_ci(k, n, ci:float=0.95):
     "Wilson score interval `(low, high)` of the proportion `k`/`n` (arrays too; NaN where `n` is 0)"
-    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    _check_ci(ci); k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    if np.any(k < 0) or np.any(k > n): raise ValueError(f"k counts successes out of n trials, so 0 <= k <= n; got k={k}, n={n}")
     z = NormalDist().inv_cdf((1 + ci) / 2)
     with np.errstate(divide='ignore', invalid='ignore'):
         mid, half = (k + z*z/2) / (n + z*z), z / (n + z*z) * np.sqrt(k * (n - k) / n + z*z/4)

@@ -93,6 +93,7 @@ def _open_thumb(item, size=256):
 
 def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=True, threshold:float|None=None, figsize=None) -> Figure:
     "Grid of the `k` highest-loss images with predicted class (at `threshold`, binary; else argmax) and its probability, actual class, loss and P(actual)"
+    check_whole('k', k); check_whole('ncols', ncols)                    # k=0 is no grid, a negative k would slice off the end
     lp = labelled_preds(learn, data)
     if all(o is None for o in lp.items): raise ValueError("plot_worst_predictions needs the images: pass a Learner with a "
                                                           "test folder or DataLoader, or LabelledPreds with items.")

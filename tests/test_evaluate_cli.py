@@ -67,7 +67,7 @@ def test_evaluate_and_export_argument_errors(cli, tiny_model, tmp_path):
     "Arguments that cannot work stop with one line naming the flag and the fix, before anything is written"
     model, test, _ = tiny_model
     for args, says in [(('--n-boot', 5), '--n-boot'), (('--seed', -1), '--seed'), (('--device', 'bogus'), '--device'),
-                       (('--device', 'cuda:99'), '--device')]:
+                       (('--device', 'cuda:99'), '--device'), (('--top-losses', 1000), 'from 0 to 100')]:
         r = cli('evaluate', model, test, '--out', tmp_path/'ev', *args)
         assert r.returncode == 1 and says in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
     assert not (tmp_path/'ev').exists()
