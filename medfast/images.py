@@ -76,6 +76,11 @@ def _upright(im:Image.Image) -> Image.Image:
     try: return ImageOps.exif_transpose(im) if im.getexif().get(0x0112, 1) != 1 else im
     except Exception: return im                             # a broken EXIF block must not lose an otherwise good image
 
+def _quarter_turned(im:Image.Image) -> bool:
+    "Whether `im`'s EXIF orientation turns it a quarter, so its width and height swap when it is made upright"
+    try: return im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception: return False
+
 def to_8bit(im:Image.Image, mode:str|None='RGB', window=(0.5, 99.5), background:int=0, size=None) -> Image.Image:
     "Convert any PIL image to 8-bit `mode` ('RGB', 'L', or None = 'L' for grey, 'RGB' for colour), upright as its EXIF says"
     _check_decode(mode, size, window, background)
@@ -85,6 +90,8 @@ def to_8bit(im:Image.Image, mode:str|None='RGB', window=(0.5, 99.5), background:
         im = Image.fromarray(window_to_uint8(_block_mean(a, f) if f >= 2 else a, window), 'L')
     elif im.mode in ('P', 'PA'): im = im.convert('RGBA' if im.mode == 'PA' or 'transparency' in im.info else 'RGB')
     elif im.mode == '1': im = im.convert('L')
+    elif im.mode in ('L', 'RGB') and im.info.get('transparency') is not None:   # a PNG tRNS colour key: that colour is transparent
+        im = im.convert('LA' if im.mode == 'L' else 'RGBA')
     if im.mode in ('RGBA', 'LA', 'La', 'RGBa'): im = _flatten_alpha(im, background)
     if im.mode not in ('L', 'RGB'): im = im.convert('RGB')      # CMYK, YCbCr, LAB, HSV, RGBX...
     im = im if mode is None or im.mode == mode else im.convert(mode)
@@ -93,13 +100,26 @@ def to_8bit(im:Image.Image, mode:str|None='RGB', window=(0.5, 99.5), background:
 # %% ../nbs/01_images.ipynb #62e1e50e
 DICOM_EXTENSIONS = {'.dcm', '.dicom'}
 
+_IMAGE_MAGIC = (b'\x89PNG', b'\xff\xd8\xff', b'II*\0', b'MM\0*', b'GIF8', b'RIFF', b'BM')   # PNG, JPEG, TIFF, GIF, WebP, BMP
+
 def _is_dicom(path) -> bool:
-    "Whether `path` has a DICOM extension or the `DICM` magic at byte 128"
-    p = Path(path)
-    if p.suffix.lower() in DICOM_EXTENSIONS: return True
+    "Whether `path` has the `DICM` magic at byte 128, or a DICOM extension without another image format's signature"
     try:
-        with open(p, 'rb') as f: f.seek(128); return f.read(4) == b'DICM'
-    except OSError: return False
+        with open(path, 'rb') as f: head = f.read(132)
+    except OSError: head = b''
+    if head[128:132] == b'DICM': return True
+    return Path(path).suffix.lower() in DICOM_EXTENSIONS and not head.startswith(_IMAGE_MAGIC)   # a PNG named .dcm is a PNG
+
+def _dicom_colour(dcm, photometric:str) -> Image.Image:
+    "8-bit RGB image of the first frame of colour DICOM `dcm`: a palette looked up, more than 8 bits scaled down"
+    px, bits = dcm.pixel_array, int(getattr(dcm, 'BitsStored', 8) or 8)
+    if photometric.startswith('PALETTE'):
+        try: from pydicom.pixels import apply_color_lut                         # pydicom 3
+        except ImportError: from pydicom.pixel_data_handlers.util import apply_color_lut
+        px = apply_color_lut(px, dcm); bits = px.dtype.itemsize * 8            # 8- or 16-bit lookup table entries
+    if px.ndim == 4: px = px[0]
+    a = px.astype(np.float32) * (255 / (2**bits - 1)) if bits > 8 else px
+    return Image.fromarray(np.rint(np.clip(a, 0, 255)).astype(np.uint8), 'RGB')
 
 def _open_dicom(src, window=(0.5, 99.5), name=None) -> Image.Image:
     "8-bit PIL image of the first frame of DICOM `src` (a path or a file object)"
@@ -112,15 +132,15 @@ def _open_dicom(src, window=(0.5, 99.5), name=None) -> Image.Image:
     except ImportError: pass
     try:
         dcm = pydicom.dcmread(src)
+        _check_pixels((int(getattr(dcm, 'Columns', 0) or 0), int(getattr(dcm, 'Rows', 0) or 0)), name)   # before any pixel is decoded
+        photometric = str(getattr(dcm, 'PhotometricInterpretation', 'MONOCHROME2')).upper()
+        if photometric.startswith(('RGB', 'YBR', 'PALETTE')): return _dicom_colour(dcm, photometric)
         if hasattr(dcm, 'scaled_px'): px = dcm.scaled_px.numpy()
         else: px = dcm.pixel_array * float(getattr(dcm, 'RescaleSlope', 1)) + float(getattr(dcm, 'RescaleIntercept', 0))
+    except BadImageError: raise
     except Exception as e:
         raise BadImageError(f"{name}: cannot read DICOM pixel data ({type(e).__name__}: {e}). "
                             "The file may be corrupt, or need a codec (pip install pylibjpeg).") from None
-    photometric = str(getattr(dcm, 'PhotometricInterpretation', 'MONOCHROME2')).upper()
-    if photometric.startswith(('RGB', 'YBR')):
-        if px.ndim == 4: px = px[0]
-        return Image.fromarray(np.clip(px, 0, 255).astype(np.uint8), 'RGB')
     if px.ndim == 3: px = px[0]
     if photometric == 'MONOCHROME1': px = px.max() - px
     return Image.fromarray(window_to_uint8(px, window), 'L')
@@ -131,10 +151,11 @@ def set_max_pixels(n:int|None) -> int|None:
     old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, n
     return old
 
-def _check_pixels(im, name):
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is not None and im.size[0] * im.size[1] > limit:
-        raise BadImageError(f"{name} is {im.size[0]}x{im.size[1]} = {im.size[0]*im.size[1]:,} pixels, over the "
+def _check_pixels(size, name):
+    "A `BadImageError` if an image of `size` (width, height) is over the decompression-bomb limit"
+    (w, h), limit = size, Image.MAX_IMAGE_PIXELS
+    if limit is not None and w * h > limit:
+        raise BadImageError(f"{name} is {w}x{h} = {w*h:,} pixels, over the "
                             f"decompression-bomb limit of {limit:,}. If you trust this file, raise the limit with "
                             f"medfast.images.set_max_pixels(n) (None removes it).")
 
@@ -176,6 +197,8 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
                name:str|None=None) -> Image.Image:
     "Load `path` (file, bytes, file object or PIL image) as an 8-bit `mode` PIL image; `BadImageError` naming the file if it can't"
     _check_decode(mode, size, window, background)
+    if isinstance(path, bytes) and len(path) < 4096 and b'\0' not in path and os.path.isfile(path):
+        path = os.fsdecode(path)                                   # a bytes file name (os.listdir(b'.')), not the image's bytes
     own = isinstance(path, (bytes, bytearray, str, os.PathLike))   # a file medfast opens (and closes); your file objects and images stay open
     if isinstance(path, (bytes, bytearray)): path = io.BytesIO(path)
     is_file, is_pil = isinstance(path, (str, os.PathLike)), isinstance(path, Image.Image)
@@ -195,6 +218,10 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
         if _is_dicom(path): im = _open_dicom(path, window, name)
         else: im = _open_pil(path, name, size)
     else:
+        if isinstance(path.read(0), str):
+            raise ValueError(f"{name} is open in text mode, but an image is bytes: open it with open(path, 'rb').")
+        if not (path.seekable() if hasattr(path, 'seekable') else hasattr(path, 'seek')):
+            path = io.BytesIO(path.read())                          # a pipe or network stream: read once, decoded from memory
         head = b''
         if hasattr(path, 'seek'):
             path.seek(0); head = path.read(132); path.seek(0)
@@ -234,10 +261,10 @@ def _open_pil(fp, name, size=None):
         raise BadImageError(f"{name} is truncated or corrupt: its header cannot be read ({type(e).__name__}: {e}). "
                             "Re-copy it from the source, or remove it.") from None
     try:
-        _check_pixels(im, name)
+        _check_pixels(im.size, name)
         if size and im.format == 'JPEG':
             h, w = _hw(size)
-            im.draft(None, (w, h))
+            im.draft(None, (h, w) if _quarter_turned(im) else (w, h))   # asked in the stored orientation, before EXIF turns it
     except Exception as e: _corrupt(im, e, name)
     return im
 
@@ -320,7 +347,7 @@ def _channels_first(t) -> bool:
     return t.ndim == 3 and (isinstance(t, TensorImage) or (t.shape[0] in (1, 3) and t.shape[-1] not in (1, 3, 4)))
 
 def _array_to_uint8(a, window=(0.5, 99.5)) -> np.ndarray:
-    "An (h, w) or (h, w, c) array as uint8: grey windowed, colour in [0, 1] scaled by 255, other colour clipped to 0..255; NaN refused"
+    "An (h, w) or (h, w, c) array as uint8: grey windowed, float colour in [0, 1] scaled by 255, colour in 0..255 kept, other colour windowed; NaN refused"
     if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
     if a.ndim not in (2, 3) or not a.size:
         raise BadImageError(f"An image array must be (height, width) or (height, width, channels) and not empty, not shape {a.shape}.")
@@ -332,8 +359,10 @@ def _array_to_uint8(a, window=(0.5, 99.5)) -> np.ndarray:
                             "fix or drop that image.")
     if a.dtype == np.uint8: return a
     if a.ndim == 2: return window_to_uint8(a, window)
-    is_float, a = a.dtype.kind == 'f', np.nan_to_num(a.astype(np.float32))
-    if is_float and a.min() >= 0 and a.max() <= 1: a = a * 255               # fastai's float images are in [0, 1]
+    is_float, a = a.dtype.kind == 'f', a.astype(np.float32)
+    lo, hi = a[..., :3].min(), a[..., :3].max()
+    if is_float and lo >= -0.5 and hi <= 1.5: a = a * 255                     # fastai's float images are in [0, 1] (give or take a resampling overshoot)
+    elif lo < 0 or hi > 255: a[..., :3] = window_to_uint8(a[..., :3], window)  # 16-bit or HDR colour: one window for all channels keeps the hues
     return np.rint(np.clip(a, 0, 255)).astype(np.uint8)
 
 class MedImage(PILImage):
@@ -346,9 +375,7 @@ class MedImage(PILImage):
         if isinstance(fn, torch.Tensor) and _channels_first(fn): fn = fn.permute(1, 2, 0)
         if isinstance(fn, torch.Tensor): fn = fn.detach().cpu().numpy()
         if isinstance(fn, np.ndarray): fn = Image.fromarray(_array_to_uint8(fn, kw.get('window', (0.5, 99.5))))
-        if isinstance(fn, Image.Image):
-            return cls(to_8bit(fn, kw.get('mode', 'RGB'), kw.get('window', (0.5, 99.5)), kw.get('background', 0)))
-        return cls(open_image(fn, **kw))
+        return cls(open_image(fn, **kw))                    # PIL images too: the `size` hint shrinks them as it shrinks a file
 
 class MedImageBW(MedImage):
     "Single-channel `MedImage`"

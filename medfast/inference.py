@@ -482,8 +482,9 @@ class _Prep:
                                                                torch.tensor(norm['std']).view(1, -1, 1, 1))
         self.sigmoid, self.bf16 = spec.get('activation') == 'sigmoid', bf16
     def pil(self, x, name=None) -> Image.Image:
-        if isinstance(x, (str, os.PathLike, bytes, bytearray)) or hasattr(x, 'read'): return open_image(x, self.mode, self.hint, name=name)
-        return to_8bit(MedImage.create(x) if not isinstance(x, Image.Image) else x, self.mode)
+        if isinstance(x, (str, os.PathLike, bytes, bytearray, Image.Image)) or hasattr(x, 'read'):
+            return open_image(x, self.mode, self.hint, name=name)     # a PIL image shrunk by the same hint as a file
+        return to_8bit(MedImage.create(x), self.mode)
     def tensor(self, img:Image.Image) -> torch.Tensor:
         "Resized uint8 `(C, H, W)` tensor of an 8-bit PIL image, exactly as fastai's validation pipeline makes it"
         a = torch.from_numpy(np.array(self.resize(img, split_idx=1), dtype=np.uint8))
