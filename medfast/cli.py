@@ -513,11 +513,8 @@ def _merge_main(argv) -> int:
 
 def _shard_of(a):
     "`(i, n)` from --shard, or from RANK/WORLD_SIZE when launched with several processes; None for one whole job"
-    if a.shard is not None:
-        from medfast.shards import parse_shard
-        return parse_shard(a.shard)
-    n = int(os.environ.get('WORLD_SIZE', 1))
-    return (int(os.environ.get('RANK', 0)), n) if n > 1 else None
+    from medfast.shards import parse_shard, env_shard
+    return parse_shard(a.shard) if a.shard is not None else env_shard()      # RANK/WORLD_SIZE checked: never every process on shard 0
 
 def _predict_device(a, shard):
     if a.cpu: return 'cpu'
@@ -624,7 +621,7 @@ def _check_resumed_header(part:Path, header:list):
     "Refuse to add rows to a CSV whose columns (another model's classes) differ from this model's"
     import csv
     from medfast.core import CSV_ENCODING
-    with open(part, newline='', **CSV_ENCODING) as f: first = next(csv.reader(f), None)
+    with open(part, newline='', **{**CSV_ENCODING, 'encoding': 'utf-8-sig'}) as f: first = next(csv.reader(f), None)   # a BOM (saved by Excel) is not a column
     if first is not None and first != header:
         raise FileExistsError(f"{part} holds predictions of another model (columns {', '.join(first[2:-1])}, not "
                               f"{', '.join(header[2:-1])}): choose another --out, or pass --overwrite to restart it.")

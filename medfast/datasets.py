@@ -75,6 +75,10 @@ def _fetch(url, md5, base:Path, extract:bool, into:str|None, force:bool) -> Path
         return _fetch_locked(fd, url, md5, dest, how, extract, into, force)
 
 def _fetch_locked(fd, url, md5, dest, how, extract, into, force) -> Path:
+    out = fd.data_path()/(into or '')
+    marker = out/f'.{dest.name}.extracted'                          # holds the checksum the archive matched when extracted
+    done = extract and marker.exists() and marker.read_text() == (md5 or '')
+    if done and not force: return out                              # checked then: the archive may since have been deleted
     try: got = fd.download(url, force=force)
     except Exception as e:
         raise DownloadError(f"Could not download {url} ({type(e).__name__}: {e}). Offline? {how}.") from None
@@ -82,12 +86,9 @@ def _fetch_locked(fd, url, md5, dest, how, extract, into, force) -> Path:
         bad = got.with_name(got.name + '.bad'); os.replace(got, bad)
         raise DownloadError(f"{url} does not match its published MD5 {md5} (kept as {bad}). Try again, or {how}.")
     if not extract: return got
-    out = fd.data_path()/(into or '')
     out.mkdir(parents=True, exist_ok=True)
-    marker = out/f'.{dest.name}.extracted'
-    if force or not marker.exists():
-        _unpack(got, out)
-        marker.write_text(md5 or '')
+    _unpack(got, out)
+    marker.write_text(md5 or '')
     return out
 
 def download_dataset(name:str, base=None, force:bool=False, registry:dict|None=None) -> Path:

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/shards.html.md"""
 
 # %% ../nbs/03a_shards.ipynb #1cd72f3b
 from __future__ import annotations
-import os
+import glob, os
 from pathlib import Path
 from fastcore.basics import ifnone
 from .core import *
@@ -29,8 +29,14 @@ def parse_shard(s:str) -> tuple:
 
 def env_shard():
     "`(RANK, WORLD_SIZE)` when launched by accelerate/torchrun with several processes, else None"
-    n = int(os.environ.get('WORLD_SIZE', 0))          # fastai's num_distrib and rank_distrib, without importing torch
-    return (int(os.environ.get('RANK', 0)), n) if n > 1 else None
+    ws, rank = os.environ.get('WORLD_SIZE', '0'), os.environ.get('RANK')   # fastai's num_distrib and rank_distrib, without torch
+    try: n = int(ws or 0); i = None if rank is None else int(rank)
+    except ValueError: n = i = None
+    if n is not None and n <= 1: return None
+    if n is None or i is None or not 0 <= i < n:            # every process would otherwise write shard 0: rows lost and clashing
+        raise MedfastError(f"WORLD_SIZE={ws!r} with RANK={rank!r} names no shard: launch with accelerate launch or torchrun (they "
+                           "set both), or pass --shard I/N yourself.")
+    return i, n
 
 def shard_items(items, i:int, n:int) -> list:
     "Block `i` of `n` contiguous, near-equal blocks of `items` (deterministic: same list, same split)"
@@ -47,23 +53,45 @@ def shard_path(out, i:int, n:int, partial:bool=False) -> Path:
     return out.with_name(f"{out.stem}.shard-{i}-of-{n}{'.partial' if partial else ''}{out.suffix or '.csv'}")
 
 # %% ../nbs/03a_shards.ipynb #3a8b9f37
+_MAX_ROW = 2**20                                          # longer than any one row: a path and every class's probability
+_BOM = b'\xef\xbb\xbf'                                    # what Excel's "CSV UTF-8" puts before the header
+
+def _file_column(head:bytes) -> bool:
+    "Whether the header line `head` (bytes) names a `file` column"
+    return b'file' in [c.strip(b' "') for c in head.removeprefix(_BOM).rstrip(b'\r\n').split(b',')]
+
+def _rows_end(data:bytes) -> int:
+    "Offset just past the last line break outside double quotes: where the last whole CSV row ends"
+    parts, pos = data.split(b'"'), len(data)                   # even parts lie outside quotes ("" escapes pair up)
+    for k in range(len(parts) - 1, -1, -1):
+        pos -= len(parts[k])
+        if k % 2 == 0 and (j := parts[k].rfind(b'\n')) >= 0: return pos + j + 1
+        pos -= 1
+    return 0
+
 def completed_files(csv) -> list:
-    "Files already predicted in `csv`, after cutting a half-written last line a killed run may have left"
+    "Files already predicted in `csv`, after cutting a half-written last row a killed run may have left"
     p = Path(csv)
     if not p.exists() or p.stat().st_size == 0: return []
     data = p.read_bytes()
     head = data.split(b'\n', 1)[0].rstrip(b'\r')
-    ours = b'file' in [c.strip(b' "') for c in head.split(b',')] if b'\n' in data else b'file'.startswith(head[:4])
+    ours = _file_column(head) if b'\n' in data else b'file'.startswith(head.removeprefix(_BOM)[:4])
     if not ours: raise MedfastError(f"{p} is not a medfast predictions CSV (its first line has no 'file' column), so there is "
                                     "nothing to resume in it; choose another --out, or run without --resume.")
-    if not data.endswith(b'\n'):
-        with open(p, 'r+b') as f: f.truncate(data.rfind(b'\n') + 1)
+    if len(data) - (end := _rows_end(data)) > _MAX_ROW:         # not one half row: an unclosed quote far above the end
+        raise MedfastError(f"{p} cannot be read as a predictions CSV (a quote opened {len(data) - end:,} bytes before its end "
+                           "is never closed); choose another --out, or pass --overwrite to restart it.")
+    if end < len(data):                                        # a half row, even one cut inside a quoted name holding a newline
+        with open(p, 'r+b') as f: f.truncate(end)
     if p.stat().st_size == 0: return []
-    return list(read_csv_safe(p, usecols=['file'], dtype=str, keep_default_na=False)['file'])   # names as written by csv_safe
+    try: return list(read_csv_safe(p, usecols=['file'], dtype=str, keep_default_na=False)['file'])   # names as csv_safe wrote them
+    except ValueError as e:                                    # pandas' ParserError is a ValueError
+        raise MedfastError(f"{p} cannot be read as a predictions CSV ({str(e).splitlines()[0]}); choose another --out, or pass "
+                           "--overwrite to restart it.") from None
 
 def _shard_count(out) -> int:
     out = Path(out)
-    ns = {int(f.stem.rsplit('-of-', 1)[1]) for f in out.parent.glob(f"{out.stem}.shard-*-of-*{out.suffix}")
+    ns = {int(f.stem.rsplit('-of-', 1)[1]) for f in out.parent.glob(f"{glob.escape(out.stem)}.shard-*-of-*{glob.escape(out.suffix)}")
           if f.stem.rsplit('-of-', 1)[1].isdigit()}
     if len(ns) != 1: raise MissingPathError(f"Found {'no' if not ns else 'several kinds of'} shard CSVs for {out} "
                                             f"({out.stem}.shard-I-of-N{out.suffix}); check --out, or pass the number of "
@@ -81,6 +109,20 @@ def _missing_shards(out, n:int, missing) -> str:
                            "(rerun each with the same --shard and --resume)")
     return f"Cannot merge {out} yet: {'; '.join(why)}."
 
+def _check_no_repeats(parts):
+    "Refuse shards that share a file: they were cut from different file lists (files added or removed, other paths)"
+    seen = {}
+    for p in parts:
+        try: files = read_csv_safe(p, usecols=['file'], dtype=str, keep_default_na=False)['file']
+        except ValueError as e: raise MedfastError(f"{p} cannot be read as a predictions CSV ({str(e).splitlines()[0]}); "
+                                                   "predict that shard again (--shard I/N --overwrite).") from None
+        for f in files:
+            if f in seen: raise MedfastError(
+                (f"{f!r} is in both {seen[f]} and {p}" if seen[f] != p else f"{f!r} is twice in {p}")
+                + ": the shards were cut from different file lists (files added or removed between runs, or other paths), so "
+                "other files are missing. Predict every shard again from one list (--shard I/N --overwrite).")
+            seen[f] = p
+
 def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
     "Join the `n` finished shard CSVs of `out` into `dest` (default `out`) in shard order (the original file order)"
     out = Path(out); n = _shard_count(out) if n is None else n      # counted only when not given
@@ -93,12 +135,15 @@ def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
     if dest.exists() and not overwrite: raise FileExistsError(f"{dest} exists; pass overwrite=True (--overwrite) to replace it.")
     heads = []
     for p in parts:
-        with open(p, 'rb') as f: heads.append(f.readline().rstrip(b'\r\n'))     # the header only: the rows are read once, below
+        with open(p, 'rb') as f: heads.append(f.readline().removeprefix(_BOM).rstrip(b'\r\n'))   # the header only
     if (odd := next((k for k, h in enumerate(heads) if h != heads[0]), None)) is not None:
         raise MedfastError(f"{parts[odd]} has other columns than {parts[0]} (another model's classes?), so the shards cannot be "
                            "joined: predict that shard again with the same model (--shard I/N --overwrite).")
+    if _file_column(heads[0]): _check_no_repeats(parts)
     with atomic_open(dest, 'wb', overwrite=overwrite) as f:      # a temporary file, renamed when complete
         for k, p in enumerate(parts):
             lines = p.read_bytes().splitlines(keepends=True)
+            if lines and not lines[-1].endswith((b'\n', b'\r')): lines[-1] += b'\n'   # else its last row runs into the next shard's first
             f.writelines(lines if k == 0 else lines[1:])
     return dest
+
