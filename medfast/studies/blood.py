@@ -204,7 +204,7 @@ class CentreSquareCrop(Transform):
     "Crop the centred square of side `frac` × the short side (before resizing)"
     order = 0
     def __init__(self, frac:float=1.0):
-        if not 0 < frac <= 1: raise ValueError(f"frac must be in (0, 1], not {frac}")
+        check_number('frac', frac, 0, 1, hi_ok=True, hint="the share of the short side kept, e.g. 0.5")
         self.frac = frac
     def centre(self, x) -> tuple: return x.size[0]/2, x.size[1]/2
     def encodes(self, x:PILImage):

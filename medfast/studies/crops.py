@@ -393,7 +393,7 @@ def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:
     if bare := [o for o in items if '__' not in Path(o).name]:
         warn_user(f"{len(bare)} crop(s) under {path} are not named <image>__c<cell>.png as write_crops names them (e.g. "
                   f"{Path(bare[0]).name}): each counts as its own source image, so cells of one image may sit on both sides "
-                  "of the split. Rename them <image>__<cell>.png, or write them with write_crops.")
+                  "of the split. Rename them <image>__c<cell>.png, or write them with write_crops.")
     sides = split_by_source(items, valid_pct, test_pct, seed)
     trn, val = L(items[i] for i in sides['train']), L(items[i] for i in sides['valid'])
     absent = sorted({parent_label(items[i]) for s in ('valid', 'test') for i in sides[s]} - set(map(parent_label, trn)))
