@@ -50,7 +50,7 @@ class _CliServer:
         self.log = Path(tempfile.mkdtemp(prefix='medfast-cli-server-'))/'stderr'
         self.proc = subprocess.Popen([sys.executable, '-c', _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=open(self.log, 'w'), text=True, cwd=ROOT, env={**os.environ, 'MPLBACKEND': 'Agg'})
-    def run(self, cmd, argv, cwd, env, timeout, script=None) -> subprocess.CompletedProcess:
+    def run(self, cmd, argv, cwd, env, timeout, script=None, raw=False) -> subprocess.CompletedProcess:
         d = Path(tempfile.mkdtemp(prefix='medfast-cli-'))
         req = dict(argv=argv, cwd=str(cwd or os.getcwd()), env=env, timeout=int(math.ceil(timeout or 0)), out=str(d/'out'), err=str(d/'err'),
                    script=None if script is None else str(script))
@@ -61,7 +61,7 @@ class _CliServer:
         if not line: raise RuntimeError(f"the test CLI server stopped: {self.log.read_text()[-3000:]}")
         rc = json.loads(line)
         if rc == -signal.SIGALRM and timeout: raise subprocess.TimeoutExpired(cmd, timeout)
-        text = lambda f: f.read_bytes().decode(locale.getpreferredencoding(False)).replace('\r\n', '\n').replace('\r', '\n')
+        text = (lambda f: f.read_bytes()) if raw else lambda f: f.read_bytes().decode(locale.getpreferredencoding(False)).replace('\r\n', '\n').replace('\r', '\n')
         return subprocess.CompletedProcess(cmd, rc, stdout=text(d/'out'), stderr=text(d/'err'))
     def close(self):
         if self.proc is not None and self.proc.poll() is None: self.proc.stdin.close(); self.proc.wait(10)
@@ -69,14 +69,14 @@ class _CliServer:
 _server = _CliServer()
 atexit.register(_server.close)
 
-def run_cli(*args, cwd=None, env=None, timeout=600, fresh=False):
-    "Run the `medfast` command with `args` (`env` added to the environment) and return the CompletedProcess; `fresh`: the console script itself, in a new process"
+def run_cli(*args, cwd=None, env=None, timeout=600, fresh=False, raw=False):
+    "Run the `medfast` command with `args` (`env` added to the environment) and return the CompletedProcess; `fresh`: the console script itself, in a new process; `raw`: output as bytes, line ends untouched"
     exe = Path(sys.executable).parent/'medfast'
     cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'import sys; from medfast.cli import main; sys.exit(main())']
     argv, full_env = [str(a) for a in args], {**os.environ, **(env or {})}
     if fresh or not hasattr(os, 'fork'):
-        return subprocess.run(cmd + argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
-    return _server.run(cmd + argv, argv, cwd, full_env, timeout)
+        return subprocess.run(cmd + argv, cwd=cwd, capture_output=True, text=not raw, timeout=timeout, env=full_env)
+    return _server.run(cmd + argv, argv, cwd, full_env, timeout, raw=raw)
 
 def run_python(script, *args, cwd=None, env=None, timeout=600, fresh=False):
     "`python SCRIPT ARGS` (`env`: the whole environment, default this one's) as a CompletedProcess, in a fork of the server unless `fresh`"
