@@ -13,7 +13,7 @@ from PIL import Image
 from fastcore.all import *
 from .core import MedfastError
 from fastai.learner import Learner
-from .images import open_image
+from .images import open_image, _quarter_turned
 from .inference import _as_learner, _spec_of, _Prep, _prediction, model_input
 from .onnx import load_any
 
@@ -46,7 +46,7 @@ def _stored_size(data) -> tuple|None:
         if hasattr(src, 'seek'): src.seek(0)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)
-            with Image.open(src) as im: (w, h), turn = im.size, im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+            with Image.open(src) as im: (w, h), turn = im.size, _quarter_turned(im)
         return (h, w) if turn else (w, h)
     except Exception: return None
     finally:

@@ -84,10 +84,13 @@ def completed_files(csv) -> list:
     if end < len(data):                                        # a half row, even one cut inside a quoted name holding a newline
         with open(p, 'r+b') as f: f.truncate(end)
     if p.stat().st_size == 0: return []
-    try: return list(read_csv_safe(p, usecols=['file'], dtype=str, keep_default_na=False)['file'])   # names as csv_safe wrote them
+    return _files_of(p, "choose another --out, or pass --overwrite to restart it")
+
+def _files_of(p, fix:str) -> list:
+    "The `file` column of predictions CSV `p` (names as csv_safe wrote them); a one-line error ending with `fix` if pandas cannot read it"
+    try: return list(read_csv_safe(p, usecols=['file'], dtype=str, keep_default_na=False)['file'])
     except ValueError as e:                                    # pandas' ParserError is a ValueError
-        raise MedfastError(f"{p} cannot be read as a predictions CSV ({str(e).splitlines()[0]}); choose another --out, or pass "
-                           "--overwrite to restart it.") from None
+        raise MedfastError(f"{p} cannot be read as a predictions CSV ({str(e).splitlines()[0]}); {fix}.") from None
 
 def _shard_count(out) -> int:
     out = Path(out)
@@ -113,10 +116,7 @@ def _check_no_repeats(parts):
     "Refuse shards that share a file: they were cut from different file lists (files added or removed, other paths)"
     seen = {}
     for p in parts:
-        try: files = read_csv_safe(p, usecols=['file'], dtype=str, keep_default_na=False)['file']
-        except ValueError as e: raise MedfastError(f"{p} cannot be read as a predictions CSV ({str(e).splitlines()[0]}); "
-                                                   "predict that shard again (--shard I/N --overwrite).") from None
-        for f in files:
+        for f in _files_of(p, "predict that shard again (--shard I/N --overwrite)"):
             if f in seen: raise MedfastError(
                 (f"{f!r} is in both {seen[f]} and {p}" if seen[f] != p else f"{f!r} is twice in {p}")
                 + ": the shards were cut from different file lists (files added or removed between runs, or other paths), so "
