@@ -14,6 +14,7 @@ from fastcore.all import *
 from .core import MedfastError
 from fastai.learner import Learner
 from .images import open_image, _quarter_turned
+from .data import centre_box
 from .inference import _as_learner, _spec_of, _Prep, _prediction, model_input
 from .onnx import load_any
 
@@ -21,17 +22,21 @@ from .onnx import load_any
 __all__ = ['xray_app', 'heatmap_overlay', 'explain_image', 'PredictApp', 'predict_app']
 
 # %% ../nbs/10_app.ipynb #fb6fd2ad
-def heatmap_overlay(img:Image.Image, heat:np.ndarray, alpha:float=0.45, cmap:str='jet') -> Image.Image:
-    "RGB image `img` with the `[0,1]` heatmap `heat` stretched over it and blended with opacity `alpha`"
+def heatmap_overlay(img:Image.Image, heat:np.ndarray, alpha:float=0.45, cmap:str='jet', box=None) -> Image.Image:
+    "RGB image `img` with the `[0,1]` heatmap `heat` stretched over it (or over `box`, the part the model saw) and blended with opacity `alpha`"
     from matplotlib import colormaps
     heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim != 2: raise ValueError(f"heat must be a 2-d map (height, width), not an array of shape {heat.shape}.")
     if not 0 <= alpha <= 1: raise ValueError(f"alpha must lie between 0 (image only) and 1 (heatmap only), not {alpha!r}.")
     img = img.convert('RGB')
+    l, t, r, b = (0, 0, *img.size) if box is None else (int(v) for v in box)
+    if not (0 <= l < r <= img.size[0] and 0 <= t < b <= img.size[1]):
+        raise ValueError(f"box {box} must be (left, top, right, bottom) inside the {img.size[0]}x{img.size[1]} image.")
     heat8 = (np.clip(np.nan_to_num(heat), 0, 1) * 255).astype(np.uint8)
     lut = (colormaps[cmap](np.arange(256))[:, :3] * 255).astype(np.uint8)   # 256 colours: uint8 lookup, no float image
-    colour = lut[np.asarray(Image.fromarray(heat8).resize(img.size, Image.BILINEAR))]
-    return Image.blend(img, Image.fromarray(colour), alpha)
+    colour = lut[np.asarray(Image.fromarray(heat8).resize((r - l, b - t), Image.BILINEAR))]
+    out = img.copy(); out.paste(Image.blend(img.crop((l, t, r, b)), Image.fromarray(colour), alpha), (l, t))
+    return out
 
 def _png(img:Image.Image, max_side:int=384) -> bytes:
     "PNG bytes of `img` scaled to at most `max_side` pixels"
@@ -69,7 +74,7 @@ def _upload_name(data, name=None) -> str:
 def explain_image(model, data, name:str|None=None, cam:bool=True, max_side:int|None=None) -> dict:
     "Decode image `data` (bytes, path or PIL image), predict it and compute the Grad-CAM heatmap of the predicted label"
     learn, name = _as_learner(model), _upload_name(data, name)
-    res = dict(name=name, label=None, probs={}, threshold=None, image=None, size=None, heatmap=None, error=None,
+    res = dict(name=name, label=None, probs={}, threshold=None, image=None, size=None, heatmap=None, heat_box=None, error=None,
                cam_error=None, cam_note=None)
     data = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
     try:
@@ -79,6 +84,7 @@ def explain_image(model, data, name:str|None=None, cam:bool=True, max_side:int|N
         pred = _prediction(spec, probs, name)
         res.update(label=pred.label, probs=pred.probs, threshold=spec.get('threshold') if len(spec['classes']) == 2 else None)
         res['image'], res['size'] = _display_copy(spec, data, img, name, max_side)
+        if (crop := spec['image']['resize'].get('crop') or 1) < 1: res['heat_box'] = centre_box(res['image'].size, crop)   # what it saw
     except MedfastError as e:
         msg = str(e); res['error'] = msg if name in msg else f"{name}: {msg}"; return res
     except Exception as e:
@@ -185,7 +191,7 @@ class PredictApp:
             return res
         shown, heat = res['image'], None if res['cam_note'] else res['heatmap']    # no evidence: say so, draw no blank overlay
         self.image.value = _png(shown, self.max_side)
-        self.overlay.value = b'' if heat is None else _png(heatmap_overlay(shown, heat, self.alpha), self.max_side)
+        self.overlay.value = b'' if heat is None else _png(heatmap_overlay(shown, heat, self.alpha, box=res['heat_box']), self.max_side)
         label = html.escape(str(res['label']))
         self.label.value = f"<h2>{label} <small>({100*res['probs'][res['label']]:.1f}%)</small></h2>"
         self.probs.value = _probs_html(res['probs'], res['label']) + _rule_html(list(res['probs']), res['probs'], res['threshold'])

@@ -143,7 +143,7 @@ def _prune(mirror:Path, orphans):
 def _build(todo, manifests, size, quality, n_workers, progress):
     "Write the copies in `todo` and their manifests; one error naming what failed"
     for folder in {d.parent for _, d, _ in todo}: _writable(folder)
-    n_workers = ifnone(n_workers, min(8, os.cpu_count() or 1))
+    n_workers = ifnone(n_workers, min(8, num_cpus() or 1))
     args = [(s, d) for s, d, _ in todo]
     if n_workers > 1 and len(todo) > 1:
         errs = parallel(_write_copy_star, args, size=size, quality=quality, n_workers=n_workers, progress=progress)

@@ -1,4 +1,4 @@
-"""`medfast train | evaluate | predict | export`: the library's main jobs from a terminal, with progress bars and outputs that never overwrite earlier runs.
+"""`medfast train | compare | evaluate | predict | export`: the library's main jobs from a terminal, with progress bars and outputs that never overwrite earlier runs.
 
 Docs: https://medfast.github.io/medfast/cli.html.md"""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['MAX_BOOT', 'MAX_TOP_LOSSES', 'SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'plain_batch_size',
-           'uses_imagenet', 'train_main', 'evaluate_main', 'predict_main', 'export_main']
+           'uses_imagenet', 'train_main', 'compare_main', 'evaluate_main', 'predict_main', 'export_main']
 
 # %% ../nbs/11_cli.ipynb #57c58ece
 MAX_BOOT = 100_000          # --n-boot's most: the intervals settle long before; more only fills memory
@@ -19,6 +19,7 @@ MAX_TOP_LOSSES = 100        # --top-losses' most: a grid of 660 images was a 21 
 
 SUBCOMMANDS = {
     'train':    ('train_main',    'train a classifier and write model, metrics and plots'),
+    'compare':  ('compare_main',  'train several architectures on the same data and compare them'),
     'evaluate': ('evaluate_main', 'evaluate a saved model on a labelled test folder'),
     'predict':  ('predict_main',  'predict images or folders into a CSV'),
     'export':   ('export_main',   'write a saved model as ONNX, or a trusted pickle in the safe format'),
@@ -110,8 +111,8 @@ def _check_common(a):
     if out.name in ('', '.', '..'): _fail(f"--out {a.out!r} names no folder of its own; name a new output folder, e.g. --out runs/mine.")
     if out.exists() and not out.is_dir(): _fail(f"--out {out} is an existing file; name a new output folder, e.g. --out runs/{out.stem}.")
 
-def _check_train_args(a):
-    "Fail early, with a one-line message naming the flag, on `medfast train` arguments that cannot work"
+def _check_training_args(a):
+    "The checks `medfast train` and `medfast compare` share: data, epochs, seed, size, learning rate, batch size"
     _check_common(a)
     if a.epochs < 1: _fail(f"--epochs must be at least 1 (got {a.epochs}); 0 epochs would export an untrained model.")
     if not 0 <= a.seed < 2**32: _fail(f"--seed must be from 0 to 4294967295 (got {a.seed}).")
@@ -119,29 +120,41 @@ def _check_train_args(a):
     if a.lr is not None and not 0 < a.lr < 10: _fail(f"--lr must be a positive learning rate such as 2e-3 (got {a.lr}).")
     if not 20 <= a.n_synthetic <= 100_000: _fail(f"--n-synthetic must be from 20 to 100000 images (got {a.n_synthetic}).")
     if a.bs is not None and a.bs < 2: _fail(f"--bs must be at least 2 to train (batch norm needs two images a batch; got {a.bs}); try --bs 16.")
+    if a.data is None and a.task != 'pneumonia': _fail("--task folder needs --data (a folder with one sub-folder per class).")
+    if a.data is not None: _must_exist(a.data, '--data'); _not_inside(a.out, a.data, '--data')
+
+def _check_arch_name(arch:str, flag:str='--arch'):
+    "Fail, naming `flag`, where `arch` is neither a medfast architecture nor an installed timm one"
+    import medfast.recipes                  # noqa: F401  (registers the recipes' own networks)
+    from medfast.models import arch_names
+    if arch.startswith('timm/'):
+        if importlib.util.find_spec('timm') is None: _fail(f"{flag} {arch} needs timm: pip install \"medfast[timm]\".")
+        from medfast.models import _timm_name
+        try: _timm_name(arch)
+        except ValueError as e: _fail(f"{flag} {e}")
+    elif arch not in arch_names():
+        _fail(f"{flag} {arch!r} is not a medfast architecture; choose one of: {', '.join(arch_names())}, or 'timm/<name>'.")
+
+def _check_train_args(a):
+    "Fail early, with a one-line message naming the flag, on `medfast train` arguments that cannot work"
+    _check_training_args(a)
     if a.ensemble is not None and a.ensemble < 1: _fail(f"--ensemble must be at least 1 (got {a.ensemble}).")
     if a.budget is not None and not 0 < a.budget < math.inf: _fail(f"--budget must be a positive, finite number of minutes (got {a.budget:g}).")
     if a.cache and os.path.exists(a.cache) and not os.path.isdir(a.cache): _fail(f"--cache {a.cache} is a file; name a folder for the cached copies, or give --cache alone for the default.")
     if a.crop is not None and not 0.05 <= a.crop <= 1: _fail(f"--crop is the fraction of each side kept around the centre, from 0.05 to 1 (e.g. 0.7), not {a.crop:g}.")
-    if a.data is None and a.task != 'pneumonia': _fail("--task folder needs --data (a folder with one sub-folder per class).")
-    if a.data is not None: _must_exist(a.data, '--data'); _not_inside(a.out, a.data, '--data')
     import medfast.recipes                  # the network names need the registry (and the recipes' own networks)
-    from medfast.models import arch_names
     if medfast.recipes.uses_recipe(a) or a.data is not None and medfast.recipes.is_medmnist(a.data):
         medfast.recipes.recipe_from_args(a)   # the recipe's options (its name, --balance, ...) checked before the data are read
-    if a.arch.startswith('timm/'):
-        if importlib.util.find_spec('timm') is None: _fail(f"--arch {a.arch} needs timm: pip install \"medfast[timm]\".")
-        from medfast.models import _timm_name
-        try: _timm_name(a.arch)
-        except ValueError as e: _fail(f"--arch {e}")
-    elif a.arch not in arch_names():
-        _fail(f"--arch {a.arch!r} is not a medfast architecture; choose one of: {', '.join(arch_names())}, or 'timm/<name>'.")
+    _check_arch_name(a.arch)
+
+def _check_n_boot(n:int, default:int):
+    "Fail unless `--n-boot` is 0 (no intervals) or enough resamples for an interval, and not so many they only fill memory"
+    if not (n == 0 or 100 <= n <= MAX_BOOT):
+        _fail(f"--n-boot must be 0 (no intervals) or from 100 to {MAX_BOOT} resamples (got {n}); the default is {default}.")
 
 def _check_evaluate_args(a):
     "Fail early on `medfast evaluate` arguments that cannot work"
-    _check_common(a)
-    if not (a.n_boot == 0 or 100 <= a.n_boot <= MAX_BOOT):
-        _fail(f"--n-boot must be 0 (no intervals) or from 100 to {MAX_BOOT} resamples (got {a.n_boot}); the default is 1000.")
+    _check_common(a); _check_n_boot(a.n_boot, 1000)
     if not 0 <= a.seed < 2**32: _fail(f"--seed must be from 0 to 4294967295 (got {a.seed}).")
     if not 0 <= a.top_losses <= MAX_TOP_LOSSES:
         _fail(f"--top-losses must be from 0 to {MAX_TOP_LOSSES} images (got {a.top_losses}); a grid of more is too large to read.")
@@ -233,11 +246,16 @@ class _Typed(argparse.Action):
     def __call__(self, parser, ns, values, option_string=None):
         setattr(ns, self.dest, values); ns._typed = frozenset(getattr(ns, '_typed', ())) | {self.dest}
 
-def _train_parser():
-    p = argparse.ArgumentParser(prog='medfast train', description="Train a medical image classifier.")
+def _data_args(p:argparse.ArgumentParser) -> argparse.ArgumentParser:
+    "Add the data options `medfast train` and `medfast compare` share: `--task`, `--data`, `--n-synthetic`"
     p.add_argument('--task', choices=['pneumonia', 'folder'], default='pneumonia',
                    help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class")
     p.add_argument('--data', default=None, help="dataset folder (default: the embedded SYNTHETIC chest X-ray set)")
+    p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
+    return p
+
+def _train_parser():
+    p = _data_args(argparse.ArgumentParser(prog='medfast train', description="Train a medical image classifier."))
     p.add_argument('--arch', default='resnet18', action=_Typed, help="architecture: a medfast name such as resnet18 (torchvision's model; see arch_table()) or 'timm/<timm name>' (default resnet18)")
     p.add_argument('--epochs', type=int, default=4, action=_Typed,
                    help="epochs (default 4; with --budget, the most it may plan: 30 without a recipe; a recipe's own unless typed)")
@@ -253,7 +271,6 @@ def _train_parser():
                         "MedMNIST .npz files and the recipes, which train from scratch")
     p.add_argument('--balance', choices=['none', 'weights', 'sampler'], default='none', action=_Typed,
                    help="class imbalance: weighted loss or balanced batches (default none; a recipe's own: balanced batches)")
-    p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
     p.add_argument('--out', default='runs/train', help="output folder (default runs/train; a new sibling, train-2, ..., if it holds results)")
     p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
@@ -297,11 +314,26 @@ def _cached_tree(data, size, cache_dir=None, main=True) -> Path:
         print(f"Cache: {n} images at {size} px under {cached_folder(data, size, cache_dir)} (reused while the originals are unchanged)")
     return cached_folder(data, size, cache_dir)
 
-def plain_batch_size(a, n_train:int) -> int:
-    "The batch size plain training uses: `--bs`, or all `n_train` images where they are fewer than the default and `--bs` was not typed"
-    if 'bs' in getattr(a, '_typed', ()) or not 2 <= n_train < a.bs: return a.bs       # a typed --bs is kept (or refused)
-    print(f"{n_train} training images: batches of {n_train} rather than {a.bs} (--bs to choose)")
-    return n_train
+def _data_folder(a) -> Path:
+    "The folder `--data` names, or (none given) the synthetic X-ray set, made once under `synthetic_home()`"
+    if a.data is not None: print(f"Data: {a.data}"); return Path(a.data)
+    from medfast.synthetic import synthetic_xrays
+    data = synthetic_xrays(synthetic_home()/f'xrays-n{a.n_synthetic}-seed0', n=a.n_synthetic, size=128, seed=0)
+    print(f"Data: SYNTHETIC chest X-rays (generated by medfast, not real patients) in {data}")
+    return data
+
+def _image_dls(a, data:Path, size:int, bs:int, **kwargs):
+    "DataLoaders of the image folder `data` for `a.task` (Kermany layout or class folders), split by `a.seed`"
+    from medfast.data import pneumonia_dls, folder_dls
+    return (pneumonia_dls if a.task == 'pneumonia' else folder_dls)(data, size=size, bs=bs, seed=a.seed, **kwargs)
+
+def plain_batch_size(a, n_train:int, processes:int=1) -> int:
+    "The batch size plain training uses: `--bs`, or each process's whole share of the `n_train` images where it is smaller than the default and `--bs` was not typed"
+    share = n_train // max(processes, 1)                  # launched: each process drops its incomplete batch, so it must fill one
+    if 'bs' in getattr(a, '_typed', ()) or not 2 <= share < a.bs: return a.bs       # a typed --bs is kept (or refused)
+    print(f"{n_train} training images" + (f" over {processes} processes" if processes > 1 else "")
+          + f": batches of {share} rather than {a.bs} (--bs to choose)")
+    return share
 
 def uses_imagenet(a, synthetic:bool=False, npz:bool=False) -> bool:
     "Whether `medfast train` starts from ImageNet weights: `--pretrained yes`, or `auto` on real image folders trained without a recipe"
@@ -320,10 +352,9 @@ def _train(a) -> int:
     progress_mode(a.quiet)
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
     from medfast.core import claim_folder, staged_results, write_csv, seed_everything, Timer, MedfastError, device_name
-    from medfast.synthetic import synthetic_xrays
-    from medfast.data import pneumonia_dls, folder_dls, labelled_dl, check_split, split_grouping
+    from medfast.data import labelled_dl, check_split, split_grouping
     from medfast.learner import medfast_learner, train, save_run_record, training_precision
-    from medfast.evaluation import evaluate, get_preds_labelled
+    from medfast.evaluation import evaluate, get_preds_labelled, metrics_for_csv
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
     from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, augment_tfms
@@ -334,10 +365,7 @@ def _train(a) -> int:
     if recipe and launch: raise MedfastError("--recipe, --ensemble, --tta, --budget and .npz data train in one process: "
                                              "run medfast train without accelerate launch / torchrun for them.")
     with _main_first(launch):
-        if synthetic:
-            data = synthetic_xrays(synthetic_home()/f'xrays-n{a.n_synthetic}-seed0', n=a.n_synthetic, size=128, seed=0)
-            print(f"Data: SYNTHETIC chest X-rays (generated by medfast, not real patients) in {data}")
-        else: data = Path(a.data); print(f"Data: {data}")
+        data = _data_folder(a)
         pretrained = uses_imagenet(a, synthetic, npz)
         size = a.size or (64 if synthetic else default_image_size(a.arch, pretrained))
         source = data
@@ -345,10 +373,9 @@ def _train(a) -> int:
         seed_everything(a.seed)
         if not npz:
             aug = {} if a.augment is None else dict(batch_tfms=augment_tfms(a.augment))   # else the loader's own
-            def make_dls(bs): return (pneumonia_dls(data, size=size, bs=bs, seed=a.seed, **aug) if a.task == 'pneumonia'
-                                      else folder_dls(data, size=size, bs=bs, seed=a.seed, **aug))
-            dls = make_dls(a.bs)
-            if not recipe and (bs := plain_batch_size(a, len(dls.train_ds))) != a.bs: dls = make_dls(bs)
+            dls = _image_dls(a, data, size, a.bs, **aug)
+            if not recipe and (bs := plain_batch_size(a, len(dls.train_ds), launch['world_size'] if launch else 1)) != a.bs:
+                dls = _image_dls(a, data, size, bs, **aug)
             if main: check_split(dls, a.allow_leaks)                               # every split readable, no duplicates
     if main:
         out = claim_folder(a.out, a.overwrite)                                     # only once the data is usable
@@ -378,10 +405,10 @@ def _train(a) -> int:
     else: test_lp = None if test_path is None else get_preds_labelled(learn, labelled_dl(dls, test_path))
     if not main: return 0                                  # outputs are the main process's job
     thr = saved_threshold(learn)
-    tables = [evaluate(learn, valid_lp, threshold=thr, n_boot=200, seed=a.seed).assign(split='valid')]
-    if test_lp is not None: tables.append(evaluate(learn, test_lp, threshold=thr, n_boot=200, seed=a.seed).assign(split='test'))
+    tables = [evaluate(learn, valid_lp, threshold='saved', n_boot=200, seed=a.seed).assign(split='valid')]   # thr, or argmax
+    if test_lp is not None: tables.append(evaluate(learn, test_lp, threshold='saved', n_boot=200, seed=a.seed).assign(split='test'))
     import pandas as pd
-    metrics = pd.concat(tables, ignore_index=True)
+    metrics = pd.concat(map(metrics_for_csv, tables), ignore_index=True)   # each row says its threshold and CI level
     for tbl in tables:
         print(f"\n{tbl.split.iloc[0]} metrics ({'SYNTHETIC data' if synthetic else data.name}"
               + (f"; decision threshold {thr:.3f} chosen on valid" if thr is not None else "") + "):")
@@ -396,6 +423,71 @@ def _train(a) -> int:
                         cli_args={k: v for k, v in vars(a).items() if not k.startswith('_')})
     print(f"\nTrained in {t.secs:.0f} s on {device_name()}, {training_precision(learn) or 'float32'}. "
           f"Wrote {out}/: model.pth, model.json, metrics.csv, confusion_matrix.png, run.json")
+    return 0
+
+# %% ../nbs/11_cli.ipynb #451bea11
+def _compare_parser():
+    p = _data_args(argparse.ArgumentParser(prog='medfast compare', description="Train several architectures on the same data, "
+                   "split and seed, and compare them: one table, one plot, each one's test metrics with confidence intervals."))
+    p.add_argument('archs', nargs='+', metavar='ARCH', help="architectures, e.g. resnet18 resnet34 resnet50 alexnet (medfast "
+                   "names, see medfast.models.arch_table(); or 'timm/<name>')")
+    p.add_argument('--epochs', type=int, default=4, help="epochs for each (default 4)")
+    p.add_argument('--size', type=int, default=None, help="image size in px, the same for every architecture (default: chosen for "
+                   "the machine and printed, as medfast train does; 64 on the synthetic set)")
+    p.add_argument('--bs', type=int, default=16, help="batch size (default 16, or all the training images where they are fewer)")
+    p.add_argument('--lr', type=float, default=None, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch)")
+    p.add_argument('--seed', type=int, default=42, help="seed of the split, the initial weights and the batches: one for all (default 42)")
+    p.add_argument('--pretrained', choices=['auto', 'yes', 'no'], default='auto',
+                   help="ImageNet weights: auto = yes for real image folders, no for the synthetic set and MedMNIST .npz files")
+    p.add_argument('--test', default='auto', help="test side: auto = the data's own test/ folder or held-out side (default), "
+                   "a labelled test folder, or none")
+    p.add_argument('--tta', action='store_true', help="test-time augmentation on the test side")
+    p.add_argument('--n-boot', type=int, default=200, help="bootstrap resamples for the test metrics' 95%% CIs (default 200; 0: none)")
+    p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
+    p.add_argument('--out', default='runs/compare', help="output folder (default runs/compare; a new sibling, compare-2, ..., if it exists)")
+    p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
+    p.set_defaults(recipe='none', _typed=frozenset())
+    return p
+
+def _check_compare_args(a):
+    "Fail early, with a one-line message naming the argument, on `medfast compare` arguments that cannot work"
+    _check_training_args(a)
+    _check_n_boot(a.n_boot, 200)
+    if a.test not in ('auto', 'none'): _must_exist(a.test, '--test')
+    for i, arch in enumerate(a.archs):
+        if arch in a.archs[:i]: _fail(f"ARCH {arch} is listed twice: list each architecture once.")
+        _check_arch_name(arch, 'ARCH')
+
+def _quiet_fit(a):
+    "A `fit_fn` for `compare` that trains as it would, without the per-epoch table (`--quiet`)"
+    from medfast.learner import train
+    def fit(learn, name, arch):
+        with learn.no_logging(): train(learn, a.epochs, a.lr)
+    return fit
+
+def compare_main(argv=None) -> int:
+    "`medfast compare ARCH ARCH...`: train each on the same data, split and seed; print and save one table, a plot and test metrics"
+    a = _compare_parser().parse_args(argv); _check_compare_args(a)
+    from medfast.env import progress_mode
+    progress_mode(a.quiet)
+    from medfast.comparison import compare
+    from medfast.recipes import is_medmnist, default_image_size
+    from medfast.data import check_split
+    synthetic = a.data is None; npz = not synthetic and is_medmnist(a.data)
+    data, pretrained = _data_folder(a), uses_imagenet(a, synthetic, npz)
+    if npz:
+        from medfast.medmnist import medmnist_dls
+        dls = medmnist_dls(data, size=a.size, bs=a.bs, seed=a.seed)
+    else:
+        size = a.size or (64 if synthetic else min(default_image_size(arch, pretrained) for arch in a.archs))
+        print(f"Image size {size} px" + ("" if a.size else " (chosen for this machine; --size to change it)"))
+        dls = _image_dls(a, data, size, a.bs)
+        if (bs := plain_batch_size(a, len(dls.train_ds))) != a.bs: dls = _image_dls(a, data, size, bs)
+        check_split(dls, a.allow_leaks)                                   # every split readable, no duplicates
+    res = compare(a.archs, dls, epochs=a.epochs, lr=a.lr, seed=a.seed, test=None if a.test == 'none' else a.test,
+                  pretrained=pretrained, tta=a.tta, n_boot=a.n_boot, out=a.out, fit_fn=_quiet_fit(a) if a.quiet else None)
+    print('\n' + res.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\nWrote {res.out}/: {', '.join(sorted(p.name for p in res.out.iterdir()))}")
     return 0
 
 # %% ../nbs/11_cli.ipynb #e5e21603
@@ -444,7 +536,7 @@ def evaluate_main(argv=None) -> int:
     mode = progress_mode(a.quiet)
     import pandas as pd
     from medfast.core import Timer, seed_everything, check_path, claim_folder, staged_results, write_csv, save_json, env_info
-    from medfast.evaluation import evaluate, get_preds_labelled, tta_applies
+    from medfast.evaluation import evaluate, get_preds_labelled, tta_applies, metrics_for_csv
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
     from medfast.data import test_folder
@@ -452,7 +544,8 @@ def evaluate_main(argv=None) -> int:
     timings = {}
     with Timer() as t: learn = load(a.model, device=a.device, trust_pickle=a.trust_pickle)
     timings['load'] = t.secs
-    if a.threshold is None:                                 # the threshold the model was saved with, if any
+    thr_given = a.threshold is not None
+    if not thr_given:                                       # the threshold the model was saved with, if any
         from medfast.evaluation import saved_threshold
         a.threshold = saved_threshold(learn)
     if a.threshold is not None and len(learn.dls.vocab) != 2:
@@ -468,14 +561,14 @@ def evaluate_main(argv=None) -> int:
     counts = {c: int((lp.targets == k).sum()) for k, c in enumerate(lp.classes)}
     print(f"Test set: {test} ({len(lp.targets)} images: " + ', '.join(f"{c} {n}" for c, n in counts.items())
           + f"), predicted in {timings['predict']:.1f} s", flush=True)
-    with Timer() as t: tbl = evaluate(learn, lp, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed)
+    with Timer() as t: tbl = evaluate(learn, lp, threshold=a.threshold if thr_given else 'saved', n_boot=a.n_boot, seed=a.seed)
     timings['metrics'] = t.secs
     thr = 'argmax' if a.threshold is None else f"P({lp.classes[-1]}) >= {a.threshold:g}"
     ci = f", {tbl.attrs['ci']:.0%} CI: Wilson for proportions, bootstrap over {a.n_boot} resamples for the rest" if a.n_boot else ''
     print(f"\nTest metrics (decision: {thr}{ci}):")
     print(tbl.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     with staged_results(out) as stage:                  # every result, or (interrupted) none
-        files = [write_csv(tbl, stage/'metrics.csv').name]
+        files = [write_csv(metrics_for_csv(tbl), stage/'metrics.csv').name]
         write_csv(_predictions_frame(lp, a.threshold), stage/'predictions.csv'); files.append('predictions.csv')
         with Timer() as t:
             for name, fig in evaluation_plots(lp, threshold=a.threshold, top_k=a.top_losses).items():
@@ -552,48 +645,66 @@ def _identity_record(csv:Path) -> Path:
     from medfast.env import medfast_home
     return medfast_home()/'predict-runs'/f"{hashlib.sha256(os.fsencode(os.path.realpath(csv))).hexdigest()[:32]}.json"
 
-def _remember_model(csv:Path, identity:str):
+def _remember_model(csv:Path, identity:str, listing:str|None=None):
+    "Note that the model `identity` writes `csv` (a shard: cut from the file list whose digest is `listing`)"
     from medfast.core import save_json, make_folder, MedfastError
     rec = _identity_record(csv)
-    try: make_folder(rec.parent); save_json(dict(csv=os.fsdecode(os.path.realpath(csv)), model=identity), rec)
+    try: make_folder(rec.parent); save_json(dict(csv=os.fsdecode(os.path.realpath(csv)), model=identity, listing=listing), rec)
     except (OSError, MedfastError): pass                  # a read-only cache: resuming then checks the columns only
 
-def _noted_model(csv:Path) -> str|None:
-    "The model medfast noted wrote `csv`; None where it noted none (made elsewhere, or by an older medfast: the columns are checked)"
+def _noted(csv:Path) -> dict:
+    "What medfast noted of the run writing `csv` (`model`, `listing`); empty where it noted nothing (made elsewhere, or by an older medfast)"
     try: rec = json.loads(_identity_record(csv).read_text())
-    except (OSError, ValueError): return None
-    return rec.get('model') if isinstance(rec, dict) else None
+    except (OSError, ValueError): return {}
+    return rec if isinstance(rec, dict) else {}
+
+def _noted_model(csv:Path) -> str|None:
+    "The model medfast noted wrote `csv`; None where it noted none (the columns are checked instead)"
+    return _noted(csv).get('model')
+
+def _listing_digest(items) -> str:
+    "A digest of the whole file list in order, before it is cut into shards: shards of one run share it"
+    return hashlib.sha256('\n'.join(os.path.abspath(p) for p in items).encode('utf-8', 'surrogateescape')).hexdigest()[:32]
 
 def _check_one_model(out, n):
     "Refuse to join shards of `out` that medfast noted were written by different models (or at other decision thresholds)"
     from medfast.shards import shard_path, MAX_SHARDS
     from medfast.core import MedfastError
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SHARDS: return     # merge_shards says why
-    writers = {}
+    writers, listings = {}, {}
     for i in range(n):
-        part = shard_path(out, i, n)
-        if (noted := _noted_model(part)) is not None: writers.setdefault(noted, part)
+        part = shard_path(out, i, n); noted = _noted(part)
+        if noted.get('model') is not None: writers.setdefault(noted['model'], part)
+        if noted.get('listing') is not None: listings.setdefault(noted['listing'], part)
     if len(writers) > 1:
         one, other = list(writers.values())[:2]
         raise MedfastError(f"{one} and {other} hold predictions of different models (or decision thresholds), so joining them "
                            "would mix two models' labels: predict every shard with one model (--shard I/N --overwrite).")
+    if len(listings) > 1:
+        one, other = list(listings.values())[:2]
+        raise MedfastError(f"{one} and {other} were cut from different file lists (the images changed between the shard runs, "
+                           "or other paths were given), so joined they would miss or repeat files: predict every shard again "
+                           "from the same paths (--shard I/N --overwrite).")
 
-def _check_resumed_model(csv:Path, identity:str):
-    "Refuse to add rows to `csv` when medfast noted that another model (or threshold) wrote it"
-    noted = _noted_model(csv)
-    if noted is not None and noted != identity:
+def _check_resumed_model(csv:Path, identity:str, listing:str|None=None):
+    "Refuse to add rows to `csv` when medfast noted that another model (or threshold) wrote it, or (a shard) cut from another file list"
+    noted = _noted(csv)
+    if noted.get('model') is not None and noted['model'] != identity:
         raise FileExistsError(f"{csv} holds predictions of another model (or of this one at another decision threshold): "
                               "choose another --out, or pass --overwrite to restart it.")
+    if listing is not None and noted.get('listing') not in (None, listing):
+        raise FileExistsError(f"{csv} is a shard of another file list (images were added, removed or renamed since it began), "
+                              "so resuming it would miss or repeat files: predict every shard again (--shard I/N --overwrite).")
 
-def _resumed(path:Path, header:list, identity:str|None=None) -> list:
+def _resumed(path:Path, header:list, identity:str|None=None, listing:str|None=None) -> list:
     "The files CSV `path` holds already, once it is known to be this model's predictions"
     from medfast.shards import completed_files
     done = completed_files(path)                                   # a predictions CSV (else a one-line error), cut to whole lines
     _check_resumed_header(path, header)
-    if identity is not None: _check_resumed_model(path, identity)
+    if identity is not None: _check_resumed_model(path, identity, listing)
     return done
 
-def _predict_target(a, shard, header:list, identity:str|None=None):
+def _predict_target(a, shard, header:list, identity:str|None=None, listing:str|None=None):
     "`(csv to write, csv it becomes when complete, files it already holds)`: a claimed or resumed `.partial.csv`; files None if done"
     from medfast.shards import shard_path
     if shard is None:
@@ -614,7 +725,7 @@ def _predict_target(a, shard, header:list, identity:str|None=None):
     if final.exists() and not a.overwrite:
         if a.resume: return final, final, None
         raise FileExistsError(f"{final} exists: shard {shard[0]}/{shard[1]} is done. Pass --overwrite to redo it.")
-    if a.resume and part.exists(): return part, final, _resumed(part, header, identity)
+    if a.resume and part.exists(): return part, final, _resumed(part, header, identity, listing)
     return _claim_csv(part, a.overwrite), final, []
 
 def _check_resumed_header(part:Path, header:list):
@@ -626,10 +737,13 @@ def _check_resumed_header(part:Path, header:list):
         raise FileExistsError(f"{part} holds predictions of another model (columns {', '.join(first[2:-1])}, not "
                               f"{', '.join(header[2:-1])}): choose another --out, or pass --overwrite to restart it.")
 
-def _predict_items(a, shard, done):
-    "The expanded file list, cut to this shard, without the files already `done`"
+def _expanded(a) -> list:
+    "Every file (or failing path) the paths of `a` name, in order"
     from medfast.inference import expand_paths
-    items = [p for p, _ in expand_paths(a.paths, not a.no_recurse)]
+    return [p for p, _ in expand_paths(a.paths, not a.no_recurse)]
+
+def _predict_items(items, shard, done):
+    "`items` cut to this shard, without the files already `done`"
     if shard is not None:
         from medfast.shards import shard_items
         items = shard_items(items, *shard)
@@ -700,26 +814,27 @@ def _predict(a, shard) -> int:
     classes = _spec_of(learn)['classes']                  # the model loads before any file is claimed: a failed load leaves none
     header = [csv_escape(c) for c in ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']]
     identity = _model_identity(learn)
-    part, final, done = _predict_target(a, shard, header, identity)
+    items = _expanded(a)                                   # the whole list: shards record its digest, so merging checks they share it
+    listing = None if shard is None else _listing_digest(items)
+    part, final, done = _predict_target(a, shard, header, identity, listing)
     if done is None:
         print(f"{final} is already complete.")
         if a.shard is None: _finish_shards(a, shard, final)
         return 0
-    _remember_model(part, identity); _remember_model(final, identity)   # for a later --resume
-    try: return _predict_into(a, shard, learn, classes, header, part, final, done)
+    _remember_model(part, identity, listing); _remember_model(final, identity, listing)   # for --resume and --merge
+    try: return _predict_into(a, shard, learn, classes, header, part, final, done, _predict_items(items, shard, done))
     except BaseException:
         if part.exists() and not part.stat().st_size: part.unlink()      # claimed, nothing written: leave no claim behind
         raise
 
-def _predict_into(a, shard, learn, classes, header, part, final, done) -> int:
-    "Predict the files not `done` into `part`, then name it `final` (or merge the shards)"
+def _predict_into(a, shard, learn, classes, header, part, final, done, items) -> int:
+    "Predict `items` (those of the run not yet `done`) into `part`, then name it `final` (or merge the shards)"
     from collections import Counter
     import pandas as pd
     from medfast.core import csv_safe, CSV_ENCODING
     from medfast.env import progress_mode
     from medfast.inference import iter_predictions
     mode = progress_mode(a.quiet); bars = mode == 'bars'
-    items = _predict_items(a, shard, done)
     if done: print(f"Resuming {part}: {len(done)} file(s) done, {len(items)} to go.")
     n, errors, labels, step = 0, 0, Counter(), max(1, len(items) // 10)
     with open(part, 'a', newline='', **CSV_ENCODING) as f:

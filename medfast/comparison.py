@@ -14,7 +14,7 @@ from matplotlib.figure import Figure          # after fastai: fastcore.xml also 
 from .core import *
 from .metrics import predict_labels
 from types import SimpleNamespace
-from .evaluation import evaluate, get_preds_labelled, labelled_items
+from .evaluation import evaluate, get_preds_labelled, labelled_items, metrics_for_csv
 from .medmnist import held_out_dl, medmnist_source
 from .plots import training_history, evaluation_plots, save_fig
 
@@ -174,7 +174,7 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
                         test=_test_name(test_src)))
         if test_src is not None and not diverged:
             tbl = evaluate(learn, test_src, tta=tta, n_boot=n_boot, seed=seed)
-            row.update(_test_columns(tbl)); tests.append(tbl.assign(arch=name))
+            row.update(_test_columns(tbl)); tests.append(metrics_for_csv(tbl).assign(arch=name))   # rows say threshold, CI level
         rows.append({**{k: v for k, v in row.items() if k not in ('secs_per_epoch', 'train_secs', 'diverged')},
                      **{k: row[k] for k in ('secs_per_epoch', 'train_secs', 'diverged')}})
         if keep_learners: learners[name] = learn

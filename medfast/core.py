@@ -193,7 +193,7 @@ def env_info() -> dict:
     dev = device_name() if torch.cuda.is_available() else f"cpu ({cpu_model()})"
     return dict(medfast=__version__, python=platform.python_version(), torch=torch.__version__,
                 torchvision=torchvision.__version__, fastai=fastai.__version__, pillow=PIL.__version__,
-                numpy=np.__version__, device=dev, cpu=cpu_model(), bf16_native=cpu_has_fast_bf16(), cpus=os.cpu_count(),
+                numpy=np.__version__, device=dev, cpu=cpu_model(), bf16_native=cpu_has_fast_bf16(), cpus=num_cpus(),
                 torch_threads=torch.get_num_threads(), platform=platform.platform())
 
 # %% ../nbs/00_core.ipynb #87b49b14
@@ -438,4 +438,5 @@ def nbdev_test_setup(cells=None):
     "Called by `nbdev-test` before notebooks run in parallel: one OpenMP/BLAS thread per notebook process"
     import torch
     for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.setdefault(k, '1')
-    torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
+    first = os.environ['OMP_NUM_THREADS'].split(',')[0].strip()      # '4,2' (nested levels) or '': the outer count, else 1
+    torch.set_num_threads(int(first) if first.isdigit() and int(first) > 0 else 1)

@@ -18,10 +18,10 @@ from .images import MedImage, MedImageBlock, image_files, walk_images, unreadabl
 # %% auto #0
 __all__ = ['SPLIT_NAMES', 'patient_id', 'group_splitter', 'split_grouping', 'refuse_split_root', 'class_folder_items',
            'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'aspect_zoom_mat', 'AspectZoom',
-           'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'check_crop', 'CentreSquish', 'ReduceDetail',
-           'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls', 'test_folder',
-           'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels', 'class_counts',
-           'balanced_sampler', 'cell_tfms']
+           'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'check_crop', 'centre_box', 'CentreSquish',
+           'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls',
+           'test_folder', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels',
+           'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -43,9 +43,31 @@ def _check_train_classes(labels:list, train):
                               "id), and a group holding several classes goes with its most common one. Add images of "
                               f"{' and '.join(map(repr, missing))}.")
 
-def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, label_fn=None):
-    "Splitter keeping each `group_fn` group on one side, stratified by `label_fn` when given"
-    if not 0 < valid_pct < 1: raise ValueError(f"The share held out (valid_pct, or test_pct) must be between 0 and 1 (e.g. 0.2), not {valid_pct}.")
+def _identical(sides:dict) -> dict:
+    "`{digest: {side: [files]}}` for byte-identical files present on more than one side"
+    by_size = defaultdict(lambda: defaultdict(list))
+    for side, items in sides.items():
+        for o in items: by_size[os.path.getsize(o)][side].append(o)
+    out = defaultdict(lambda: defaultdict(list))
+    for size, where in by_size.items():
+        if len(where) < 2: continue
+        for side, files in where.items():
+            for f in files: out[file_digest(f)][side].append(f)
+    return {k: v for k, v in out.items() if len(v) > 1}
+
+def _copies_to_train(items, valid:list, group_of:dict) -> list:
+    "`valid` less every group holding a file byte-identical to a training file, so that no image has a copy on both sides"
+    while True:
+        vset = set(valid)
+        shared = _identical(dict(train=[items[i] for i in range(len(items)) if i not in vset], valid=[items[i] for i in valid]))
+        copies = {str(f) for where in shared.values() for f in where['valid']}
+        if not (move := {group_of[i] for i in valid if str(items[i]) in copies}): return valid
+        valid = [i for i in valid if group_of[i] not in move]
+
+def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, label_fn=None, same_bytes:bool=False):
+    "Splitter keeping each `group_fn` group on one side, stratified by `label_fn` when given; `same_bytes`: byte-identical files too"
+    if isinstance(valid_pct, bool) or not isinstance(valid_pct, (int, float, np.number)) or not 0 < valid_pct < 1:
+        raise ValueError(f"The share held out (valid_pct, or test_pct) must be a number between 0 and 1 (e.g. 0.2), not {valid_pct!r}.")
     def _inner(items):
         groups = defaultdict(list)
         for i, o in enumerate(items): groups[group_fn(o)].append(i)
@@ -67,6 +89,7 @@ def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, l
                 valid += groups[g]; n += len(groups[g])
             if not n and len(gs) > 1: valid += groups[min(gs[:-1], key=lambda g: len(groups[g]))]   # every label in validation
         if not valid: valid = groups[sorted(groups, key=str)[int(rng.integers(len(groups)))]]
+        if same_bytes: valid = _copies_to_train(items, valid, {i: g for g, idxs in groups.items() for i in idxs})
         valid = sorted(valid); vset = set(valid)
         train = L(i for i in range(len(items)) if i not in vset)
         if label_fn: _check_train_classes(labels, train)
@@ -241,13 +264,30 @@ def xray_tfms(size:int|None=None, max_aspect:float=1.5, **kwargs):
     return setup_aug_tfms([*tfms, zoom])         # merged into the one affine transform: no extra resampling
 
 # %% ../nbs/02_data.ipynb #34da8b5b
+def _no_label(y) -> bool:
+    "Whether table cell `y` holds no label: empty, blank, None or NaN (as pandas reads an empty CSV cell)"
+    return y is None or y is pd.NA or (isinstance(y, float) and math.isnan(y)) or (isinstance(y, str) and not y.strip())
+
+def _check_label_names(labels, what):
+    "Raise if two labels differ only in case, surrounding spaces or type ('Normal', 'NORMAL ', or 1 and '1')"
+    seen = {}
+    for y in labels:
+        if _no_label(y): continue
+        first = seen.setdefault(str(y).strip().casefold(), y)
+        if type(first) is not type(y) or str(first) != str(y):
+            raise DataLayoutError(f"Labels {first!r} and {y!r} in {what} differ only in case, surrounding spaces or type, so "
+                                  "they would be two classes; medfast treats class names without regard to case. Write them one way.")
+
 class LookupLabel:
     "`get_y` looking an item's label up in a `{item: label}` table (compared as strings); errors name the item"
     def __init__(self, labels:dict, what:str='the label table'):
         self.labels, self.what = {str(k): v for k, v in labels.items()}, what
+        _check_label_names(self.labels.values(), what)
     def __call__(self, o):
-        try: return self.labels[str(o)]
+        try: y = self.labels[str(o)]
         except KeyError: raise DataLayoutError(f"{o} is not in {self.what}.") from None
+        if _no_label(y): raise DataLayoutError(f"{o} has no label in {self.what} (an empty cell): fill it in, or leave the row out.")
+        return y
     def __repr__(self): return f"LookupLabel({len(self.labels)} items)"
 
 class ArrayRows:
@@ -261,8 +301,10 @@ class ArrayRows:
 
 # %% ../nbs/02_data.ipynb #e1abb6ad
 def default_workers() -> int:
-    "DataLoader workers: none on small CPU machines (decoding is cheap next to the model), else up to 8"
-    return 0 if (defaults.cpus <= 2 and not torch.cuda.is_available()) else min(8, defaults.cpus)
+    "DataLoader workers: none on small CPU machines (decoding is cheap next to the model), else up to 8, the CPUs shared by the processes launched on this machine"
+    local = os.environ.get('LOCAL_WORLD_SIZE', '1')
+    cpus = defaults.cpus // (int(local) if local.isdigit() and int(local) > 0 else 1)
+    return 0 if (cpus <= 2 and not torch.cuda.is_available()) else min(8, max(cpus, 1))
 
 def check_crop(crop):
     "`crop` (the fraction of each side kept) as a float from 0.05 to 1, or a `ValueError` that names the fix"
@@ -270,17 +312,20 @@ def check_crop(crop):
         raise ValueError(f"crop is the fraction of each side kept around the centre, from 0.05 to 1 (e.g. 0.7), not {crop!r}")
     return float(crop)
 
+def centre_box(size, crop:float) -> tuple:
+    "`(left, top, right, bottom)` of the central `crop` of each side of an image of `size` `(width, height)`, as `CentreSquish` keeps it"
+    w, h = size
+    cw, ch = max(1, round(w*crop)), max(1, round(h*crop))
+    l, t = (w - cw)//2, (h - ch)//2
+    return l, t, l + cw, t + ch
+
 class CentreSquish(Transform):
     "Keep the central `crop` of each side, squish it to `detail` px first if given (antialiased), then to `size` px"
     order = 1
     def __init__(self, size, crop:float=1., detail=None):      # sizes as (height, width)
         self.size, self.crop, self.detail = _hw(size), check_crop(crop), None if detail is None else _hw(detail)
     def encodes(self, x:Image.Image):
-        if self.crop < 1:
-            w, h = x.size
-            cw, ch = max(1, round(w*self.crop)), max(1, round(h*self.crop))
-            l, t = (w - cw)//2, (h - ch)//2
-            x = x.crop((l, t, l + cw, t + ch))
+        if self.crop < 1: x = x.crop(centre_box(x.size, self.crop))
         if self.detail: x = x.resize(self.detail[::-1], Image.Resampling.BICUBIC)
         return x.resize(self.size[::-1], Image.Resampling.BILINEAR)
     def __repr__(self): return f"CentreSquish(size={self.size}, crop={self.crop}, detail={self.detail})"
@@ -305,9 +350,9 @@ def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=M
 
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
          fast_decode=True, detail=None, crop=None, **kwargs):
-    seed_everything(seed)
+    check_whole('bs', bs); seed_everything(check_whole('seed', seed, 0))
     block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), CategoryBlock), get_y=get_y,
-                      splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None),
+                      splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None, same_bytes=True),
                       item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
                       batch_tfms=ifnone(batch_tfms, xray_tfms()))
     return block.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
@@ -360,14 +405,14 @@ def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, s
     splits = ('train', 'val') if merge_val else ('train',)
     return DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), CategoryBlock), get_y=get_y,
                      get_items=partial(kermany_items, splits=splits, verify=verify),
-                     splitter=group_splitter(patient_id, valid_pct, seed, get_y),
+                     splitter=group_splitter(patient_id, valid_pct, seed, get_y, same_bytes=True),
                      item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
                      batch_tfms=ifnone(batch_tfms, xray_tfms()))
 
 @delegates(pneumonia_block)
 def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwargs) -> DataLoaders:
     "DataLoaders for `path/{train,val,test}/{NORMAL,PNEUMONIA}`: train(+val) pooled, patient-grouped validation"
-    seed_everything(seed)
+    check_whole('bs', bs); seed_everything(check_whole('seed', seed, 0))
     block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
     dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     test = kermany_split(path, 'test', required=False)
@@ -388,30 +433,32 @@ def test_items(src) -> L:
     if isinstance(src, (str, Path)): return class_folder_items(test_folder(src), min_classes=1)
     return L(src)
 
+class _AnyCase(Transform):
+    "A label as the class of `vocab` it names in another case or with surrounding spaces ('normal' for 'NORMAL'); others unchanged"
+    def __init__(self, vocab):
+        keys = Counter(str(v).strip().casefold() for v in vocab)
+        self.vocab, self.index = set(vocab), {str(v).strip().casefold(): v for v in vocab if keys[str(v).strip().casefold()] == 1}
+    def encodes(self, y): return y if y in self.vocab else self.index.get(str(y).strip().casefold(), y)
+
+def _test_labels(dls) -> L:
+    "The label transforms of `dls`, matching test labels to its classes without regard to case (as `evaluate` does)"
+    fs = list(dls.valid_ds.tls[-1].tfms.fs)
+    return L(*fs[:-1], _AnyCase(dls.vocab), fs[-1]) if fs and isinstance(fs[-1], Categorize) else L(fs)
+
 @delegates(DataLoaders.test_dl, but=['test_items', 'rm_type_tfms', 'with_labels'])
 def labelled_dl(dls, src, bs:int|None=None, **kwargs):
-    "DataLoader of labelled test items `src` (class folders, a Kermany root or file list) using `dls`' transforms"
-    items, get_y = test_items(src), dls.valid_ds.tfms[1]
+    "DataLoader of labelled test items `src` (class folders, a Kermany root or file list) using `dls`' transforms; class names in any case"
+    items, ds = test_items(src), dls.valid_ds
+    tls = [tl._new(items, split_idx=1) for tl in ds.tls]
+    tls[-1].tfms.fs = _test_labels(dls)
     for o in items:
-        try: get_y(o)
+        try: tls[-1].tfms(o)
         except (KeyError, DataLayoutError) as e:
             raise DataLayoutError(f"Test image {o} has a label the model does not know ({e}); "
                                   f"known classes: {list(dls.vocab)}.") from None
-    return dls.test_dl(items, with_labels=True, rm_type_tfms=0, bs=ifnone(bs, dls.bs), **kwargs)
+    return dls.valid.new(Datasets(tls=tls, n_inp=ds.n_inp), bs=ifnone(bs, dls.bs), **kwargs)
 
 # %% ../nbs/02_data.ipynb #0b817d02
-def _identical(sides:dict) -> dict:
-    "`{digest: {side: [files]}}` for byte-identical files present on more than one side"
-    by_size = defaultdict(lambda: defaultdict(list))
-    for side, items in sides.items():
-        for o in items: by_size[os.path.getsize(o)][side].append(o)
-    out = defaultdict(lambda: defaultdict(list))
-    for size, where in by_size.items():
-        if len(where) < 2: continue
-        for side, files in where.items():
-            for f in files: out[file_digest(f)][side].append(f)
-    return {k: v for k, v in out.items() if len(v) > 1}
-
 def split_leaks(sides:dict, group_fn=patient_id, check_bytes:bool=True) -> pd.DataFrame:
     "Table of groups (by `group_fn`) and byte-identical files found on more than one side of a split"
     rows = []
@@ -476,6 +523,7 @@ def class_counts(dls) -> pd.Series:
 
 def balanced_sampler(dls, power:float=1.0) -> DataLoaders:
     "Copy of `dls` whose training DataLoader samples class c with probability ∝ 1/n_c**`power`"
+    check_number('power', power, 0., lo_ok=True, hint="0 keeps the data's own mix, 1 draws every class equally often")
     y, trn = train_labels(dls), dls.train
     counts = np.bincount(y, minlength=dls.c).astype(float)
     wgts = (1 / np.maximum(counts, 1)**power)[y]

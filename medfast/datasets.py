@@ -81,6 +81,10 @@ def _fetch_locked(fd, url, md5, dest, how, extract, into, force) -> Path:
     if done and not force: return out                              # checked then: the archive may since have been deleted
     try: got = fd.download(url, force=force)
     except Exception as e:
+        part = dest.with_name(dest.name + '.part')                 # what arrived of it: never mistaken for the file later
+        if part.exists(): part.unlink()
+        if 'ContentTooShort' in f"{type(e).__name__} {e}":          # fastcore's own check (its name is missing in some versions)
+            raise DownloadError(f"The download of {url} broke off before the whole file arrived. Try again, or {how}.") from None
         raise DownloadError(f"Could not download {url} ({type(e).__name__}: {e}). Offline? {how}.") from None
     if md5 not in (None, 'fastai') and file_md5(got) != md5:
         bad = got.with_name(got.name + '.bad'); os.replace(got, bad)

@@ -6,11 +6,11 @@ Docs: https://medfast.github.io/medfast/distributed.html.md"""
 
 # %% ../nbs/03b_distributed.ipynb #e7861df7
 from __future__ import annotations
-import atexit, hashlib, io, os
+import atexit, hashlib, io, os, random
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-import pandas as pd, torch
+import numpy as np, pandas as pd, torch
 import torch.distributed as dist
 from fastai.vision.all import *
 from .core import *
@@ -21,9 +21,9 @@ except (ImportError, NameError):              # fastai.distributed stops with a 
                        "Hugging Face accelerate: pip install accelerate (or pip install 'medfast[distributed]').") from None
 
 # %% auto #0
-__all__ = ['launched', 'is_main_process', 'use_cpu', 'dist_active', 'init_distributed', 'dist_info', 'any_rank', 'gather_objects',
-           'main_process_first', 'CPUSafeDistributedDL', 'state_sha256', 'sync_buffers', 'RankRecorder',
-           'distrib_kwargs', 'distribute']
+__all__ = ['launched', 'is_main_process', 'use_cpu', 'dist_active', 'distributed_now', 'init_distributed', 'dist_info',
+           'any_rank', 'gather_objects', 'main_process_first', 'CPUSafeDistributedDL', 'state_sha256', 'sync_buffers',
+           'RankRecorder', 'distrib_kwargs', 'distribute']
 
 # %% ../nbs/03b_distributed.ipynb #46ff4c6e
 def launched() -> bool:
@@ -32,19 +32,37 @@ def launched() -> bool:
 
 def is_main_process() -> bool:
     "Whether this is the main process (rank 0), the one that writes outputs; always true in a single process"
-    return rank_distrib() == 0
+    return not launched() or rank_distrib() == 0         # a `RANK` left in the environment of one process does not count
 
 def use_cpu() -> bool:
     "Whether training runs on CPU processes (gloo): no GPU, or `ACCELERATE_USE_CPU` set (what `accelerate launch --cpu` does)"
-    return os.environ.get('ACCELERATE_USE_CPU', '').lower() in ('1', 'true', 'yes') or not torch.cuda.is_available()
+    return (os.environ.get('ACCELERATE_USE_CPU', '').strip().lower() in ('1', 'true', 'yes', 'y', 't', 'on')   # as accelerate reads it
+            or not torch.cuda.is_available())
 
 def dist_active() -> bool:
     "Whether this process belongs to an initialised process group of more than one process"
     return launched() and dist.is_available() and dist.is_initialized()
 
+def distributed_now(learn) -> bool:
+    "Whether `learn` trains and predicts across the launched processes now (fastai's `DistributedTrainer` attached): then every process must call it alike"
+    return dist_active() and any(isinstance(c, DistributedTrainer) for c in learn.cbs)
+
 # %% ../nbs/03b_distributed.ipynb #0299abe8
+def _check_launch_env():
+    "One-line errors for launcher variables that cannot start a job; a warning for a `RANK` left in one process's environment"
+    n, rank = num_distrib(), rank_distrib()
+    if n <= 1:
+        if rank: warn_user(f"RANK={rank} is set but WORLD_SIZE is not above 1, so this runs as one process (the main one); "
+                           "fastai's learn.save and learn.export write nothing while RANK is not 0: unset RANK.")
+        return
+    if not 0 <= rank < n: raise MedfastError(f"RANK={rank} must be from 0 to {n-1} (WORLD_SIZE={n}): start the job with torchrun or accelerate launch.")
+    if not os.environ.get('MASTER_ADDR'):
+        raise MedfastError(f"WORLD_SIZE={n} says this is one of {n} launched processes, but MASTER_ADDR is not set: start "
+                           "the job with torchrun or accelerate launch (they set both), or unset WORLD_SIZE to run one process.")
+
 def init_distributed(timeout_min:float=60) -> dict:
     "Join the process group of a launched job (gloo on CPUs, NCCL on GPUs) through accelerate; `{}` in a single process"
+    _check_launch_env()
     if not launched(): return {}
     if not dist.is_initialized():
         from accelerate import PartialState
@@ -90,8 +108,12 @@ def main_process_first():
         yield
 
 # %% ../nbs/03b_distributed.ipynb #4dc10d69
+def _in_order(dl) -> bool:
+    "Whether `dl` is read in order (validation, test, prediction): its gathered predictions must come back in that order"
+    return bool(dl.bs) and not dl.shuffle and not dl.drop_last
+
 class CPUSafeDistributedDL(DistributedDL):
-    "fastai's `DistributedDL` that also runs on CPU processes (gloo) and remembers the indices it read in `rank_idxs`"
+    "fastai's `DistributedDL` that also runs on CPU processes (gloo), gathers an unshuffled loader's predictions in its order and remembers the indices it read in `rank_idxs`"
     def _broadcast(self, t, rank):
         "Broadcast the list `t` from `rank`: on a CUDA tensor for NCCL, on the CPU for gloo"
         # Works around fastai.distributed.DistributedDL._broadcast (fastai 2.8), which does `LongTensor(t).cuda()`
@@ -99,14 +121,71 @@ class CPUSafeDistributedDL(DistributedDL):
         t = torch.tensor(t, dtype=torch.long, device=_collective_device())
         dist.broadcast(t, rank)
         return t.cpu().tolist()
+    def _rounds(self, n):
+        "Items per process in whole rounds of `bs` × processes, the items left over, and the share of each process in them"
+        full = n // (self.bs * self.world_size)
+        tail = n - full * self.bs * self.world_size
+        return full * self.bs, tail, -(-tail // self.world_size)
+    def __len__(self):
+        if not _in_order(self.dl): return super().__len__()
+        full, _, share = self._rounds(self.dl.n)
+        return full // self.bs + (share > 0)
     def get_idxs(self):
-        self.rank_idxs = super().get_idxs()
+        if not _in_order(self.dl): self.rank_idxs = super().get_idxs(); return self.rank_idxs
+        # Batch k of process r holds items k·bs·N + r·bs ... + bs: gathered batch by batch, they come back in order.
+        idxs = self._broadcast(list(self.dl.get_idxs()), 0)
+        self.n, bs, r, w = len(idxs), self.bs, self.rank, self.world_size
+        full, tail, share = self._rounds(self.n)
+        rest = idxs[full*w:]
+        rest += (idxs * (share*w // max(self.n, 1) + 1))[:share*w - tail]      # padding, cut off after gathering
+        self.full, self.tail, self.n_padded = full, tail, full*w + share*w
+        self.rank_idxs = [i for k in range(0, full*w, bs*w) for i in idxs[k + r*bs:k + (r+1)*bs]] + rest[r*share:(r+1)*share]
         return self.rank_idxs
+    def to_detach(self, b, cpu=True, gather=True):
+        if not _in_order(self.dl): return super().to_detach(b, cpu, gather)
+        b = self._to_detach(b, cpu, gather)
+        def _unpad(x):
+            "The gathered batch, without the padding of the last round"
+            if not torch.is_tensor(x) or x.ndim == 0: return x
+            start = self.i - len(x) // self.world_size             # where this batch starts in this process's share
+            return x if start < self.full else x[:self.tail]
+        return apply(_unpad, b) if gather and hasattr(self, 'full') else b
 
 @patch
 def _wrap_dl(self:DistributedTrainer, dl):
     "Wrap `dl` in a `CPUSafeDistributedDL` (replaces fastai.distributed.DistributedTrainer._wrap_dl's `DistributedDL`)"
     return dl if isinstance(dl, DistributedDL) else CPUSafeDistributedDL(dl, device=self.learn.model.device)
+
+@patch
+def to_detach(self:Learner, b, cpu=True, gather=True):
+    "Detach `b`, gathered from every process only when it comes from a `DistributedDL` (any other loader: each process read it all)"
+    dl = getattr(self, 'dl', None)
+    gather = gather and isinstance(dl, DistributedDL)
+    return dl.to_detach(b, cpu, gather) if hasattr(dl, 'to_detach') else to_detach(b, cpu, gather)
+
+def _seed_this_process():
+    "Give each process its own random streams (augmentation, dropout), drawn from the shared ones: the same on every run"
+    s = int(torch.randint(0, 2**31 - 1, (1,))) + 1_000_003 * rank_distrib()   # the draw is alike on every process
+    random.seed(s); np.random.seed(s % 2**32); torch.manual_seed(s)
+
+def _check_train_share(dl, world_size:int|None=None):
+    "Refuse (one line) a training loader that leaves `world_size` processes not one whole batch each: they would train on nothing"
+    w = world_size or num_distrib()
+    if w <= 1 or not dl.bs or not dl.drop_last or dl.n is None: return
+    share = -(-dl.n // w)                                      # fastai pads the epoch to a multiple of the processes
+    if share < dl.bs: raise MedfastError(
+        f"Each of the {w} processes gets {share} of the {dl.n} training images, fewer than one batch of {dl.bs}, and drops "
+        f"its incomplete batch, so nothing would train: use a batch size of at most {share} (--bs), or fewer processes.")
+
+if not hasattr(DistributedTrainer, '_fastai_before_fit'): DistributedTrainer._fastai_before_fit = DistributedTrainer.before_fit
+@patch
+def before_fit(self:DistributedTrainer):
+    "fastai's `before_fit` (wrap the model and loaders), then a random stream of its own for each process"
+    if not hasattr(self.learn, 'gather_preds'):                           # training (lr_find too), not predicting
+        train = self.dls.train
+        _check_train_share(train.dl if isinstance(train, DistributedDL) else train)
+    self._fastai_before_fit()
+    if dist_active(): _seed_this_process()
 
 # %% ../nbs/03b_distributed.ipynb #546754ae
 def state_sha256(model) -> str:
@@ -125,23 +204,29 @@ def sync_buffers(model, src:int=0):
 class RankRecorder(Callback):
     "Per-epoch batches and items of every process and their final weight fingerprints in `learn.distributed_record`"
     order = DistributedTrainer.order + 1                 # after the loaders are wrapped
+    def _apart(self) -> bool:
+        "Launched, but `learn` is not distributed now (e.g. the main process alone after `distrib_ctx`): no collective then"
+        return dist_active() and not distributed_now(self.learn)
     def before_fit(self):
         if not hasattr(self.learn, 'distributed_record'):
             info = dist_info()
             self.learn.distributed_record = dict(world_size=info['world_size'], backend=info['backend'],
                                                  epochs=[], weights_sha256=None)
-    def before_train(self): self.batches = 0
+    def before_train(self): self.batches, self.read = 0, 0
     def after_batch(self):
-        if self.training: self.batches += 1
+        if self.training: self.batches += 1; self.read += find_bs(self.yb)
     def after_train(self):
-        mine = (self.batches, list(getattr(self.dl, 'rank_idxs', [])))
+        if self._apart(): return
+        mine = (self.batches, list(getattr(self.dl, 'rank_idxs', []))[:self.read])   # read, not the last incomplete batch dropped
         per_rank = gather_objects(mine)
         idxs = [i for _, ii in per_rank for i in ii]
         self.learn.distributed_record['epochs'].append(dict(
             epoch=self.epoch, rank_batches=[b for b, _ in per_rank], rank_items=[len(ii) for _, ii in per_rank],
             items=len(set(idxs)), repeated=len(idxs) - len(set(idxs))))
-    def before_validate(self): sync_buffers(self.model)
+    def before_validate(self):
+        if not self._apart(): sync_buffers(self.model)
     def after_fit(self):
+        if self._apart(): return
         sync_buffers(self.model)
         self.learn.distributed_record['weights_sha256'] = gather_objects(state_sha256(self.model))
 
@@ -149,12 +234,13 @@ class RankRecorder(Callback):
 def distrib_kwargs(**kwargs) -> dict:
     "Arguments for fastai's `learn.distrib_ctx`/`to_distributed` that fit this machine (`cpu`, `sync_bn` only on GPUs)"
     cpu = use_cpu()
-    return dict(sync_bn=not cpu, cpu=cpu, **kwargs)
+    return {**dict(sync_bn=not cpu, cpu=cpu), **kwargs}             # yours win, e.g. sync_bn=False
 
 def distribute(learn, **kwargs):
     "Make `learn` train in every launched process (fastai's `to_distributed` plus `RankRecorder`); no-op in one process"
     if not launched(): return learn
     init_distributed()
+    _check_train_share(learn.dls.train)                # before anything is wrapped: a one-line error on every process
     learn.to_distributed(**distrib_kwargs(**kwargs))
     if not any(isinstance(c, RankRecorder) for c in learn.cbs): learn.add_cb(RankRecorder())
     return learn

@@ -19,7 +19,7 @@ from .metrics import _np, _case_losses, as_targets, choose_threshold, metrics_ta
 
 # %% auto #0
 __all__ = ['LabelledPreds', 'labelled_items', 'image_dl', 'tta_applies', 'get_preds_labelled', 'saved_threshold', 'evaluate',
-           'study_results', 'top5_accuracy', 'accuracy_pct']
+           'metrics_for_csv', 'study_results', 'top5_accuracy', 'accuracy_pct']
 
 # %% ../nbs/05a_evaluation.ipynb #e601a072
 class LabelledPreds(NamedTuple):
@@ -141,6 +141,9 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
     if tta and isinstance(test_path_or_dl, LabelledPreds):
         raise ValueError("tta=True needs images to predict, but these are predictions already: make them with "
                          "get_preds_labelled(learn, test, tta=True), or drop tta.")
+    if not hasattr(learn, 'dls'):
+        raise TypeError(f"evaluate takes a trained Learner first, not {type(learn).__name__}; for probabilities you already "
+                        "have, use medfast.metrics.metrics_table(probs, targets, classes).")
     source = 'given'
     if threshold == 'saved': threshold, source = saved_threshold(learn), 'saved'
     if isinstance(threshold, str):
@@ -161,6 +164,14 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
     given = isinstance(test_path_or_dl, LabelledPreds)                    # made elsewhere: whether with TTA is not known here
     df.attrs.update(threshold_source=source, tta=None if given else tta and tta_applies(learn, test_path_or_dl))   # as it ran
     return df
+
+# %% ../nbs/05a_evaluation.ipynb #b146f9f5
+def metrics_for_csv(df:pd.DataFrame) -> pd.DataFrame:
+    "`df` (a metrics table) with its decision threshold, the threshold's source and the interval level as columns"
+    a = df.attrs
+    return df.assign(threshold=np.nan if a.get('threshold') is None else a['threshold'],
+                     threshold_source=a.get('threshold_source', 'argmax' if a.get('threshold') is None else 'given'),
+                     ci_level=a.get('ci', np.nan))
 
 # %% ../nbs/05a_evaluation.ipynb #fb4d67a7
 @delegates(evaluate, but=['learn', 'test_path_or_dl'])

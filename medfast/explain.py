@@ -12,7 +12,7 @@ from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
 from .evaluation import image_dl
-from .inference import _spec_of, _Prep, _prediction    # the label a model predicts, exactly as predict makes it
+from .inference import _spec_of, _Prep, _prediction, _eval_mode, _dtype    # the label a model predicts, exactly as predict makes it
 from .recipes import Ensemble, _log_mean_softmax
 
 # %% auto #0
@@ -41,6 +41,10 @@ def _device(model):
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device('cpu')
 
+def _to_model(model, x):
+    "`x` on `model`'s device, in its weights' dtype"
+    return x.to(_device(model), _dtype(model))
+
 def _n_in(model): return next((m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d)), 3)
 
 _resamplers = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, AdaptiveConcatPool2d)
@@ -52,6 +56,15 @@ _LOCKS, _LOCKS_GUARD = weakref.WeakKeyDictionary(), threading.Lock()
 def _model_lock(model) -> threading.RLock:
     "The lock of network `model`: two threads explaining one network take turns (each switches it to eval mode and back)"
     with _LOCKS_GUARD: return _LOCKS.setdefault(model, threading.RLock())
+
+def _forward(model, x, f=None):
+    "`f(x)` (default `model(x)`), with a one-line error when `x` has another number of channels than `model`'s first convolution takes"
+    try: return model(x) if f is None else f(x)
+    except RuntimeError as e:
+        n = _n_in(model)
+        if x.shape[1] == n: raise
+        raise ValueError(f"img has {x.shape[1]} channel(s), but the model takes {n}: pass the image as the model was trained "
+                         "on it (a Learner converts image files and PIL images itself).") from None
 
 def _this_thread(record):
     "A forward hook calling `record(out)` for passes of the thread that made it only (another thread may predict meanwhile)"
@@ -67,19 +80,17 @@ def _map_layers(model, x) -> list:
     with _model_lock(model):
         hooks = [m.register_forward_hook(_this_thread(_keep(n))) for n, m in model.named_modules()
                  if n and not isinstance(m, _resamplers)]
-        training = model.training
         try:
-            model.eval()
-            with torch.no_grad(): model(x.to(_device(model)))
+            with _eval_mode(model), torch.no_grad(): _forward(model, _to_model(model, x))
         finally:
             for h in hooks: h.remove()
-            model.train(training)
     return list(dict.fromkeys(found))
 
 def find_target_layer(model, x=None, size:int=224) -> tuple:
     "`(name, module)` of the last layer whose output is a spatial `N×C×H×W` map (H·W > 1) for input `x`"
     model = _model(model)
     if x is None: x = torch.zeros(1, _n_in(model), size, size)
+    elif x.ndim == 3: x = x[None]                 # one (C, H, W) image
     found = _map_layers(model, x)
     if not found:
         raise MedfastError(f"No layer of {type(model).__name__} outputs a spatial map for a {tuple(x.shape)} input, so "
@@ -96,15 +107,37 @@ def _as_item(dls, img):
         return cls.create(img)
     return img
 
+def _check_tensor(src, img):
+    "A one-line error unless tensor `img` is one model-ready image: floating point, `(C, H, W)` or `(1, C, H, W)`"
+    fix = ("pass the image file, PIL image or numpy array instead (the Learner prepares it)" if isinstance(src, Learner)
+           else "scale and normalise it as in training, or pass a Learner and the image file")
+    if not img.is_floating_point():
+        raise ValueError(f"img is a {img.dtype} tensor of raw pixel values, not a model-ready float tensor: {fix}.")
+    if img.ndim == 4 and len(img) != 1:
+        raise ValueError(f"img is a batch of {len(img)} images, but gradcam explains one: pass img[i] for each image, "
+                         "or the whole batch to plot_gradcam.")
+    if img.ndim not in (3, 4):
+        raise ValueError(f"img must be one model-ready (C, H, W) float tensor, not one of shape {tuple(img.shape)}"
+                         + (" (a grey image: add its channel axis, img[None])." if img.ndim == 2 else "."))
+
 def _as_input(src, img):
     "Model-ready `(1, C, H, W)` batch: a tensor is used as is, anything else goes through the Learner's test transforms"
     if isinstance(img, torch.Tensor):
-        x = img.as_subclass(torch.Tensor).float()
+        _check_tensor(src, img)
+        x = img.as_subclass(torch.Tensor)
         return (x[None] if x.ndim == 3 else x), None
     if not isinstance(src, Learner):
-        raise TypeError("Pass a Learner to explain image files or PIL images; a bare model needs a (C, H, W) tensor.")
-    dl = image_dl(src, [_as_item(src.dls, img)], bs=1)
-    return dl.one_batch()[0], dl
+        raise TypeError("Pass a Learner to explain image files, PIL images or numpy arrays; a bare model needs a "
+                        "model-ready (C, H, W) float tensor.")
+    try:
+        dl = image_dl(src, [_as_item(src.dls, img)], bs=1)
+        return dl.one_batch()[0], dl
+    except MedfastError: raise                    # an unreadable or missing file, said with its name
+    except Exception as e:                        # e.g. MedMNIST DataLoaders: arrays in memory, no image decoding
+        raise MedfastError(f"This Learner's DataLoaders cannot turn img (a {type(img).__name__}) into a model input "
+                           f"({type(e).__name__}; DataLoaders over arrays in memory, like MedMNIST's, decode no images): pass "
+                           "a model-ready (C, H, W) float tensor such as learn.dls.valid.one_batch()[0][0], or export the "
+                           "model and explain the loaded one (medfast.inference.load).") from None
 
 def _vocab(src):
     "The Learner's class names, or None (bare model, or DataLoaders without a vocabulary)"
@@ -114,6 +147,8 @@ def _vocab(src):
 def _class_index(src, target_class):
     "Index of `target_class`, a class index or name (any case), in the model's classes; None stays None"
     if target_class is None: return None
+    if isinstance(target_class, torch.Tensor) and target_class.ndim == 0 and not target_class.is_floating_point() \
+       and target_class.dtype != torch.bool: target_class = int(target_class)   # a label from a batch, e.g. y[0]
     vocab = _vocab(src) or []
     if isinstance(target_class, (int, np.integer)) and not isinstance(target_class, bool):
         if not vocab or 0 <= target_class < len(vocab): return int(target_class)
@@ -129,7 +164,8 @@ def _predicted(src, x):
     if not isinstance(src, Learner): return None
     try: spec = _spec_of(src)
     except Exception: return None                 # e.g. a Learner on raw tensors: no class names or preprocessing to describe
-    return _prediction(spec, _Prep(spec).probs(x, src.model)[0], 'image')
+    with _model_lock(src.model), _eval_mode(src.model):   # each submodule's own mode kept, e.g. a BatchNorm left in eval
+        return _prediction(spec, _forward(src.model, x, partial(_Prep(spec).probs, model=src.model))[0], 'image')
 
 def _layer_choices(model, x, n:int=6) -> str:
     "Up to `n` names of layers that output a spatial map, outer and later ones first, for error messages"
@@ -162,6 +198,9 @@ def _unview(t, tr, dims):
     t = t.flip(dims) if dims else t
     return t.transpose(-2, -1) if tr else t
 
+_NOT_FINITE = ("The model's output or feature maps for img are not finite (NaN or inf), so Grad-CAM has nothing to explain: "
+               "check that img holds finite numbers (img.isfinite().all()) and that the model's weights are finite.")
+
 def _gradcam(model, x, target_class=None, layer=None):
     "Heatmap `(H, W)` in [0, 1], class probabilities and the explained class of the full `model` for one input batch `x` `(1, C, H, W)`"
     model = _full_model(model)
@@ -169,22 +208,22 @@ def _gradcam(model, x, target_class=None, layer=None):
 
 def _gradcam_locked(model, x, target_class, layer):
     "`_gradcam`'s work, holding `model`'s lock"
-    x, net = x[:1].to(_device(model)), _model(model)
+    x, net = _to_model(model, x[:1]), _model(model)
     views = _VIEWS if getattr(model, 'dihedral', False) else _VIEWS[:1]
     modules = _target_layers(net, x, layer)
     acts = [[] for _ in modules]
     hooks = [m.register_forward_hook(_this_thread(a.append)) for m, a in zip(modules, acts)]
-    training = model.training
     try:
-        model.eval()
-        with torch.enable_grad():
+        # gradients even inside `torch.no_grad()` or `torch.inference_mode()`; only towards the maps, none left on the weights
+        with _eval_mode(model), torch.inference_mode(False), torch.enable_grad():
             x = x.detach().clone().requires_grad_(True)   # keeps the graph even when layers are frozen
             outs, maps = [], []
             for tr, dims in views:                        # each view's maps: the last call of each layer in that view's pass
                 for a in acts: a.clear()
-                outs.append(net(_view(x, tr, dims)))
+                outs.append(_forward(net, _view(x, tr, dims)))
                 maps.append([a[-1] if a else None for a in acts])
             out = outs[0] if len(outs) == 1 else _log_mean_softmax(outs)   # what DihedralMean outputs
+            if not torch.isfinite(out).all(): raise MedfastError(_NOT_FINITE)
             k = int(out[0].argmax()) if target_class is None else int(target_class)
             if not 0 <= k < out.shape[-1]:
                 raise ValueError(f"target_class must be a class index from 0 to {out.shape[-1]-1}, not {k}.")
@@ -197,12 +236,13 @@ def _gradcam_locked(model, x, target_class, layer):
             grads = torch.autograd.grad(out[0, k], [a for _, a in pairs])
     finally:
         for h in hooks: h.remove()
-        model.train(training)
     # the maps of all members and views as one layer: each weighted by the full model's gradient, turned back onto the image
-    terms = [_unview((g.mean((2, 3), keepdim=True) * a.detach()).sum(1, keepdim=True), *v) for (v, a), g in zip(pairs, grads)]
+    terms = [_unview((g.float().mean((2, 3), keepdim=True) * a.detach().float()).sum(1, keepdim=True), *v)
+             for (v, a), g in zip(pairs, grads)]
     hw = max((t.shape[-2:] for t in terms), key=lambda s: s[0]*s[1])
     cam = F.relu(sum(t if t.shape[-2:] == hw else F.interpolate(t, size=hw, mode='bilinear', align_corners=False) for t in terms))
     cam = F.interpolate(cam, size=x.shape[-2:], mode='bilinear', align_corners=False)[0, 0]
+    if not torch.isfinite(cam).all(): raise MedfastError(_NOT_FINITE)
     top = cam.max()
     cam = cam/top if top > 0 else cam
     return cam.cpu().numpy().astype(np.float32), out[0].detach().float().softmax(-1).cpu().numpy(), k

@@ -110,9 +110,17 @@ def _is_dicom(path) -> bool:
     if head[128:132] == b'DICM': return True
     return Path(path).suffix.lower() in DICOM_EXTENSIONS and not head.startswith(_IMAGE_MAGIC)   # a PNG named .dcm is a PNG
 
+def _first_frame(dcm) -> np.ndarray:
+    "The pixels of the first frame of `dcm`, decoding that frame alone where pydicom can (version 3)"
+    if int(getattr(dcm, 'NumberOfFrames', 1) or 1) > 1:
+        try: from pydicom.pixels import pixel_array
+        except ImportError: pass                                             # pydicom 2: every frame, the first kept below
+        else: return pixel_array(dcm, index=0)
+    return dcm.pixel_array
+
 def _dicom_colour(dcm, photometric:str) -> Image.Image:
     "8-bit RGB image of the first frame of colour DICOM `dcm`: a palette looked up, more than 8 bits scaled down"
-    px, bits = dcm.pixel_array, int(getattr(dcm, 'BitsStored', 8) or 8)
+    px, bits = _first_frame(dcm), int(getattr(dcm, 'BitsStored', 8) or 8)
     if photometric.startswith('PALETTE'):
         try: from pydicom.pixels import apply_color_lut                         # pydicom 3
         except ImportError: from pydicom.pixel_data_handlers.util import apply_color_lut
@@ -128,15 +136,12 @@ def _open_dicom(src, window=(0.5, 99.5), name=None) -> Image.Image:
     except ImportError:
         raise BadImageError(f"{name} is a DICOM file; reading DICOM needs pydicom. Install it with "
                             f"`pip install \"medfast[dicom]\"` (or `pip install pydicom`), then retry.") from None
-    try: import fastai.medical.imaging  # noqa: F401  (adds `Dataset.scaled_px`; itself needs kornia)
-    except ImportError: pass
     try:
         dcm = pydicom.dcmread(src)
         _check_pixels((int(getattr(dcm, 'Columns', 0) or 0), int(getattr(dcm, 'Rows', 0) or 0)), name)   # before any pixel is decoded
         photometric = str(getattr(dcm, 'PhotometricInterpretation', 'MONOCHROME2')).upper()
         if photometric.startswith(('RGB', 'YBR', 'PALETTE')): return _dicom_colour(dcm, photometric)
-        if hasattr(dcm, 'scaled_px'): px = dcm.scaled_px.numpy()
-        else: px = dcm.pixel_array * float(getattr(dcm, 'RescaleSlope', 1)) + float(getattr(dcm, 'RescaleIntercept', 0))
+        px = _first_frame(dcm) * float(getattr(dcm, 'RescaleSlope', 1) or 1) + float(getattr(dcm, 'RescaleIntercept', 0) or 0)
     except BadImageError: raise
     except Exception as e:
         raise BadImageError(f"{name}: cannot read DICOM pixel data ({type(e).__name__}: {e}). "
@@ -227,15 +232,24 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
             path.seek(0); head = path.read(132); path.seek(0)
             if not head: raise BadImageError(f"{name} is empty (0 bytes), probably an interrupted upload or copy. Send the image again.")
         im = _open_dicom(path, window, name) if head[128:132] == b'DICM' else _open_pil(path, name, size)
-    big = im.size[0] * im.size[1] > BIG_PIXELS
+    big, deep = im.size[0] * im.size[1] > BIG_PIXELS, _colour_16bit_png(im)
     with (_big_decode if big else contextlib.nullcontext()):   # bounds the decoded pixels held at once across threads
         src = _load_pil(im, name, own=own)
+        if deep and max(hi for _, hi in src.getextrema()[:3]) < 16:
+            warn_user(f"{name} is a colour PNG of 16 bits per channel whose values use only the low 12 bits or fewer: Pillow "
+                      "keeps the high byte of each value, so it reads nearly black. Save it as 8-bit colour scaled to its full "
+                      "range (or as 16-bit greyscale, which medfast windows in full).")
         try: im = to_8bit(src, mode, window=window, background=background, size=size)
         except BaseException:
             if own: src.close()
             raise
         if own: im = _release(src, im)
         return _reduce_to(im, size) if size else im
+
+def _colour_16bit_png(im) -> bool:
+    "Whether `im` (opened, not yet decoded) is a PNG of 16 bits per colour channel, which Pillow decodes to 8 by keeping the high byte"
+    return (getattr(im, 'format', None) == 'PNG' and im.mode in ('RGB', 'RGBA')        # 16-bit grey is read in full ('I;16')
+            and any(str(getattr(t, 'args', '')).endswith(';16B') for t in getattr(im, 'tile', None) or []))
 
 def _readable(path) -> bool:
     try:
@@ -401,7 +415,7 @@ def _image_problem(path, size=64):
 def unreadable_images(paths, n_workers:int|None=None, warn:bool=True, size:int|None=64) -> dict:
     "`{path: reason}` for each of `paths` that cannot be read; warns naming them, never deletes"
     paths = L(paths).map(Path)
-    if n_workers is None: n_workers = 0 if len(paths) < 500 else min(8, os.cpu_count() or 1)   # processes only pay off on long lists
+    if n_workers is None: n_workers = 0 if len(paths) < 500 else min(8, num_cpus() or 1)   # processes only pay off on long lists
     reasons = parallel(_image_problem, paths, size=size, n_workers=n_workers, progress=False) if n_workers > 1 \
               else paths.map(_image_problem, size=size)
     bad = {p: r for p, r in zip(paths, reasons) if r is not None}

@@ -471,6 +471,18 @@ def load(path, classes=None, arch:str|None=None, device=None, trust_pickle:bool=
 # %% ../nbs/09_inference.ipynb #e9db9a08
 Prediction = namedtuple('Prediction', 'label probs')
 
+@contextlib.contextmanager
+def _eval_mode(model):
+    "`model` in eval mode inside the block, then every submodule back in its own mode (a BatchNorm kept in eval too), errors included"
+    modes = [(m, m.training) for m in model.modules()]
+    try: yield model.eval()
+    finally:
+        for m, training in modes: m.training = training
+
+def _dtype(model):
+    "The floating dtype of `model`'s weights (bfloat16 or float16 for a model cast to half precision), float32 without any"
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
 class _Prep:
     "Decode → resize → uint8 tensor for one image, and batch scaling/normalisation, from a spec"
     def __init__(self, spec, fast_decode=None, bf16=False):
@@ -496,13 +508,12 @@ class _Prep:
         if self.grey_to_rgb and x.shape[1] == 1: x = x.expand(-1, 3, -1, -1)
         return x if self.mean is None else (x - self.mean.to(device)) / self.std.to(device)
     def probs(self, x, model) -> torch.Tensor:
-        was = model.training; model.eval()
         cpu = x.device.type == 'cpu'
         if cpu and x.dim() == 4: x = x.contiguous(memory_format=torch.channels_last)   # oneDNN's layout: same result, faster
-        try:
-            with torch.inference_mode(), exact_float32(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(self.bf16 and cpu)):
-                out = model(x).float()
-        finally: model.train(was)
+        if (dt := _dtype(model)) != torch.float32: x = x.to(dt)        # a network cast to half precision takes its own dtype
+        with _eval_mode(model), torch.inference_mode(), exact_float32(), \
+             torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(self.bf16 and cpu)):
+            out = model(x).float()
         return (out.sigmoid() if self.sigmoid else out.softmax(dim=-1)).cpu()
     def batch(self, items:list, model) -> torch.Tensor:
         return self.probs(self.inputs(items, first(model.parameters()).device), model)
@@ -586,7 +597,7 @@ def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|N
     classes = spec['classes']; cols = ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']
     entries = list(expand_paths(items, recurse))
     chunks = [entries[i:i+bs] for i in range(0, len(entries), bs)]
-    n_workers = ifnone(n_workers, min(4, os.cpu_count() or 1))
+    n_workers = ifnone(n_workers, min(4, num_cpus() or 1))
     def submit(ex, chunk): return [ex.submit(_decode, prep, p) if err is None else None for p, err in chunk]
     with ThreadPoolExecutor(max(1, n_workers)) as ex:
         pending = submit(ex, chunks[0]) if chunks else []

@@ -62,8 +62,9 @@ class StopOnDivergence(Callback):
     def _decide(self, why):
         "Stop when `why` says so, on every process if any of them says so (launched runs must stop together)"
         if num_distrib() > 1 and torch.distributed.is_initialized():
-            from medfast.distributed import any_rank
-            if any_rank(why is not None) and why is None: why = "another process saw the loss or weights break"
+            from medfast.distributed import any_rank, distributed_now
+            if distributed_now(self.learn) and any_rank(why is not None) and why is None:   # not the main process alone after distrib_ctx
+                why = "another process saw the loss or weights break"
         if why is not None: self._stop(why)
     def _stop(self, why):
         self.learn.diverged = True

@@ -118,6 +118,12 @@ _MAX_CURVES = 15                              # more classes than this: thin unl
 
 def _curve_classes(lp): return [1] if len(lp.classes) == 2 else list(range(len(lp.classes)))
 
+def _note_missing(ax, names, why:str):
+    "Add a legend line naming the classes that have no curve, and `why`"
+    if not names: return
+    shown = ', '.join(map(str, names[:5])) + (f" and {len(names)-5} more" if len(names) > 5 else '')
+    ax.plot([], [], ' ', label=f"no curve for {shown} ({why})")
+
 def _legend(ax, **kwargs):
     "Draw `ax`'s legend if anything on it has a label; return whether it did"
     if not ax.get_legend_handles_labels()[0]: return False
@@ -127,10 +133,10 @@ def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=(5
     "ROC curve(s) with AUC: the positive class of a binary task, else one-vs-rest per class"
     lp = labelled_preds(src, data, classes)
     fig = Figure(figsize=figsize, layout='constrained'); ax = fig.subplots()
-    aucs, ks = roc_auc(lp.probs, lp.targets, average=None), _curve_classes(lp)
+    aucs, ks, missing = roc_auc(lp.probs, lp.targets, average=None), _curve_classes(lp), []
     for k in ks:
         fpr, tpr, _ = roc_points(lp.probs[:, k], lp.targets == k)
-        if np.isnan(fpr).any() or np.isnan(tpr).any(): continue             # class absent or alone: no curve
+        if np.isnan(fpr).any() or np.isnan(tpr).any(): missing.append(lp.classes[k]); continue   # class absent or alone
         if len(ks) > _MAX_CURVES: ax.plot(fpr, tpr, lw=0.5, alpha=0.4)
         else: ax.plot(fpr, tpr, lw=2, label=f"{lp.classes[k]} (AUC {aucs[k]:.3f})")
     if len(ks) > _MAX_CURVES: ax.plot([], [], lw=0.5, label=f"{len(ks)} classes one-vs-rest (mean AUC {np.nanmean(aucs):.3f})")
@@ -139,6 +145,7 @@ def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=(5
         if pos.any() and (~pos).any():                           # both classes present: the point is defined
             ax.plot([(pred[~pos] == 1).mean()], [(pred[pos] == 1).mean()], 'o', color='black', label=f"threshold {threshold:.3g}")
     ax.plot([0, 1], [0, 1], '--', color='grey', lw=1, label='chance')
+    _note_missing(ax, missing, 'needs cases of it and of the rest')
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel='1 − specificity (false-positive rate)',
            ylabel='sensitivity (true-positive rate)', title=f"ROC curve (n={len(lp.targets)})", aspect='equal')
     ax.legend(loc='lower right', fontsize=8)
@@ -148,10 +155,10 @@ def plot_pr(src, data=None, classes=None, figsize=(5, 5)) -> Figure:
     "Precision-recall curve(s) with average precision and the prevalence baseline"
     lp = labelled_preds(src, data, classes)
     fig = Figure(figsize=figsize, layout='constrained'); ax = fig.subplots()
-    ks, aps = _curve_classes(lp), []
+    ks, aps, missing = _curve_classes(lp), [], []
     for k in ks:
         is_pos = lp.targets == k
-        if not is_pos.any(): continue
+        if not is_pos.any(): missing.append(lp.classes[k]); continue
         prec, rec, _ = pr_points(lp.probs[:, k], is_pos)
         aps.append(average_precision(lp.probs[:, k], is_pos))
         if len(ks) > _MAX_CURVES:
@@ -159,6 +166,7 @@ def plot_pr(src, data=None, classes=None, figsize=(5, 5)) -> Figure:
         line, = ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=2, label=f"{lp.classes[k]} (AP {aps[-1]:.3f})")
         ax.axhline(is_pos.mean(), ls='--', lw=1, color=line.get_color())
     if len(ks) > _MAX_CURVES and aps: ax.plot([], [], lw=0.5, label=f"{len(aps)} classes one-vs-rest (mean AP {np.mean(aps):.3f})")
+    if aps: _note_missing(ax, missing, 'no cases of it')
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.05), xlabel='recall (sensitivity)',
            ylabel='precision (positive predictive value)', title=f"Precision-recall (n={len(lp.targets)}; dashed: prevalence)")
     if not _legend(ax, loc='lower left', fontsize=8):

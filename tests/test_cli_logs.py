@@ -2,14 +2,14 @@
 import subprocess, sys, time
 
 def test_help_is_fast_for_every_command(cli):
-    for cmd in ['train', 'evaluate', 'predict']:
+    for cmd in ['train', 'compare', 'evaluate', 'predict']:
         t = time.perf_counter(); r = cli(cmd, '-h', fresh=True); secs = time.perf_counter() - t   # a new process: its start is the point
         assert r.returncode == 0 and '--quiet' in r.stdout, cmd
         assert secs < 5, (cmd, secs)        # < 0.2 s here; the bound only catches a heavy import before parsing
     r = cli('export', '-h'); assert r.returncode == 0 and '--onnx' in r.stdout
 
 def test_help_imports_nothing_heavy():
-    code = "import sys; from medfast.cli import _evaluate_parser, _predict_parser, _train_parser, _export_parser; " \
+    code = "import sys; from medfast.cli import _evaluate_parser, _predict_parser, _train_parser, _export_parser, _compare_parser; " \
            "print(sorted(m for m in ('torch','fastai','pandas','matplotlib') if m in sys.modules))"
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert r.stdout.strip() == '[]', r.stdout + r.stderr

@@ -1,5 +1,6 @@
 "End-to-end `medfast train`: the README's main job, on a tiny synthetic set, in a fresh process."
 import json
+import pandas as pd
 from pathlib import Path
 from PIL import Image
 
@@ -81,6 +82,8 @@ def test_train_kermany_folder_picks_xray_recipe(cli, tmp_path):
     assert spec['image']['resize']['detail'] == [28, 28] and spec['image']['resize']['size'] == [32, 32] and 'threshold' in spec
     rec = json.loads((tmp_path/'run'/'run.json').read_text())
     assert rec['cli_args']['recipe'] == 'xray' and rec['args']['epochs_trained'] == [1]
+    m = pd.read_csv(tmp_path/'run'/'metrics.csv')           # the saved threshold on every row of the metrics file
+    assert set(m.threshold) == {spec['threshold']} and set(m.threshold_source) == {'saved'}
     r = cli('train', '--data', data/'train', '--pretrained', 'no', '--epochs', 1, '--size', 32, '--bs', 8, '--quiet',
             '--out', tmp_path/'plain')
     assert r.returncode == 0, r.stdout + r.stderr

@@ -55,3 +55,18 @@ def test_write_crops_escapes_cells_csv(tmp_path):
     lines = (out/'cells.csv').read_text().splitlines()
     assert lines[1].startswith("'=cmd.png") and not list(out.glob('*.tmp*'))
     assert read_csv_safe(out/'cells.csv').image[0] == '=cmd.png'
+
+def test_compare_command(cli, xrays, tmp_path):
+    "`medfast compare A B --data`: one table printed, the files written, a second run in a new folder; bad names one line, nothing trained"
+    import pandas as pd
+    args = ('compare', 'basenet', 'resnet18', '--data', xrays, '--pretrained', 'no', '--epochs', 1, '--size', 32, '--bs', 8,
+            '--n-boot', 0, '--quiet', '--out', tmp_path/'c')
+    r = cli(*args)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    assert 'test_accuracy' in r.stdout and f"Wrote {tmp_path/'c'}/" in r.stdout
+    tm = pd.read_csv(tmp_path/'c'/'test_metrics.csv')
+    assert set(tm.arch) == {'basenet', 'resnet18'} and set(tm.threshold_source) == {'argmax'}
+    assert r.stdout.count('training...') == 2 and not any(l.startswith('epoch') for l in r.stdout.splitlines())   # --quiet
+    r = cli('compare', 'basenet', 'resnet19', '--data', xrays, '--out', tmp_path/'bad')
+    assert r.returncode == 1 and 'resnet19' in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path/'bad').exists() and 'training' not in r.stdout

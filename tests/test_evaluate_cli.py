@@ -32,7 +32,8 @@ def test_evaluate_writes_metrics_and_plots(cli, tiny_model, tmp_path):
         assert (out/f).stat().st_size > 0, f
     for f in PLOTS: assert (out/f).read_bytes()[:4] == b'\x89PNG' and Image.open(out/f).size[0] > 100, f
     m = pd.read_csv(out/'metrics.csv')
-    assert list(m.columns) == ['metric', 'class', 'value', 'ci_low', 'ci_high']
+    assert list(m.columns) == ['metric', 'class', 'value', 'ci_low', 'ci_high', 'threshold', 'threshold_source', 'ci_level']
+    assert m.threshold.isna().all() and set(m.threshold_source) == {'argmax'} and set(m.ci_level) == {0.95}   # each row says how
     assert {'accuracy', 'balanced_accuracy', 'roc_auc', 'sensitivity', 'specificity', 'precision', 'f1'} <= set(m.metric)
     n = int(m.query("metric == 'n'").value.iloc[0])
     assert n == len(list(test.rglob('*.jpeg'))) == len(pd.read_csv(out/'predictions.csv'))
@@ -49,6 +50,8 @@ def test_evaluate_never_overwrites_and_takes_options(cli, tiny_model, tmp_path):
     out = tmp_path/'ev-2'
     assert (out/'metrics.csv').exists() and not (out/'top_losses.png').exists()
     rec = json.loads((out/'run.json').read_text())
+    m = pd.read_csv(out/'metrics.csv')
+    assert set(m.threshold) == {0.3} and set(m.threshold_source) == {'given'}
     assert rec['threshold'] == 0.3 and rec['tta'] is False      # a safe-format model carries no augmentation: said, skipped, recorded
     assert 'no random augmentation' in r.stdout + r.stderr
 

@@ -54,3 +54,15 @@ def test_dicom_pixel_limit(tmp_path):
     try:
         with pytest.raises(BadImageError, match='decompression-bomb'): open_image(fn)
     finally: set_max_pixels(old)
+
+def test_multiframe_reads_the_first_frame_only(tmp_path, monkeypatch):
+    "A multi-frame file gives its first frame, rescaled, and (pydicom 3) no other frame is decoded"
+    frames = np.stack([RAMP, RAMP[:, ::-1], RAMP[:, ::-1]])                # frame 0 bright on the right, the others reversed
+    fn = _dicom(tmp_path/'cine.dcm', frames[0], NumberOfFrames=3, RescaleSlope=2, RescaleIntercept=-100)
+    ds = pydicom.dcmread(fn); ds.PixelData = frames.tobytes(); ds.save_as(fn)
+    a = np.asarray(open_image(fn, 'L'))
+    assert a.shape == (8, 16) and (a[0, 0], a[0, -1]) == (0, 255)
+    from importlib import import_module
+    if hasattr(import_module('pydicom.pixels'), 'pixel_array'):
+        monkeypatch.setattr(pydicom.dataset.Dataset, 'pixel_array', property(lambda self: 1/0))   # decoding every frame fails
+        assert np.array_equal(np.asarray(open_image(fn, 'L')), a)

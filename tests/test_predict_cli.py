@@ -336,5 +336,22 @@ def test_merge_resaved_shard_and_changed_list(awkward, cli):
         r = cli('predict', '--merge', '--out', out, '--overwrite')
     finally:
         for n in ('zz1.png', 'zz2.png'): (imgs/n).unlink()
-    assert r.returncode != 0 and 'Traceback' not in r.stderr and 'is in both' in r.stderr, r.stderr[-3000:]
+    assert r.returncode != 0 and 'Traceback' not in r.stderr, r.stderr[-3000:]
     assert 'different file lists' in r.stderr.strip().splitlines()[-1]
+
+def test_merge_refuses_shards_of_another_list_without_repeats(awkward, cli):
+    "A file added between the shard runs repeats nothing (it is silently skipped): the lists' digests differ, refused; so is resuming"
+    root, imgs = awkward
+    out = root/'d'/'p.csv'
+    _ok(cli('predict', root/'run', imgs, '--out', out, '--shard', '0/2', '--quiet'))
+    extra = imgs/'aaa.png'; extra.write_bytes((imgs/'plain.png').read_bytes())    # in shard 0's part of the longer list
+    try:
+        _ok(cli('predict', root/'run', imgs, '--out', out, '--shard', '1/2', '--quiet'))
+        assert not set(_files(shard_path(out, 0, 2))) & set(_files(shard_path(out, 1, 2)))   # no file in both: only the digest tells
+        r = cli('predict', '--merge', '--out', out)
+        assert r.returncode == 1 and 'Traceback' not in r.stderr and 'different file lists' in r.stderr, r.stderr[-3000:]
+        assert not out.exists()
+    finally: extra.unlink()
+    shard_path(out, 1, 2).rename(shard_path(out, 1, 2, partial=True))            # as if killed: resumed from the list without it
+    r = cli('predict', root/'run', imgs, '--out', out, '--shard', '1/2', '--resume', '--quiet')
+    assert r.returncode == 1 and 'another file list' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-3000:]

@@ -177,6 +177,15 @@ def _dict_map(folder_map:dict, classes) -> dict:
         except DataLayoutError as e: raise DataLayoutError(f"folder_map[{f!r}]: {e} Pass classes=[...] for other class names.") from None
     return out
 
+def _warn_unknown_classes(path, folders, classes):
+    "Warn when folders taken as classes (no map) are not cell classes: pathology folders without their `classes.csv`?"
+    if classes is None: return                                    # any class names: said by the caller
+    known = set(BLOOD4) | set(BLOOD8) if tuple(classes) == BLOOD4 else set(classes)   # the default: the study's or PBC's classes
+    odd = [f for f in folders if re.sub(r'[\s\-]+', '_', f.strip().lower()) not in known]
+    if odd: warn_user(f"{path} has no classes.csv, so each of its {len(folders)} folders is taken as a class, and "
+                      f"{', '.join(odd[:6])}{' ...' if len(odd) > 6 else ''} are not blood-cell classes. If they are pathology "
+                      "folders, add classes.csv ('folder,class' rows) or pass folder_map; for classes of your own, pass classes=None.")
+
 def blood_items(path, folder_map=None, classes=BLOOD4) -> tuple:
     "Images under `path/<folder>/` and their label function: folders mapped by `folder_map` (CSV or dict), else folder = class"
     path = check_path(path, 'blood-cell folder', is_dir=True)
@@ -184,7 +193,9 @@ def blood_items(path, folder_map=None, classes=BLOOD4) -> tuple:
     folders = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith(('.', '_')))
     if not folders: raise DataLayoutError(f"{path} has no sub-folders. Expected one folder per pathology (with a "
                                           "folder,class CSV) or one folder per cell class.")
-    if folder_map is None: refuse_split_root(path, folders); mapping = {f: f for f in folders}
+    if folder_map is None:
+        refuse_split_root(path, folders); mapping = {f: f for f in folders}
+        _warn_unknown_classes(path, folders, classes)
     else:
         mapping = _dict_map(folder_map, classes) if isinstance(folder_map, dict) else read_folder_map(folder_map, classes)
         unmapped = [f for f in folders if f not in mapping]

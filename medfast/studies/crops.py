@@ -314,10 +314,13 @@ def _publish_folder(tmp:Path, dest:Path, overwrite:bool) -> Path:
 
 def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str='reflect', min_users:int=1,
                 min_agreement:float=0., labels=CELL_LABELS, method:str='single', overwrite:bool=False,
-                border:str='pad') -> Path:
+                border:str='pad', drop_size:int|None=None) -> Path:
     "Merge `clicks` over images in `src`, save `size` px crops to `dest/<label>/` and `dest/cells.csv`; `border='drop'` skips cells too near the edge"
     if border not in ('pad', 'drop'): raise ValueError(f"border must be 'pad' (pad the crop) or 'drop' (skip the cell), not {border!r}")
     _check_crop_size(size)
+    if drop_size is not None:
+        if border != 'drop': raise ValueError("drop_size goes with border='drop' (the crop a cell must fit inside the image with).")
+        _check_crop_size(drop_size)
     if pad_mode not in _PAD_MODES: raise ValueError(f"pad_mode must be one of {_PAD_MODES}, not {pad_mode!r}")
     src = check_path(src, 'image folder', is_dir=True)
     if Path(dest).expanduser().resolve().is_relative_to(src.resolve()):
@@ -338,9 +341,10 @@ def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str=
         for img, g in cells.groupby('image', sort=False):
             a = _as_array(src/img)
             _check_inside(g, a.shape[1], a.shape[0], src/img)
-            if border == 'drop':
-                tl = np.rint(_centres(g) - size/2).astype(int)
-                g = g[(tl >= 0).all(1) & (tl[:, 0] + size <= a.shape[1]) & (tl[:, 1] + size <= a.shape[0])]
+            if border == 'drop':                                   # a cell whose `fit` px crop would cross the edge
+                fit = drop_size or size
+                tl = np.rint(_centres(g) - fit/2).astype(int)
+                g = g[(tl >= 0).all(1) & (tl[:, 0] + fit <= a.shape[1]) & (tl[:, 1] + fit <= a.shape[0])]
                 kept.append(g)
             for (_, c), crop in zip(g.iterrows(), crop_cells(a, g, size, pad_mode)):
                 f = Path(c.label)/f"{stems[img]}__c{c.cell:04d}.png"
@@ -434,7 +438,8 @@ def crop_size_sweep(src, clicks, sizes=(90, 95, 100, 128), epochs:int=5, lr:floa
     dest = Path(dest) if dest is not None else Path(tempfile.mkdtemp(prefix='medfast-crops-'))
     crops, scores = {}, {}
     def make(name, s, seed):
-        crops[s] = write_crops(src, clicks, dest/f"crops_{s}px", size=s, radius=radius, pad_mode=pad_mode, border=border)
+        crops[s] = write_crops(src, clicks, dest/f"crops_{s}px", size=s, radius=radius, pad_mode=pad_mode, border=border,
+                               drop_size=max(sizes) if border == 'drop' else None)   # dropping: the same cells at every size
         return cell_crop_learner(crops[s], arch, pretrained, size=input_size, bs=bs, valid_pct=valid_pct, test_pct=test_pct,
                                  seed=seed, **kwargs)
     def fit(learn, name, s):
