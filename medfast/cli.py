@@ -794,7 +794,13 @@ def predict_main(argv=None) -> int:
     if '--merge' in argv: return _merge_main(argv)
     a = _predict_parser().parse_args(argv); _check_predict_args(a)
     shard = _shard_of(a)
-    with _sole_writer(a.out, shard): return _predict(a, shard)
+    with _sole_writer(a.out, shard), _main_speaks(a, shard): return _predict(a, shard)
+
+@contextlib.contextmanager
+def _main_speaks(a, shard):
+    "Launched (shards from RANK/WORLD_SIZE): the other processes print nothing, so one progress bar and one summary reach the terminal"
+    if a.shard is not None or shard is None or shard[0] == 0: yield; return
+    with open(os.devnull, 'w') as quiet, contextlib.redirect_stdout(quiet): yield
 
 @contextlib.contextmanager
 def _sole_writer(out, shard):
@@ -848,7 +854,8 @@ def _predict_into(a, shard, learn, classes, header, part, final, done, items) ->
     if shard is not None: out = _finish_shards(a, shard, part)
     else: os.replace(part, final); out = final
     counts = ', '.join(f"{c}: {labels[c]}" for c in classes)
-    print(f"Predicted {n - errors} of {n} input(s) with {Path(getattr(learn, 'model_path', a.model))} ({counts}); "
+    scope = '' if shard is None or a.shard is not None else f" in this process's shard ({shard[0] + 1} of {shard[1]}, all merged)"
+    print(f"Predicted {n - errors} of {n} input(s){scope} with {Path(getattr(learn, 'model_path', a.model))} ({counts}); "
           f"{errors} error(s){' (see the error column)' if errors else ''}. Wrote {out}")
     return 1 if shard is None and n and errors == n else 0     # nothing could be predicted: say so to a script too
 

@@ -117,3 +117,14 @@ def test_merge_says_which_shards_are_missing(tmp_path):
     with pytest.raises(MedfastError, match='--shards N'): merge_shards(tmp_path/'none.csv')
     for bad in ('2/2', 'x', '1/0'):
         with pytest.raises(MedfastError, match='--shard .*0 <= I < N'): parse_shard(bad)
+
+def test_launched_predict_speaks_once(trained, tmp_path):
+    "`torchrun ... medfast predict`: each process predicts its shard, the main one merges them, and only it prints"
+    tmp, r = trained
+    model, data = tmp/'run', tmp/'home'/'synthetic'/'xrays-n24-seed0'/'test'
+    r = _run([BIN/'torchrun', '--nproc_per_node', 2, '--master_port', _port(), '-m', 'medfast', 'predict', model, data,
+              '--out', tmp_path/'p.csv', '--quiet'], tmp_path, ACCELERATE_USE_CPU='1')
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    lines = [l for l in r.stdout.splitlines() if l.startswith('Predicted')]
+    assert len(lines) == 1 and "in this process's shard (1 of 2, all merged)" in lines[0], r.stdout
+    assert len(pd.read_csv(tmp_path/'p.csv')) == len([p for p in data.rglob('*') if p.is_file()])
