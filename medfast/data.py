@@ -18,10 +18,10 @@ from .images import MedImage, MedImageBlock, image_files, walk_images, unreadabl
 # %% auto #0
 __all__ = ['SPLIT_NAMES', 'patient_id', 'group_splitter', 'split_grouping', 'refuse_split_root', 'class_folder_items',
            'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'aspect_zoom_mat', 'AspectZoom',
-           'xray_tfms', 'LookupLabel', 'ArrayRows', 'default_workers', 'check_crop', 'centre_box', 'CentreSquish',
-           'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'Split', 'pneumonia_block', 'pneumonia_dls',
-           'test_folder', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split', 'train_labels',
-           'class_counts', 'balanced_sampler', 'cell_tfms']
+           'xray_tfms', 'LookupLabel', 'ArrayRows', 'Split', 'default_workers', 'check_crop', 'centre_box',
+           'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'pneumonia_block',
+           'pneumonia_dls', 'test_folder', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split',
+           'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -299,6 +299,37 @@ class ArrayRows:
         return self.classes[int(r[0] if getattr(r, 'ndim', 0) else r)]
     def __repr__(self): return f"ArrayRows({len(self.rows)} rows)"
 
+# %% ../nbs/02_data.ipynb #47d115b1
+class Split:
+    "The held-out test side of recipe DataLoaders and how the split was made; `dls.split` keeps it through `new`/`to`"
+    def __init__(self, test_items=None, test_path=None, info:dict|None=None, source:dict|None=None):
+        self.test_items, self.test_path = test_items, None if test_path is None else Path(test_path)
+        self.info, self.source = dict(ifnone(info, {})), dict(ifnone(source, {}))
+    def __repr__(self):
+        n = 'none' if self.test_items is None else len(self.test_items)
+        return f"Split(test_items: {n}, test_path: {self.test_path}, info: {self.info})"
+
+_SPLIT_KEY = '_medfast_split'
+
+def _split_holders(dls):
+    "The DataLoaders and the datasets of its loaders: wherever a `Split` may be kept"
+    return [dls, *(dl.dataset for dl in dls.loaders if hasattr(getattr(dl, 'dataset', None), '__dict__'))]
+
+def _get_split(self) -> Split|None:
+    return next((o.__dict__[_SPLIT_KEY] for o in _split_holders(self) if _SPLIT_KEY in o.__dict__), None)
+
+def _set_split(self, split:Split|None):
+    if split is not None and not isinstance(split, Split): raise TypeError(f"dls.split must be a Split, not {type(split).__name__}.")
+    for o in _split_holders(self): o.__dict__[_SPLIT_KEY] = split
+
+def _split_field(name, doc):
+    return property(lambda self: getattr(_get_split(self), name, None), doc=doc)
+
+DataLoaders.split = property(_get_split, _set_split, doc="The `Split` (held-out side, how the split was made) of these DataLoaders")
+DataLoaders.test_items = _split_field('test_items', "Shortcut: `dls.split.test_items`, the held-out items (or None)")
+DataLoaders.test_path = _split_field('test_path', "Shortcut: `dls.split.test_path`, the official test folder (or None)")
+DataLoaders.split_info = _split_field('info', "Shortcut: `dls.split.info`, how the split was made (or None)")
+
 # %% ../nbs/02_data.ipynb #e1abb6ad
 def default_workers() -> int:
     "DataLoader workers: none on small CPU machines (decoding is cheap next to the model), else up to 8, the CPUs shared by the processes launched on this machine"
@@ -362,39 +393,16 @@ def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, 
                detail:int|None=None, crop:float|None=None, **kwargs) -> DataLoaders:
     "DataLoaders from `path/<class>/<images>` with a seeded, grouped, stratified validation split (`detail`, `crop`: see `item_resize`)"
     items = class_folder_items(path, verify=verify)
-    return _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers,
-                fast_decode=fast_decode, detail=detail, crop=crop, **kwargs)
+    dls = _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers,
+               fast_decode=fast_decode, detail=detail, crop=crop, **kwargs)
+    dls.split = Split(info=dict(rule=f"{split_grouping(items, group_fn)}; {_valid_share(dls, valid_pct)}", seed=seed))
+    return dls
 
-# %% ../nbs/02_data.ipynb #47d115b1
-class Split:
-    "The held-out test side of recipe DataLoaders and how the split was made; `dls.split` keeps it through `new`/`to`"
-    def __init__(self, test_items=None, test_path=None, info:dict|None=None, source:dict|None=None):
-        self.test_items, self.test_path = test_items, None if test_path is None else Path(test_path)
-        self.info, self.source = dict(ifnone(info, {})), dict(ifnone(source, {}))
-    def __repr__(self):
-        n = 'none' if self.test_items is None else len(self.test_items)
-        return f"Split(test_items: {n}, test_path: {self.test_path}, info: {self.info})"
-
-_SPLIT_KEY = '_medfast_split'
-
-def _split_holders(dls):
-    "The DataLoaders and the datasets of its loaders: wherever a `Split` may be kept"
-    return [dls, *(dl.dataset for dl in dls.loaders if hasattr(getattr(dl, 'dataset', None), '__dict__'))]
-
-def _get_split(self) -> Split|None:
-    return next((o.__dict__[_SPLIT_KEY] for o in _split_holders(self) if _SPLIT_KEY in o.__dict__), None)
-
-def _set_split(self, split:Split|None):
-    if split is not None and not isinstance(split, Split): raise TypeError(f"dls.split must be a Split, not {type(split).__name__}.")
-    for o in _split_holders(self): o.__dict__[_SPLIT_KEY] = split
-
-def _split_field(name, doc):
-    return property(lambda self: getattr(_get_split(self), name, None), doc=doc)
-
-DataLoaders.split = property(_get_split, _set_split, doc="The `Split` (held-out side, how the split was made) of these DataLoaders")
-DataLoaders.test_items = _split_field('test_items', "Shortcut: `dls.split.test_items`, the held-out items (or None)")
-DataLoaders.test_path = _split_field('test_path', "Shortcut: `dls.split.test_path`, the official test folder (or None)")
-DataLoaders.split_info = _split_field('info', "Shortcut: `dls.split.info`, how the split was made (or None)")
+def _valid_share(dls, asked:float) -> str:
+    "The validation share made (a grouped split moves whole patients), and the share asked where they differ"
+    nt, nv = len(dls.train_ds), len(dls.valid_ds)
+    made = nv / max(nt + nv, 1)
+    return f"valid {made:.0%} of {nt + nv:,} images" + (f" (asked {asked:.0%})" if f"{made:.0%}" != f"{asked:.0%}" else "")
 
 # %% ../nbs/02_data.ipynb #bc2610ef
 def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, seed:int=42, merge_val:bool=True,
@@ -416,7 +424,7 @@ def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwa
     block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
     dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     test = kermany_split(path, 'test', required=False)
-    dls.split = Split(test_path=test, info=dict(rule=f"patient-grouped valid {block_kw.get('valid_pct', 0.2):.0%}; test: "
+    dls.split = Split(test_path=test, info=dict(rule=f"patient-grouped; {_valid_share(dls, block_kw.get('valid_pct', 0.2))}; test: "
                                                      + ("the official test/ folder" if test else "none (no test/ folder)"), seed=seed))
     if test is not None: kermany_items(path, ('test',), verify=block_kw.get('verify', True))   # checked before training
     return dls
