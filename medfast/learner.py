@@ -168,22 +168,30 @@ class CPUMixedPrecision(Callback):
     def __init__(self, bf16:bool|None=None, channels_last:bool=True, bf16_eval:bool=False, min_px:int=64):
         store_attr('bf16,channels_last,bf16_eval,min_px')
         self.ctx, self.native, self.converted, self.in_fit, self.bf16_used, self.small = None, cpu_has_fast_bf16(), False, False, None, {}
+        self.agreed = None
     def _use_bf16(self):
         "`bf16`, or when it is None: for images of at least `min_px` this CPU's measured answer, for smaller ones the network's own"
         if self.bf16 is not None: return self.bf16
         x = self.xb[0]
         if x.dim() != 4: return False
-        if min(x.shape[-2:]) >= self.min_px: return bf16_pays_off()          # measured once per machine
+        if min(x.shape[-2:]) >= self.min_px: return self._agreed(bf16_pays_off)   # measured once per machine
         if torch.distributed.is_available() and torch.distributed.is_initialized(): return False   # every process alike
         shape = tuple(x.shape[1:])                                          # asked once per fit and input shape, not every batch
         if shape not in self.small: self.small[shape] = model_bf16_pays_off(self.model, x)   # measured once per network and shape
         return self.small[shape]
+    def _agreed(self, decide):
+        "`decide()`, the same on every launched process: bfloat16 only where all of them measured a gain (the first batch decides, per fit)"
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()): return decide()
+        from medfast.distributed import any_rank, distributed_now
+        if not distributed_now(self.learn): return decide()
+        if self.agreed is None: self.agreed = not any_rank(not decide())        # every process is at this batch
+        return self.agreed
     def _on_cpu(self): return self.xb and torch.is_tensor(self.xb[0]) and self.xb[0].device.type == 'cpu'
     def _layout(self, fmt):
         if self.converted != (fmt is torch.channels_last):
             self.model.to(memory_format=fmt); self.converted = fmt is torch.channels_last
     def before_fit(self):
-        _close_stale_autocast(); self.in_fit, self.small = True, {}           # layout now, before fastai's DistributedTrainer (order 11) wraps
+        _close_stale_autocast(); self.in_fit, self.small, self.agreed = True, {}, None   # layout now, before fastai's DistributedTrainer (order 11) wraps
         if self.channels_last and _conv_on_cpu(self.model): self._layout(torch.channels_last)   # the model in DDP
     def after_fit(self): self.in_fit = False; self._layout(torch.contiguous_format)
     def after_validate(self):                        # `get_preds`/`validate` outside a fit: hand the model back as it was
@@ -204,7 +212,7 @@ class CPUMixedPrecision(Callback):
         self.ctx = None
     def after_loss(self): self._exit()               # backward and the optimiser step run outside autocast
     def after_batch(self): self._exit()              # fastai calls it after a cancelled batch too
-    def __getstate__(self): return {**self.__dict__, 'ctx': None, 'converted': False, 'in_fit': False}
+    def __getstate__(self): return {**self.__dict__, 'ctx': None, 'converted': False, 'in_fit': False, 'agreed': None}
 
 # %% ../nbs/04_learner.ipynb #d7d80a38
 def _step_speedup(net, x, reps:int) -> float:

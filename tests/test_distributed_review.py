@@ -33,6 +33,9 @@ class FirstDraw(Callback):                      # what each process draws at its
         if self.training and self.iter == 0 and not hasattr(self, 'draw'): self.draw = float(torch.rand(1))
 rec = FirstDraw()
 learn = medfast_learner(dls, 'resnet18', pretrained=False, cbs=[rec, RankRecorder()])
+import medfast.learner as ml                                 # one process would measure a bfloat16 gain, the other not
+cpm = next((c for c in learn.cbs if isinstance(c, ml.CPUMixedPrecision)), None)
+if cpm is not None: cpm.min_px, ml.bf16_pays_off = 16, (lambda: rank_distrib() == 1)
 with learn.distrib_ctx(**distrib_kwargs()):
     learn.fit(1, 1e-3)
     inside = get_preds_labelled(learn, dls.valid)             # every process: gathered from the shards
@@ -44,7 +47,7 @@ res = dict(rank=rank_distrib(), now=now, after_now=distributed_now(learn), draws
            n_valid=len(dls.valid_ds), valid_bs=dls.valid.bs, items=[str(o) for o in dls.valid_ds.items],
            inside_items=[str(o) for o in inside.items], inside=inside.probs.tolist(), inside_targets=inside.targets.tolist(),
            after=after.probs.tolist(), after_targets=after.targets.tolist(), direct=direct.tolist(),
-           record=learn.distributed_record, train_bs=dls.train.bs)
+           record=learn.distributed_record, train_bs=dls.train.bs, bf16_used=None if cpm is None else cpm.bf16_used)
 if is_main_process():                                         # the main process alone: no collective may wait for the other
     learn.remove_cbs([c for c in learn.cbs if isinstance(c, StopOnDivergence)])   # its own all-reduce is medfast.learner's
     res['alone_valid_loss'] = float(learn.validate()[0])
@@ -117,3 +120,7 @@ def test_too_few_training_images_per_process(tmp_path):
               '--epochs', 1, '--size', 32, '--bs', 16, '--out', tmp_path/'run'], tmp_path, timeout=180)
     assert r.returncode != 0 and 'use a batch size of at most 11 (--bs)' in r.stderr, r.stdout[-2000:] + r.stderr[-3000:]
     assert not (tmp_path/'run').exists() or not any((tmp_path/'run').iterdir())      # no model of an untrained network
+
+def test_processes_agree_on_bf16(launched_run):
+    "Processes that measure bfloat16 differently train alike: in float32 unless every one of them gains"
+    assert [res['bf16_used'] for res in launched_run] == [False, False]
