@@ -247,11 +247,12 @@ class _Typed(argparse.Action):
         setattr(ns, self.dest, values); ns._typed = frozenset(getattr(ns, '_typed', ())) | {self.dest}
 
 def _data_args(p:argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "Add the data options `medfast train` and `medfast compare` share: `--task`, `--data`, `--n-synthetic`"
+    "Add the data options `medfast train` and `medfast compare` share: `--task`, `--data`, `--n-synthetic`, `--allow-leaks`"
     p.add_argument('--task', choices=['pneumonia', 'folder'], default='pneumonia',
                    help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class")
     p.add_argument('--data', default=None, help="dataset folder (default: the embedded SYNTHETIC chest X-ray set)")
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
+    p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
     return p
 
 def _train_parser():
@@ -273,7 +274,6 @@ def _train_parser():
                    help="class imbalance: weighted loss or balanced batches (default none; a recipe's own: balanced batches)")
     p.add_argument('--out', default='runs/train', help="output folder (default runs/train; a new sibling, train-2, ..., if it holds results)")
     p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results")
-    p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
     p.add_argument('--cache', nargs='?', const='', default=None, metavar='DIR',
                    help="train from resized copies of --data's images, made once and reused while the originals are "
                         "unchanged (large JPEGs: 30x faster to read); DIR defaults to $MEDFAST_CACHE, else resized/ in $MEDFAST_HOME or ~/.cache/medfast")
@@ -443,7 +443,6 @@ def _compare_parser():
                    "a labelled test folder, or none")
     p.add_argument('--tta', action='store_true', help="test-time augmentation on the test side")
     p.add_argument('--n-boot', type=int, default=200, help="bootstrap resamples for the test metrics' 95%% CIs (default 200; 0: none)")
-    p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
     p.add_argument('--out', default='runs/compare', help="output folder (default runs/compare; a new sibling, compare-2, ..., if it exists)")
     p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
     p.set_defaults(recipe='none', _typed=frozenset())
@@ -657,10 +656,6 @@ def _noted(csv:Path) -> dict:
     try: rec = json.loads(_identity_record(csv).read_text())
     except (OSError, ValueError): return {}
     return rec if isinstance(rec, dict) else {}
-
-def _noted_model(csv:Path) -> str|None:
-    "The model medfast noted wrote `csv`; None where it noted none (the columns are checked instead)"
-    return _noted(csv).get('model')
 
 def _listing_digest(items) -> str:
     "A digest of the whole file list in order, before it is cut into shards: shards of one run share it"

@@ -444,8 +444,8 @@ def test_items(src) -> L:
 class _AnyCase(Transform):
     "A label as the class of `vocab` it names in another case or with surrounding spaces ('normal' for 'NORMAL'); others unchanged"
     def __init__(self, vocab):
-        keys = Counter(str(v).strip().casefold() for v in vocab)
-        self.vocab, self.index = set(vocab), {str(v).strip().casefold(): v for v in vocab if keys[str(v).strip().casefold()] == 1}
+        keys = [str(v).strip().casefold() for v in vocab]; n = Counter(keys)
+        self.vocab, self.index = set(vocab), {k: v for k, v in zip(keys, vocab) if n[k] == 1}
     def encodes(self, y): return y if y in self.vocab else self.index.get(str(y).strip().casefold(), y)
 
 def _test_labels(dls) -> L:

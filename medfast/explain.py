@@ -164,7 +164,7 @@ def _predicted(src, x):
     if not isinstance(src, Learner): return None
     try: spec = _spec_of(src)
     except Exception: return None                 # e.g. a Learner on raw tensors: no class names or preprocessing to describe
-    with _model_lock(src.model), _eval_mode(src.model):   # each submodule's own mode kept, e.g. a BatchNorm left in eval
+    with _model_lock(src.model):                  # predict's own code: eval mode inside, each layer's own mode restored
         return _prediction(spec, _forward(src.model, x, partial(_Prep(spec).probs, model=src.model))[0], 'image')
 
 def _layer_choices(model, x, n:int=6) -> str:

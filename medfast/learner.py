@@ -52,6 +52,12 @@ def balanced_class_weights(dls) -> torch.Tensor:
     return counts.sum() / (len(counts) * counts)
 
 # %% ../nbs/04_learner.ipynb #3c9f6dc6
+def _across_processes(learn) -> bool:
+    "Whether `learn` trains across launched processes now (`medfast.distributed.distributed_now`; that module, which needs accelerate, imported only with a process group)"
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()): return False
+    from medfast.distributed import distributed_now
+    return distributed_now(learn)
+
 class StopOnDivergence(Callback):
     "Stop training with a clear message when the loss, weights or validation predictions become NaN/inf, or the loss explodes"
     order = Recorder.order - 1                       # before the Recorder computes metrics on a broken model
@@ -61,10 +67,9 @@ class StopOnDivergence(Callback):
         self.chance = math.log(max(2, getattr(self.dls, 'c', 2) or 2))     # cross-entropy of a uniform guess
     def _decide(self, why):
         "Stop when `why` says so, on every process if any of them says so (launched runs must stop together)"
-        if num_distrib() > 1 and torch.distributed.is_initialized():
-            from medfast.distributed import any_rank, distributed_now
-            if distributed_now(self.learn) and any_rank(why is not None) and why is None:   # not the main process alone after distrib_ctx
-                why = "another process saw the loss or weights break"
+        if _across_processes(self.learn):              # not the main process alone after distrib_ctx
+            from medfast.distributed import any_rank
+            if any_rank(why is not None) and why is None: why = "another process saw the loss or weights break"
         if why is not None: self._stop(why)
     def _stop(self, why):
         self.learn.diverged = True
@@ -181,9 +186,8 @@ class CPUMixedPrecision(Callback):
         return self.small[shape]
     def _agreed(self, decide):
         "`decide()`, the same on every launched process: bfloat16 only where all of them measured a gain (the first batch decides, per fit)"
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()): return decide()
-        from medfast.distributed import any_rank, distributed_now
-        if not distributed_now(self.learn): return decide()
+        if not _across_processes(self.learn): return decide()
+        from medfast.distributed import any_rank
         if self.agreed is None: self.agreed = not any_rank(not decide())        # every process is at this batch
         return self.agreed
     def _on_cpu(self): return self.xb and torch.is_tensor(self.xb[0]) and self.xb[0].device.type == 'cpu'

@@ -181,7 +181,7 @@ def _warn_unknown_classes(path, folders, classes):
     "Warn when folders taken as classes (no map) are not cell classes: pathology folders without their `classes.csv`?"
     if classes is None: return                                    # any class names: said by the caller
     known = set(BLOOD4) | set(BLOOD8) if tuple(classes) == BLOOD4 else set(classes)   # the default: the study's or PBC's classes
-    odd = [f for f in folders if re.sub(r'[\s\-]+', '_', f.strip().lower()) not in known]
+    odd = [f for f in folders if blood_class(f, None) not in known]      # compared in blood_class's canonical form
     if odd: warn_user(f"{path} has no classes.csv, so each of its {len(folders)} folders is taken as a class, and "
                       f"{', '.join(odd[:6])}{' ...' if len(odd) > 6 else ''} are not blood-cell classes. If they are pathology "
                       "folders, add classes.csv ('folder,class' rows) or pass folder_map; for classes of your own, pass classes=None.")
