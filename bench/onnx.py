@@ -22,6 +22,7 @@ sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != _here]   # sha
 import onnx, numpy as np, torch
 sys.path.append(str(_here))
 from benchutils import machine, rate
+from medfast.core import ModelMismatchError, check_size
 from medfast.inference import build_model
 from medfast.onnx import ort_session, _quantize_int8
 import medfast.recipes                                            # registers resnet18_small and xresnet18_half
@@ -99,6 +100,9 @@ def main(argv=None):
     try: configs = [(m.split(':')[0], int(m.split(':')[1])) for m in a.models]
     except (IndexError, ValueError): p.error(f"--models takes NAME:PX pairs such as xresnet18_half:48, not {' '.join(a.models)}")
     if a.smoke: configs, a.rounds, a.images = [('resnet18_small', 32)], 2, 8
+    for arch, size in configs:                                    # a misspelt name fails now, not after the first timings
+        try: check_size(size, 'PX'); build_model(arch, 2, 3)
+        except (ModelMismatchError, ValueError) as e: p.error(f"--models {arch}:{size}: {e}")
     from medfast.core import cpu_has_fast_bf16
     from medfast.learner import bf16_pays_off, measure_bf16_speedup
     print(f"machine: {machine()}")

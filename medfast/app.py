@@ -6,41 +6,45 @@ Docs: https://medfast.github.io/medfast/app.html.md"""
 
 # %% ../nbs/10_app.ipynb #3e4e5d29
 from __future__ import annotations
-import html, io, os, warnings
+import html, io, math, os, warnings
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from fastcore.all import *
-from .core import MedfastError
+from .core import MedfastError, check_number, check_whole
 from fastai.learner import Learner
 from .images import open_image, _quarter_turned
 from .data import centre_box
-from .inference import _as_learner, _spec_of, _Prep, _prediction, model_input
-from .onnx import load_any
+from .inference import _spec_of, _Prep, _prediction, model_input
+from .onnx import load_any, _MissingExtra
 
 # %% auto #0
 __all__ = ['xray_app', 'heatmap_overlay', 'explain_image', 'PredictApp', 'predict_app']
 
 # %% ../nbs/10_app.ipynb #fb6fd2ad
 def heatmap_overlay(img:Image.Image, heat:np.ndarray, alpha:float=0.45, cmap:str='jet', box=None) -> Image.Image:
-    "RGB image `img` with the `[0,1]` heatmap `heat` stretched over it (or over `box`, the part the model saw) and blended with opacity `alpha`"
+    "RGB image `img` with the `[0,1]` heatmap `heat` stretched over it (or over `box`, what the model saw) and blended with opacity `alpha`"
     from matplotlib import colormaps
     heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim != 2: raise ValueError(f"heat must be a 2-d map (height, width), not an array of shape {heat.shape}.")
     if not 0 <= alpha <= 1: raise ValueError(f"alpha must lie between 0 (image only) and 1 (heatmap only), not {alpha!r}.")
     img = img.convert('RGB')
-    l, t, r, b = (0, 0, *img.size) if box is None else (int(v) for v in box)
-    if not (0 <= l < r <= img.size[0] and 0 <= t < b <= img.size[1]):
-        raise ValueError(f"box {box} must be (left, top, right, bottom) inside the {img.size[0]}x{img.size[1]} image.")
+    (w, h), (hh, hw) = img.size, heat.shape
+    l, t, r, b = (0, 0, w, h) if box is None else (float(v) for v in box)
+    il, it, ir, ib = max(0, round(l)), max(0, round(t)), min(w, round(r)), min(h, round(b))   # the box's part on the image
+    if not (l < r and t < b and il < ir and it < ib):
+        raise ValueError(f"box {box} must be (left, top, right, bottom) overlapping the {w}x{h} image.")
     heat8 = (np.clip(np.nan_to_num(heat), 0, 1) * 255).astype(np.uint8)
     lut = (colormaps[cmap](np.arange(256))[:, :3] * 255).astype(np.uint8)   # 256 colours: uint8 lookup, no float image
-    colour = lut[np.asarray(Image.fromarray(heat8).resize((r - l, b - t), Image.BILINEAR))]
-    out = img.copy(); out.paste(Image.blend(img.crop((l, t, r, b)), Image.fromarray(colour), alpha), (l, t))
+    src = (max(0, (il-l)*hw/(r-l)), max(0, (it-t)*hh/(b-t)), min(hw, (ir-l)*hw/(r-l)), min(hh, (ib-t)*hh/(b-t)))   # that part of the heatmap
+    colour = lut[np.asarray(Image.fromarray(heat8).resize((ir - il, ib - it), Image.BILINEAR, box=src))]
+    out = img.copy(); out.paste(Image.blend(img.crop((il, it, ir, ib)), Image.fromarray(colour), alpha), (il, it))
     return out
 
-def _png(img:Image.Image, max_side:int=384) -> bytes:
-    "PNG bytes of `img` scaled to at most `max_side` pixels"
+def _png(img:Image.Image, max_side:int=384, min_side:int=256) -> bytes:
+    "PNG bytes of `img` scaled to at most `max_side` pixels; a small one (a 28 px MedMNIST image) enlarged whole pixels at a time to about `min_side`"
     img = img.copy(); img.thumbnail((max_side, max_side))
+    if (k := min(max_side, min_side) // max(img.size)) > 1: img = img.resize((img.width*k, img.height*k), Image.NEAREST)
     b = io.BytesIO(); img.save(b, format='PNG'); return b.getvalue()
 
 # %% ../nbs/10_app.ipynb #e3c54e33
@@ -67,13 +71,31 @@ def _display_copy(spec, data, img, name, max_side=None) -> tuple:
     if max_side and max(img.size) > max_side: img = img.copy(); img.thumbnail((max_side, max_side))
     return img, size
 
+def _seen_box(resize:dict, size) -> tuple|None:
+    "`(left, top, right, bottom)` of what the validation `resize` of a saved model puts in its input, on an image of `size` `(w, h)`; None: all of it"
+    w, h = size
+    if resize.get('crop') or resize.get('detail'): return centre_box(size, resize['crop']) if resize.get('crop', 1) < 1 else None
+    (th, tw), method = resize['size'], resize.get('method', 'squish')
+    if resize['tfm'] == 'RandomResizedCrop':              # squished to `size` plus a margin, whose centre is kept
+        xtra = math.ceil(max(th, tw)*resize.get('val_xtra', 0.14)/8)*8; m = xtra//2
+        return m*w/(tw+xtra), m*h/(th+xtra), (m+tw)*w/(tw+xtra), (m+th)*h/(th+xtra)
+    if method == 'squish': return None
+    s = (max if method == 'pad' else min)(w/tw, h/th)    # fastai's centred crop (inside the image) or pad (beyond it)
+    cw, ch = int(s*tw), int(s*th); l, t = int(0.5*(w - cw)), int(0.5*(h - ch))
+    return l, t, l + cw, t + ch
+
 def _upload_name(data, name=None) -> str:
     "`name`, else the path of `data`, else 'upload': what messages call the image"
     return name if name is not None else os.fspath(data) if isinstance(data, (str, os.PathLike)) else 'upload'
 
+def _app_learner(model, trust_pickle:bool=False) -> Learner:
+    "`model` as a Learner: itself, or loaded from a medfast model path (an ONNX `.onnx`/`.onnx.json` file too)"
+    return model if isinstance(model, Learner) else load_any(model, trust_pickle=trust_pickle)
+
 def explain_image(model, data, name:str|None=None, cam:bool=True, max_side:int|None=None) -> dict:
     "Decode image `data` (bytes, path or PIL image), predict it and compute the Grad-CAM heatmap of the predicted label"
-    learn, name = _as_learner(model), _upload_name(data, name)
+    if max_side is not None: check_whole('max_side', max_side)
+    learn, name = _app_learner(model), _upload_name(data, name)
     res = dict(name=name, label=None, probs={}, threshold=None, image=None, size=None, heatmap=None, heat_box=None, error=None,
                cam_error=None, cam_note=None)
     data = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
@@ -84,7 +106,7 @@ def explain_image(model, data, name:str|None=None, cam:bool=True, max_side:int|N
         pred = _prediction(spec, probs, name)
         res.update(label=pred.label, probs=pred.probs, threshold=spec.get('threshold') if len(spec['classes']) == 2 else None)
         res['image'], res['size'] = _display_copy(spec, data, img, name, max_side)
-        if (crop := spec['image']['resize'].get('crop') or 1) < 1: res['heat_box'] = centre_box(res['image'].size, crop)   # what it saw
+        res['heat_box'] = _seen_box(spec['image']['resize'], res['image'].size)     # what the model saw of it
     except MedfastError as e:
         msg = str(e); res['error'] = msg if name in msg else f"{name}: {msg}"; return res
     except Exception as e:
@@ -114,13 +136,10 @@ def _probs_html(probs:dict, label) -> str:
 def _rule_html(classes, probs:dict, threshold) -> str:
     "The two-class decision rule of a model with a saved `threshold`, with this image's probability; '' without one"
     if threshold is None: return ''
-    pos = html.escape(str(classes[1]))
-    return (f"<p>Decision threshold: {pos} when P({pos}) &ge; {threshold:.3f}, else {html.escape(str(classes[0]))}; "
-            f"here P({pos}) = {probs[classes[1]]:.3f}.</p>")
-
-def _app_learner(model, trust_pickle:bool=False) -> Learner:
-    "`model` as a Learner: itself, or loaded from a medfast model path (an ONNX `.onnx`/`.onnx.json` file too)"
-    return model if isinstance(model, Learner) else load_any(model, trust_pickle=trust_pickle)
+    pos, p, d = html.escape(str(classes[1])), probs[classes[1]], 3
+    while d < 8 and p != threshold and f"{p:.{d}f}" == f"{threshold:.{d}f}": d += 1   # digits enough to tell them apart
+    return (f"<p>Decision threshold: {pos} when P({pos}) &ge; {threshold:.{d}f}, else {html.escape(str(classes[0]))}; "
+            f"here P({pos}) = {p:.{d}f}.</p>")
 
 def _model_files(learn) -> list:
     "The files `learn` was loaded from (description and weights), empty for a Learner made in this session"
@@ -140,9 +159,12 @@ class PredictApp:
     "Upload-an-image app for `model`: image, Grad-CAM overlay, label and class probabilities"
     def __init__(self, model, cam:bool=True, alpha:float=0.45, max_side:int=384, title:str='medfast: predict an image',
                  trust_pickle:bool=False):
-        import ipywidgets as W
+        try: import ipywidgets as W
+        except ImportError:
+            raise _MissingExtra('ipywidgets is not installed; the notebook app is an extra: pip install "medfast[app]" '
+                                '(or pip install ipywidgets). explain_image works without it.') from None
+        self.cam, self.alpha, self.max_side = cam, check_number('alpha', alpha, 0, 1, True, True), check_whole('max_side', max_side, 8)
         self.learn = _app_learner(model, trust_pickle)
-        self.cam, self.alpha, self.max_side = cam, alpha, max_side
         self.model_files = _model_files(self.learn); self._stamp = _stamp(self.model_files)
         classes = _spec_of(self.learn)['classes']
         self.upload = W.FileUpload(accept='image/*,.dcm,.dicom,.tif,.tiff', multiple=False, description='Upload image')

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #52350413
 from __future__ import annotations
-import argparse, contextlib, hashlib, importlib.util, json, math, os, sys
+import argparse, contextlib, hashlib, importlib.util, json, math, os, sys, warnings
 from pathlib import Path
 
 # %% auto #0
@@ -120,8 +120,22 @@ def _check_training_args(a):
     if a.lr is not None and not 0 < a.lr < 10: _fail(f"--lr must be a positive learning rate such as 2e-3 (got {a.lr}).")
     if not 20 <= a.n_synthetic <= 100_000: _fail(f"--n-synthetic must be from 20 to 100000 images (got {a.n_synthetic}).")
     if a.bs is not None and a.bs < 2: _fail(f"--bs must be at least 2 to train (batch norm needs two images a batch; got {a.bs}); try --bs 16.")
-    if a.data is None and a.task != 'pneumonia': _fail("--task folder needs --data (a folder with one sub-folder per class).")
-    if a.data is not None: _must_exist(a.data, '--data'); _not_inside(a.out, a.data, '--data')
+    _check_task(a)
+    if a.data is not None: _must_exist(a.data, '--data')
+    if a.data is not None and a.task != 'csv': _not_inside(a.out, a.data, '--data')     # a table reads only the files it lists
+
+def _check_task(a):
+    "`--task` against `--data`: a .csv is a label table (`--task csv`, chosen by itself unless another task was typed)"
+    table = a.data is not None and str(a.data).lower().endswith('.csv')
+    if table and a.task != 'csv':
+        if 'task' in a._typed: _fail(f"--data {a.data} is a label table: pass --task csv (or a folder for --task {a.task}).")
+        a.task = 'csv'
+    if a.data is None and a.task == 'folder': _fail("--task folder needs --data (a folder with one sub-folder per class).")
+    if a.data is None and a.task == 'csv': _fail("--task csv needs --data (a CSV listing image files and their labels).")
+    if a.task == 'csv' and not table: _fail(f"--task csv needs --data naming a .csv label table, not {a.data}.")
+    if a.task == 'csv' and getattr(a, 'cache', None) is not None: _fail("--cache copies image folders; with --task csv leave it out.")
+    if a.images is not None and a.task != 'csv': _fail(f"--images names the folder of a label table's images: it goes with --task csv, not --task {a.task}.")
+    if a.images is not None: _must_exist(a.images, '--images')
 
 def _check_arch_name(arch:str, flag:str='--arch'):
     "Fail, naming `flag`, where `arch` is neither a medfast architecture nor an installed timm one"
@@ -248,9 +262,12 @@ class _Typed(argparse.Action):
 
 def _data_args(p:argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the data options `medfast train` and `medfast compare` share: `--task`, `--data`, `--n-synthetic`, `--allow-leaks`"
-    p.add_argument('--task', choices=['pneumonia', 'folder'], default='pneumonia',
-                   help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class")
-    p.add_argument('--data', default=None, help="dataset folder (default: the embedded SYNTHETIC chest X-ray set)")
+    p.add_argument('--task', choices=['pneumonia', 'folder', 'csv'], default='pneumonia', action=_Typed,
+                   help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class; csv: a label "
+                        "table (--data labels.csv: file and label columns, a patient column to split by and a split column whose "
+                        "'test' rows are held out, if it has them; chosen by itself for a .csv)")
+    p.add_argument('--data', default=None, help="dataset folder, or a label CSV (default: the embedded SYNTHETIC chest X-ray set)")
+    p.add_argument('--images', default=None, metavar='DIR', help="--task csv: the folder the table's file names are relative to (default: the CSV's own)")
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
     return p
@@ -323,9 +340,12 @@ def _data_folder(a) -> Path:
     return data
 
 def _image_dls(a, data:Path, size:int, bs:int, **kwargs):
-    "DataLoaders of the image folder `data` for `a.task` (Kermany layout or class folders), split by `a.seed`"
-    from medfast.data import pneumonia_dls, folder_dls
-    return (pneumonia_dls if a.task == 'pneumonia' else folder_dls)(data, size=size, bs=bs, seed=a.seed, **kwargs)
+    "DataLoaders of `data` for `a.task` (Kermany layout, class folders or a label CSV), split by `a.seed`"
+    from medfast.data import pneumonia_dls, folder_dls, csv_dls
+    if a.task == 'csv': kwargs['folder'] = a.images
+    with warnings.catch_warnings():                     # a class with no validation image: check_split refuses it, in one line
+        warnings.filterwarnings('ignore', message='No validation image of class')
+        return dict(pneumonia=pneumonia_dls, folder=folder_dls, csv=csv_dls)[a.task](data, size=size, bs=bs, seed=a.seed, **kwargs)
 
 def plain_batch_size(a, n_train:int, processes:int=1) -> int:
     "The batch size plain training uses: `--bs`, or each process's whole share of the `n_train` images where it is smaller than the default and `--bs` was not typed"
@@ -394,14 +414,16 @@ def _train(a) -> int:
                 with learn.no_logging(): train(learn, a.epochs, a.lr)
             else: train(learn, a.epochs, a.lr)
     _stop_if_diverged(learn)
-    test_path = dls.test_path
+    test_path, test_rows = dls.test_path, 0 if dls.test_items is None else len(dls.test_items)
     grouping = 'the official train/val arrays' if npz else split_grouping([*dls.train_ds.items, *dls.valid_ds.items])
     print(f"Split ({grouping}): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
-          + (f"; official test folder {test_path}" if test_path else "; official test split" if npz else "; no test folder"))
+          + (f"; official test folder {test_path}" if test_path else "; official test split" if npz else
+             f"; {test_rows} test rows held out" if test_rows else "; no test folder"))
     valid_lp = get_preds_labelled(learn, dls.valid)        # launched: every process predicts its part, gathered
     if npz:
         from medfast.medmnist import medmnist_test_dl
         test_lp = get_preds_labelled(learn, medmnist_test_dl(dls, split='test'))
+    elif test_rows: test_lp = get_preds_labelled(learn, labelled_dl(dls, dls.test_items))     # a label table's test rows
     else: test_lp = None if test_path is None else get_preds_labelled(learn, labelled_dl(dls, test_path))
     if not main: return 0                                  # outputs are the main process's job
     thr = saved_threshold(learn)

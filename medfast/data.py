@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #5ff170b6
 from __future__ import annotations
-import inspect, math, os, re, warnings
+import csv, inspect, math, os, re, unicodedata, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -16,12 +16,13 @@ from .core import *
 from .images import MedImage, MedImageBlock, image_files, walk_images, unreadable_images, _hw, _refuse_unreadable
 
 # %% auto #0
-__all__ = ['SPLIT_NAMES', 'patient_id', 'group_splitter', 'split_grouping', 'refuse_split_root', 'class_folder_items',
-           'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'aspect_zoom_mat', 'AspectZoom',
-           'xray_tfms', 'LookupLabel', 'ArrayRows', 'Split', 'default_workers', 'check_crop', 'centre_box',
-           'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'pneumonia_block',
+__all__ = ['SPLIT_NAMES', 'CSV_COLUMNS', 'patient_id', 'group_splitter', 'split_grouping', 'refuse_split_root',
+           'class_folder_items', 'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'aspect_zoom_mat',
+           'AspectZoom', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'Split', 'default_workers', 'check_crop',
+           'centre_box', 'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'pneumonia_block',
            'pneumonia_dls', 'test_folder', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split',
-           'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
+           'find_column', 'on_disk', 'read_table', 'read_label_csv', 'LookupGroup', 'csv_dls', 'train_labels',
+           'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -42,6 +43,14 @@ def _check_train_classes(labels:list, train):
                               "a train/validation split needs at least 2 groups per class (patients, or images without a patient "
                               "id), and a group holding several classes goes with its most common one. Add images of "
                               f"{' and '.join(map(repr, missing))}.")
+
+def _warn_unvalidated(labels:list, valid):
+    "Warn if a class has no validation image: its one patient (or image) went to training, so validation cannot score it"
+    if (missing := sorted(set(labels) - {labels[i] for i in valid}, key=str)):
+        warn_user(f"No validation image of class(es) {', '.join(f'{c!r} ({labels.count(c)} image(s) in all)' for c in missing)}: "
+                  "a class needs at least 2 groups (patients, or images without a patient id) to be held out, so validation "
+                  "can neither score it nor choose the epoch or threshold for it (check_split and medfast train refuse this). "
+                  f"Add images of {' and '.join(map(repr, missing))}.")
 
 def _identical(sides:dict) -> dict:
     "`{digest: {side: [files]}}` for byte-identical files present on more than one side"
@@ -92,7 +101,7 @@ def group_splitter(group_fn=patient_id, valid_pct:float=0.2, seed:int|None=42, l
         if same_bytes: valid = _copies_to_train(items, valid, {i: g for g, idxs in groups.items() for i in idxs})
         valid = sorted(valid); vset = set(valid)
         train = L(i for i in range(len(items)) if i not in vset)
-        if label_fn: _check_train_classes(labels, train)
+        if label_fn: _check_train_classes(labels, train); _warn_unvalidated(labels, valid)
         return train, L(valid)
     return _inner
 
@@ -448,9 +457,15 @@ class _AnyCase(Transform):
         self.vocab, self.index = set(vocab), {k: v for k, v in zip(keys, vocab) if n[k] == 1}
     def encodes(self, y): return y if y in self.vocab else self.index.get(str(y).strip().casefold(), y)
 
+class _TableOrFolder(Transform):
+    "A label table's label for the files it lists, the class folder's name for the others (a test folder beside a model trained from a CSV)"
+    def __init__(self, table:LookupLabel): self.table = table
+    def encodes(self, o): return self.table(o) if str(o) in self.table.labels else parent_label(o)
+
 def _test_labels(dls) -> L:
     "The label transforms of `dls`, matching test labels to its classes without regard to case (as `evaluate` does)"
     fs = list(dls.valid_ds.tls[-1].tfms.fs)
+    if isinstance(table := (dls.split.source if dls.split is not None else {}).get('labels'), LookupLabel): fs[0] = _TableOrFolder(table)
     return L(*fs[:-1], _AnyCase(dls.vocab), fs[-1]) if fs and isinstance(fs[-1], Categorize) else L(fs)
 
 @delegates(DataLoaders.test_dl, but=['test_items', 'rm_type_tfms', 'with_labels'])
@@ -491,8 +506,9 @@ def split_sides(dls) -> dict:
 
 def _labels_of(ds) -> np.ndarray: return np.array([int(y) for y in ds.tls[-1]])   # from the label pipeline: no decoding
 
-def check_split(dls, allow_leaks:bool=False, group_fn=patient_id) -> pd.DataFrame:
-    "Before training: every class in validation, every test image readable, no byte-identical image on two sides (unless `allow_leaks`)"
+def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
+    "Before training: every class in validation, every test image readable, no byte-identical image on two sides (unless `allow_leaks`); groups by `group_fn`, default the loaders' own"
+    if group_fn is None: group_fn = (dls.split.source if dls.split is not None else {}).get('group_fn', patient_id)
     if (absent := [str(dls.vocab[i]) for i in sorted(set(range(dls.c)) - set(_labels_of(dls.valid_ds).tolist()))]):
         raise DataLayoutError(f"No validation image of class(es) {', '.join(absent)}: too few images (or patients) to hold one "
                               "out, so validation could neither score them nor choose the epoch or threshold. Add images of "
@@ -518,6 +534,139 @@ def check_split(dls, allow_leaks:bool=False, group_fn=patient_id) -> pd.DataFram
     if len(groups): warn_user(f"{len(groups)} patient(s)/group(s) appear on two sides of the split, e.g. "
                                   f"{groups.key.iloc[0]} ({groups.sides.iloc[0]}); the scores may be optimistic.")
     return leaks
+
+# %% ../nbs/02_data.ipynb #cccbd0c5
+CSV_COLUMNS = dict(file=('file', 'filename', 'file_name', 'fname', 'image', 'image_id', 'image_name', 'img', 'path', 'filepath'),
+                   label=('label', 'class', 'diagnosis', 'dx', 'target', 'category', 'y'),
+                   group=('patient', 'patient_id', 'patientid', 'pid', 'subject', 'subject_id', 'lesion_id'),
+                   split=('split',))
+_POOL_SPLITS = ('', 'train', 'training', 'valid', 'val', 'validation', 'dev')   # rows trained and validated on; 'test' rows are held out
+
+def find_column(df, what:str, given=None, where:str='the table', names=None, required:bool=True):
+    "The column of `df` holding `what` (`given` as a name or position, else the first of `names` present in any case), or a one-line error"
+    if given is not None:
+        if isinstance(given, (int, np.integer)) and not isinstance(given, bool) and given not in df.columns:
+            if 0 <= given < len(df.columns): return df.columns[int(given)]
+        elif given in df.columns: return given
+        raise DataLayoutError(f"{where} has no column {given!r} (columns: {list(df.columns)}); name one of them.")
+    low = {str(c).strip().lower(): c for c in df.columns}
+    names = ifnone(names, CSV_COLUMNS.get(what, ()))
+    col = next((low[n] for n in names if n in low), None)
+    if col is None and required:
+        raise DataLayoutError(f"{where} has no {what} column: none is named {', '.join(names)} (columns: {list(df.columns)}). "
+                              f"Rename it, or pass {'fn' if what == 'file' else what}_col='<its name>'.")
+    return col
+
+def on_disk(folder, name:str) -> Path:
+    "`folder/name` with Windows `\\` separators read as `/`, each part in the Unicode spelling (NFC or NFD) it has on disk (macOS writes NFD)"
+    p = Path(folder)
+    for part in Path(name.replace('\\', '/')).parts:
+        p = next((q for q in (p/part, p/unicodedata.normalize('NFC', part), p/unicodedata.normalize('NFD', part)) if q.exists()), p/part)
+    return p
+
+def _id_key(v) -> str:
+    "Grouping key of a patient (or cycle) id: case, spacing and a number's spelling ('P01 ' and 'p01'; '7', '007' and '7.0') make one id"
+    s = ' '.join(str(v).split()).casefold()
+    try: f = float(s)
+    except (ValueError, OverflowError): return s
+    return str(int(f)) if f.is_integer() else s
+
+def read_table(path, what:str='CSV') -> pd.DataFrame:
+    "Every cell of the CSV `path` as text (blank: ''), its separator sniffed, a byte-order mark skipped; one-line errors"
+    path = check_path(path, what, is_dir=False)
+    try: return pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine='python', encoding='utf-8-sig')
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, csv.Error, UnicodeDecodeError) as e:
+        raise DataLayoutError(f"{path} is not a readable CSV ({type(e).__name__}); save it as UTF-8 text with a header row "
+                              "naming its columns (e.g. 'file,label,patient').") from None
+
+def _cell(v) -> str: return '' if _no_label(v) else str(v).strip()
+
+def _with_extension(p:Path) -> Path:
+    "`p`, or where it names no file and has no extension (an image id such as HAM10000's), the one image `p.<ext>` that exists"
+    if p.is_file() or p.suffix.lower() in image_extensions: return p
+    found = [q for q in (p.with_name(p.name + e) for e in sorted(image_extensions | {'.dcm'})) if q.is_file()]
+    return found[0] if len(found) == 1 else p
+
+def _split_of(v, where) -> str:
+    s = _cell(v).lower()
+    if s == 'test': return 'test'
+    if s in _POOL_SPLITS: return 'train'
+    raise DataLayoutError(f"Unknown split {v!r} in {where}: write test for the images held out for the final test, and train "
+                          "(or valid, or nothing) for the rest; medfast carves validation out of them by patient.")
+
+def read_label_csv(src, folder=None, fn_col=None, label_col=None, group_col=None, split_col=None, suff:str='') -> pd.DataFrame:
+    "Checked table (`file`, `label`, `group`, `split`) of a CSV (or DataFrame) listing image files with their labels, and patients and a test split if it has them"
+    if isinstance(src, pd.DataFrame): df, where, base = src.reset_index(drop=True), 'the table', ifnone(folder, '.')
+    else: df = read_table(src, 'label CSV'); where, base = str(src), ifnone(folder, Path(src).parent)
+    base = check_path(base, 'image folder', is_dir=True)
+    cols = {w: find_column(df, w, g, where, required=w in ('file', 'label'))
+            for w, g in dict(file=fn_col, label=label_col, group=group_col, split=split_col).items()}
+    line = (lambda i: f"row {i+2} of {where}") if where != 'the table' else (lambda i: f"row {i} of the table")
+    rows, missing = [], []
+    for i, r in enumerate(df[[c for c in cols.values() if c is not None]].to_dict('records')):
+        name, label = _cell(r[cols['file']]), r[cols['label']]
+        if not name: raise DataLayoutError(f"No file name in {line(i)}: fill it in or remove the row.")
+        if _no_label(label): raise DataLayoutError(f"No label for {name} in {line(i)} (an empty cell): fill it in, or leave the row out.")
+        p = on_disk(base, name + suff) if suff else _with_extension(on_disk(base, name))
+        if not p.is_file(): missing.append(f"{p} ({line(i)})")
+        rows.append(dict(file=p, label=str(label).strip(), group=_id_key(g) if cols['group'] and (g := _cell(r[cols['group']])) else None,
+                         split=_split_of(r[cols['split']], line(i)) if cols['split'] else 'train', row=i))
+    if missing: raise MissingPathError(f"{len(missing)} image file(s) listed in {where} do not exist: " + '; '.join(missing[:5])
+                                       + f". Check the file names, or the folder they are relative to (now {base}; folder=..., "
+                                       "or --images in medfast train).")
+    tab = pd.DataFrame(rows, columns=['file', 'label', 'group', 'split', 'row'])
+    if not len(tab): raise DataLayoutError(f"{where} lists no images: add one row per image (file, label).")
+    _check_label_names(tab.label, where)
+    tab = _once_each(tab, where, line)
+    if (n := tab.label[tab.split == 'train'].nunique()) < 2:
+        raise DataLayoutError(f"{where} has {n} class(es) among the images to train on; a classifier needs at least 2.")
+    return tab.drop(columns='row').reset_index(drop=True)
+
+def _once_each(tab, where, line) -> pd.DataFrame:
+    "`tab` with each file once: a file listed twice with two labels (or splits) is an error, twice alike a warning"
+    key = tab.file.map(lambda p: os.path.normcase(os.path.abspath(p)))
+    if not (dup := key.duplicated(keep=False)).any(): return tab
+    for _, g in tab[dup].groupby(key[dup], sort=False):
+        for c in ('label', 'split', 'group'):
+            if g[c].nunique(dropna=False) > 1:
+                a, b = g.iloc[0], g[g[c].ne(g.iloc[0][c])].iloc[0]
+                raise DataLayoutError(f"{a.file} is listed twice with two {c}s: {a[c]!r} ({line(a.row)}) and {b[c]!r} ({line(b.row)}). "
+                                      "Keep the right row and remove the other.")
+    first = tab[dup].iloc[0]
+    warn_user(f"{int(key[dup].nunique())} image(s) are listed more than once in {where} (e.g. {first.file}); each is used once.")
+    return tab[~key.duplicated()]
+
+class LookupGroup:
+    "`group_fn` looking an item's group (patient) up in a `{item: group}` table; an item without one is a group of its own"
+    def __init__(self, groups:dict): self.groups = {str(k): v for k, v in groups.items() if v is not None}
+    def __call__(self, o): return self.groups.get(str(o), str(o))
+    def __repr__(self): return f"LookupGroup({len(set(self.groups.values()))} groups)"
+
+# %% ../nbs/02_data.ipynb #fe6a2a11
+@delegates(folder_dls, but=['path', 'group_fn'])
+def csv_dls(src, folder=None, fn_col=None, label_col=None, group_col=None, split_col=None, suff:str='', size:int=224, bs:int=32,
+            valid_pct:float=0.2, seed:int=42, verify:bool=True, **kwargs) -> DataLoaders:
+    "DataLoaders from a label CSV (see `read_label_csv`): split by its patient column (or Kermany-style names), its `test` rows held out"
+    tab = read_label_csv(src, folder, fn_col, label_col, group_col, split_col, suff)
+    where = 'the table' if isinstance(src, pd.DataFrame) else str(src)
+    if verify: _refuse_unreadable(list(tab.file), f"the images {where} lists")
+    pool, test = tab[tab.split == 'train'], tab[tab.split == 'test']
+    if odd := sorted(set(test.label) - set(pool.label)):
+        raise DataLayoutError(f"Class(es) {', '.join(map(repr, odd))} of {where} are only in rows marked test: a model trained on the "
+                              "other rows could never predict them. Add rows of them to train on, or leave those rows out.")
+    get_y = LookupLabel(dict(zip(tab.file, tab.label)), where)
+    group_fn = LookupGroup(dict(zip(tab.file, tab.group))) if tab.group.notna().any() else patient_id
+    if len(test) and len(both := split_leaks(dict(train=list(pool.file), test=list(test.file)), group_fn, check_bytes=False)):
+        warn_user(f"{len(both)} patient(s) of the rows marked test in {where} also have rows to train on (e.g. {both.key.iloc[0]}): "
+                  "the test figures would be optimistic. Mark all of a patient's rows test, or none.")
+    items = L(list(pool.file))
+    dls = _dls(items, get_y, size, bs, valid_pct, seed, group_fn, kwargs.pop('item_tfms', None), kwargs.pop('batch_tfms', None),
+               kwargs.pop('num_workers', None), **kwargs)
+    grouping = split_grouping(items, group_fn).replace('the file names carry no patient ids', 'the table names no patients')
+    dls.split = Split(test_items=L(list(test.file)) if len(test) else None, source=dict(group_fn=group_fn, labels=get_y),
+                      info=dict(rule=f"{grouping}; {_valid_share(dls, valid_pct)}; test: "
+                                     + (f"the {len(test):,} rows marked test" if len(test) else "none (no rows marked test)"), seed=seed))
+    return dls
 
 # %% ../nbs/02_data.ipynb #8dfed743
 def train_labels(dls) -> np.ndarray:

@@ -67,16 +67,20 @@ def _forward(model, x, f=None):
                          "on it (a Learner converts image files and PIL images itself).") from None
 
 def _this_thread(record):
-    "A forward hook calling `record(out)` for passes of the thread that made it only (another thread may predict meanwhile)"
+    "A forward hook calling `record(inp, out)` for passes of the thread that made it only (another thread may predict meanwhile)"
     me = threading.get_ident()
     def _f(m, inp, out):
-        if threading.get_ident() == me: record(out)
+        if threading.get_ident() == me: record(inp, out)
     return _f
 
 def _map_layers(model, x) -> list:
-    "Names of the layers whose output is a spatial map for input `x`, in the order they run"
-    found = []
-    def _keep(name): return lambda out: found.append(name) if _is_map(out) else None
+    "Names of the layers whose output is a spatial map for input `x`, in the order they run, less the branches inside a block that reduces its map to 1×1"
+    found, reducers = [], []
+    def _keep(name):
+        def _record(inp, out):
+            if _is_map(out): found.append(name)
+            elif _reduces(inp, x): reducers.append(name)
+        return _record
     with _model_lock(model):
         hooks = [m.register_forward_hook(_this_thread(_keep(n))) for n, m in model.named_modules()
                  if n and not isinstance(m, _resamplers)]
@@ -84,7 +88,12 @@ def _map_layers(model, x) -> list:
             with _eval_mode(model), torch.no_grad(): _forward(model, _to_model(model, x))
         finally:
             for h in hooks: h.remove()
-    return list(dict.fromkeys(found))
+    return [n for n in dict.fromkeys(found) if not any(n.startswith(r + '.') for r in reducers)]
+
+def _reduces(inp, x) -> bool:
+    "Whether a block given `inp` reduced a map of the network (not the image itself) to no map: e.g. Inception's Mixed_7a at its smallest input"
+    o = inp[0] if isinstance(inp, tuple) and inp else inp
+    return _is_map(o) and o.shape[-2]*o.shape[-1] != x.shape[-2]*x.shape[-1]       # any view of the image (DihedralMean transposes) is no map of the network
 
 def find_target_layer(model, x=None, size:int=224) -> tuple:
     "`(name, module)` of the last layer whose output is a spatial `N×C×H×W` map (H·W > 1) for input `x`"
@@ -212,7 +221,7 @@ def _gradcam_locked(model, x, target_class, layer):
     views = _VIEWS if getattr(model, 'dihedral', False) else _VIEWS[:1]
     modules = _target_layers(net, x, layer)
     acts = [[] for _ in modules]
-    hooks = [m.register_forward_hook(_this_thread(a.append)) for m, a in zip(modules, acts)]
+    hooks = [m.register_forward_hook(_this_thread(lambda inp, out, a=a: a.append(out))) for m, a in zip(modules, acts)]
     try:
         # gradients even inside `torch.no_grad()` or `torch.inference_mode()`; only towards the maps, none left on the weights
         with _eval_mode(model), torch.inference_mode(False), torch.enable_grad():

@@ -23,7 +23,7 @@ from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
-                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model)
+                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw, _url_error
 from .data import CentreSquish
 from .medmnist import medmnist_source
@@ -60,10 +60,11 @@ def _resize_spec(dls, size=None) -> dict:
         if isinstance(t, RandomResizedCrop): return dict(tfm='RandomResizedCrop', size=[t.size[1], t.size[0]], val_xtra=t.val_xtra)
         if isinstance(t, Resize): return dict(tfm='Resize', size=[t.size[1], t.size[0]], method=str(t.method), pad_mode=str(t.pad_mode))
     for t in dls.after_batch.fs:                                    # MedMNIST in-memory sets resize the batch
-        if type(t).__name__ == 'SquishBatch' and t.size:
-            native = (medmnist_source(dls) or {}).get('native_size')      # e.g. 28 px arrays
-            return dict(tfm='Resize', size=list(_hw(t.size)), method='squish', pad_mode='reflection',
-                        **(dict(detail=list(_hw(native))) if native and native < t.size else {}))
+        if type(t).__name__ == 'SquishBatch':
+            native = (medmnist_source(dls) or {}).get('native_size')      # e.g. 28 px arrays, trained at that size when t.size is None
+            if not (px := t.size or native): continue
+            return dict(tfm='Resize', size=list(_hw(px)), method='squish', pad_mode='reflection',
+                        **(dict(detail=list(_hw(native))) if native and native < px else {}))
     raise MedfastError("Cannot find the image size: the learner's DataLoaders have no Resize item transform. "
                        "Pass size=<pixels> to export().")
 
@@ -593,6 +594,7 @@ def _warn_if_slow_bf16(learn, bf16):
 def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|None=None, fast_decode:bool|None=None,
                      progress:bool=True, bf16:bool=False):
     "Yield prediction tables (`file`, `label`, `prob_<class>`..., `error`) one batch of `bs` files at a time"
+    check_whole('bs', bs)
     learn = _as_learner(model); spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16); _warn_if_slow_bf16(learn, bf16)
     classes = spec['classes']; cols = ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']
     entries = list(expand_paths(items, recurse))

@@ -125,6 +125,15 @@ def _balance_weights(y, power):
     counts = torch.bincount(y, minlength=int(y.max()) + 1).float().clamp_min(1)
     return (1 / counts[y]**float(power)).numpy()
 
+def _check_channels(n_channels, images, npz):
+    "`n_channels` (None: the file's own) checked against the channels of `images`: grey can be repeated, colour not dropped"
+    if n_channels is None: return
+    if isinstance(n_channels, bool) or n_channels not in (1, 3):
+        raise ValueError(f"n_channels must be 1 (grey), 3 (colour) or None (the file's own), not {n_channels!r}.")
+    if (has := images.shape[1]) > n_channels:
+        raise ValueError(f"n_channels={n_channels}, but {Path(npz).name} holds {has}-channel images: pass n_channels=3 (colour), "
+                         f"n_channels=None to keep the file's {has}, or 1 only for greyscale files.")
+
 def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, balance:bool|float=False,
                  classes=None, stats=None, n_channels:int|None=3, num_workers:int=0, val_bs:int|None=None,
                  device=None) -> DataLoaders:
@@ -133,6 +142,7 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
     data = load_medmnist(npz)
     (xt, yt), (xv, yv), (xs, ys) = data['train'], data['val'], data['test']
     images, labels = torch.cat([xt, xv, xs]), torch.cat([yt, yv, ys])
+    _check_channels(n_channels, images, npz)
     multi_label = labels.shape[1] > 1
     classes = _class_names(labels, classes, multi_label)
     if not multi_label and len(found := yt.unique().tolist()) < 2:

@@ -15,7 +15,8 @@ from fastai.learner import Learner
 from .core import *
 from .inference import (load, inference_spec, inference_learner, predict, _versions, _refuse_existing,
                                _model_stem, _with_ext, _read_regular, _check_spec, _bad, _is_int, _is_num, _first_line,
-                               spec_sha256, MAX_SPEC_BYTES, MAX_WEIGHTS_BYTES, expand_paths, _Prep, _decode, _label, _spec_of)
+                               spec_sha256, MAX_SPEC_BYTES, MAX_WEIGHTS_BYTES, expand_paths, _Prep, _decode, _label, _spec_of,
+                               _decode_size)
 from .models import ARCHS
 
 # %% auto #0
@@ -23,7 +24,7 @@ __all__ = ['ONNX_FORMAT_VERSION', 'export_onnx', 'OrtModel', 'ort_session', 'loa
 
 # %% ../nbs/09b_onnx.ipynb #7b278729
 class _MissingExtra(MedfastError, ImportError):
-    "An optional package ONNX support needs is not installed (the CLI prints it as one line)"
+    "An optional package (ONNX support, the notebook app) is not installed (the CLI prints it as one line)"
 
 def _need(module:str):
     "Import optional `module` or fail with the install command"
@@ -96,22 +97,46 @@ def _int8_check(spec:dict, f32, i8, x:np.ndarray) -> dict:
 # %% ../nbs/09b_onnx.ipynb #625751ee
 ONNX_FORMAT_VERSION = 3            # 2: the image may be reduced to `detail` px first; 3: cropped to its centre first (each written only then)
 
+def _decode_steps(img) -> list:
+    "How `open_image` makes an 8-bit PIL image in `img['mode']` of a file, reduced as `predict` reduces it (`fast_decode`)"
+    dh, dw = _decode_size(img['resize']) if img.get('fast_decode') else (None, None)
+    f = f"f = min(W // {dw}, H // {dh})"          # the whole factor that keeps at least the decode size
+    return [*([f"open with PIL; a JPEG at reduced scale: im.draft(None, ({dw}, {dh})), width and height swapped if its EXIF "
+               "orientation turns it a quarter"] if dh else ["open with PIL"]),
+            "turn upright as its EXIF orientation says (PIL ImageOps.exif_transpose)",
+            "16-bit, 32-bit or float pixels: " + (f"the mean of each f x f block where {f} is 2 or more, then " if dh else "")
+            + "grey levels mapped linearly so the 0.5th and 99.5th percentiles become 0 and 255, clipped, rounded "
+              "(medfast.images.window_to_uint8); DICOM pixel data likewise, after RescaleSlope and RescaleIntercept, "
+              "MONOCHROME1 inverted" + (", without the block mean" if dh else ""),
+            "a palette image to RGB; transparent pixels laid on black",
+            f"convert to PIL mode {img['mode']!r} (8-bit)",
+            *([f"shrink by the whole factor {f} where it is 2 or more (PIL Image.reduce)"] if dh else [])]
+
 def _contract(spec) -> dict:
     "The preprocessing contract of `spec`, spelled out for runtimes other than medfast"
     img, norm = spec['image'], spec.get('normalize')
     c = 3 if img.get('grey_to_rgb') else spec['n_in']
-    h, w = img['resize']['size']
-    crop = img['resize'].get('crop')
+    r = img['resize']; (h, w), crop = r['size'], r.get('crop')
+    squish = r['tfm'] == 'Resize' and r.get('method', 'squish') == 'squish'
     return dict(name='input', dtype='float32', layout='NCHW', shape=['batch', spec['n_in'], h, w],
-                steps=[f"decode the image as PIL mode {img['mode']!r} (8-bit)",
+                steps=[*_decode_steps(img),
                        *([f"keep the central {crop:g} of each side: width cw = max(1, round(W*{crop:g})), height likewise, "
                           "left (W-cw)//2, top (H-ch)//2"] if crop else []),
-                       *([f"squish to {img['resize']['detail'][0]}x{img['resize']['detail'][1]} px (PIL bicubic, antialiased)",
-                          f"resize to {h}x{w} px (PIL bilinear): {img['resize']}"] if img['resize'].get('detail') else
-                         [f"resize to {h}x{w} px: {img['resize']}"]), "convert to float32 and divide by 255",
+                       *([f"squish to {r['detail'][0]}x{r['detail'][1]} px (PIL bicubic, antialiased)",
+                          f"resize to {h}x{w} px (PIL bilinear): {r}"] if r.get('detail') else
+                         [f"squish to {h}x{w} px (PIL bilinear, antialiased; the aspect ratio is not kept)" if squish else
+                          f"resize to {h}x{w} px as fastai's validation transform does: {r}"]),
+                       "convert to float32 and divide by 255",
                        *(["repeat the grey channel to 3 channels"] if img.get('grey_to_rgb') else []),
                        *([f"subtract mean {norm['mean']} and divide by std {norm['std']}, per channel"] if norm else [])],
                 channels_after_grey_to_rgb=c)
+
+def _decision(spec) -> str:
+    "The rule that turns probabilities into a label, in words"
+    t, act = spec.get('threshold'), 'sigmoid' if spec.get('activation') == 'sigmoid' else 'softmax'
+    rule = (f"label = classes[1] if p[1] >= {t!r} else classes[0]" if t is not None and len(spec['classes']) == 2
+            else "label = classes[argmax(p)]")
+    return f"p = {act}(logits) per image; {rule}"
 
 def _onnx_format(r): return 3 if r.get('crop') else 2 if r.get('detail') else 1    # the oldest reader that understands `r`
 
@@ -140,11 +165,17 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     _need('onnx')
     if int8 is not None: _need('onnxruntime'); n_calibration = check_whole('n_calibration', n_calibration, *CALIBRATION_RANGE)
     learn = learn_or_path if isinstance(learn_or_path, Learner) else load(learn_or_path, device='cpu')
+    if 'onnx' in (getattr(learn, 'medfast_spec', None) or {}):                # a load_onnx Learner: tracing it would write a constant
+        raise ModelMismatchError(f"{getattr(learn, 'model_path', 'This Learner')} is an ONNX model already (it runs in onnxruntime); "
+                                 "export the PyTorch model it was made from (its model.json) instead.")
     spec = dict(_spec_of(learn))                  # a loaded model's saved spec, with the threshold it holds now
     for k in ('weights', 'weights_sha256', 'versions', 'created'): spec.pop(k, None)
     path = _model_stem(path)              # 'cells.v1' keeps its '.v1': cells.v1.onnx
     onnx_file, js, st = (_with_ext(path, e) for e in ('.onnx', '.onnx.json', '.safetensors'))
     _refuse_existing([onnx_file, js] + ([st] if safetensors else []), overwrite)
+    if not safetensors and st.exists() and (onnx_file.exists() or js.exists()):      # an earlier export's weights, beside a new network
+        warn_user(f"{st} is left from an earlier export: the new {js.name} does not name it, and it may hold other weights than "
+                  f"{onnx_file.name}; delete it, or pass safetensors=True (--safetensors) to replace it.")
     if int8 is not None: calib, check = _calibration_inputs(spec, int8, n_calibration)   # unreadable images fail before any writing
     make_folder(path.parent)
     model = learn.model
@@ -174,7 +205,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     spec.update(format='medfast-onnx', onnx_format_version=_onnx_format(spec['image']['resize']), onnx=onnx_file.name,
                 onnx_sha256=file_digest(onnx_file), opset=opset, input=_contract(spec),
                 output=dict(name='logits', activation=spec.get('activation', 'softmax'), classes=spec['classes'],
-                            threshold=spec.get('threshold')),
+                            threshold=spec.get('threshold'), decision=_decision(spec)),
                 versions=_versions(), created=datetime.datetime.now().isoformat(timespec='seconds'))
     if int8_report: spec['int8'] = dict(weights='int8 per output channel', activations='uint8', format='QDQ', **int8_report)
     if safetensors:
@@ -200,7 +231,7 @@ def ort_session(onnx_file, threads:int|None=None):
     "An onnxruntime CPU session for `onnx_file` (a path, or the network's bytes) with full graph optimisation and `threads` (default: torch's)"
     ort = _need('onnxruntime')
     so = ort.SessionOptions()
-    so.intra_op_num_threads = ifnone(threads, torch.get_num_threads())
+    so.intra_op_num_threads = check_whole('threads', ifnone(threads, torch.get_num_threads()), 0)   # 0: onnxruntime's own choice
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(onnx_file if isinstance(onnx_file, bytes) else str(onnx_file), so, providers=['CPUExecutionProvider'])
 
@@ -218,7 +249,12 @@ def _check_onnx_spec(js, spec:dict):
 
 def _check_session(js, spec:dict, session):
     "Refuse a description whose channels, image size or number of classes differ from the ONNX network's own"
-    (_, *have_in), (*_, have_out) = session.get_inputs()[0].shape, session.get_outputs()[0].shape
+    ins, outs = session.get_inputs(), session.get_outputs()
+    if len(ins) != 1 or len(ins[0].shape) != 4 or not outs:
+        raise ModelMismatchError(f"{spec['onnx']} is not an image classifier medfast can run: it takes {len(ins)} input(s) "
+                                 f"{[i.shape for i in ins]} and gives {len(outs)} output(s); medfast needs one (batch, channels, "
+                                 "height, width) input and a logits output. Export the PyTorch model with export_onnx.")
+    (_, *have_in), (*_, have_out) = ins[0].shape, outs[0].shape
     want_in, want_out = [spec['n_in'], *spec['image']['resize']['size']], len(spec['classes'])
     if any(isinstance(a, int) and a != b for a, b in zip(have_in, want_in)) or (isinstance(have_out, int) and have_out != want_out):
         raise ModelMismatchError(f"{js} does not describe {spec['onnx']}: the network takes {have_in} (channels, height, width) and "
@@ -228,6 +264,10 @@ def load_onnx(path, threads:int|None=None) -> Learner:
     "A prediction Learner whose network runs `path` (`model.onnx.json` or `.onnx`) in onnxruntime, checked against its JSON"
     p = Path(path).expanduser()
     js = p if p.name.endswith('.onnx.json') else p.with_suffix('.onnx.json') if p.suffix == '.onnx' else p.with_name(p.name + '.onnx.json')
+    if not js.exists() and not js.is_symlink():
+        hint = (f"{p} is a PyTorch model: load it with load (or load_any)" if p.suffix in ('.json', '.pth') else
+                f"an .onnx runs only with the {js.name} export_onnx wrote beside it: copy the pair together, or export again")
+        raise MissingPathError(f"ONNX model description not found: {js}; {hint}.")
     check_path(js, 'ONNX model description (.onnx.json)', is_dir=False)
     try: spec = json.loads(_read_regular(js, MAX_SPEC_BYTES, 'ONNX model description'))
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
@@ -235,6 +275,9 @@ def load_onnx(path, threads:int|None=None) -> Learner:
     if not isinstance(spec, dict) or spec.get('format') != 'medfast-onnx':
         raise ModelMismatchError(f"{js} is not a medfast ONNX description (no \"format\": \"medfast-onnx\"); export with export_onnx.")
     _check_onnx_spec(js, spec)
+    if p.suffix == '.onnx' and spec['onnx'] != p.name:
+        raise ModelMismatchError(f"{js} describes the network {spec['onnx']}, not {p.name}: it belongs to another export. "
+                                 "Copy each .onnx with its own .onnx.json, or export again.")
     onnx_file = check_path(js.parent/spec['onnx'], f"ONNX file named in {js}", is_dir=False)
     network = _read_regular(onnx_file, MAX_WEIGHTS_BYTES, f"ONNX file named in {js}", follow=False)   # read once: checked is what runs
     if hashlib.sha256(network).hexdigest() != spec.get('onnx_sha256'):

@@ -14,7 +14,7 @@ from torch import nn
 from fastai.vision.all import *
 from .core import *
 from .models import register_arch, arch_names, BodySplitter, get_arch
-from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, check_crop, balanced_sampler
+from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, csv_dls, check_crop, balanced_sampler
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
 from .evaluation import saved_threshold                  # the threshold a trained model ships with
@@ -260,7 +260,7 @@ def is_medmnist(path) -> bool:
     return str(path).lower().endswith('.npz')
 
 def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task:str='pneumonia', **kwargs) -> DataLoaders:
-    "DataLoaders for `recipe` over a MedMNIST `.npz`, a Kermany folder (`task='pneumonia'`) or class folders (`'folder'`)"
+    "DataLoaders for `recipe` over a MedMNIST `.npz`, a Kermany folder (`task='pneumonia'`), class folders (`'folder'`) or a label CSV (`'csv'`)"
     size, seed = ifnone(size, recipe.size), ifnone(seed, recipe.seed)
     if is_medmnist(data):
         if recipe.crop is not None:                      # e.g. --recipe cells on BloodMNIST: its arrays are cut to the cell already
@@ -276,7 +276,8 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
     if recipe.crop is not None: aug['crop'] = recipe.crop   # the central fraction of each side (see CentreSquish)
     if task == 'pneumonia': return pneumonia_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
     if task == 'folder': return folder_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
-    raise ValueError(f"task must be 'pneumonia' or 'folder', not {task!r}")
+    if task == 'csv': return csv_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
+    raise ValueError(f"task must be 'pneumonia', 'folder' or 'csv', not {task!r}")
 
 # %% ../nbs/05c_recipes.ipynb #d7735eee
 def _plain_ce(inp, targ): return F.cross_entropy(inp.float(), targ)
@@ -369,7 +370,7 @@ def _warn_overrun(recipe, plan):
               f"so the run will overrun; give a budget of at least {math.ceil(need / (1 - _OVERHEAD) / 6) / 10:g} min.")
 
 def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:bool=False, verbose:bool=True):
-    "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes; returns `(dls, plan)`"
+    "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes, updating `recipe` in place (`fit_recipe` puts yours back afterwards); returns `(dls, plan)`"
     size, started = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained)), time.perf_counter()
     def left(): return max(recipe.budget - (time.perf_counter() - started) / 60, recipe.budget / 10)   # minutes the measuring left
     dls = _fit_batches(recipe, make_dls, make_dls(size), size, verbose)
@@ -427,6 +428,9 @@ def _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given) 
     dls, plan = plan_recipe(recipe, make, size_given=ifnone(size_given, not callable(dls_or_make) or isinstance(dls_or_make, DataLoaders)),
                             models_given=models_given, verbose=verbose)
     members, t0, mon = [], time.perf_counter(), _monitor(recipe, dls.c)
+    if dls.c != 2 and not (recipe.threshold is None or isinstance(recipe.threshold, str)):    # said before training, not lost after it
+        warn_user(f"threshold={recipe.threshold!r} is a decision threshold for two classes, but these data have {dls.c}: "
+                  "each image gets its most probable class.")
     deadline = plan.get('deadline')
     for k in range(recipe.n_models):
         seed, now = recipe.seed + k, time.perf_counter()
@@ -543,5 +547,6 @@ def train_from_args(args, data, pretrained:bool=False, quiet:bool|None=None) -> 
     "Train what parsed `args` ask for on `data` (folder or MedMNIST `.npz`): plan printed first, ensemble, val threshold"
     r = recipe_from_args(args, pretrained)
     task = getattr(args, 'task', 'pneumonia')
-    return fit_recipe(lambda size: recipe_dls(data, r, size=size, task=task), r, quiet=ifnone(quiet, getattr(args, 'quiet', False)),
+    kw = dict(folder=getattr(args, 'images', None)) if task == 'csv' else {}   # a label table's image folder
+    return fit_recipe(lambda size: recipe_dls(data, r, size=size, task=task, **kw), r, quiet=ifnone(quiet, getattr(args, 'quiet', False)),
                       size_given=getattr(args, 'size', None) is not None, models_given=getattr(args, 'ensemble', None) is not None)

@@ -67,7 +67,7 @@ def test_features_svm_kernels(folders):
 
 def test_cifar_study_protocol_and_ladder(tmp_path):
     from medfast.studies.cifar import synthetic_cifar100, cifar_basenet_learner, cifar_fit, BASENET_LADDER
-    path = synthetic_cifar100(tmp_path/'c', n_per_class=10, classes=3, seed=0)
+    path = synthetic_cifar100(tmp_path/'c', n_per_class=10, classes=3, seed=0, release='binary')   # no pickle: no opt-in needed
     learn = cifar_basenet_learner(path, classes=3, protocol='study', bs=8, deeper=True, batch_norm=True, num_workers=0)
     assert learn.arch_name == 'basenet_deep' and len(learn.dls.valid_ds) == 6 and learn.opt_func is Adam
     assert isinstance(learn.model[0][1][1], nn.BatchNorm2d)                   # BN after the ReLU

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/birds.html.md"""
 
 # %% ../../nbs/23b_birds.ipynb #78ab4f5f
 from __future__ import annotations
-import re, warnings
+import os, re, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageDraw
@@ -93,7 +93,8 @@ def cub_root(path) -> Path:
         return path
     root = path/CUB_DIR if (path/CUB_DIR).is_dir() else path
     missing = [f for f in CUB_FILES + ('images',) if not (root/f).exists()]
-    if missing: raise DataLayoutError(f"{root} is missing {', '.join(missing)}. Expected the CUB-200-2011 layout: "
+    up = f" Pass {path.parent}, the release folder." if (path.parent/'lists').is_dir() or (path.parent/CUB_FILES[0]).is_file() else ''
+    if missing: raise DataLayoutError(f"{root} is missing {', '.join(missing)}.{up} Expected the CUB-200-2011 layout: "
                                       f"{CUB_DIR}/{{{', '.join(CUB_FILES)}}} and {CUB_DIR}/images/<class>/<image>.jpg, "
                                       "or the 2010 release: lists/{files,train,test,classes}.txt and images/.")
     return root
@@ -151,6 +152,9 @@ def cub_table(path, verify:bool=True) -> pd.DataFrame:
     "One row per CUB image (2011 or 2010 release): image_id, file, class_id, label, is_train; the index files cross-checked"
     root = cub_root(path)
     df = _cub2010_table(root) if (root/'lists').is_dir() else _cub2011_table(root)
+    if out := [f for f in df.file if os.path.relpath(f, root/'images').split(os.sep)[0] == os.pardir]:
+        raise UnsafeFileError(f"{out[0]} is listed in {root}'s index but lies outside {root/'images'} ({len(out)} such); "
+                              "CUB lists images under images/. Re-extract the archive.")
     if len(dup := df.file[df.file.duplicated()]):
         raise DataLayoutError(f"{dup.iloc[0]} is listed more than once in {root}'s index ({len(dup)} repeat(s)); list each image "
                               "once, or one copy may be trained on and another tested. Re-extract the archive.")
@@ -239,7 +243,8 @@ def birds_learner(path_or_dls, arch='resnet50', pretrained:bool=True, size:int=2
         lrn_kw['custom_head'] = birds_head(num_features_model(create_model(arch, pretrained=False)[0]), dls.c, run)
     learn = medfast_learner(dls, arch, pretrained=pretrained, seed=seed, metrics=ifnone(metrics, [accuracy, top5_accuracy]), **lrn_kw)
     learn.protocol, learn.study_run = protocol, run
-    if study and run == 'features': learn.freeze()        # only the head trains (the study trained on extracted features)
+    if study and run == 'features':                       # only the head trains (the study trained on extracted features):
+        learn.freeze(); learn.add_cb(BnFreeze())          # the body's batch norm keeps its statistics, in eval mode as at extraction
     if study and run == 'retrain': learn.unfreeze()       # the whole network trains from the ImageNet start
     return learn
 
@@ -255,7 +260,9 @@ def birds_fine_tune(learn, epochs:int=8, freeze_epochs:int=3, base_lr:float=2e-3
     return learn
 
 def birds_scores(learn) -> dict:
-    "Validation and official-test accuracy (%) of a trained birds learner, with the split sizes"
-    dls = learn.dls
+    "Validation and official-test accuracy (%) of a trained birds learner, with the split sizes, seeds, epochs and training time"
+    dls, log = learn.dls, getattr(learn, 'run_log', [])
     return dict(valid_acc=accuracy_pct(learn), test_acc=accuracy_pct(learn, birds_test_dl(dls)), n_classes=dls.c,
-                n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), n_test=len(dls.test_items))
+                n_train=len(dls.train_ds), n_valid=len(dls.valid_ds), n_test=len(dls.test_items),
+                split_seed=(dls.split.info.get('seed') if dls.split else None), seed=getattr(learn, 'medfast_args', {}).get('seed'),
+                epochs=len(log), train_secs=round(sum(r['secs'] for r in log), 1))

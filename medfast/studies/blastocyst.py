@@ -7,15 +7,15 @@ Docs: https://medfast.github.io/medfast/blastocyst.html.md"""
 # %% ../../nbs/22_blastocyst.ipynb #823ade5a
 from __future__ import annotations
 import csv, warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items
-from ..images import _refuse_unreadable
+from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items, find_column, on_disk, _id_key
+from ..images import _refuse_unreadable, image_files
 from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train
 from ..models import ARCHS, create_model
@@ -96,22 +96,45 @@ def synthetic_blastocyst_folders(dest, n_train:int=16, n_test:int=6, size:int=64
     return write_synthetic(dest, meta, write)
 
 # %% ../../nbs/22_blastocyst.ipynb #bc54b502
-_COLUMNS = dict(image=('image', 'file', 'filename', 'fname', 'path', 'image_file', 'img'),
-                grade=('grade', 'asebir', 'asebir_grade', 'quality', 'label'),
-                patient=('patient', 'patient_id', 'pid', 'subject'), cycle=('cycle', 'cycle_id'))
-
-def _find_col(df, what, given, csv_path, required):
-    if given is not None:
-        if given not in df.columns: raise DataLayoutError(f"{csv_path} has no column {given!r} (columns: {list(df.columns)}).")
-        return given
-    low = {str(c).strip().lower(): c for c in df.columns}
-    col = next((low[n] for n in _COLUMNS[what] if n in low), None)
-    if col is None and required:
-        raise DataLayoutError(f"{csv_path} has no {what} column; expected one of {', '.join(_COLUMNS[what])} "
-                              f"(columns: {list(df.columns)}). Rename it or pass {what}_col=...")
-    return col
+_COLUMNS = dict(image=('image', 'file', 'filename', 'fname', 'path', 'image_file', 'img', 'fichero', 'archivo'),
+                grade=('grade', 'asebir', 'asebir_grade', 'scoreasebir', 'scoreasbir', 'quality', 'label'),
+                patient=('patient', 'patient_id', 'pid', 'subject', 'paciente'), cycle=('cycle', 'cycle_id', 'proceso', 'ciclo'))
 
 def _norm_id(v): return None if pd.isna(v) else str(v).strip()
+
+
+def _grade_map(grade_map):
+    "`grade_map` with its keys as the reader compares grades (text, stripped, upper case); keys that then clash are an error"
+    if grade_map is None: return None
+    out = {}
+    for k, v in grade_map.items():
+        key = str(k).strip().upper()
+        if key in out and out[key] != v: raise ValueError(f"grade_map maps {key!r} twice ({out[key]!r} and {v!r}); grades are read "
+                                                         "case- and space-insensitively, so give each grade once.")
+        out[key] = v
+    return out
+
+def _unknown_grade(grade, g, where, gmap):
+    "The error for a grade `grade_map` does not cover: blank, a class name already, or a grade to add"
+    if not g: return DataLayoutError(f"No grade in {where}. Fill it in or remove the row" + ("." if gmap is None else
+                                     ", or add '': None to grade_map to leave ungraded embryos out."))
+    if gmap is None: return DataLayoutError(f"Unknown grade {grade!r} in {where}; with grade_map=None the grades must be ASEBIR "
+        f"{', '.join(ASEBIR_GRADES)}. Fix the row, or pass a grade_map covering every grade (None leaves one out), e.g. "
+        f"grade_map={{'A': 'A', 'B': 'B', 'C': 'C', 'D': 'D', {g!r}: None}}.")
+    classes = sorted({str(v) for v in gmap.values() if v is not None})
+    if g in {c.upper() for c in classes}:
+        return DataLayoutError(f"{grade!r} in {where} is a class, not an ASEBIR grade: the grade column already holds classes. Pass "
+                               f"grade_map={{{', '.join(f'{c!r}: {c!r}' for c in classes)}}}.")
+    return DataLayoutError(f"Unknown grade {grade!r} in {where}; grade_map covers {', '.join(map(repr, sorted(gmap)))}. Fix the row, "
+                           f"or add the grade to grade_map with its class ({', '.join(classes)}) or with None to leave it out, "
+                           f"e.g. grade_map={{..., {g!r}: None}}.")
+
+def _warn_unlisted(images, csv_path):
+    "Warn about images beside the listed ones (same folders) that `csv_path` does not list: they are not used"
+    listed = set(images)
+    extra = [f for d in sorted({p.parent for p in listed}) for f in image_files(d, recurse=False) if Path(f) not in listed]
+    if extra: warn_user(f"{len(extra)} image(s) beside those {csv_path.name} lists are not in it, so they are not used (e.g. "
+                        f"{', '.join(str(f) for f in extra[:3])}). Add rows for them if they belong to the study.")
 
 def read_blastocyst_csv(csv_path, image_dir=None, grade_map:dict|None=GOOD_POOR, image_col:str|None=None,
                         grade_col:str|None=None, patient_col:str|None=None, cycle_col:str|None=None) -> pd.DataFrame:
@@ -122,22 +145,18 @@ def read_blastocyst_csv(csv_path, image_dir=None, grade_map:dict|None=GOOD_POOR,
     except (pd.errors.EmptyDataError, pd.errors.ParserError, csv.Error, UnicodeDecodeError) as e:
         raise DataLayoutError(f"{csv_path} is not a readable CSV ({type(e).__name__}); save it as UTF-8 text with a header "
                               "row naming at least the image and grade columns (e.g. 'image,grade,patient').") from None
-    cols = {w: _find_col(df, w, g, csv_path, w in ('image', 'grade'))
+    cols = {w: find_column(df, w, g, str(csv_path), _COLUMNS[w], w in ('image', 'grade'))
             for w, g in dict(image=image_col, grade=grade_col, patient=patient_col, cycle=cycle_col).items()}
-    gmap = None if grade_map is None else {str(k).strip().upper(): v for k, v in grade_map.items()}
+    gmap = _grade_map(grade_map)
     rows, missing = [], []
     for i, r in df.iterrows():
         img, grade = r[cols['image']], r[cols['grade']]
         where = f"row {i+2} of {csv_path} ({img})"
         if pd.isna(img) or not str(img).strip(): raise DataLayoutError(f"Row {i+2} of {csv_path} has no image file name.")
         g = '' if pd.isna(grade) else str(grade).strip().upper()
-        if g not in ifnone(gmap, ASEBIR_GRADES):
-            if gmap is None: raise DataLayoutError(f"Unknown grade {grade!r} in {where}; with grade_map=None the grades must be "
-                f"ASEBIR {', '.join(ASEBIR_GRADES)}. Fix the row, or pass a grade_map covering every grade, e.g. {{{g!r}: 'poor', ...}}.")
-            raise DataLayoutError(f"Unknown grade {grade!r} in {where}; grade_map covers {', '.join(map(repr, sorted(gmap)))}. "
-                                  f"Fix the row, or add it to grade_map, e.g. grade_map={{..., {g!r}: 'poor'}} (None leaves it out).")
+        if g not in ifnone(gmap, ASEBIR_GRADES): raise _unknown_grade(grade, g, where, gmap)
         label = g if gmap is None else gmap[g]
-        p = image_dir/str(img).strip()
+        p = on_disk(image_dir, str(img).strip())
         if not p.is_file(): missing.append(f"{p} (row {i+2})")
         rows.append(dict(image=p, grade=g, label=label, patient=_norm_id(r[cols['patient']]) if cols['patient'] else None,
                          cycle=_norm_id(r[cols['cycle']]) if cols['cycle'] else None))
@@ -146,6 +165,7 @@ def read_blastocyst_csv(csv_path, image_dir=None, grade_map:dict|None=GOOD_POOR,
     out = pd.DataFrame(rows, columns=['image', 'grade', 'label', 'patient', 'cycle'])
     dup = out.image[out.image.duplicated()]
     if len(dup): raise DataLayoutError(f"{dup.iloc[0]} is listed more than once in {csv_path}; each embryo image once.")
+    _warn_unlisted(out.image, csv_path)
     out = out[out.label.notna()].reset_index(drop=True)
     if out.label.nunique() < 2: raise DataLayoutError(f"{csv_path} yields {out.label.nunique()} class(es) after grade_map; "
                                                       "a classifier needs two or more.")
@@ -155,20 +175,38 @@ def read_blastocyst_csv(csv_path, image_dir=None, grade_map:dict|None=GOOD_POOR,
 def read_blastocyst_folders(path) -> pd.DataFrame:
     "Table (image, grade, label, patient, cycle, folder) from a `train/<label>/` + `test/<label>/` image folder export"
     path = check_path(path, 'blastocyst folder', is_dir=True)
-    missing = [s for s in ('train', 'test') if not (path/s).is_dir()]
+    sides = {s: _side(path, s) for s in ('train', 'test')}
+    missing = [s for s, d in sides.items() if d is None]
     if missing: raise DataLayoutError(f"{path} has no {' or '.join(f'{m}/' for m in missing)} folder; expected train/<label>/*.png "
                                       "and test/<label>/*.png (e.g. train/good, train/poor), or pass the CSV export instead.")
-    if extra := sorted(d.name for d in path.iterdir() if d.is_dir() and d.name not in ('train', 'test') and not d.name.startswith(('.', '_'))):
+    if extra := sorted(d.name for d in path.iterdir() if d.is_dir() and d not in sides.values() and not d.name.startswith(('.', '_'))):
         warn_user(f"Folder(s) {', '.join(f'{e}/' for e in extra)} in {path} are not read: only train/ and test/ are "
                   "(validation is carved out of train/). Move their images into train/<label>/, or out of the way.")
     rows = [dict(image=Path(f), grade=None, label=Path(f).parent.name, patient=None, cycle=None, folder=side)
-            for side in ('train', 'test') for f in class_folder_items(path/side, verify=False)]   # nested images refused
+            for side, d in sides.items() for f in class_folder_items(d, verify=False)]   # nested images refused
     out = pd.DataFrame(rows)
-    odd = set(out.label[out.folder == 'test']) ^ set(out.label[out.folder == 'train'])
-    if odd: raise DataLayoutError(f"{path}: class folder(s) {sorted(odd)} exist on one side only; train/ and test/ need the same classes.")
+    trn, tst = set(out.label[out.folder == 'train']), set(out.label[out.folder == 'test'])
+    if odd := trn ^ tst:
+        case = [f"rename {sides['test'].name}/{a} to {b}" for a in sorted(tst - trn) for b in sorted(trn - tst) if a.lower() == b.lower()]
+        raise DataLayoutError(f"{path}: class folder(s) {sorted(odd)} exist on one side only; train/ and test/ need the same classes"
+                              + (f", spelt the same: {', '.join(case)}." if case else "."))
     return out
 
+def _side(path, side):
+    "`path/side`, or the one folder named `side` in another case (Train/, TEST/); None if there is none"
+    if (path/side).is_dir(): return path/side
+    hits = [d for d in path.iterdir() if d.is_dir() and d.name.lower() == side]
+    return hits[0] if len(hits) == 1 else None
+
 # %% ../../nbs/22_blastocyst.ipynb #a4c23b58
+def _merged_ids(ids, keys, group):
+    "Warn, with an example, where ids spelt differently are taken as one `group`"
+    spell = defaultdict(set)
+    for i, k in zip(ids, keys): spell[k].add(str(i))
+    if both := [sorted(s) for s in spell.values() if len(s) > 1]:
+        warn_user(f"{len(both)} {group} id(s) are written in more than one way and taken as one {group} each "
+                  f"(e.g. {' = '.join(map(repr, both[0]))}): case, spaces and leading zeros do not tell {group}s apart.")
+
 def _group_keys(table, group):
     if group is None: return [str(i) for i in range(len(table))]
     if group not in ('patient', 'cycle'): raise ValueError(f"group must be 'patient', 'cycle' or None, not {group!r}")
@@ -177,8 +215,17 @@ def _group_keys(table, group):
         raise DataLayoutError(f"group={group!r} needs a {group} id on every row, but {int(table[group].isna().sum())} row(s) "
                               f"have none (e.g. {table.image[table[group].isna()].iloc[0]}). Add the ids, or pass group={other!r} "
                               f"if every row has a {other} id, or group=None to split by image ({group}s may then cross sides).")
-    if group == 'cycle' and table.patient.notna().all(): return [f"{p}/{c}" for p, c in zip(table.patient, table.cycle)]
-    return list(table[group])
+    if group == 'cycle' and table.patient.notna().all():
+        ids, keys = [f"{p}/{c}" for p, c in zip(table.patient, table.cycle)], [f"{_id_key(p)}/{_id_key(c)}" for p, c in zip(table.patient, table.cycle)]
+    else: ids, keys = list(table[group]), [_id_key(v) for v in table[group]]
+    _merged_ids(ids, keys, group)
+    if (n := len(set(keys))) < 3:
+        cyc = (" Cycle ids are taken as unique across patients when some rows have no patient id: if they repeat (1, 2, ...), "
+               "add the patient ids." if group == 'cycle' else "")
+        raise DataLayoutError(f"group={group!r} gives {n} group(s) ({', '.join(sorted(map(str, set(ids)))[:3])}) among {len(table)} images; "
+                              f"train, validation and test need at least 3, and a useful split many more.{cyc} Add data, or pass "
+                              "group=None to split by image.")
+    return keys
 
 def blastocyst_split(table:pd.DataFrame, group:str|None='patient', valid_pct:float=0.2, test_pct:float=0.2,
                      balance:str|None=None, seed:int=42) -> pd.DataFrame:
@@ -237,6 +284,10 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
     seed_everything(seed)
     path = check_path(csv_path, 'blastocyst CSV export or image folder')
     if path.is_dir():
+        csv_only = [k for k, v, d in (('image_dir', image_dir, None), ('grade_map', grade_map, GOOD_POOR), ('group', group, 'patient'),
+                                      ('test_pct', test_pct, 0.2), ('csv_kwargs', csv_kwargs, None)) if v != d]
+        if csv_only: warn_user(f"Ignored for a folder export ({path}: train/ + test/, no grades or patient ids, test/ is the test "
+                               f"set): {', '.join(csv_only)}, which only a CSV export uses.")
         table = blastocyst_folder_split(read_blastocyst_folders(path), valid_pct, balance, seed, protocol)
         rule = ('study: test/ folder used for validation AND as the test set (optimistic)' if study else
                 f'by image (folders carry no patient ids), stratified: valid {valid_pct:.0%} of train/; test = test/ folder')

@@ -19,9 +19,9 @@ from ..evaluation import top5_accuracy, accuracy_pct
 from ..comparison import compare
 
 # %% auto #0
-__all__ = ['CIFAR100_FINE', 'CIFAR100_COARSE', 'CIFAR_DIR', 'BASENET_LADDER', 'synthetic_cifar100', 'select_classes',
-           'cifar100_dir', 'read_cifar100', 'channel_stats', 'cifar_tfms', 'cifar_dls', 'cifar_test_dl', 'basenet_arch',
-           'cifar_basenet_learner', 'cifar_fit', 'basenet_ladder']
+__all__ = ['CIFAR100_FINE', 'CIFAR100_COARSE', 'CIFAR_DIR', 'CIFAR_BIN_DIR', 'BASENET_LADDER', 'synthetic_cifar100',
+           'select_classes', 'cifar100_dir', 'cifar_release', 'read_cifar100', 'channel_stats', 'cifar_tfms',
+           'cifar_dls', 'cifar_test_dl', 'basenet_arch', 'cifar_basenet_learner', 'cifar_fit', 'basenet_ladder']
 
 # %% ../../nbs/23_cifar_birds.ipynb #49920dba
 CIFAR100_FINE = ('apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel '
@@ -35,7 +35,7 @@ CIFAR100_COARSE = ('aquatic_mammals fish flowers food_containers fruit_and_veget
     'household_furniture insects large_carnivores large_man-made_outdoor_things large_natural_outdoor_scenes '
     'large_omnivores_and_herbivores medium_mammals non-insect_invertebrates people reptiles small_mammals trees '
     'vehicles_1 vehicles_2').split()
-CIFAR_DIR = 'cifar-100-python'
+CIFAR_DIR, CIFAR_BIN_DIR = 'cifar-100-python', 'cifar-100-binary'
 
 # %% ../../nbs/23_cifar_birds.ipynb #bf54ce7f
 def _synthetic_cifar_image(k, n_classes, rng):
@@ -54,24 +54,35 @@ def _synthetic_cifar_image(k, n_classes, rng):
 def _write_pickle(obj, path):
     with open(path, 'wb') as f: pickle.dump(obj, f, protocol=2)
 
-def synthetic_cifar100(dest, n_per_class:int=20, classes=5, seed:int=0, n_test_per_class:int|None=None) -> Path:
-    "Write a tiny CIFAR-100 python-pickle release (`dest/cifar-100-python/{train,test,meta}`) with images for `classes`"
+def _write_binary(path, fine, coarse, data):
+    "CIFAR-100 binary records: <coarse byte><fine byte><3072 pixel bytes> per image"
+    np.concatenate([np.asarray(coarse)[:, None], np.asarray(fine)[:, None], data], 1).astype(np.uint8).tofile(path)
+
+def synthetic_cifar100(dest, n_per_class:int=20, classes=5, seed:int=0, n_test_per_class:int|None=None,
+                       release:str='python') -> Path:
+    "Write a tiny CIFAR-100 release with images for `classes`: `release` 'python' (`cifar-100-python/{train,test,meta}`) or 'binary'"
+    if release not in ('python', 'binary'): raise ValueError(f"release must be 'python' or 'binary', not {release!r}")
     def write(dest):
-        root = dest/CIFAR_DIR; root.mkdir(parents=True, exist_ok=True)
+        root = dest/(CIFAR_DIR if release == 'python' else CIFAR_BIN_DIR); root.mkdir(parents=True, exist_ok=True)
         idx = select_classes(CIFAR100_FINE, classes)
         rng = np.random.default_rng(seed)
         for split, n in [('train', n_per_class), ('test', ifnone(n_test_per_class, max(n_per_class//2, 1)))]:
             labels = [k for k in idx for _ in range(n)]
             data = np.stack([_synthetic_cifar_image(idx.index(k), len(idx), rng) for k in labels])
             order = rng.permutation(len(labels))
+            fine, flat = [labels[i] for i in order], data[order].transpose(0, 3, 1, 2).reshape(len(labels), 3072)
+            if release == 'binary': _write_binary(root/f'{split}.bin', fine, [k//5 for k in fine], flat); continue
             _write_pickle({b'batch_label': f'{split} batch (synthetic)'.encode(),
                            b'filenames': [f'synthetic_{split}_{i:05d}.png'.encode() for i in range(len(labels))],
-                           b'fine_labels': [labels[i] for i in order], b'coarse_labels': [labels[i]//5 for i in order],
-                           b'data': data[order].transpose(0, 3, 1, 2).reshape(len(labels), 3072)}, root/split)
+                           b'fine_labels': fine, b'coarse_labels': [k//5 for k in fine], b'data': flat}, root/split)
+        if release == 'binary':
+            for fn, names in (('fine_label_names.txt', CIFAR100_FINE), ('coarse_label_names.txt', CIFAR100_COARSE)):
+                (root/fn).write_text('\n'.join(names) + '\n')
+            return
         _write_pickle({b'fine_label_names': [n.encode() for n in CIFAR100_FINE],
                        b'coarse_label_names': [n.encode() for n in CIFAR100_COARSE]}, root/'meta')
     meta = dict(generator='medfast.studies.cifar.synthetic_cifar100', n_per_class=n_per_class, classes=classes, seed=seed,
-                n_test_per_class=n_test_per_class)
+                n_test_per_class=n_test_per_class, release=release)
     return write_synthetic(dest, meta, write)
 
 # %% ../../nbs/23_cifar_birds.ipynb #cf89a809
@@ -83,6 +94,8 @@ def select_classes(names, classes=25) -> list[int]:
             raise ValueError(f"classes={classes}: choose between 2 and {len(names)} classes.")
         return list(range(int(classes)))
     if isinstance(classes, str): classes = [classes]                    # one name is one class, not its letters
+    if not is_listy(classes) and not isinstance(classes, np.ndarray):
+        raise TypeError(f"classes must be a whole number or a list of class names/indices, not {classes!r}.")
     out = []
     for c in classes:
         if isinstance(c, (int, np.integer)):
@@ -90,7 +103,9 @@ def select_classes(names, classes=25) -> list[int]:
             out.append(int(c)); continue
         if c not in names:
             close = difflib.get_close_matches(str(c), names, n=3)
-            raise DataLayoutError(f"Unknown CIFAR-100 class {c!r}" + (f"; did you mean {', '.join(map(repr, close))}?" if close
+            head = (f"{c!r} is a CIFAR-100 superclass (coarse label); classes takes the fine classes in it" if c in CIFAR100_COARSE
+                    else f"Unknown CIFAR-100 class {c!r}")
+            raise DataLayoutError(head + (f"; did you mean {', '.join(map(repr, close))}?" if close
                                   else ". The class names are in meta[b'fine_label_names'] (e.g. 'apple', 'maple_tree')."))
         out.append(names.index(c))
     if len(set(out)) < 2: raise ValueError(f"Choose at least two different classes, not {list(classes)}.")
@@ -101,52 +116,87 @@ class _ReleaseUnpickler(pickle.Unpickler):
     "Unpickler that only rebuilds numpy arrays, bytes and plain Python containers"
     _ok = {('_codecs', 'encode'), ('copy_reg', '_reconstructor'), ('copyreg', '_reconstructor'), ('__builtin__', 'object'),
            ('builtins', 'object')}
+    _numpy = ('numpy', 'numpy.core.multiarray', 'numpy._core.multiarray')
     def find_class(self, module, name):
-        if (module, name) in self._ok or (module.split('.')[0] == 'numpy' and name in ('_reconstruct', 'ndarray', 'dtype', 'scalar')):
+        if (module, name) in self._ok or (module in self._numpy and name in ('_reconstruct', 'ndarray', 'dtype', 'scalar')):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 def _load_release_pickle(fn):
     try:
         with open(fn, 'rb') as f: return _ReleaseUnpickler(f, encoding='bytes').load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
-        raise DataLayoutError(f"{fn} is not a CIFAR-100 python-release pickle ({e}). Re-extract cifar-100-python.tar.gz.") from None
+    except Exception as e:                           # a damaged or hostile file, whatever the unpickler tripped on
+        raise DataLayoutError(f"{fn} is not a CIFAR-100 python-release pickle ({type(e).__name__}: {e}). "
+                              "Re-extract cifar-100-python.tar.gz.") from None
+
+_RELEASES = ((CIFAR_BIN_DIR, ('train.bin', 'test.bin', 'fine_label_names.txt')), (CIFAR_DIR, ('train', 'test', 'meta')))
 
 def cifar100_dir(path) -> Path:
-    "The `cifar-100-python` folder at or under `path`, checked to hold `train`, `test` and `meta`"
+    "The CIFAR-100 release folder (`cifar-100-binary`, else `cifar-100-python`) at or under `path`, checked to be complete"
     path = check_path(path, 'CIFAR-100 folder')
-    if path.is_file() and path.name in ('train', 'test', 'meta'):
-        raise DataLayoutError(f"{path} is one file of the CIFAR-100 release; pass the folder holding train, test and meta ({path.parent}).")
+    if path.is_file() and path.name in ('train', 'test', 'meta', 'train.bin', 'test.bin'):
+        raise DataLayoutError(f"{path} is one file of the CIFAR-100 release; pass the folder holding it ({path.parent}).")
     if path.is_file():
         raise DataLayoutError(f"{path} is a file; extract it first (tar xzf {path.name}) and pass the folder it creates.")
-    root = path/CIFAR_DIR if (path/CIFAR_DIR).is_dir() else path
-    missing = [f for f in ('train', 'test', 'meta') if not (root/f).is_file()]
+    for sub, need in _RELEASES:                      # the binary release first: reading it unpickles nothing
+        if (path/sub).is_dir() or (path.name == sub): break
+    else: sub, need = _RELEASES[0] if (path/'train.bin').exists() else _RELEASES[1]
+    root = path/sub if (path/sub).is_dir() else path
+    missing = [f for f in need if not (root/f).is_file()]
     if missing:
         hint = " It looks like CIFAR-10 (data_batch_1...), not CIFAR-100." if (root/'data_batch_1').exists() or \
-               (path/'cifar-10-batches-py').exists() else ''
-        raise DataLayoutError(f"{root} is missing {', '.join(missing)}.{hint} Expected the CIFAR-100 python release: "
-                              f"<folder>/{CIFAR_DIR}/{{train,test,meta}} from cifar-100-python.tar.gz.")
+               (root/'data_batch_1.bin').exists() or any((path/d).exists() for d in ('cifar-10-batches-py', 'cifar-10-batches-bin')) else ''
+        if tars := sorted(p.name for p in path.glob('cifar-100-*.tar.gz')): hint += f" {tars[0]} is here: extract it first (tar xzf {tars[0]})."
+        raise DataLayoutError(f"{root} is missing {', '.join(missing)}.{hint} Expected a CIFAR-100 release: <folder>/{CIFAR_DIR}/"
+                              f"{{train,test,meta}} (cifar-100-python.tar.gz) or <folder>/{CIFAR_BIN_DIR}/{{train.bin,test.bin,...}}.")
     return root
+
+def cifar_release(path) -> str:
+    "'binary' or 'python': which CIFAR-100 release `cifar100_dir(path)` found (only 'python' needs `trust_pickle`)"
+    return 'binary' if (cifar100_dir(path)/'train.bin').is_file() else 'python'
 
 def _str_keys(d): return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
 def _strs(xs): return [x.decode() if isinstance(x, bytes) else str(x) for x in xs]
 
-def read_cifar100(path, split:str='train') -> AttrDict:
-    "Images `(N,32,32,3)` uint8, fine/coarse labels and class names of one split of the CIFAR-100 python release"
+def _read_names(fn) -> list:
+    "Class names, one a line, of the binary release's `*_label_names.txt`"
+    try: return [l.strip() for l in fn.read_text().splitlines() if l.strip()] if fn.is_file() else []
+    except UnicodeDecodeError: raise DataLayoutError(f"{fn} is not a text file; re-extract cifar-100-binary.tar.gz.") from None
+
+def _read_binary(root, split) -> tuple:
+    "One split of the binary release (records of <coarse byte><fine byte><3072 pixel bytes>) as the python release's dicts"
+    fn, raw = root/f'{split}.bin', np.fromfile(root/f'{split}.bin', dtype=np.uint8)
+    if raw.size % 3074: raise DataLayoutError(f"{fn} is {raw.size:,} bytes, not a whole number of 3,074-byte CIFAR-100 records "
+                                              "(CIFAR-10's are 3,073). Re-extract cifar-100-binary.tar.gz.")
+    rec = raw.reshape(-1, 3074)
+    return (dict(data=rec[:, 2:], fine_labels=rec[:, 1], coarse_labels=rec[:, 0]),
+            dict(fine_label_names=_read_names(root/'fine_label_names.txt'), coarse_label_names=_read_names(root/'coarse_label_names.txt')))
+
+def _refuse_pickles(root):
+    "One-line `UnsafeFileError`: the python release is read only with `trust_pickle=True`"
+    raise UnsafeFileError(f"{root} is the CIFAR-100 python release, whose files are pickles (loading a pickle can run code): pass "
+                          "trust_pickle=True if you trust this copy (medfast then rebuilds only arrays and lists from it), or use "
+                          "the binary release (cifar-100-binary.tar.gz), which needs no opt-in.")
+
+def read_cifar100(path, split:str='train', trust_pickle:bool=False) -> AttrDict:
+    "Images `(N,32,32,3)` uint8, labels and class names of one split of CIFAR-100 (binary release, or python release with `trust_pickle`)"
     if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     root = cifar100_dir(path)
-    d, meta = _str_keys(_load_release_pickle(root/split)), _str_keys(_load_release_pickle(root/'meta'))
+    fn = root/(f'{split}.bin' if (root/'train.bin').is_file() else split)
+    if fn.suffix == '.bin': d, meta = _read_binary(root, split)
+    elif not trust_pickle: _refuse_pickles(root)
+    else: d, meta = _str_keys(_load_release_pickle(root/split)), _str_keys(_load_release_pickle(root/'meta'))
     need = {'data', 'fine_labels'} - set(d)
-    if need or 'fine_label_names' not in meta:
-        raise DataLayoutError(f"{root/split} lacks {sorted(need) or ['meta: fine_label_names']}: not the CIFAR-100 "
-                              "python release (CIFAR-10 uses b'labels').")
+    if need or not meta.get('fine_label_names'):
+        raise DataLayoutError(f"{fn} lacks {sorted(need) or ['the fine label names']}: not the CIFAR-100 "
+                              "release (CIFAR-10 uses b'labels').")
     data = np.asarray(d['data'])
     if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
-        raise DataLayoutError(f"{root/split}: b'data' is {data.dtype} {data.shape}; expected uint8 (N, 3072).")
+        raise DataLayoutError(f"{fn}: b'data' is {data.dtype} {data.shape}; expected uint8 (N, 3072).")
     fine = np.asarray(d['fine_labels'], dtype=np.int64)
     names = _strs(meta['fine_label_names'])
     if len(fine) != len(data) or (len(fine) and not 0 <= fine.min() <= fine.max() < len(names)):
-        raise DataLayoutError(f"{root/split}: {len(fine)} labels for {len(data)} images, or labels outside 0..{len(names)-1}.")
+        raise DataLayoutError(f"{fn}: {len(fine)} labels for {len(data)} images, or labels outside 0..{len(names)-1}.")
     return AttrDict(x=data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), y=fine,
                     coarse=np.asarray(d.get('coarse_labels', []), dtype=np.int64), names=names,
                     coarse_names=_strs(meta.get('coarse_label_names', [])))
@@ -166,10 +216,11 @@ def cifar_tfms(augment:bool|str=True, stats=None) -> list:
 
 # %% ../../nbs/23_cifar_birds.ipynb #9e8d185a
 def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, valid_pct:float=0.1, bs:int=64,
-              seed:int=42, num_workers:int|None=None, splitter=None, item_tfms=None, batch_tfms=None, **kwargs) -> DataLoaders:
+              seed:int=42, num_workers:int|None=None, splitter=None, item_tfms=None, batch_tfms=None,
+              trust_pickle:bool=False, **kwargs) -> DataLoaders:
     "DataLoaders over a CIFAR-100 class subset: stratified validation from `train`, the `test` rows kept aside"
     seed_everything(seed)
-    tr, te = read_cifar100(path, 'train'), read_cifar100(path, 'test')
+    tr, te = read_cifar100(path, 'train', trust_pickle), read_cifar100(path, 'test', trust_pickle)
     idx = select_classes(tr.names, classes)
     keep_tr, keep_te = np.isin(tr.y, idx), np.isin(te.y, idx)
     empty = [tr.names[i] for i in idx if not (tr.y == i).any()]
@@ -188,7 +239,7 @@ def cifar_dls(path, classes=25, normalize:bool=True, augment:bool|str=True, vali
                       splitter=IndexSplitter(list(val)), item_tfms=item_tfms,
                       batch_tfms=ifnone(batch_tfms, cifar_tfms(augment, stats)))
     dls = block.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
-    dls.split = Split(list(range(n_train, len(x))), info=dict(rule=f'test: the official test pickle; valid {valid_pct:.0%} of train', seed=seed),
+    dls.split = Split(list(range(n_train, len(x))), info=dict(rule=f'test: the official test set; valid {len(val)/max(n_train, 1):.0%} of train', seed=seed),
                       source=dict(path=cifar100_dir(path), stats=stats))
     return dls
 
@@ -211,17 +262,17 @@ def _check_protocol(protocol):
 def cifar_basenet_learner(path, classes=25, normalize:bool=True, augment:bool|str=True, deeper:bool=False,
                           batch_norm:bool=False, bn_after_relu:bool=True, early_stopping:bool=True, patience:int|None=None,
                           bs:int|None=None, valid_pct:float|None=None, seed:int=42, protocol:str='medfast', metrics=None,
-                          cbs=None, **kwargs) -> Learner:
+                          cbs=None, trust_pickle:bool=False, **kwargs) -> Learner:
     "BaseNet on a CIFAR-100 class subset, with the study's ladder (normalisation ... early stopping) as arguments"
     _check_protocol(protocol)
     study = protocol == 'study'
     dl_kw, lrn_kw = route_kwargs(kwargs, (cifar_dls, _DL_NAMES), (medfast_learner, vision_learner), fn_name='cifar_basenet_learner',
                                  exclude=('path', 'classes', 'normalize', 'augment', 'valid_pct', 'bs', 'seed', 'dls', 'arch',
-                                          'pretrained', 'protocol'))
+                                          'pretrained', 'protocol', 'trust_pickle'))
     if study and augment is True: augment = 'study'
     if study: lrn_kw.setdefault('opt_func', Adam)
     dls = cifar_dls(path, classes, normalize=normalize, augment=augment, valid_pct=ifnone(valid_pct, 0.2 if study else 0.1),
-                    bs=ifnone(bs, 32 if study else 64), seed=seed, **dl_kw)
+                    bs=ifnone(bs, 32 if study else 64), seed=seed, trust_pickle=trust_pickle, **dl_kw)
     patience = ifnone(patience, 1 if study else 3)
     stop = [EarlyStoppingCallback(monitor='valid_loss', patience=patience)] if early_stopping else []
     if early_stopping and not study: stop.append(KeepBestEpoch('valid_loss'))
@@ -245,7 +296,7 @@ _F = False
 BASENET_LADDER = [
     ('BaseNet',                        dict(normalize=_F, augment=_F, deeper=_F, batch_norm=_F, early_stopping=_F), 22.68, '§1', 15),
     ('+ normalisation',                dict(normalize=1,  augment=_F, deeper=_F, batch_norm=_F, early_stopping=_F), 39.88, '§2.1', 15),
-    ('+ augmentation (zoom 0.2 + flip)', dict(normalize=1, augment=1, deeper=_F, batch_norm=_F, early_stopping=_F), 41.32, '§2.2', 15),
+    ('+ augmentation (the study: zoom 0.2 + flip)', dict(normalize=1, augment=1, deeper=_F, batch_norm=_F, early_stopping=_F), 41.32, '§2.2', 15),
     ('+ deeper (5x5 convs 6-56-106, one max-pool)', dict(normalize=1, augment=1, deeper=1, batch_norm=_F, early_stopping=_F), 49.48, '§2.3', 15),
     ('+ batch norm after ReLU',        dict(normalize=1,  augment=1,  deeper=1,  batch_norm=1,  early_stopping=_F), 54.48, '§2.4', 15),
     ('early stopping (max 50 epochs; the study stopped at 11)', dict(normalize=1, augment=1, deeper=1, batch_norm=1, early_stopping=1), 52.52, '§2.5', 50),
@@ -279,7 +330,9 @@ def basenet_ladder(path, classes=25, epochs:int|None=None, lr:float|None=None, r
         rows.append(dict(rung=i, change=name, study_test_acc=study, study_ref=ref, **{k: sc[k] for k in ('medfast_valid_acc',
                          'medfast_test_acc', 'epochs_run', 'diverged')}, secs=round(secs, 1), arch=sc['arch']))
     df = pd.DataFrame(rows)
-    df.attrs['split'] = (f"{dls.c} classes; train {len(dls.train_ds)} / valid {len(dls.valid_ds)} (seeded, class-stratified "
-                         f"{len(dls.valid_ds)/(len(dls.train_ds)+len(dls.valid_ds)):.0%} of the train pickle); test {len(dls.test_items)} "
-                         "(the test pickle, scored once, never used for selection)")
+    df.attrs['split'] = (f"{dls.c} classes; train {len(dls.train_ds)} / valid {len(dls.valid_ds)} (class-stratified "
+                         f"{len(dls.valid_ds)/(len(dls.train_ds)+len(dls.valid_ds)):.0%} of the official training set, seed {seed}); "
+                         f"test {len(dls.test_items)} (the official test set, scored once, never used for selection)")
+    df.attrs['protocol'] = (f"protocol={protocol!r}: " + ("Adam at a constant lr, zoom 0.2 + flip, last weights kept" if protocol == 'study'
+                            else "one-cycle, medfast's augmentation (flip, rotation, zoom, lighting), the best epoch kept when early stopping"))
     return df
