@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #52350413
 from __future__ import annotations
-import argparse, contextlib, hashlib, importlib.util, json, math, os, sys, warnings
+import argparse, contextlib, hashlib, importlib.util, json, math, os, re, sys, warnings
 from pathlib import Path
 
 # %% auto #0
@@ -74,6 +74,8 @@ def _terminated(signum, frame):
 def _cli_message(e) -> str:
     "One-line message for error `e`, naming command-line flags instead of Python arguments"
     msg = ' '.join(str(e).split()).replace('pass overwrite=True (--overwrite)', 'pass --overwrite')
+    msg = re.sub(r"pass (fn|label|group|split)_col='<its name>'",       # a label table's column: its option
+                 lambda m: f"pass --{dict(fn='file', group='patient').get(m[1], m[1])}-col NAME", msg)
     if isinstance(e, _BadArgument): return msg
     if isinstance(e, PermissionError): return f"permission denied: {e.filename or msg}. Fix its permissions, or choose another path."
     from medfast.core import MissingWeightsError
@@ -135,6 +137,8 @@ def _check_task(a):
     if a.task == 'csv' and not table: _fail(f"--task csv needs --data naming a .csv label table, not {a.data}.")
     if a.task == 'csv' and getattr(a, 'cache', None) is not None: _fail("--cache copies image folders; with --task csv leave it out.")
     if a.images is not None and a.task != 'csv': _fail(f"--images names the folder of a label table's images: it goes with --task csv, not --task {a.task}.")
+    if a.task != 'csv' and (cols := [f'--{c}-col' for c in _TABLE_COLUMNS if getattr(a, f'{c}_col') is not None]):
+        _fail(f"{', '.join(cols)} name(s) columns of a label table: they go with --task csv, not --task {a.task}.")
     if a.images is not None: _must_exist(a.images, '--images')
 
 def _check_arch_name(arch:str, flag:str='--arch'):
@@ -260,6 +264,20 @@ class _Typed(argparse.Action):
     def __call__(self, parser, ns, values, option_string=None):
         setattr(ns, self.dest, values); ns._typed = frozenset(getattr(ns, '_typed', ())) | {self.dest}
 
+_TABLE_COLUMNS = dict(file='image files (or image ids)', label='labels', patient='patient ids, to split by', split='split (test rows held out)')
+
+def _group_fn(dls):
+    "How `dls` grouped its split: the label table's patients, else patient ids in the file names"
+    from medfast.data import patient_id
+    return (dls.split.source if dls.split is not None else {}).get('group_fn', patient_id)
+
+def _table_args(p:argparse.ArgumentParser, when:str) -> argparse.ArgumentParser:
+    "Add a label table's options, `--images` and the columns' names, each said to apply `when` (e.g. '--task csv')"
+    p.add_argument('--images', default=None, metavar='DIR', help=f"{when}: the folder the table's file names are relative to (default: the CSV's own)")
+    for col, what in _TABLE_COLUMNS.items():
+        p.add_argument(f'--{col}-col', default=None, metavar='NAME', help=f"{when}: the column of the {what} (default: found by its usual names)")
+    return p
+
 def _data_args(p:argparse.ArgumentParser) -> argparse.ArgumentParser:
     "Add the data options `medfast train` and `medfast compare` share: `--task`, `--data`, `--n-synthetic`, `--allow-leaks`"
     p.add_argument('--task', choices=['pneumonia', 'folder', 'csv'], default='pneumonia', action=_Typed,
@@ -267,7 +285,7 @@ def _data_args(p:argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "table (--data labels.csv: file and label columns, a patient column to split by and a split column whose "
                         "'test' rows are held out, if it has them; chosen by itself for a .csv)")
     p.add_argument('--data', default=None, help="dataset folder, or a label CSV (default: the embedded SYNTHETIC chest X-ray set)")
-    p.add_argument('--images', default=None, metavar='DIR', help="--task csv: the folder the table's file names are relative to (default: the CSV's own)")
+    _table_args(p, '--task csv')
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
     return p
@@ -342,7 +360,9 @@ def _data_folder(a) -> Path:
 def _image_dls(a, data:Path, size:int, bs:int, **kwargs):
     "DataLoaders of `data` for `a.task` (Kermany layout, class folders or a label CSV), split by `a.seed`"
     from medfast.data import pneumonia_dls, folder_dls, csv_dls
-    if a.task == 'csv': kwargs['folder'] = a.images
+    if a.task == 'csv':
+        from medfast.recipes import _table_kwargs
+        kwargs.update(_table_kwargs(a))
     with warnings.catch_warnings():                     # a class with no validation image: check_split refuses it, in one line
         warnings.filterwarnings('ignore', message='No validation image of class')
         return dict(pneumonia=pneumonia_dls, folder=folder_dls, csv=csv_dls)[a.task](data, size=size, bs=bs, seed=a.seed, **kwargs)
@@ -415,7 +435,7 @@ def _train(a) -> int:
             else: train(learn, a.epochs, a.lr)
     _stop_if_diverged(learn)
     test_path, test_rows = dls.test_path, 0 if dls.test_items is None else len(dls.test_items)
-    grouping = 'the official train/val arrays' if npz else split_grouping([*dls.train_ds.items, *dls.valid_ds.items])
+    grouping = 'the official train/val arrays' if npz else split_grouping([*dls.train_ds.items, *dls.valid_ds.items], _group_fn(dls))
     print(f"Split ({grouping}): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
           + (f"; official test folder {test_path}" if test_path else "; official test split" if npz else
              f"; {test_rows} test rows held out" if test_rows else "; no test folder"))
@@ -479,6 +499,14 @@ def _check_compare_args(a):
         if arch in a.archs[:i]: _fail(f"ARCH {arch} is listed twice: list each architecture once.")
         _check_arch_name(arch, 'ARCH')
 
+def _with_intervals(tbl):
+    "The comparison table to print: each test metric with its interval folded in, `0.812 (0.75-0.87)`, rather than two columns more each"
+    t = tbl.copy()
+    for c in [c for c in tbl.columns if f"{c}_ci_low" in tbl.columns]:
+        lo, hi = t.pop(f"{c}_ci_low"), t.pop(f"{c}_ci_high")
+        t[c] = [('' if v != v else f"{v:.3f}") + ('' if l != l or h != h else f" ({l:.2f}-{h:.2f})") for v, l, h in zip(t[c], lo, hi)]
+    return t
+
 def _quiet_fit(a):
     "A `fit_fn` for `compare` that trains as it would, without the per-epoch table (`--quiet`)"
     from medfast.learner import train
@@ -507,7 +535,7 @@ def compare_main(argv=None) -> int:
         check_split(dls, a.allow_leaks)                                   # every split readable, no duplicates
     res = compare(a.archs, dls, epochs=a.epochs, lr=a.lr, seed=a.seed, test=None if a.test == 'none' else a.test,
                   pretrained=pretrained, tta=a.tta, n_boot=a.n_boot, out=a.out, fit_fn=_quiet_fit(a) if a.quiet else None)
-    print('\n' + res.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print('\n' + _with_intervals(res.table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nWrote {res.out}/: {', '.join(sorted(p.name for p in res.out.iterdir()))}")
     return 0
 
@@ -524,7 +552,9 @@ def _model_parser(prog, model_help, description):
 def _evaluate_parser():
     p = _model_parser('medfast evaluate', "saved model: model.json (+ model.pth), a fastai .pkl, or the folder holding it",
                       "Evaluate a saved model on a labelled test folder: metrics with 95% CIs, plots, run record.")
-    p.add_argument('test', help="labelled test folder (one sub-folder per class, any case) or a Kermany root with test/")
+    p.add_argument('test', help="labelled test folder (one sub-folder per class, any case), a Kermany root with test/, or a label "
+                   "CSV (its rows marked test where it has a split column, else all)")
+    _table_args(p, 'a .csv TEST')
     p.add_argument('--out', default='runs/evaluate', help="output folder (default runs/evaluate; a new sibling, evaluate-2, ..., if it holds results)")
     p.add_argument('--tta', action='store_true', help="test-time augmentation (average over augmented copies; a model in the "
                    "safe format carries no augmentation, so there it is said and skipped)")
@@ -560,7 +590,7 @@ def evaluate_main(argv=None) -> int:
     from medfast.evaluation import evaluate, get_preds_labelled, tta_applies, metrics_for_csv
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load
-    from medfast.data import test_folder
+    from medfast.data import test_folder, table_test_rows
     _check_device(a.device)
     timings = {}
     with Timer() as t: learn = load(a.model, device=a.device, trust_pickle=a.trust_pickle)
@@ -571,11 +601,17 @@ def evaluate_main(argv=None) -> int:
         a.threshold = saved_threshold(learn)
     if a.threshold is not None and len(learn.dls.vocab) != 2:
         parser.error(f"--threshold applies to two-class models; this one has {len(learn.dls.vocab)} classes.")
-    test = test_folder(check_path(a.test, 'test folder', is_dir=True))    # a Kermany root: its test/ folder
+    table = str(a.test).lower().endswith('.csv')
+    if not table and (opts := [o for o, v in (('--images', a.images), *((f'--{c}-col', getattr(a, f'{c}_col')) for c in _TABLE_COLUMNS)) if v is not None]):
+        _fail(f"{', '.join(opts)} describe a test table: they go with a .csv TEST, not the folder {a.test}.")
+    test = (check_path(a.test, 'test table', is_dir=False) if table        # a label table: its test rows
+            else test_folder(check_path(a.test, 'test folder', is_dir=True)))    # a Kermany root: its test/ folder
+    from medfast.recipes import _table_kwargs
+    src = table_test_rows(test, **_table_kwargs(a)) if table else test
     print(f"Model: {a.model} ({getattr(learn, 'arch_name', None) or 'unknown arch'}, classes {list(map(str, learn.dls.vocab))})")
     seed_everything(a.seed)
     if mode == 'lines': print(f"Predicting the images of {test}{' with TTA' if a.tta else ''} ...", flush=True)   # no bar in a log
-    with Timer() as t: lp = get_preds_labelled(learn, test, tta=a.tta, bs=a.bs, tta_seed=a.seed)
+    with Timer() as t: lp = get_preds_labelled(learn, src, tta=a.tta, bs=a.bs, tta_seed=a.seed)
     a.tta = a.tta and tta_applies(learn)              # as it ran: a saved model carries no augmentation (get_preds_labelled warned)
     timings['predict'] = t.secs; _check_preds(lp, a.model)
     out = claim_folder(a.out)                                           # only once the inputs proved usable

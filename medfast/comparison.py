@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/compare.html.md"""
 
 # %% ../nbs/08_compare.ipynb #a706e2f9
 from __future__ import annotations
-import argparse, gc, inspect, random, sys, time
+import argparse, contextlib, gc, inspect, random, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
@@ -69,20 +69,43 @@ def plot_comparison(history:pd.DataFrame, metric:str='auto', figsize=(10, 3.8)) 
     return fig
 
 def _test_columns(tbl) -> dict:
-    "The headline test numbers of an `evaluate` table as `test_*` columns"
-    overall = tbl[tbl['class'] == 'all'].set_index('metric').value
-    cols = {f"test_{m}": overall[m] for m in ('accuracy', 'balanced_accuracy', 'roc_auc', 'f1_macro') if m in overall}
+    "The headline test numbers of an `evaluate` table as `test_*` columns, each with its `_ci_low`/`_ci_high` where bootstrapped"
+    def add(rows, m, name):
+        r = rows.loc[m]; cols[name] = r.value
+        if 'ci_low' in r and pd.notna(r.ci_low): cols.update({f"{name}_ci_low": r.ci_low, f"{name}_ci_high": r.ci_high})
+    cols, overall = {}, tbl[tbl['class'] == 'all'].set_index('metric')
+    for m in ('accuracy', 'balanced_accuracy', 'roc_auc', 'f1_macro'):
+        if m in overall.index: add(overall, m, f"test_{m}")
     classes = tbl.attrs.get('classes', [])
     if len(classes) == 2:
-        pos = tbl[tbl['class'] == classes[1]].set_index('metric').value
-        cols.update(test_sensitivity=pos['sensitivity'], test_specificity=pos['specificity'])
+        pos = tbl[tbl['class'] == classes[1]].set_index('metric')
+        add(pos, 'sensitivity', 'test_sensitivity'); add(pos, 'specificity', 'test_specificity')
     return cols
 
+def _arch_dict(archs) -> dict:
+    "`archs` as `{label: arch}`: a dict as given, else labelled by name; fails on an empty list or a name listed twice"
+    if isinstance(archs, dict): archs = dict(archs)
+    else:
+        labels = [_arch_label(a) for a in L(archs)]
+        if twice := sorted({l for l in labels if labels.count(l) > 1}):
+            raise ValueError(f"archs: {', '.join(map(repr, twice))} listed twice; list each architecture once "
+                             "(or label repeats in a dict, e.g. {'a': 'resnet18', 'b': 'resnet18'}).")
+        archs = dict(zip(labels, L(archs)))
+    if not archs: raise ValueError("archs is empty: name at least one architecture, e.g. ['resnet18', 'resnet34'].")
+    return archs
+
+def _record_name(label) -> str:
+    "File name of the run record of `label` in `out`: one flat file (a 'timm/<name>' label becomes 'timm_<name>.json')"
+    return str(label).replace('/', '_').replace('\\', '_') + '.json'
+
 def _check_labels(archs:dict):
-    "Fail before any training on a label whose run record `<label>.json` would replace `compare.json` or land outside `out`"
+    "Fail before any training on a label whose run record `<label>.json` would replace `compare.json` or another's record, or land outside `out`"
     bad = [k for k in archs if str(k).lower() == 'compare' or Path(str(k)).is_absolute() or '..' in Path(str(k)).parts]
+    names = [_record_name(k).lower() for k in archs]                 # case-insensitive: one file on macOS and Windows
+    bad += [k for k, n in zip(archs, names) if names.count(n) > 1 and k not in bad]
     if bad: raise ValueError(f"archs: label(s) {', '.join(map(repr, bad))} cannot name a run record in out (compare.json is the "
-                             "summary's; no absolute paths or '..'): give them other names, e.g. {'mine': 'resnet18'}.")
+                             "summary's; one file per label, whatever the case; no absolute paths or '..'): give them other names, "
+                             "e.g. {'mine': 'resnet18'}.")
 
 def _run_record(learn, path, **extra):
     from medfast.learner import save_run_record
@@ -115,8 +138,30 @@ def _arch_problems(archs:dict, shape=None) -> list:
 def _check_archs(archs:dict, dls=None):
     "Fail before any training, in one error naming every entry of `archs` that cannot train on `dls`"
     bad = _arch_problems(archs, None if dls is None else _peek_shape(dls))
-    if bad: raise ValueError(f"archs: {len(bad)} of {len(archs)} cannot train, so nothing was trained: " +
+    err = DataLayoutError if all('needs images of at least' in b for b in bad) else ValueError   # the data's fault: a medfast error
+    if bad: raise err(f"archs: {len(bad)} of {len(archs)} cannot train, so nothing was trained: " +
                              '; '.join(b.rstrip('.') for b in bad) + ". Fix those entries (names: medfast.models.arch_names() or 'timm/<name>').")
+
+def _weights_problems(archs:dict) -> list:
+    "Names in `archs` whose ImageNet weights are neither in the hub cache nor downloadable now (a missing file is fetched here)"
+    from medfast.models import ARCHS, ArchFn, _hub_state_dict
+    bad = []
+    for arch in archs.values():
+        name = arch.name if isinstance(arch, ArchFn) else arch
+        spec = ARCHS.get(name) if isinstance(name, str) else None
+        if spec is None or spec.kind == 'scratch' or spec.tv_name is None or spec.timm_name is not None or name == 'xception': continue
+        if spec.weights_file.exists(): continue
+        try: _hub_state_dict(spec)                     # the download `medfast_learner` would do, before any network trains
+        except MissingWeightsError: bad.append(name)
+    return bad
+
+def _check_weights(archs:dict, pretrained:bool, learner_kwargs:dict):
+    "With `pretrained`, fail before any training when an entry's ImageNet weights cannot be had (one error naming all)"
+    from medfast.models import hub_checkpoints
+    if not pretrained or learner_kwargs.get('weights_path') is not None: return
+    if bad := _weights_problems(archs): raise MissingWeightsError(
+        f"archs: no ImageNet weights for {', '.join(map(repr, bad))} in {hub_checkpoints()}, and the download failed, so nothing "
+        "was trained. Fix one of: connect to the internet once so they are cached; copy the files there; or pass pretrained=False.")
 
 def _auto_test(dls):
     "The test side `test='auto'` scores: `held_out_dl` for held-out items or MedMNIST test rows, else `dls.test_path` (or None)"
@@ -130,13 +175,47 @@ def _test_name(src):
     ds = getattr(src, 'dataset', None)
     return f"held-out test side ({len(ds)} items)" if ds is not None else str(src)
 
+def _free_gpu():
+    "Hand the GPU memory a failed network held back, for the next one"
+    if torch.cuda.is_available(): torch.cuda.empty_cache()
+
+_NOT_METRICS = ('arch', 'epoch', 'step', 'phase', 'secs', 'train_loss', 'valid_loss')
+
+def _run_one(learn, name, arch, epochs, lr, seed, test, tta, n_boot, fit_fn, stage):
+    "Train and score `learn`: its table row, per-epoch history and test table (None without a test side); its run record in `stage`"
+    from medfast.learner import train
+    from medfast.models import count_params
+    with Timer() as t:
+        if fit_fn is None: train(learn, epochs, lr)
+        else: fit_fn(learn, name, arch)
+    h = training_history(learn)          # read now: fastai's Recorder is reset by later get_preds calls
+    diverged = bool(getattr(learn, 'diverged', False))
+    if h.empty and not diverged: raise MedfastError(f"{name} recorded no epochs (training stopped at once?).")
+    h.insert(0, 'arch', name)
+    last = h.iloc[-1] if len(h) else pd.Series(dtype=float)
+    row = dict(arch=name, params=count_params(learn.model), epochs=len(h),
+               train_loss=last.get('train_loss'), valid_loss=last.get('valid_loss'))
+    row.update({f"valid_{c}": last[c] for c in h.columns if c not in _NOT_METRICS})
+    test_src = _auto_test(learn.dls) if isinstance(test, str) and test == 'auto' else test(learn) if callable(test) else test
+    if stage is not None:                # before any prediction, which fires epoch events on the Learner
+        _run_record(learn, stage/_record_name(name), compare=dict(seed=seed, epochs=epochs, lr=lr, train_secs=t.secs,
+                    test=_test_name(test_src)))
+    tbl = None
+    if test_src is not None and not diverged:
+        tbl = evaluate(learn, test_src, tta=tta, n_boot=n_boot, seed=seed)
+        row.update(_test_columns(tbl)); tbl = metrics_for_csv(tbl).assign(arch=name)   # rows say threshold, CI level
+    row.update(secs_per_epoch=float(h.secs.mean()) if 'secs' in h and len(h) else t.secs/max(len(h), 1), train_secs=t.secs,
+               diverged=diverged)
+    return row, h, tbl
+
 def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=42, test='auto', pretrained:bool=False,
             tta:bool=False, n_boot:int=200, out=None, keep_learners:bool=False, metric:str='auto',
             learner_fn=None, fit_fn=None, **learner_kwargs) -> Comparison:
     "Train each of `archs` (or each setting `learner_fn` builds a Learner for) with the same seed; one table and one plot"
-    from medfast.learner import medfast_learner, train
-    from medfast.models import count_params
-    archs = dict(archs) if isinstance(archs, dict) else {_arch_label(a): a for a in L(archs)}
+    from medfast.learner import medfast_learner
+    archs = _arch_dict(archs)
+    check_whole('epochs', epochs); check_whole('n_boot', n_boot, 0)           # wrong settings fail here, not once per network
+    if lr is not None: check_number('lr', lr)
     if learner_fn is None and dls_factory is None: raise TypeError("compare needs dls_factory (DataLoaders or a function making them), or learner_fn.")
     first_dls = None
     if learner_fn is None:                   # every name and size checked before anything trains
@@ -145,48 +224,36 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
     if isinstance(test, (str, Path)) and str(test) != 'auto':   # a test folder: found, and its classes the data's, before anything trains
         if first_dls is None: check_path(test, 'test folder', is_dir=True)
         else: labelled_items(SimpleNamespace(dls=first_dls), test)
-    rows, hists, tests, learners = [], [], [], {}
+    if learner_fn is None: _check_weights(archs, pretrained, learner_kwargs)   # fetched now, not after the first networks trained
+    rows, hists, tests, learners, failed = [], [], [], {}, {}
     if out is not None: _check_labels(archs); out = claim_folder(out)        # claimed atomically: never another run's folder
-    for i, (name, arch) in enumerate(archs.items()):
-        print(f"[{i+1}/{len(archs)}] {name}: training...", flush=True)
-        if learner_fn is None:
-            run_dls = first_dls if i == 0 else _make_dls(dls_factory, seed, given)
-            learn = medfast_learner(run_dls, arch, pretrained=pretrained, seed=seed, **learner_kwargs)
-        else: learn = learner_fn(name, arch, seed)
-        dls = learn.dls
-        with Timer() as t:
-            if fit_fn is None: train(learn, epochs, lr)
-            else: fit_fn(learn, name, arch)
-        h = training_history(learn)          # read now: fastai's Recorder is reset by later get_preds calls
-        diverged = bool(getattr(learn, 'diverged', False))
-        if h.empty and not diverged: raise MedfastError(f"{name} recorded no epochs (training stopped at once?).")
-        h.insert(0, 'arch', name); hists.append(h)
-        last = h.iloc[-1] if len(h) else pd.Series(dtype=float)
-        row = dict(arch=name, params=count_params(learn.model), epochs=len(h),
-                   train_loss=last.get('train_loss'), valid_loss=last.get('valid_loss'))
-        row.update({f"valid_{c}": last[c] for c in h.columns
-                    if c not in ('arch', 'epoch', 'step', 'phase', 'secs', 'train_loss', 'valid_loss')})
-        row.update(secs_per_epoch=float(h.secs.mean()) if 'secs' in h and len(h) else t.secs/max(len(h), 1), train_secs=t.secs,
-                   diverged=diverged)
-        test_src = _auto_test(dls) if isinstance(test, str) and test == 'auto' else test(learn) if callable(test) else test
-        if out is not None:                  # before any prediction, which fires epoch events on the Learner
-            _run_record(learn, out/f"{name}.json", compare=dict(seed=seed, epochs=epochs, lr=lr, train_secs=t.secs,
-                        test=_test_name(test_src)))
-        if test_src is not None and not diverged:
-            tbl = evaluate(learn, test_src, tta=tta, n_boot=n_boot, seed=seed)
-            row.update(_test_columns(tbl)); tests.append(metrics_for_csv(tbl).assign(arch=name))   # rows say threshold, CI level
-        rows.append({**{k: v for k, v in row.items() if k not in ('secs_per_epoch', 'train_secs', 'diverged')},
-                     **{k: row[k] for k in ('secs_per_epoch', 'train_secs', 'diverged')}})
-        if keep_learners: learners[name] = learn
-        else: del learn; gc.collect()
-    table, history = pd.DataFrame(rows), pd.concat(hists, ignore_index=True)
-    test_tables = pd.concat(tests, ignore_index=True) if tests else None
-    fig = plot_comparison(history, metric) if len(history) else None      # None when every run diverged at once
-    if out is not None:
-        with staged_results(out) as stage:        # every summary file, or (interrupted) none
+    with (staged_results(out) if out is not None else contextlib.nullcontext()) as stage:   # every file, or (interrupted) none
+        for i, (name, arch) in enumerate(archs.items()):
+            print(f"[{i+1}/{len(archs)}] {name}: training...", flush=True)
+            learn = None
+            try:
+                if learner_fn is None:
+                    run_dls = first_dls if i == 0 else _make_dls(dls_factory, seed, given)
+                    learn = medfast_learner(run_dls, arch, pretrained=pretrained, seed=seed, **learner_kwargs)
+                else: learn = learner_fn(name, arch, seed)
+                row, h, tbl = _run_one(learn, name, arch, epochs, lr, seed, test, tta, n_boot, fit_fn, stage)
+            except Exception as e:                 # one network failing (out of memory, a bug in its code) leaves the others' results
+                if not hists and i == len(archs) - 1: raise     # every network failed: its error itself, as with one network
+                failed[name] = f"{type(e).__name__}: {' '.join(str(e).split())}"
+                warn_user(f"{name} failed ({failed[name][:300]}); the other networks go on. It has no results.")
+                rows.append(dict(arch=name, error=failed[name])); learn = None; gc.collect(); _free_gpu(); continue
+            hists.append(h); rows.append(row)
+            if tbl is not None: tests.append(tbl)
+            if keep_learners: learners[name] = learn
+            else: learn = None; gc.collect()
+        table, history = pd.DataFrame(rows), pd.concat(hists, ignore_index=True)
+        if failed: table = table[[c for c in table if c != 'error'] + ['error']]
+        test_tables = pd.concat(tests, ignore_index=True) if tests else None
+        fig = plot_comparison(history, metric) if len(history) else None      # None when every run diverged at once
+        if out is not None:
             write_csv(table, stage/'compare.csv'); write_csv(history, stage/'history.csv')
             if test_tables is not None: write_csv(test_tables, stage/'test_metrics.csv')
             if fig is not None: save_fig(fig, stage/'compare.png')
-            save_json(dict(env=env_info(), archs=list(archs), epochs=epochs, lr=lr, seed=seed, pretrained=pretrained,
+            save_json(dict(env=env_info(), archs=list(archs), failed=failed, epochs=epochs, lr=lr, seed=seed, pretrained=pretrained,
                            tta=tta, n_boot=n_boot, test=str(test), learner_kwargs=learner_kwargs), stage/'compare.json')
     return Comparison(table, fig, history, test_tables, learners or None, out)

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #54602500
 from __future__ import annotations
-import atexit, contextlib, errno, functools, hashlib, json, os, platform, random, re, sys, tempfile, threading, time, warnings
+import atexit, contextlib, errno, functools, hashlib, json, os, platform, random, re, shutil, sys, tempfile, threading, time, warnings
 from pathlib import Path
 import numpy as np     # torch only inside the functions that use it: the CLI checks paths with this module before loading torch
 from fastcore.all import *
@@ -361,9 +361,7 @@ def staged_results(out):
     try:
         yield stage
         for f in sorted(stage.iterdir()): os.replace(f, out/f.name)
-    finally:
-        for f in stage.glob('*'): f.unlink(missing_ok=True)
-        stage.rmdir()
+    finally: shutil.rmtree(stage, ignore_errors=True)        # what an interrupted run left there, folders too
 
 # %% ../nbs/00_core.ipynb #6ece2cce
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")

@@ -21,8 +21,8 @@ __all__ = ['SPLIT_NAMES', 'CSV_COLUMNS', 'patient_id', 'group_splitter', 'split_
            'AspectZoom', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'Split', 'default_workers', 'check_crop',
            'centre_box', 'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'pneumonia_block',
            'pneumonia_dls', 'test_folder', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split',
-           'find_column', 'on_disk', 'read_table', 'read_label_csv', 'LookupGroup', 'csv_dls', 'train_labels',
-           'class_counts', 'balanced_sampler', 'cell_tfms']
+           'find_column', 'on_disk', 'read_table', 'read_label_csv', 'table_test_rows', 'LookupGroup', 'csv_dls',
+           'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
@@ -536,11 +536,14 @@ def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
     return leaks
 
 # %% ../nbs/02_data.ipynb #cccbd0c5
-CSV_COLUMNS = dict(file=('file', 'filename', 'file_name', 'fname', 'image', 'image_id', 'image_name', 'img', 'path', 'filepath'),
-                   label=('label', 'class', 'diagnosis', 'dx', 'target', 'category', 'y'),
+from .images import IMAGE_EXTENSIONS
+
+CSV_COLUMNS = dict(file=('file', 'filename', 'file_name', 'fname', 'image', 'image_id', 'image_name', 'image_index', 'img', 'path', 'filepath'),
+                   label=('label', 'class', 'diagnosis', 'dx', 'target', 'category', 'finding_labels', 'y'),
                    group=('patient', 'patient_id', 'patientid', 'pid', 'subject', 'subject_id', 'lesion_id'),
                    split=('split',))
-_POOL_SPLITS = ('', 'train', 'training', 'valid', 'val', 'validation', 'dev')   # rows trained and validated on; 'test' rows are held out
+_TEST_SPLITS = ('test', 'testing')                                              # rows held out for the final test
+_POOL_SPLITS = ('', 'train', 'training', 'valid', 'val', 'validation', 'dev')   # rows trained and validated on
 
 def find_column(df, what:str, given=None, where:str='the table', names=None, required:bool=True):
     "The column of `df` holding `what` (`given` as a name or position, else the first of `names` present in any case), or a one-line error"
@@ -549,9 +552,11 @@ def find_column(df, what:str, given=None, where:str='the table', names=None, req
             if 0 <= given < len(df.columns): return df.columns[int(given)]
         elif given in df.columns: return given
         raise DataLayoutError(f"{where} has no column {given!r} (columns: {list(df.columns)}); name one of them.")
-    low = {str(c).strip().lower(): c for c in df.columns}
+    low = {re.sub(r'[\s-]+', '_', str(c).strip().lower()): c for c in df.columns}     # 'Patient ID' as patient_id
     names = ifnone(names, CSV_COLUMNS.get(what, ()))
-    col = next((low[n] for n in names if n in low), None)
+    col, *others = [low[n] for n in names if n in low] or [None]
+    if others: warn_user(f"{where} has {len(others) + 1} columns that could hold the {what}: {[col, *others]}; medfast uses "
+                         f"{col!r}. Pass {'fn' if what == 'file' else what}_col='<its name>' (or rename it) to use another.")
     if col is None and required:
         raise DataLayoutError(f"{where} has no {what} column: none is named {', '.join(names)} (columns: {list(df.columns)}). "
                               f"Rename it, or pass {'fn' if what == 'file' else what}_col='<its name>'.")
@@ -559,6 +564,7 @@ def find_column(df, what:str, given=None, where:str='the table', names=None, req
 
 def on_disk(folder, name:str) -> Path:
     "`folder/name` with Windows `\\` separators read as `/`, each part in the Unicode spelling (NFC or NFD) it has on disk (macOS writes NFD)"
+    if (p := Path(folder)/name.replace('\\', '/')).exists(): return p          # as written: one look
     p = Path(folder)
     for part in Path(name.replace('\\', '/')).parts:
         p = next((q for q in (p/part, p/unicodedata.normalize('NFC', part), p/unicodedata.normalize('NFD', part)) if q.exists()), p/part)
@@ -572,55 +578,120 @@ def _id_key(v) -> str:
     return str(int(f)) if f.is_integer() else s
 
 def read_table(path, what:str='CSV') -> pd.DataFrame:
-    "Every cell of the CSV `path` as text (blank: ''), its separator sniffed, a byte-order mark skipped; one-line errors"
+    "Every cell of the CSV `path` as text (blank: ''), its separator sniffed, a byte-order mark skipped, Excel's Windows-1252 read; one-line errors"
     path = check_path(path, what, is_dir=False)
-    try: return pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine='python', encoding='utf-8-sig')
+    read = partial(pd.read_csv, path, dtype=str, keep_default_na=False, sep=None, engine='python')
+    try:
+        try: return read(encoding='utf-8-sig')
+        except UnicodeDecodeError:                       # Excel's "CSV (Comma delimited)" on Windows writes Windows-1252
+            df = read(encoding='cp1252')
+            warn_user(f"{path} is not UTF-8 text: read as Windows-1252 (cp1252), as Excel on Windows saves it. If names or labels "
+                      "look wrong, save it as 'CSV UTF-8' instead.")
+            return df
     except (pd.errors.EmptyDataError, pd.errors.ParserError, csv.Error, UnicodeDecodeError) as e:
         raise DataLayoutError(f"{path} is not a readable CSV ({type(e).__name__}); save it as UTF-8 text with a header row "
                               "naming its columns (e.g. 'file,label,patient').") from None
 
 def _cell(v) -> str: return '' if _no_label(v) else str(v).strip()
 
-def _with_extension(p:Path) -> Path:
+def _image_stems(folder) -> dict:
+    "`{name without its extension: [image file names]}` of the images in `folder` (none if it is not a folder)"
+    stems = defaultdict(list)
+    try: names = [o.name for o in os.scandir(folder) if o.is_file()]
+    except OSError: names = []
+    for n in names:
+        stem, ext = os.path.splitext(n)
+        if ext.lower() in IMAGE_EXTENSIONS: stems[stem].append(n)
+    return stems
+
+def _with_extension(p:Path, stems=_image_stems) -> Path:
     "`p`, or where it names no file and has no extension (an image id such as HAM10000's), the one image `p.<ext>` that exists"
-    if p.is_file() or p.suffix.lower() in image_extensions: return p
-    found = [q for q in (p.with_name(p.name + e) for e in sorted(image_extensions | {'.dcm'})) if q.is_file()]
-    return found[0] if len(found) == 1 else p
+    if p.is_file() or p.suffix.lower() in IMAGE_EXTENSIONS: return p
+    found = stems(p.parent).get(p.name, [])            # one listing of each folder (`stems` cached): fast for 100,000 ids
+    return p.parent/found[0] if len(found) == 1 else p
 
 def _split_of(v, where) -> str:
     s = _cell(v).lower()
-    if s == 'test': return 'test'
+    if s in _TEST_SPLITS: return 'test'
     if s in _POOL_SPLITS: return 'train'
     raise DataLayoutError(f"Unknown split {v!r} in {where}: write test for the images held out for the final test, and train "
                           "(or valid, or nothing) for the rest; medfast carves validation out of them by patient.")
 
 def read_label_csv(src, folder=None, fn_col=None, label_col=None, group_col=None, split_col=None, suff:str='') -> pd.DataFrame:
     "Checked table (`file`, `label`, `group`, `split`) of a CSV (or DataFrame) listing image files with their labels, and patients and a test split if it has them"
-    if isinstance(src, pd.DataFrame): df, where, base = src.reset_index(drop=True), 'the table', ifnone(folder, '.')
+    if isinstance(src, pd.DataFrame): df, where, base, index = src.reset_index(drop=True), 'the table', ifnone(folder, '.'), src.index
     else: df = read_table(src, 'label CSV'); where, base = str(src), ifnone(folder, Path(src).parent)
     base = check_path(base, 'image folder', is_dir=True)
-    cols = {w: find_column(df, w, g, where, required=w in ('file', 'label'))
+    cols = {w: find_column(df, w, g, where, required=w == 'file')
             for w, g in dict(file=fn_col, label=label_col, group=group_col, split=split_col).items()}
-    line = (lambda i: f"row {i+2} of {where}") if where != 'the table' else (lambda i: f"row {i} of the table")
-    rows, missing = [], []
+    if cols['label'] is None: _no_label_column(df, where)
+    line = (lambda i: f"row {i+2} of {where}") if where != 'the table' else (lambda i: f"row {index[i]} of the table")
+    rows, missing, stems, elsewhere = [], [], functools.cache(_image_stems), None
     for i, r in enumerate(df[[c for c in cols.values() if c is not None]].to_dict('records')):
         name, label = _cell(r[cols['file']]), r[cols['label']]
         if not name: raise DataLayoutError(f"No file name in {line(i)}: fill it in or remove the row.")
         if _no_label(label): raise DataLayoutError(f"No label for {name} in {line(i)} (an empty cell): fill it in, or leave the row out.")
-        p = on_disk(base, name + suff) if suff else _with_extension(on_disk(base, name))
-        if not p.is_file(): missing.append(f"{p} ({line(i)})")
+        p = on_disk(base, name + suff) if suff else _with_extension(on_disk(base, name), stems)
+        if not p.is_file():
+            missing.append(f"{p} ({line(i)})"); elsewhere = elsewhere or re.match(r'([A-Za-z]:)?[\\/]', name)
+            if len(missing) == 1: first = name + suff
         rows.append(dict(file=p, label=str(label).strip(), group=_id_key(g) if cols['group'] and (g := _cell(r[cols['group']])) else None,
                          split=_split_of(r[cols['split']], line(i)) if cols['split'] else 'train', row=i))
     if missing: raise MissingPathError(f"{len(missing)} image file(s) listed in {where} do not exist: " + '; '.join(missing[:5])
-                                       + f". Check the file names, or the folder they are relative to (now {base}; folder=..., "
-                                       "or --images in medfast train).")
+                                       + (". They are absolute paths (made on another computer?): list them relative to the folder "
+                                          "of the images here, e.g. their file names alone, and name that folder (folder=..., or --images "
+                                          "in medfast train)." if elsewhere else f". Check the file names, or the folder they are "
+                                          f"relative to (now {base}; folder=..., or --images in medfast train and evaluate)." + _found_below(base, first)))
+    if cols['split'] and (n := int(df[cols['split']].map(lambda v: _cell(v).lower() in _POOL_SPLITS[3:]).sum())):
+        warn_user(f"{n} row(s) of {where} are marked as validation: medfast trains and validates on them with the train rows, "
+                  "holding out its own seeded, patient-grouped validation share; only rows marked test are kept apart.")
     tab = pd.DataFrame(rows, columns=['file', 'label', 'group', 'split', 'row'])
     if not len(tab): raise DataLayoutError(f"{where} lists no images: add one row per image (file, label).")
-    _check_label_names(tab.label, where)
+    _check_label_names(tab.label, where); _check_label_values(tab, where, line)
     tab = _once_each(tab, where, line)
-    if (n := tab.label[tab.split == 'train'].nunique()) < 2:
-        raise DataLayoutError(f"{where} has {n} class(es) among the images to train on; a classifier needs at least 2.")
-    return tab.drop(columns='row').reset_index(drop=True)
+    tab = tab.drop(columns='row').reset_index(drop=True)
+    tab.attrs['split_column'] = cols['split']                  # None: the table has no split column
+    return tab
+
+def table_test_rows(src, **kwargs) -> pd.DataFrame:
+    "The rows of a label table to test a model on: those marked test where it has a split column (the others were trained on), else all"
+    tab = read_label_csv(src, **kwargs)
+    if tab.attrs['split_column'] is not None:
+        if not (tab.split == 'test').any():
+            raise DataLayoutError(f"{src} marks no row test in its split column: its other rows are for training, not for testing a "
+                                  "model. Pass a table of test images, or mark the held-out rows test.")
+        tab = tab[tab.split == 'test'].reset_index(drop=True)
+    return tab
+
+def _found_below(base:Path, name:str) -> str:
+    "Where a listed image missing from `base` is in a folder below or beside it (HAM10000's two parts), a sentence saying so"
+    try: near = [d for f in (base, base.resolve().parent) for d in sorted(f.iterdir())
+                 if d.is_dir() and d.resolve() != base.resolve() and _with_extension(on_disk(d, name)).is_file()]
+    except OSError: near = []                          # a folder we may not list: no hint
+    return (f" {name} is in {near[0]}: name the folder that holds the images, or gather them in one folder." if near else '')
+
+def _no_label_column(df, where):
+    "Raise for a table without a label column: one-hot columns (one 0/1 column per class, as ISIC's) said as such"
+    flags = [c for c in df.columns if len(df) and set(df[c].map(_cell)) <= {'0', '1', '0.0', '1.0'}]
+    if len(flags) >= 2:
+        raise DataLayoutError(f"{where} has no label column, but its columns {flags} hold 0/1 flags, one column per class (one-hot). "
+                              f"Make one label column first, e.g. df['label'] = df[{flags}].astype(float).idxmax(axis=1) "
+                              "(each row with a single 1), and pass that table (or save it as a CSV).")
+    find_column(df, 'label', None, where)
+
+def _check_label_values(tab, where, line):
+    "Raise for labels listing several findings ('A|B', NIH style) or one number written two ways ('1' and '1.0')"
+    if len(several := tab[tab.label.str.contains('|', regex=False)]):
+        r = several.iloc[0]
+        raise DataLayoutError(f"{len(several)} label(s) of {where} list several findings, e.g. {r.label!r} ({line(r.row)}): a medfast "
+                              "classifier gives each image one label. Keep the rows with one finding, or make a yes/no label per finding.")
+    seen = {}
+    for y in tab.label.unique():
+        try: k = float(y)
+        except ValueError: continue
+        if (first := seen.setdefault(k, y)) != y:
+            raise DataLayoutError(f"Labels {first!r} and {y!r} in {where} are one number written two ways, so they would be two "
+                                  "classes. Write them one way.")
 
 def _once_each(tab, where, line) -> pd.DataFrame:
     "`tab` with each file once: a file listed twice with two labels (or splits) is an error, twice alike a warning"
@@ -638,7 +709,7 @@ def _once_each(tab, where, line) -> pd.DataFrame:
 
 class LookupGroup:
     "`group_fn` looking an item's group (patient) up in a `{item: group}` table; an item without one is a group of its own"
-    def __init__(self, groups:dict): self.groups = {str(k): v for k, v in groups.items() if v is not None}
+    def __init__(self, groups:dict): self.groups = {str(k): v for k, v in groups.items() if not _no_label(v)}
     def __call__(self, o): return self.groups.get(str(o), str(o))
     def __repr__(self): return f"LookupGroup({len(set(self.groups.values()))} groups)"
 
@@ -651,11 +722,16 @@ def csv_dls(src, folder=None, fn_col=None, label_col=None, group_col=None, split
     where = 'the table' if isinstance(src, pd.DataFrame) else str(src)
     if verify: _refuse_unreadable(list(tab.file), f"the images {where} lists")
     pool, test = tab[tab.split == 'train'], tab[tab.split == 'test']
+    if (n := pool.label.nunique()) < 2:
+        raise DataLayoutError(f"{where} has {n} class(es) among the images to train on; a classifier needs at least 2.")
     if odd := sorted(set(test.label) - set(pool.label)):
         raise DataLayoutError(f"Class(es) {', '.join(map(repr, odd))} of {where} are only in rows marked test: a model trained on the "
                               "other rows could never predict them. Add rows of them to train on, or leave those rows out.")
     get_y = LookupLabel(dict(zip(tab.file, tab.label)), where)
     group_fn = LookupGroup(dict(zip(tab.file, tab.group))) if tab.group.notna().any() else patient_id
+    if isinstance(group_fn, LookupGroup) and (n := int(tab.group.isna().sum())):
+        warn_user(f"{n} of the {len(tab):,} rows of {where} name no patient (e.g. {tab.file[tab.group.isna()].iloc[0].name}): each of "
+                  "those images is split as a patient of its own. Fill the patient in where it is known.")
     if len(test) and len(both := split_leaks(dict(train=list(pool.file), test=list(test.file)), group_fn, check_bytes=False)):
         warn_user(f"{len(both)} patient(s) of the rows marked test in {where} also have rows to train on (e.g. {both.key.iloc[0]}): "
                   "the test figures would be optimistic. Mark all of a patient's rows test, or none.")

@@ -13,7 +13,7 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from .core import *
 from .images import DecodeImage
-from .data import labelled_dl, test_items
+from .data import labelled_dl, test_items, table_test_rows
 from .medmnist import held_out_dl
 from .metrics import _np, _case_losses, as_targets, choose_threshold, metrics_table
 
@@ -45,9 +45,12 @@ def _label_pipeline(learn):
     try: return learn.dls.valid_ds.tfms[1]
     except Exception: return None
 
+def _is_table(src) -> bool: return isinstance(src, (str, Path)) and str(src).lower().endswith('.csv')
+
 def labelled_items(learn, src):
-    "Items of `src` (folder, Kermany root or list of files) and their integer labels in `learn`'s vocabulary"
+    "Items of `src` (folder, Kermany root, list of files, a label CSV: its test rows, or `table_test_rows`' table) and their integer labels in `learn`'s vocabulary"
     vocab = _vocab(learn)
+    if _is_table(src) or isinstance(src, pd.DataFrame): return _table_items(vocab, src)
     if isinstance(src, (str, Path)):
         items = test_items(check_path(src, 'test folder', is_dir=True))
     else: items = L(src)
@@ -64,6 +67,17 @@ def labelled_items(learn, src):
         raise DataLayoutError(f"Test folder(s) {', '.join(unknown)} match none of the model's classes {vocab}. "
                               "Rename each class folder to a class name (case does not matter) or remove it.")
     return items, np.array([index[Path(o).parent.name.lower()] for o in items]), False
+
+def _table_items(vocab, src):
+    "Test images of the label CSV `src` (its test rows, or all where it has no split column) or of a table (`file`, `label`), labels matched to `vocab` in any case"
+    tab = src if isinstance(src, pd.DataFrame) else table_test_rows(src)
+    if missing := {'file', 'label'} - set(tab.columns):
+        raise DataLayoutError(f"A test table needs file and label columns (read_label_csv or table_test_rows makes one); it lacks {sorted(missing)}.")
+    index = {v.lower(): i for i, v in enumerate(vocab)}
+    if unknown := sorted({y for y in tab.label if y.lower() not in index}):
+        raise DataLayoutError(f"Label(s) {', '.join(map(repr, unknown))} in {'the table' if isinstance(src, pd.DataFrame) else src} match none of the model's classes {vocab}. Fix "
+                              "those rows, or leave them out.")
+    return L(list(tab.file)), np.array([index[y.lower()] for y in tab.label]), False
 
 def image_dl(learn, items, bs:int|None=None):
     "Unlabelled DataLoader of image files with the Learner's item and batch transforms (any Learner, loaded ones too)"

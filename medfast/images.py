@@ -180,6 +180,9 @@ def _reduce_to(im, size):
 BIG_PIXELS = 16_000_000
 _big_decode = threading.BoundedSemaphore(1)              # large images are decoded one at a time
 
+_SIGNATURES = {b'%PDF': 'a PDF document', b'PK\x03\x04': 'a ZIP archive (or a .docx, .xlsx or .npz file)',
+               b'\x1f\x8b': 'gzip-compressed (a .gz or .tar.gz: extract it first)', b'\xd0\xcf\x11\xe0': 'an old Microsoft Office document'}
+
 def _describe(fp, name):
     "A short hint at what a non-image file actually holds"
     try:
@@ -189,6 +192,7 @@ def _describe(fp, name):
     except Exception: return ''
     if head[:1] in (b'<', b'{') or head.lower().startswith(b'<!doctype'):
         return " It looks like an HTML/XML/JSON page (a failed download?)."
+    if what := next((w for sig, w in _SIGNATURES.items() if head.startswith(sig)), None): return f" It is {what}, not an image."
     if head and all(32 <= c < 127 or c in (9, 10, 13) for c in head): return f" It looks like text: {head[:12]!r}..."
     return ''
 

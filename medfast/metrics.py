@@ -296,12 +296,16 @@ def _best_threshold(scores, is_pos, target_sensitivity:float|None=None, method:s
     else: i = int(np.argmax(tpr - fpr))
     return float(thr[i])
 
-def _binormal_threshold(scores, is_pos, eps:float=1e-6, n_grid:int=2001) -> float|None:
-    "Max Youden's J of normals fitted to each class's log-odds (None where they do not separate)"
-    if is_pos.sum() < 2 or (~is_pos).sum() < 2: return None
+_BINORMAL_MIN_CASES = 20    # fewer cases of a class: one spread shared by both (see "Few validation cases" below)
+
+def _binormal_threshold(scores, is_pos, eps:float=1e-6, n_grid:int=2001, min_cases:int=_BINORMAL_MIN_CASES) -> float|None:
+    "Max Youden's J of normals fitted to each class's log-odds, one spread shared below `min_cases` of a class (None where they do not separate)"
     s = np.clip(scores, eps, 1 - eps); z = np.log(s) - np.log1p(-s)
-    (m0, s0), (m1, s1) = [(z[c].mean(), z[c].std(ddof=1)) for c in (~is_pos, is_pos)]
-    if not (m1 > m0 and s0 > 0 and s1 > 0): return None
+    m0, m1 = z[~is_pos].mean(), z[is_pos].mean()
+    if not m1 > m0: return None
+    few = min(is_pos.sum(), (~is_pos).sum()) < max(min_cases, 2)
+    s0, s1 = (0., 0.) if few else (z[~is_pos].std(ddof=1), z[is_pos].std(ddof=1))
+    if not (s0 > 0 and s1 > 0): return float(1 / (1 + np.exp(-(m0 + m1) / 2)))   # one shared spread: J is largest halfway
     t = np.linspace(m0, m1, n_grid)
     cdf = np.vectorize(lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2))))
     j = cdf((t - m0) / s0) - cdf((t - m1) / s1)                  # specificity + sensitivity - 1 of the fitted normals
@@ -319,7 +323,12 @@ def choose_threshold(probs, targets, target_sensitivity:float|None=None, method:
     s, y = p[:, 1], t == 1
     if method == 'binormal' and target_sensitivity is None:
         thr = _binormal_threshold(s, y)
-        if thr is not None: return thr
+        if thr is not None:
+            n, k = min((y.sum(), 1), ((~y).sum(), 0))
+            if n < _BINORMAL_MIN_CASES:
+                warn_user(f"Only {n} validation case(s) of class {k}: too few to fit each class's spread, so the 'binormal' threshold "
+                          f"{thr:.3f} is the midpoint of the two classes' mean log-odds; a threshold from so few cases is uncertain.")
+            return thr
     return _best_threshold(s, y, target_sensitivity, method)
 
 # %% ../nbs/05_metrics.ipynb #077fe7a0

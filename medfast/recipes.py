@@ -543,10 +543,15 @@ def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     if r.n_models > 1 or r.tta: r.threshold = ifnone(r.threshold, 'binormal')
     return r
 
+def _table_kwargs(args) -> dict:
+    "The `csv_dls` arguments a label table's options name: `--images`, `--file-col`, `--label-col`, `--patient-col`, `--split-col` (None: found by name)"
+    return {k: getattr(args, a, None) for k, a in (('folder', 'images'), ('fn_col', 'file_col'), ('label_col', 'label_col'),
+                                                   ('group_col', 'patient_col'), ('split_col', 'split_col'))}
+
 def train_from_args(args, data, pretrained:bool=False, quiet:bool|None=None) -> Learner:
     "Train what parsed `args` ask for on `data` (folder or MedMNIST `.npz`): plan printed first, ensemble, val threshold"
     r = recipe_from_args(args, pretrained)
     task = getattr(args, 'task', 'pneumonia')
-    kw = dict(folder=getattr(args, 'images', None)) if task == 'csv' else {}   # a label table's image folder
+    kw = _table_kwargs(args) if task == 'csv' else {}
     return fit_recipe(lambda size: recipe_dls(data, r, size=size, task=task, **kw), r, quiet=ifnone(quiet, getattr(args, 'quiet', False)),
                       size_given=getattr(args, 'size', None) is not None, models_given=getattr(args, 'ensemble', None) is not None)

@@ -105,3 +105,14 @@ def temp_under_pytest(tmp_path_factory):
     for k, v in old[0].items():
         if v is None: os.environ.pop(k, None)
         else: os.environ[k] = v
+
+@pytest.fixture(scope='session')
+def compare_xrays(tmp_path_factory):
+    "A tiny synthetic Kermany set (40 px films) that the comparison tests share"
+    from medfast.synthetic import synthetic_xrays
+    return synthetic_xrays(tmp_path_factory.mktemp('cx')/'chest_xray', n=32, size=40, seed=0)
+
+def compare_factory(path):
+    "A `dls_factory` for `compare`: seeded, patient-grouped 32-px loaders of the Kermany folder `path`"
+    from medfast.data import pneumonia_dls
+    return lambda seed: pneumonia_dls(path, size=32, bs=8, seed=seed, num_workers=0)

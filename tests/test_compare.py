@@ -5,16 +5,9 @@ from PIL import Image
 
 warnings.filterwarnings('ignore')
 
-@pytest.fixture(scope='module')
-def xrays(tmp_path_factory):
-    from medfast.synthetic import synthetic_xrays
-    return synthetic_xrays(tmp_path_factory.mktemp('cx')/'chest_xray', n=32, size=40, seed=0)
+from conftest import compare_factory as _factory
 
-def _factory(path):
-    from medfast.data import pneumonia_dls
-    return lambda seed: pneumonia_dls(path, size=32, bs=8, seed=seed, num_workers=0)
-
-def test_bad_archs_fail_before_any_fit(xrays):
+def test_bad_archs_fail_before_any_fit(compare_xrays):
     from medfast.comparison import compare
     from medfast import learner
     calls = []
@@ -22,17 +15,17 @@ def test_bad_archs_fail_before_any_fit(xrays):
     learner.train = lambda *a, **k: calls.append(a) or orig(*a, **k)
     try:
         with pytest.raises(ValueError, match=r"2 of 3 cannot train.*'resnet19' is not a registered.*'alexnet' needs images of at least 64 px"):
-            compare(['basenet', 'resnet19', 'alexnet'], _factory(xrays), n_boot=0)
+            compare(['basenet', 'resnet19', 'alexnet'], _factory(compare_xrays), n_boot=0)
     finally: learner.train = orig
     assert calls == []
 
-def test_auto_test_uses_held_out_items(tmp_path, xrays):
+def test_auto_test_uses_held_out_items(tmp_path, compare_xrays):
     "pneumonia_study_dls on a folder without test/ keeps its test side in dls.test_items; 'auto' scores it"
     import shutil
     from medfast.comparison import compare
     from medfast.studies.pneumonia import pneumonia_study_dls
     from medfast.core import read_csv_safe
-    shutil.copytree(xrays/'train', tmp_path/'cx'/'train')
+    shutil.copytree(compare_xrays/'train', tmp_path/'cx'/'train')
     f = lambda seed: pneumonia_study_dls(tmp_path/'cx', size=32, bs=4, seed=seed, num_workers=0)
     dls = f(0)
     assert dls.test_path is None and len(dls.test_items)
@@ -56,10 +49,10 @@ def test_write_crops_escapes_cells_csv(tmp_path):
     assert lines[1].startswith("'=cmd.png") and not list(out.glob('*.tmp*'))
     assert read_csv_safe(out/'cells.csv').image[0] == '=cmd.png'
 
-def test_compare_command(cli, xrays, tmp_path):
+def test_compare_command(cli, compare_xrays, tmp_path):
     "`medfast compare A B --data`: one table printed, the files written, a second run in a new folder; bad names one line, nothing trained"
     import pandas as pd
-    args = ('compare', 'basenet', 'resnet18', '--data', xrays, '--pretrained', 'no', '--epochs', 1, '--size', 32, '--bs', 8,
+    args = ('compare', 'basenet', 'resnet18', '--data', compare_xrays, '--pretrained', 'no', '--epochs', 1, '--size', 32, '--bs', 8,
             '--n-boot', 0, '--quiet', '--out', tmp_path/'c')
     r = cli(*args)
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
@@ -67,6 +60,6 @@ def test_compare_command(cli, xrays, tmp_path):
     tm = pd.read_csv(tmp_path/'c'/'test_metrics.csv')
     assert set(tm.arch) == {'basenet', 'resnet18'} and set(tm.threshold_source) == {'argmax'}
     assert r.stdout.count('training...') == 2 and not any(l.startswith('epoch') for l in r.stdout.splitlines())   # --quiet
-    r = cli('compare', 'basenet', 'resnet19', '--data', xrays, '--out', tmp_path/'bad')
+    r = cli('compare', 'basenet', 'resnet19', '--data', compare_xrays, '--out', tmp_path/'bad')
     assert r.returncode == 1 and 'resnet19' in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path/'bad').exists() and 'training' not in r.stdout

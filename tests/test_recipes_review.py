@@ -10,12 +10,16 @@ def _threshold_column(out):
     "The thresholds metrics.csv records, one per row (NaN: argmax)"
     return pd.read_csv(out/'metrics.csv').threshold
 
+def _trained(cli, tmp_path, npz, *args):
+    "`medfast train` on `npz` with the light recipe and `args`: its output and the saved model's description"
+    r = cli('train', '--data', npz, *FAST, *args, '--out', tmp_path/'run')
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r, json.loads((tmp_path/'run'/'model.json').read_text())
+
 def test_one_model_tta_grey_threshold_saved_and_applied(cli, tmp_path):
     "An ensemble of one with TTA on grey arrays: a plain network, its val threshold in model.json, applied by `medfast evaluate`"
     npz = synthetic_medmnist(tmp_path/'grey.npz', n=64, size=28, seed=0)
-    r = cli('train', '--data', npz, *FAST, '--ensemble', 1, '--tta', '--epochs', 1, '--out', tmp_path/'run')
-    assert r.returncode == 0, r.stdout + r.stderr
-    spec = json.loads((tmp_path/'run'/'model.json').read_text())
+    r, spec = _trained(cli, tmp_path, npz, '--ensemble', 1, '--tta', '--epochs', 1)
     thr = spec['threshold']
     assert 0 < thr < 1 and 'ensemble' not in spec['model_kwargs'] and spec['image']['grey_to_rgb']
     assert f"decision threshold {thr:.3f} chosen on valid" in r.stdout
@@ -31,9 +35,7 @@ def test_one_model_tta_grey_threshold_saved_and_applied(cli, tmp_path):
 def test_multiclass_ensemble_tta_has_no_threshold(cli, tmp_path):
     "Four classes, two seeds, TTA: an ensemble that predicts the most probable class, no threshold chosen or saved"
     npz = synthetic_medmnist(tmp_path/'four.npz', n=64, n_classes=4, seed=1)
-    r = cli('train', '--data', npz, *FAST, '--ensemble', 2, '--tta', '--epochs', 1, '--out', tmp_path/'run')
-    assert r.returncode == 0, r.stdout + r.stderr
-    spec = json.loads((tmp_path/'run'/'model.json').read_text())
+    r, spec = _trained(cli, tmp_path, npz, '--ensemble', 2, '--tta', '--epochs', 1)
     assert spec.get('threshold') is None and spec['model_kwargs']['ensemble'] == 2 and spec['classes'] == ['0', '1', '2', '3']
     assert 'Decision threshold' not in r.stdout and 'decision threshold' not in r.stdout
     assert _threshold_column(tmp_path/'run').isna().all()

@@ -90,6 +90,8 @@ def cub_root(path) -> Path:
                   ([] if (path/'images').is_dir() else ['images'])
         if missing: raise DataLayoutError(f"{path} is missing {', '.join(missing)}. Expected the CUB-200 (2010) layout: "
                                           f"lists/{{{', '.join(CUB2010_FILES)}}} and images/<class>/<image>.jpg.")
+        if (path/CUB_DIR).is_dir(): warn_user(f"{path} holds both CUB releases: reading the 2010 one (lists/, its own split and "
+                                              f"figures). Pass {path/CUB_DIR} for CUB-200-2011.")
         return path
     root = path/CUB_DIR if (path/CUB_DIR).is_dir() else path
     missing = [f for f in CUB_FILES + ('images',) if not (root/f).exists()]
