@@ -136,9 +136,8 @@ def _check_task(a):
     if a.data is None and a.task == 'csv': _fail("--task csv needs --data (a CSV listing image files and their labels).")
     if a.task == 'csv' and not table: _fail(f"--task csv needs --data naming a .csv label table, not {a.data}.")
     if a.task == 'csv' and getattr(a, 'cache', None) is not None: _fail("--cache copies image folders; with --task csv leave it out.")
-    if a.images is not None and a.task != 'csv': _fail(f"--images names the folder of a label table's images: it goes with --task csv, not --task {a.task}.")
-    if a.task != 'csv' and (cols := [f'--{c}-col' for c in _TABLE_COLUMNS if getattr(a, f'{c}_col') is not None]):
-        _fail(f"{', '.join(cols)} name(s) columns of a label table: they go with --task csv, not --task {a.task}.")
+    if a.task != 'csv' and (given := _table_options(a)):
+        _fail(f"{', '.join(given)} describe a label table: they go with --task csv, not --task {a.task}.")
     if a.images is not None: _must_exist(a.images, '--images')
 
 def _check_arch_name(arch:str, flag:str='--arch'):
@@ -265,6 +264,10 @@ class _Typed(argparse.Action):
         setattr(ns, self.dest, values); ns._typed = frozenset(getattr(ns, '_typed', ())) | {self.dest}
 
 _TABLE_COLUMNS = dict(file='image files (or image ids)', label='labels', patient='patient ids, to split by', split='split (test rows held out)')
+
+def _table_options(a) -> list:
+    "The label-table options given on the command line: `--images` and the `--*-col` names"
+    return [o for o, v in (('--images', a.images), *((f'--{c}-col', getattr(a, f'{c}_col')) for c in _TABLE_COLUMNS)) if v is not None]
 
 def _group_fn(dls):
     "How `dls` grouped its split: the label table's patients, else patient ids in the file names"
@@ -602,8 +605,8 @@ def evaluate_main(argv=None) -> int:
     if a.threshold is not None and len(learn.dls.vocab) != 2:
         parser.error(f"--threshold applies to two-class models; this one has {len(learn.dls.vocab)} classes.")
     table = str(a.test).lower().endswith('.csv')
-    if not table and (opts := [o for o, v in (('--images', a.images), *((f'--{c}-col', getattr(a, f'{c}_col')) for c in _TABLE_COLUMNS)) if v is not None]):
-        _fail(f"{', '.join(opts)} describe a test table: they go with a .csv TEST, not the folder {a.test}.")
+    if not table and (given := _table_options(a)):
+        _fail(f"{', '.join(given)} describe a test table: they go with a .csv TEST, not the folder {a.test}.")
     test = (check_path(a.test, 'test table', is_dir=False) if table        # a label table: its test rows
             else test_folder(check_path(a.test, 'test folder', is_dir=True)))    # a Kermany root: its test/ folder
     from medfast.recipes import _table_kwargs

@@ -50,6 +50,6 @@ def test_label_table_argument_errors(cli, tmp_path):
         r = cli('train', '--data', table, '--pretrained', 'no', '--out', tmp_path/'x', *args)
         assert r.returncode == 1 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
     r = cli('train', '--data', images, '--images', images, '--task', 'folder', '--out', tmp_path/'x')
-    assert r.returncode == 1 and 'it goes with --task csv' in r.stderr
+    assert r.returncode == 1 and 'they go with --task csv' in r.stderr
     r = cli('train', '--task', 'csv', '--out', tmp_path/'x')
     assert r.returncode == 1 and '--task csv needs --data' in r.stderr
