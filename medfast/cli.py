@@ -269,11 +269,6 @@ def _table_options(a) -> list:
     "The label-table options given on the command line: `--images` and the `--*-col` names"
     return [o for o, v in (('--images', a.images), *((f'--{c}-col', getattr(a, f'{c}_col')) for c in _TABLE_COLUMNS)) if v is not None]
 
-def _group_fn(dls):
-    "How `dls` grouped its split: the label table's patients, else patient ids in the file names"
-    from medfast.data import patient_id
-    return (dls.split.source if dls.split is not None else {}).get('group_fn', patient_id)
-
 def _table_args(p:argparse.ArgumentParser, when:str) -> argparse.ArgumentParser:
     "Add a label table's options, `--images` and the columns' names, each said to apply `when` (e.g. '--task csv')"
     p.add_argument('--images', default=None, metavar='DIR', help=f"{when}: the folder the table's file names are relative to (default: the CSV's own)")
@@ -362,13 +357,13 @@ def _data_folder(a) -> Path:
 
 def _image_dls(a, data:Path, size:int, bs:int, **kwargs):
     "DataLoaders of `data` for `a.task` (Kermany layout, class folders or a label CSV), split by `a.seed`"
-    from medfast.data import pneumonia_dls, folder_dls, csv_dls
+    from medfast.data import _TASK_DLS
     if a.task == 'csv':
         from medfast.recipes import _table_kwargs
         kwargs.update(_table_kwargs(a))
     with warnings.catch_warnings():                     # a class with no validation image: check_split refuses it, in one line
         warnings.filterwarnings('ignore', message='No validation image of class')
-        return dict(pneumonia=pneumonia_dls, folder=folder_dls, csv=csv_dls)[a.task](data, size=size, bs=bs, seed=a.seed, **kwargs)
+        return _TASK_DLS[a.task](data, size=size, bs=bs, seed=a.seed, **kwargs)
 
 def plain_batch_size(a, n_train:int, processes:int=1) -> int:
     "The batch size plain training uses: `--bs`, or each process's whole share of the `n_train` images where it is smaller than the default and `--bs` was not typed"
@@ -395,7 +390,8 @@ def _train(a) -> int:
     progress_mode(a.quiet)
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
     from medfast.core import claim_folder, staged_results, write_csv, seed_everything, Timer, MedfastError, device_name
-    from medfast.data import labelled_dl, check_split, split_grouping
+    from medfast.data import check_split, split_grouping, _group_fn_of
+    from medfast.medmnist import held_out_dl
     from medfast.learner import medfast_learner, train, save_run_record, training_precision
     from medfast.evaluation import evaluate, get_preds_labelled, metrics_for_csv
     from medfast.plots import plot_confusion, save_fig
@@ -438,16 +434,12 @@ def _train(a) -> int:
             else: train(learn, a.epochs, a.lr)
     _stop_if_diverged(learn)
     test_path, test_rows = dls.test_path, 0 if dls.test_items is None else len(dls.test_items)
-    grouping = 'the official train/val arrays' if npz else split_grouping([*dls.train_ds.items, *dls.valid_ds.items], _group_fn(dls))
+    grouping = 'the official train/val arrays' if npz else split_grouping([*dls.train_ds.items, *dls.valid_ds.items], _group_fn_of(dls))
     print(f"Split ({grouping}): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
           + (f"; official test folder {test_path}" if test_path else "; official test split" if npz else
              f"; {test_rows} test rows held out" if test_rows else "; no test folder"))
     valid_lp = get_preds_labelled(learn, dls.valid)        # launched: every process predicts its part, gathered
-    if npz:
-        from medfast.medmnist import medmnist_test_dl
-        test_lp = get_preds_labelled(learn, medmnist_test_dl(dls, split='test'))
-    elif test_rows: test_lp = get_preds_labelled(learn, labelled_dl(dls, dls.test_items))     # a label table's test rows
-    else: test_lp = None if test_path is None else get_preds_labelled(learn, labelled_dl(dls, test_path))
+    test_lp = get_preds_labelled(learn, held_out_dl(dls)) if npz or test_rows or test_path else None   # test arrays, rows or folder
     if not main: return 0                                  # outputs are the main process's job
     thr = saved_threshold(learn)
     tables = [evaluate(learn, valid_lp, threshold='saved', n_boot=200, seed=a.seed).assign(split='valid')]   # thr, or argmax

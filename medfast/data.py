@@ -331,6 +331,10 @@ def _set_split(self, split:Split|None):
     if split is not None and not isinstance(split, Split): raise TypeError(f"dls.split must be a Split, not {type(split).__name__}.")
     for o in _split_holders(self): o.__dict__[_SPLIT_KEY] = split
 
+def _split_source(dls) -> dict:
+    "What `dls.split` keeps of the data it was made from (a label table's lookups, a MedMNIST file); empty without a `Split`"
+    return dls.split.source if dls.split is not None else {}
+
 def _split_field(name, doc):
     return property(lambda self: getattr(_get_split(self), name, None), doc=doc)
 
@@ -465,7 +469,7 @@ class _TableOrFolder(Transform):
 def _test_labels(dls) -> L:
     "The label transforms of `dls`, matching test labels to its classes without regard to case (as `evaluate` does)"
     fs = list(dls.valid_ds.tls[-1].tfms.fs)
-    if isinstance(table := (dls.split.source if dls.split is not None else {}).get('labels'), LookupLabel): fs[0] = _TableOrFolder(table)
+    if isinstance(table := _split_source(dls).get('labels'), LookupLabel): fs[0] = _TableOrFolder(table)
     return L(*fs[:-1], _AnyCase(dls.vocab), fs[-1]) if fs and isinstance(fs[-1], Categorize) else L(fs)
 
 @delegates(DataLoaders.test_dl, but=['test_items', 'rm_type_tfms', 'with_labels'])
@@ -506,9 +510,13 @@ def split_sides(dls) -> dict:
 
 def _labels_of(ds) -> np.ndarray: return np.array([int(y) for y in ds.tls[-1]])   # from the label pipeline: no decoding
 
+def _group_fn_of(dls):
+    "How `dls` grouped its split: a label table's patients, else patient ids in the file names"
+    return _split_source(dls).get('group_fn', patient_id)
+
 def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
     "Before training: every class in validation, every test image readable, no byte-identical image on two sides (unless `allow_leaks`); groups by `group_fn`, default the loaders' own"
-    if group_fn is None: group_fn = (dls.split.source if dls.split is not None else {}).get('group_fn', patient_id)
+    group_fn = ifnone(group_fn, _group_fn_of(dls))
     if (absent := [str(dls.vocab[i]) for i in sorted(set(range(dls.c)) - set(_labels_of(dls.valid_ds).tolist()))]):
         raise DataLayoutError(f"No validation image of class(es) {', '.join(absent)}: too few images (or patients) to hold one "
                               "out, so validation could neither score them nor choose the epoch or threshold. Add images of "
@@ -743,6 +751,8 @@ def csv_dls(src, folder=None, fn_col=None, label_col=None, group_col=None, split
                       info=dict(rule=f"{grouping}; {_valid_share(dls, valid_pct)}; test: "
                                      + (f"the {len(test):,} rows marked test" if len(test) else "none (no rows marked test)"), seed=seed))
     return dls
+
+_TASK_DLS = dict(pneumonia=pneumonia_dls, folder=folder_dls, csv=csv_dls)   # the DataLoaders of each layout (`medfast train --task`)
 
 # %% ../nbs/02_data.ipynb #8dfed743
 def train_labels(dls) -> np.ndarray:

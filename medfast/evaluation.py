@@ -59,21 +59,26 @@ def labelled_items(learn, src):
     if label is not None:
         try: return items, np.array([int(label(o)) for o in items]), True
         except Exception: pass
-    index = {v.lower(): i for i, v in enumerate(vocab)}
-    if len(index) != len(vocab): raise DataLayoutError(f"The model's classes {vocab} differ only by case; "
-                                                       "name test folders exactly as the classes.")
+    index = _class_index(vocab, 'test folders')
     unknown = sorted({str(Path(o).parent) for o in items if Path(o).parent.name.lower() not in index})
     if unknown:
         raise DataLayoutError(f"Test folder(s) {', '.join(unknown)} match none of the model's classes {vocab}. "
                               "Rename each class folder to a class name (case does not matter) or remove it.")
     return items, np.array([index[Path(o).parent.name.lower()] for o in items]), False
 
+def _class_index(vocab, named:str) -> dict:
+    "`{class name in lower case: index}` of `vocab`, which test labels (`named`, e.g. 'test folders') match in any case"
+    index = {v.lower(): i for i, v in enumerate(vocab)}
+    if len(index) != len(vocab): raise DataLayoutError(f"The model's classes {vocab} differ only by case; "
+                                                       f"name {named} exactly as the classes.")
+    return index
+
 def _table_items(vocab, src):
     "Test images of the label CSV `src` (its test rows, or all where it has no split column) or of a table (`file`, `label`), labels matched to `vocab` in any case"
     tab = src if isinstance(src, pd.DataFrame) else table_test_rows(src)
     if missing := {'file', 'label'} - set(tab.columns):
         raise DataLayoutError(f"A test table needs file and label columns (read_label_csv or table_test_rows makes one); it lacks {sorted(missing)}.")
-    index = {v.lower(): i for i, v in enumerate(vocab)}
+    index = _class_index(vocab, 'test labels')
     if unknown := sorted({y for y in tab.label if y.lower() not in index}):
         raise DataLayoutError(f"Label(s) {', '.join(map(repr, unknown))} in {'the table' if isinstance(src, pd.DataFrame) else src} match none of the model's classes {vocab}. Fix "
                               "those rows, or leave them out.")

@@ -12,7 +12,7 @@ import numpy as np, torch, torch.nn.functional as F
 from fastai.vision.all import *
 from fastai.callback.data import WeightedDL
 from .core import *
-from .data import Split, ArrayRows, labelled_dl
+from .data import Split, ArrayRows, labelled_dl, _split_source
 
 # %% auto #0
 __all__ = ['medmnist_splits', 'load_medmnist', 'SquishBatch', 'medmnist_dls', 'medmnist_source', 'medmnist_test_dl',
@@ -174,8 +174,8 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
 
 def medmnist_source(dls) -> dict|None:
     "What `dls.split` keeps of a MedMNIST file (`npz`, `classes`, the rows of each split), or None for other DataLoaders"
-    split = dls.split
-    return split.source if split is not None and split.source.get('format') == 'medmnist' else None
+    src = _split_source(dls)
+    return src if src.get('format') == 'medmnist' else None
 
 # %% ../nbs/02b_medmnist.ipynb #0ad9e63f
 def medmnist_test_dl(dls, npz=None, split:str='test', bs:int|None=None):

@@ -14,7 +14,7 @@ from torch import nn
 from fastai.vision.all import *
 from .core import *
 from .models import register_arch, arch_names, BodySplitter, get_arch
-from .data import xray_tfms, cell_tfms, pneumonia_dls, folder_dls, csv_dls, check_crop, balanced_sampler
+from .data import xray_tfms, cell_tfms, check_crop, balanced_sampler, _TASK_DLS
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
 from .evaluation import saved_threshold                  # the threshold a trained model ships with
@@ -274,10 +274,8 @@ def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task
     aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
     if recipe.detail: aug['detail'] = recipe.detail     # files reduced to `detail` px, then up to `size` (see item_resize)
     if recipe.crop is not None: aug['crop'] = recipe.crop   # the central fraction of each side (see CentreSquish)
-    if task == 'pneumonia': return pneumonia_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
-    if task == 'folder': return folder_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
-    if task == 'csv': return csv_dls(data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
-    raise ValueError(f"task must be 'pneumonia', 'folder' or 'csv', not {task!r}")
+    if task not in _TASK_DLS: raise ValueError(f"task must be 'pneumonia', 'folder' or 'csv', not {task!r}")
+    return _TASK_DLS[task](data, size=size, bs=recipe.bs, seed=seed, **aug, **kwargs)
 
 # %% ../nbs/05c_recipes.ipynb #d7735eee
 def _plain_ce(inp, targ): return F.cross_entropy(inp.float(), targ)
