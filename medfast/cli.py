@@ -136,8 +136,9 @@ def _check_task(a):
     if a.data is None and a.task == 'csv': _fail("--task csv needs --data (a CSV listing image files and their labels).")
     if a.task == 'csv' and not table: _fail(f"--task csv needs --data naming a .csv label table, not {a.data}.")
     if a.task == 'csv' and getattr(a, 'cache', None) is not None: _fail("--cache copies image folders; with --task csv leave it out.")
-    if a.task != 'csv' and (given := _table_options(a)):
-        _fail(f"{', '.join(given)} describe a label table: they go with --task csv, not --task {a.task}.")
+    if a.task != 'csv' and not _test_table(a) and (given := _table_options(a)):
+        _fail(f"{', '.join(given)} describe a label table: they go with --task csv" + (" or a .csv --test" if hasattr(a, 'test') else '')
+              + f", not --task {a.task}.")
     if a.images is not None: _must_exist(a.images, '--images')
 
 def _check_arch_name(arch:str, flag:str='--arch'):
@@ -211,7 +212,8 @@ def _parent_not_file(out:Path):
 def _stop_if_diverged(learn):
     "After training: stop with a clear message if it diverged, before anything is evaluated or written"
     if getattr(learn, 'diverged', False):
-        _fail("training diverged (the loss exploded, or the loss, weights or predictions became NaN/inf), so nothing "
+        _fail("training diverged (the loss exploded, the loss, weights or predictions became NaN/inf, or the network collapsed to "
+              "one class), so nothing "
               "was evaluated or saved. Try a lower --lr (e.g. --lr 1e-3), or a smaller --bs.")
 
 def _check_preds(lp, model):
@@ -265,6 +267,10 @@ class _Typed(argparse.Action):
 
 _TABLE_COLUMNS = dict(file='image files (or image ids)', label='labels', patient='patient ids, to split by', split='split (test rows held out)')
 
+def _test_table(a) -> bool:
+    "Whether the command's test side (`a.test`, where it has one) is a label table, a .csv"
+    return str(getattr(a, 'test', '')).lower().endswith('.csv')
+
 def _table_options(a) -> list:
     "The label-table options given on the command line: `--images` and the `--*-col` names"
     return [o for o, v in (('--images', a.images), *((f'--{c}-col', getattr(a, f'{c}_col')) for c in _TABLE_COLUMNS)) if v is not None]
@@ -276,14 +282,14 @@ def _table_args(p:argparse.ArgumentParser, when:str) -> argparse.ArgumentParser:
         p.add_argument(f'--{col}-col', default=None, metavar='NAME', help=f"{when}: the column of the {what} (default: found by its usual names)")
     return p
 
-def _data_args(p:argparse.ArgumentParser) -> argparse.ArgumentParser:
+def _data_args(p:argparse.ArgumentParser, tables:str='--task csv') -> argparse.ArgumentParser:
     "Add the data options `medfast train` and `medfast compare` share: `--task`, `--data`, `--n-synthetic`, `--allow-leaks`"
     p.add_argument('--task', choices=['pneumonia', 'folder', 'csv'], default='pneumonia', action=_Typed,
                    help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class; csv: a label "
                         "table (--data labels.csv: file and label columns, a patient column to split by and a split column whose "
                         "'test' rows are held out, if it has them; chosen by itself for a .csv)")
     p.add_argument('--data', default=None, help="dataset folder, or a label CSV (default: the embedded SYNTHETIC chest X-ray set)")
-    _table_args(p, '--task csv')
+    _table_args(p, tables)
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
     return p
@@ -465,7 +471,8 @@ def _train(a) -> int:
 # %% ../nbs/11_cli.ipynb #451bea11
 def _compare_parser():
     p = _data_args(argparse.ArgumentParser(prog='medfast compare', description="Train several architectures on the same data, "
-                   "split and seed, and compare them: one table, one plot, each one's test metrics with confidence intervals."))
+                   "split and seed, and compare them: one table, one plot, each one's test metrics with confidence intervals."),
+                   tables='--task csv and a .csv --test')
     p.add_argument('archs', nargs='+', metavar='ARCH', help="architectures, e.g. resnet18 resnet34 resnet50 alexnet (medfast "
                    "names, see medfast.models.arch_table(); or 'timm/<name>')")
     p.add_argument('--epochs', type=int, default=4, help="epochs for each (default 4)")
@@ -477,7 +484,7 @@ def _compare_parser():
     p.add_argument('--pretrained', choices=['auto', 'yes', 'no'], default='auto',
                    help="ImageNet weights: auto = yes for real image folders, no for the synthetic set and MedMNIST .npz files")
     p.add_argument('--test', default='auto', help="test side: auto = the data's own test/ folder or held-out side (default), "
-                   "a labelled test folder, or none")
+                   "a labelled test folder, a label CSV (its rows marked test where it has a split column, else all), or none")
     p.add_argument('--tta', action='store_true', help="test-time augmentation on the test side")
     p.add_argument('--n-boot', type=int, default=200, help="bootstrap resamples for the test metrics' 95%% CIs (default 200; 0: none)")
     p.add_argument('--out', default='runs/compare', help="output folder (default runs/compare; a new sibling, compare-2, ..., if it exists)")
@@ -528,7 +535,12 @@ def compare_main(argv=None) -> int:
         dls = _image_dls(a, data, size, a.bs)
         if (bs := plain_batch_size(a, len(dls.train_ds))) != a.bs: dls = _image_dls(a, data, size, bs)
         check_split(dls, a.allow_leaks)                                   # every split readable, no duplicates
-    res = compare(a.archs, dls, epochs=a.epochs, lr=a.lr, seed=a.seed, test=None if a.test == 'none' else a.test,
+    test = None if a.test == 'none' else a.test
+    if _test_table(a):                                                    # the columns named for --data name the test table's too
+        from medfast.data import table_test_rows
+        from medfast.recipes import _table_kwargs
+        test = table_test_rows(a.test, **_table_kwargs(a))
+    res = compare(a.archs, dls, epochs=a.epochs, lr=a.lr, seed=a.seed, test=test,
                   pretrained=pretrained, tta=a.tta, n_boot=a.n_boot, out=a.out, fit_fn=_quiet_fit(a) if a.quiet else None)
     print('\n' + _with_intervals(res.table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nWrote {res.out}/: {', '.join(sorted(p.name for p in res.out.iterdir()))}")
@@ -596,7 +608,7 @@ def evaluate_main(argv=None) -> int:
         a.threshold = saved_threshold(learn)
     if a.threshold is not None and len(learn.dls.vocab) != 2:
         parser.error(f"--threshold applies to two-class models; this one has {len(learn.dls.vocab)} classes.")
-    table = str(a.test).lower().endswith('.csv')
+    table = _test_table(a)
     if not table and (given := _table_options(a)):
         _fail(f"{', '.join(given)} describe a test table: they go with a .csv TEST, not the folder {a.test}.")
     test = (check_path(a.test, 'test table', is_dir=False) if table        # a label table: its test rows

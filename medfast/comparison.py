@@ -170,8 +170,9 @@ def _auto_test(dls):
     return held_out_dl(dls)
 
 def _test_name(src):
-    "How a run record names the test side: the folder, or the size of the held-out DataLoader"
+    "How a run record names the test side: the folder, the table, or the size of the held-out DataLoader"
     if src is None or isinstance(src, (str, Path)): return None if src is None else str(src)
+    if isinstance(src, pd.DataFrame): return f"{src.attrs.get('source', 'test table')}, {len(src)} images"
     ds = getattr(src, 'dataset', None)
     return f"held-out test side ({len(ds)} items)" if ds is not None else str(src)
 
@@ -221,9 +222,9 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
     if learner_fn is None:                   # every name and size checked before anything trains
         given = _batch_tfms(dls_factory) if isinstance(dls_factory, DataLoaders) else None
         first_dls = _make_dls(dls_factory, seed, given); _check_archs(archs, first_dls)
-    if isinstance(test, (str, Path)) and str(test) != 'auto':   # a test folder: found, and its classes the data's, before anything trains
-        if first_dls is None: check_path(test, 'test folder', is_dir=True)
-        else: labelled_items(SimpleNamespace(dls=first_dls), test)
+    if isinstance(test, pd.DataFrame) or isinstance(test, (str, Path)) and str(test) != 'auto':   # a test folder or table: found, its classes the data's, before anything trains
+        if first_dls is None and not isinstance(test, pd.DataFrame): check_path(test, 'test folder', is_dir=True)
+        elif first_dls is not None: labelled_items(SimpleNamespace(dls=first_dls), test)
     if learner_fn is None: _check_weights(archs, pretrained, learner_kwargs)   # fetched now, not after the first networks trained
     rows, hists, tests, learners, failed = [], [], [], {}, {}
     if out is not None: _check_labels(archs); out = claim_folder(out)        # claimed atomically: never another run's folder
@@ -255,5 +256,6 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
             if test_tables is not None: write_csv(test_tables, stage/'test_metrics.csv')
             if fig is not None: save_fig(fig, stage/'compare.png')
             save_json(dict(env=env_info(), archs=list(archs), failed=failed, epochs=epochs, lr=lr, seed=seed, pretrained=pretrained,
-                           tta=tta, n_boot=n_boot, test=str(test), learner_kwargs=learner_kwargs), stage/'compare.json')
+                           tta=tta, n_boot=n_boot, test=_test_name(test) if isinstance(test, pd.DataFrame) else str(test),
+                           learner_kwargs=learner_kwargs), stage/'compare.json')
     return Comparison(table, fig, history, test_tables, learners or None, out)

@@ -26,14 +26,14 @@ __all__ = ['SPLIT_NAMES', 'CSV_COLUMNS', 'patient_id', 'group_splitter', 'split_
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
+_patient_dir = re.compile(r'^(patient\d+|p\d{8})$', re.I)    # CheXpert's patient00001/, MIMIC-CXR's p10000032/
 
 def patient_id(fname) -> str:
-    "Patient key from a Kermany-style file name; the file's own path without its extension when no pattern matches"
-    name = Path(fname).name
+    "Patient key from a Kermany-style file name or a patient folder in its path (CheXpert, MIMIC-CXR); the file's own path without its extension when neither is found"
+    p = Path(fname)
     for r in _patient_res:
-        m = r.match(name)
-        if m: return m.group(1)
-    return str(Path(fname).with_suffix(''))
+        if m := r.match(p.name): return m.group(1)
+    return next((d for d in reversed(p.parent.parts) if _patient_dir.match(d)), str(p.with_suffix('')))
 
 # %% ../nbs/02_data.ipynb #26ba309f
 def _check_train_classes(labels:list, train):
@@ -659,6 +659,7 @@ def read_label_csv(src, folder=None, fn_col=None, label_col=None, group_col=None
     tab = _once_each(tab, where, line)
     tab = tab.drop(columns='row').reset_index(drop=True)
     tab.attrs['split_column'] = cols['split']                  # None: the table has no split column
+    tab.attrs['source'] = where                                # how messages and run records name it
     return tab
 
 def table_test_rows(src, **kwargs) -> pd.DataFrame:
@@ -669,6 +670,7 @@ def table_test_rows(src, **kwargs) -> pd.DataFrame:
             raise DataLayoutError(f"{src} marks no row test in its split column: its other rows are for training, not for testing a "
                                   "model. Pass a table of test images, or mark the held-out rows test.")
         tab = tab[tab.split == 'test'].reset_index(drop=True)
+        tab.attrs['source'] = f"{src} (its test rows)"
     return tab
 
 def _found_below(base:Path, name:str) -> str:

@@ -19,6 +19,7 @@ from fastai.data.block import DataBlock, CategoryBlock
 from fastai.data.transforms import IndexSplitter, ItemGetter, Normalize
 from fastai.losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat
 from fastai.vision.augment import Resize, RandomResizedCrop
+from fastai.vision.core import ToTensor
 from fastai.vision.data import ImageBlock
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
@@ -50,6 +51,13 @@ def arch_name(learn, arch=None) -> str|None:
 def _n_in(model) -> int:
     conv = first(m for m in model.modules() if isinstance(m, nn.Conv2d))
     return 3 if conv is None else conv.in_channels
+
+def _warn_item_tfms(dls):
+    "Warn about validation-time item transforms the safe format does not reproduce (e.g. a crop of your own): an exported model goes without them"
+    known = (ToTensor, CentreSquish, RandomResizedCrop, Resize)
+    if skipped := [type(t).__name__ for t in dls.after_item.fs if not isinstance(t, known) and getattr(t, 'split_idx', None) != 0]:
+        warn_user(f"Item transform(s) {skipped} are not reproduced at inference: the exported model sees its images without them, so "
+                  "its predictions may differ from the Learner's. format='pickle' keeps them (loading it then needs trust_pickle=True).")
 
 def _resize_spec(dls, size=None) -> dict:
     "Validation-time resize of `dls` (or a squish to `size`) as a JSON-able dict"
@@ -101,6 +109,7 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:flo
     dls, name = learn.dls, arch_name(learn, arch)
     if name is None: raise MedfastError("Cannot tell the learner's architecture name; pass arch='resnet18' (for example).")
     norm, grey_to_rgb = _batch_spec(dls)
+    _warn_item_tfms(dls)
     n_in = _n_in(learn.model)
     if model_kwargs is None:                                            # as trained, or (a loaded model) as it was saved
         args = getattr(learn, 'medfast_args', None) or (getattr(learn, 'medfast_spec', None) or {}).get('model_kwargs') or {}

@@ -59,26 +59,29 @@ def _across_processes(learn) -> bool:
     return distributed_now(learn)
 
 class StopOnDivergence(Callback):
-    "Stop training with a clear message when the loss, weights or validation predictions become NaN/inf, or the loss explodes"
+    "Stop training with a clear message when the loss, weights or validation predictions become NaN/inf, the loss explodes or the network collapses to one class"
     order = Recorder.order - 1                       # before the Recorder computes metrics on a broken model
-    def __init__(self, factor:float=10., warmup:int=3, beta:float=0.9): store_attr()
+    def __init__(self, factor:float=10., warmup:int=3, beta:float=0.9, collapse:float=2., min_valid:int=32):
+        store_attr(); self.skip, self.collapsed, self.seen, self.trained = False, None, 0, False
     def before_fit(self):
         self.best, self.avg, self.n, self.learn.diverged = math.inf, 0., 0, getattr(self.learn, 'diverged', False)   # stays True: a later fit (fine_tune's second) does not clear it
         self.chance = math.log(max(2, getattr(self.dls, 'c', 2) or 2))     # cross-entropy of a uniform guess
+        self.smooth, self.collapsed, self.skip = math.nan, None, hasattr(self, 'lr_finder')   # lr_find raises the loss on purpose and stops itself
     def _decide(self, why):
         "Stop when `why` says so, on every process if any of them says so (launched runs must stop together)"
         if _across_processes(self.learn):              # not the main process alone after distrib_ctx
             from medfast.distributed import any_rank
             if any_rank(why is not None) and why is None: why = "another process saw the loss or weights break"
         if why is not None: self._stop(why)
-    def _stop(self, why):
-        self.learn.diverged = True
-        msg = (f"Training diverged at epoch {self.epoch}, {'' if self.training else 'validation '}batch {self.iter}: {why}. Stopped. "
+    def _stop(self, why, where=None, stop=True):
+        self.learn.diverged, self.collapsed = True, None
+        where = ifnone(where, f"epoch {self.epoch}, {'' if self.training else 'validation '}batch {self.iter}")
+        msg = (f"Training diverged at {where}: {why}. {'Stopped. ' if stop else ''}"
                "Try a lower learning rate (learn.lr_find()), normalised inputs or batch norm.")
         warn_user(msg); print(msg)
-        raise CancelFitException()
+        if stop: raise CancelFitException()
     def after_loss(self):
-        if not self.training: return
+        if not self.training or self.skip: return
         loss = self.loss.detach().item() if torch.is_tensor(self.loss) else float(self.loss)
         self.n += 1
         self._decide(self._why(loss))
@@ -88,13 +91,44 @@ class StopOnDivergence(Callback):
         smooth = self.avg / (1 - self.beta**self.n)
         if self.n > self.warmup and smooth > self.factor*self.best and smooth > self.chance:    # 0.02 -> 0.25 is noise, not divergence
             return f"the smoothed loss rose to {smooth:.3g}, over {self.factor:g}× its best ({self.best:.3g})"
-        self.best = min(self.best, smooth)
+        self.best, self.smooth = min(self.best, smooth), smooth
     def before_validate(self):
+        self.predicted, self.present, self.seen, self.hits = set(), set(), 0, 0
+        if self.skip: return
         broken = not all(torch.isfinite(p).all() for p in self.model.parameters())
         self._decide("the weights became NaN/inf" if broken else None)
     def after_pred(self):                            # finite weights can still overflow to NaN (e.g. in bf16 autocast)
-        if self.training or hasattr(self, 'gather_preds') or not torch.is_tensor(self.pred): return   # get_preds: NaN rows, on purpose
+        if self.training or self.skip or hasattr(self, 'gather_preds') or not torch.is_tensor(self.pred): return   # get_preds: NaN rows, on purpose
         self._decide(None if torch.isfinite(self.pred).all() else "the validation predictions became NaN/inf")
+        self._count_classes()
+    def _count_classes(self):
+        "Note the classes this validation batch holds and those the network predicts for it (single-label classifiers only)"
+        y = self.yb[0] if self.yb else None
+        if self.pred.dim() != 2 or not torch.is_tensor(y) or y.dim() != 1 or y.is_floating_point(): return
+        pred = self.pred.argmax(1)
+        self.predicted.update(pred.unique().tolist()); self.present.update(y.unique().tolist())
+        self.seen, self.hits = self.seen + len(y), self.hits + int((pred == y).sum())
+    def _collapse(self):
+        "Why this epoch looks collapsed: one class predicted for a whole validation set of several, and a training loss `collapse`× its best and over a guess's"
+        if self.skip or len(self.present) < 2 or len(self.predicted) != 1 or self.seen < self.min_valid: return None   # a few images prove nothing
+        if not (self.smooth > self.collapse*self.best and self.smooth > self.chance): return None   # an untrained network or a noisy epoch
+        k = next(iter(self.predicted)); name = self.dls.vocab[k] if len(getattr(self.dls, 'vocab', [])) > k else k
+        return (f"the network collapsed to one class: it predicts {name!r} for all {self.seen} validation images (accuracy "
+                f"{self.hits/self.seen:.3f}) and its smoothed training loss rose to {self.smooth:.3g}, {self.smooth/self.best:.1f}× "
+                f"its best ({self.best:.3g}) and above a uniform guess's ({self.chance:.3g})")
+    def before_train(self): self.trained = True
+    def after_epoch(self):                           # the Recorder (after this callback) still logs this epoch: said at the next
+        if not self.trained: return                  # `validate`/`get_preds` run epoch events too (and maybe on one process only)
+        why = self._collapse()
+        if _across_processes(self.learn):            # every process saw one class in its share of the validation set
+            from medfast.distributed import any_rank
+            if any_rank(why is None): why = None
+        self.collapsed = None if why is None else (why, f"epoch {self.epoch}")
+    def before_epoch(self):
+        self.trained = False
+        if self.collapsed: self._stop(*self.collapsed)
+    def after_fit(self):
+        if self.collapsed: self._stop(*self.collapsed, stop=False)   # the last epoch collapsed: nothing left to stop
 
 # %% ../nbs/04_learner.ipynb #e8fade37
 class KeepBestEpoch(TrackerCallback):
@@ -353,6 +387,8 @@ def _class_weights(dls, class_weights, balance) -> torch.Tensor|None:
         if class_weights is not None: raise ValueError("Give class_weights or balance='weights' (which computes them from the training labels), not both.")
         return balanced_class_weights(dls)
     if class_weights is None: return None
+    if balance == 'sampler': warn_user("balance='sampler' already evens out the classes in every batch; class_weights weights them "
+                                       "again in the loss, so a rare class counts twice over. Pass one of the two unless you mean both.")
     try: w = torch.as_tensor(class_weights, dtype=torch.float)
     except (TypeError, ValueError, RuntimeError): w = None
     if w is None or w.dim() != 1 or len(w) != dls.c or not bool((torch.isfinite(w) & (w > 0)).all()):
@@ -360,12 +396,26 @@ def _class_weights(dls, class_weights, balance) -> torch.Tensor|None:
                          f"{list(getattr(dls, 'vocab', range(dls.c)))}, not {class_weights!r}")
     return w
 
+def _check_metrics(metrics):
+    "Fail at once, naming it, on a metric that is neither a function nor a fastai `Metric` (a name such as 'accuracy' would fail only after a whole epoch)"
+    bad = [m for m in L(metrics) if not (callable(m) or isinstance(m, Metric))]
+    if bad: raise ValueError(f"metrics must be fastai metrics, functions such as accuracy or objects such as RocAucBinary(), "
+                             f"not {bad[0]!r}: e.g. metrics=[accuracy, RocAucBinary()] (from fastai.vision.all import *).")
+
 def check_batches(dls):
     "Fail, naming the sizes, where `dls`'s training loader holds no full batch: nothing would train"
     if len(dls.train): return
     n, bs = len(dls.train_ds), dls.train.bs
     raise MedfastError(f"A batch size of {bs} is more than the {n} training images, so no batch would train: use a batch size "
                        f"of at most {n}, e.g. {max(1, min(16, n // 4))} (--bs in medfast train).")
+
+def _misspelt(e:TypeError, kwargs:dict):
+    "Re-raise `e` as medfast_learner's own error where it names one of `kwargs` (a misspelt argument), with the closest name it takes"
+    m = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+    if m is None or m.group(1) not in kwargs: raise e
+    close = difflib.get_close_matches(m.group(1), sorted(_kw_names((medfast_learner, model_learner, Learner))), n=1)
+    raise TypeError(f"medfast_learner() got an unexpected keyword argument {m.group(1)!r}"
+                    + (f"; did you mean {close[0]!r}?" if close else '')) from None
 
 def _seed_loaders(dls, seed:int):
     "Restart the shuffling of every loader of `dls` from `seed`: a reused `dls` then shuffles as a freshly built one"
@@ -380,6 +430,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
     check_number('label_smoothing', label_smoothing, 0., 1., lo_ok=True)
+    _check_metrics(metrics)
     check_batches(dls)
     if seed is not None: seed_everything(seed)
     weight = _class_weights(dls, class_weights, balance)
@@ -389,8 +440,9 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     fast = [] if fast_cpu is False or any(isinstance(c, CPUMixedPrecision) for c in L(cbs)) else \
            [CPUMixedPrecision(bf16=None if fast_cpu is None else True)]
     if gpu_amp and not any(isinstance(c, MixedPrecision) for c in L(cbs)): fast.append(GPUMixedPrecision())   # idle on a CPU
-    learn = model_learner(dls, arch, pretrained=pretrained, metrics=ifnone(metrics, default_metrics(dls.c)),
-                          loss_func=loss, cbs=L(cbs) + fast + [StopOnDivergence(), RunRecorder()], **kwargs)
+    try: learn = model_learner(dls, arch, pretrained=pretrained, metrics=ifnone(metrics, default_metrics(dls.c)),
+                               loss_func=loss, cbs=L(cbs) + fast + [StopOnDivergence(), RunRecorder()], **kwargs)
+    except TypeError as e: _misspelt(e, kwargs)
     learn.arch_name = arch if isinstance(arch, str) else getattr(arch, '__name__', str(arch))
     learn.pretrained = getattr(learn, 'pretrained', pretrained)       # False for a network that has no ImageNet weights
     learn.medfast_args = dict(arch=learn.arch_name, pretrained=learn.pretrained, seed=seed, balance=balance,

@@ -6,6 +6,7 @@ Docs: https://medfast.github.io/medfast/plots.html.md"""
 
 # %% ../nbs/06_plots.ipynb #3fd00f90
 from __future__ import annotations
+import textwrap
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
@@ -52,12 +53,16 @@ def _check_preds(lp:LabelledPreds) -> LabelledPreds:
     return lp
 
 # %% ../nbs/06_plots.ipynb #84759e55
-_MAX_NUMBERS, _MAX_TICKS = 30, 40             # beyond these many classes: colours only, every k-th class named
+_MAX_NUMBERS, _MAX_TICKS, _MAX_NAME = 30, 40, 20   # beyond these many classes: colours only, every k-th class named; names in lines of 20
+
+def _short(name, width:int=_MAX_NAME) -> str:
+    "`name` as a figure shows it: in lines of `width` characters, at most 3 (then cut with '…'): a long class name would squeeze the plot away"
+    return '\n'.join(textwrap.wrap(str(name), width, max_lines=3, placeholder=' …')) or str(name)
 
 def _heat(ax, m, classes, fmt, title, cmap, vmax=None):
     im = ax.imshow(m, cmap=cmap, vmin=0, vmax=vmax if vmax is not None else max(m.max(), 1e-12))
     ticks = range(0, len(classes), -(-len(classes) // _MAX_TICKS))
-    names, long = [classes[i] for i in ticks], max(map(len, classes)) > 6
+    names = [_short(classes[i]) for i in ticks]; long = max(map(len, names)) > 6
     ax.set_xticks(ticks, names, rotation=45 if long else 0, ha='right' if long else 'center')
     ax.set_yticks(ticks, names)
     if len(classes) > _MAX_TICKS: ax.tick_params(labelsize=5)
@@ -107,7 +112,7 @@ def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=
         img = _open_thumb(lp.items[i])
         ax.imshow(np.asarray(img), cmap='gray' if getattr(img, 'mode', '') == 'L' else None)
         pred, act = int(preds[i]), int(lp.targets[i])
-        ax.set_title(f"pred {lp.classes[pred]} ({lp.probs[i, pred]:.2f})\nactual {lp.classes[act]}\n"
+        ax.set_title(f"pred {_short(lp.classes[pred])} ({lp.probs[i, pred]:.2f})\nactual {_short(lp.classes[act])}\n"
                      f"loss {losses[i]:.2f} · P(actual) {lp.probs[i, act]:.2f}", fontsize=8,
                      color='firebrick' if pred != act else 'black')
     fig.suptitle(f"{'Top' if largest else 'Lowest'} {n} losses of {len(losses)}")
@@ -121,8 +126,8 @@ def _curve_classes(lp): return [1] if len(lp.classes) == 2 else list(range(len(l
 def _note_missing(ax, names, why:str):
     "Add a legend line naming the classes that have no curve, and `why`"
     if not names: return
-    shown = ', '.join(map(str, names[:5])) + (f" and {len(names)-5} more" if len(names) > 5 else '')
-    ax.plot([], [], ' ', label=f"no curve for {shown} ({why})")
+    shown = ', '.join(map(_short, names[:5])) + (f" and {len(names)-5} more" if len(names) > 5 else '')
+    ax.plot([], [], ' ', label=textwrap.fill(f"no curve for {shown} ({why})", 45))
 
 def _legend(ax, **kwargs):
     "Draw `ax`'s legend if anything on it has a label; return whether it did"
@@ -138,7 +143,7 @@ def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=(5
         fpr, tpr, _ = roc_points(lp.probs[:, k], lp.targets == k)
         if np.isnan(fpr).any() or np.isnan(tpr).any(): missing.append(lp.classes[k]); continue   # class absent or alone
         if len(ks) > _MAX_CURVES: ax.plot(fpr, tpr, lw=0.5, alpha=0.4)
-        else: ax.plot(fpr, tpr, lw=2, label=f"{lp.classes[k]} (AUC {aucs[k]:.3f})")
+        else: ax.plot(fpr, tpr, lw=2, label=f"{_short(lp.classes[k])} (AUC {aucs[k]:.3f})")
     if len(ks) > _MAX_CURVES: ax.plot([], [], lw=0.5, label=f"{len(ks)} classes one-vs-rest (mean AUC {np.nanmean(aucs):.3f})")
     if threshold is not None:                                    # a binary task's operating point (else predict_labels says why not)
         pred = predict_labels(lp.probs, threshold); pos = lp.targets == 1
@@ -163,7 +168,7 @@ def plot_pr(src, data=None, classes=None, figsize=(5, 5)) -> Figure:
         aps.append(average_precision(lp.probs[:, k], is_pos))
         if len(ks) > _MAX_CURVES:
             ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=0.5, alpha=0.4); continue
-        line, = ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=2, label=f"{lp.classes[k]} (AP {aps[-1]:.3f})")
+        line, = ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=2, label=f"{_short(lp.classes[k])} (AP {aps[-1]:.3f})")
         ax.axhline(is_pos.mean(), ls='--', lw=1, color=line.get_color())
     if len(ks) > _MAX_CURVES and aps: ax.plot([], [], lw=0.5, label=f"{len(aps)} classes one-vs-rest (mean AP {np.mean(aps):.3f})")
     if aps: _note_missing(ax, missing, 'no cases of it')
@@ -226,11 +231,11 @@ def plot_calibration(src, data=None, classes=None, n_bins:int=10, figsize=(5, 5.
     ax.plot([0, 1], [0, 1], '--', color='grey', lw=1, label='perfectly calibrated')
     ax.plot(cb.mean_prob, cb.observed, 'o-', lw=2, label='model')
     binary = len(lp.classes) == 2
-    ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), ylabel=f"observed fraction {lp.classes[1]}" if binary else 'fraction correct',
+    ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), ylabel=f"observed fraction {_short(lp.classes[1])}" if binary else 'fraction correct',
            title=f"Calibration (n={len(lp.targets)}, ECE {ece:.3f})")
     ax.legend(loc='upper left', fontsize=8)
     axh.bar((cb.bin_low + cb.bin_high)/2, cb['count'], width=1/n_bins*0.9, color='grey')
-    axh.set(xlabel=f"predicted P({lp.classes[1]})" if binary else 'confidence of predicted class', ylabel='cases')
+    axh.set(xlabel=f"predicted P({_short(lp.classes[1])})" if binary else 'confidence of predicted class', ylabel='cases')
     return fig
 
 # %% ../nbs/06_plots.ipynb #8c98b480

@@ -21,11 +21,12 @@ from .evaluation import saved_threshold                  # the threshold a train
 from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name
 
 # %% auto #0
-__all__ = ['SIZES', 'AUGMENTATIONS', 'RECIPE_AUGMENT', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble', 'dihedral_views',
-           'DihedralMean', 'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models',
+__all__ = ['SIZES', 'TTA_PASSES', 'AUGMENTATIONS', 'RECIPE_AUGMENT', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble',
+           'dihedral_views', 'DihedralMean', 'estimate_epoch_time', 'default_image_size', 'plan_budget', 'plan_models',
            'steps_batch_size', 'augment_tfms', 'Recipe', 'small_image_recipe', 'cell_recipe', 'xray_recipe',
-           'is_medmnist', 'recipe_dls', 'recipe_learner', 'schedule_share', 'plan_recipe', 'fit_recipe',
-           'choose_val_threshold', 'TimeBudgetCallback', 'uses_recipe', 'recipe_from_args', 'train_from_args']
+           'is_medmnist', 'recipe_dls', 'recipe_learner', 'schedule_share', 'predicting_secs', 'plan_recipe',
+           'fit_recipe', 'choose_val_threshold', 'TimeBudgetCallback', 'uses_recipe', 'recipe_from_args',
+           'train_from_args']
 
 # %% ../nbs/05c_recipes.ipynb #65de59f0
 def _small_cut(m): return nn.Sequential(*[c for n, c in m.named_children() if n not in ('maxpool', 'avgpool', 'fc')])
@@ -137,7 +138,9 @@ def default_image_size(arch:str='resnet18', pretrained:bool=False, gpu:bool|None
     if gpu: return preferred
     return min(preferred, 128 if pretrained else 64)
 
-_OVERHEAD = 0.10   # share of a budget kept for the work around training: reading the data, evaluation, TTA, export
+_OVERHEAD = 0.10   # share of a budget kept for the work around training: reading the data, evaluation, export
+_MAX_OVERHEAD = 0.5  # the most of a budget kept from training for that work and for predicting (below)
+TTA_PASSES = 5     # passes `Learner.tta` makes over each image: four augmented and a plain one
 
 def _usable_secs(minutes, overhead):
     "Seconds of a `minutes` budget left for training once `overhead` is kept for reading the data, evaluation, TTA and export"
@@ -330,10 +333,10 @@ def _timing_secs(minutes:float|None) -> float:
     "Seconds of batches `estimate_epoch_time` times for a plan of `minutes`: 1% of the budget, from 2 to 15 s (a 2-s sample of small batches was 30-50% off)"
     return float(min(15., max(2., (minutes or 0) * 60 / 100)))
 
-def _maybe_lighter(recipe, dls, est, verbose):
+def _maybe_lighter(recipe, dls, est, verbose, overhead:float=_OVERHEAD):
     "Switch `recipe` to its `fallback_arch` when its own network trains less than `recipe.min_share` of the schedule in the budget"
     fb = recipe.fallback_arch
-    if not fb or fb == recipe.arch or recipe.pretrained or (share := schedule_share(recipe, est['epoch_secs'])) >= recipe.min_share: return est
+    if not fb or fb == recipe.arch or recipe.pretrained or (share := schedule_share(recipe, est['epoch_secs'], overhead)) >= recipe.min_share: return est
     lighter = copy(recipe); lighter.arch = fb
     est_fb = estimate_epoch_time(recipe_learner(dls, lighter), min_secs=_timing_secs(recipe.budget), verbose=verbose)
     if est_fb['epoch_secs'] >= est['epoch_secs']: return est
@@ -359,13 +362,35 @@ def _precision(dls, est) -> str:
 
 BUDGET_EPOCHS = 30   # the most epochs a budget plans; plain training with a budget aims for that many
 
+def _held_out_count(dls) -> int:
+    "How many held-out images `medfast train` scores after training: MedMNIST test rows, a table's test rows or a test folder's images"
+    if (src := medmnist_source(dls)) is not None: return len(src['index']['test'])
+    if dls.test_items is not None and len(dls.test_items): return len(dls.test_items)
+    return len(get_image_files(dls.test_path)) if dls.test_path is not None else 0
+
+def predicting_secs(recipe:Recipe, valid_secs:float, n_valid:int, n_test:int=0, n_classes:int=2) -> float:
+    "Seconds `recipe`'s trained ensemble spends predicting, from one network's `valid_secs` over `n_valid` images: the threshold's validation passes (TTA: `TTA_PASSES` more), then validation and `n_test` images scored once"
+    threshold = n_classes == 2 and isinstance(recipe.threshold, str)
+    passes = threshold * (1 + TTA_PASSES * bool(recipe.tta)) + 1 + n_test / max(n_valid, 1)
+    return valid_secs * passes * recipe.n_models * (8 if recipe.dihedral else 1)   # DihedralMean: 8 views
+
+def _duration(secs:float) -> str:
+    "`secs` as a plan line says it: '40 s', or '2.5 min' from a minute on"
+    return f"{secs/60:.1f} min" if secs >= 60 else f"{max(secs, 1):.0f} s"
+
+def _overhead(minutes:float, predict_secs:float) -> float:
+    "Share of `minutes` kept from training: `_OVERHEAD` for reading the data, evaluation and export, and `predict_secs` (at most half in all)"
+    return min(_MAX_OVERHEAD, _OVERHEAD + predict_secs / (minutes * 60))
+
 def _warn_overrun(recipe, plan):
-    "Warn where measuring and one epoch of every member already exceed `recipe.budget`: the run will take longer than it"
-    need = plan['measure_secs'] + plan['epoch_secs'] * recipe.n_models
+    "Warn where measuring, one epoch of every member and predicting already exceed `recipe.budget`: the run will take longer than it"
+    predict = plan.get('predict_secs', 0.)
+    need = plan['measure_secs'] + plan['epoch_secs'] * recipe.n_models + predict
     if need <= _usable_secs(recipe.budget, _OVERHEAD): return
     warn_user(f"A budget of {recipe.budget:g} min cannot be kept: measuring took {plan['measure_secs']:.0f} s and one epoch of "
-              f"{recipe.n_models} model(s) takes about {plan['epoch_secs'] * recipe.n_models:.0f} s more. Each model trains one epoch, "
-              f"so the run will overrun; give a budget of at least {math.ceil(need / (1 - _OVERHEAD) / 6) / 10:g} min.")
+              f"{recipe.n_models} model(s) takes about {plan['epoch_secs'] * recipe.n_models:.0f} s more"
+              + (f", and predicting after training about {predict:.0f} s" if predict >= 1 else '')
+              + f". Each model trains one epoch, so the run will overrun; give a budget of at least {math.ceil(need / (1 - _OVERHEAD) / 6) / 10:g} min.")
 
 def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:bool=False, verbose:bool=True):
     "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes, updating `recipe` in place (`fit_recipe` puts yours back afterwards); returns `(dls, plan)`"
@@ -374,35 +399,40 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
     dls = _fit_batches(recipe, make_dls, make_dls(size), size, verbose)
     if recipe.crop is not None and medmnist_source(dls) is not None: recipe.crop = None   # arrays are used whole
     est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
-    size_cap = size
+    size_cap, n_test = size, _held_out_count(dls) if recipe.budget else 0
+    def predict_secs(): return predicting_secs(recipe, est['valid_secs_per_batch'] * est['valid_batches'], len(dls.valid_ds), n_test, dls.c)
+    def overhead(minutes): return _overhead(minutes, predict_secs())   # the ensemble as planned so far, at the size measured last
     if not recipe.budget:
         plan = dict(size=size, epochs=recipe.epochs, epoch_secs=est['epoch_secs'], total_secs=est['epoch_secs']*recipe.epochs*recipe.n_models)
     else:
         arch = recipe.arch
-        est = _maybe_lighter(recipe, dls, est, verbose)  # a lighter network first, where the recipe's own would train too little
+        est = _maybe_lighter(recipe, dls, est, verbose, overhead(recipe.budget))  # a lighter network first, where the recipe's own would train too little
         if recipe.arch != arch and recipe.size is None and not size_given:    # no size of its own: the light network's (48 px)
             size_cap = min(size, default_image_size(recipe.arch, recipe.pretrained))
         if not models_given and recipe.n_models > 1:     # fewer members, each fully trained, before shorter or smaller ones
-            n = plan_models(left(), est['epoch_secs'], recipe.epochs, recipe.n_models)
+            n = plan_models(m := left(), est['epoch_secs'], recipe.epochs, recipe.n_models, overhead=overhead(m))
             if verbose and n < recipe.n_models:
                 print(f"{recipe.n_models} models of {recipe.epochs} epoch(s) each do not fit {recipe.budget:g} min: training {n}")
             recipe.n_models = n
         cap = ifnone(recipe.max_epochs, max(BUDGET_EPOCHS, recipe.epochs))   # a budget may lengthen a short recipe up to 30 epochs, unless capped
-        plan = plan_budget(left(), est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size_cap, max_epochs=cap)
+        plan = plan_budget(m := left(), est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size_cap, max_epochs=cap,
+                           overhead=overhead(m))
         if plan['size'] != size:
             dls = make_dls(plan['size'])
             est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
-            plan = plan_budget(left(), est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True, max_epochs=cap)
+            plan = plan_budget(m := left(), est['epoch_secs'], plan['size'], recipe.n_models, fixed_size=True, max_epochs=cap, overhead=overhead(m))
         plan['max_epochs'] = cap                         # training by the clock may add epochs up to the same cap
-        plan['deadline'] = started + _usable_secs(recipe.budget, _OVERHEAD)   # when training must end, measuring included
-        plan.update(budget_secs=recipe.budget*60, measure_secs=time.perf_counter() - started)   # the budget you gave, not the minutes left
+        plan['deadline'] = started + _usable_secs(recipe.budget, overhead(recipe.budget))   # when training must end, measuring included
+        plan.update(budget_secs=recipe.budget*60, measure_secs=time.perf_counter() - started,   # the budget you gave, not the minutes left
+                    predict_secs=predict_secs())
         _warn_overrun(recipe, plan)
     recipe.size, recipe.epochs = plan['size'], plan['epochs']
     if verbose:
         print(f"Plan: {plan['size']} px" + (f" (the central {recipe.crop:.0%} of each side)" if recipe.crop and recipe.crop < 1 else '')
               + f", {plan['epochs']} epoch(s) x {recipe.n_models} model(s), about "
               f"{plan['epoch_secs']/60:.1f} min per epoch, {plan['total_secs']/60:.1f} min in all"
-              + (f" (budget {recipe.budget:g} min)" if recipe.budget else '')
+              + (f" (budget {recipe.budget:g} min" + (f", of which {_duration(plan['predict_secs'])} for predicting after training"
+                    if plan['predict_secs'] >= 0.05 * plan['budget_secs'] else '') + ")" if recipe.budget else '')
               + f"; in {_precision(dls, est)}")
     return dls, plan
 

@@ -50,7 +50,7 @@ def synthetic_stamp(path) -> dict|None:
         if p.is_dir():
             s = _folder_stamp(p)
             return None if s is None else {k: v for k, v in s.items() if k != _MADE}
-        if p.is_file() and p.suffix == '.npz':
+        if p.is_file() and p.suffix.lower() == '.npz':
             with np.load(p) as z: return json.loads(str(z['SYNTHETIC'])) if 'SYNTHETIC' in z.files else None
     except (OSError, ValueError): return None
     return None

@@ -53,3 +53,19 @@ def test_label_table_argument_errors(cli, tmp_path):
     assert r.returncode == 1 and 'they go with --task csv' in r.stderr
     r = cli('train', '--task', 'csv', '--out', tmp_path/'x')
     assert r.returncode == 1 and '--task csv needs --data' in r.stderr
+
+def test_compare_on_a_test_table(cli, tmp_path):
+    "`medfast compare --test labels.csv`: the column options name the test table's columns; its test rows scored, the record names the table"
+    table, images, src = _table(tmp_path, cols=('Image', 'Finding', 'Ref', 'Set'))
+    cols = ('--images', images, '--file-col', 'Image', '--label-col', 'Finding', '--split-col', 'Set')
+    r = cli('compare', 'resnet18', '--data', src, '--test', table, *cols, '--epochs', 1, '--size', 32, '--n-boot', 0,
+            '--pretrained', 'no', '--quiet', '--out', tmp_path/'cmp', env={'MEDFAST_HOME': str(tmp_path/'home')})
+    assert r.returncode == 0, r.stdout + r.stderr
+    n_test = int((pd.read_csv(table).Set == 'test').sum())
+    m = pd.read_csv(tmp_path/'cmp'/'test_metrics.csv')
+    assert int(m[m.metric == 'n'].value.iloc[0]) == n_test                               # the table's test rows, not its folder
+    assert json.loads((tmp_path/'cmp'/'compare.json').read_text())['test'] == f"{table} (its test rows), {n_test} images"
+    r = cli('compare', 'resnet18', '--data', src, '--test', table, '--out', tmp_path/'x')   # columns not named: the option to pass
+    assert r.returncode == 1 and 'pass --label-col NAME' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    r = cli('compare', 'resnet18', '--data', src, '--label-col', 'Finding', '--out', tmp_path/'x')
+    assert r.returncode == 1 and 'they go with --task csv or a .csv --test' in r.stderr, r.stderr

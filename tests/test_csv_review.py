@@ -78,3 +78,19 @@ def test_cli_tables_researchers_export(cli, tmp_path):
     r = cli('train', '--data', tmp_path/'excel.csv', '--images', images, '--epochs', 1, '--size', 32, '--pretrained', 'no', '--out', tmp_path/'run')
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'read as Windows-1252' in r.stderr and 'name no patient' in r.stderr and 'rows marked test' not in r.stderr, r.stderr
+
+def test_chexpert_patients_in_paths(tmp_path):
+    "A CheXpert-style table (`Path` = .../patientNNNNN/studyK/view1_frontal.jpg, no patient column): split by the patient folders, not by image"
+    from PIL import Image
+    from medfast.data import csv_dls, split_grouping, patient_id
+    rows = []
+    for p in range(12):
+        for s in (1, 2, 3):
+            f = tmp_path/'CheXpert-v1.0-small'/'train'/f'patient{p:05d}'/f'study{s}'/'view1_frontal.jpg'
+            f.parent.mkdir(parents=True); Image.new('L', (40, 40), 20 * p + s).save(f)
+            rows.append(dict(Path=str(f.relative_to(tmp_path)), Label='effusion' if p % 2 else 'none'))
+    pd.DataFrame(rows).to_csv(tmp_path/'train.csv', index=False)
+    dls = csv_dls(tmp_path/'train.csv', size=32, bs=4, seed=0)
+    trn, val = ({patient_id(f) for f in ds.items} for ds in (dls.train_ds, dls.valid_ds))
+    assert trn and val and not trn & val                                                 # no patient on both sides
+    assert split_grouping(list(dls.train_ds.items) + list(dls.valid_ds.items)) == 'patient-grouped, 12 patients'

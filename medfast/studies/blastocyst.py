@@ -293,6 +293,9 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
                 f'by image (folders carry no patient ids), stratified: valid {valid_pct:.0%} of train/; test = test/ folder')
     else:
         raw = read_blastocyst_csv(path, image_dir, grade_map, **(csv_kwargs or {}))
+        if study and (unused := [k for k, v, d in (('group', group, 'patient'), ('valid_pct', valid_pct, 0.2)) if v != d]):
+            warn_user(f"Ignored with protocol='study' (the study's split: by image, the test side also validates): {', '.join(unused)}; "
+                      "protocol='medfast' splits by them.")
         if study:                                  # image-level split, the test side also validates
             labels, idx = list(raw.label), list(range(len(raw)))
             _, test = group_splitter(str, test_pct, seed, lambda i: labels[i])(idx)

@@ -194,7 +194,7 @@ def blood_items(path, folder_map=None, classes=BLOOD4) -> tuple:
     if not folders: raise DataLayoutError(f"{path} has no sub-folders. Expected one folder per pathology (with a "
                                           "folder,class CSV) or one folder per cell class.")
     if folder_map is None:
-        refuse_split_root(path, folders); mapping = {f: f for f in folders}
+        refuse_split_root(path, folders); mapping = {f: blood_class(f, None) for f in folders}   # 'Platelet' = 'platelet'
         _warn_unknown_classes(path, folders, classes)
     else:
         mapping = _dict_map(folder_map, classes) if isinstance(folder_map, dict) else read_folder_map(folder_map, classes)
@@ -266,16 +266,26 @@ def _check_frac(frac):
     "`frac` as 'auto' or a number in (0, 1]; `ValueError` naming it otherwise"
     if isinstance(frac, str) and frac.strip().lower() == 'auto': return 'auto'
     if isinstance(frac, numbers.Real) and not isinstance(frac, bool) and 0 < frac <= 1: return float(frac)
-    raise ValueError(f"frac must be 'auto' (scale to the smallest class) or a number in (0, 1] (e.g. frac=0.1), not {frac!r}.")
+    raise ValueError(f"frac must be 'auto' (fit the quotas to the class sizes) or a number in (0, 1] (e.g. frac=0.1), not {frac!r}.")
 
-def _quotas(counts, n_train, n_valid, n_test, frac):
-    ns, smallest = np.array([n_train, n_valid, n_test], dtype=float), min(counts.values())
+def _quotas(counts, n_train, n_valid, n_test, frac, to=min):
+    "Per-class quotas: n_* × `frac`; 'auto' scales them to the `to` (smallest, or for topped-up splits largest) class"
+    ns, fit = np.array([n_train, n_valid, n_test], dtype=float), to(counts.values())
     frac = _check_frac(frac)
     auto = frac == 'auto'
-    if auto: frac = min(1.0, smallest / ns.sum())
+    if auto: frac = min(1.0, fit / ns.sum())
     ns = np.maximum(1, np.round(ns*frac)).astype(int)
-    if auto and ns.sum() > smallest: ns[0] = max(1, smallest - ns[1] - ns[2])   # rounding must not overshoot
+    if auto and ns.sum() > fit: ns[0] = max(1, fit - ns[1] - ns[2])            # rounding must not overshoot
     return dict(zip(('train', 'valid', 'test'), map(int, ns)))
+
+def _warn_auto_waste(counts, q, frac, asked:int):
+    "Warn when `frac='auto'` scaled the `asked` images per class down to a small class and so leaves out most images"
+    used, total = sum(q.values())*len(counts), sum(counts.values())
+    if _check_frac(frac) != 'auto' or sum(q.values()) >= asked or used*2 >= total: return
+    c, n = min(counts.items(), key=lambda o: o[1])
+    warn_user(f"frac='auto' fitted the split to class {c!r} ({n} images): {q['train']}/{q['valid']}/{q['test']} per class "
+              f"uses {used} of {total} images. Pass balance='augment' to keep the larger classes' images (small classes "
+              f"are topped up in training), or move {c!r} out of the folder.")
 
 def balanced_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:int=300, frac=1.0, seed:int=42,
                    group_fn=None) -> dict:
@@ -283,6 +293,7 @@ def balanced_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:in
     labels = [label_fn(o) for o in items]
     counts = Counter(labels)
     q = _quotas(counts, n_train, n_valid, n_test, frac)
+    _warn_auto_waste(counts, q, frac, n_train + n_valid + n_test)
     need = sum(q.values())
     short = {c: n for c, n in sorted(counts.items()) if n < need}
     if short:
@@ -324,10 +335,12 @@ def _augment_quotas(counts, n_train, n_valid, n_test) -> dict:
         for s, k in zip(_SIDES, q): out[s][c] = k
     return out
 
-def augment_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:int=300, seed:int=42, group_fn=None) -> dict:
-    "Per-class split like the study's Tabla 3: large classes shrunk to the quotas, small ones split pro rata; train topped up to `n_train` with repeats"
+def augment_split(items, label_fn, n_train:int=1000, n_valid:int=300, n_test:int=300, seed:int=42, group_fn=None,
+                  frac=1.0) -> dict:
+    "Per-class split like the study's Tabla 3: large classes shrunk to the quotas (× `frac`; 'auto': fitted to the largest class), small ones split pro rata; train topped up with repeats"
     labels, rng = [label_fn(o) for o in items], np.random.default_rng(seed)
     counts = Counter(labels)
+    n_train, n_valid, n_test = _quotas(counts, n_train, n_valid, n_test, frac, to=max).values()
     quotas = _augment_quotas(counts, n_train, n_valid, n_test)
     if group_fn is None:                                      # each image its own group: class by class
         out = {s: [] for s in _SIDES}
@@ -382,7 +395,7 @@ def _blood_groups(root, items, group_fn, study) -> tuple:
 def _split_items(items, label_fn, group_fn, how, balance, n_train, n_valid, n_test, frac, seed) -> dict:
     "The balanced or augmented split; a grouped split that cannot be made says how to split by image instead"
     try:
-        if balance == 'augment': return augment_split(items, label_fn, n_train, n_valid, n_test, seed, group_fn)
+        if balance == 'augment': return augment_split(items, label_fn, n_train, n_valid, n_test, seed, group_fn, frac)
         return balanced_split(items, label_fn, n_train, n_valid, n_test, frac, seed, group_fn)
     except DataLayoutError as e:
         if group_fn is None or 'group' not in str(e): raise

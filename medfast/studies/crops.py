@@ -17,7 +17,8 @@ from ..core import *
 from ..synthetic import write_synthetic
 from ..images import open_image
 from fastai.vision.all import DataBlock, CategoryBlock, IndexSplitter, Resize, ResizeMethod, parent_label, TfmdDL, vision_learner, set_seed
-from ..data import folder_dls, class_folder_items, image_block, default_workers, Split
+from ..data import folder_dls, class_folder_items, image_block, default_workers, Split, read_table
+from ..metrics import balanced_acc, roc_auc
 from ..learner import medfast_learner, train, route_kwargs
 from ..comparison import compare
 
@@ -82,6 +83,8 @@ def synthetic_cell_images(dest, n_images:int=2, size:int=384, n_cells:int=20, ce
         for i in range(n_images):
             name = f"cells_{i:03d}.png"
             centres = _place_cells(rng, size, n_cells, min_sep, margin=cell_radius/3)
+            if len(centres) < n_cells: raise ValueError(f"Only {len(centres)} of n_cells={n_cells} cells fit {min_sep:g} px apart "
+                                                        f"(min_sep) in a {size} px image; lower n_cells or min_sep, or raise size.")
             labels = (rng.random(len(centres)) < dead_frac).astype(int)
             yy, xx = np.mgrid[:size, :size]
             img = 55 + 12*np.sin(xx/size*np.pi*rng.uniform(0.5, 1.5) + rng.uniform(0, 6)) + 6*rng.standard_normal((size, size))
@@ -126,11 +129,12 @@ def _read_json(fn):
     try: return json.loads(fn.read_text(encoding='utf-8-sig'))
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise DataLayoutError(f"{fn} is not valid UTF-8 JSON ({e}).") from None
 
-def load_clicks(json_path, labels=CELL_LABELS, images=None) -> pd.DataFrame:
-    "Clicks from a JSON file (image-keyed, list of records, or a raw PyBossa export) as a DataFrame: image, x, y, label, user"
+def load_clicks(json_path, labels=CELL_LABELS, images=None, key:str|None=None) -> pd.DataFrame:
+    "Clicks from a JSON file (image-keyed, list of records, or a raw PyBossa export) or a CSV table as a DataFrame: image, x, y, label, user"
     fn = check_path(json_path, 'clicks file', is_dir=False)
+    if fn.suffix.lower() in ('.csv', '.tsv', '.txt'): return _check_clicks(read_table(fn, 'clicks file'), labels, str(fn))[_CLICK_COLS]
     obj = _read_json(fn)
-    if _is_pybossa(obj): return read_pybossa(fn, images)
+    if _is_pybossa(obj): return read_pybossa(fn, images, key)
     rows, known = [], _known_labels(labels)
     for i, r in enumerate(_click_records(obj, fn)):
         if not isinstance(r, dict) or not {'image', 'x', 'y', 'label'} <= set(r):
@@ -158,17 +162,30 @@ def _image_map(images):
     keys, vals = df.iloc[:, -2], df.iloc[:, -1]                 # e.g. the study's `limpieza.csv`: index, pos, foto
     return {int(k) if str(k).lstrip('-').isdigit() else k: str(v) for k, v in zip(keys, vals)}
 
-def read_pybossa(json_path, images=None) -> pd.DataFrame:
-    "Clicks from a raw PyBossa task-run export (`info.alive_array` of [label, x, y]); `images` maps run position or task_id → image"
+def _map_key(images, runs, key, fn) -> str:
+    "Whether `images` is keyed by run 'position' in the export or by 'task_id': `key`, or the one its keys match"
+    if key is not None:
+        if key not in ('position', 'task_id'): raise ValueError(f"key must be 'position' or 'task_id', not {key!r}")
+        return key
+    tids = {r.get('task_id') for r in runs if isinstance(r, dict)}
+    by_pos, by_tid = any(k in range(len(runs)) for k in images if isinstance(k, int)), any(k in tids for k in images)
+    if by_pos and by_tid: raise DataLayoutError(f"{fn}: the keys of images match both task run positions and task_ids, so a run "
+                                                "could get another task's image; pass key='position' (as the study's "
+                                                "limpieza.csv) or key='task_id'.")
+    return 'task_id' if by_tid else 'position'
+
+def read_pybossa(json_path, images=None, key:str|None=None) -> pd.DataFrame:
+    "Clicks from a raw PyBossa task-run export (`info.alive_array` of [label, x, y]); `images` maps run position or task_id (`key`) → image"
     fn = check_path(json_path, 'PyBossa export', is_dir=False)
     runs = _read_json(fn)
     if not isinstance(runs, list): raise DataLayoutError(f"{fn} must hold a list of PyBossa task runs, not {type(runs).__name__}.")
     images, rows = _image_map(images), []
+    if images is not None: key = _map_key(images, runs, key, fn)
     for pos, run in enumerate(runs):
         arr = (run.get('info') or {}).get('alive_array') if isinstance(run, dict) else None
         if arr is None: raise DataLayoutError(f"{fn}: task run #{pos} has no info.alive_array; is this a Cell Spotting PyBossa export?")
         if images is not None:
-            img = images.get(pos, images.get(run.get('task_id')))
+            img = images.get(pos if key == 'position' else run.get('task_id'))
             if img is None: continue                          # runs left out of the map are dropped, as the study did
         else: img = run['info'].get('image') or run.get('image') or f"task_{run.get('task_id', pos)}"
         user = str(run.get('user_id') or run.get('user_ip') or f"run{pos}")
@@ -193,19 +210,25 @@ def _cluster_ids(xy, radius, method):
     from scipy.cluster.hierarchy import linkage, fcluster
     return fcluster(linkage(xy, method=method), t=radius, criterion='distance') - 1
 
-def _check_clicks(df, labels=CELL_LABELS) -> pd.DataFrame:
+def _click_columns(df) -> pd.DataFrame:
+    "`df` with its columns image, x, y, label and user found whatever their case or spacing (`X`, ` Image `)"
+    found = {str(c).strip().lower(): c for c in df.columns}
+    return df.rename(columns={found[k]: k for k in _CLICK_COLS if k in found and k not in df.columns})
+
+def _check_clicks(df, labels=CELL_LABELS, where:str='The clicks table') -> pd.DataFrame:
     "`df` checked as `load_clicks` checks JSON (one-line errors naming the row and image): numeric x, y; labels normalised"
+    df = _click_columns(df)
     missing = [c for c in ('image', 'x', 'y', 'label') if c not in df.columns]
-    if missing: raise DataLayoutError(f"The clicks table lacks the column(s) {missing} (it has {list(df.columns)}); "
-                                      "expected image, x, y, label and optionally user.")
-    if not len(df): raise DataLayoutError("The clicks table holds no clicks.")
+    if missing: raise DataLayoutError(f"{where} lacks the column(s) {missing} (it has {list(df.columns)}); expected image, x, y, "
+                                      "label and optionally user: rename yours, e.g. clicks.rename(columns={'file': 'image'}).")
+    if not len(df): raise DataLayoutError(f"{where} holds no clicks.")
     xy = df[['x', 'y']].apply(pd.to_numeric, errors='coerce').astype(float)
-    row = lambda i: f"The clicks table: row {df.index[i]!r} (image {df.image.iloc[i]!r})"
+    row = lambda i: f"{where}: row {df.index[i]!r} (image {df.image.iloc[i]!r})"
     if len(bad := np.flatnonzero(~np.isfinite(xy.to_numpy()).all(1))):
         i = bad[0]
         raise DataLayoutError(f"{row(i)} has non-numeric coordinates x={df.x.iloc[i]!r}, y={df.y.iloc[i]!r} "
                               f"({len(bad)} such row(s)); fix or drop them.")
-    if len(bad := np.flatnonzero(df.image.isna() | df.label.isna())):
+    if len(bad := np.flatnonzero(df.image.isna() | df.label.isna() | (df.image.astype(str).str.strip() == ''))):
         raise DataLayoutError(f"{row(bad[0])} has no image or no label ({len(bad)} such row(s)); fix or drop them.")
     lbl, known = df.label.map(_norm_label), _known_labels(labels)
     if known is not None and len(bad := np.flatnonzero(~lbl.isin(known))):
@@ -213,7 +236,7 @@ def _check_clicks(df, labels=CELL_LABELS) -> pd.DataFrame:
         raise DataLayoutError(f"{row(i)} has unknown label {df.label.iloc[i]!r}; expected one of {known}. Fix the label, "
                               "or pass labels=[...] (labels=None accepts any).")
     user = df.user if 'user' in df.columns else [None]*len(df)
-    user = [f"_click{i}" if u is None or pd.isna(u) else str(u) for i, u in enumerate(user)]   # no user: each click a vote
+    user = [f"_click{i}" if u is None or pd.isna(u) or not str(u).strip() else str(u) for i, u in enumerate(user)]   # no user: each click a vote
     return df.assign(image=df.image.astype(str), x=xy.x, y=xy.y, label=lbl, user=user)
 
 def merge_clicks(clicks, radius:float=35., method:str='single', labels=CELL_LABELS) -> pd.DataFrame:
@@ -221,6 +244,7 @@ def merge_clicks(clicks, radius:float=35., method:str='single', labels=CELL_LABE
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks, labels=labels)
     clicks = _check_clicks(clicks, labels)
     if method not in ('single', 'complete', 'average'): raise ValueError(f"method must be 'single', 'complete' or 'average', not {method!r}")
+    check_number('radius', radius, hint='the distance in pixels within which clicks are one cell, e.g. radius=35')
     labels_arg, labels, rows = labels, sorted(clicks.label.unique()), []
     if NOT_SURE in labels: labels = sorted(set(labels) - {NOT_SURE} | set(CELL_LABELS if labels_arg is None else _known_labels(labels_arg)) - {NOT_SURE})
     for img, g in clicks.groupby('image', sort=True):
@@ -264,8 +288,8 @@ def crop_cells(image, cells, size:int=100, pad_mode:str='reflect') -> list:
 
 # %% ../../nbs/24_cell_crops.ipynb #13f67d0f
 def source_image(fname) -> str:
-    "The source image a crop came from (the stem before `__` in `<image stem>__c<cell>.png`)"
-    return Path(fname).name.split('__')[0]
+    "The source image a crop came from (the stem before the last `__` in `<image stem>__c<cell>.png`)"
+    return Path(fname).name.rsplit('__', 1)[0]
 
 def _check_inside(cells, w, h, fn):
     out = cells[(cells.x < -0.5) | (cells.y < -0.5) | (cells.x > w - 0.5) | (cells.y > h - 0.5)]
@@ -274,9 +298,18 @@ def _check_inside(cells, w, h, fn):
                               f"y={out.y.iloc[0]:.1f}. x is the column and y the row, in pixels; check for swapped or "
                               "scaled coordinates.")
 
+def _rel_image(i, src:Path) -> Path:
+    "Image name `i` of the clicks relative to `src` (an absolute path inside `src` made relative); an error if it points outside"
+    p = Path(i)
+    if p.is_absolute(): p = next((p.relative_to(s) for s in (src, src.resolve()) if p.is_relative_to(s)), p)
+    if p.is_absolute() or '..' in p.parts:
+        raise DataLayoutError(f"Image {i!r} in the clicks is not inside the image folder {src}; name images relative to it "
+                              f"(e.g. {p.name!r}), or pass the folder that holds them as src.")
+    return p
+
 def _crop_stems(images, src) -> dict:
-    "{image: crop-name stem}: the file stem, with its sub-folders joined by `--` when nested; an error if two collide"
-    stems = {i: '--'.join(Path(i).with_suffix('').parts) for i in images}
+    "{image: crop-name stem}: the file stem, with its sub-folders in `src` joined by `--` when nested; an error if two collide"
+    stems = {i: '--'.join(_rel_image(i, src).with_suffix('').parts) for i in images}
     seen = {}
     for i, s in stems.items():
         if s in seen: raise DataLayoutError(f"Images {seen[s]!r} and {i!r} in {src} would share the crop names {s}__c*.png; "
@@ -322,6 +355,8 @@ def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str=
         if border != 'drop': raise ValueError("drop_size goes with border='drop' (the crop a cell must fit inside the image with).")
         _check_crop_size(drop_size)
     if pad_mode not in _PAD_MODES: raise ValueError(f"pad_mode must be one of {_PAD_MODES}, not {pad_mode!r}")
+    check_whole('min_users', min_users, 1)
+    check_number('min_agreement', min_agreement, 0, 1, lo_ok=True, hi_ok=True, hint='a share of the votes, e.g. 0.6 for 60 %')
     src = check_path(src, 'image folder', is_dir=True)
     if Path(dest).expanduser().resolve().is_relative_to(src.resolve()):
         raise MedfastError(f"dest {dest} is inside the image folder {src}, where the crops would mix with the source images; "
@@ -330,11 +365,13 @@ def write_crops(src, clicks, dest, size:int=100, radius:float=35., pad_mode:str=
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks, labels=labels)
     cells = merge_clicks(clicks, radius, method, labels)
     cells = cells[(cells.n_users >= min_users) & (cells.agreement >= min_agreement)].reset_index(drop=True)
+    if not len(cells): raise DataLayoutError(f"No cell was clicked by min_users={min_users} volunteers with min_agreement="
+                                             f"{min_agreement}; lower them to keep cells.")
+    stems = _crop_stems(cells.image.unique(), src)
     missing = [i for i in cells.image.unique() if not (src/i).is_file()]
     if missing: raise MissingPathError(f"{len(missing)} image(s) named in the clicks are not in {src}: {missing[:5]}. "
                                        "Image names in the clicks JSON are relative to the image folder.")
     _check_labels(cells.label.unique())
-    stems = _crop_stems(cells.image.unique(), src)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=make_folder(dest.parent)))
     try:
         files, kept = [], []
@@ -433,7 +470,11 @@ STUDY_CROP_ACC = {90: 84.272, 95: 87.056, 100: 85.160, 128: 86.486}   # Tabla 3.
 def crop_size_sweep(src, clicks, sizes=(90, 95, 100, 128), epochs:int=5, lr:float|None=None, arch='simple_vgg16',
                     pretrained:bool=False, input_size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:float=0.1,
                     seed:int=42, radius:float=35., pad_mode:str='reflect', border:str='pad', dest=None, **kwargs) -> pd.DataFrame:
-    "Train a live/dead classifier per crop size and tabulate validation accuracy beside the study's; crops go to `dest` (default: a new temporary folder, kept and named in the `crops` column)"
+    "Train a live/dead classifier per crop size and tabulate validation accuracy (and balanced accuracy, AUC, the majority class's share) beside the study's; crops go to `dest` (default: a new temporary folder, kept and named in the `crops` column)"
+    sizes = list(sizes) if isinstance(sizes, (list, tuple, range, np.ndarray)) else [sizes]
+    for s in sizes: _check_crop_size(s)
+    check_number('radius', radius, hint='the distance in pixels within which clicks are one cell, e.g. radius=35')
+    if not sizes or len(set(sizes)) < len(sizes): raise ValueError(f"sizes must name each crop size once, e.g. sizes=(90, 95, 100, 128), not {sizes!r}.")
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks)
     dest = Path(dest) if dest is not None else Path(tempfile.mkdtemp(prefix='medfast-crops-'))
     crops, scores = {}, {}
@@ -447,19 +488,25 @@ def crop_size_sweep(src, clicks, sizes=(90, 95, 100, 128), epochs:int=5, lr:floa
             warnings.simplefilter('ignore')
             train(learn, epochs, lr=lr)
             with learn.no_bar(): probs, targs = learn.get_preds()
-        acc = math.nan if learn.diverged else round(100*float((probs.argmax(-1) == targs).float().mean()), 1)
-        scores[s] = dict(acc=acc, dls=learn.dls)
+        pct, n = (lambda v: math.nan if learn.diverged else round(100*float(v), 1)), np.bincount(targs.numpy(), minlength=probs.shape[1])
+        scores[s] = dict(acc=pct((probs.argmax(-1) == targs).float().mean()), bal=pct(balanced_acc(probs, targs)),
+                         auc=math.nan if learn.diverged else round(float(roc_auc(probs, targs)), 3),
+                         majority=round(100*n.max()/n.sum(), 1), dls=learn.dls)
     res = compare({f"{s} px": s for s in sizes}, seed=seed, test=None, learner_fn=make, fit_fn=fit)
     rows = []
     for s, r in zip(sizes, res.table.itertuples()):
+        if s not in scores:                                  # this size failed (compare warned why); the others stand
+            rows.append(dict(crop_px=s, study_valid_acc=STUDY_CROP_ACC.get(s, math.nan), error=getattr(r, 'error', None))); continue
         dls = scores[s]['dls']
         rows.append(dict(crop_px=s, study_valid_acc=STUDY_CROP_ACC.get(s, math.nan), medfast_valid_acc=scores[s]['acc'],
-                         n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
+                         medfast_valid_bal_acc=scores[s]['bal'], medfast_valid_auc=scores[s]['auc'],
+                         valid_majority_acc=scores[s]['majority'], n_train=len(dls.train_ds), n_valid=len(dls.valid_ds),
                          valid_images=' '.join(sorted({source_image(f) for f in dls.valid_ds.items})),
                          epochs_run=r.epochs, diverged=r.diverged, secs=round(r.train_secs, 1), crops=str(crops[s])))
     df = pd.DataFrame(rows)
-    df.attrs['split'] = (f"crops grouped by source image: {df.n_valid.iloc[0]} validation crops from "
-                         f"{len(df.valid_images.iloc[0].split())} held-out image(s), the same images for every size "
+    ok = df.dropna(subset=['n_valid']).iloc[0]
+    df.attrs['split'] = (f"crops grouped by source image: {int(ok.n_valid)} validation crops from "
+                         f"{len(ok.valid_images.split())} held-out image(s), the same images for every size "
                          f"(whole source images drawn at random, seeded; {valid_pct:.0%} of them)")
     return df
 

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/pneumonia.html.md"""
 
 # %% ../../nbs/20_pneumonia.ipynb #1301dce6
 from __future__ import annotations
-import hashlib, warnings
+import hashlib, inspect, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -28,10 +28,14 @@ PROTOCOLS = ('medfast', 'study')
 def _check_protocol(protocol):
     if protocol not in PROTOCOLS: raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
 
-def _pneumonia_npz_dls(npz, size, bs, seed, three_class, **kwargs):
+def _pneumonia_npz_dls(npz, size, bs, seed, three_class, num_workers, folder_args:dict, **kwargs):
     from medfast.medmnist import medmnist_dls
     if three_class: raise DataLayoutError("PneumoniaMNIST has two labels (normal, pneumonia); three_class needs the image folders.")
-    dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, classes=['normal', 'pneumonia'], **kwargs)
+    defaults = inspect.signature(pneumonia_study_dls).parameters
+    if given := [k for k, v in folder_args.items() if not (v is defaults[k].default or (type(v) in (int, float, str) and v == defaults[k].default))]:
+        raise DataLayoutError(f"{npz} is a PneumoniaMNIST file with its own train/val/test arrays, so {', '.join(given)} (for Kermany "
+                              f"image folders) cannot apply: leave {'it' if len(given) == 1 else 'them'} out (to augment batches, pass tfms=[...]).")
+    dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, classes=['normal', 'pneumonia'], num_workers=ifnone(num_workers, 0), **kwargs)
     dls.split.info['rule'] = 'PneumoniaMNIST official train/val/test arrays (no patient ids in the file)'
     return dls
 
@@ -42,9 +46,13 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     "Kermany folder (or PneumoniaMNIST .npz) → train/valid DataLoaders, patient-grouped (or the study's split), test kept aside"
     _check_protocol(protocol)
     study = protocol == 'study'
-    bs = ifnone(bs, 20 if study else 32)
-    if str(path).endswith('.npz'): return _pneumonia_npz_dls(path, size, bs, seed, three_class, **kwargs)
+    bs, seed = check_whole('bs', ifnone(bs, 20 if study else 32)), check_whole('seed', seed, 0)
+    if str(path).lower().endswith('.npz'):
+        folder_args = dict(valid_pct=valid_pct, test_pct=test_pct, merge_val=merge_val, protocol=protocol, splitter=splitter,
+                           item_tfms=item_tfms, batch_tfms=batch_tfms)
+        return _pneumonia_npz_dls(path, size, bs, seed, three_class, num_workers, folder_args, **kwargs)
     check_size(size)
+    route_kwargs(kwargs, (pneumonia_study_dls, TfmdDL, FilteredBase.dataloaders), exclude=('self', 'dataset'), fn_name='pneumonia_study_dls')
     seed_everything(seed)
     label_fn = kermany_kind if three_class else kermany_label
     pool = kermany_items(path, ('train', 'val') if merge_val else ('train',), verify=verify)
@@ -81,7 +89,7 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     return dls
 
 # %% ../../nbs/20_pneumonia.ipynb #5735d0ab
-_DATA_ARGS = (pneumonia_study_dls, TfmdDL)
+_DATA_ARGS = (pneumonia_study_dls, TfmdDL, FilteredBase.dataloaders)
 _LEARNER_ARGS = (medfast_learner, vision_learner)
 _OWN = ('path', 'dls', 'arch', 'pretrained', 'seed', 'balance', 'protocol', 'dataset', 'source')
 
