@@ -63,7 +63,7 @@ def _write_copy(src, dest, size, quality):
     try: write = _copy_writer(src, dest, size, quality)
     except Exception as e: return 'read', str(e)
     try: atomic_write(dest, write)
-    except Exception as e: return 'write', str(e)
+    except Exception as e: return 'write', getattr(e, 'why', None) or str(e)      # a full disk: its reason, not medfast's advice for outputs
     return None
 
 # %% ../nbs/01b_cache.ipynb #09fcb2b9
@@ -80,11 +80,11 @@ def _read_manifest(folder) -> dict:
 
 def _write_manifest(folder, entries:dict):
     try: atomic_write(Path(folder)/_MANIFEST, lambda tmp: tmp.write_text(json.dumps(entries)))
-    except OSError as e: raise _cache_full(folder, e) from None
+    except (OSError, MedfastError) as e: raise _cache_full(folder, e) from None
 
 def _cache_full(folder, e) -> MedfastError:
     "One-line error for a cache folder the system would not let us write (disk full, read-only, no permission)"
-    why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    why = getattr(e, 'why', None) or (e.strerror if isinstance(e, OSError) and e.strerror else str(e))
     return MedfastError(f"Cannot write the cache in {folder} ({why}); free some space there, or pass another cache_dir "
                         "(--cache DIR) or set $MEDFAST_CACHE.")
 

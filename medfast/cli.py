@@ -288,7 +288,7 @@ def _data_args(p:argparse.ArgumentParser, tables:str='--task csv') -> argparse.A
                    help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class; csv: a label "
                         "table (--data labels.csv: file and label columns, a patient column to split by and a split column whose "
                         "'test' rows are held out, if it has them; chosen by itself for a .csv)")
-    p.add_argument('--data', default=None, help="dataset folder, or a label CSV (default: the embedded SYNTHETIC chest X-ray set)")
+    p.add_argument('--data', default=None, help="dataset folder, a MedMNIST .npz file, or a label CSV (default: the embedded SYNTHETIC chest X-ray set)")
     _table_args(p, tables)
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")

@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #54602500
 from __future__ import annotations
-import atexit, contextlib, errno, functools, hashlib, json, os, platform, random, re, shutil, sys, tempfile, threading, time, warnings
+import atexit, contextlib, csv, errno, functools, hashlib, json, os, platform, random, re, shutil, sys, tempfile, threading, time, warnings
 from pathlib import Path
 import numpy as np     # torch only inside the functions that use it: the CLI checks paths with this module before loading torch
 from fastcore.all import *
@@ -69,9 +69,15 @@ def _broken_link(p:Path, what:str):
             raise MissingPathError(f"{what} {p} is a symbolic link loop (it leads back to itself). Fix or remove the link.") from None
     raise MissingPathError(f"{what} {p} is a broken symbolic link to {os.readlink(p)}, which does not exist. Fix or remove the link.")
 
+def _as_path(path, what:str) -> Path:
+    "`path` as a `Path` with `~` expanded; a one-line `ValueError` naming `what` for an empty string or a non-path"
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):   # '' would be the current folder
+        raise ValueError(f"{what} must be a path (a str or Path), not {path!r}; name the file or folder.")
+    return Path(path).expanduser()
+
 def check_path(path, what:str='path', is_dir:bool|None=None) -> Path:
     "Return `path` as a `Path`, raising `MissingPathError` naming `what` if it does not exist"
-    p = Path(path).expanduser()
+    p = _as_path(path, what)
     if not p.exists():
         if p.is_symlink(): _broken_link(p, what)
         raise MissingPathError(f"{what} not found: {p}. Check the spelling, or create it first.")
@@ -85,7 +91,7 @@ def is_onnx_model(path) -> bool:
 
 def locate_model(path) -> tuple[str, Path]:
     "`('safe', model.json)` or `('pickle', model.pkl)` for a saved model's file, stem or folder; `MissingPathError` naming what is missing"
-    p = Path(path).expanduser()
+    p = _as_path(path, 'model')
     if p.is_dir():
         for name, kind in (('model.json', 'safe'), ('model.pkl', 'pickle'), ('export.pkl', 'pickle')):
             if (p/name).is_file(): return kind, p/name
@@ -140,7 +146,8 @@ def free_path(path, overwrite:bool=False) -> Path:
 def seed_everything(seed:int=42, reproducible:bool=True) -> int:
     "Seed Python, NumPy and PyTorch; returns `seed` so it can be logged"
     import torch
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    seed = check_whole('seed', seed, 0, 2**32 - 1)                     # NumPy's range: larger seeds would share its stream
+    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     if reproducible and torch.backends.cudnn.is_available():
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
@@ -201,7 +208,7 @@ _UMASK = os.umask(0o022); os.umask(_UMASK)              # the process's umask (r
 
 def _unique_tmp(p:Path) -> Path:
     "A new empty file beside `p`, readable as any file this process creates (mkstemp's are owner-only)"
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix='.tmp', dir=p.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:120]}.", suffix='.tmp', dir=p.parent)   # a 255-character name still gets one
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_UMASK)
     return Path(tmp)
@@ -220,7 +227,9 @@ def _unwritable(d, e:OSError, what:str='create the folder') -> MedfastError:
     "One-line error for a folder `d` the system would not let us `what` (the `OSError` `e`)"
     why = ('part of the path is a file, not a folder' if isinstance(e, (NotADirectoryError, FileExistsError))
            else (e.strerror or type(e).__name__).lower())
-    return MedfastError(f"Cannot {what} {d} ({why}); choose an output folder you can write to.")
+    err = MedfastError(f"Cannot {what} {d} ({why}); choose an output folder you can write to.")
+    err.why = why                                      # the reason alone, for callers that word their own advice
+    return err
 
 def make_folder(d) -> Path:
     "Create folder `d` and its parents where absent, or a one-line `MedfastError` naming it where the system will not"
@@ -237,11 +246,21 @@ def _tmp_beside(path) -> tuple:
     try: return p, _unique_tmp(p)
     except OSError as e: raise _unwritable(p.parent, e, 'write in') from None
 
+_DISK_ERRORS = {errno.ENOSPC, errno.EROFS, getattr(errno, 'EDQUOT', errno.ENOSPC)}
+
+@contextlib.contextmanager
+def _disk_errors(p:Path):
+    "A full, over-quota or read-only disk met while writing `p`: a one-line `MedfastError` naming `p`'s folder"
+    try: yield
+    except OSError as e:
+        if e.errno in _DISK_ERRORS: raise _unwritable(p.parent, e, 'write in') from None
+        raise
+
 def atomic_write(path, write_fn, overwrite:bool=True) -> Path:
     "Write `path` by calling `write_fn(tmp)` on a unique temporary file beside it, then renaming it into place"
     p, tmp = _tmp_beside(path)
     try:
-        write_fn(tmp)
+        with _disk_errors(p): write_fn(tmp)
         _publish(tmp, p, overwrite)
     finally: tmp.unlink(missing_ok=True)
     return p
@@ -249,9 +268,11 @@ def atomic_write(path, write_fn, overwrite:bool=True) -> Path:
 @contextlib.contextmanager
 def atomic_open(path, mode:str='w', overwrite:bool=True, **kwargs):
     "Open a unique temporary file beside `path` for writing; when the block ends without error it becomes `path`"
+    if mode not in ('w', 'wt', 'wb'):     # 'a' would drop what `path` held, 'x' and 'r' cannot write a new file
+        raise ValueError(f"atomic_open writes a whole new file: mode must be 'w' or 'wb', not {mode!r}.")
     p, tmp = _tmp_beside(path)
     try:
-        with open(tmp, mode, **kwargs) as f: yield f
+        with _disk_errors(p), open(tmp, mode, **kwargs) as f: yield f
         _publish(tmp, p, overwrite)
     finally: tmp.unlink(missing_ok=True)
 
@@ -300,21 +321,30 @@ def _pid_alive(pid:int) -> bool:
     except (PermissionError, OSError): return True
     return True
 
+def _new_lock(lock:Path) -> bool:
+    "Create `lock` exclusively, holding this process's id; False if it exists"
+    try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError: return False
+    with os.fdopen(fd, 'w') as f: f.write(f"{os.getpid()} {threading.get_ident()}\n")
+    return True
+
+def _lock_owner(lock:Path) -> int|None:
+    "Process id held in `lock`; None if it is gone or still being written"
+    try: return int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError): return None
+
 def _take_lock(d:Path, overwrite:bool) -> bool:
     "Create the claim lock of `d` exclusively, taking over one whose process has died"
     lock = lock_path(d, 'claim-')
-    try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        try: pid = int(lock.read_text().split()[0])
-        except (OSError, ValueError, IndexError): return False              # being written right now
-        if pid == os.getpid() or _pid_alive(pid):
-            if overwrite and pid != os.getpid():
-                raise MedfastError(f"{d} is being written by another medfast run (process {pid}); choose another --out, or wait.")
-            return False
-        lock.unlink(missing_ok=True)                                        # its run died: take it over
-        return _take_lock(d, False)
-    with os.fdopen(fd, 'w') as f: f.write(f"{os.getpid()} {threading.get_ident()}\n")
-    return True
+    if _new_lock(lock): return True
+    if (pid := _lock_owner(lock)) is None: return False                     # being written right now
+    if pid == os.getpid() or _pid_alive(pid):
+        if overwrite and pid != os.getpid():
+            raise MedfastError(f"{d} is being written by another medfast run (process {pid}); choose another --out, or wait.")
+        return False
+    with file_lock(lock_path(d, 'takeover-')):      # its run died: one process at a time takes its lock over
+        if _lock_owner(lock) == pid: lock.unlink(missing_ok=True)           # still the dead run's, not a new claimer's
+        return _new_lock(lock)
 
 def _claim_one(d:Path, overwrite:bool) -> bool:
     "Lock `d`, then make sure it is a new or empty folder (or `overwrite`); keep the lock only if so"
@@ -335,11 +365,14 @@ def _claim_one(d:Path, overwrite:bool) -> bool:
 def claim_folder(path, overwrite:bool=False) -> Path:
     "Atomically claim output folder `path` (or the first free `path-N` sibling) for this run and return it"
     p = Path(path).expanduser()
+    if p.is_symlink() and not p.exists(): _broken_link(p, 'output folder')
     if p.exists() and not p.is_dir(): raise MedfastError(f"{p} is a file, not a folder; choose another output folder (--out).")
     if _claim_one(p, overwrite): return p
     for i in range(2, 10_000):
         q = p.with_name(f"{p.name}-{i}")
-        if (not q.exists() or q.is_dir()) and _claim_one(q, False): return q
+        try: free = (not q.exists() or q.is_dir()) and not (q.is_symlink() and not q.exists())
+        except OSError as e: raise _unwritable(q, e, 'create the output folder') from None   # e.g. a name grown too long
+        if free and _claim_one(q, False): return q
     raise MedfastError(f"No free name next to {p}; clean up old runs.")
 
 @atexit.register
@@ -356,12 +389,18 @@ def release_folders():
 @contextlib.contextmanager
 def staged_results(out):
     "Yield a hidden folder inside `out` to write a run's results into; they replace `out`'s files only when the block ends without error"
-    out = Path(out)
+    out = make_folder(out)
     stage = Path(tempfile.mkdtemp(prefix='.partial-', dir=out))
     try:
         yield stage
-        for f in sorted(stage.iterdir()): os.replace(f, out/f.name)
-    finally: shutil.rmtree(stage, ignore_errors=True)        # what an interrupted run left there, folders too
+        new, old = sorted(stage.iterdir()), None
+        for f in new:
+            dest = out/f.name
+            if dest.is_dir() and not dest.is_symlink() or f.is_dir() and dest.exists():   # a folder replaces (or is replaced) whole
+                old = old or Path(tempfile.mkdtemp(prefix='.replaced-', dir=stage))
+                os.replace(dest, old/f.name)
+            os.replace(f, dest)
+    finally: shutil.rmtree(stage, ignore_errors=True)        # what an interrupted run left there (and the replaced folders)
 
 # %% ../nbs/00_core.ipynb #6ece2cce
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")
@@ -383,10 +422,16 @@ def csv_safe(df):
 
 CSV_ENCODING = dict(encoding='utf-8', errors='surrogateescape')   # how medfast writes CSVs: file names the system gave back byte for byte
 
+def _has_cr(df) -> bool:
+    "Whether a text cell or column name of `df` holds a carriage return (written unquoted, it would read back as a line break)"
+    texts = [df.columns] + [df[c] for c in df.columns if df[c].dtype.kind == 'O']
+    return any(isinstance(v, str) and '\r' in v for t in texts for v in t)
+
 def write_csv(df, path, overwrite:bool=True, **kwargs) -> Path:
     "Write `df` to `path` as a spreadsheet-safe UTF-8 CSV (`csv_safe`), atomically (`atomic_write`)"
     safe = csv_safe(df)
-    return atomic_write(path, lambda tmp: safe.to_csv(tmp, **{'index': False, **CSV_ENCODING, **kwargs}), overwrite=overwrite)
+    quote = {'quoting': csv.QUOTE_NONNUMERIC} if _has_cr(safe) else {}     # text quoted, so its carriage returns stay inside
+    return atomic_write(path, lambda tmp: safe.to_csv(tmp, **{'index': False, **CSV_ENCODING, **quote, **kwargs}), overwrite=overwrite)
 
 def read_csv_safe(path, **kwargs):
     "Read a CSV written by `write_csv`, undoing the escaping of text cells and column names"
@@ -402,7 +447,7 @@ def to_jsonable(o):
     "Plain-JSON version of `o` (tensors, arrays, numpy scalars, paths and nested containers); NaN and infinities become null"
     if isinstance(o, dict): return {str(k): to_jsonable(v) for k,v in o.items()}
     if isinstance(o, (list, tuple, set, L)): return [to_jsonable(v) for v in o]
-    if hasattr(o, 'detach') and hasattr(o, 'cpu'): o = o.detach().cpu().numpy()   # a tensor, without importing torch
+    if hasattr(o, 'detach') and hasattr(o, 'cpu'): return to_jsonable(o.detach().cpu().tolist())   # a tensor (bfloat16 too), without importing torch
     if isinstance(o, np.ndarray): return to_jsonable(o.tolist())
     if isinstance(o, np.generic): return to_jsonable(o.item())
     if isinstance(o, Path): return str(o)

@@ -430,10 +430,20 @@ def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, s
                      item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
                      batch_tfms=ifnone(batch_tfms, xray_tfms()))
 
+def _warn_unused_splits(path):
+    "Warn where `path` is the train/ folder of a Kermany root whose val/ or test/ beside it would go unused"
+    p = Path(path)
+    if not (p.is_dir() and p.name.lower() == 'train' and _holds_classes(p)): return
+    if sib := [s for s in ('val', 'test') if (d := _find_dir(p.parent, s)) is not None and d.parent == p.parent]:
+        warn_user(f"{p} is the train/ folder of {p.parent}, whose {' and '.join(s + '/' for s in sib)} "
+                  f"{'is' if len(sib) == 1 else 'are'} left out: pass {p.parent} to use {'it' if len(sib) == 1 else 'them'}"
+                  + (" (test/ as the test set)." if 'test' in sib else "."))
+
 @delegates(pneumonia_block)
 def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwargs) -> DataLoaders:
     "DataLoaders for `path/{train,val,test}/{NORMAL,PNEUMONIA}`: train(+val) pooled, patient-grouped validation"
     check_whole('bs', bs); seed_everything(check_whole('seed', seed, 0))
+    _warn_unused_splits(path)
     block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
     dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     test = kermany_split(path, 'test', required=False)

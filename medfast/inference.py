@@ -21,10 +21,12 @@ from fastai.losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat
 from fastai.vision.augment import Resize, RandomResizedCrop
 from fastai.vision.core import ToTensor
 from fastai.vision.data import ImageBlock
+from fastai.torch_core import cast
+from fastai.data.core import Pipeline
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
-                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole)
+                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole, check_number)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw, _url_error
 from .data import CentreSquish
 from .medmnist import medmnist_source
@@ -52,11 +54,15 @@ def _n_in(model) -> int:
     conv = first(m for m in model.modules() if isinstance(m, nn.Conv2d))
     return 3 if conv is None else conv.in_channels
 
-def _warn_item_tfms(dls):
-    "Warn about validation-time item transforms the safe format does not reproduce (e.g. a crop of your own): an exported model goes without them"
+def _own_item_tfms(dls) -> list:
+    "Validation-time item transforms of `dls` beyond medfast's resize (e.g. a crop of your own)"
     known = (ToTensor, CentreSquish, RandomResizedCrop, Resize)
-    if skipped := [type(t).__name__ for t in dls.after_item.fs if not isinstance(t, known) and getattr(t, 'split_idx', None) != 0]:
-        warn_user(f"Item transform(s) {skipped} are not reproduced at inference: the exported model sees its images without them, so "
+    return [t for t in dls.after_item.fs if not isinstance(t, known) and getattr(t, 'split_idx', None) != 0]
+
+def _warn_item_tfms(dls):
+    "Warn about validation-time item transforms the safe format does not reproduce: a model exported in it goes without them"
+    if skipped := [type(t).__name__ for t in _own_item_tfms(dls)]:
+        warn_user(f"Item transform(s) {skipped} are not reproduced by the safe format: a model exported in it sees its images without them, so "
                   "its predictions may differ from the Learner's. format='pickle' keeps them (loading it then needs trust_pickle=True).")
 
 def _resize_spec(dls, size=None) -> dict:
@@ -99,6 +105,13 @@ def _batch_spec(dls):
     if skipped: warn_user(f"Batch transform(s) {skipped} are not reproduced at inference; predictions may differ.")
     return norm, grey_to_rgb
 
+def _threshold_of(learn, threshold=None) -> float|None:
+    "`threshold` (else the one `learn` holds) as a float, None for the argmax; a one-line `ValueError` for anything but a probability"
+    t = ifnone(threshold, saved_threshold(learn))
+    if t is None: return None
+    name = 'threshold' if threshold is not None else 'learn.medfast_threshold'
+    return float(check_number(name, t, 0., 1., lo_ok=True, hi_ok=True, hint="P(classes[1]) >= it decides; None for the argmax"))
+
 def _fast_decode(dls) -> bool:
     "Whether `dls` decodes images at reduced scale (`DecodeImage` with a size hint)"
     try: return any(isinstance(t, DecodeImage) and t.size is not None for t in dls.valid_ds.tfms[0].fs)
@@ -118,7 +131,7 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:flo
     inner = learn.model.model if dihedral else learn.model
     if getattr(inner, 'ensemble_size', None): model_kwargs = {**model_kwargs, 'ensemble': inner.ensemble_size}
     if dihedral: model_kwargs = {**model_kwargs, 'dihedral': True}
-    threshold = ifnone(threshold, saved_threshold(learn))             # binary: P(classes[1]) >= threshold
+    threshold = _threshold_of(learn, threshold)                        # binary: P(classes[1]) >= threshold
     loss = type(getattr(learn, 'loss_func', None)).__name__
     resize = _resize_spec(dls, size)
     return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=5 if 'crop' in resize else 4 if dihedral else 3 if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
@@ -220,6 +233,7 @@ def export(learn, path='model', format:str='safe', arch:str|None=None, size=None
     if 'onnx' in (getattr(learn, 'medfast_spec', None) or {}):
         raise ModelMismatchError(f"{getattr(learn, 'model_path', 'This Learner')} is an ONNX model (it runs in onnxruntime), which cannot "
                                  "be saved as a medfast model: export the PyTorch model it was made from (its model.json) instead.")
+    if Path(path).expanduser().is_dir() or os.fspath(path).endswith(('/', os.sep)): path = Path(path).expanduser()/'model'   # a folder: the model goes inside it
     path = _model_stem(path)
     make_folder(path.parent)
     _check_trained(learn, allow_diverged)
@@ -392,7 +406,12 @@ def _offline():
 
 def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Learner:
     "A `Learner` for prediction rebuilt from `spec` (and `state_dict`), with no training data"
-    with _offline(): model = build_model(spec['arch'], len(spec['classes']), spec['n_in'], **spec.get('model_kwargs', {}))
+    try:
+        with _offline(): model = build_model(spec['arch'], len(spec['classes']), spec['n_in'], **spec.get('model_kwargs', {}))
+    except MedfastError: raise
+    except Exception as e:                                             # e.g. model_kwargs edited by hand in a format-1 file
+        raise ModelMismatchError(f"Architecture {spec['arch']!r} cannot be built with model_kwargs {spec.get('model_kwargs', {})} "
+                                 f"({type(e).__name__}: {_first_line(e)}). Re-export the model (or restore its original model.json).") from None
     if state_dict is not None:
         try: model.load_state_dict(state_dict)
         except RuntimeError as e:
@@ -495,7 +514,7 @@ def _dtype(model):
 
 class _Prep:
     "Decode → resize → uint8 tensor for one image, and batch scaling/normalisation, from a spec"
-    def __init__(self, spec, fast_decode=None, bf16=False):
+    def __init__(self, spec, fast_decode=None, bf16=False, item_tfms=None):
         img = spec['image']
         self.mode, self.resize, self.grey_to_rgb = img['mode'], _resize_tfm(img['resize']), img.get('grey_to_rgb', False)
         self.hint = _decode_size(img['resize']) if ifnone(fast_decode, img.get('fast_decode', False)) else None
@@ -503,12 +522,14 @@ class _Prep:
         self.mean, self.std = (None, None) if not norm else (torch.tensor(norm['mean']).view(1, -1, 1, 1),
                                                                torch.tensor(norm['std']).view(1, -1, 1, 1))
         self.sigmoid, self.bf16 = spec.get('activation') == 'sigmoid', bf16
+        self.item_tfms, self.cls = item_tfms, MedImageBW if self.mode == 'L' else MedImage   # a Learner's own item transforms and resize
     def pil(self, x, name=None) -> Image.Image:
         if isinstance(x, (str, os.PathLike, bytes, bytearray, Image.Image)) or hasattr(x, 'read'):
             return open_image(x, self.mode, self.hint, name=name)     # a PIL image shrunk by the same hint as a file
         return to_8bit(MedImage.create(x), self.mode)
     def tensor(self, img:Image.Image) -> torch.Tensor:
         "Resized uint8 `(C, H, W)` tensor of an 8-bit PIL image, exactly as fastai's validation pipeline makes it"
+        if self.item_tfms is not None: return self.item_tfms(cast(img, self.cls)).as_subclass(torch.Tensor)   # as its DataLoaders do
         a = torch.from_numpy(np.array(self.resize(img, split_idx=1), dtype=np.uint8))
         return (a.unsqueeze(-1) if a.ndim == 2 else a).permute(2, 0, 1)
     def item(self, x, name=None) -> torch.Tensor: return self.tensor(self.pil(x, name))
@@ -536,9 +557,17 @@ def _spec_of(learn):
     "How `learn` predicts: its saved spec (a loaded model), with the threshold it holds now, or one made from it"
     spec = getattr(learn, 'medfast_spec', None)
     if spec is None: return inference_spec(learn)
-    t = saved_threshold(learn)
+    t = _threshold_of(learn)
     if t == spec.get('threshold'): return spec
     return {k: v for k, v in spec.items() if k != 'threshold'} | ({} if t is None else dict(threshold=float(t)))
+
+def _spec_prep(learn, fast_decode=None, bf16=False) -> tuple:
+    "`(spec, _Prep)` that predict as `learn` does: a Learner in memory or a pickle applies its own item transforms (a crop, say) too"
+    own = getattr(learn, 'medfast_spec', None) is None and bool(_own_item_tfms(learn.dls))
+    with warnings.catch_warnings():
+        if own: warnings.filterwarnings('ignore', message=r'Item transform\(s\) ')    # applied here; only the safe format drops them
+        spec = _spec_of(learn)
+    return spec, _Prep(spec, fast_decode, bf16, Pipeline(learn.dls.valid.after_item.fs, split_idx=1) if own else None)
 
 def _label(spec, p):
     "Predicted class: P(classes[1]) >= the model's saved `threshold` for two classes, else the argmax"
@@ -604,7 +633,7 @@ def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|N
                      progress:bool=True, bf16:bool=False):
     "Yield prediction tables (`file`, `label`, `prob_<class>`..., `error`) one batch of `bs` files at a time"
     check_whole('bs', bs)
-    learn = _as_learner(model); spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16); _warn_if_slow_bf16(learn, bf16)
+    learn = _as_learner(model); spec, prep = _spec_prep(learn, fast_decode, bf16); _warn_if_slow_bf16(learn, bf16)
     classes = spec['classes']; cols = ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']
     entries = list(expand_paths(items, recurse))
     chunks = [entries[i:i+bs] for i in range(0, len(entries), bs)]
@@ -636,7 +665,7 @@ def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fas
     "`Prediction(label, probs)` for one image; a table (`file`, `label`, `prob_<class>`..., `error`) for many paths"
     learn = _as_learner(model)
     if _is_single(x):
-        spec = _spec_of(learn); prep = _Prep(spec, fast_decode, bf16); _warn_if_slow_bf16(learn, bf16)
+        spec, prep = _spec_prep(learn, fast_decode, bf16); _warn_if_slow_bf16(learn, bf16)
         return _prediction(spec, prep.batch([prep.item(x)], learn.model)[0], x if isinstance(x, (str, os.PathLike)) else 'image')
     tables = list(iter_predictions(learn, x, bs, recurse, n_workers, fast_decode, progress, bf16))
     if tables: return pd.concat(tables, ignore_index=True)
@@ -645,6 +674,6 @@ def predict(model, x, bs:int=64, recurse:bool=True, n_workers:int|None=None, fas
 # %% ../nbs/09_inference.ipynb #fe9f8002
 def model_input(model, img, fast_decode:bool|None=None, name:str|None=None) -> tuple:
     "`(x, image)`: the model-ready `(1, C, H, W)` batch for one image (for Grad-CAM) and the decoded 8-bit PIL image"
-    learn = _as_learner(model); prep = _Prep(_spec_of(learn), fast_decode)
+    learn = _as_learner(model); _, prep = _spec_prep(learn, fast_decode)
     pil = prep.pil(img, name)
     return prep.inputs([prep.tensor(pil)], first(learn.model.parameters()).device), pil

@@ -67,12 +67,12 @@ class StopOnDivergence(Callback):
         self.best, self.avg, self.n, self.learn.diverged = math.inf, 0., 0, getattr(self.learn, 'diverged', False)   # stays True: a later fit (fine_tune's second) does not clear it
         self.chance = math.log(max(2, getattr(self.dls, 'c', 2) or 2))     # cross-entropy of a uniform guess
         self.smooth, self.collapsed, self.skip = math.nan, None, hasattr(self, 'lr_finder')   # lr_find raises the loss on purpose and stops itself
-    def _decide(self, why):
+    def _decide(self, why, where=None):
         "Stop when `why` says so, on every process if any of them says so (launched runs must stop together)"
         if _across_processes(self.learn):              # not the main process alone after distrib_ctx
             from medfast.distributed import any_rank
             if any_rank(why is not None) and why is None: why = "another process saw the loss or weights break"
-        if why is not None: self._stop(why)
+        if why is not None: self._stop(why, where)
     def _stop(self, why, where=None, stop=True):
         self.learn.diverged, self.collapsed = True, None
         where = ifnone(where, f"epoch {self.epoch}, {'' if self.training else 'validation '}batch {self.iter}")
@@ -116,7 +116,6 @@ class StopOnDivergence(Callback):
         return (f"the network collapsed to one class: it predicts {name!r} for all {self.seen} validation images (accuracy "
                 f"{self.hits/self.seen:.3f}) and its smoothed training loss rose to {self.smooth:.3g}, {self.smooth/self.best:.1f}× "
                 f"its best ({self.best:.3g}) and above a uniform guess's ({self.chance:.3g})")
-    def before_train(self): self.trained = True
     def after_epoch(self):                           # the Recorder (after this callback) still logs this epoch: said at the next
         if not self.trained: return                  # `validate`/`get_preds` run epoch events too (and maybe on one process only)
         why = self._collapse()
@@ -124,6 +123,10 @@ class StopOnDivergence(Callback):
             from medfast.distributed import any_rank
             if any_rank(why is None): why = None
         self.collapsed = None if why is None else (why, f"epoch {self.epoch}")
+    def before_train(self):                          # a fit after one that broke the weights (fine_tune's second) has nothing to train
+        self.trained = True
+        if not self.skip and not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            self._decide("the weights were NaN/inf before it trained (an earlier fit broke them: build the learner again)", f"the start of epoch {self.epoch}")
     def before_epoch(self):
         self.trained = False
         if self.collapsed: self._stop(*self.collapsed)
@@ -288,7 +291,16 @@ def measure_model_bf16_speedup(model, xb, max_bs:int=32, reps:int=3) -> float:
 def _bf16_env() -> bool|None:
     "`MEDFAST_BF16` as a yes/no, or None when it is unset"
     env = os.environ.get('MEDFAST_BF16', '').strip().lower()
-    return True if env in ('1', 'true', 'yes') else False if env in ('0', 'false', 'no') else None
+    if env in ('1', 'true', 'yes', 'on'): return True
+    if env in ('0', 'false', 'no', 'off'): return False
+    if env: _warn_bf16_env(os.environ['MEDFAST_BF16'])
+    return None
+
+@functools.lru_cache(maxsize=None)
+def _warn_bf16_env(value:str):
+    "Say once per value that `MEDFAST_BF16` holds something that is not a yes or a no"
+    warn_user(f"MEDFAST_BF16={value!r} is neither yes (1, true, yes, on) nor no (0, false, no, off): it is ignored and "
+              "medfast measures whether bfloat16 pays off. Set it to 1 or 0, or unset it.")
 
 def _clearly_faster(measure, times:int=2, gain:float=1.15) -> bool:
     "Whether `measure()` finds bfloat16 at least `gain` times faster `times` times in a row (one lucky slice of a busy CPU is not enough)"

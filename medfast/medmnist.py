@@ -24,7 +24,10 @@ medmnist_splits = ('train', 'val', 'test')
 def _check_images(x, key, p):
     if x.ndim == 4 and x.shape[-1] in (1, 3): return x.transpose(0, 3, 1, 2)
     if x.ndim == 3: return x[:, None]
-    raise DataLayoutError(f"{key} in {p} has shape {x.shape}; MedMNIST images are (N,H,W) grey or (N,H,W,3) colour.")
+    hint = (" They look channels-first: save x.transpose(0, 2, 3, 1) instead." if x.ndim == 4 and x.shape[1] in (1, 3) else
+            " They look like 3-D volumes (as OrganMNIST3D); medfast trains on 2-D images, so save 2-D slices (e.g. the middle "
+            "one, x[:, x.shape[1] // 2]) as a file of their own." if x.ndim in (4, 5) else "")
+    raise DataLayoutError(f"{key} in {p} has shape {x.shape}; MedMNIST images are (N,H,W) grey or (N,H,W,3) colour.{hint}")
 
 def _open_npz(p):
     "The arrays of `.npz` file `p`, refusing a file that `numpy.savez` did not make (never unpickling anything)"
@@ -116,10 +119,36 @@ class SquishBatch(Transform):
 
 # %% ../nbs/02b_medmnist.ipynb #77bc0aab
 def _class_names(labels, classes, multi_label):
+    "`classes` as strings, one distinct name per class (label column if `multi_label`) of `labels`; default '0', '1', ..."
     n = labels.shape[1] if multi_label else int(labels.max()) + 1
+    if isinstance(classes, str): raise ValueError(f"classes must be a list of names, e.g. ['normal', 'pneumonia'], not the string {classes!r}.")
     classes = list(map(str, ifnone(classes, range(n))))
-    if len(classes) < n: raise DataLayoutError(f"The labels have {n} classes but only {len(classes)} names were given: {classes}.")
+    what = f"{n} label columns" if multi_label else f"{n} classes (0..{n-1})"
+    if len(classes) != n: raise DataLayoutError(f"The labels have {what} but {len(classes)} name(s) were given: {classes}. "
+                                                "Pass one name per class, in label order (or check that this is the right file).")
+    if len({c.strip().casefold() for c in classes}) < n:
+        raise DataLayoutError(f"classes {classes} names two classes alike (medfast compares names without regard to case): give each its own name.")
     return classes
+
+def _channel_stats(x, chunk:int=1<<24):
+    "Per-channel mean and std of `uint8` images `x` `(N,C,H,W)` in 0..1; a large set summed `chunk` values at a time, never copied whole to float"
+    if x.numel() <= 4*chunk: return x.float().mean((0, 2, 3)) / 255, x.float().std((0, 2, 3)) / 255
+    step, s, s2 = max(1, chunk // x[0].numel()), 0, 0
+    for i in range(0, len(x), step):
+        b = x[i:i+step].float(); s = s + b.sum((0, 2, 3)).double(); s2 = s2 + (b*b).sum((0, 2, 3)).double()
+    m = x.numel() // x.shape[1]; mean = s / m
+    return (mean / 255).float(), (((s2 - m*mean**2) / (m - 1)).clamp_min(0).sqrt() / 255).float()
+
+def _check_stats(stats, c):
+    "`stats` as (mean, std) lists of 1 or `c` values for pixels in 0..1, or a one-line error naming the fix"
+    try: mean, std = ([float(v) for v in np.atleast_1d(np.asarray(s, float))] for s in stats)
+    except (TypeError, ValueError): raise ValueError(f"stats must be (mean, std), e.g. imagenet_stats, not {stats!r}.") from None
+    if len(mean) != len(std) or len(mean) not in (1, c):
+        raise ValueError(f"stats must give {'1 value' if c == 1 else f'1 or {c} values (one per channel)'} for the mean and for the std, "
+                         f"not {len(mean)} and {len(std)}" + (" (imagenet_stats are for colour: pass n_channels=3)." if c == 1 else "."))
+    if not all(0 <= v <= 1 for v in mean) or not all(0 < v <= 1 for v in std):
+        raise ValueError(f"stats are for pixels in 0..1 (as imagenet_stats), but they are mean {mean}, std {std}: divide 0..255 figures by 255.")
+    return mean, std
 
 def _balance_weights(y, power):
     counts = torch.bincount(y, minlength=int(y.max()) + 1).float().clamp_min(1)
@@ -138,12 +167,18 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
                  classes=None, stats=None, n_channels:int|None=3, num_workers:int=0, val_bs:int|None=None,
                  device=None) -> DataLoaders:
     "fastai DataLoaders over a MedMNIST `.npz`: train on `train`, validate on `val`, all in memory"
-    seed_everything(seed)
+    check_whole('bs', bs); seed_everything(check_whole('seed', seed, 0))
+    if size is not None: check_whole('size', size, 8)            # one side: SquishBatch makes square batches
+    if val_bs is not None: check_whole('val_bs', val_bs)
+    if balance is not None and not isinstance(balance, bool): check_number('balance', balance, 0., lo_ok=True, hint="True or 1 draws every class equally often, 0 the data's own mix")
     data = load_medmnist(npz)
     (xt, yt), (xv, yv), (xs, ys) = data['train'], data['val'], data['test']
     images, labels = torch.cat([xt, xv, xs]), torch.cat([yt, yv, ys])
     _check_channels(n_channels, images, npz)
     multi_label = labels.shape[1] > 1
+    if multi_label and bool((labels.sum(1) == 1).all()):
+        raise DataLayoutError(f"The labels of {Path(npz).name} are one-hot ({labels.shape[1]} columns, a single 1 in every row): one class per "
+                              "image, not multi-label. Save class indices instead (each split's y.argmax(1)[:, None]) and use that file.")
     classes = _class_names(labels, classes, multi_label)
     if not multi_label and len(found := yt.unique().tolist()) < 2:
         raise DataLayoutError(f"The train split of {npz} has labels for {len(found)} class(es) ({found}); a classifier "
@@ -156,9 +191,10 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
     dsets = Datasets(list(range(int(cuts[2]))), tfms=[[getters[0]], y_tfms],
                      splits=[list(index['train']), list(index['val'])])
     if stats is None:
-        mean = xt.float().mean((0, 2, 3)) / 255; std = xt.float().std((0, 2, 3)) / 255
+        mean, std = _channel_stats(xt)
         if n_channels and len(mean) != n_channels: mean, std = mean.expand(n_channels), std.expand(n_channels)
         stats = (mean.tolist(), std.tolist())
+    else: stats = _check_stats(stats, n_channels or images.shape[1])
     after_batch = [IntToFloatTensor(), SquishBatch(size, n_channels), *L(tfms), Normalize.from_stats(*stats)]
     kw = dict(bs=bs, val_bs=ifnone(val_bs, 2*bs), after_batch=after_batch, num_workers=num_workers, device=device)
     if balance and multi_label: warn_user("balance is ignored for multi-label files (no single class per image).")
@@ -183,6 +219,7 @@ def medmnist_test_dl(dls, npz=None, split:str='test', bs:int|None=None):
     info = medmnist_source(dls)
     if info is None: raise ValueError("medmnist_test_dl needs DataLoaders made by medmnist_dls.")
     if split not in medmnist_splits: raise ValueError(f"split must be one of {', '.join(medmnist_splits)}, not {split!r}.")
+    if bs is not None: check_whole('bs', bs)
     if npz is None or Path(npz).resolve() == info['npz'].resolve(): idxs = list(info['index'][split])
     else: idxs = list(_append_rows(info, npz, split))
     return dls.test_dl(idxs, with_labels=True, bs=ifnone(bs, dls.valid.bs))
@@ -215,3 +252,11 @@ def held_out_dl(dls, bs:int|None=None):
     if dls.test_path is not None: return labelled_dl(dls, dls.test_path, bs=bs)
     raise DataLayoutError("These DataLoaders have no held-out test side (no dls.split with test items, a test folder or "
                           "MedMNIST test arrays). Build them with a study recipe (e.g. pneumonia_study_dls), or pass a test folder.")
+
+# %% ../nbs/02b_medmnist.ipynb #ac008f26
+def _refuse_folder_args(npz, fn, args:dict, folders:str):
+    "Refuse the arguments of `fn` for `folders` (images in folders) given for a MedMNIST file `npz` (not at their default), naming them"
+    ps = inspect.signature(fn).parameters
+    if given := [k for k, v in args.items() if not (v is ps[k].default or (type(v) in (int, float, str, bool) and v == ps[k].default))]:
+        raise DataLayoutError(f"{npz} is a MedMNIST file with its own train/val/test arrays, so {', '.join(given)} (for {folders}) "
+                              f"cannot apply: leave {'it' if len(given) == 1 else 'them'} out (to augment batches, pass tfms=[...]).")

@@ -89,12 +89,11 @@ def improved_basenet(n_out:int=10, n_in:int=3, p:float=0.5, batch_norm:bool=True
                          *([nn.BatchNorm1d(128)] if batch_norm else []), nn.Dropout(p), nn.Linear(128, n_out))
     return nn.Sequential(body, head)
 
-def seed_cnn(n_out:int=2, n_in:int=3, p:float=0.5) -> nn.Sequential:
-    "The seeds study's 4-conv CNN: 3x3 convs of 32-64-128-128 filters, each + max-pool, dense 512, dropout `p`"
+def seed_cnn(n_out:int=2, n_in:int=3, p:float=0.5, grid:int=7) -> nn.Sequential:
+    "The blastocyst study's 4-conv CNN (§5.1-5.2): 3x3 convs 32-64-128-128, each + max-pool, dropout `p`, dense 512 on a `grid`x`grid` map"
     chans, layers = [n_in, 32, 64, 128, 128], []
     for ni, nf in zip(chans[:-1], chans[1:]): layers += [nn.Conv2d(ni, nf, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
-    head = [nn.AdaptiveAvgPool2d(7), nn.Flatten(), nn.Linear(128*7*7, 512), nn.ReLU(inplace=True)]
-    head += [nn.Dropout(p)] if p else []
+    head = [nn.AdaptiveAvgPool2d(grid), nn.Flatten(), *([nn.Dropout(p)] if p else []), nn.Linear(128*grid*grid, 512), nn.ReLU(inplace=True)]
     return nn.Sequential(nn.Sequential(*layers), nn.Sequential(*head, nn.Linear(512, n_out)))
 
 def simple_vgg16(n_out:int=2, n_in:int=3, p:float=0.1) -> nn.Sequential:
@@ -177,13 +176,16 @@ def _socket_timeout(secs:float=30):
     try: yield
     finally: socket.setdefaulttimeout(old)
 
-def _missing_weights(name:str, url:str, err=None) -> MissingWeightsError:
-    fname = url.rsplit('/', 1)[-1]
+def _missing_weights(name:str, url:str, err=None, file=None) -> MissingWeightsError:
+    "The error for weights neither in `file` (default: `url`'s file in the hub cache) nor downloadable from `url`"
+    file = Path(ifnone(file, hub_checkpoints()/url.rsplit('/', 1)[-1]))
     why = f" Download failed: {err}." if err is not None else ""
+    copy = (f"copy {file.name} into {file.parent}" if url.endswith('/' + file.name)   # a file's URL, or a model page
+            else f"save the model.safetensors of {url} as {file}")
     return MissingWeightsError(
-        f"No pretrained ImageNet weights for '{name}': expected the file {hub_checkpoints()/fname} (torch hub cache) "
+        f"No pretrained ImageNet weights for '{name}': expected the file {file} (torch hub cache) "
         f"and could not download {url}.{why} Fix one of: connect to the internet once so it downloads and is cached; "
-        f"or copy {fname} into {hub_checkpoints()}; or pass weights_path='/path/to/{fname}'; "
+        f"or {copy}; or pass weights_path='/path/to/{file.name}'; "
         f"or pass pretrained=False to train from scratch.")
 
 # %% ../nbs/03_models.ipynb #72354e0f
@@ -320,7 +322,7 @@ def _timm_imagenet(spec, **kwargs):
     if f.exists(): return load_weights(timm.create_model(spec.timm_name, pretrained=False, **kwargs), read_state_dict(f), spec.name)
     try:
         with _socket_timeout(): return timm.create_model(spec.timm_name, pretrained=True, **kwargs)
-    except Exception as e: raise _missing_weights(spec.name, spec.url, e) from e
+    except Exception as e: raise _missing_weights(spec.name, spec.url, e, f) from e
 
 def _hub_state_dict(spec):
     "ImageNet state dict of `spec` from its hub-cache file (downloaded there first if missing), read without unpickling"
@@ -348,12 +350,31 @@ def _xception_state_dict(spec):
 
 # %% ../nbs/03_models.ipynb #514783bc
 ARCHS:dict[str, ArchSpec] = {}
+_BUILTIN:set[str] = set()   # the names medfast registers itself (filled below): no other network may take them
 _NAME = re.compile(r'[A-Za-z0-9_.\-]{1,100}')
 
 def _one_group(m): return L([params(m)])
 def _auto_split(m:nn.Module):
     "fastai's `default_split` (body | head) for an `nn.Sequential(body, head)`, else one group"
     return default_split(m) if isinstance(m, nn.Sequential) and len(m) == 2 else _one_group(m)
+
+def _same_builder(a, b) -> bool:
+    "Whether `a` and `b` are one builder, or the same function defined again (a notebook cell run twice)"
+    key = lambda f: (getattr(f, '__module__', None), getattr(f, '__qualname__', None))
+    return a is b or (key(a)[1] is not None and key(a) == key(b))
+
+def _check_builder(name, kind, builder):
+    "One-line `ValueError` when `builder` is a built network, or lacks an argument medfast passes it"
+    if isinstance(builder, nn.Module): raise ValueError(
+        f"register_arch({name!r}): builder must build the network, not be one: pass the class "
+        f"({type(builder).__name__}) or a function returning a new network.")
+    try: ps = inspect.signature(builder).parameters
+    except (TypeError, ValueError): return
+    if any(p.kind == p.VAR_KEYWORD for p in ps.values()): return
+    lacks = [a for a in (('n_out', 'n_in') if kind == 'scratch' else ('weights',)) if a not in ps]
+    if lacks: raise ValueError(f"register_arch({name!r}): builder takes no {' or '.join(lacks)}; medfast calls it as "
+                               + ("fn(n_out=..., n_in=...)" if kind == 'scratch' else "fn(weights=None), torchvision style")
+                               + ": add the missing argument.")
 
 def register_arch(name:str, kind:str='scratch', size:int=224, min_size:int=16, description:str='', cut=None, split=None,
                   stats=None, tv_name:str|None=None, url:str|None=None, timm_name:str|None=None, builder=None,
@@ -368,6 +389,8 @@ def register_arch(name:str, kind:str='scratch', size:int=224, min_size:int=16, d
         raise ValueError(f"register_arch({name!r}): pass builder=, a function "
                          + ("fn(n_out, n_in, **kwargs) returning the network." if kind == 'scratch'
                             else "fn(weights=None, **kwargs) returning an ImageNet-style network, torchvision style."))
+    if builder is not None: _check_builder(name, kind, builder)
+    check_whole('size', size); check_whole('min_size', min_size, hi=size)
     meta = {**(meta or {})}
     meta.update({k:v for k,v in dict(cut=cut, split=split, stats=stats).items() if v is not None})
     meta.setdefault('cut', _scratch_cut if kind == 'scratch' else None)
@@ -375,7 +398,10 @@ def register_arch(name:str, kind:str='scratch', size:int=224, min_size:int=16, d
     meta.setdefault('stats', None)
     if kind == 'transfer': meta['weights'] = 'DEFAULT'   # fastai then calls fn(weights=...), torchvision style
     else: meta.pop('weights', None)
-    if name in ARCHS and ARCHS[name].builder is not builder: warn_user(f"register_arch: replacing architecture {name!r}")
+    if name in ARCHS and not _same_builder(ARCHS[name].builder, builder):
+        if name in _BUILTIN: raise ValueError(f"register_arch: {name!r} is one of medfast's own architectures; "
+                                              f"register yours under another name, e.g. 'my_{name}'.")
+        warn_user(f"register_arch: replacing architecture {name!r}")
     fn = ArchFn(name)
     ARCHS[name] = ArchSpec(name, kind, size, min_size, description, tv_name=tv_name, timm_name=timm_name, url=url,
                            build=fn, builder=builder)
@@ -387,9 +413,9 @@ def _fastai_meta(tv_name): return {**model_meta[getattr(torchvision.models, tv_n
 def _xception(weights=None): return Xception(n_out=1000)
 
 _TORCHVISION = [   # name, size, min size, description, model_meta entry (weights: torchvision's DEFAULT)
-    ('resnet18', 224, 32, "ResNet-18; groups: stem+layer1-2 | layer3-4 | head", _fastai_meta('resnet18')),
-    ('resnet34', 224, 32, "ResNet-34; groups: stem+layer1-2 | layer3-4 | head", _fastai_meta('resnet34')),
-    ('resnet50', 224, 32, "ResNet-50 (bottleneck); groups: stem+layer1-2 | layer3-4 | head", _fastai_meta('resnet50')),
+    ('resnet18', 224, 1, "ResNet-18; groups: stem+layer1-2 | layer3-4 | head", _fastai_meta('resnet18')),
+    ('resnet34', 224, 1, "ResNet-34; groups: stem+layer1-2 | layer3-4 | head", _fastai_meta('resnet34')),
+    ('resnet50', 224, 1, "ResNet-50 (bottleneck); groups: stem+layer1-2 | layer3-4 | head", _fastai_meta('resnet50')),
     # fastai's AlexNet/VGG-BN entries cut with `-2`, which nests the features one level deeper (other weight names, so
     # saved models would not load), and split VGG-19-BN inside block 3: medfast keeps its own; fastai lacks plain VGG
     ('alexnet', 224, 64, "AlexNet; groups: conv1-2 | conv3-5 | head", dict(cut=_features_cut, split=BodySplitter(6), stats=imagenet_stats)),
@@ -398,12 +424,12 @@ _TORCHVISION = [   # name, size, min size, description, model_meta entry (weight
     ('vgg16', 224, 32, "VGG-16 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head", dict(cut=_features_cut, split=BodySplitter(17), stats=imagenet_stats)),
     ('vgg19', 224, 32, "VGG-19 without batch norm (as in Keras); groups: blocks 1-3 | blocks 4-5 | head", dict(cut=_features_cut, split=BodySplitter(19), stats=imagenet_stats)),
     # fastai's DenseNet cut (-1) drops the final ReLU torchvision applies in `forward`: medfast's body keeps it
-    ('densenet121', 224, 32, "DenseNet-121; groups: stem+dense blocks 1-2 | dense blocks 3-4 | head", dict(cut=_densenet_cut, split=BodySplitter(8), stats=imagenet_stats)),
+    ('densenet121', 224, 29, "DenseNet-121; groups: stem+dense blocks 1-2 | dense blocks 3-4 | head", dict(cut=_densenet_cut, split=BodySplitter(8), stats=imagenet_stats)),
     # fastai has no entry for Inception v3 (nor for Xception, Inception v4, Inception-ResNet v2 below)
     ('inception_v3', 299, 75, "Inception v3 (no aux logits); groups: stem+Mixed_5 | Mixed_6-7 | head", dict(cut=_inception_cut, split=BodySplitter(10), stats=inception_stats))]
 for _n, _size, _min, _desc, _meta in _TORCHVISION:
     register_arch(_n, 'transfer', _size, _min, _desc, tv_name=_n, url=_tv_url(_n), meta=_meta)
-register_arch('xception', 'transfer', 299, 32, "Xception (timm legacy names); groups: entry flow | middle+exit flow | head",
+register_arch('xception', 'transfer', 299, 7, "Xception (timm legacy names); groups: entry flow | middle+exit flow | head",
               _xception_cut, BodySplitter(9), inception_stats, url=XCEPTION_URL, builder=_xception)
 register_arch('inception_v4', 'transfer', 299, 75, "Inception v4 (timm extra); groups: stem+Inception-A | Reduction-A..Inception-C | head",
               _features_cut, BodySplitter(10), inception_stats, url='https://huggingface.co/timm/inception_v4.tf_in1k',
@@ -413,14 +439,15 @@ register_arch('inception_resnet_v2', 'transfer', 299, 75, "Inception-ResNet v2 (
               timm_name='inception_resnet_v2')
 register_arch('basenet', 'scratch', 32, 16, "CIFAR BaseNet conv5x6-pool-conv5x16-pool-fc50; groups: conv1 | conv2 | head",
               split=BodySplitter(3), builder=basenet)
-register_arch('basenet_deep', 'scratch', 32, 16, "CIFAR study's deeper BaseNet, 5x5 convs 6-56-106, one pool, fc50; groups: conv1 | conv2 | conv3 | head",
+register_arch('basenet_deep', 'scratch', 32, 14, "CIFAR study's deeper BaseNet, 5x5 convs 6-56-106, one pool, fc50; groups: conv1 | conv2 | conv3 | head",
               split=BodySplitter(2, 4), builder=basenet_deep)
-register_arch('improved_basenet', 'scratch', 32, 16, "medfast's 3x3 VGG-style CIFAR net, BN + dropout; groups: block1 | block2 | block3 | head",
+register_arch('improved_basenet', 'scratch', 32, 8, "medfast's 3x3 VGG-style CIFAR net, BN + dropout; groups: block1 | block2 | block3 | head",
               split=BodySplitter(4, 8), builder=improved_basenet)
-register_arch('seed_cnn', 'scratch', 150, 48, "Seeds study 4-conv CNN 32-64-128-128, dense 512; groups: conv1-2 | conv3-4 | head",
+register_arch('seed_cnn', 'scratch', 150, 46, "Blastocyst study's 4-conv CNN 32-64-128-128, dense 512 (grid=13 at 250 px as the study); groups: conv1-2 | conv3-4 | head",
               split=BodySplitter(6), builder=seed_cnn)
-register_arch('simple_vgg16', 'scratch', 224, 32, "Microscopy study VGG-16 blocks 1-4 + BN, GAP, dense 1024-512; groups: blocks 1-2 | blocks 3-4 | head",
+register_arch('simple_vgg16', 'scratch', 224, 16, "Microscopy study VGG-16 blocks 1-4 + BN, GAP, dense 1024-512; groups: blocks 1-2 | blocks 3-4 | head",
               split=BodySplitter(6), builder=simple_vgg16)
+_BUILTIN.update(ARCHS)
 
 # %% ../nbs/03_models.ipynb #4a799eea
 def arch_names(kind:str|None=None) -> list[str]:
@@ -445,6 +472,7 @@ def _builds(s:ArchSpec) -> str:
     if s.timm_name is not None: return f"timm {s.timm_name}"
     if s.tv_name is not None: return f"torchvision.models.{s.tv_name}"
     if s.builder is _xception: return "medfast.models.Xception"
+    if s.name in _BUILTIN: return f"medfast.models.{s.builder.__qualname__}"   # also where the notebook defines it
     return f"{getattr(s.builder, '__module__', '?')}.{getattr(s.builder, '__qualname__', repr(s.builder))}"
 
 def arch_table(kind:str|None=None) -> pd.DataFrame:
@@ -545,6 +573,17 @@ def _grey_norm(dls, stats):
     if stats is None or dls.after_batch.fs.filter(risinstance(Normalize)): return
     dls.add_tfms([Normalize.from_stats([sum(stats[0])/3], [sum(stats[1])/3])], 'after_batch')
 
+def _check_norm(dls, stats, name, n_in):
+    "Warn when `dls` already normalise with other stats than the pretrained weights of `name` expect (fastai keeps the first)"
+    norms = dls.after_batch.fs.filter(risinstance(Normalize))
+    if stats is None or not norms or n_in not in (1, 3): return
+    want = tensor(stats[0] if n_in == 3 else [sum(stats[0])/3]).float()
+    have = norms[0].mean.flatten().float().cpu()
+    if have.shape != want.shape or not torch.allclose(have, want, atol=1e-3):
+        warn_user(f"dls already normalise with mean {[round(v, 3) for v in have.tolist()]}, but the ImageNet weights of "
+                  f"'{name}' expect {[round(v, 3) for v in want.tolist()]}: build the DataLoaders again for this network "
+                  "(a Normalize in dls, e.g. from an earlier learner, is kept as it is).")
+
 def _timm_stats(model):
     "Normalisation stats `(mean, std)` the pretrained weights of a fastai timm model expect (None if it names none)"
     cfg = getattr(getattr(model[0], 'model', None), 'pretrained_cfg', None) or {}
@@ -566,6 +605,10 @@ def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None
     if gray_stem not in ('sum', 'replicate'): raise ValueError(f"gray_stem must be 'sum' or 'replicate', not {gray_stem!r}")
     shape = _batch_shape(dls)
     if n_in is None: n_in = shape[1] if shape is not None and len(shape) == 4 else 3
+    check_whole('n_in', n_in)
+    if shape is not None and len(shape) == 4 and n_in != shape[1]: raise DataLayoutError(
+        f"n_in={n_in}, but the batches of dls have {shape[1]} channel(s): leave n_in=None to read it from the batches"
+        + (", or build dls with ImageBlock(PILImageBW) for 1-channel batches." if n_in == 1 else "."))
     if n_in == 1 and gray_stem == 'replicate':
         if not dls.after_batch.fs.filter(risinstance(GreyToRGB)): dls.add_tfms([GreyToRGB()], 'after_batch')
         n_in = 3
@@ -591,5 +634,6 @@ def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None
         return learn
     weights = _weights_arg(spec, pretrained, weights_path)
     pretrained = pretrained or weights is not None
+    if pretrained and kwargs.get('normalize', True): _check_norm(dls, spec.stats, spec.name, n_in)
     if pretrained and n_in == 1 and kwargs.get('normalize', True): _grey_norm(dls, spec.stats)
     return vision_learner(dls, spec.build, pretrained=pretrained, weights=weights, n_in=n_in, **kwargs)

@@ -379,8 +379,8 @@ def _duration(secs:float) -> str:
     return f"{secs/60:.1f} min" if secs >= 60 else f"{max(secs, 1):.0f} s"
 
 def _overhead(minutes:float, predict_secs:float) -> float:
-    "Share of `minutes` kept from training: `_OVERHEAD` for reading the data, evaluation and export, and `predict_secs` (at most half in all)"
-    return min(_MAX_OVERHEAD, _OVERHEAD + predict_secs / (minutes * 60))
+    "Share of `minutes` kept from training: `_OVERHEAD`, or half of it (reading the data, export) and `predict_secs` where that is more (at most half in all)"
+    return min(_MAX_OVERHEAD, max(_OVERHEAD, _OVERHEAD / 2 + predict_secs / (minutes * 60)))
 
 def _warn_overrun(recipe, plan):
     "Warn where measuring, one epoch of every member and predicting already exceed `recipe.budget`: the run will take longer than it"

@@ -30,6 +30,9 @@ def test_kaggle_layout_pools_val_and_keeps_test(kaggle):
     assert any(f.parent.parent.name == 'val' for f in dls.train_ds.items + dls.valid_ds.items)
     with pytest.raises(ValueError, match='bs must be a whole number'): pneumonia_study_dls(kaggle, size=32, bs=0)
     with pytest.raises(TypeError, match="unexpected keyword argument 'tfms'"): pneumonia_study_dls(kaggle, size=32, tfms=[])
+    with pytest.warns(UserWarning, match=r"whose val/ and test/ are left out: pass .* \(test/ as the test set\)"):
+        only = pneumonia_study_dls(kaggle/'train', size=32, bs=8, seed=0, verify=False)   # train/ given: its siblings said
+    assert 'no test/ folder' in only.split_info['rule']
 
 def test_predictor_on_a_new_film(kaggle, tmp_path):
     "Trained on the Kaggle layout, exported, loaded: a new greyscale PNG with a non-ASCII name is predicted as the Learner predicts it"

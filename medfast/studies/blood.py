@@ -376,8 +376,9 @@ def study_cell_tfms(size:int|None=None, **kwargs):
     return aug_transforms(**{**dict(size=size, do_flip=True, flip_vert=False, max_rotate=40., max_zoom=1.2,
                                     max_warp=0.2, max_lighting=0., p_lighting=0., pad_mode='border'), **kwargs})
 
-def _npz_dls(npz, size, bs, seed, classes, **kwargs):
-    from medfast.medmnist import medmnist_dls
+def _npz_dls(npz, size, bs, seed, classes, folder_args:dict, **kwargs):
+    from medfast.medmnist import medmnist_dls, _refuse_folder_args
+    _refuse_folder_args(npz, blood_dls, folder_args, 'blood-cell image folders')
     dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, classes=list(BLOOD8 if classes in (None, 'auto') else classes), **kwargs)
     dls.split.info['rule'] = 'BloodMNIST official train/val/test arrays (no patient ids in the file)'
     return dls
@@ -410,7 +411,11 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
     if balance not in (None, 'augment'): raise ValueError(f"balance must be None or 'augment', not {balance!r}")
     check_size(size)
-    if str(path).endswith('.npz'): return _npz_dls(path, size, bs, seed, classes, **kwargs)
+    if str(path).lower().endswith('.npz'):
+        folder_args = dict(folder_map=folder_map, n_train=n_train, n_valid=n_valid, n_test=n_test, frac=frac, balance=balance,
+                           protocol=protocol, group_fn=group_fn, crop_frac=crop_frac, item_tfms=item_tfms, batch_tfms=batch_tfms,
+                           verify=verify)
+        return _npz_dls(path, size, bs, seed, classes, folder_args, num_workers=ifnone(num_workers, 0), **kwargs)
     study = protocol == 'study'
     if study: balance, batch_tfms = ifnone(balance, 'augment'), ifnone(batch_tfms, study_cell_tfms())
     seed_everything(seed)

@@ -210,10 +210,13 @@ def _cluster_ids(xy, radius, method):
     from scipy.cluster.hierarchy import linkage, fcluster
     return fcluster(linkage(xy, method=method), t=radius, criterion='distance') - 1
 
+_USER_NAMES = ('user', 'user_id', 'annotator', 'volunteer', 'rater', 'reader', 'worker', 'worker_id')   # who clicked, by its usual names
+
 def _click_columns(df) -> pd.DataFrame:
-    "`df` with its columns image, x, y, label and user found whatever their case or spacing (`X`, ` Image `)"
-    found = {str(c).strip().lower(): c for c in df.columns}
-    return df.rename(columns={found[k]: k for k in _CLICK_COLS if k in found and k not in df.columns})
+    "`df` with its columns image, x, y, label and user found whatever their case or spacing (`X`, ` Image `), the user by its usual names (`annotator`...)"
+    found = {re.sub(r'[\s-]+', '_', str(c).strip().lower()): c for c in df.columns}
+    names = {k: next((found[n] for n in (_USER_NAMES if k == 'user' else (k,)) if n in found), None) for k in _CLICK_COLS}
+    return df.rename(columns={c: k for k, c in names.items() if c is not None and k not in df.columns})
 
 def _check_clicks(df, labels=CELL_LABELS, where:str='The clicks table') -> pd.DataFrame:
     "`df` checked as `load_clicks` checks JSON (one-line errors naming the row and image): numeric x, y; labels normalised"

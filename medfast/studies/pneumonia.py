@@ -13,7 +13,7 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from ..core import *
 from ..data import (kermany_items, kermany_split, kermany_label, kermany_kind, patient_id, group_splitter,
-                          pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks, Split)
+                          pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks, Split, _warn_unused_splits)
 from ..learner import medfast_learner, balanced_class_weights, train, route_kwargs, RunRecorder, StopOnDivergence
 from ..metrics import metric_text
 from ..evaluation import study_results
@@ -29,12 +29,9 @@ def _check_protocol(protocol):
     if protocol not in PROTOCOLS: raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
 
 def _pneumonia_npz_dls(npz, size, bs, seed, three_class, num_workers, folder_args:dict, **kwargs):
-    from medfast.medmnist import medmnist_dls
+    from medfast.medmnist import medmnist_dls, _refuse_folder_args
     if three_class: raise DataLayoutError("PneumoniaMNIST has two labels (normal, pneumonia); three_class needs the image folders.")
-    defaults = inspect.signature(pneumonia_study_dls).parameters
-    if given := [k for k, v in folder_args.items() if not (v is defaults[k].default or (type(v) in (int, float, str) and v == defaults[k].default))]:
-        raise DataLayoutError(f"{npz} is a PneumoniaMNIST file with its own train/val/test arrays, so {', '.join(given)} (for Kermany "
-                              f"image folders) cannot apply: leave {'it' if len(given) == 1 else 'them'} out (to augment batches, pass tfms=[...]).")
+    _refuse_folder_args(npz, pneumonia_study_dls, folder_args, 'Kermany image folders')
     dls = medmnist_dls(npz, size=size, bs=bs, seed=seed, classes=['normal', 'pneumonia'], num_workers=ifnone(num_workers, 0), **kwargs)
     dls.split.info['rule'] = 'PneumoniaMNIST official train/val/test arrays (no patient ids in the file)'
     return dls
@@ -54,6 +51,7 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     check_size(size)
     route_kwargs(kwargs, (pneumonia_study_dls, TfmdDL, FilteredBase.dataloaders), exclude=('self', 'dataset'), fn_name='pneumonia_study_dls')
     seed_everything(seed)
+    _warn_unused_splits(path)
     label_fn = kermany_kind if three_class else kermany_label
     pool = kermany_items(path, ('train', 'val') if merge_val else ('train',), verify=verify)
     official = kermany_split(path, 'test', required=False)
