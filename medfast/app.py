@@ -13,7 +13,7 @@ from PIL import Image
 from fastcore.all import *
 from .core import MedfastError, check_number, check_whole
 from fastai.learner import Learner
-from .images import open_image, _quarter_turned
+from .images import open_image, to_8bit, _quarter_turned, _HIGH_DEPTH
 from .data import centre_box
 from .inference import _spec_of, _Prep, _prediction, model_input
 from .onnx import load_any, _MissingExtra
@@ -28,7 +28,7 @@ def heatmap_overlay(img:Image.Image, heat:np.ndarray, alpha:float=0.45, cmap:str
     heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim != 2: raise ValueError(f"heat must be a 2-d map (height, width), not an array of shape {heat.shape}.")
     if not 0 <= alpha <= 1: raise ValueError(f"alpha must lie between 0 (image only) and 1 (heatmap only), not {alpha!r}.")
-    img = img.convert('RGB')
+    img = to_8bit(img, 'RGB') if img.mode in _HIGH_DEPTH else img.convert('RGB')   # 16-bit or float pixels windowed as medfast reads them (convert clips them)
     (w, h), (hh, hw) = img.size, heat.shape
     l, t, r, b = (0, 0, w, h) if box is None else (float(v) for v in box)
     il, it, ir, ib = max(0, round(l)), max(0, round(t)), min(w, round(r)), min(h, round(b))   # the box's part on the image

@@ -13,6 +13,7 @@ from fastai.vision.all import *
 from .core import *
 from .models import ARCHS, create_model, arch_stats
 from . import metrics as medfast_metrics
+from .evaluation import _dl_classes, _in_model_order
 
 # %% auto #0
 __all__ = ['CLR_POLICIES', 'clr', 'CyclicLR', 'extract_features', 'features_svm']
@@ -135,5 +136,6 @@ def features_svm(dls, learn_or_arch='vgg16', kernel:str='linear', C:float=1., de
                **{f'valid_{k}': v for k, v in _svm_scores(clf, xv, yv, dls.vocab).items()}, secs=round(t.secs, 1), model=clf)
     if test_dl is not None:
         xs, ys = extract_features(body, test_dl, pool, stats)
+        ys = _in_model_order(ys, _dl_classes(test_dl), [str(o) for o in dls.vocab])   # its classes matched to dls' by name
         out.update({f'test_{k}': v for k, v in _svm_scores(clf, xs, ys, dls.vocab).items()})
     return out

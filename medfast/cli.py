@@ -265,7 +265,7 @@ class _Typed(argparse.Action):
     def __call__(self, parser, ns, values, option_string=None):
         setattr(ns, self.dest, values); ns._typed = frozenset(getattr(ns, '_typed', ())) | {self.dest}
 
-_TABLE_COLUMNS = dict(file='image files (or image ids)', label='labels', patient='patient ids, to split by', split='split (test rows held out)')
+_TABLE_COLUMNS = dict(file='image files (or image ids)', label='labels', patient='patient ids (training splits by them)', split='split (test rows held out)')
 
 def _test_table(a) -> bool:
     "Whether the command's test side (`a.test`, where it has one) is a label table, a .csv"
@@ -544,6 +544,10 @@ def compare_main(argv=None) -> int:
                   pretrained=pretrained, tta=a.tta, n_boot=a.n_boot, out=a.out, fit_fn=_quiet_fit(a) if a.quiet else None)
     print('\n' + _with_intervals(res.table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nWrote {res.out}/: {', '.join(sorted(p.name for p in res.out.iterdir()))}")
+    if 'error' in res.table and len(failed := res.table.dropna(subset=['error'])):   # scripts must see it: exit code 1
+        print(f"{len(failed)} of {len(res.table)} network(s) failed: {', '.join(failed.arch)} (their errors are in the table's "
+              "error column and compare.json); the others' results are above.", file=sys.stderr)
+        return 1
     return 0
 
 # %% ../nbs/11_cli.ipynb #e5e21603
@@ -961,8 +965,7 @@ def export_main(argv=None) -> int:
     from medfast.inference import load, export
     learn = load(a.model, device='cpu', trust_pickle=a.trust_pickle)
     src = Path(a.model).expanduser()
-    stem = Path(a.out).expanduser() if a.out else (src if src.is_dir() else src.parent)/'model'
-    if stem.is_dir(): stem = stem/'model'                   # --out an existing folder: write into it
+    stem = os.path.expanduser(a.out) if a.out else (src if src.is_dir() else src.parent)/'model'   # as typed: 'new/' is a folder too
     if a.onnx:
         from medfast.onnx import export_onnx
         js = export_onnx(learn, stem, safetensors=a.safetensors, overwrite=a.overwrite, int8=a.int8,

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure          # after fastai: fastcore.xml also 
 from .core import *
 from .metrics import predict_labels
 from types import SimpleNamespace
-from .evaluation import evaluate, get_preds_labelled, labelled_items, metrics_for_csv
+from .evaluation import _is_table, evaluate, get_preds_labelled, labelled_items, metrics_for_csv
 from .medmnist import held_out_dl, medmnist_source
 from .plots import training_history, evaluation_plots, save_fig
 
@@ -223,11 +223,14 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
         given = _batch_tfms(dls_factory) if isinstance(dls_factory, DataLoaders) else None
         first_dls = _make_dls(dls_factory, seed, given); _check_archs(archs, first_dls)
     if isinstance(test, pd.DataFrame) or isinstance(test, (str, Path)) and str(test) != 'auto':   # a test folder or table: found, its classes the data's, before anything trains
-        if first_dls is None and not isinstance(test, pd.DataFrame): check_path(test, 'test folder', is_dir=True)
+        if first_dls is None and not isinstance(test, pd.DataFrame):          # learner_fn: no classes to check them against yet
+            check_path(test, 'test table' if _is_table(test) else 'test folder', is_dir=not _is_table(test))
         elif first_dls is not None: labelled_items(SimpleNamespace(dls=first_dls), test)
     if learner_fn is None: _check_weights(archs, pretrained, learner_kwargs)   # fetched now, not after the first networks trained
     rows, hists, tests, learners, failed = [], [], [], {}, {}
-    if out is not None: _check_labels(archs); out = claim_folder(out)        # claimed atomically: never another run's folder
+    if out is not None:
+        _check_labels(archs); asked, out = Path(out).expanduser(), claim_folder(out)   # claimed atomically: never another run's folder
+        print(f"Outputs: {out}" + ('' if out == asked else f" (not {asked}, which holds results or is claimed by a run in progress)"), flush=True)
     with (staged_results(out) if out is not None else contextlib.nullcontext()) as stage:   # every file, or (interrupted) none
         for i, (name, arch) in enumerate(archs.items()):
             print(f"[{i+1}/{len(archs)}] {name}: training...", flush=True)
@@ -242,6 +245,7 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
                 if not hists and i == len(archs) - 1: raise     # every network failed: its error itself, as with one network
                 failed[name] = f"{type(e).__name__}: {' '.join(str(e).split())}"
                 warn_user(f"{name} failed ({failed[name][:300]}); the other networks go on. It has no results.")
+                if stage is not None: (stage/_record_name(name)).unlink(missing_ok=True)   # nor a run record (written before scoring)
                 rows.append(dict(arch=name, error=failed[name])); learn = None; gc.collect(); _free_gpu(); continue
             hists.append(h); rows.append(row)
             if tbl is not None: tests.append(tbl)

@@ -15,7 +15,7 @@ from .core import *
 from .images import DecodeImage
 from .data import labelled_dl, test_items, table_test_rows
 from .medmnist import held_out_dl
-from .metrics import _np, _case_losses, as_targets, choose_threshold, metrics_table
+from .metrics import _np, _case_losses, _check_boot, _check_sensitivity, _check_threshold, as_targets, choose_threshold, metrics_table
 
 # %% auto #0
 __all__ = ['LabelledPreds', 'labelled_items', 'image_dl', 'tta_applies', 'get_preds_labelled', 'saved_threshold', 'evaluate',
@@ -94,10 +94,25 @@ def image_dl(learn, items, bs:int|None=None):
     except Exception: tfms, types = [], []
     decode = next((t for t in tfms if isinstance(t, DecodeImage)), None)      # decode as training did (fast decoding)
     if decode is None: decode = next((t for t in types if isinstance(t, type) and issubclass(t, PILBase)), PILImage).create
-    return dls.valid.new(Datasets(items, tfms=[[decode]]), bs=bs, shuffle=False, drop_last=False)
+    return dls.valid.new(Datasets(items, tfms=[[decode]], split_idx=1), bs=bs, shuffle=False, drop_last=False)   # validation transforms only
 
 def _labelled_dl(learn, items, with_labels, bs=None):
     return labelled_dl(learn.dls, items, bs=bs) if with_labels else image_dl(learn, items, bs)
+
+def _dl_classes(dl) -> list|None:
+    "The class names a labelled DataLoader's targets index: the vocabulary of its target's `Categorize` (None where it has none)"
+    try: cats = [t for t in dl.dataset.tls[-1].tfms.fs if isinstance(t, Categorize)]
+    except (AttributeError, IndexError, TypeError): return None
+    return [str(o) for o in cats[-1].vocab] if cats and cats[-1].vocab is not None else None
+
+def _in_model_order(targets, classes, vocab) -> np.ndarray:
+    "`targets` (indices into a DataLoader's `classes`) as indices into the model's `vocab`, classes matched by name in any case"
+    if classes is None or classes == vocab or np.ndim(targets) != 1: return targets
+    t, index = as_targets(targets, len(classes)), _class_index(vocab, "the DataLoader's classes")
+    if unknown := [classes[k] for k in np.unique(t) if classes[k].lower() not in index]:
+        raise DataLayoutError(f"The DataLoader labels cases {', '.join(map(repr, unknown))}, which match none of the model's classes "
+                              f"{vocab}. Leave those cases out, or make the DataLoader from the model's own: labelled_dl(learn.dls, folder).")
+    return np.array([index.get(c.lower(), -1) for c in classes])[t]
 
 def _dl_items(dl):
     items = getattr(dl, 'items', None)
@@ -137,7 +152,7 @@ def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None,
         else: probs, targs = learn.get_preds(dl=dl)
     if targets is None:
         if targs is None: raise DataLayoutError("This DataLoader has no labels; build it with with_labels=True.")
-        targets = _np(targs)
+        targets = _in_model_order(_np(targs), _dl_classes(dl), _vocab(learn))   # a loader of other DataLoaders may order its classes otherwise
     return LabelledPreds(_np(probs).astype(np.float64), as_targets(targets), _dl_items(dl), _vocab(learn))
 
 # %% ../nbs/05a_evaluation.ipynb #a39b4ba8
@@ -163,8 +178,13 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
     if not hasattr(learn, 'dls'):
         raise TypeError(f"evaluate takes a trained Learner first, not {type(learn).__name__}; for probabilities you already "
                         "have, use medfast.metrics.metrics_table(probs, targets, classes).")
+    _check_boot(n_boot, ci); _check_sensitivity(target_sensitivity)   # settings that cannot work fail now, not after predicting
     source = 'given'
     if threshold == 'saved': threshold, source = saved_threshold(learn), 'saved'
+    if threshold is not None and not isinstance(threshold, str):
+        given = isinstance(test_path_or_dl, LabelledPreds)
+        _check_threshold(threshold, len(test_path_or_dl.classes if given else learn.dls.vocab),
+                         'these predictions have' if given else 'this model has')
     if isinstance(threshold, str):
         if threshold != 'val': raise ValueError(f"threshold must be 'saved', None, a number or 'val', not {threshold!r}")
         if len(learn.dls.vocab) != 2: raise ValueError("A decision threshold applies to binary tasks only.")

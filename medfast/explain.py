@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/explain.html.md"""
 
 # %% ../nbs/09c_explain.ipynb #b2739866
 from __future__ import annotations
-import threading, weakref
+import contextlib, os, threading, weakref
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
@@ -140,7 +140,8 @@ def _as_input(src, img):
                         "model-ready (C, H, W) float tensor.")
     try:
         dl = image_dl(src, [_as_item(src.dls, img)], bs=1)
-        return dl.one_batch()[0], dl
+        ds = dl.dataset                           # the validation transforms, never a random augmentation (a TfmdLists has them already)
+        with ds.set_split_idx(1) if hasattr(ds, 'set_split_idx') else contextlib.nullcontext(): return dl.one_batch()[0], dl
     except MedfastError: raise                    # an unreadable or missing file, said with its name
     except Exception as e:                        # e.g. MedMNIST DataLoaders: arrays in memory, no image decoding
         raise MedfastError(f"This Learner's DataLoaders cannot turn img (a {type(img).__name__}) into a model input "
@@ -280,9 +281,10 @@ def plot_gradcam(learn, imgs, target_class=None, layer=None, alpha:float=0.5, nc
                  figsize=None) -> Figure:
     "Images with their Grad-CAM heatmaps overlaid, titled with the predicted label, its probability and the explained class"
     if isinstance(imgs, torch.Tensor): imgs = [imgs] if imgs.ndim == 3 else list(imgs)
-    elif isinstance(imgs, (str, Path, Image.Image)): imgs = [imgs]
+    elif isinstance(imgs, np.ndarray): imgs = list(imgs) if imgs.ndim == 4 else [imgs]   # one (H, W) or (H, W, C) image, as gradcam takes it
+    elif isinstance(imgs, (str, os.PathLike, bytes, Image.Image)): imgs = [imgs]
     else: imgs = list(ifnone(imgs, []))
-    if not imgs: raise ValueError("imgs must be an image (file, PIL image or tensor) or a non-empty list of them; got none.")
+    if not imgs: raise ValueError("imgs must be an image (file, bytes, PIL image, numpy array or tensor) or a non-empty list of them; got none.")
     model, k_target = _full_model(learn), _class_index(learn, target_class)
     n = len(imgs); ncols = max(1, min(ncols, n)); nrows = -(-n // ncols)
     fig = Figure(figsize=ifnone(figsize, (3*ncols, 3.3*nrows)), layout='constrained')
@@ -301,6 +303,6 @@ def plot_gradcam(learn, imgs, target_class=None, layer=None, alpha:float=0.5, nc
         ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
         title = f"{label} ({p:.2f})" + ('' if k == k_pred else f"\nheatmap for {name(k)}")
         if not heat.max() > 0: title += f"\nno positive evidence for {name(k)}"
-        if isinstance(img, (str, Path)): title = f"{Path(img).name}\n{title}"
+        if isinstance(img, (str, os.PathLike)): title = f"{Path(img).name}\n{title}"
         ax.set_title(title, fontsize=8)
     return fig

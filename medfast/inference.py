@@ -39,8 +39,8 @@ __all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_S
            'iter_predictions', 'predict', 'model_input']
 
 # %% ../nbs/09_inference.ipynb #ab050db7
-FORMAT_VERSION = 5                 # 3: image.resize may hold `detail`; 4: model_kwargs may hold `dihedral`; 5: image.resize may hold `crop` (others stay format 2)
-_MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu', 'ensemble', 'dihedral')
+FORMAT_VERSION = 6                 # 3: image.resize may hold `detail`; 4: model_kwargs may hold `dihedral`; 5: image.resize may hold `crop`; 6: model_kwargs may hold `grid` (others stay format 2)
+_MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu', 'grid', 'ensemble', 'dihedral')
 
 
 def arch_name(learn, arch=None) -> str|None:
@@ -134,7 +134,7 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:flo
     threshold = _threshold_of(learn, threshold)                        # binary: P(classes[1]) >= threshold
     loss = type(getattr(learn, 'loss_func', None)).__name__
     resize = _resize_spec(dls, size)
-    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=5 if 'crop' in resize else 4 if dihedral else 3 if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
+    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=6 if 'grid' in model_kwargs else 5 if 'crop' in resize else 4 if dihedral else 3 if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
                 n_in=n_in, n_out=len(dls.vocab), classes=[str(c) for c in dls.vocab],
                 image=dict(mode='L' if (n_in == 1 or grey_to_rgb) else 'RGB', resize=resize,
                            grey_to_rgb=grey_to_rgb, fast_decode=_fast_decode(dls)),
@@ -291,6 +291,7 @@ def _check_kwargs(js, kw):
             raise _bad(js, f'model_kwargs[{k!r}]', 'has a value of the wrong type or size')
     if 'ensemble' in kw and not _is_int(kw['ensemble'], 1, 16): raise _bad(js, "model_kwargs['ensemble']", 'must be a whole number of models from 1 to 16')
     if 'dihedral' in kw and type(kw['dihedral']) is not bool: raise _bad(js, "model_kwargs['dihedral']", 'must be true or false')
+    if 'grid' in kw and not _is_int(kw['grid'], 1, 32): raise _bad(js, "model_kwargs['grid']", 'must be a whole number from 1 to 32')   # seed_cnn's map: never a huge dense layer
 
 def _check_image(js, img, n_in):
     if not isinstance(img, dict): raise _bad(js, 'image', 'must be an object')
@@ -624,7 +625,9 @@ _NAN_MSG = ("the model output NaN/inf for this image, so it has no prediction (a
             "Retrain or re-export a model that trained correctly.")
 
 def _warn_if_slow_bf16(learn, bf16):
-    "Warn where `bf16` autocast would run on a CPU that only emulates bfloat16 (several times slower than float32 there)"
+    "Warn where `bf16` autocast would do nothing (an ONNX model) or run on a CPU that only emulates bfloat16 (several times slower than float32 there)"
+    if bf16 and 'onnx' in (getattr(learn, 'medfast_spec', None) or {}):
+        return warn_user("bf16=True (--bf16) has no effect on an ONNX model: onnxruntime runs it in the precision it was exported in.")
     if bf16 and getattr(first(learn.model.parameters()), 'device', torch.device('cpu')).type == 'cpu' and not cpu_has_fast_bf16():
         warn_user(f"bf16=True (--bf16): this CPU ({cpu_model()}) has no native bfloat16 (AMX or AVX512-BF16), so bfloat16 "
                   "runs slower than float32 on it (a third to an eighth of its speed on an AVX2-only CPU). Leave it off here.")

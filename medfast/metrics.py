@@ -57,14 +57,23 @@ def _check_len(p, t):
     "A `ValueError` unless `p` and `t` have one row per case"
     if len(t) != len(p): raise ValueError(f"{len(p)} probability rows but {len(t)} targets")
 
-def predict_labels(probs, threshold:float|None=None) -> np.ndarray:
-    "Argmax labels, or for a binary task `P(positive) >= threshold` when `threshold` is given"
-    p = as_probs(probs)
-    if threshold is None: return p.argmax(1)
+def _check_threshold(threshold, n_classes:int, have:str='these probs have'):
+    "A `ValueError` unless `threshold` is None (argmax), or a probability and the task (`n_classes`) binary"
+    if threshold is None: return
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not 0 <= threshold <= 1:
         raise ValueError(f"threshold is a probability from 0 to 1 (or None for argmax), not {threshold!r}")
-    if p.shape[1] != 2: raise ValueError(f"A decision threshold applies to binary tasks only; these probs have {p.shape[1]} classes.")
-    return (p[:, 1] >= threshold).astype(np.int64)
+    if n_classes != 2: raise ValueError(f"A decision threshold applies to binary tasks only; {have} {n_classes} classes.")
+
+def _check_sensitivity(target_sensitivity):
+    "A `ValueError` unless `target_sensitivity` is None or a fraction in (0, 1]"
+    ts = target_sensitivity
+    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float, np.number)) or not 0 < ts <= 1):
+        raise ValueError(f"target_sensitivity is a fraction in (0, 1] (0.95 for 95%), not {ts!r}")
+
+def predict_labels(probs, threshold:float|None=None) -> np.ndarray:
+    "Argmax labels, or for a binary task `P(positive) >= threshold` when `threshold` is given"
+    p = as_probs(probs); _check_threshold(threshold, p.shape[1])
+    return p.argmax(1) if threshold is None else (p[:, 1] >= threshold).astype(np.int64)
 
 # %% ../nbs/05_metrics.ipynb #2cb2a6ff
 def _as_weights(weights, n):
@@ -314,11 +323,11 @@ def _binormal_threshold(scores, is_pos, eps:float=1e-6, n_grid:int=2001, min_cas
 _methods = ('youden', 'binormal', 'f1')
 def choose_threshold(probs, targets, target_sensitivity:float|None=None, method:str='youden') -> float:
     "Binary threshold on P(positive): highest reaching `target_sensitivity`, else max Youden's J (observed or `'binormal'`) or F1"
-    p = as_probs(probs); t = as_targets(targets, p.shape[1])
+    p = as_probs(probs); t = as_targets(targets, p.shape[1]); _check_len(p, t)
     if p.shape[1] != 2: raise ValueError(f"choose_threshold is for binary tasks; these probs have {p.shape[1]} classes.")
     if not (t == 1).any() or not (t == 0).any():
         raise DataLayoutError("choose_threshold needs both classes among the validation targets.")
-    if target_sensitivity is not None and not 0 < target_sensitivity <= 1: raise ValueError("target_sensitivity must be in (0, 1]")
+    _check_sensitivity(target_sensitivity)
     if method not in _methods: raise ValueError(f"method must be one of {', '.join(map(repr, _methods))}, not {method!r}")
     s, y = p[:, 1], t == 1
     if method == 'binormal' and target_sensitivity is None:
@@ -420,6 +429,7 @@ def metric_text(results:pd.DataFrame, metric:str='accuracy', cls:str='all', digi
     row = results[(results.metric == metric) & (results['class'] == cls)]
     if row.empty: raise KeyError(f"No {metric!r} for class {cls!r}; the table has {sorted(set(results.metric))}.")
     r = row.iloc[0]
-    level = results.attrs.get('ci', .95)
+    level = results.attrs.get('ci', r.get('ci_level', np.nan))        # a table read back from a CSV keeps its level in a column
+    level = .95 if pd.isna(level) else level
     ci = '' if pd.isna(r.ci_low) else f" ({level*100:g}% CI {r.ci_low:.{digits}f}–{r.ci_high:.{digits}f})"
     return f"{r.value:.{digits}f}{ci}"

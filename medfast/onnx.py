@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/onnx.html.md"""
 
 # %% ../nbs/09b_onnx.ipynb #453cd614
 from __future__ import annotations
-import datetime, hashlib, importlib, json, logging, os, random, tempfile, warnings
+import datetime, hashlib, importlib, json, logging, math, os, random, tempfile, warnings
 from pathlib import Path
 import numpy as np, torch
 from torch import nn
@@ -112,20 +112,37 @@ def _decode_steps(img) -> list:
             f"convert to PIL mode {img['mode']!r} (8-bit)",
             *([f"shrink by the whole factor {f} where it is 2 or more (PIL Image.reduce)"] if dh else [])]
 
+_PADS = dict(zeros='zeros', border="copies of the edge pixels (numpy.pad mode 'edge')",
+             reflection="the image mirrored at its edges, edge pixels not repeated (numpy.pad mode 'reflect')")
+
+def _resize_steps(r) -> list:
+    "fastai's validation-time resize `r` (the part after any centre crop) as steps that PIL and numpy alone can follow"
+    (h, w), method = r['size'], r.get('method', 'squish')
+    squish = "squish to {} px (PIL bilinear, antialiased; the aspect ratio is not kept)"
+    if r.get('detail'): return [f"squish to {r['detail'][0]}x{r['detail'][1]} px (PIL bicubic, antialiased)",
+                                f"resize to {h}x{w} px (PIL bilinear): {r}"]
+    if r['tfm'] == 'RandomResizedCrop':                      # fastai at validation: squished with a margin, its centre kept
+        m = math.ceil(max(h, w) * r.get('val_xtra', 0.14) / 8) * 8
+        return [squish.format(f"{h+m}x{w+m}"), f"keep the central {h}x{w} px: the box left {m//2}, top {m//2}, {w} wide, {h} high"]
+    if method == 'squish': return [squish.format(f"{h}x{w}")]
+    box = (f"s = {'min' if method == 'crop' else 'max'}(W/{w}, H/{h}), cw = int(s*{w}), ch = int(s*{h}), left = int((W-cw)/2), "
+           f"top = int((H-ch)/2) (float division; int truncates towards zero); keep the box (left, top, left+cw, top+ch)")
+    return [f"crop to the largest centred box of the aspect ratio {w}:{h} inside the image (fastai Resize, method 'crop'): {box}"
+            if method == 'crop' else
+            f"pad to the smallest centred box of the aspect ratio {w}:{h} around the image (fastai Resize, method 'pad'): {box}, "
+            f"where it lies beyond the image filled with {_PADS[r.get('pad_mode', 'reflection')]}",
+            f"resize to {h}x{w} px (PIL bilinear, antialiased)"]
+
 def _contract(spec) -> dict:
     "The preprocessing contract of `spec`, spelled out for runtimes other than medfast"
     img, norm = spec['image'], spec.get('normalize')
     c = 3 if img.get('grey_to_rgb') else spec['n_in']
     r = img['resize']; (h, w), crop = r['size'], r.get('crop')
-    squish = r['tfm'] == 'Resize' and r.get('method', 'squish') == 'squish'
     return dict(name='input', dtype='float32', layout='NCHW', shape=['batch', spec['n_in'], h, w],
                 steps=[*_decode_steps(img),
                        *([f"keep the central {crop:g} of each side: width cw = max(1, round(W*{crop:g})), height likewise, "
                           "left (W-cw)//2, top (H-ch)//2"] if crop else []),
-                       *([f"squish to {r['detail'][0]}x{r['detail'][1]} px (PIL bicubic, antialiased)",
-                          f"resize to {h}x{w} px (PIL bilinear): {r}"] if r.get('detail') else
-                         [f"squish to {h}x{w} px (PIL bilinear, antialiased; the aspect ratio is not kept)" if squish else
-                          f"resize to {h}x{w} px as fastai's validation transform does: {r}"]),
+                       *_resize_steps(r),
                        "convert to float32 and divide by 255",
                        *(["repeat the grey channel to 3 channels"] if img.get('grey_to_rgb') else []),
                        *([f"subtract mean {norm['mean']} and divide by std {norm['std']}, per channel"] if norm else [])],
@@ -170,6 +187,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
                                  "export the PyTorch model it was made from (its model.json) instead.")
     spec = dict(_spec_of(learn))                  # a loaded model's saved spec, with the threshold it holds now
     for k in ('weights', 'weights_sha256', 'versions', 'created'): spec.pop(k, None)
+    if Path(path).expanduser().is_dir() or os.fspath(path).endswith(('/', os.sep)): path = Path(path).expanduser()/'model'   # a folder: the model goes inside it, as `export` puts it
     path = _model_stem(path)              # 'cells.v1' keeps its '.v1': cells.v1.onnx
     onnx_file, js, st = (_with_ext(path, e) for e in ('.onnx', '.onnx.json', '.safetensors'))
     _refuse_existing([onnx_file, js] + ([st] if safetensors else []), overwrite)
@@ -180,6 +198,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     make_folder(path.parent)
     model = learn.model
     was, device = model.training, first(model.parameters()).device
+    dtypes = {t.dtype for t in model.state_dict().values() if t.is_floating_point()}   # a network cast to bfloat16 goes back to it
     model.eval().float().cpu()
     h, w = spec['image']['resize']['size']
     x = torch.zeros(1, spec['n_in'], h, w)
@@ -201,7 +220,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
     try:
         _check_pools(model, x, spec.get('arch'))
         atomic_write(onnx_file, write_onnx, overwrite)   # unique temporary name, then rename: never a half-written file, never one made meanwhile replaced
-    finally: model.to(device).train(was)
+    finally: model.to(device, *(dtypes if len(dtypes) == 1 else ())).train(was)
     spec.update(format='medfast-onnx', onnx_format_version=_onnx_format(spec['image']['resize']), onnx=onnx_file.name,
                 onnx_sha256=file_digest(onnx_file), opset=opset, input=_contract(spec),
                 output=dict(name='logits', activation=spec.get('activation', 'softmax'), classes=spec['classes'],
@@ -261,8 +280,14 @@ def _check_session(js, spec:dict, session):
                                  f"gives {have_out} classes; the description says {want_in} and {want_out}. Copy the pair together.")
 
 def load_onnx(path, threads:int|None=None) -> Learner:
-    "A prediction Learner whose network runs `path` (`model.onnx.json` or `.onnx`) in onnxruntime, checked against its JSON"
+    "A prediction Learner whose network runs `path` (`model.onnx.json`, `.onnx`, or the folder holding it) in onnxruntime, checked against its JSON"
     p = Path(path).expanduser()
+    if p.is_dir():                                # a folder export_onnx wrote into: its model.onnx.json, or its only description
+        found = [p/'model.onnx.json'] if (p/'model.onnx.json').is_file() else sorted(p.glob('*.onnx.json'))
+        if len(found) != 1:
+            raise MissingPathError(f"No ONNX model in folder {p}: expected model.onnx.json (+ model.onnx)"
+                                   + (f"; found several {[f.name for f in found]}, name one" if found else '') + ".")
+        p = found[0]
     js = p if p.name.endswith('.onnx.json') else p.with_suffix('.onnx.json') if p.suffix == '.onnx' else p.with_name(p.name + '.onnx.json')
     if not js.exists() and not js.is_symlink():
         hint = (f"{p} is a PyTorch model: load it with load (or load_any)" if p.suffix in ('.json', '.pth') else

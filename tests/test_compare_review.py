@@ -82,3 +82,16 @@ def test_compare_command_user_mistakes(cli, compare_xrays, tmp_path):
             '--quiet', '--out', tmp_path/'b')
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'test_accuracy' not in r.stdout and not (tmp_path/'b'/'test_metrics.csv').exists()
+
+def test_compare_command_exits_1_when_a_network_failed(compare_xrays, tmp_path, monkeypatch, capsys):
+    "`medfast compare` where one network failed (the others scored): their table is printed, the failure said on stderr, exit code 1 for scripts"
+    import pandas as pd, medfast.comparison
+    from medfast.cli import compare_main
+    out = tmp_path/'c'; out.mkdir()
+    (out/'compare.csv').write_text('x')
+    table = pd.DataFrame(dict(arch=['basenet', 'resnet18'], valid_accuracy=[0.8, float('nan')], error=[None, 'RuntimeError: CUDA out of memory']))
+    fake = lambda archs, dls, **kw: medfast.comparison.Comparison(table, None, pd.DataFrame(), None, None, out)
+    monkeypatch.setattr(medfast.comparison, 'compare', fake)
+    rc = compare_main(['basenet', 'resnet18', '--data', str(compare_xrays), '--size', '32', '--pretrained', 'no', '--quiet', '--out', str(tmp_path/'o')])
+    o, e = capsys.readouterr()
+    assert rc == 1 and 'basenet' in o and '1 of 2 network(s) failed: resnet18' in e, (o, e)

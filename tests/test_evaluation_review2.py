@@ -61,7 +61,7 @@ def test_network_failing_while_scored_leaves_no_record(tmp_path, compare_xrays, 
     assert not (res.out/'basenet.json').exists() and (res.out/'improved_basenet.json').exists()
     assert json.loads((res.out/'compare.json').read_text())['failed'] == {'basenet': 'OSError: cannot read test image x.jpeg'}
     assert res.out == tmp_path/'c-2' and (tmp_path/'c'/'compare.csv').read_text() == 'an earlier comparison'
-    assert f"Outputs: {tmp_path/'c-2'} ({tmp_path/'c'} holds another run's results)" in capsys.readouterr().out
+    assert f"Outputs: {tmp_path/'c-2'} (not {tmp_path/'c'}, which holds results or is claimed by a run in progress)" in capsys.readouterr().out
 
 def test_learner_fn_sweep_scored_on_a_label_table(tmp_path, compare_xrays):
     "A sweep built by learner_fn takes a label CSV as its test side, as compare with DataLoaders does (it was refused as 'not a folder')"

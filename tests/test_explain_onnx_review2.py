@@ -11,6 +11,7 @@ from medfast.synthetic import synthetic_xrays
 from medfast.learner import medfast_learner
 from medfast.inference import export, load, predict, model_input
 from medfast.onnx import export_onnx, predict_onnx
+import medfast.recipes                                   # registers resnet18_small
 
 PADS = dict(zeros='constant', border='edge', reflection='reflect')
 

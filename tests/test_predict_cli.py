@@ -201,6 +201,8 @@ def test_export_onnx_keeps_dots_in_the_name(run, cli):
     assert r.returncode == 0, r.stderr[-3000:]
     assert sorted(p.name for p in exp.iterdir()) == ['cells.v1.onnx', 'cells.v1.onnx.json', 'cells.v2.onnx', 'cells.v2.onnx.json']
     assert (exp/'cells.v1.onnx').read_bytes() == v1
+    r = cli('export', root/'run', '--onnx', '--out', f"{exp/'v3'}/")      # a new folder named with its slash: the model inside it
+    assert r.returncode == 0 and (exp/'v3'/'model.onnx.json').is_file() and not (exp/'v3.onnx').exists(), r.stderr[-3000:]
 
 def test_export_int8_prints_its_check(run, cli):
     "`--int8 IMAGES` writes an int8 network and says how far its answers moved; too few images: one line, nothing written"

@@ -72,3 +72,26 @@ def test_csv_export_copy_across_patients_named(tmp_path):
     shutil.copy(a, b)                                                   # the same picture under a training patient's name
     with pytest.warns(UserWarning, match=f"byte-identical on two sides.*{b.name}"):
         blastocyst_dls(emb/'labels.csv', size=32, bs=4, seed=0, num_workers=0)
+
+def test_grade_folders_mapped_like_csv_grades(tmp_path):
+    "An export sorted into grade folders (train/A ... test/D) trains good vs poor by default, not four classes; grade_map=None keeps them"
+    from medfast.studies.blastocyst import ASEBIR_GRADES, blastocyst_dls, synthetic_blastocyst
+    for side, n in (('train', 5), ('test', 2)):
+        for g in ASEBIR_GRADES:
+            (tmp_path/side/g.lower()).mkdir(parents=True)                # folder names in lower case too
+            for k in range(n): synthetic_blastocyst(g, 32, seed=k + 100*(side == 'test')).save(tmp_path/side/g.lower()/f'{g}_{k}.png')
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        dls = blastocyst_dls(tmp_path, size=32, bs=4, seed=0, num_workers=0, grade_map={'A': 'good', 'B': 'good', 'C': 'poor', 'D': None})
+    assert not any('Ignored' in str(o.message) for o in w)               # the grade_map was used
+    t = dls.split.source['table']
+    assert dls.vocab == ['good', 'poor'] and set(t.grade) == {'A', 'B', 'C'} and len(dls.test_items) == 6
+    assert list(blastocyst_dls(tmp_path, size=32, bs=4, seed=0, num_workers=0, grade_map=None).vocab) == ['a', 'b', 'c', 'd']
+
+@pytest.mark.parametrize('arch', ['seed_cnn', 'vgg16'])
+def test_study_batch_larger_than_a_small_copy_one_line(folders, arch):
+    "The study's batch of 20 on a copy with fewer training images: medfast's one-line error, not fastai's 'no batches'"
+    from medfast.core import MedfastError
+    from medfast.studies.blastocyst import blastocyst_learner
+    with pytest.raises(MedfastError, match='A batch size of 20 is more than the 16 training images'):
+        blastocyst_learner(folders, arch, pretrained=False, protocol='study', size=64, num_workers=0)

@@ -14,16 +14,16 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items, find_column, on_disk, _id_key
+from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items, find_column, on_disk, _id_key, split_leaks
 from ..images import _refuse_unreadable, image_files
 from ..evaluation import study_results
-from ..learner import medfast_learner, route_kwargs, train
+from ..learner import medfast_learner, route_kwargs, train, check_batches
 from ..models import ARCHS, create_model
 
 # %% auto #0
-__all__ = ['ASEBIR_GRADES', 'GOOD_POOR', 'BLASTOCYST_RUNS', 'synthetic_blastocyst', 'synthetic_blastocysts',
-           'synthetic_blastocyst_folders', 'read_blastocyst_csv', 'read_blastocyst_folders', 'blastocyst_split',
-           'blastocyst_folder_split', 'blastocyst_study_tfms', 'blastocyst_dls', 'blastocyst_head',
+__all__ = ['ASEBIR_GRADES', 'GOOD_POOR', 'BLASTOCYST_RUNS', 'BLASTOCYST_SCRATCH_RUNS', 'synthetic_blastocyst',
+           'synthetic_blastocysts', 'synthetic_blastocyst_folders', 'read_blastocyst_csv', 'read_blastocyst_folders',
+           'blastocyst_split', 'blastocyst_folder_split', 'blastocyst_study_tfms', 'blastocyst_dls', 'blastocyst_head',
            'blastocyst_learner', 'blastocyst_fit', 'blastocyst_study']
 
 # %% ../../nbs/22_blastocyst.ipynb #79e7c92e
@@ -172,8 +172,8 @@ def read_blastocyst_csv(csv_path, image_dir=None, grade_map:dict|None=GOOD_POOR,
     return out
 
 # %% ../../nbs/22_blastocyst.ipynb #4e7be50f
-def read_blastocyst_folders(path) -> pd.DataFrame:
-    "Table (image, grade, label, patient, cycle, folder) from a `train/<label>/` + `test/<label>/` image folder export"
+def read_blastocyst_folders(path, grade_map:dict|None=GOOD_POOR) -> pd.DataFrame:
+    "Table (image, grade, label, patient, cycle, folder) from `train/<label>/` + `test/<label>/` folders; grade folders (A–D) mapped by `grade_map`"
     path = check_path(path, 'blastocyst folder', is_dir=True)
     sides = {s: _side(path, s) for s in ('train', 'test')}
     missing = [s for s, d in sides.items() if d is None]
@@ -190,6 +190,24 @@ def read_blastocyst_folders(path) -> pd.DataFrame:
         case = [f"rename {sides['test'].name}/{a} to {b}" for a in sorted(tst - trn) for b in sorted(trn - tst) if a.lower() == b.lower()]
         raise DataLayoutError(f"{path}: class folder(s) {sorted(odd)} exist on one side only; train/ and test/ need the same classes"
                               + (f", spelt the same: {', '.join(case)}." if case else "."))
+    return _graded_folders(out, path, grade_map)
+
+def _graded_folders(out, path, grade_map):
+    "`out` with class folders named by ASEBIR grade (train/A ... test/D) mapped by `grade_map`, as a CSV's grades are"
+    grades = set(out.label.str.strip().str.upper())
+    if grade_map is None or not grades <= set(ASEBIR_GRADES):
+        if grade_map is not None and grade_map != GOOD_POOR:
+            warn_user(f"grade_map is ignored: the class folders of {path} ({', '.join(sorted(set(out.label)))}) are not ASEBIR grades "
+                      "(A, B, C, D), so they are the classes.")
+        return out
+    gmap = _grade_map(grade_map)
+    if miss := sorted(grades - set(gmap)): raise DataLayoutError(
+        f"{path}: grade folder(s) {', '.join(miss)} are not in grade_map ({', '.join(map(repr, sorted(gmap)))}). Add each grade "
+        f"with its class, or with None to leave it out, e.g. grade_map={{..., {miss[0]!r}: None}}; grade_map=None keeps the grades as classes.")
+    g = out.label.str.strip().str.upper()
+    out = out.assign(grade=g, label=g.map(gmap))
+    out = out[out.label.notna()].reset_index(drop=True)
+    if out.label.nunique() < 2: raise DataLayoutError(f"{path}: grade_map leaves {out.label.nunique()} class(es); a classifier needs two or more.")
     return out
 
 def _side(path, side):
@@ -257,9 +275,10 @@ def blastocyst_folder_split(table:pd.DataFrame, valid_pct:float=0.2, balance:str
     "`split` column for a folder export: test/ stays test; valid = stratified `valid_pct` of train/ ('study': none, test validates)"
     _check_protocol(protocol)
     split = np.where(table.folder == 'test', 'test', 'train').astype(object)
-    if protocol == 'medfast':
-        trn = list(np.where(table.folder == 'train')[0]); labels = list(table.label)
-        _, val = group_splitter(str, valid_pct, seed, lambda i: labels[i])(trn)
+    if protocol == 'medfast':                         # by image; byte-identical copies of an image stay on one side
+        trn = list(np.where(table.folder == 'train')[0])
+        row_of, label_of = {table.image[r]: r for r in trn}, dict(zip(table.image, table.label))
+        _, val = group_splitter(lambda f: str(row_of[f]), valid_pct, seed, label_of.__getitem__, same_bytes=True)([table.image[r] for r in trn])
         split[[trn[i] for i in val]] = 'valid'
     return _subsample(table.assign(split=split), balance, seed)
 
@@ -269,9 +288,9 @@ def _check_protocol(protocol):
 
 
 # %% ../../nbs/22_blastocyst.ipynb #cb73bdc9
-def blastocyst_study_tfms(size:int|None=None) -> list:
-    "The study's training augmentation (§5.3): rotation 40°, zoom 0.2 (random centre, for its shifts), both flips; output `size` px (None: as input)"
-    return aug_transforms(do_flip=True, flip_vert=True, max_rotate=40., min_zoom=0.8, max_zoom=1.2, max_lighting=0.,
+def blastocyst_study_tfms(size:int|None=None, flip_vert:bool=True) -> list:
+    "The study's training augmentation (§5.3): rotation 40°, zoom 0.2 (random centre, for its shifts), both flips (§5.2: `flip_vert=False`); output `size` px"
+    return aug_transforms(do_flip=True, flip_vert=flip_vert, max_rotate=40., min_zoom=0.8, max_zoom=1.2, max_lighting=0.,
                           max_warp=0., p_affine=1., pad_mode=PadMode.Border, size=size)
 
 def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=None, grade_map:dict|None=GOOD_POOR,
@@ -284,11 +303,11 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
     seed_everything(seed)
     path = check_path(csv_path, 'blastocyst CSV export or image folder')
     if path.is_dir():
-        csv_only = [k for k, v, d in (('image_dir', image_dir, None), ('grade_map', grade_map, GOOD_POOR), ('group', group, 'patient'),
+        csv_only = [k for k, v, d in (('image_dir', image_dir, None), ('group', group, 'patient'),
                                       ('test_pct', test_pct, 0.2), ('csv_kwargs', csv_kwargs, None)) if v != d]
-        if csv_only: warn_user(f"Ignored for a folder export ({path}: train/ + test/, no grades or patient ids, test/ is the test "
+        if csv_only: warn_user(f"Ignored for a folder export ({path}: train/ + test/, no patient ids, test/ is the test "
                                f"set): {', '.join(csv_only)}, which only a CSV export uses.")
-        table = blastocyst_folder_split(read_blastocyst_folders(path), valid_pct, balance, seed, protocol)
+        table = blastocyst_folder_split(read_blastocyst_folders(path, grade_map), valid_pct, balance, seed, protocol)
         rule = ('study: test/ folder used for validation AND as the test set (optimistic)' if study else
                 f'by image (folders carry no patient ids), stratified: valid {valid_pct:.0%} of train/; test = test/ folder')
     else:
@@ -306,6 +325,9 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
             table = blastocyst_split(raw, group, valid_pct, test_pct, balance, seed)
             rule = ((f'grouped by {group}' if group else 'by image (no grouping: patients may cross sides)')
                     + f', stratified; test {test_pct:.0%}, valid {valid_pct:.0%}')
+    copies = split_leaks({s: list(table.image[table.split == s]) for s in ('train', 'valid', 'test')}, group_fn=None)
+    if len(copies): warn_user(f"{len(copies)} image(s) are byte-identical on two sides of the split ({copies.sides.iloc[0]}: "
+                              f"{copies.files.iloc[0]}), so the scores would be optimistic. Remove one copy of each.")
     if verify: _refuse_unreadable(list(table.image), path, 'Remove or replace them (verify=False skips this check)')
     size, bs = ifnone(size, 250 if study else 224), ifnone(bs, 20 if study else 32)
     trn, val = [list(table.image[table.split == s]) for s in ('train', 'test' if study else 'valid')]
@@ -316,11 +338,14 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
     dls = block.dataloaders(trn + val, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
     dls.split = Split(L(list(table.image[table.split == 'test'])), source=dict(table=table),
                       info=dict(rule=rule + (', train subsampled to balance classes' if balance == 'subsample' else ''),
-                                sizes=table.split.value_counts().to_dict(), seed=seed, protocol=protocol))
+                                sizes=table.split.value_counts().to_dict(), seed=seed, protocol=protocol,
+                                identical_files=len(copies)))
     return dls
 
 # %% ../../nbs/22_blastocyst.ipynb #d116e7f8
-BLASTOCYST_RUNS = ('fine_tune', 'features')
+BLASTOCYST_RUNS = ('fine_tune', 'features')                    # ImageNet networks (§5.3-5.4)
+BLASTOCYST_SCRATCH_RUNS = ('initial', 'augmented')             # from scratch: §5.1 (no augmentation, no dropout), §5.2 (both)
+_SCRATCH_EPOCHS = dict(initial=30, augmented=100)
 _DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')
 
 def blastocyst_head(body, n_out:int=2, size:int=250) -> nn.Sequential:
@@ -328,18 +353,35 @@ def blastocyst_head(body, n_out:int=2, size:int=250) -> nn.Sequential:
     with torch.no_grad(): nf = body.eval()(torch.zeros(1, 3, size, size)).numel()
     return nn.Sequential(nn.Flatten(), nn.Linear(nf, 256), nn.ReLU(inplace=True), nn.Linear(256, n_out))
 
+def _seed_grid(size:int) -> int:
+    "Side of `seed_cnn`'s last feature map at `size` px (13 at the study's 250): the study's dense layer reads all of it"
+    for _ in range(4): size = (size - 2)//2                   # 3x3 conv without padding, then 2x2 max-pool, four times
+    return size
+
+def _study_run(run, scratch:bool) -> str:
+    "`run` checked against the network: 'fine_tune'/'features' for ImageNet networks, 'initial'/'augmented' from scratch"
+    runs, other = (BLASTOCYST_SCRATCH_RUNS, BLASTOCYST_RUNS) if scratch else (BLASTOCYST_RUNS, BLASTOCYST_SCRATCH_RUNS)
+    if run is None: return runs[0]
+    if run not in runs: raise ValueError(f"run must be one of {', '.join(runs)} for a {'from-scratch' if scratch else 'transfer'} network, "
+                                         f"not {run!r}" + (f" (a run of {'transfer' if scratch else 'from-scratch'} networks)." if run in other else "."))
+    return run
+
 @delegates(blastocyst_dls)
 def blastocyst_learner(csv_or_dls, arch='xception', pretrained:bool=True, balance:str|None=None, seed:int=42,
-                       protocol:str='medfast', run:str='fine_tune', learner_kwargs:dict|None=None, **kwargs) -> Learner:
+                       protocol:str='medfast', run:str|None=None, learner_kwargs:dict|None=None, **kwargs) -> Learner:
     "Study 3 Learner from a CSV export, study folders or DataLoaders; `balance` 'subsample', 'weights', 'sampler' or None"
     if balance not in ('subsample', 'weights', 'sampler', None):
         raise ValueError(f"balance must be 'subsample', 'weights', 'sampler' or None, not {balance!r}")
     _check_protocol(protocol)
-    if run not in BLASTOCYST_RUNS: raise ValueError(f"run must be one of {', '.join(BLASTOCYST_RUNS)}, not {run!r}")
-    dl_kw, lrn_kw = route_kwargs(kwargs, (blastocyst_dls, _DL_NAMES), (medfast_learner, vision_learner), fn_name='blastocyst_learner',
+    scratch = isinstance(arch, str) and arch in ARCHS and ARCHS[arch].kind == 'scratch'
+    run = _study_run(run, scratch)
+    builder = (ARCHS[arch].builder,) if scratch else ()         # the network's own arguments (seed_cnn's grid, p) reach it
+    dl_kw, lrn_kw = route_kwargs(kwargs, (blastocyst_dls, _DL_NAMES), (medfast_learner, vision_learner, *builder), fn_name='blastocyst_learner',
                                  exclude=('csv_path', 'balance', 'seed', 'protocol', 'dls', 'arch', 'pretrained'))
     lrn_kw = {**(learner_kwargs or {}), **lrn_kw}
     study = protocol == 'study'
+    if study and scratch and not isinstance(csv_or_dls, DataLoaders):   # §5.1: the images as they are; §5.2: its augmentation
+        dl_kw.setdefault('batch_tfms', [] if run == 'initial' else blastocyst_study_tfms(flip_vert=False))
     if isinstance(csv_or_dls, DataLoaders):
         if dl_kw: raise TypeError(f"blastocyst_learner() got data arguments {sorted(dl_kw)} with ready DataLoaders; pass them to blastocyst_dls.")
         if balance == 'subsample' and 'subsampled' not in (getattr(csv_or_dls, 'split_info', None) or {}).get('rule', ''):
@@ -348,11 +390,14 @@ def blastocyst_learner(csv_or_dls, arch='xception', pretrained:bool=True, balanc
         dls = csv_or_dls
     else: dls = blastocyst_dls(csv_or_dls, balance='subsample' if balance == 'subsample' else None, seed=seed,
                                protocol=protocol, **dl_kw)
-    scratch = isinstance(arch, str) and arch in ARCHS and ARCHS[arch].kind == 'scratch'
     if study:                           # §5.1: RMSprop(1e-4) from scratch; §5.3-5.4: SGD(1e-4, momentum 0.9), Dense-256 head
+        check_batches(dls)              # the network is sized from a batch: too few images for the study's batch of 20 said here
         lrn_kw.setdefault('opt_func', partial(RMSProp, sqr_mom=0.9) if scratch else partial(SGD, mom=0.9))
         if not scratch and 'custom_head' not in lrn_kw:
             lrn_kw['custom_head'] = blastocyst_head(create_model(arch, pretrained=False)[0], dls.c, dls.one_batch()[0].shape[-1])
+        if arch == 'seed_cnn':          # §5.1-5.2's network: dense 512 on the whole last map (13x13 at 250 px), dropout in §5.2 only
+            lrn_kw.setdefault('grid', _seed_grid(min(dls.one_batch()[0].shape[-2:])))
+            lrn_kw.setdefault('p', 0. if run == 'initial' else 0.5)
     learn = medfast_learner(dls, arch, balance=None if balance == 'subsample' else balance, pretrained=pretrained,
                              seed=seed, **lrn_kw)
     learn.medfast_args['balance'] = balance
@@ -363,9 +408,9 @@ def blastocyst_learner(csv_or_dls, arch='xception', pretrained:bool=True, balanc
     return learn
 
 def blastocyst_fit(learn, epochs:int|None=None, lr:float|None=None) -> Learner:
-    "Train as the learner's protocol says: the study's constant 1e-4 for 100 (transfer) or 30 (scratch) epochs, or `train`"
+    "Train as the learner's protocol says: the study's constant 1e-4 for 100 epochs (transfer; §5.2 from scratch) or 30 (§5.1), or `train`"
     if getattr(learn, 'protocol', 'medfast') == 'study':
-        learn.fit(ifnone(epochs, 30 if learn.scratch else 100), lr=ifnone(lr, 1e-4))
+        learn.fit(ifnone(epochs, _SCRATCH_EPOCHS.get(learn.study_run, 30) if learn.scratch else 100), lr=ifnone(lr, 1e-4))
     else: train(learn, ifnone(epochs, 3), lr=lr)
     return learn
 
