@@ -161,7 +161,7 @@ def _build(todo, manifests, size, quality, n_workers, progress):
 def cache_images(src, size:int=224, cache_dir=None, n_workers:int|None=None, progress:bool=True,
                  quality:int=95) -> L:
     "Paths of `size`-px copies of the images in `src` (folder or list), building missing or stale ones once"
-    check_size(size)
+    check_size(size); check_whole('quality', quality, 1, 100)          # PIL itself takes 150 or 'high' without a word
     if isinstance(src, (str, Path)): src = check_path(src, 'image folder or file')
     folder = src if isinstance(src, Path) and src.is_dir() else None
     srcs = image_files(folder) if folder is not None else L(src).map(Path)

@@ -341,9 +341,10 @@ def _main_first(launch):
 def _cache_size(a, size, recipe, pretrained) -> int:
     "The px of cached copies: enough for the largest size training may use (a recipe's own), over its centre crop"
     if not recipe: return size
-    from medfast.recipes import recipe_from_args
+    from medfast.recipes import recipe_from_args, _min_size
     r = recipe_from_args(a, pretrained)
-    return math.ceil((a.size or r.size or size) / (r.crop or 1))
+    own = max(r.size or size, _min_size(r.arch) if r.arch else 1)      # a recipe's size, raised to what the network takes
+    return math.ceil((a.size or own) / (r.crop or 1))
 
 def _cached_tree(data, size, cache_dir=None, main=True) -> Path:
     "The mirror of folder `data` made of `size`-px cached copies of its images (built or refreshed by the main process)"
@@ -402,7 +403,7 @@ def _train(a) -> int:
     from medfast.evaluation import evaluate, get_preds_labelled, metrics_for_csv
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
-    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, augment_tfms
+    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, augment_tfms, _min_size
     from medfast.evaluation import saved_threshold
     synthetic = a.data is None
     npz = not synthetic and is_medmnist(a.data)
@@ -412,7 +413,7 @@ def _train(a) -> int:
     with _main_first(launch):
         data = _data_folder(a)
         pretrained = uses_imagenet(a, synthetic, npz)
-        size = a.size or (64 if synthetic else default_image_size(a.arch, pretrained))
+        size = a.size or (max(64, _min_size(a.arch)) if synthetic else default_image_size(a.arch, pretrained))
         source = data
         if a.cache is not None and not npz: data = _cached_tree(data, _cache_size(a, size, recipe, pretrained), a.cache or None, main)
         seed_everything(a.seed)
@@ -522,7 +523,7 @@ def compare_main(argv=None) -> int:
     from medfast.env import progress_mode
     progress_mode(a.quiet)
     from medfast.comparison import compare
-    from medfast.recipes import is_medmnist, default_image_size
+    from medfast.recipes import is_medmnist, default_image_size, _min_size
     from medfast.data import check_split
     synthetic = a.data is None; npz = not synthetic and is_medmnist(a.data)
     data, pretrained = _data_folder(a), uses_imagenet(a, synthetic, npz)
@@ -530,7 +531,8 @@ def compare_main(argv=None) -> int:
         from medfast.medmnist import medmnist_dls
         dls = medmnist_dls(data, size=a.size, bs=a.bs, seed=a.seed)
     else:
-        size = a.size or (64 if synthetic else min(default_image_size(arch, pretrained) for arch in a.archs))
+        least = max(_min_size(arch) for arch in a.archs)                     # one size for all: one every network takes
+        size = a.size or max(least, 64 if synthetic else min(default_image_size(arch, pretrained) for arch in a.archs))
         print(f"Image size {size} px" + ("" if a.size else " (chosen for this machine; --size to change it)"))
         dls = _image_dls(a, data, size, a.bs)
         if (bs := plain_batch_size(a, len(dls.train_ds))) != a.bs: dls = _image_dls(a, data, size, bs)

@@ -80,6 +80,7 @@ def _test_columns(tbl) -> dict:
     if len(classes) == 2:
         pos = tbl[tbl['class'] == classes[1]].set_index('metric')
         add(pos, 'sensitivity', 'test_sensitivity'); add(pos, 'specificity', 'test_specificity')
+        cols['positive_class'] = str(classes[1])       # the class those two are of: the second in sorted order, e.g. 'normal' of abnormal/normal
     return cols
 
 def _arch_dict(archs) -> dict:

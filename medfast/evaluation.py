@@ -210,7 +210,7 @@ def metrics_for_csv(df:pd.DataFrame) -> pd.DataFrame:
     a = df.attrs
     return df.assign(threshold=np.nan if a.get('threshold') is None else a['threshold'],
                      threshold_source=a.get('threshold_source', 'argmax' if a.get('threshold') is None else 'given'),
-                     ci_level=a.get('ci', np.nan))
+                     ci_level=a.get('ci', np.nan) if a.get('n_boot', 1) else np.nan)     # n_boot=0: no intervals, no level
 
 # %% ../nbs/05a_evaluation.ipynb #fb4d67a7
 @delegates(evaluate, but=['learn', 'test_path_or_dl'])

@@ -39,7 +39,8 @@ def window_to_uint8(arr, window=(0.5, 99.5)) -> np.ndarray:
     sample = a[::step, ::step] if a.ndim == 2 else a.ravel()[::step*step]
     sample = sample[np.isfinite(sample)]
     if not sample.size: return np.zeros(a.shape, np.uint8)
-    lo, hi = np.percentile(sample, window) if tuple(window) != (0, 100) else (np.nanmin(a), np.nanmax(a))
+    if tuple(window) != (0, 100): lo, hi = np.percentile(sample, window)
+    else: fin = np.isfinite(a); lo, hi = a.min(where=fin, initial=np.inf), a.max(where=fin, initial=-np.inf)   # over every finite pixel
     if not hi > lo: return np.zeros(a.shape, np.uint8)
     np.nan_to_num(a, copy=False, nan=lo, posinf=hi, neginf=lo)
     a -= lo; a *= 255 / (hi - lo); np.clip(a, 0, 255, out=a)
@@ -102,13 +103,17 @@ DICOM_EXTENSIONS = {'.dcm', '.dicom'}
 
 _IMAGE_MAGIC = (b'\x89PNG', b'\xff\xd8\xff', b'II*\0', b'MM\0*', b'GIF8', b'RIFF', b'BM')   # PNG, JPEG, TIFF, GIF, WebP, BMP
 
+def _dicom_head(head:bytes, name) -> bool:
+    "Whether a file called `name` that starts with `head` is DICOM: the `DICM` magic at byte 128, or a DICOM extension without another image format's signature"
+    if head[128:132] == b'DICM': return True
+    return Path(str(name)).suffix.lower() in DICOM_EXTENSIONS and not head.startswith(_IMAGE_MAGIC)   # a PNG named .dcm is a PNG
+
 def _is_dicom(path) -> bool:
-    "Whether `path` has the `DICM` magic at byte 128, or a DICOM extension without another image format's signature"
+    "Whether the file at `path` is DICOM (see `_dicom_head`)"
     try:
         with open(path, 'rb') as f: head = f.read(132)
     except OSError: head = b''
-    if head[128:132] == b'DICM': return True
-    return Path(path).suffix.lower() in DICOM_EXTENSIONS and not head.startswith(_IMAGE_MAGIC)   # a PNG named .dcm is a PNG
+    return _dicom_head(head, path)
 
 def _first_frame(dcm) -> np.ndarray:
     "The pixels of the first frame of `dcm`, decoding that frame alone where pydicom can (version 3)"
@@ -129,6 +134,23 @@ def _dicom_colour(dcm, photometric:str) -> Image.Image:
     a = px.astype(np.float32) * (255 / (2**bits - 1)) if bits > 8 else px
     return Image.fromarray(np.rint(np.clip(a, 0, 255)).astype(np.uint8), 'RGB')
 
+_PIXEL_DATA = ('PixelData', 'FloatPixelData', 'DoubleFloatPixelData')
+
+def _dcmread(pydicom, src):
+    "Dataset of DICOM `src`; one without the preamble and file meta (ACR-NEMA style, raw exports) read by its content"
+    try: return pydicom.dcmread(src)
+    except pydicom.errors.InvalidDicomError:
+        if hasattr(src, 'seek'): src.seek(0)
+        with warnings.catch_warnings():                                    # pydicom's guesses at what it reads are not the user's to fix
+            warnings.simplefilter('ignore'); dcm = pydicom.dcmread(src, force=True)
+    if not any(k in dcm for k in _PIXEL_DATA): return dcm
+    if getattr(dcm, 'file_meta', None) is None: dcm.file_meta = pydicom.dataset.FileMetaDataset()
+    if 'TransferSyntaxUID' not in dcm.file_meta:                          # uncompressed, encoded as its elements were read
+        from pydicom.uid import ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian
+        implicit, little = getattr(dcm, 'original_encoding', None) or (dcm.is_implicit_VR, dcm.is_little_endian)
+        dcm.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    return dcm
+
 def _open_dicom(src, window=(0.5, 99.5), name=None) -> Image.Image:
     "8-bit PIL image of the first frame of DICOM `src` (a path or a file object)"
     name = name or str(src)
@@ -137,7 +159,10 @@ def _open_dicom(src, window=(0.5, 99.5), name=None) -> Image.Image:
         raise BadImageError(f"{name} is a DICOM file; reading DICOM needs pydicom. Install it with "
                             f"`pip install \"medfast[dicom]\"` (or `pip install pydicom`), then retry.") from None
     try:
-        dcm = pydicom.dcmread(src)
+        dcm = _dcmread(pydicom, src)
+        if not any(k in dcm for k in _PIXEL_DATA):
+            raise BadImageError(f"{name}: cannot read DICOM pixel data: it holds none (a DICOMDIR, report or other "
+                                "non-image DICOM object, or not DICOM at all). Remove it from the image folder.")
         _check_pixels((int(getattr(dcm, 'Columns', 0) or 0), int(getattr(dcm, 'Rows', 0) or 0)), name)   # before any pixel is decoded
         photometric = str(getattr(dcm, 'PhotometricInterpretation', 'MONOCHROME2')).upper()
         if photometric.startswith(('RGB', 'YBR', 'PALETTE')): return _dicom_colour(dcm, photometric)
@@ -235,12 +260,12 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
         if hasattr(path, 'seek'):
             path.seek(0); head = path.read(132); path.seek(0)
             if not head: raise BadImageError(f"{name} is empty (0 bytes), probably an interrupted upload or copy. Send the image again.")
-        im = _open_dicom(path, window, name) if head[128:132] == b'DICM' else _open_pil(path, name, size)
-    big, deep = im.size[0] * im.size[1] > BIG_PIXELS, _colour_16bit_png(im)
+        im = _open_dicom(path, window, name) if _dicom_head(head, name) else _open_pil(path, name, size)   # an upload named .dcm too
+    big, deep = im.size[0] * im.size[1] > BIG_PIXELS, _colour_16bit(im)
     with (_big_decode if big else contextlib.nullcontext()):   # bounds the decoded pixels held at once across threads
         src = _load_pil(im, name, own=own)
         if deep and max(hi for _, hi in src.getextrema()[:3]) < 16:
-            warn_user(f"{name} is a colour PNG of 16 bits per channel whose values use only the low 12 bits or fewer: Pillow "
+            warn_user(f"{name} is a colour {deep} of 16 bits per channel whose values use only the low 12 bits or fewer: Pillow "
                       "keeps the high byte of each value, so it reads nearly black. Save it as 8-bit colour scaled to its full "
                       "range (or as 16-bit greyscale, which medfast windows in full).")
         try: im = to_8bit(src, mode, window=window, background=background, size=size)
@@ -250,10 +275,17 @@ def open_image(path, mode:str|None='RGB', size=None, window=(0.5, 99.5), backgro
         if own: im = _release(src, im)
         return _reduce_to(im, size) if size else im
 
-def _colour_16bit_png(im) -> bool:
-    "Whether `im` (opened, not yet decoded) is a PNG of 16 bits per colour channel, which Pillow decodes to 8 by keeping the high byte"
-    return (getattr(im, 'format', None) == 'PNG' and im.mode in ('RGB', 'RGBA')        # 16-bit grey is read in full ('I;16')
-            and any(str(getattr(t, 'args', '')).endswith(';16B') for t in getattr(im, 'tile', None) or []))
+def _rawmode(tile) -> str:
+    "The raw pixel layout a PIL tile decodes from (`'RGB;16B'`...), '' where it names none"
+    args = getattr(tile, 'args', None)
+    return args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args and isinstance(args[0], str) else ''
+
+def _colour_16bit(im) -> str|None:
+    "The format (PNG, TIFF) of `im` (opened, not yet decoded) if it is colour of 16 bits per channel, which Pillow decodes to 8 by keeping the high byte"
+    fmt = getattr(im, 'format', None)
+    if fmt in ('PNG', 'TIFF') and im.mode in ('RGB', 'RGBA') \
+       and any(_rawmode(t).endswith((';16B', ';16L', ';16N')) for t in getattr(im, 'tile', None) or []):   # 16-bit grey is read in full ('I;16')
+        return fmt
 
 def _readable(path) -> bool:
     try:

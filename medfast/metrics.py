@@ -390,8 +390,8 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
         boots = {k: np.concatenate([ch[k] for ch in chunks]) for k in point}
     support = np.bincount(t, minlength=c)
     absent = [cls for cls, n in zip(classes, support) if n == 0]
-    if absent: warn_user(f"No cases of class(es) {absent} among the targets, so ROC AUC and their sensitivity are "
-                             "undefined (NaN). Score a test set that holds every class.")
+    if absent: warn_user(f"No cases of class(es) {absent} among the targets: their sensitivity and ROC AUC are undefined (NaN), "
+                         "and balanced accuracy and the macro averages cover the classes present only. Score a test set that holds every class.")
     rows, shaky, flat = [dict(metric='n', **{'class': 'all'}, value=float(len(t)))], [], []
     def _add(metric, cls, key, k=None):
         v = point[key] if k is None else point[key][k]

@@ -13,7 +13,7 @@ import numpy as np, torch, torchvision
 from torch import nn
 from fastai.vision.all import *
 from .core import *
-from .models import register_arch, arch_names, BodySplitter, get_arch
+from .models import register_arch, arch_names, BodySplitter, get_arch, _spec
 from .data import xray_tfms, cell_tfms, check_crop, balanced_sampler, _TASK_DLS
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
@@ -123,20 +123,24 @@ def estimate_epoch_time(learn, n_batches:int=3, warmup:int=1, min_secs:float=2.,
     if not ts: warn_user(f"The training set ({len(dls.train_ds)} items) fills no batch of {bs} (fastai drops a last partial "
                            f"batch), so no epoch trains: use a smaller batch size (--bs).")
     if verbose: print(f"Measured {len(ts)} training batch(es) of {bs}: {per_batch:.2f} s each (an epoch's first {first:.2f} s), "
-                      f"validation {valid_secs:.1f} s -> about {res['epoch_secs']/60:.1f} min per epoch")
+                      f"validation {valid_secs:.1f} s -> about {_duration(res['epoch_secs'])} per epoch")   # _duration: below
     return res
 
 # %% ../nbs/05c_recipes.ipynb #d043f831
 SIZES = (224, 192, 160, 128, 112, 96, 80, 64, 56, 48, 40, 32)
 
 def default_image_size(arch:str='resnet18', pretrained:bool=False, gpu:bool|None=None) -> int:
-    "Image size that suits the machine: the arch's preferred size on a GPU, 128 px (pretrained) or 64 px (scratch) on a CPU"
-    from medfast.models import arch_size
+    "Image size that suits the machine: the arch's preferred size on a GPU, 128 px (pretrained) or 64 px (scratch) on a CPU, never below the arch's smallest"
     gpu = ifnone(gpu, torch.cuda.is_available())
-    try: preferred = arch_size(arch)
-    except ValueError: preferred = 224
+    try: spec = _spec(arch); preferred, least = spec.size, spec.min_size
+    except ValueError: preferred, least = 224, 1          # a timm network: its own size unknown here
     if gpu: return preferred
-    return min(preferred, 128 if pretrained else 64)
+    return max(least, min(preferred, 128 if pretrained else 64))
+
+def _min_size(arch) -> int:
+    "The smallest image size `arch` accepts (1 for a timm network, which medfast's registry does not know)"
+    try: return _spec(arch).min_size
+    except ValueError: return 1
 
 _OVERHEAD = 0.10   # share of a budget kept for the work around training: reading the data, evaluation, export
 _MAX_OVERHEAD = 0.5  # the most of a budget kept from training for that work and for predicting (below)
@@ -386,15 +390,29 @@ def _warn_overrun(recipe, plan):
     "Warn where measuring, one epoch of every member and predicting already exceed `recipe.budget`: the run will take longer than it"
     predict = plan.get('predict_secs', 0.)
     need = plan['measure_secs'] + plan['epoch_secs'] * recipe.n_models + predict
-    if need <= _usable_secs(recipe.budget, _OVERHEAD): return
+    if need <= _usable_secs(recipe.budget, _OVERHEAD): return False
     warn_user(f"A budget of {recipe.budget:g} min cannot be kept: measuring took {plan['measure_secs']:.0f} s and one epoch of "
-              f"{recipe.n_models} model(s) takes about {plan['epoch_secs'] * recipe.n_models:.0f} s more"
-              + (f", and predicting after training about {predict:.0f} s" if predict >= 1 else '')
+              f"{recipe.n_models} model(s) takes about {_duration(plan['epoch_secs'] * recipe.n_models)} more"
+              + (f", and predicting after training about {_duration(predict)}" if predict >= 1 else '')
               + f". Each model trains one epoch, so the run will overrun; give a budget of at least {math.ceil(need / (1 - _OVERHEAD) / 6) / 10:g} min.")
+    return True
+
+def _warn_late(recipe, plan, members, now:float|None=None) -> bool:
+    "Warn where training ended past the plan's deadline by over 5% of the budget (its epochs slower than measured), unless the plan foretold it"
+    late = ifnone(now, time.perf_counter()) - plan['deadline']
+    if plan.get('overrun_said') or late <= 0.05 * plan['budget_secs']: return False
+    secs = [r['secs'] for m in members for r in (getattr(m, 'run_log', None) or []) if r.get('secs') is not None]
+    warn_user(f"Training ended {_duration(late)} after the time a budget of {recipe.budget:g} min keeps for it"
+              + (f": its epochs took {_duration(float(np.mean(secs)))} on average where the plan measured {_duration(plan['epoch_secs'])}"
+                 if secs else '') + " (a busier or slower machine), so the run takes longer than the budget.")
+    return True
 
 def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:bool=False, verbose:bool=True):
     "Measure a few batches and fit `recipe.epochs` (the network, the ensemble unless `models_given`, the size unless `size_given`) into `recipe.budget` minutes, updating `recipe` in place (`fit_recipe` puts yours back afterwards); returns `(dls, plan)`"
     size, started = ifnone(recipe.size, default_image_size(recipe.arch, recipe.pretrained)), time.perf_counter()
+    if not size_given and size < (least := _min_size(recipe.arch)):   # e.g. the recipe's 48 px for a network you named that needs 64
+        if verbose: print(f"{recipe.arch} needs images of at least {least} px: training at {least} px rather than {size}")
+        size = least
     def left(): return max(recipe.budget - (time.perf_counter() - started) / 60, recipe.budget / 10)   # minutes the measuring left
     dls = _fit_batches(recipe, make_dls, make_dls(size), size, verbose)
     if recipe.crop is not None and medmnist_source(dls) is not None: recipe.crop = None   # arrays are used whole
@@ -416,7 +434,7 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
             recipe.n_models = n
         cap = ifnone(recipe.max_epochs, max(BUDGET_EPOCHS, recipe.epochs))   # a budget may lengthen a short recipe up to 30 epochs, unless capped
         plan = plan_budget(m := left(), est['epoch_secs'], size, recipe.n_models, fixed_size=size_given, max_size=size_cap, max_epochs=cap,
-                           overhead=overhead(m))
+                           min_size=max(32, _min_size(recipe.arch)), overhead=overhead(m))   # never below what the network accepts
         if plan['size'] != size:
             dls = make_dls(plan['size'])
             est = estimate_epoch_time(recipe_learner(dls, recipe), min_secs=_timing_secs(recipe.budget), verbose=verbose)
@@ -425,12 +443,12 @@ def plan_recipe(recipe:Recipe, make_dls, size_given:bool=False, models_given:boo
         plan['deadline'] = started + _usable_secs(recipe.budget, overhead(recipe.budget))   # when training must end, measuring included
         plan.update(budget_secs=recipe.budget*60, measure_secs=time.perf_counter() - started,   # the budget you gave, not the minutes left
                     predict_secs=predict_secs())
-        _warn_overrun(recipe, plan)
+        plan['overrun_said'] = _warn_overrun(recipe, plan)   # said before training: not said again after it
     recipe.size, recipe.epochs = plan['size'], plan['epochs']
     if verbose:
         print(f"Plan: {plan['size']} px" + (f" (the central {recipe.crop:.0%} of each side)" if recipe.crop and recipe.crop < 1 else '')
               + f", {plan['epochs']} epoch(s) x {recipe.n_models} model(s), about "
-              f"{plan['epoch_secs']/60:.1f} min per epoch, {plan['total_secs']/60:.1f} min in all"
+              f"{_duration(plan['epoch_secs'])} per epoch, {_duration(plan['total_secs'])} in all"
               + (f" (budget {recipe.budget:g} min" + (f", of which {_duration(plan['predict_secs'])} for predicting after training"
                     if plan['predict_secs'] >= 0.05 * plan['budget_secs'] else '') + ")" if recipe.budget else '')
               + f"; in {_precision(dls, est)}")
@@ -469,10 +487,11 @@ def _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given) 
             if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}) diverged: the recipe stops here.")
             learn.members, learn.plan, learn.medfast_threshold, learn.medfast_tta_threshold = members, plan, None, None
             return learn
-        clocked = f"{learn.epochs_trained} epochs in its time (planned {recipe.epochs}), " if learn.epochs_trained != recipe.epochs else ''
+        clocked = f"{learn.epochs_trained} epoch{'' if learn.epochs_trained == 1 else 's'} in its time (planned {recipe.epochs}), " if learn.epochs_trained != recipe.epochs else ''
         if verbose: print(f"model {k+1}/{recipe.n_models} (seed {seed}): {clocked}" + (f"best epoch {getattr(learn, 'best_epoch', None)}, "
                           f"{mon} {getattr(learn, 'best_value', float('nan')) or float('nan'):.4f}" if mon else f"last epoch kept{_last_metric(learn)}")
                           + f", {(time.perf_counter()-t0)/60:.1f} min so far")
+    if deadline is not None: _warn_late(recipe, plan, members)   # the plan's estimate against what happened
     learn = members[0]
     if len(members) > 1:
         learn = Learner(dls, Ensemble([m.model for m in members]), loss_func=CrossEntropyLossFlat(), metrics=_metrics(dls.c))
