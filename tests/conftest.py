@@ -116,3 +116,14 @@ def compare_factory(path):
     "A `dls_factory` for `compare`: seeded, patient-grouped 32-px loaders of the Kermany folder `path`"
     from medfast.data import pneumonia_dls
     return lambda seed: pneumonia_dls(path, size=32, bs=8, seed=seed, num_workers=0)
+
+def tiny_exported_basenet(tmp):
+    "A basenet trained for one epoch on 32-px synthetic X-rays in folder `tmp`, exported in the safe format: `(model.json, data)`"
+    from medfast.synthetic import synthetic_xrays
+    from medfast.data import folder_dls
+    from medfast.learner import medfast_learner
+    from medfast.inference import export
+    data = synthetic_xrays(tmp/'chest_xray', n=24, size=32, seed=0)
+    learn = medfast_learner(folder_dls(data/'train', size=32, bs=8, seed=0), 'basenet', pretrained=False, seed=0)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-3)
+    return export(learn, tmp/'model'), data

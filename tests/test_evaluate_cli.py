@@ -4,23 +4,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
+from conftest import tiny_exported_basenet
 
 PLOTS = ['confusion_matrix.png', 'roc_curve.png', 'pr_curve.png', 'calibration.png', 'top_losses.png']
 
 @pytest.fixture(scope='module')
 def tiny_model(tmp_path_factory):
     "A basenet trained for one epoch on 32-px synthetic X-rays, exported in the safe format, and a test folder"
-    from medfast.synthetic import synthetic_xrays
-    from medfast.data import folder_dls
-    from medfast.learner import medfast_learner
-    from medfast.inference import export
     tmp = tmp_path_factory.mktemp('evalcli')
-    data = synthetic_xrays(tmp/'chest_xray', n=24, size=32, seed=0)
-    learn = medfast_learner(folder_dls(data/'train', size=32, bs=8, seed=0), 'basenet', pretrained=False, seed=0)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-3)
+    model, data = tiny_exported_basenet(tmp)
     test = tmp/'test'                                  # lower-case class folders: matched ignoring case
     for cls in ('NORMAL', 'PNEUMONIA'): shutil.copytree(data/'test'/cls, test/cls.lower())
-    return export(learn, tmp/'model'), test, data
+    return model, test, data
 
 def test_evaluate_writes_metrics_and_plots(cli, tiny_model, tmp_path):
     model, test, _ = tiny_model

@@ -2,7 +2,7 @@
 import json, re, shutil, warnings
 import numpy as np, pandas as pd
 import pytest
-from conftest import compare_factory as _factory
+from conftest import compare_factory as _factory, tiny_exported_basenet
 
 warnings.filterwarnings('ignore')
 
@@ -11,15 +11,7 @@ PLOTS = ['confusion_matrix.png', 'roc_curve.png', 'pr_curve.png', 'calibration.p
 @pytest.fixture(scope='module')
 def tiny_model(tmp_path_factory):
     "A basenet trained for one epoch on 32-px synthetic X-rays, exported in the safe format, and the data"
-    from medfast.synthetic import synthetic_xrays
-    from medfast.data import folder_dls
-    from medfast.learner import medfast_learner
-    from medfast.inference import export
-    tmp = tmp_path_factory.mktemp('evalrev')
-    data = synthetic_xrays(tmp/'chest_xray', n=24, size=32, seed=0)
-    learn = medfast_learner(folder_dls(data/'train', size=32, bs=8, seed=0), 'basenet', pretrained=False, seed=0)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-3)
-    return export(learn, tmp/'model'), data
+    return tiny_exported_basenet(tmp_path_factory.mktemp('evalrev'))
 
 def test_evaluate_one_class_test_folder(cli, tiny_model, tmp_path):
     "A test folder of pneumonia films only: scored, the absent class named, ROC AUC left undefined (not 0.5, not an error), every plot drawn"
