@@ -180,7 +180,7 @@ def synthetic_medmnist(path, n:int=64, size:int=28, seed:int=0, n_classes:int=2,
     def arrays():
         rng = np.random.default_rng(seed)
         yy, xx = np.mgrid[0:size, 0:size] / size
-        centres = [(0.3 + 0.4*np.cos(a), 0.5 + 0.3*np.sin(a)) for a in np.linspace(0, 2*np.pi, n_classes, endpoint=False)]
+        centres = [(0.5 + 0.3*np.cos(a), 0.5 + 0.3*np.sin(a)) for a in np.linspace(0, 2*np.pi, n_classes, endpoint=False)]   # on a ring inside the image
         out = {}
         for split, m in (('train', n), ('val', n_val), ('test', n_test)):
             labels = (rng.random((m, n_classes)) < 0.4).astype(np.uint8) if multi_label else \
