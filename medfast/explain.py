@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/explain.html.md"""
 
 # %% ../nbs/09c_explain.ipynb #b2739866
 from __future__ import annotations
-import contextlib, os, threading, weakref
+import os, threading, weakref
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
@@ -140,8 +140,7 @@ def _as_input(src, img):
                         "model-ready (C, H, W) float tensor.")
     try:
         dl = image_dl(src, [_as_item(src.dls, img)], bs=1)
-        ds = dl.dataset                           # the validation transforms, never a random augmentation (a TfmdLists has them already)
-        with ds.set_split_idx(1) if hasattr(ds, 'set_split_idx') else contextlib.nullcontext(): return dl.one_batch()[0], dl
+        return dl.one_batch()[0], dl              # image_dl applies the validation transforms, never a random augmentation
     except MedfastError: raise                    # an unreadable or missing file, said with its name
     except Exception as e:                        # e.g. MedMNIST DataLoaders: arrays in memory, no image decoding
         raise MedfastError(f"This Learner's DataLoaders cannot turn img (a {type(img).__name__}) into a model input "

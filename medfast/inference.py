@@ -205,7 +205,8 @@ def _check_trained(learn, allow_diverged:bool=False):
 _MODEL_SUFFIXES = ('.onnx.json', '.json', '.pth', '.pkl', '.onnx', '.safetensors')     # what medfast writes for a model
 
 def _model_stem(path) -> Path:
-    "`path` without a model suffix medfast writes (`.json`, `.pth`, `.pkl`, `.onnx`, ...); any other dot stays in the name"
+    "`path` without a model suffix medfast writes (`.json`, `.pth`, `.pkl`, `.onnx`, ...); any other dot stays in the name; a folder (one that exists, or named with a trailing '/') gets `model` inside it"
+    if os.fspath(path).endswith(('/', os.sep)) or Path(path).expanduser().is_dir(): return Path(path).expanduser()/'model'
     p = Path(path).expanduser()
     s = next((s for s in _MODEL_SUFFIXES if p.name.lower().endswith(s) and len(p.name) > len(s)), '')
     return p.with_name(p.name[:len(p.name) - len(s)]) if s else p
@@ -233,7 +234,6 @@ def export(learn, path='model', format:str='safe', arch:str|None=None, size=None
     if 'onnx' in (getattr(learn, 'medfast_spec', None) or {}):
         raise ModelMismatchError(f"{getattr(learn, 'model_path', 'This Learner')} is an ONNX model (it runs in onnxruntime), which cannot "
                                  "be saved as a medfast model: export the PyTorch model it was made from (its model.json) instead.")
-    if Path(path).expanduser().is_dir() or os.fspath(path).endswith(('/', os.sep)): path = Path(path).expanduser()/'model'   # a folder: the model goes inside it
     path = _model_stem(path)
     make_folder(path.parent)
     _check_trained(learn, allow_diverged)

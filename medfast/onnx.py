@@ -187,8 +187,7 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
                                  "export the PyTorch model it was made from (its model.json) instead.")
     spec = dict(_spec_of(learn))                  # a loaded model's saved spec, with the threshold it holds now
     for k in ('weights', 'weights_sha256', 'versions', 'created'): spec.pop(k, None)
-    if Path(path).expanduser().is_dir() or os.fspath(path).endswith(('/', os.sep)): path = Path(path).expanduser()/'model'   # a folder: the model goes inside it, as `export` puts it
-    path = _model_stem(path)              # 'cells.v1' keeps its '.v1': cells.v1.onnx
+    path = _model_stem(path)              # 'cells.v1' keeps its '.v1': cells.v1.onnx; a folder: model.onnx inside it, as `export` puts it
     onnx_file, js, st = (_with_ext(path, e) for e in ('.onnx', '.onnx.json', '.safetensors'))
     _refuse_existing([onnx_file, js] + ([st] if safetensors else []), overwrite)
     if not safetensors and st.exists() and (onnx_file.exists() or js.exists()):      # an earlier export's weights, beside a new network
