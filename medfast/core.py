@@ -87,7 +87,7 @@ def check_path(path, what:str='path', is_dir:bool|None=None) -> Path:
 
 def is_onnx_model(path) -> bool:
     "Whether `path` names an ONNX model (`.onnx` or `.onnx.json`, see `medfast.onnx`) rather than a PyTorch one"
-    return isinstance(path, (str, os.PathLike)) and os.fsdecode(path).endswith(('.onnx', '.onnx.json'))
+    return isinstance(path, (str, os.PathLike)) and os.fsdecode(path).lower().endswith(('.onnx', '.onnx.json'))   # .ONNX too, as Windows and macOS open it
 
 def locate_model(path) -> tuple[str, Path]:
     "`('safe', model.json)` or `('pickle', model.pkl)` for a saved model's file, stem or folder; `MissingPathError` naming what is missing"

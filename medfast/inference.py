@@ -228,6 +228,13 @@ def _publish_pair(files:dict, overwrite:bool, lock):
     finally:
         for t in tmps.values(): t.unlink(missing_ok=True)
 
+def _training_record(learn) -> dict|None:
+    "How `learn` was trained: its medfast arguments and the precision its batches ran in, or the record of the model it was loaded from"
+    from medfast.learner import training_precision   # lazily: the training side stays out of a prediction-only import
+    args, precision = getattr(learn, 'medfast_args', None), training_precision(learn)
+    if args is None: return (getattr(learn, 'medfast_spec', None) or {}).get('training')
+    return dict(args, precision=precision) if precision else args
+
 def export(learn, path='model', format:str='safe', arch:str|None=None, size=None, model_kwargs:dict|None=None,
            overwrite:bool=False, allow_diverged:bool=False) -> Path:
     "Save `learn` for inference: safe `path.pth` + `path.json` (default) or fastai pickle `path.pkl`; returns the file to `load`"
@@ -251,7 +258,7 @@ def export(learn, path='model', format:str='safe', arch:str|None=None, size=None
     weights = buf.getvalue()                                       # hashed and written: the very same bytes
     spec.update(weights=pth.name, weights_sha256=hashlib.sha256(weights).hexdigest(), versions=_versions(),
                 created=datetime.datetime.now().isoformat(timespec='seconds'),
-                training=getattr(learn, 'medfast_args', None) or (getattr(learn, 'medfast_spec', None) or {}).get('training'))
+                training=_training_record(learn))
     spec = to_jsonable(spec); spec['spec_sha256'] = spec_sha256(spec)
     _publish_pair({pth: weights, js: json.dumps(spec, indent=2).encode()}, overwrite, lock_path(path, 'export-'))
     return js

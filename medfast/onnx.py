@@ -287,7 +287,8 @@ def load_onnx(path, threads:int|None=None) -> Learner:
             raise MissingPathError(f"No ONNX model in folder {p}: expected model.onnx.json (+ model.onnx)"
                                    + (f"; found several {[f.name for f in found]}, name one" if found else '') + ".")
         p = found[0]
-    js = p if p.name.endswith('.onnx.json') else p.with_suffix('.onnx.json') if p.suffix == '.onnx' else p.with_name(p.name + '.onnx.json')
+    onnx_named = p.suffix.lower() == '.onnx'       # .ONNX too: Windows and macOS open model.onnx by that name
+    js = p if p.name.lower().endswith('.onnx.json') else p.with_suffix('.onnx.json') if onnx_named else p.with_name(p.name + '.onnx.json')
     if not js.exists() and not js.is_symlink():
         hint = (f"{p} is a PyTorch model: load it with load (or load_any)" if p.suffix in ('.json', '.pth') else
                 f"an .onnx runs only with the {js.name} export_onnx wrote beside it: copy the pair together, or export again")
@@ -299,7 +300,7 @@ def load_onnx(path, threads:int|None=None) -> Learner:
     if not isinstance(spec, dict) or spec.get('format') != 'medfast-onnx':
         raise ModelMismatchError(f"{js} is not a medfast ONNX description (no \"format\": \"medfast-onnx\"); export with export_onnx.")
     _check_onnx_spec(js, spec)
-    if p.suffix == '.onnx' and spec['onnx'] != p.name:
+    if onnx_named and spec['onnx'].lower() != p.name.lower():
         raise ModelMismatchError(f"{js} describes the network {spec['onnx']}, not {p.name}: it belongs to another export. "
                                  "Copy each .onnx with its own .onnx.json, or export again.")
     onnx_file = check_path(js.parent/spec['onnx'], f"ONNX file named in {js}", is_dir=False)
