@@ -25,18 +25,66 @@ SUBCOMMANDS = {
     'export':   ('export_main',   'write a saved model as ONNX, or a trusted pickle in the safe format'),
 }
 
+_EXAMPLES = {        # each command's `-h` ends with these; tests/test_cli_review2.py runs them on synthetic data
+    'train': [('medfast train', "the synthetic chest X-rays: the whole loop, offline"),
+              ('medfast train --data chest_xray --epochs 8 --out runs/cxr', "a Kermany folder: train/ val/ test/"),
+              ('medfast train --task folder --data cells --recipe cells', "one sub-folder per class"),
+              ('medfast train --data labels.csv --patient-col subject', "a label table, split by patient")],
+    'compare': [('medfast compare basenet resnet18 --epochs 2', "on the synthetic chest X-rays"),
+                ('medfast compare resnet18 resnet34 --data chest_xray --out runs/cmp', '')],
+    'evaluate': [('medfast evaluate runs/cxr chest_xray/test --out runs/eval', "a labelled test folder"),
+                 ('medfast evaluate runs/cxr labels.csv --n-boot 2000', "a label table's test rows")],
+    'predict': [('medfast predict runs/cxr scans --out predictions.csv', "every image under scans/"),
+                ('medfast predict runs/cxr scans --out predictions.csv --resume', "continue after Ctrl-C"),
+                ('medfast predict runs/cxr/model.onnx.json scans --out onnx.csv', "an ONNX model (medfast export --onnx)")],
+    'predict --merge': [('medfast predict runs/cxr scans --out predictions.csv --shard 0/2', "one half (another machine: 1/2)"),
+                        ('medfast predict --merge --out predictions.csv', "join the finished halves")],
+    'export': [('medfast export runs/cxr --onnx', "runs/cxr/model.onnx + model.onnx.json"),
+               ('medfast export runs/cxr --onnx --int8 chest_xray/train --out runs/int8', "int8, scaled on training images"),
+               ('medfast export old/export.pkl --trust-pickle --out runs/old', "a fastai pickle you trust, in the safe format")],
+}
+
+def _examples(cmd:str) -> str|None:
+    "The `examples:` block of `medfast cmd -h`: command lines to copy, each with a comment on what it does"
+    if cmd not in _EXAMPLES: return None
+    w = max(len(c) for c, _ in _EXAMPLES[cmd])
+    return 'examples:\n' + '\n'.join(f"  {c:<{w}}  # {what}" if what else f"  {c}" for c, what in _EXAMPLES[cmd])
+
 def _usage():
     cmds = '\n'.join(f"  {k:<9} {v[1]}" for k,v in SUBCOMMANDS.items())
-    return f"usage: medfast <command> [options]\n\ncommands:\n{cmds}\n\n'medfast <command> -h' for a command's options."
+    return (f"usage: medfast <command> [options]\n\ncommands:\n{cmds}\n\n'medfast <command> -h' for a command's options and "
+            "examples; 'medfast --version' for the version.")
 
 def main(argv=None) -> int:
     "Entry point of the `medfast` console script (and `python -m medfast`): dispatch to a sub-command"
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        try: return _dispatch(argv)
+        finally:
+            if sys.stdout is not None: sys.stdout.flush()   # a reader that has gone shows here, not in Python's last flush
+    except BrokenPipeError: return _pipe_closed()      # `medfast ... | head`: the reader has gone
+
+def _unknown_command(word:str) -> str:
+    "One line for a first word that is no command: the command it looks like, and the commands there are"
+    import difflib
+    close = difflib.get_close_matches(word.lower().lstrip('-'), SUBCOMMANDS, n=1, cutoff=0.6)
+    what = (f"unknown option {word!r}: the command comes first, then its options (e.g. medfast train -h)" if word.startswith('-')
+            else f"unknown command {word!r}")
+    return (f"medfast: {what}" + (f"; did you mean 'medfast {close[0]}'?" if close else '.')
+            + f" The commands are {', '.join(SUBCOMMANDS)} ('medfast -h' says what each does).")
+
+def _pipe_closed() -> int:
+    "Stop quietly, with the exit code of SIGPIPE, when the program reading the output closed it (`| head`): no traceback"
+    try: devnull = os.open(os.devnull, os.O_WRONLY); os.dup2(devnull, sys.stdout.fileno()); os.close(devnull)   # Python's last flush must not fail again
+    except (OSError, ValueError, AttributeError): pass                 # not a real file (a notebook's stdout)
+    return 128 + 13
+
+def _dispatch(argv:list) -> int:
+    "Run the command `argv` names; errors a user can fix become one line on stderr and exit code 1"
     if not argv or argv[0] in ('-h', '--help'): print(_usage()); return 0
     if argv[0] == '--version':
         from medfast import __version__; print(__version__); return 0
-    if argv[0] not in SUBCOMMANDS:
-        print(f"medfast: unknown command {argv[0]!r}\n\n{_usage()}", file=sys.stderr); return 2
+    if argv[0] not in SUBCOMMANDS: print(_unknown_command(argv[0]), file=sys.stderr); return 2
     import signal, warnings
     try: signal.signal(signal.SIGTERM, _terminated)
     except ValueError: pass                              # not the main thread: leave signals to its owner
@@ -89,6 +137,34 @@ class _BadArgument(ValueError):
 
 def _fail(msg): raise _BadArgument(msg)
 
+def _did_you_mean(words, options) -> str:
+    "' (did you mean --epochs?)' for the first of `words` that looks like a misspelt one of `options`; else ''"
+    import difflib
+    longs = [o for o in options if o.startswith('--')]
+    for w in words:
+        if not w.startswith('-') or w == '-': continue
+        if close := difflib.get_close_matches('--' + w.lstrip('-').split('=')[0], longs, n=1, cutoff=0.6): return f" (did you mean {close[0]}?)"
+    return ''
+
+class _HelpFormatter(argparse.HelpFormatter):
+    "Wraps descriptions and option help as usual, but keeps an `examples:` block's lines as written"
+    def _fill_text(self, text, width, indent):
+        if text.startswith('examples:\n'): return ''.join(indent + l for l in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+class _Parser(argparse.ArgumentParser):
+    "An `ArgumentParser` whose usage errors are one line (exit code 2): what is wrong, the option a misspelt one was meant to be, and where the options are listed; its help ends with the command's `_EXAMPLES`"
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('formatter_class', _HelpFormatter)
+        kwargs.setdefault('epilog', _examples(str(kwargs.get('prog', '')).removeprefix('medfast ')))
+        super().__init__(*args, **kwargs)
+    def parse_args(self, args=None, namespace=None):
+        a, extra = self.parse_known_args(args, namespace)
+        if extra: self.error(f"unrecognized arguments: {' '.join(extra)}{_did_you_mean(extra, self._option_string_actions)}")
+        return a
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split()).rstrip('.')}. '{self.prog} -h' lists the options.\n")
+
 def _must_exist(path, what:str):
     "Fail at once, naming `what`, if `path` does not exist (`medfast.core` loads without torch)"
     from medfast.core import check_path
@@ -100,6 +176,30 @@ def _not_inside(out, data, what:str):
     if d.is_dir() and (o == d or d in o.parents):
         _fail(f"--out {out} is inside {what} {data}: results written there would be read as images next time. Choose a folder "
               "outside it, e.g. --out runs/mine.")
+
+def _outputs_line(asked, out, overwrite:bool=True) -> str:
+    "'Outputs: OUT', saying why where OUT is not the `--out` typed (it holds results, or a run in progress claimed it)"
+    asked = Path(asked).expanduser()
+    if Path(out) == asked: return f"Outputs: {out}"
+    return (f"Outputs: {out} (not {asked}, which holds results or is claimed by a run in progress"
+            + ("; --overwrite writes into it" if overwrite else "") + ")")
+
+def _is_model(path) -> bool:
+    "Whether `path` names a saved model (nothing is read)"
+    from medfast.core import MedfastError
+    try: _model_must_exist(path); return True
+    except (MedfastError, OSError): return False
+
+def _model_comes_first(model, others:list, cmd:str):
+    "Fail as `_model_must_exist` does; where `model` names no model but one of `others` does, say that the model comes first"
+    from medfast.core import MedfastError
+    import shlex
+    try: _model_must_exist(model)
+    except MedfastError:
+        if (found := next((o for o in others if o != model and _is_model(o)), None)) is not None:
+            rest = ' '.join(shlex.quote(str(o)) for o in [model, *others] if o != found)
+            _fail(f"{model} is not a model but {found} is: the model comes first: medfast {cmd} {shlex.quote(str(found))} {rest}")
+        raise
 
 def _model_must_exist(model):
     "Fail at once, as loading it would, if `model` names no saved model (for ONNX, the file itself); nothing is read"
@@ -124,6 +224,9 @@ def _check_training_args(a):
     if a.bs is not None and a.bs < 2: _fail(f"--bs must be at least 2 to train (batch norm needs two images a batch; got {a.bs}); try --bs 16.")
     _check_task(a)
     if a.data is not None: _must_exist(a.data, '--data')
+    if a.data is not None and a.task != 'csv' and not str(a.data).lower().endswith('.npz') and not Path(a.data).expanduser().is_dir():
+        _fail(f"--data {a.data} is a file; give a folder of images (train/ val/ test/, or one sub-folder per class with --task folder), "
+              "a label table (.csv) or a MedMNIST .npz file.")
     if a.data is not None and a.task != 'csv': _not_inside(a.out, a.data, '--data')     # a table reads only the files it lists
 
 def _check_task(a):
@@ -177,7 +280,7 @@ def _check_evaluate_args(a):
     if not 0 <= a.top_losses <= MAX_TOP_LOSSES:
         _fail(f"--top-losses must be from 0 to {MAX_TOP_LOSSES} images (got {a.top_losses}); a grid of more is too large to read.")
     if a.threshold is not None and not 0 <= a.threshold <= 1: _fail(f"--threshold must be a probability from 0 to 1 (got {a.threshold}).")
-    _must_exist(a.test, 'test folder'); _model_must_exist(a.model); _not_inside(a.out, a.test, 'the test folder')
+    _must_exist(a.test, 'test folder'); _model_comes_first(a.model, [a.test], 'evaluate'); _not_inside(a.out, a.test, 'the test folder')
     from medfast.core import is_onnx_model
     if is_onnx_model(a.model):
         _fail(f"{a.model} is an ONNX model: medfast evaluate needs the PyTorch model it was exported from (model.json + model.pth); "
@@ -202,7 +305,7 @@ def _check_predict_args(a):
     _parent_not_file(out)
     if not 1 <= a.bs <= 4096: _fail(f"--bs must be from 1 to 4096 (got {a.bs}); try --bs 64.")
     if a.workers is not None and a.workers < 1: _fail(f"--workers must be at least 1 (got {a.workers}).")
-    _model_must_exist(a.model)
+    _model_comes_first(a.model, a.paths, 'predict')
 
 def _parent_not_file(out:Path):
     "Fail with one line where a file stands in the folders above `--out`"
@@ -287,7 +390,7 @@ def _data_args(p:argparse.ArgumentParser, tables:str='--task csv') -> argparse.A
     p.add_argument('--task', choices=['pneumonia', 'folder', 'csv'], default='pneumonia', action=_Typed,
                    help="pneumonia: Kermany layout {train,val,test}/{NORMAL,PNEUMONIA}; folder: one folder per class; csv: a label "
                         "table (--data labels.csv: file and label columns, a patient column to split by and a split column whose "
-                        "'test' rows are held out, if it has them; chosen by itself for a .csv)")
+                        "'test' rows are held out, if it has them; chosen by itself for a .csv). Default pneumonia")
     p.add_argument('--data', default=None, help="dataset folder, a MedMNIST .npz file, or a label CSV (default: the embedded SYNTHETIC chest X-ray set)")
     _table_args(p, tables)
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
@@ -295,7 +398,7 @@ def _data_args(p:argparse.ArgumentParser, tables:str='--task csv') -> argparse.A
     return p
 
 def _train_parser():
-    p = _data_args(argparse.ArgumentParser(prog='medfast train', description="Train a medical image classifier."))
+    p = _data_args(_Parser(prog='medfast train', description="Train a medical image classifier."))
     p.add_argument('--arch', default='resnet18', action=_Typed, help="architecture: a medfast name such as resnet18 (torchvision's model; see arch_table()) or 'timm/<timm name>' (default resnet18)")
     p.add_argument('--epochs', type=int, default=4, action=_Typed,
                    help="epochs (default 4; with --budget, the most it may plan: 30 without a recipe; a recipe's own unless typed)")
@@ -308,7 +411,7 @@ def _train_parser():
     p.add_argument('--seed', type=int, default=42, action=_Typed, help="seed of the split, the initial weights and the batches (default 42)")
     p.add_argument('--pretrained', choices=['auto', 'yes', 'no'], default='auto',
                    help="ImageNet weights: auto = yes for real image folders trained without a recipe; no for the synthetic set, "
-                        "MedMNIST .npz files and the recipes, which train from scratch")
+                        "MedMNIST .npz files and the recipes, which train from scratch (default auto)")
     p.add_argument('--balance', choices=['none', 'weights', 'sampler'], default='none', action=_Typed,
                    help="class imbalance: weighted loss or balanced batches (default none; a recipe's own: balanced batches)")
     p.add_argument('--out', default='runs/train', help="output folder (default runs/train; a new sibling, train-2, ..., if it holds results)")
@@ -319,7 +422,7 @@ def _train_parser():
     p.add_argument('--quiet', action='store_true', help="no progress bars and no per-epoch lines")
     p.add_argument('--precision', choices=['auto', 'bf16', 'fp32'], default='auto', help="training precision on a CPU: auto = "
                    "bfloat16 autocast where this machine measures it faster (a busy machine can measure differently from "
-                   "one run to the next); bf16 or fp32 fixes it, e.g. for runs that must match (as MEDFAST_BF16=yes/no does)")
+                   "one run to the next); bf16 or fp32 fixes it, e.g. for runs that must match (as MEDFAST_BF16=yes/no does). Default auto")
     p.set_defaults(_typed=frozenset())
     return add_recipe_args(p)
 
@@ -425,7 +528,7 @@ def _train(a) -> int:
             if main: check_split(dls, a.allow_leaks)                               # every split readable, no duplicates
     if main:
         out = claim_folder(a.out, a.overwrite)                                     # only once the data is usable
-        print(f"Outputs: {out}")
+        print(_outputs_line(a.out, out))
     if launch: print(f"Processes: {launch['world_size']} ({launch['backend']}), batch size {dls.train.bs} per process")
     if recipe:                                          # recipe, ensemble, TTA, budget or MedMNIST: one process
         with Timer() as t: learn = train_from_args(a, data, pretrained)
@@ -471,7 +574,7 @@ def _train(a) -> int:
 
 # %% ../nbs/11_cli.ipynb #451bea11
 def _compare_parser():
-    p = _data_args(argparse.ArgumentParser(prog='medfast compare', description="Train several architectures on the same data, "
+    p = _data_args(_Parser(prog='medfast compare', description="Train several architectures on the same data, "
                    "split and seed, and compare them: one table, one plot, each one's test metrics with confidence intervals."),
                    tables='--task csv and a .csv --test')
     p.add_argument('archs', nargs='+', metavar='ARCH', help="architectures, e.g. resnet18 resnet34 resnet50 alexnet (medfast "
@@ -483,7 +586,7 @@ def _compare_parser():
     p.add_argument('--lr', type=float, default=None, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch)")
     p.add_argument('--seed', type=int, default=42, help="seed of the split, the initial weights and the batches: one for all (default 42)")
     p.add_argument('--pretrained', choices=['auto', 'yes', 'no'], default='auto',
-                   help="ImageNet weights: auto = yes for real image folders, no for the synthetic set and MedMNIST .npz files")
+                   help="ImageNet weights: auto = yes for real image folders, no for the synthetic set and MedMNIST .npz files (default auto)")
     p.add_argument('--test', default='auto', help="test side: auto = the data's own test/ folder or held-out side (default), "
                    "a labelled test folder, a label CSV (its rows marked test where it has a split column, else all), or none")
     p.add_argument('--tta', action='store_true', help="test-time augmentation on the test side")
@@ -557,7 +660,7 @@ _TRUST_HELP = "allow a fastai .pkl model: unpickling runs any code it holds (onl
 
 def _model_parser(prog, model_help, description):
     "Parser of a command that reads a saved model: its `model` argument and `--trust-pickle`"
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = _Parser(prog=prog, description=description)
     p.add_argument('model', help=model_help)
     p.add_argument('--trust-pickle', action='store_true', help=_TRUST_HELP)
     return p
@@ -628,6 +731,7 @@ def evaluate_main(argv=None) -> int:
     a.tta = a.tta and tta_applies(learn)              # as it ran: a saved model carries no augmentation (get_preds_labelled warned)
     timings['predict'] = t.secs; _check_preds(lp, a.model)
     out = claim_folder(a.out)                                           # only once the inputs proved usable
+    if out != Path(a.out).expanduser(): print(_outputs_line(a.out, out, overwrite=False))
     counts = {c: int((lp.targets == k).sum()) for k, c in enumerate(lp.classes)}
     print(f"Test set: {test} ({len(lp.targets)} images: " + ', '.join(f"{c} {n}" for c, n in counts.items())
           + f"), predicted in {timings['predict']:.1f} s", flush=True)
@@ -656,8 +760,8 @@ def evaluate_main(argv=None) -> int:
 
 # %% ../nbs/11_cli.ipynb #c8e95b2e
 def _merge_parser():
-    p = argparse.ArgumentParser(prog='medfast predict --merge', description="Join the shard CSVs of --out, in order.")
-    p.add_argument('--merge', action='store_true', required=True)
+    p = _Parser(prog='medfast predict --merge', description="Join the shard CSVs of --out, in order.")
+    p.add_argument('--merge', action='store_true', required=True, help="join the shards (what this form of medfast predict does)")
     p.add_argument('--out', default='predictions.csv', help="the CSV the shards were made for (default predictions.csv)")
     p.add_argument('--shards', type=int, default=None, help="number of shards (default: read from the file names)")
     p.add_argument('--overwrite', action='store_true', help="replace --out if it exists")
@@ -803,10 +907,19 @@ def _check_resumed_header(part:Path, header:list):
         raise FileExistsError(f"{part} holds predictions of another model (columns {', '.join(first[2:-1])}, not "
                               f"{', '.join(header[2:-1])}): choose another --out, or pass --overwrite to restart it.")
 
+def _globbed(paths) -> list:
+    "`paths` with each wildcard pattern no shell expanded (quoted, or typed in Windows' cmd) replaced by the files it matches, sorted"
+    import glob
+    out = []
+    for p in map(str, paths):
+        hits = sorted(glob.glob(os.path.expanduser(p), recursive=True)) if glob.has_magic(p) and not os.path.lexists(p) else []
+        out += hits or [p]                                        # nothing matched: its row says it was not found
+    return out
+
 def _expanded(a) -> list:
     "Every file (or failing path) the paths of `a` name, in order"
     from medfast.inference import expand_paths
-    return [p for p, _ in expand_paths(a.paths, not a.no_recurse)]
+    return [p for p, _ in expand_paths(_globbed(a.paths), not a.no_recurse)]
 
 def _predict_items(items, shard, done):
     "`items` cut to this shard, without the files already `done`"
@@ -895,8 +1008,10 @@ def _predict(a, shard) -> int:
         return 0
     _remember_model(part, identity, listing); _remember_model(final, identity, listing)   # for --resume and --merge
     try: return _predict_into(a, shard, learn, classes, header, part, final, done, _predict_items(items, shard, done))
-    except BaseException:
+    except BaseException as e:
         if part.exists() and not part.stat().st_size: part.unlink()      # claimed, nothing written: leave no claim behind
+        elif part.exists() and isinstance(e, (KeyboardInterrupt, SystemExit, BrokenPipeError)):
+            print(f"{part} keeps the rows predicted so far: the same command with --resume continues from there.", file=sys.stderr)
         raise
 
 def _predict_into(a, shard, learn, classes, header, part, final, done, items) -> int:

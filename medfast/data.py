@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/data.html.md"""
 
 # %% ../nbs/02_data.ipynb #5ff170b6
 from __future__ import annotations
-import csv, inspect, math, os, re, unicodedata, warnings
+import csv, hashlib, inspect, math, os, re, unicodedata, warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -25,11 +25,12 @@ __all__ = ['SPLIT_NAMES', 'CSV_COLUMNS', 'patient_id', 'group_splitter', 'split_
            'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
-_patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I)]
+_patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I),
+                re.compile(r'^(patient[-_]?\d+)[-_ .]', re.I)]        # ACDC's and CAMUS's patient0001_2CH_ED.png
 _patient_dir = re.compile(r'^(patient\d+|p\d{8})$', re.I)    # CheXpert's patient00001/, MIMIC-CXR's p10000032/
 
 def patient_id(fname) -> str:
-    "Patient key from a Kermany-style file name or a patient folder in its path (CheXpert, MIMIC-CXR); the file's own path without its extension when neither is found"
+    "Patient key from a Kermany-style (or `patientN_...`) file name or a patient folder in its path (CheXpert, MIMIC-CXR); the file's own path without its extension when neither is found"
     p = Path(fname)
     for r in _patient_res:
         if m := r.match(p.name): return m.group(1)
@@ -175,7 +176,7 @@ def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
 
 # %% ../nbs/02_data.ipynb #ee3a62c3
 def _find_dir(path, name):
-    for d in [path, *sorted(p for p in path.iterdir() if p.is_dir())]:
+    for d in [path, *sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(('.', '_')))]:   # not __MACOSX/, .git/
         for sub in d.iterdir() if d.is_dir() else []:
             if sub.is_dir() and sub.name.lower() == name: return sub
     return None
@@ -211,7 +212,7 @@ def kermany_items(path, splits=('train', 'val'), verify:bool=True) -> L:
     for s in splits:
         d = kermany_split(path, s, required=(s == 'train'))
         if d is None: continue
-        its = class_folder_items(d, verify=verify)
+        its = class_folder_items(d, min_classes=2 if s == 'train' else 1, verify=verify)   # val joins train; test may hold one class
         labels = set(map(kermany_label, its))
         if not labels <= {'NORMAL', 'PNEUMONIA'}:
             raise DataLayoutError(f"Unexpected class folder(s) {sorted(labels - {'NORMAL','PNEUMONIA'})} in {d}; "
@@ -273,18 +274,24 @@ def xray_tfms(size:int|None=None, max_aspect:float=1.5, **kwargs):
     return setup_aug_tfms([*tfms, zoom])         # merged into the one affine transform: no extra resampling
 
 # %% ../nbs/02_data.ipynb #34da8b5b
+_MISSING = ('', 'nan', 'na', 'n/a', '#n/a', 'null', '<na>')    # a missing value as pandas (astype(str)), R and Excel write it
+
 def _no_label(y) -> bool:
-    "Whether table cell `y` holds no label: empty, blank, None or NaN (as pandas reads an empty CSV cell)"
-    return y is None or y is pd.NA or (isinstance(y, float) and math.isnan(y)) or (isinstance(y, str) and not y.strip())
+    "Whether table cell `y` holds no label: empty, blank, None, NaN, or a missing value written as text ('nan', 'NA', '#N/A')"
+    return y is None or y is pd.NA or (isinstance(y, float) and math.isnan(y)) or (isinstance(y, str) and y.strip().casefold() in _MISSING)
+
+def _empty(y) -> str:
+    "How a cell without a label looks, for messages"
+    return 'an empty cell' if not isinstance(y, str) or not y.strip() else f"{y.strip()!r}, a missing value"
 
 def _check_label_names(labels, what):
-    "Raise if two labels differ only in case, surrounding spaces or type ('Normal', 'NORMAL ', or 1 and '1')"
+    "Raise if two labels differ only in case, spaces or type ('Normal', 'NORMAL ', 'viral  pneumonia' and 'Viral pneumonia', or 1 and '1')"
     seen = {}
     for y in labels:
         if _no_label(y): continue
-        first = seen.setdefault(str(y).strip().casefold(), y)
+        first = seen.setdefault(' '.join(str(y).split()).casefold(), y)
         if type(first) is not type(y) or str(first) != str(y):
-            raise DataLayoutError(f"Labels {first!r} and {y!r} in {what} differ only in case, surrounding spaces or type, so "
+            raise DataLayoutError(f"Labels {first!r} and {y!r} in {what} differ only in case, spaces or type, so "
                                   "they would be two classes; medfast treats class names without regard to case. Write them one way.")
 
 class LookupLabel:
@@ -295,7 +302,7 @@ class LookupLabel:
     def __call__(self, o):
         try: y = self.labels[str(o)]
         except KeyError: raise DataLayoutError(f"{o} is not in {self.what}.") from None
-        if _no_label(y): raise DataLayoutError(f"{o} has no label in {self.what} (an empty cell): fill it in, or leave the row out.")
+        if _no_label(y): raise DataLayoutError(f"{o} has no label in {self.what} ({_empty(y)}): fill it in, or leave the row out.")
         return y
     def __repr__(self): return f"LookupLabel({len(self.labels)} items)"
 
@@ -401,11 +408,20 @@ def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfm
                       batch_tfms=ifnone(batch_tfms, xray_tfms()))
     return block.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
 
+def _warn_trains_on_test(path):
+    "Warn where the folder to train on is the test/ folder of a dataset with a train/ folder beside it: nothing is left to test on"
+    p = Path(path)
+    if not (p.is_dir() and p.name.lower() in ('test', 'testing')): return
+    if (t := _find_dir(p.parent, 'train')) is not None and t.parent == p.parent:
+        warn_user(f"{p} is the test/ folder of {p.parent}, beside its {t.name}/ folder: a model trained on it has no image left to be "
+                  f"tested on. Train on {t}, and keep {p} for medfast evaluate.")
+
 def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, group_fn=patient_id,
                item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, fast_decode:bool=True,
                detail:int|None=None, crop:float|None=None, **kwargs) -> DataLoaders:
     "DataLoaders from `path/<class>/<images>` with a seeded, grouped, stratified validation split (`detail`, `crop`: see `item_resize`)"
     items = class_folder_items(path, verify=verify)
+    _warn_trains_on_test(path)
     dls = _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers,
                fast_decode=fast_decode, detail=detail, crop=crop, **kwargs)
     dls.split = Split(info=dict(rule=f"{split_grouping(items, group_fn)}; {_valid_share(dls, valid_pct)}", seed=seed))
@@ -433,6 +449,7 @@ def pneumonia_block(size:int=224, three_class:bool=False, valid_pct:float=0.2, s
 def _warn_unused_splits(path):
     "Warn where `path` is the train/ folder of a Kermany root whose val/ or test/ beside it would go unused"
     p = Path(path)
+    _warn_trains_on_test(p)
     if not (p.is_dir() and p.name.lower() == 'train' and _holds_classes(p)): return
     if sib := [s for s in ('val', 'test') if (d := _find_dir(p.parent, s)) is not None and d.parent == p.parent]:
         warn_user(f"{p} is the train/ folder of {p.parent}, whose {' and '.join(s + '/' for s in sib)} "
@@ -511,30 +528,67 @@ def split_leaks(sides:dict, group_fn=patient_id, check_bytes:bool=True) -> pd.Da
     return pd.DataFrame(rows, columns=['kind', 'key', 'sides', 'files'])
 
 def split_sides(dls) -> dict:
-    "`{'train': items, 'valid': items, 'test': items}` of DataLoaders (test from `dls.split`'s items or folder)"
+    "`{'train': items, 'valid': items, 'test': items}` of DataLoaders (test from `dls.split`'s items or folder, or MedMNIST's test rows)"
     sides = dict(train=list(dls.train_ds.items), valid=list(dls.valid_ds.items))
     test = dls.test_items
     if test is None and dls.test_path is not None: test = test_items(dls.test_path)
+    if test is None and 'test' in (index := _split_source(dls).get('index') or {}): test = index['test']
     if test is not None: sides['test'] = list(test)
     return sides
 
-def _labels_of(ds) -> np.ndarray: return np.array([int(y) for y in ds.tls[-1]])   # from the label pipeline: no decoding
+def _labels_of(ds) -> np.ndarray:
+    "Integer labels of `ds` from its label pipeline (no decoding); a one-line error for multi-label targets, which have no one class"
+    ys = list(ds.tls[-1])
+    if ys and getattr(ys[0], 'ndim', 0):
+        raise DataLayoutError("These DataLoaders are multi-label (a 0/1 target per class), so an image has no single class: class "
+                              "counts, class weights and balanced batches need single-label data.")
+    return np.array([int(y) for y in ys])
+
+def _classes_in(ds) -> set:
+    "Indices of the classes `ds` has an image of (a positive one, for multi-label targets), from the label pipeline only"
+    ys = list(ds.tls[-1])
+    if ys and getattr(ys[0], 'ndim', 0): return set(np.nonzero(np.stack([np.asarray(y) for y in ys]).any(0))[0].tolist())
+    return set(int(y) for y in ys)
+
+def _in_memory(dls):
+    "For in-memory DataLoaders (items are row numbers: MedMNIST, CIFAR) a function giving an item's pixels, else None"
+    items = dls.train_ds.items
+    if not len(items) or isinstance(items[0], bool) or not isinstance(items[0], (int, np.integer)): return None
+    if (g := _split_source(dls).get('getters')): return lambda i: g[0].rows[i]      # MedMNIST: the uint8 tensor's row
+    return dls.train_ds.tls[0].tfms                                               # the item's image, before any resize
+
+def _identical_rows(sides:dict, pixels) -> dict:
+    "`{digest: {side: [rows]}}` for in-memory images (`pixels(row)`) byte-identical on more than one side"
+    out = defaultdict(lambda: defaultdict(list))
+    for side, idxs in sides.items():
+        for i in idxs: out[hashlib.blake2b(np.ascontiguousarray(np.asarray(pixels(i))).tobytes(), digest_size=16).hexdigest()][side].append(i)
+    return {k: v for k, v in out.items() if len(v) > 1}
+
+def _row_name(dls, i) -> str:
+    "Row `i` of in-memory DataLoaders as its file names it (`val_images[3]` in a MedMNIST file), else `row i`"
+    index = _split_source(dls).get('index') or {}
+    return next((f"{s}_images[{i - r.start}]" for s, r in index.items() if i in r), f"row {i}")
 
 def _group_fn_of(dls):
     "How `dls` grouped its split: a label table's patients, else patient ids in the file names"
     return _split_source(dls).get('group_fn', patient_id)
 
 def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
-    "Before training: every class in validation, every test image readable, no byte-identical image on two sides (unless `allow_leaks`); groups by `group_fn`, default the loaders' own"
+    "Before training: every class in validation, every test image readable, no byte-identical image on two sides (unless `allow_leaks`); groups by `group_fn`, default the loaders' own; in-memory images (MedMNIST) compared by their pixels"
     group_fn = ifnone(group_fn, _group_fn_of(dls))
-    if (absent := [str(dls.vocab[i]) for i in sorted(set(range(dls.c)) - set(_labels_of(dls.valid_ds).tolist()))]):
+    if (absent := [str(dls.vocab[i]) for i in sorted(set(range(dls.c)) - _classes_in(dls.valid_ds))]):
         raise DataLayoutError(f"No validation image of class(es) {', '.join(absent)}: too few images (or patients) to hold one "
                               "out, so validation could neither score them nor choose the epoch or threshold. Add images of "
                               f"{' and '.join(absent)} (at least two patients, or two images without patient ids).")
-    sides = split_sides(dls)
-    if 'test' in sides: _refuse_unreadable(sides['test'], 'the test folder')
-    leaks = split_leaks(sides, group_fn)
-    same = leaks[leaks.kind == 'identical file']
+    sides, pixels = split_sides(dls), _in_memory(dls)
+    if pixels is None:
+        if 'test' in sides: _refuse_unreadable(sides['test'], 'the test folder')
+        leaks = split_leaks(sides, group_fn)
+    else:                                                      # images in memory: no files, no patients; copies by their pixels
+        leaks = pd.DataFrame([dict(kind='identical image', key=k, sides=', '.join(sorted(v)),
+                                   files='; '.join(_row_name(dls, i) for side in sorted(v) for i in v[side]))
+                              for k, v in _identical_rows(sides, pixels).items()], columns=['kind', 'key', 'sides', 'files'])
+    same = leaks[leaks.kind.isin(['identical file', 'identical image'])]
     if len(same):
         msg = (f"{len(same)} image(s) are byte-identical on two sides of the split ({same.sides.iloc[0]}: "
                f"{same.files.iloc[0]}), so the scores would be optimistic")
@@ -542,11 +596,13 @@ def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
                                                   "(medfast train --allow-leaks) to go on anyway.")
         warn_user(msg + " (allowed by allow_leaks).")
     by_class = defaultdict(list)                               # one image filed under two classes: a label is wrong
-    for ds in (dls.train_ds, dls.valid_ds):
+    multi = getattr(dls.valid_ds.tls[-1][0], 'ndim', 0) > 0      # multi-label targets: no single class per image
+    for ds in (dls.train_ds, dls.valid_ds) if not multi else ():
         for o, y in zip(ds.items, _labels_of(ds)): by_class[str(dls.vocab[y])].append(o)
-    if (twice := _identical(by_class)):
+    if (twice := _identical(by_class) if pixels is None else _identical_rows(by_class, pixels)):
         where = next(iter(twice.values()))
-        warn_user(f"{len(twice)} image(s) are filed under two classes, e.g. " + ' and '.join(f"{c}: {fs[0]}" for c, fs in where.items())
+        warn_user(f"{len(twice)} image(s) are filed under two classes, e.g. " + ' and '.join(
+                  f"{c}: {fs[0] if pixels is None else _row_name(dls, fs[0])}" for c, fs in where.items())
                   + " are byte-identical; one of the labels is wrong. Remove the wrong copy.")
     groups = leaks[leaks.kind == 'group']
     if len(groups): warn_user(f"{len(groups)} patient(s)/group(s) appear on two sides of the split, e.g. "
@@ -629,7 +685,7 @@ def _with_extension(p:Path, stems=_image_stems) -> Path:
     return p.parent/found[0] if len(found) == 1 else p
 
 def _split_of(v, where) -> str:
-    s = _cell(v).lower()
+    s = v.strip().lower() if isinstance(v, str) else _cell(v).lower()      # 'nan' or 'NA' written in a split column: asked about
     if s in _TEST_SPLITS: return 'test'
     if s in _POOL_SPLITS: return 'train'
     raise DataLayoutError(f"Unknown split {v!r} in {where}: write test for the images held out for the final test, and train "
@@ -648,18 +704,19 @@ def read_label_csv(src, folder=None, fn_col=None, label_col=None, group_col=None
     for i, r in enumerate(df[[c for c in cols.values() if c is not None]].to_dict('records')):
         name, label = _cell(r[cols['file']]), r[cols['label']]
         if not name: raise DataLayoutError(f"No file name in {line(i)}: fill it in or remove the row.")
-        if _no_label(label): raise DataLayoutError(f"No label for {name} in {line(i)} (an empty cell): fill it in, or leave the row out.")
+        if _no_label(label): raise DataLayoutError(f"No label for {name} in {line(i)} ({_empty(label)}): fill it in, or leave the row out.")
         p = on_disk(base, name + suff) if suff else _with_extension(on_disk(base, name), stems)
         if not p.is_file():
             missing.append(f"{p} ({line(i)})"); elsewhere = elsewhere or re.match(r'([A-Za-z]:)?[\\/]', name)
-            if len(missing) == 1: first = name + suff
+            if len(missing) == 1: first, first_path = name + suff, p
         rows.append(dict(file=p, label=str(label).strip(), group=_id_key(g) if cols['group'] and (g := _cell(r[cols['group']])) else None,
                          split=_split_of(r[cols['split']], line(i)) if cols['split'] else 'train', row=i))
     if missing: raise MissingPathError(f"{len(missing)} image file(s) listed in {where} do not exist: " + '; '.join(missing[:5])
                                        + (". They are absolute paths (made on another computer?): list them relative to the folder "
                                           "of the images here, e.g. their file names alone, and name that folder (folder=..., or --images "
                                           "in medfast train)." if elsewhere else f". Check the file names, or the folder they are "
-                                          f"relative to (now {base}; folder=..., or --images in medfast train and evaluate)." + _found_below(base, first)))
+                                          f"relative to (now {base}; folder=..., or --images in medfast train and evaluate)."
+                                          + (_near_miss(first_path, stems) or _found_below(base, first))))
     if cols['split'] and (n := int(df[cols['split']].map(lambda v: _cell(v).lower() in _POOL_SPLITS[3:]).sum())):
         warn_user(f"{n} row(s) of {where} are marked as validation: medfast trains and validates on them with the train rows, "
                   "holding out its own seeded, patient-grouped validation share; only rows marked test are kept apart.")
@@ -683,6 +740,19 @@ def table_test_rows(src, **kwargs) -> pd.DataFrame:
         tab.attrs['source'] = f"{src} (its test rows)"
     return tab
 
+def _near_miss(p:Path, stems) -> str:
+    "Why listed image `p` is missing, where its folder tells: its id names several images, or its name is there in another case"
+    if len(found := stems(p.parent).get(p.name, [])) > 1:
+        return (f" {p.name} names {len(found)} images ({', '.join(sorted(found))}): list each file with its extension "
+                "(or pass suff='.png' in Python).")
+    try: names = [o.name for o in os.scandir(p.parent)]
+    except OSError: return ''
+    key = p.name.casefold()
+    if same := sorted(n for n in names if n.casefold() == key or (not p.suffix and os.path.splitext(n)[0].casefold() == key)):
+        return (f" {p.name} is in {p.parent} as {same[0]}: the names differ in case, which this computer's file system tells "
+                "apart (Windows and macOS do not). Write the names as they are on disk.")
+    return ''
+
 def _found_below(base:Path, name:str) -> str:
     "Where a listed image missing from `base` is in a folder below or beside it (HAM10000's two parts), a sentence saying so"
     try: near = [d for f in (base, base.resolve().parent) for d in sorted(f.iterdir())
@@ -699,9 +769,16 @@ def _no_label_column(df, where):
                               "(each row with a single 1), and pass that table (or save it as a CSV).")
     find_column(df, 'label', None, where)
 
+def _lists_labels(y:str, known:set) -> bool:
+    "Whether label `y` joins two or more of the labels `known` (casefolded) with `,`, `;`, `/` or spaces ('Edema, Effusion')"
+    return any(len(ps := [p.strip().casefold() for p in re.split(sep, y) if p.strip()]) > 1 and all(p in known for p in ps)
+               for sep in (',', ';', '/', r'\s+'))         # not '+': Gleason's '3+4' is one grade
+
 def _check_label_values(tab, where, line):
-    "Raise for labels listing several findings ('A|B', NIH style) or one number written two ways ('1' and '1.0')"
-    if len(several := tab[tab.label.str.contains('|', regex=False)]):
+    "Raise for labels listing several findings ('A|B', NIH style, or other labels joined: 'A, B') or one number written two ways ('1' and '1.0')"
+    known = {y.strip().casefold() for y in tab.label.unique()}
+    multi = {y for y in tab.label.unique() if '|' in y or _lists_labels(y, known)}
+    if len(several := tab[tab.label.isin(multi)]):
         r = several.iloc[0]
         raise DataLayoutError(f"{len(several)} label(s) of {where} list several findings, e.g. {r.label!r} ({line(r.row)}): a medfast "
                               "classifier gives each image one label. Keep the rows with one finding, or make a yes/no label per finding.")

@@ -26,13 +26,21 @@ __all__ = ['launched', 'is_main_process', 'use_cpu', 'dist_active', 'distributed
            'RankRecorder', 'distrib_kwargs', 'distribute']
 
 # %% ../nbs/03b_distributed.ipynb #46ff4c6e
+def _launch_var(name:str) -> int:
+    "The launcher variable `name` (`WORLD_SIZE`, `RANK`, `LOCAL_RANK`) as fastai reads it, 0 when unset; one line where it is not a whole number"
+    v = os.environ.get(name)
+    if v is None: return 0
+    try: return int(v)
+    except ValueError: raise MedfastError(f"{name}={v!r} is not a whole number: torchrun and accelerate launch set {name} themselves; "
+                                          f"unset it (e.g. `unset {name}`) to run one process.") from None
+
 def launched() -> bool:
     "Whether this process is one of several started by `accelerate launch` or `torchrun` (`WORLD_SIZE` > 1)"
-    return num_distrib() > 1
+    return _launch_var('WORLD_SIZE') > 1
 
 def is_main_process() -> bool:
     "Whether this is the main process (rank 0), the one that writes outputs; always true in a single process"
-    return not launched() or rank_distrib() == 0         # a `RANK` left in the environment of one process does not count
+    return not launched() or _launch_var('RANK') == 0    # a `RANK` left in the environment of one process does not count
 
 def use_cpu() -> bool:
     "Whether training runs on CPU processes (gloo): no GPU, or `ACCELERATE_USE_CPU` set (what `accelerate launch --cpu` does)"
@@ -50,7 +58,8 @@ def distributed_now(learn) -> bool:
 # %% ../nbs/03b_distributed.ipynb #0299abe8
 def _check_launch_env():
     "One-line errors for launcher variables that cannot start a job; a warning for a `RANK` left in one process's environment"
-    n, rank = num_distrib(), rank_distrib()
+    n, rank = _launch_var('WORLD_SIZE'), _launch_var('RANK')
+    if n > 1: _launch_var('LOCAL_RANK')
     if n <= 1:
         if rank: warn_user(f"RANK={rank} is set but WORLD_SIZE is not above 1, so this runs as one process (the main one); "
                            "fastai's learn.save and learn.export write nothing while RANK is not 0: unset RANK.")

@@ -29,9 +29,16 @@ def real_data(*names:str, how:str='') -> Path|None:
     "Path of the first of `names` (one dataset's file or folder names) under `data_root()`, or `None` after printing where it was looked for and how to get it"
     root = data_root()
     if (found := next((root/n for n in names if (root/n).exists()), None)) is not None: return found
-    print(f"Real data {' or '.join(map(repr, names))} not found in {root} (set MEDFAST_DATA to the folder holding it). "
+    print(f"Real data {' or '.join(map(repr, names))} not found in {root} ({_data_hint(root, names)}). "
           + (how or "See medfast.datasets for how to get it.") + " Skipping this cell.")
     return None
+
+def _data_hint(root:Path, names) -> str:
+    "What to change when `names` are not in `root`: the usual setting, or what is wrong with the `MEDFAST_DATA` you set"
+    if os.environ.get('MEDFAST_DATA'):
+        if root.name in names: return f"MEDFAST_DATA names the dataset itself: set it to the folder holding it, {root.parent}"
+        if not root.is_dir(): return f"MEDFAST_DATA={os.environ['MEDFAST_DATA']} is not a folder: check the setting"
+    return "set MEDFAST_DATA to the folder holding it"
 
 # %% ../nbs/00b_env.ipynb #539d03bd
 def _figure_png(fig, dpi:int=72) -> bytes:
@@ -41,6 +48,15 @@ def _figure_png(fig, dpi:int=72) -> bytes:
     fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
     return buf.getvalue()
 
+def _medfast_printer(prev):
+    "The shell's PNG printer for figures: medfast's compact PNG for figures made without pyplot, `prev` (the shell's own) for pyplot's"
+    from matplotlib.backend_bases import FigureCanvasBase
+    def png(fig):
+        if prev is not None and type(fig.canvas) is not FigureCanvasBase: return prev(fig)   # pyplot gave it a canvas
+        return _figure_png(fig)
+    png.medfast = True
+    return png
+
 def show_figures_inline() -> bool:
     "Display matplotlib figures as PNG images in any IPython front end; `True` if a running shell was set up too"
     from matplotlib.figure import Figure
@@ -48,7 +64,8 @@ def show_figures_inline() -> bool:
     ip = getattr(sys.modules.get('IPython'), 'get_ipython', lambda: None)()
     fmt = getattr(getattr(ip, 'display_formatter', None), 'formatters', {}).get('image/png')
     if fmt is None: return False
-    fmt.for_type(Figure, _figure_png)          # replaces the inline backend's (retina-sized) printer
+    prev = fmt.type_printers.get(Figure)       # e.g. the inline backend's, at the figure's dpi or retina
+    if not getattr(prev, 'medfast', False): fmt.for_type(Figure, _medfast_printer(prev))
     return True
 
 # %% ../nbs/00b_env.ipynb #14100a1a

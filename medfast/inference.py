@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/inference.html.md"""
 
 # %% ../nbs/09_inference.ipynb #6fddfdbb
 from __future__ import annotations
-import argparse, contextlib, datetime, hashlib, io, json, math, os, platform, re, stat, sys, tempfile, warnings
+import argparse, contextlib, datetime, hashlib, importlib, io, json, math, os, platform, re, stat, sys, tempfile, warnings
 from collections import Counter, namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +22,7 @@ from fastai.vision.augment import Resize, RandomResizedCrop
 from fastai.vision.core import ToTensor
 from fastai.vision.data import ImageBlock
 from fastai.torch_core import cast
-from fastai.data.core import Pipeline
+from fastai.data.core import Pipeline, Transform
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
@@ -34,12 +34,12 @@ from .models import create_model, arch_names
 from .evaluation import saved_threshold
 
 # %% auto #0
-__all__ = ['FORMAT_VERSION', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_SIDE', 'MAX_CLASSES', 'Prediction', 'arch_name',
-           'inference_spec', 'build_model', 'spec_sha256', 'export', 'inference_learner', 'load', 'expand_paths',
-           'iter_predictions', 'predict', 'model_input']
+__all__ = ['FORMAT_VERSION', 'ITEM_TFMS', 'MAX_SPEC_BYTES', 'MAX_WEIGHTS_BYTES', 'MAX_IMAGE_SIDE', 'MAX_CLASSES', 'Prediction',
+           'arch_name', 'register_item_tfm', 'inference_spec', 'build_model', 'spec_sha256', 'export',
+           'inference_learner', 'load', 'expand_paths', 'iter_predictions', 'predict', 'model_input']
 
 # %% ../nbs/09_inference.ipynb #ab050db7
-FORMAT_VERSION = 6                 # 3: image.resize may hold `detail`; 4: model_kwargs may hold `dihedral`; 5: image.resize may hold `crop`; 6: model_kwargs may hold `grid` (others stay format 2)
+FORMAT_VERSION = 7                 # 3: image.resize may hold `detail`; 4: model_kwargs may hold `dihedral`; 5: image.resize may hold `crop`; 6: model_kwargs may hold `grid`; 7: image may hold `before_resize` (others stay format 2)
 _MODEL_KWARGS = ('lin_ftrs', 'ps', 'concat_pool', 'pool', 'first_bn', 'bn_final', 'lin_first', 'y_range', 'p', 'batch_norm', 'bn_after_relu', 'grid', 'ensemble', 'dihedral')
 
 
@@ -54,10 +54,25 @@ def _n_in(model) -> int:
     conv = first(m for m in model.modules() if isinstance(m, nn.Conv2d))
     return 3 if conv is None else conv.in_channels
 
+ITEM_TFMS = {}                     # name -> class: item transforms the safe format records by name and arguments (`register_item_tfm`)
+
+def register_item_tfm(cls):
+    "Class decorator: the safe format records item transform `cls` (it runs before the resize) by name, module and `spec_args()`, and rebuilds it on load"
+    if not (isinstance(cls, type) and issubclass(cls, Transform) and callable(getattr(cls, 'spec_args', None))):
+        raise TypeError(f"register_item_tfm takes a Transform class with a spec_args() method returning its arguments, not {cls!r}")
+    ITEM_TFMS[cls.__name__] = cls
+    return cls
+
+def _recorded(t) -> bool: return ITEM_TFMS.get(type(t).__name__) is type(t)
+
 def _own_item_tfms(dls) -> list:
-    "Validation-time item transforms of `dls` beyond medfast's resize (e.g. a crop of your own)"
+    "Validation-time item transforms of `dls` beyond medfast's resize and the registered ones (e.g. a crop of your own)"
     known = (ToTensor, CentreSquish, RandomResizedCrop, Resize)
-    return [t for t in dls.after_item.fs if not isinstance(t, known) and getattr(t, 'split_idx', None) != 0]
+    return [t for t in dls.after_item.fs if not isinstance(t, known) and not _recorded(t) and getattr(t, 'split_idx', None) != 0]
+
+def _before_resize_spec(dls) -> list:
+    "The registered item transforms of `dls` (they run before the resize) as JSON-able dicts"
+    return [dict(tfm=type(t).__name__, module=type(t).__module__, args=to_jsonable(t.spec_args())) for t in dls.after_item.fs if _recorded(t)]
 
 def _warn_item_tfms(dls):
     "Warn about validation-time item transforms the safe format does not reproduce: a model exported in it goes without them"
@@ -133,10 +148,10 @@ def inference_spec(learn, arch=None, size=None, model_kwargs=None, threshold:flo
     if dihedral: model_kwargs = {**model_kwargs, 'dihedral': True}
     threshold = _threshold_of(learn, threshold)                        # binary: P(classes[1]) >= threshold
     loss = type(getattr(learn, 'loss_func', None)).__name__
-    resize = _resize_spec(dls, size)
-    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=6 if 'grid' in model_kwargs else 5 if 'crop' in resize else 4 if dihedral else 3 if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
+    resize, before = _resize_spec(dls, size), _before_resize_spec(dls)
+    return dict(**({} if threshold is None else dict(threshold=float(threshold))),format='medfast-safe', format_version=7 if before else 6 if 'grid' in model_kwargs else 5 if 'crop' in resize else 4 if dihedral else 3 if 'detail' in resize else 2, arch=name, model_kwargs=dict(model_kwargs),
                 n_in=n_in, n_out=len(dls.vocab), classes=[str(c) for c in dls.vocab],
-                image=dict(mode='L' if (n_in == 1 or grey_to_rgb) else 'RGB', resize=resize,
+                image=dict(mode='L' if (n_in == 1 or grey_to_rgb) else 'RGB', resize=resize, **(dict(before_resize=before) if before else {}),
                            grey_to_rgb=grey_to_rgb, fast_decode=_fast_decode(dls)),
                 normalize=norm, activation='sigmoid' if 'BCE' in loss else 'softmax')
 
@@ -322,6 +337,17 @@ def _check_image(js, img, n_in):
     if d is not None and not (isinstance(d, list) and len(d) == 2 and all(_is_int(v, 1, MAX_IMAGE_SIDE) for v in d)):
         raise _bad(js, 'image.resize.detail', f"must be [height, width] with sides from 1 to {MAX_IMAGE_SIDE} px")
     if 'crop' in r and not (_is_num(r['crop']) and 0.05 <= r['crop'] <= 1): raise _bad(js, 'image.resize.crop', 'must be a fraction from 0.05 to 1')
+    if 'before_resize' in img: _check_before(js, img['before_resize'])
+
+def _plain(v) -> bool: return v is None or isinstance(v, (bool, int, float)) or isinstance(v, str) and len(v) <= 100
+
+def _check_before(js, before):
+    "`image.before_resize`: at most 4 transforms, each a name, a module and plain arguments"
+    ok = isinstance(before, list) and len(before) <= 4 and all(
+        isinstance(b, dict) and isinstance(b.get('tfm'), str) and b['tfm'].isidentifier() and isinstance(b.get('module'), str)
+        and isinstance(b.get('args', {}), dict) and all(isinstance(k, str) and k.isidentifier() and _plain(v) for k, v in b.get('args', {}).items())
+        for b in before)
+    if not ok: raise _bad(js, 'image.before_resize', 'must be a list of at most 4 {"tfm": name, "module": module, "args": {name: number or text}}')
 
 def _check_normalize(js, norm, n_in:int=3):
     if norm is None: return
@@ -389,6 +415,24 @@ def _resize_tfm(r):
     if r['tfm'] == 'RandomResizedCrop': return RandomResizedCrop(tuple(r['size']), val_xtra=r.get('val_xtra', 0.14))
     return Resize(tuple(r['size']), method=r.get('method', 'squish'), pad_mode=r.get('pad_mode', 'reflection'))
 
+_OWN_MODULE = re.compile(r'medfast(\.[a-z][a-z0-9_]*)+')   # medfast's own modules: the only ones a model file can make medfast import
+
+def _before_tfms(img) -> list:
+    "The registered item transforms `img['before_resize']` names, rebuilt; importing a medfast module registers its own, no other is imported"
+    out = []
+    for b in img.get('before_resize', []):
+        name, module = b['tfm'], b['module']
+        if name not in ITEM_TFMS and _OWN_MODULE.fullmatch(module):
+            with contextlib.suppress(ImportError): importlib.import_module(module)
+        if (cls := ITEM_TFMS.get(name)) is None:
+            raise ModelMismatchError(f"This model prepares its images with item transform {name!r} (from {module}), which is not registered "
+                                     f"in this process: run register_item_tfm on its class before loading, or install the medfast version that made the model.")
+        try: out.append(cls(**b.get('args', {})))
+        except Exception as e:
+            raise ModelMismatchError(f"Item transform {name!r} cannot be built with {b.get('args', {})} ({type(e).__name__}: {_first_line(e)}). "
+                                     "Re-export the model (or restore its original model.json).") from None
+    return out
+
 def _decode_size(r):
     "The size JPEGs decode at: the reduced scale the resize needs, over the kept centre if cropped"
     hw = r.get('detail') or r['size']
@@ -437,7 +481,7 @@ def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Lear
     block = DataBlock(blocks=(MedImageBlock(cls, size=_decode_size(img['resize']) if img.get('fast_decode') else None),
                               CategoryBlock(vocab=classes, sort=False)),
                       getters=[ItemGetter(0), ItemGetter(1)], splitter=IndexSplitter([]),
-                      item_tfms=_resize_tfm(img['resize']), batch_tfms=batch_tfms)
+                      item_tfms=[*_before_tfms(img), _resize_tfm(img['resize'])], batch_tfms=batch_tfms)
     dls = block.dataloaders([(Image.new(img['mode'], (8, 8)), classes[0])], bs=1, num_workers=0).new_empty()
     loss = BCEWithLogitsLossFlat() if spec.get('activation') == 'sigmoid' else CrossEntropyLossFlat()
     learn = Learner(dls, model, loss_func=loss)
@@ -531,6 +575,7 @@ class _Prep:
                                                                torch.tensor(norm['std']).view(1, -1, 1, 1))
         self.sigmoid, self.bf16 = spec.get('activation') == 'sigmoid', bf16
         self.item_tfms, self.cls = item_tfms, MedImageBW if self.mode == 'L' else MedImage   # a Learner's own item transforms and resize
+        self.before = [] if item_tfms is not None else _before_tfms(img)        # registered ones (a cell-centred crop), before the resize
     def pil(self, x, name=None) -> Image.Image:
         if isinstance(x, (str, os.PathLike, bytes, bytearray, Image.Image)) or hasattr(x, 'read'):
             return open_image(x, self.mode, self.hint, name=name)     # a PIL image shrunk by the same hint as a file
@@ -538,6 +583,7 @@ class _Prep:
     def tensor(self, img:Image.Image) -> torch.Tensor:
         "Resized uint8 `(C, H, W)` tensor of an 8-bit PIL image, exactly as fastai's validation pipeline makes it"
         if self.item_tfms is not None: return self.item_tfms(cast(img, self.cls)).as_subclass(torch.Tensor)   # as its DataLoaders do
+        for t in self.before: img = t(cast(img, self.cls), split_idx=1)
         a = torch.from_numpy(np.array(self.resize(img, split_idx=1), dtype=np.uint8))
         return (a.unsqueeze(-1) if a.ndim == 2 else a).permute(2, 0, 1)
     def item(self, x, name=None) -> torch.Tensor: return self.tensor(self.pil(x, name))

@@ -25,6 +25,7 @@ def _check_images(x, key, p):
     if x.ndim == 4 and x.shape[-1] in (1, 3): return x.transpose(0, 3, 1, 2)
     if x.ndim == 3: return x[:, None]
     hint = (" They look channels-first: save x.transpose(0, 2, 3, 1) instead." if x.ndim == 4 and x.shape[1] in (1, 3) else
+            " The last axis looks like RGBA (colour with transparency): save the colour alone, x[..., :3]." if x.ndim == 4 and x.shape[-1] == 4 else
             " They look like 3-D volumes (as OrganMNIST3D); medfast trains on 2-D images, so save 2-D slices (e.g. the middle "
             "one, x[:, x.shape[1] // 2]) as a file of their own." if x.ndim in (4, 5) else "")
     raise DataLayoutError(f"{key} in {p} has shape {x.shape}; MedMNIST images are (N,H,W) grey or (N,H,W,3) colour.{hint}")
@@ -106,6 +107,10 @@ def _labels_cover_classes(out, p):
                               "labels are class indices 0..K-1, each class in train. Relabel (e.g. 1, 2 -> 0, 1) and save the file again.")
 
 # %% ../nbs/02b_medmnist.ipynb #86fd7c5b
+class _GreyImage(TensorImage):
+    "A one-channel image tensor shown as a grey X-ray is seen: dark low, white high (not in false colour)"
+    _show_args = {**TensorImage._show_args, 'cmap': 'gray'}
+
 class SquishBatch(Transform):
     "Resize a batch of images to `size` and repeat grey to `n_channels`, on the whole batch at once"
     order = 11
@@ -115,13 +120,23 @@ class SquishBatch(Transform):
         if self.size is not None and tuple(x.shape[-2:]) != (self.size, self.size):
             x = F.interpolate(x.float(), size=(self.size, self.size), mode='bilinear', align_corners=False,
                               antialias=self.size < x.shape[-1])
-        return TensorImage(x.contiguous())
+        return (_GreyImage if x.shape[1] == 1 else TensorImage)(x.contiguous())
 
 # %% ../nbs/02b_medmnist.ipynb #77bc0aab
+def _names_by_index(classes:dict) -> list:
+    "The names of a `{index: name}` dict (MedMNIST's `INFO[flag]['label']`, keys '0', '1', ...) in index order"
+    try: keyed = {int(k): v for k, v in classes.items()}
+    except (TypeError, ValueError): keyed = {}
+    if sorted(keyed) != list(range(len(classes))) or not classes:
+        raise ValueError(f"classes as a dict maps each class index 0, 1, ... to its name, as MedMNIST's INFO[flag]['label'] "
+                         f"({{'0': 'normal', '1': 'pneumonia'}}), not {classes!r}.")
+    return [keyed[i] for i in range(len(keyed))]
+
 def _class_names(labels, classes, multi_label):
     "`classes` as strings, one distinct name per class (label column if `multi_label`) of `labels`; default '0', '1', ..."
     n = labels.shape[1] if multi_label else int(labels.max()) + 1
     if isinstance(classes, str): raise ValueError(f"classes must be a list of names, e.g. ['normal', 'pneumonia'], not the string {classes!r}.")
+    if isinstance(classes, dict): classes = _names_by_index(classes)
     classes = list(map(str, ifnone(classes, range(n))))
     what = f"{n} label columns" if multi_label else f"{n} classes (0..{n-1})"
     if len(classes) != n: raise DataLayoutError(f"The labels have {what} but {len(classes)} name(s) were given: {classes}. "

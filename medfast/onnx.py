@@ -187,6 +187,11 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
                                  "export the PyTorch model it was made from (its model.json) instead.")
     spec = dict(_spec_of(learn))                  # a loaded model's saved spec, with the threshold it holds now
     for k in ('weights', 'weights_sha256', 'versions', 'created'): spec.pop(k, None)
+    if before := spec['image'].get('before_resize'):                  # a cell-centred crop, say: PyTorch code the contract cannot spell out
+        warn_user(f"Item transform(s) {[b['tfm'] for b in before]} are not part of the ONNX preprocessing contract: the ONNX model sees its "
+                  "images without them, so its predictions may differ from the PyTorch model's. Prepare the images that way before "
+                  "predicting, or ship the PyTorch model (model.json + model.pth).")
+        spec['image'] = {k: v for k, v in spec['image'].items() if k != 'before_resize'}
     path = _model_stem(path)              # 'cells.v1' keeps its '.v1': cells.v1.onnx; a folder: model.onnx inside it, as `export` puts it
     onnx_file, js, st = (_with_ext(path, e) for e in ('.onnx', '.onnx.json', '.safetensors'))
     _refuse_existing([onnx_file, js] + ([st] if safetensors else []), overwrite)

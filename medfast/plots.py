@@ -10,6 +10,8 @@ import textwrap
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
+from cycler import cycler
+from matplotlib import colormaps
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
 from .metrics import (as_probs, as_targets, predict_labels, confusion_counts, roc_auc, roc_points, pr_points,
@@ -27,6 +29,9 @@ show_figures_inline()      # medfast figures display as images in any notebook
 # %% ../nbs/06_plots.ipynb #7afec206
 def save_fig(fig:Figure, path, overwrite:bool=False, dpi:int=150) -> Path:
     "Save `fig` to `path` (`.png` if no extension) without replacing an existing file unless `overwrite`"
+    if isinstance(fig, dict): raise TypeError("save_fig saves one Figure, not a dict of them: save each one, e.g. "
+                                              "{name: save_fig(f, folder/name) for name, f in figs.items()}.")
+    if not hasattr(fig, 'savefig'): raise TypeError(f"save_fig saves a matplotlib Figure, not a {type(fig).__name__}.")
     p = Path(path).expanduser()
     if p.is_dir(): raise ValueError(f"{p} is a folder; name the figure's file, e.g. {p/'figure.png'}.")
     if not p.suffix: p = p.with_suffix('.png')
@@ -55,15 +60,30 @@ def _check_preds(lp:LabelledPreds) -> LabelledPreds:
 # %% ../nbs/06_plots.ipynb #84759e55
 _MAX_NUMBERS, _MAX_TICKS, _MAX_NAME = 30, 40, 20   # beyond these many classes: colours only, every k-th class named; names in lines of 20
 
-def _short(name, width:int=_MAX_NAME) -> str:
-    "`name` as a figure shows it: in lines of `width` characters, at most 3 (then cut with '…'): a long class name would squeeze the plot away"
-    return '\n'.join(textwrap.wrap(str(name), width, max_lines=3, placeholder=' …')) or str(name)
+def _short(name, width:int=_MAX_NAME, lines:int=3) -> str:
+    "`name` as a figure shows it: in at most `lines` lines of `width` characters, cut in the middle with '…' where longer (a long name would squeeze the plot away; both ends tell similar names apart)"
+    s = ' '.join(str(name).split())
+    for n in range(min(len(s), width*lines), 1, -1):                     # the longest cut that fits
+        cut = s if n == len(s) else s[:n//2].rstrip() + '…' + s[len(s) - (n - n//2 - 1):].lstrip()
+        if len(wrapped := textwrap.wrap(cut, width)) <= lines: return '\n'.join(wrapped)
+    return s[:width] or str(name)
+
+def _class_names(classes, idxs, width:int=_MAX_NAME, lines:int=3) -> list:
+    "Names of `classes` at `idxs` as a figure shows them (`_short`), numbered as in the model where two read alike once cut"
+    names = [_short(classes[i], width, lines) for i in idxs]
+    return [f"{i}: {s}" if names.count(s) > 1 else s for i, s in zip(idxs, names)]
+
+def _tick_names(classes, ticks) -> tuple:
+    "The names of `classes` at `ticks` as a heat map's rows show them (fewer lines as rows get thinner), and whether to turn the columns' names"
+    n = len(ticks)
+    names = _class_names(classes, ticks, *((_MAX_NAME, 3) if n <= 12 else (_MAX_NAME, 2) if n <= 24 else (30, 1)))
+    return names, 0 if max(map(len, names)) <= 6 else 45 if n <= 12 else 90
 
 def _heat(ax, m, classes, fmt, title, cmap, vmax=None):
     im = ax.imshow(m, cmap=cmap, vmin=0, vmax=vmax if vmax is not None else max(m.max(), 1e-12))
     ticks = range(0, len(classes), -(-len(classes) // _MAX_TICKS))
-    names = [_short(classes[i]) for i in ticks]; long = max(map(len, names)) > 6
-    ax.set_xticks(ticks, names, rotation=45 if long else 0, ha='right' if long else 'center')
+    names, turn = _tick_names(classes, ticks)
+    ax.set_xticks(ticks, names, rotation=turn, ha='right' if turn == 45 else 'center')
     ax.set_yticks(ticks, names)
     if len(classes) > _MAX_TICKS: ax.tick_params(labelsize=5)
     ax.set_xlabel('predicted'); ax.set_ylabel('actual'); ax.set_title(title)
@@ -104,6 +124,7 @@ def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=
                                                           "test folder or DataLoader, or LabelledPreds with items.")
     losses, preds = lp.losses, predict_labels(lp.probs, threshold)       # the decisions the metrics table scores
     order = np.argsort(-losses if largest else losses, kind='stable')[:k]
+    names = _class_names(lp.classes, range(len(lp.classes)), 30, 1)       # one line each, told apart where cut alike
     n = len(order); ncols = max(1, min(ncols, n)); nrows = -(-n // ncols)
     fig = Figure(figsize=ifnone(figsize, (3*ncols, 3.3*nrows)), layout='constrained')
     axs = np.array(fig.subplots(nrows, ncols, squeeze=False)).ravel()
@@ -112,16 +133,30 @@ def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=
         img = _open_thumb(lp.items[i])
         ax.imshow(np.asarray(img), cmap='gray' if getattr(img, 'mode', '') == 'L' else None)
         pred, act = int(preds[i]), int(lp.targets[i])
-        ax.set_title(f"pred {_short(lp.classes[pred])} ({lp.probs[i, pred]:.2f})\nactual {_short(lp.classes[act])}\n"
+        ax.set_title(f"pred {names[pred]} ({lp.probs[i, pred]:.2f})\nactual {names[act]}\n"
                      f"loss {losses[i]:.2f} · P(actual) {lp.probs[i, act]:.2f}", fontsize=8,
                      color='firebrick' if pred != act else 'black')
     fig.suptitle(f"{'Top' if largest else 'Lowest'} {n} losses of {len(losses)}")
     return fig
 
 # %% ../nbs/06_plots.ipynb #1038a574
-_MAX_CURVES = 15                              # more classes than this: thin unlabelled curves, one legend line
+_MAX_CURVES, _LEGEND_INSIDE = 15, 4           # more classes than 15: thin unlabelled curves, one legend line; more than 4: the legend beside the plot
 
 def _curve_classes(lp): return [1] if len(lp.classes) == 2 else list(range(len(lp.classes)))
+
+def _beside(ks) -> bool:
+    "Whether the legend of curves for classes `ks` goes beside the plot (each name on one line), where inside it would hide the curves"
+    return _LEGEND_INSIDE < len(ks) <= _MAX_CURVES
+
+def _curve_names(lp, ks) -> dict:
+    "Legend names of the classes `ks`: up to 3 lines each inside the plot, one line of 30 characters beside it"
+    return dict(zip(ks, _class_names(lp.classes, ks, *((30, 1) if _beside(ks) else (_MAX_NAME, 3)))))
+
+def _curve_figure(figsize, ks):
+    "A figure and axes for curves of classes `ks`, wider when their legend goes beside the plot"
+    fig = Figure(figsize=ifnone(figsize, (8, 5) if _beside(ks) else (5, 5)), layout='constrained'); ax = fig.subplots()
+    if len(ks) > 10: ax.set_prop_cycle(cycler(ls=['-', '--']) * cycler(color=colormaps['tab10'].colors))   # no two curves alike
+    return fig, ax
 
 def _note_missing(ax, names, why:str):
     "Add a legend line naming the classes that have no curve, and `why`"
@@ -129,21 +164,21 @@ def _note_missing(ax, names, why:str):
     shown = ', '.join(map(_short, names[:5])) + (f" and {len(names)-5} more" if len(names) > 5 else '')
     ax.plot([], [], ' ', label=textwrap.fill(f"no curve for {shown} ({why})", 45))
 
-def _legend(ax, **kwargs):
-    "Draw `ax`'s legend if anything on it has a label; return whether it did"
+def _legend(ax, beside:bool=False, **kwargs):
+    "Draw `ax`'s legend (`beside` the plot, or as `kwargs` say) if anything on it has a label; return whether it did"
     if not ax.get_legend_handles_labels()[0]: return False
-    ax.legend(**kwargs); return True
+    ax.legend(**(dict(kwargs, loc='upper left', bbox_to_anchor=(1.02, 1)) if beside else kwargs)); return True
 
-def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=(5, 5)) -> Figure:
+def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=None) -> Figure:
     "ROC curve(s) with AUC: the positive class of a binary task, else one-vs-rest per class"
     lp = labelled_preds(src, data, classes)
-    fig = Figure(figsize=figsize, layout='constrained'); ax = fig.subplots()
     aucs, ks, missing = roc_auc(lp.probs, lp.targets, average=None), _curve_classes(lp), []
+    fig, ax = _curve_figure(figsize, ks); names = _curve_names(lp, ks)
     for k in ks:
         fpr, tpr, _ = roc_points(lp.probs[:, k], lp.targets == k)
-        if np.isnan(fpr).any() or np.isnan(tpr).any(): missing.append(lp.classes[k]); continue   # class absent or alone
+        if np.isnan(fpr).any() or np.isnan(tpr).any(): missing.append(names[k]); continue   # class absent or alone
         if len(ks) > _MAX_CURVES: ax.plot(fpr, tpr, lw=0.5, alpha=0.4)
-        else: ax.plot(fpr, tpr, lw=2, label=f"{_short(lp.classes[k])} (AUC {aucs[k]:.3f})")
+        else: ax.plot(fpr, tpr, lw=2, label=f"{names[k]} (AUC {aucs[k]:.3f})")
     if len(ks) > _MAX_CURVES: ax.plot([], [], lw=0.5, label=f"{len(ks)} classes one-vs-rest (mean AUC {np.nanmean(aucs):.3f})")
     if threshold is not None:                                    # a binary task's operating point (else predict_labels says why not)
         pred = predict_labels(lp.probs, threshold); pos = lp.targets == 1
@@ -153,28 +188,28 @@ def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=(5
     _note_missing(ax, missing, 'needs cases of it and of the rest')
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel='1 − specificity (false-positive rate)',
            ylabel='sensitivity (true-positive rate)', title=f"ROC curve (n={len(lp.targets)})", aspect='equal')
-    ax.legend(loc='lower right', fontsize=8)
+    _legend(ax, _beside(ks), loc='lower right', fontsize=8)
     return fig
 
-def plot_pr(src, data=None, classes=None, figsize=(5, 5)) -> Figure:
+def plot_pr(src, data=None, classes=None, figsize=None) -> Figure:
     "Precision-recall curve(s) with average precision and the prevalence baseline"
     lp = labelled_preds(src, data, classes)
-    fig = Figure(figsize=figsize, layout='constrained'); ax = fig.subplots()
     ks, aps, missing = _curve_classes(lp), [], []
+    fig, ax = _curve_figure(figsize, ks); names = _curve_names(lp, ks)
     for k in ks:
         is_pos = lp.targets == k
-        if not is_pos.any(): missing.append(lp.classes[k]); continue
+        if not is_pos.any(): missing.append(names[k]); continue
         prec, rec, _ = pr_points(lp.probs[:, k], is_pos)
         aps.append(average_precision(lp.probs[:, k], is_pos))
         if len(ks) > _MAX_CURVES:
             ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=0.5, alpha=0.4); continue
-        line, = ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=2, label=f"{_short(lp.classes[k])} (AP {aps[-1]:.3f})")
+        line, = ax.plot(np.r_[0, rec], np.r_[prec[0], prec], drawstyle='steps-pre', lw=2, label=f"{names[k]} (AP {aps[-1]:.3f})")
         ax.axhline(is_pos.mean(), ls='--', lw=1, color=line.get_color())
     if len(ks) > _MAX_CURVES and aps: ax.plot([], [], lw=0.5, label=f"{len(aps)} classes one-vs-rest (mean AP {np.mean(aps):.3f})")
     if aps: _note_missing(ax, missing, 'no cases of it')
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.05), xlabel='recall (sensitivity)',
            ylabel='precision (positive predictive value)', title=f"Precision-recall (n={len(lp.targets)}; dashed: prevalence)")
-    if not _legend(ax, loc='lower left', fontsize=8):
+    if not _legend(ax, _beside(ks), loc='lower left', fontsize=8):
         ax.text(0.5, 0.5, 'no positive cases in these labels: no curve', ha='center', va='center', color='grey')
     return fig
 
@@ -236,6 +271,7 @@ def plot_calibration(src, data=None, classes=None, n_bins:int=10, figsize=(5, 5.
     ax.legend(loc='upper left', fontsize=8)
     axh.bar((cb.bin_low + cb.bin_high)/2, cb['count'], width=1/n_bins*0.9, color='grey')
     axh.set(xlabel=f"predicted P({_short(lp.classes[1])})" if binary else 'confidence of predicted class', ylabel='cases')
+    axh.yaxis.get_major_locator().set_params(integer=True)          # whole cases, never 2.5
     return fig
 
 # %% ../nbs/06_plots.ipynb #8c98b480

@@ -15,7 +15,8 @@ from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
 from ..images import MedImage, MedImageBlock, image_files, _refuse_unreadable
-from ..data import cell_tfms, Split, refuse_split_root
+from ..data import cell_tfms, Split, refuse_split_root, split_leaks, _identical
+from ..inference import register_item_tfm
 
 # %% auto #0
 __all__ = ['BLOOD4', 'BLOOD8', 'SYNTHETIC_PATHOLOGIES', 'BLOOD_STUDY_ACC', 'blood_class', 'synthetic_blood_cell',
@@ -211,12 +212,14 @@ def blood_items(path, folder_map=None, classes=BLOOD4) -> tuple:
     return items, label_fn
 
 # %% ../../nbs/21_blood_cells.ipynb #0d1a7afc
+@register_item_tfm
 class CentreSquareCrop(Transform):
     "Crop the centred square of side `frac` × the short side (before resizing)"
     order = 0
     def __init__(self, frac:float=1.0):
         check_number('frac', frac, 0, 1, hi_ok=True, hint="the share of the short side kept, e.g. 0.5")
         self.frac = frac
+    def spec_args(self) -> dict: return dict(frac=self.frac)     # what an exported model records, to crop as trained
     def centre(self, x) -> tuple: return x.size[0]/2, x.size[1]/2
     def encodes(self, x:PILImage):
         w, h = x.size
@@ -255,6 +258,7 @@ def stain_centre(img, work_px:int=96, min_frac:float=0.002, max_frac:float=0.4) 
     cy, cx = ndimage.center_of_mass(lab == best + 1)
     return float((cx + .5)*w/a.shape[1]), float((cy + .5)*h/a.shape[0])
 
+@register_item_tfm
 class CellCentreCrop(CentreSquareCrop):
     "Square crop of side `frac` × the short side centred on the stained nucleus (`stain_centre`), else the image centre"
     def centre(self, x) -> tuple: return ifnone(stain_centre(x), super().centre(x))
@@ -270,6 +274,7 @@ def _check_frac(frac):
 
 def _quotas(counts, n_train, n_valid, n_test, frac, to=min):
     "Per-class quotas: n_* × `frac`; 'auto' scales them to the `to` (smallest, or for topped-up splits largest) class"
+    for k, v in dict(n_train=n_train, n_valid=n_valid, n_test=n_test).items(): check_whole(k, v)   # images per class on each side
     ns, fit = np.array([n_train, n_valid, n_test], dtype=float), to(counts.values())
     frac = _check_frac(frac)
     auto = frac == 'auto'
@@ -403,6 +408,20 @@ def _split_items(items, label_fn, group_fn, how, balance, n_train, n_valid, n_te
         raise DataLayoutError(f"{e} The split is {how}; to split by image instead (cells of one group then cross sides, "
                               "so the test score is optimistic), pass group_fn=None knowingly.") from None
 
+def _warn_copies(items, label_fn, split) -> int:
+    "Warn about byte-identical images filed under two classes (a label is wrong) or on two sides of the split (scores flatter); how many on two sides"
+    used = {s: [items[i] for i in sorted(set(split[s]))] for s in _SIDES}        # augmented repeats: once
+    by_class = defaultdict(list)
+    for o in (o for v in used.values() for o in v): by_class[label_fn(o)].append(o)
+    if twice := _identical(by_class):
+        where = next(iter(twice.values()))
+        warn_user(f"{len(twice)} image(s) are filed under two classes, e.g. " + ' and '.join(f"{c}: {fs[0]}" for c, fs in where.items())
+                  + " are byte-identical; one of the labels is wrong. Remove the wrong copy.")
+    copies = split_leaks(used, group_fn=None)                                 # compared by size first: cheap
+    if len(copies): warn_user(f"{len(copies)} image(s) are byte-identical on two sides of the split ({copies.sides.iloc[0]}: "
+                              f"{copies.files.iloc[0]}), so the test score may be optimistic. Remove one copy of each.")
+    return len(copies)
+
 def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, n_valid:int=300, n_test:int=300,
               frac='auto', balance:str|None=None, protocol:str='medfast', seed:int=42, group_fn='auto',
               crop_frac:float=1.0, item_tfms=None, batch_tfms=None, num_workers:int|None=None, classes='auto',
@@ -410,7 +429,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     "DataLoaders for blood-cell folders (pathology folders + CSV, or class folders) or a BloodMNIST .npz; `balance='augment'` tops classes up"
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
     if balance not in (None, 'augment'): raise ValueError(f"balance must be None or 'augment', not {balance!r}")
-    check_size(size)
+    check_size(size); check_whole('bs', bs)
     if str(path).lower().endswith('.npz'):
         folder_args = dict(folder_map=folder_map, n_train=n_train, n_valid=n_valid, n_test=n_test, frac=frac, balance=balance,
                            protocol=protocol, group_fn=group_fn, crop_frac=crop_frac, item_tfms=item_tfms, batch_tfms=batch_tfms,
@@ -423,6 +442,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     group_fn, how = _blood_groups(label_fn.root, items, group_fn, study)
     if verify: _refuse_unreadable(items, label_fn.root, 'Remove or replace them (verify=False skips this check)')
     split = _split_items(items, label_fn, group_fn, how, balance, n_train, n_valid, n_test, frac, seed)
+    copies = _warn_copies(items, label_fn, split)
     trn, val = [items[i] for i in split['train']], [items[i] for i in split['valid']]
     block = DataBlock(blocks=(MedImageBlock(size=size), CategoryBlock), get_y=label_fn,
                       splitter=IndexSplitter(range(len(trn), len(trn)+len(val))),
@@ -435,7 +455,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
                                'augmented repeats' if balance == 'augment' else 'balanced per class') + ', ' + how,
                           per_class={s: (sorted(set(v.values()))[0] if len(set(v.values())) == 1 else v)
                                      for s, v in per_class.items()},
-                          sizes={s: len(split[s]) for s in ('train', 'valid', 'test')}, seed=seed))
+                          sizes={s: len(split[s]) for s in ('train', 'valid', 'test')}, identical_files=copies, seed=seed))
     if balance == 'augment': dls.split.info['train_originals'] = split['originals']
     return dls
 
@@ -464,6 +484,8 @@ def blood_cell_learner(path_or_dls, arch='xception', pretrained:bool=True, balan
 def blood_study(path, arch='xception', epochs:int|None=None, pretrained:bool=True, lr:float|None=None, seed:int=42,
                 protocol:str='medfast', **kwargs) -> tuple:
     "Run study 2 end to end: split, train `epochs`, evaluate once on the test side → (learn, test table); `protocol='study'`: SGD 1e-4, 50 epochs"
+    if epochs is not None: check_whole('epochs', epochs)           # before any image is read, under either protocol
+    if lr is not None: check_number('lr', lr)
     learn = blood_cell_learner(path, arch, pretrained=pretrained, seed=seed, protocol=protocol, **kwargs)
     with Timer() as t:
         if protocol == 'study':                               # last layers unfrozen, constant SGD learning rate

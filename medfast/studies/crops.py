@@ -210,6 +210,24 @@ def _cluster_ids(xy, radius, method):
     from scipy.cluster.hierarchy import linkage, fcluster
     return fcluster(linkage(xy, method=method), t=radius, criterion='distance') - 1
 
+_DOUBLE_CLICK = 0.25                    # one volunteer's clicks closer than this share of the radius: one cell clicked twice
+
+def _split_by_user(xy, users, ids, near) -> np.ndarray:
+    "`ids` with each cell split where one volunteer clicked it at points over `near` px apart: their clicks anchor the cells, the others' clicks join the nearest"
+    out, nxt = ids.copy(), ids.max() + 1
+    for c in np.unique(ids):
+        m, anchors = np.flatnonzero(ids == c), np.zeros((1, 2))
+        for u in sorted(set(users[m]), key=str):              # the volunteer who clicked the most distinct spots
+            mu = m[users[m] == u]
+            if len(mu) < 2: continue
+            a = _cluster_ids(xy[mu], near, 'single')
+            if a.max() + 1 > len(anchors): anchors = np.stack([xy[mu][a == k].mean(0) for k in range(a.max() + 1)])
+        if len(anchors) < 2: continue
+        sub = np.linalg.norm(xy[m, None] - anchors[None], axis=-1).argmin(1)
+        for k in range(1, len(anchors)):
+            out[m[sub == k]] = nxt; nxt += 1
+    return out
+
 _USER_NAMES = ('user', 'user_id', 'annotator', 'volunteer', 'rater', 'reader', 'worker', 'worker_id')   # who clicked, by its usual names
 
 def _click_columns(df) -> pd.DataFrame:
@@ -248,10 +266,14 @@ def merge_clicks(clicks, radius:float=35., method:str='single', labels=CELL_LABE
     clicks = _check_clicks(clicks, labels)
     if method not in ('single', 'complete', 'average'): raise ValueError(f"method must be 'single', 'complete' or 'average', not {method!r}")
     check_number('radius', radius, hint='the distance in pixels within which clicks are one cell, e.g. radius=35')
+    if len(clicks) > 1 and (clicks[['x', 'y']].abs() <= 1).all(axis=None):
+        raise DataLayoutError(f"All {len(clicks)} clicks lie within 1 px of the top-left corner (x and y at most 1): they look like "
+                              "fractions of the image size, where x and y are pixels. Multiply x by the image width and y by its height.")
     labels_arg, labels, rows = labels, sorted(clicks.label.unique()), []
     if NOT_SURE in labels: labels = sorted(set(labels) - {NOT_SURE} | set(CELL_LABELS if labels_arg is None else _known_labels(labels_arg)) - {NOT_SURE})
     for img, g in clicks.groupby('image', sort=True):
-        g = g.assign(cell=_cluster_ids(g[['x', 'y']].to_numpy(float), radius, method))
+        xy = g[['x', 'y']].to_numpy(float)
+        g = g.assign(cell=_split_by_user(xy, g.user.to_numpy(), _cluster_ids(xy, radius, method), radius*_DOUBLE_CLICK))
         g = g.assign(w=1/g.groupby(['cell', 'user']).x.transform('size'))          # one user, one vote
         for _, c in g.groupby('cell'):
             votes = c.groupby('label').w.sum()
@@ -413,6 +435,7 @@ def crop_tfms(**kwargs) -> list:
 
 def split_by_source(items, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42) -> dict:
     "Indices {'train','valid','test'} of crop `items` with whole source images on each side (80:10:10 by default)"
+    check_whole('seed', seed, 0, 2**32 - 1)                 # None would draw another split each call
     if not 0 < valid_pct < 1 or not 0 <= test_pct < 1 or valid_pct + test_pct >= 1:
         raise ValueError(f"valid_pct and test_pct are shares of the source images (e.g. valid_pct=0.1, test_pct=0.1): "
                          f"valid_pct in (0, 1), test_pct in [0, 1), summing to less than 1; not {valid_pct} and {test_pct}.")
@@ -432,6 +455,7 @@ def split_by_source(items, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42)
 def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42,
              item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, **kwargs):
     "DataLoaders over a `write_crops` folder: train/valid/test split by source image (80:10:10), test kept aside; every crop opened first"
+    check_whole('bs', bs); check_whole('seed', seed, 0, 2**32 - 1)
     path = check_path(path, 'crops folder', is_dir=True)
     size, items = ifnone(size, _crop_size(path)), class_folder_items(path, verify=verify)
     if bare := [o for o in items if '__' not in Path(o).name]:
@@ -476,6 +500,7 @@ def crop_size_sweep(src, clicks, sizes=(90, 95, 100, 128), epochs:int=5, lr:floa
     "Train a live/dead classifier per crop size and tabulate validation accuracy (and balanced accuracy, AUC, the majority class's share) beside the study's; crops go to `dest` (default: a new temporary folder, kept and named in the `crops` column)"
     sizes = list(sizes) if isinstance(sizes, (list, tuple, range, np.ndarray)) else [sizes]
     for s in sizes: _check_crop_size(s)
+    check_whole('epochs', epochs); check_whole('bs', bs); check_whole('seed', seed, 0, 2**32 - 1)
     check_number('radius', radius, hint='the distance in pixels within which clicks are one cell, e.g. radius=35')
     if not sizes or len(set(sizes)) < len(sizes): raise ValueError(f"sizes must name each crop size once, e.g. sizes=(90, 95, 100, 128), not {sizes!r}.")
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks)

@@ -36,6 +36,12 @@ def _pneumonia_npz_dls(npz, size, bs, seed, three_class, num_workers, folder_arg
     dls.split.info['rule'] = 'PneumoniaMNIST official train/val/test arrays (no patient ids in the file)'
     return dls
 
+def _check_kinds(items):
+    "One-line error naming the pneumonia images of `items` whose names say neither bacteria nor virus (`three_class=True` needs it)"
+    bad = [o for o in items if kermany_label(o) == 'PNEUMONIA' and not any(f'_{k}' in Path(o).name.lower() for k in ('bacteria', 'virus'))]
+    if bad: raise DataLayoutError(f"three_class=True reads bacteria or virus from the file name, and {len(bad)} pneumonia image(s) "
+                                  f"say neither ('_bacteria' or '_virus'), e.g. {bad[0]}. Rename or remove them, or leave three_class out.")
+
 def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.2, test_pct:float=0.15, seed:int=42,
                         three_class:bool=False, merge_val:bool=True, protocol:str='medfast', splitter=None,
                         item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True,
@@ -61,6 +67,7 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
         keep, held = group_splitter(patient_id, test_pct, seed, label_fn)(pool)
         pool, test = pool[keep], pool[held]
         rule = f'no test/ folder: patient-grouped stratified {test_pct:.0%} of the pool'
+    if three_class: _check_kinds(list(pool) + list(test))      # before training: the test side is labelled only at the end
     how = 'patient-grouped stratified' if splitter is None else 'given splitter'
     if study:                                                 # the study's DataBlock: images at random, Resize only
         item_tfms, batch_tfms = ifnone(item_tfms, Resize(size)), ifnone(batch_tfms, [])
