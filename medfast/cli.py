@@ -428,8 +428,8 @@ def _train_parser():
 
 def _join_launch():
     "When launched by accelerate/torchrun: join the process group, keep stdout for the main process only; else None"
-    if int(os.environ.get('WORLD_SIZE', 1)) <= 1: return None
-    from medfast.distributed import init_distributed
+    from medfast.distributed import init_distributed, launched
+    if not launched(): return None                          # WORLD_SIZE=two: one line naming it, not a traceback
     info = init_distributed()
     if info['rank'] != 0: sys.stdout = open(os.devnull, 'w')
     return info

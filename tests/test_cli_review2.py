@@ -147,3 +147,10 @@ def test_predict_expands_a_wildcard_no_shell_expanded(cli, model, tmp_path):
     t = pd.read_csv(tmp_path/'p.csv')
     assert sorted(Path(f).name for f in t.file[t.error.isna()]) == [f'{i:03d}.jpeg' for i in range(10)]
     assert t.file[t.error.notna()].tolist() == [str(many/'nothing*.png')] and 'not found' in t.error.dropna().iloc[0]
+
+@pytest.mark.parametrize('value', ['two', ''])
+def test_train_with_a_launcher_variable_not_a_number(cli, tmp_path, value):
+    "WORLD_SIZE=two (or set to nothing) in the shell: one line naming it and the fix, not int()'s ValueError"
+    r = cli('train', '--n-synthetic', 20, *TINY, '--out', str(tmp_path/'r'), cwd=tmp_path, env={'WORLD_SIZE': value})
+    assert 'WORLD_SIZE' in one_line(r) and 'unset it' in r.stderr
+    assert not (tmp_path/'r').exists()
