@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from .core import *
 from .data import pneumonia_dls, class_counts, balanced_sampler
-from .models import model_learner
+from .models import ARCHS, model_learner
 
 # %% auto #0
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'present_roc_auc', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch',
@@ -308,10 +308,15 @@ def _clearly_faster(measure, times:int=2, gain:float=1.15) -> bool:
     except Exception: return False
 
 @functools.lru_cache(maxsize=None)
-def bf16_pays_off() -> bool:
-    "Whether bfloat16 autocast speeds up training on this CPU: `MEDFAST_BF16`, else native support and a measured gain"
-    if (env := _bf16_env()) is not None: return env
+def _cpu_bf16_measured() -> bool:
+    "Native support and a measured gain, once per process"
     return cpu_has_fast_bf16() and _clearly_faster(measure_bf16_speedup)
+
+def bf16_pays_off() -> bool:
+    "Whether bfloat16 autocast speeds up training on this CPU: `MEDFAST_BF16` (read at every call), else native support and a gain measured once"
+    if (env := _bf16_env()) is not None: return env
+    return _cpu_bf16_measured()
+bf16_pays_off.cache_clear = _cpu_bf16_measured.cache_clear    # measure again
 
 _model_bf16 = {}   # (network class, parameter count, input shape) -> the measured answer, once per process
 def model_bf16_pays_off(model, xb) -> bool:
@@ -401,11 +406,19 @@ def _class_weights(dls, class_weights, balance) -> torch.Tensor|None:
     if class_weights is None: return None
     if balance == 'sampler': warn_user("balance='sampler' already evens out the classes in every batch; class_weights weights them "
                                        "again in the loss, so a rare class counts twice over. Pass one of the two unless you mean both.")
-    try: w = torch.as_tensor(class_weights, dtype=torch.float)
+    vocab = [str(v) for v in getattr(dls, 'vocab', range(dls.c))]
+    given = class_weights
+    if isinstance(given, (dict, pd.Series)):              # by class name, e.g. 1 / class_counts(dls): put in the order of the vocab
+        named = {str(k): v for k, v in dict(given).items()}
+        if set(named) != set(vocab): raise ValueError(
+            f"class_weights names the classes {sorted(named)}, but dls has {vocab}: give one weight for each of those.")
+        class_weights = [named[k] for k in vocab]
+    try: w = torch.as_tensor(class_weights, dtype=torch.float).cpu()
     except (TypeError, ValueError, RuntimeError): w = None
     if w is None or w.dim() != 1 or len(w) != dls.c or not bool((torch.isfinite(w) & (w > 0)).all()):
-        raise ValueError(f"class_weights must hold one positive number per class, {dls.c} in the order of "
-                         f"{list(getattr(dls, 'vocab', range(dls.c)))}, not {class_weights!r}")
+        shown = dict(given) if isinstance(given, pd.Series) else given
+        raise ValueError(f"class_weights must hold one positive number per class, {dls.c} in the order of {vocab} "
+                         f"(or a dict by class name), not {shown!r}")
     return w
 
 def _check_metrics(metrics):
@@ -414,6 +427,20 @@ def _check_metrics(metrics):
     if bad: raise ValueError(f"metrics must be fastai metrics, functions such as accuracy or objects such as RocAucBinary(), "
                              f"not {bad[0]!r}: e.g. metrics=[accuracy, RocAucBinary()] (from fastai.vision.all import *).")
 
+def _check_single_label(dls):
+    "Fail, naming the fix, where `dls` holds multi-label or numeric targets: medfast's loss and metrics are for one class per image"
+    lf = getattr(getattr(dls, 'train_ds', None), 'loss_func', None)     # the loss fastai's blocks chose for the targets
+    if lf is None or isinstance(getattr(lf, 'func', lf), nn.CrossEntropyLoss): return
+    kind = 'multi-label' if isinstance(getattr(lf, 'func', lf), nn.BCEWithLogitsLoss) else 'numeric (regression)'
+    raise DataLayoutError(f"medfast_learner trains classifiers with one class per image, but dls has {kind} targets: build the "
+                          "DataLoaders with CategoryBlock (e.g. medfast.data.folder_dls), or use fastai's vision_learner for other targets.")
+
+def _flag(name:str, v, none_ok:bool=False):
+    "`v` as a bool (None kept where `none_ok`), or a one-line `ValueError`: a string such as 'no' would count as yes"
+    if (v is None and none_ok) or isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1)):
+        return v if v is None else bool(v)
+    raise ValueError(f"{name} must be True or False{' or None' if none_ok else ''}, not {v!r}")
+
 def check_batches(dls):
     "Fail, naming the sizes, where `dls`'s training loader holds no full batch: nothing would train"
     if len(dls.train): return
@@ -421,11 +448,13 @@ def check_batches(dls):
     raise MedfastError(f"A batch size of {bs} is more than the {n} training images, so no batch would train: use a batch size "
                        f"of at most {n}, e.g. {max(1, min(16, n // 4))} (--bs in medfast train).")
 
-def _misspelt(e:TypeError, kwargs:dict):
+def _misspelt(e:TypeError, kwargs:dict, arch=None):
     "Re-raise `e` as medfast_learner's own error where it names one of `kwargs` (a misspelt argument), with the closest name it takes"
     m = re.search(r"unexpected keyword argument '(\w+)'", str(e))
     if m is None or m.group(1) not in kwargs: raise e
-    close = difflib.get_close_matches(m.group(1), sorted(_kw_names((medfast_learner, model_learner, Learner))), n=1)
+    own = getattr(ARCHS.get(arch) if isinstance(arch, str) else None, 'builder', None)   # a scratch network's own arguments (p=, grid=...)
+    takes = _kw_names((medfast_learner, model_learner, Learner, vision_learner, *([own] if callable(own) else [])))
+    close = difflib.get_close_matches(m.group(1), sorted(takes - {'n_out', 'weights', 'model', 'dls'}), n=1)
     raise TypeError(f"medfast_learner() got an unexpected keyword argument {m.group(1)!r}"
                     + (f"; did you mean {close[0]!r}?" if close else '')) from None
 
@@ -442,9 +471,10 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
     check_number('label_smoothing', label_smoothing, 0., 1., lo_ok=True)
+    pretrained, gpu_amp, fast_cpu = _flag('pretrained', pretrained), _flag('gpu_amp', gpu_amp), _flag('fast_cpu', fast_cpu, none_ok=True)
     _check_metrics(metrics)
-    check_batches(dls)
-    if seed is not None: seed_everything(seed)
+    check_batches(dls); _check_single_label(dls)
+    if seed is not None: seed = seed_everything(seed)          # a plain int, also from NumPy's (np.arange of seeds)
     weight = _class_weights(dls, class_weights, balance)
     if balance == 'sampler': dls = balanced_sampler(dls)
     if seed is not None: _seed_loaders(dls, seed)
@@ -454,7 +484,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     if gpu_amp and not any(isinstance(c, MixedPrecision) for c in L(cbs)): fast.append(GPUMixedPrecision())   # idle on a CPU
     try: learn = model_learner(dls, arch, pretrained=pretrained, metrics=ifnone(metrics, default_metrics(dls.c)),
                                loss_func=loss, cbs=L(cbs) + fast + [StopOnDivergence(), RunRecorder()], **kwargs)
-    except TypeError as e: _misspelt(e, kwargs)
+    except TypeError as e: _misspelt(e, kwargs, arch)
     learn.arch_name = arch if isinstance(arch, str) else getattr(arch, '__name__', str(arch))
     learn.pretrained = getattr(learn, 'pretrained', pretrained)       # False for a network that has no ImageNet weights
     learn.medfast_args = dict(arch=learn.arch_name, pretrained=learn.pretrained, seed=seed, balance=balance,
@@ -495,12 +525,22 @@ def _end_stopped_fit(learn):
     for cb in learn.cbs.filter(risinstance(CPUMixedPrecision)): cb.after_fit()
     for cb in learn.cbs.filter(risinstance(KeepBestEpoch)): cb.after_fit()     # the best epoch so far, as a finished fit would
 
+class _NoFitAfterDivergence(Callback):
+    "Cancel the fits left in one `train` call (fine_tune's unfrozen one) once one of them diverged: it would stop again at once"
+    order = -100                                     # before the other callbacks' `before_train`
+    def __init__(self): self.start = None
+    def before_fit(self):                            # a learner that diverged before this call: its guard decides
+        if self.start is None: self.start = getattr(self.learn, 'diverged', False)
+    def before_train(self):                          # not in `before_fit`: every callback that began the fit ends it
+        if getattr(self.learn, 'diverged', False) and not self.start: raise CancelFitException()
+
 def train(learn, epochs:int=3, lr:float|None=None, freeze_epochs:int=1):
     "Fine-tune a pretrained learner, or train a from-scratch one with one-cycle, for `epochs`"
     check_whole('epochs', epochs); check_whole('freeze_epochs', freeze_epochs, 0)
     if lr is not None: check_number('lr', lr)
     try:
-        if getattr(learn, 'pretrained', False): learn.fine_tune(epochs, base_lr=ifnone(lr, 2e-3), freeze_epochs=freeze_epochs)
+        if getattr(learn, 'pretrained', False):
+            with learn.added_cbs(_NoFitAfterDivergence()): learn.fine_tune(epochs, base_lr=ifnone(lr, 2e-3), freeze_epochs=freeze_epochs)
         else: learn.fit_one_cycle(epochs, lr_max=ifnone(lr, 3e-3))
     except BaseException: _end_stopped_fit(learn); raise
     return learn

@@ -209,6 +209,18 @@ def read_state_dict(path) -> dict:
     if not isinstance(sd, dict): raise ModelMismatchError(f"{path} holds a {type(sd).__name__}, not a state dict (names to tensors).")
     return {k.removeprefix('module.'): v for k,v in sd.items()}
 
+def _fit_hint(name, own, sd) -> str:
+    "What a file whose weights do not fit network `name` should have been"
+    whole = lambda keys: bool(keys) and all(k.split('.', 1)[0] in ('0', '1') for k in keys)   # fastai's body (0) + head (1)
+    if whole(list(sd)) and not whole(list(own)):
+        return ("The file holds a whole trained model (body and head, e.g. from learn.save), not the network's own weights: "
+                "continue it with learn.load(name), or save models with medfast.inference.export and read them with load.")
+    spec = globals().get('ARCHS', {}).get(name)
+    if spec is not None and spec.kind == 'scratch':
+        return (f"Check the file holds the weights of a '{name}' built with the same n_in (channels) and arguments, "
+                "saved with torch.save(model.state_dict(), path).")
+    return f"Check the file is the ImageNet checkpoint of '{name}'."
+
 def load_weights(model:nn.Module, state_dict:dict, name:str='model') -> nn.Module:
     "Load `state_dict` into `model`, tolerating only a differently-sized or missing classifier head"
     own, sd = model.state_dict(), {}
@@ -223,7 +235,7 @@ def load_weights(model:nn.Module, state_dict:dict, name:str='model') -> nn.Modul
     unexpected = [k for k in sd if k not in own and not k.startswith(_HEAD_KEYS)]
     if bad_shape or missing or unexpected:
         raise ModelMismatchError(f"Weights do not fit '{name}': missing {missing[:5]}, unexpected {unexpected[:5]}, "
-                                 f"wrong shape {bad_shape[:5]}. Check the file is the ImageNet checkpoint of '{name}'.")
+                                 f"wrong shape {bad_shape[:5]}. {_fit_hint(name, own, sd)}")
     model.load_state_dict({k:v for k,v in sd.items() if k in own}, strict=False)
     return model
 
@@ -613,6 +625,7 @@ def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None
         if not dls.after_batch.fs.filter(risinstance(GreyToRGB)): dls.add_tfms([GreyToRGB()], 'after_batch')
         n_in = 3
     if isinstance(arch, ArchFn): arch = arch.name
+    if not (isinstance(arch, str) or callable(arch)): _spec(arch)   # None, a number...: the error that lists the names
     if pretrained and not isinstance(arch, str): arch = _registered_name(arch)
     if not isinstance(arch, str) or _is_timm(arch):      # any fastai/torchvision/timm arch: fastai decides
         if weights_path is not None: raise ValueError("weights_path works with medfast registry names only; see arch_names().")
@@ -629,7 +642,7 @@ def model_learner(dls, arch='resnet34', pretrained:bool=True, n_in:int|None=None
         if set(head_args) - {'normalize'}: warn_user(f"{arch} builds its own head; ignoring {sorted(set(head_args)-{'normalize'})}")
         builder_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(spec.builder).parameters}
         model = create_model(arch, n_out=get_c(dls), n_in=n_in, weights_path=weights_path, **builder_kw)
-        learn = Learner(dls, model, splitter=spec.splitter, **kwargs)
+        learn = Learner(dls, model, splitter=ifnone(kwargs.pop('splitter', None), spec.splitter), **kwargs)   # yours, if given
         learn.arch, learn.normalize, learn.n_out, learn.pretrained = spec.build, False, get_c(dls), False
         return learn
     weights = _weights_arg(spec, pretrained, weights_path)

@@ -40,9 +40,10 @@ def env_shard():
 
 def shard_items(items, i:int, n:int) -> list:
     "Block `i` of `n` contiguous, near-equal blocks of `items` (deterministic: same list, same split)"
-    if not (isinstance(n, int) and isinstance(i, int) and 0 <= i < n):
+    whole = lambda v: not isinstance(v, bool) and hasattr(type(v), '__index__')   # int or NumPy's (np.arange), not True/False
+    if not (whole(n) and whole(i) and 0 <= i < n):
         raise ValueError(f"shard {i!r} of {n!r}: need whole numbers with 0 <= i < n (shards are numbered from 0)")
-    items = list(items)
+    i, n, items = int(i), int(n), list(items)
     q, r = divmod(len(items), n)
     start = i*q + min(i, r)
     return items[start:start + q + (i < r)]
