@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #54602500
 from __future__ import annotations
-import atexit, contextlib, csv, errno, functools, hashlib, json, os, platform, random, re, shutil, sys, tempfile, threading, time, warnings
+import atexit, contextlib, csv, errno, functools, hashlib, inspect, json, os, platform, random, re, shutil, sys, tempfile, threading, time, warnings
 from pathlib import Path
 import numpy as np     # torch only inside the functions that use it: the CLI checks paths with this module before loading torch
 from fastcore.all import *
@@ -453,11 +453,13 @@ def to_jsonable(o):
     if isinstance(o, Path): return str(o)
     if isinstance(o, float) and not np.isfinite(o): return None      # JSON has no NaN: an undefined AUC is null
     if isinstance(o, (str, int, float, bool)) or o is None: return o
-    return repr(o)
+    if isinstance(o, type) or inspect.isroutine(o): return f"{getattr(o, '__module__', None) or '?'}.{getattr(o, '__qualname__', o.__name__)}"   # opt_func=SGD
+    return re.sub(r' at 0x[0-9A-Fa-f]+', '', repr(o))                # no memory address: two identical runs' records are the same
 
 def save_json(obj, path, overwrite:bool=False) -> Path:
     "Write `obj` as indented JSON to `path`; never replaces an existing file unless `overwrite`"
     p = Path(path)
+    if p.is_dir(): raise MedfastError(f"{p} is a folder, not a file: name the JSON file to write inside it, e.g. {p/'record.json'}.")
     if p.exists() and not overwrite: raise FileExistsError(f"{p} exists; pass overwrite=True to replace it.")
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
     return atomic_write(p, lambda tmp: tmp.write_text(text), overwrite=overwrite)
