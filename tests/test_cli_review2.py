@@ -72,7 +72,8 @@ def test_train_into_a_folder_that_holds_results(cli, tmp_path):
 def _stop_after_first_line(args, cwd, stop):
     "Run `medfast ARGS` in a new process, read its first line of progress, then `stop(proc)`; its exit code and stderr"
     p = subprocess.Popen(EXE + [str(a) for a in args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, 'OMP_NUM_THREADS': '1'})
+                         env={**os.environ, 'OMP_NUM_THREADS': '1'},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # Ctrl-C counts even where pytest-xdist ignores it
     try:
         line = p.stdout.readline()
         assert 'file(s) predicted' in line, line + p.stderr.read()
