@@ -20,9 +20,9 @@ __all__ = ['SPLIT_NAMES', 'CSV_COLUMNS', 'patient_id', 'group_splitter', 'split_
            'class_folder_items', 'kermany_split', 'kermany_label', 'kermany_items', 'kermany_kind', 'aspect_zoom_mat',
            'AspectZoom', 'xray_tfms', 'LookupLabel', 'ArrayRows', 'Split', 'default_workers', 'check_crop',
            'centre_box', 'CentreSquish', 'ReduceDetail', 'item_resize', 'image_block', 'folder_dls', 'pneumonia_block',
-           'pneumonia_dls', 'test_folder', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'check_split',
-           'find_column', 'on_disk', 'read_table', 'read_label_csv', 'table_test_rows', 'LookupGroup', 'csv_dls',
-           'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
+           'pneumonia_dls', 'test_folder', 'test_items', 'labelled_dl', 'split_leaks', 'split_sides', 'warn_copies',
+           'check_split', 'find_column', 'on_disk', 'read_table', 'read_label_csv', 'table_test_rows', 'LookupGroup',
+           'csv_dls', 'train_labels', 'class_counts', 'balanced_sampler', 'cell_tfms']
 
 # %% ../nbs/02_data.ipynb #92e97d3d
 _patient_res = [re.compile(r'^(person\d+)_', re.I), re.compile(r'^((?:NORMAL2-)?IM-\d+)-', re.I),
@@ -573,6 +573,28 @@ def _group_fn_of(dls):
     "How `dls` grouped its split: a label table's patients, else patient ids in the file names"
     return _split_source(dls).get('group_fn', patient_id)
 
+def _copies_text(same) -> str:
+    "How byte-identical images on two sides (`split_leaks`' rows) read in a warning or an error: how many, one pair named"
+    return (f"{len(same)} image(s) are byte-identical on two sides of the split ({same.sides.iloc[0]}: "
+            f"{same.files.iloc[0]}), so the scores would be optimistic")
+
+def _warn_two_classes(twice:dict, name=str):
+    "Warn about images filed under two classes (`{digest: {class: [items]}}`, items shown by `name`): one of the labels is wrong"
+    if not twice: return
+    where = next(iter(twice.values()))
+    warn_user(f"{len(twice)} image(s) are filed under two classes, e.g. " + ' and '.join(f"{c}: {name(fs[0])}" for c, fs in where.items())
+              + " are byte-identical; one of the labels is wrong. Remove the wrong copy.")
+
+def warn_copies(sides:dict, label_fn=None) -> int:
+    "Warn about byte-identical image files on two sides of a split (`{side: files}`) and, given `label_fn`, under two classes; how many on two sides"
+    if label_fn is not None:
+        by_class = defaultdict(list)
+        for o in dict.fromkeys(o for v in sides.values() for o in v): by_class[label_fn(o)].append(o)
+        _warn_two_classes(_identical(by_class))
+    copies = split_leaks(sides, group_fn=None)                  # files compared by size first: cheap
+    if len(copies): warn_user(_copies_text(copies) + ". Remove one copy of each.")
+    return len(copies)
+
 def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
     "Before training: every class in validation, every test image readable, no byte-identical image on two sides (unless `allow_leaks`); groups by `group_fn`, default the loaders' own; in-memory images (MedMNIST) compared by their pixels"
     group_fn = ifnone(group_fn, _group_fn_of(dls))
@@ -590,8 +612,7 @@ def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
                               for k, v in _identical_rows(sides, pixels).items()], columns=['kind', 'key', 'sides', 'files'])
     same = leaks[leaks.kind.isin(['identical file', 'identical image'])]
     if len(same):
-        msg = (f"{len(same)} image(s) are byte-identical on two sides of the split ({same.sides.iloc[0]}: "
-               f"{same.files.iloc[0]}), so the scores would be optimistic")
+        msg = _copies_text(same)
         if not allow_leaks: raise DataLayoutError(msg + ". Remove the duplicates, or pass allow_leaks=True "
                                                   "(medfast train --allow-leaks) to go on anyway.")
         warn_user(msg + " (allowed by allow_leaks).")
@@ -599,11 +620,8 @@ def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
     multi = getattr(dls.valid_ds.tls[-1][0], 'ndim', 0) > 0      # multi-label targets: no single class per image
     for ds in (dls.train_ds, dls.valid_ds) if not multi else ():
         for o, y in zip(ds.items, _labels_of(ds)): by_class[str(dls.vocab[y])].append(o)
-    if (twice := _identical(by_class) if pixels is None else _identical_rows(by_class, pixels)):
-        where = next(iter(twice.values()))
-        warn_user(f"{len(twice)} image(s) are filed under two classes, e.g. " + ' and '.join(
-                  f"{c}: {fs[0] if pixels is None else _row_name(dls, fs[0])}" for c, fs in where.items())
-                  + " are byte-identical; one of the labels is wrong. Remove the wrong copy.")
+    _warn_two_classes(_identical(by_class) if pixels is None else _identical_rows(by_class, pixels),
+                      str if pixels is None else partial(_row_name, dls))
     groups = leaks[leaks.kind == 'group']
     if len(groups): warn_user(f"{len(groups)} patient(s)/group(s) appear on two sides of the split, e.g. "
                                   f"{groups.key.iloc[0]} ({groups.sides.iloc[0]}); the scores may be optimistic.")

@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items, find_column, on_disk, _id_key, split_leaks
+from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items, find_column, on_disk, _id_key, split_leaks, warn_copies
 from ..images import _refuse_unreadable, image_files
 from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train, check_batches
@@ -325,9 +325,7 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
             table = blastocyst_split(raw, group, valid_pct, test_pct, balance, seed)
             rule = ((f'grouped by {group}' if group else 'by image (no grouping: patients may cross sides)')
                     + f', stratified; test {test_pct:.0%}, valid {valid_pct:.0%}')
-    copies = split_leaks({s: list(table.image[table.split == s]) for s in ('train', 'valid', 'test')}, group_fn=None)
-    if len(copies): warn_user(f"{len(copies)} image(s) are byte-identical on two sides of the split ({copies.sides.iloc[0]}: "
-                              f"{copies.files.iloc[0]}), so the scores would be optimistic. Remove one copy of each.")
+    copies = warn_copies({s: list(table.image[table.split == s]) for s in ('train', 'valid', 'test')})
     if verify: _refuse_unreadable(list(table.image), path, 'Remove or replace them (verify=False skips this check)')
     size, bs = ifnone(size, 250 if study else 224), ifnone(bs, 20 if study else 32)
     trn, val = [list(table.image[table.split == s]) for s in ('train', 'test' if study else 'valid')]
@@ -339,7 +337,7 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
     dls.split = Split(L(list(table.image[table.split == 'test'])), source=dict(table=table),
                       info=dict(rule=rule + (', train subsampled to balance classes' if balance == 'subsample' else ''),
                                 sizes=table.split.value_counts().to_dict(), seed=seed, protocol=protocol,
-                                identical_files=len(copies)))
+                                identical_files=copies))
     return dls
 
 # %% ../../nbs/22_blastocyst.ipynb #d116e7f8

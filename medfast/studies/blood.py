@@ -15,7 +15,7 @@ from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
 from ..images import MedImage, MedImageBlock, image_files, _refuse_unreadable
-from ..data import cell_tfms, Split, refuse_split_root, split_leaks, _identical
+from ..data import cell_tfms, Split, refuse_split_root, warn_copies
 from ..inference import register_item_tfm
 
 # %% auto #0
@@ -408,20 +408,6 @@ def _split_items(items, label_fn, group_fn, how, balance, n_train, n_valid, n_te
         raise DataLayoutError(f"{e} The split is {how}; to split by image instead (cells of one group then cross sides, "
                               "so the test score is optimistic), pass group_fn=None knowingly.") from None
 
-def _warn_copies(items, label_fn, split) -> int:
-    "Warn about byte-identical images filed under two classes (a label is wrong) or on two sides of the split (scores flatter); how many on two sides"
-    used = {s: [items[i] for i in sorted(set(split[s]))] for s in _SIDES}        # augmented repeats: once
-    by_class = defaultdict(list)
-    for o in (o for v in used.values() for o in v): by_class[label_fn(o)].append(o)
-    if twice := _identical(by_class):
-        where = next(iter(twice.values()))
-        warn_user(f"{len(twice)} image(s) are filed under two classes, e.g. " + ' and '.join(f"{c}: {fs[0]}" for c, fs in where.items())
-                  + " are byte-identical; one of the labels is wrong. Remove the wrong copy.")
-    copies = split_leaks(used, group_fn=None)                                 # compared by size first: cheap
-    if len(copies): warn_user(f"{len(copies)} image(s) are byte-identical on two sides of the split ({copies.sides.iloc[0]}: "
-                              f"{copies.files.iloc[0]}), so the test score may be optimistic. Remove one copy of each.")
-    return len(copies)
-
 def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, n_valid:int=300, n_test:int=300,
               frac='auto', balance:str|None=None, protocol:str='medfast', seed:int=42, group_fn='auto',
               crop_frac:float=1.0, item_tfms=None, batch_tfms=None, num_workers:int|None=None, classes='auto',
@@ -442,7 +428,7 @@ def blood_dls(path, folder_map=None, size:int=299, bs:int=32, n_train:int=1000, 
     group_fn, how = _blood_groups(label_fn.root, items, group_fn, study)
     if verify: _refuse_unreadable(items, label_fn.root, 'Remove or replace them (verify=False skips this check)')
     split = _split_items(items, label_fn, group_fn, how, balance, n_train, n_valid, n_test, frac, seed)
-    copies = _warn_copies(items, label_fn, split)
+    copies = warn_copies({s: [items[i] for i in sorted(set(split[s]))] for s in _SIDES}, label_fn)   # augmented repeats: once
     trn, val = [items[i] for i in split['train']], [items[i] for i in split['valid']]
     block = DataBlock(blocks=(MedImageBlock(size=size), CategoryBlock), get_y=label_fn,
                       splitter=IndexSplitter(range(len(trn), len(trn)+len(val))),

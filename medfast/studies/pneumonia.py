@@ -13,7 +13,7 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from ..core import *
 from ..data import (kermany_items, kermany_split, kermany_label, kermany_kind, patient_id, group_splitter,
-                          pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks, Split, _warn_unused_splits)
+                          pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks, warn_copies, Split, _warn_unused_splits)
 from ..learner import medfast_learner, balanced_class_weights, train, route_kwargs, RunRecorder, StopOnDivergence
 from ..metrics import metric_text
 from ..evaluation import study_results
@@ -83,14 +83,11 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     if len(warned):
         warn_user(f"{len(warned)} patient(s) appear on two sides of the split, e.g. "
                       f"{warned.key.iloc[0]} ({warned.sides.iloc[0]}); the test score may be optimistic.")
-    copies = split_leaks(dict(pool=list(pool), test=list(test)), group_fn=None)   # same bytes, another name: cheap (by size first)
-    if len(copies):
-        warn_user(f"{len(copies)} test image(s) are byte-identical to images used for training or validation, e.g. "
-                  f"{copies.files.iloc[0]}; the test score may be optimistic. Remove one copy of each.")
+    copies = warn_copies({'train+valid': list(pool), 'test': list(test)})   # same bytes, another name: cheap (by size first)
     dls.split = Split(test, official, info=dict(
         rule=f'{protocol} protocol: train+val pooled, {how} valid {valid_pct:.0%}; test: {rule}',
         protocol=protocol, sizes={k: len(v) for k, v in sides.items()}, patient_leaks=len(leaks),
-        identical_test_files=len(copies), seed=seed))
+        identical_test_files=copies, seed=seed))
     return dls
 
 # %% ../../nbs/20_pneumonia.ipynb #5735d0ab
