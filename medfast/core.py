@@ -99,8 +99,11 @@ def locate_model(path) -> tuple[str, Path]:
         cands = [c for c in cands if c.is_file() and (c.suffix == '.pkl' or c.with_suffix('.pth').is_file())]
         if len(cands) == 1: return ('pickle' if cands[0].suffix == '.pkl' else 'safe'), cands[0]
         onnx = sorted(o.name for o in p.glob('*.onnx.json'))
+        subs = sorted({q.parent.name for q in (*p.glob('*/model.json'), *p.glob('*/model.pkl')) if q.is_file()})   # runs/ holding runs/train
         raise MissingPathError(f"No model in folder {p}: expected model.json + model.pth (or model.pkl)"
                                + (f"; found several candidates {[c.name for c in cands]}, name one" if cands else '')
+                               + (f"; sub-folder(s) {', '.join(subs[:3])}{' ...' if len(subs) > 3 else ''} hold one: name it, e.g. {p/subs[0]}"
+                                  if subs and not cands else '')
                                + (f"; for its ONNX model name the file itself, e.g. {p/onnx[0]}" if onnx else '') + ".")
     suffix = p.suffix.lower()
     if suffix in ('.pkl', '.pickle'): return 'pickle', check_path(p, 'model file', is_dir=False)
@@ -179,14 +182,33 @@ def cpu_info() -> dict:
     except OSError: pass
     return info
 
+@functools.lru_cache(maxsize=None)
+def _sysctl(name:str) -> str:
+    "macOS's `sysctl -n name` ('' where there is no such value, or no macOS)"
+    if sys.platform != 'darwin': return ''
+    import subprocess
+    try: return subprocess.run(['sysctl', '-n', name], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError): return ''
+
+@functools.lru_cache(maxsize=None)
+def _windows_cpu_name() -> str:
+    "The CPU's name in the Windows registry ('' elsewhere): `platform.processor()` there gives only 'Intel64 Family 6 Model ...'"
+    if sys.platform != 'win32': return ''
+    try:
+        import winreg
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r'HARDWARE\DESCRIPTION\System\CentralProcessor\0') as k:
+            return str(winreg.QueryValueEx(k, 'ProcessorNameString')[0]).strip()
+    except (ImportError, OSError): return ''
+
 def cpu_model() -> str:
-    "This machine's CPU model, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Platinum 8480+' (the architecture where the OS does not say)"
-    return cpu_info().get('model name') or platform.processor() or platform.machine() or 'unknown CPU'
+    "This machine's CPU model, e.g. 'AMD EPYC', 'Intel(R) Xeon(R) Platinum 8480+' or 'Apple M2' (the architecture where the OS does not say)"
+    return (cpu_info().get('model name') or _sysctl('machdep.cpu.brand_string') or _windows_cpu_name()
+            or platform.processor() or platform.machine() or 'unknown CPU')
 
 def cpu_has_fast_bf16() -> bool:
-    "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16), where CPU autocast can pay off"
+    "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16, Apple M2 and later), where CPU autocast can pay off"
     flags = set((cpu_info().get('flags') or cpu_info().get('Features') or '').split())   # x86 / Arm
-    return bool(flags & {'amx_bf16', 'avx512_bf16', 'bf16'})
+    return bool(flags & {'amx_bf16', 'avx512_bf16', 'bf16'}) or _sysctl('hw.optional.arm.FEAT_BF16') == '1'
 
 def device_name() -> str:
     "What torch trains on here: the first GPU's name where torch sees one, else the CPU model"
