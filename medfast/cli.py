@@ -62,11 +62,23 @@ def main(argv=None) -> int:
         try: return _dispatch(argv)
         finally:
             if sys.stdout is not None: sys.stdout.flush()   # a reader that has gone shows here, not in Python's last flush
-    except BrokenPipeError: return _pipe_closed()      # `medfast ... | head`: the reader has gone
+    except BrokenPipeError:
+        if _stdout_gone(): return _pipe_closed()       # `medfast ... | head`: the reader has gone
+        raise                                          # another pipe broke (a worker's): not the reader's doing
+
+def _stdout_gone() -> bool:
+    "Whether the program reading stdout has closed it (the pipe's write end reports an error); True where that cannot be asked"
+    try:
+        import select
+        poll = select.poll(); poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poll.poll(0))
+    except (OSError, ValueError, AttributeError): return True   # Windows (no poll), a notebook's stdout (io.UnsupportedOperation)
 
 def _unknown_command(word:str) -> str:
     "One line for a first word that is no command: the command it looks like, and the commands there are"
     import difflib
+    if word.startswith('-') and (opt := difflib.get_close_matches(word.lower(), ['--version', '--help'], n=1, cutoff=0.7)):
+        return f"medfast: unknown option {word!r}; did you mean 'medfast {opt[0]}'?"
     close = difflib.get_close_matches(word.lower().lstrip('-'), SUBCOMMANDS, n=1, cutoff=0.6)
     what = (f"unknown option {word!r}: the command comes first, then its options (e.g. medfast train -h)" if word.startswith('-')
             else f"unknown command {word!r}")

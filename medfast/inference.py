@@ -54,16 +54,18 @@ def _n_in(model) -> int:
     conv = first(m for m in model.modules() if isinstance(m, nn.Conv2d))
     return 3 if conv is None else conv.in_channels
 
-ITEM_TFMS = {}                     # name -> class: item transforms the safe format records by name and arguments (`register_item_tfm`)
+ITEM_TFMS = {}                     # 'module.Name' -> class: item transforms the safe format records by name and arguments (`register_item_tfm`)
+
+def _tfm_key(cls) -> str: return f"{cls.__module__}.{cls.__name__}"
 
 def register_item_tfm(cls):
     "Class decorator: the safe format records item transform `cls` (it runs before the resize) by name, module and `spec_args()`, and rebuilds it on load"
     if not (isinstance(cls, type) and issubclass(cls, Transform) and callable(getattr(cls, 'spec_args', None))):
         raise TypeError(f"register_item_tfm takes a Transform class with a spec_args() method returning its arguments, not {cls!r}")
-    ITEM_TFMS[cls.__name__] = cls
+    ITEM_TFMS[_tfm_key(cls)] = cls    # a class of the same name elsewhere is another transform: never mistaken for this one
     return cls
 
-def _recorded(t) -> bool: return ITEM_TFMS.get(type(t).__name__) is type(t)
+def _recorded(t) -> bool: return ITEM_TFMS.get(_tfm_key(type(t))) is type(t)
 
 def _own_item_tfms(dls) -> list:
     "Validation-time item transforms of `dls` beyond medfast's resize and the registered ones (e.g. a crop of your own)"
@@ -71,8 +73,29 @@ def _own_item_tfms(dls) -> list:
     return [t for t in dls.after_item.fs if not isinstance(t, known) and not _recorded(t) and getattr(t, 'split_idx', None) != 0]
 
 def _before_resize_spec(dls) -> list:
-    "The registered item transforms of `dls` (they run before the resize) as JSON-able dicts"
-    return [dict(tfm=type(t).__name__, module=type(t).__module__, args=to_jsonable(t.spec_args())) for t in dls.after_item.fs if _recorded(t)]
+    "The registered item transforms of `dls` as JSON-able dicts, checked as `load` checks them: each must run before the resize"
+    fs = list(dls.after_item.fs)
+    resize = next((i for i, t in enumerate(fs) if isinstance(t, (CentreSquish, RandomResizedCrop, Resize))), len(fs))
+    out = []
+    for i, t in enumerate(fs):
+        if not _recorded(t): continue
+        name = type(t).__name__
+        if i > resize: raise MedfastError(f"Item transform {name} runs after the resize (order {t.order}), but the safe format applies the "
+                                          f"transforms it records before it: give {name} an order below {fs[resize].order}, or use format='pickle'.")
+        out.append(dict(tfm=name, module=type(t).__module__, args=to_jsonable(t.spec_args())))
+    if not _before_ok(out):                                       # what `load` would refuse is never written
+        raise MedfastError(f"The registered item transform(s) {[b['tfm'] for b in out]} cannot be recorded: the safe format takes at most 4, "
+                           "and spec_args() must return a dict of names with numbers, true/false or text of up to 100 characters.")
+    return out
+
+def _plain(v) -> bool: return v is None or isinstance(v, (bool, int, float)) or isinstance(v, str) and len(v) <= 100
+
+def _before_ok(before) -> bool:
+    "Whether `before` (`image.before_resize`) is at most 4 transforms, each a name, a module and plain arguments"
+    return isinstance(before, list) and len(before) <= 4 and all(
+        isinstance(b, dict) and isinstance(b.get('tfm'), str) and b['tfm'].isidentifier() and isinstance(b.get('module'), str)
+        and isinstance(b.get('args', {}), dict) and all(isinstance(k, str) and k.isidentifier() and _plain(v) for k, v in b.get('args', {}).items())
+        for b in before)
 
 def _warn_item_tfms(dls):
     "Warn about validation-time item transforms the safe format does not reproduce: a model exported in it goes without them"
@@ -339,15 +362,9 @@ def _check_image(js, img, n_in):
     if 'crop' in r and not (_is_num(r['crop']) and 0.05 <= r['crop'] <= 1): raise _bad(js, 'image.resize.crop', 'must be a fraction from 0.05 to 1')
     if 'before_resize' in img: _check_before(js, img['before_resize'])
 
-def _plain(v) -> bool: return v is None or isinstance(v, (bool, int, float)) or isinstance(v, str) and len(v) <= 100
-
 def _check_before(js, before):
     "`image.before_resize`: at most 4 transforms, each a name, a module and plain arguments"
-    ok = isinstance(before, list) and len(before) <= 4 and all(
-        isinstance(b, dict) and isinstance(b.get('tfm'), str) and b['tfm'].isidentifier() and isinstance(b.get('module'), str)
-        and isinstance(b.get('args', {}), dict) and all(isinstance(k, str) and k.isidentifier() and _plain(v) for k, v in b.get('args', {}).items())
-        for b in before)
-    if not ok: raise _bad(js, 'image.before_resize', 'must be a list of at most 4 {"tfm": name, "module": module, "args": {name: number or text}}')
+    if not _before_ok(before): raise _bad(js, 'image.before_resize', 'must be a list of at most 4 {"tfm": name, "module": module, "args": {name: number or text}}')
 
 def _check_normalize(js, norm, n_in:int=3):
     if norm is None: return
@@ -422,9 +439,9 @@ def _before_tfms(img) -> list:
     out = []
     for b in img.get('before_resize', []):
         name, module = b['tfm'], b['module']
-        if name not in ITEM_TFMS and _OWN_MODULE.fullmatch(module):
+        if f"{module}.{name}" not in ITEM_TFMS and _OWN_MODULE.fullmatch(module):
             with contextlib.suppress(ImportError): importlib.import_module(module)
-        if (cls := ITEM_TFMS.get(name)) is None:
+        if (cls := ITEM_TFMS.get(f"{module}.{name}")) is None:
             raise ModelMismatchError(f"This model prepares its images with item transform {name!r} (from {module}), which is not registered "
                                      f"in this process: run register_item_tfm on its class before loading, or install the medfast version that made the model.")
         try: out.append(cls(**b.get('args', {})))

@@ -18,7 +18,7 @@ from .data import xray_tfms, cell_tfms, check_crop, balanced_sampler, _TASK_DLS
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
 from .evaluation import saved_threshold                  # the threshold a trained model ships with
-from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name
+from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name, _NoFitAfterDivergence
 
 # %% auto #0
 __all__ = ['SIZES', 'TTA_PASSES', 'AUGMENTATIONS', 'RECIPE_AUGMENT', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble',
@@ -324,7 +324,7 @@ def _train(learn, recipe, quiet, deadline=None, max_epochs=None):
     n = max(recipe.epochs, max_epochs or 0) if deadline is not None else recipe.epochs
     cbs = [] if deadline is None else [TimeBudgetCallback(deadline, epochs=recipe.epochs)]
     with (learn.no_logging() if quiet else contextlib.nullcontext()):
-        if recipe.pretrained: learn.fine_tune(n, base_lr=recipe.lr/2, cbs=cbs)
+        if recipe.pretrained: learn.fine_tune(n, base_lr=recipe.lr/2, cbs=cbs + [_NoFitAfterDivergence()])   # a diverged frozen epoch ends it
         else: learn.fit_one_cycle(n, recipe.lr, cbs=cbs)
     if deadline is None: learn.epochs_trained = recipe.epochs
     return learn

@@ -24,7 +24,7 @@ def model(tmp_path_factory):
     for f in ('model.json', 'model.pth'): shutil.copy(tmp/f, folder/f)
     many = tmp/'many scans'; many.mkdir()
     img = sorted((data/'test').rglob('*.jpeg'))[0].read_bytes()
-    for i in range(300): (many/f'{i:03d}.jpeg').write_bytes(img)
+    for i in range(1200): (many/f'{i:03d}.jpeg').write_bytes(img)   # at --bs 1, far more than a stop takes to arrive
     return folder, many, data
 
 def test_misspelt_command_or_option_is_one_line(cli, model, tmp_path):
@@ -98,7 +98,7 @@ def test_predict_stopped_midway_says_how_to_resume(cli, model, tmp_path, stop, c
     r = cli(*args, '--resume', '--quiet', cwd=tmp_path)
     assert r.returncode == 0 and 'Resuming' in r.stdout, r.stderr[-2000:]
     t = pd.read_csv(tmp_path/'p.csv')
-    assert len(t) == 300 and t.file.is_unique and t.error.isna().all()
+    assert len(t) == 1200 and t.file.is_unique and t.error.isna().all()
 
 @pytest.mark.parametrize('argv', [['-h'], ['--version'], ['train', '-h'], ['predict', '--merge', '-h']])
 def test_help_into_a_closed_pipe_is_quiet(argv):
@@ -155,3 +155,10 @@ def test_train_with_a_launcher_variable_not_a_number(cli, tmp_path, value):
     r = cli('train', '--n-synthetic', 20, *TINY, '--out', str(tmp_path/'r'), cwd=tmp_path, env={'WORLD_SIZE': value})
     assert 'WORLD_SIZE' in one_line(r) and 'unset it' in r.stderr
     assert not (tmp_path/'r').exists()
+
+def test_a_broken_pipe_elsewhere_is_not_hidden(tmp_path):
+    "Only a closed stdout ends a command quietly (exit 141): a pipe broken elsewhere (a worker's) still shows"
+    code = ("import sys, medfast.cli as c\ndef boom(argv): raise BrokenPipeError(32, 'Broken pipe')\n"
+            "c._dispatch = boom\nsys.exit(c.main(['train']))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 1 and 'BrokenPipeError' in r.stderr, (r.returncode, r.stderr[-500:])

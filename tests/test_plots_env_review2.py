@@ -1,14 +1,11 @@
 "A second review as users would: fastai's `distrib_ctx` under torchrun (2 CPU processes with gloo, then 1), launcher variables a user left wrong, and medfast's figures in a notebook next to the user's own pyplot figures."
-import json, os, socket, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 from conftest import run_python
 
 BIN = Path(sys.executable).parent
 ENV = dict(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1', MPLBACKEND='Agg', PYTHONWARNINGS='ignore', ACCELERATE_USE_CPU='1')
-
-def _port():
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 TINY = '''
 import json
@@ -32,7 +29,7 @@ Path(f"res-{dist_info()['rank']}.json").write_text(json.dumps(res))
 def _torchrun(tmp, n:int):
     "Run TINY under torchrun with `n` CPU processes in a new folder `tmp`; the results of each process"
     tmp.mkdir(); (tmp/'tiny.py').write_text(TINY)
-    r = subprocess.run([str(BIN/'torchrun'), '--nproc_per_node', str(n), '--master_port', str(_port()), 'tiny.py'], cwd=tmp,
+    r = subprocess.run([str(BIN/'torchrun'), '--nproc_per_node', str(n), '--standalone', 'tiny.py'], cwd=tmp,   # --standalone: the rendezvous picks a free port itself
                        capture_output=True, text=True, timeout=240, env={**os.environ, **ENV})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     return [json.loads((tmp/f'res-{i}.json').read_text()) for i in range(n)]

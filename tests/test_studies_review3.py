@@ -123,3 +123,10 @@ def test_clicks_as_fractions_refused(tmp_path):
     pd.DataFrame(dict(image='field.png', x=[.4, .55], y=[.5, .5], label=['alive', 'dead'], user=['a', 'a'])).to_csv(tmp_path/'clicks.csv', index=False)
     with pytest.raises(DataLayoutError, match='look like fractions of the image size'): write_crops(src, tmp_path/'clicks.csv', tmp_path/'crops', size=32)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['clicks.csv', 'lab']
+
+def test_one_volunteers_chain_of_clicks_keeps_its_cells():
+    "A volunteer's chain of clicks, each within a double-click (9 px at radius 35) of the next, stays one cell, though its end lies nearer the next cell's centre"
+    from medfast.studies.crops import merge_clicks
+    clicks = pd.DataFrame(dict(image='f.png', x=[100., 108., 116., 124., 133.], y=100., label='alive', user='u1'))
+    m = merge_clicks(clicks, radius=35).sort_values('x')
+    assert m[['x', 'n_clicks']].values.tolist() == [[112., 4], [133., 1]], m      # 124 is 9 px from 133, 12 from 112: it stays

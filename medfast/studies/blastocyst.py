@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items, find_column, on_disk, _id_key, split_leaks, warn_copies
+from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items, find_column, on_disk, _id_key, warn_copies
 from ..images import _refuse_unreadable, image_files
 from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train, check_batches

@@ -216,14 +216,15 @@ def _split_by_user(xy, users, ids, near) -> np.ndarray:
     "`ids` with each cell split where one volunteer clicked it at points over `near` px apart: their clicks anchor the cells, the others' clicks join the nearest"
     out, nxt = ids.copy(), ids.max() + 1
     for c in np.unique(ids):
-        m, anchors = np.flatnonzero(ids == c), np.zeros((1, 2))
+        m, anchors, own = np.flatnonzero(ids == c), np.zeros((1, 2)), None
         for u in sorted(set(users[m]), key=str):              # the volunteer who clicked the most distinct spots
             mu = m[users[m] == u]
             if len(mu) < 2: continue
             a = _cluster_ids(xy[mu], near, 'single')
-            if a.max() + 1 > len(anchors): anchors = np.stack([xy[mu][a == k].mean(0) for k in range(a.max() + 1)])
+            if a.max() + 1 > len(anchors): anchors, own = np.stack([xy[mu][a == k].mean(0) for k in range(a.max() + 1)]), (mu, a)
         if len(anchors) < 2: continue
         sub = np.linalg.norm(xy[m, None] - anchors[None], axis=-1).argmin(1)
+        sub[np.searchsorted(m, own[0])] = own[1]              # that volunteer's own clicks stay in their own cells, however long the chain
         for k in range(1, len(anchors)):
             out[m[sub == k]] = nxt; nxt += 1
     return out
