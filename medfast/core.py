@@ -15,10 +15,10 @@ from fastcore.all import *
 __all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'CSV_ENCODING', 'MedfastError', 'DataLayoutError', 'BadImageError',
            'MissingPathError', 'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError', 'warn_user',
            'check_path', 'is_onnx_model', 'locate_model', 'check_size', 'check_whole', 'check_number', 'free_path',
-           'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'env_info',
-           'make_folder', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders',
-           'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable',
-           'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
+           'check_seed', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16',
+           'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path',
+           'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv',
+           'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -146,10 +146,14 @@ def free_path(path, overwrite:bool=False) -> Path:
     raise MedfastError(f"No free name next to {p}; clean up old runs.")
 
 # %% ../nbs/00_core.ipynb #7b43d7a9
+def check_seed(seed) -> int:
+    "`seed` as a plain int from 0 to 2**32 - 1 (NumPy's range: larger seeds would share its stream); a one-line `ValueError` otherwise"
+    return check_whole('seed', seed, 0, 2**32 - 1)
+
 def seed_everything(seed:int=42, reproducible:bool=True) -> int:
     "Seed Python, NumPy and PyTorch; returns `seed` so it can be logged"
     import torch
-    seed = check_whole('seed', seed, 0, 2**32 - 1)                     # NumPy's range: larger seeds would share its stream
+    seed = check_seed(seed)
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     if reproducible and torch.backends.cudnn.is_available():

@@ -401,7 +401,7 @@ def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=M
 
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
          fast_decode=True, detail=None, crop=None, **kwargs):
-    check_whole('bs', bs); seed_everything(check_whole('seed', seed, 0))
+    check_whole('bs', bs); seed_everything(seed)
     block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), CategoryBlock), get_y=get_y,
                       splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None, same_bytes=True),
                       item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
@@ -459,7 +459,7 @@ def _warn_unused_splits(path):
 @delegates(pneumonia_block)
 def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwargs) -> DataLoaders:
     "DataLoaders for `path/{train,val,test}/{NORMAL,PNEUMONIA}`: train(+val) pooled, patient-grouped validation"
-    check_whole('bs', bs); seed_everything(check_whole('seed', seed, 0))
+    check_whole('bs', bs); seed_everything(seed)
     _warn_unused_splits(path)
     block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
     dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)

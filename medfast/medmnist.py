@@ -182,7 +182,7 @@ def medmnist_dls(npz, size:int|None=None, bs:int=128, seed:int=42, tfms=None, ba
                  classes=None, stats=None, n_channels:int|None=3, num_workers:int=0, val_bs:int|None=None,
                  device=None) -> DataLoaders:
     "fastai DataLoaders over a MedMNIST `.npz`: train on `train`, validate on `val`, all in memory"
-    check_whole('bs', bs); seed_everything(check_whole('seed', seed, 0))
+    check_whole('bs', bs); seed_everything(seed)
     if size is not None: check_whole('size', size, 8)            # one side: SquishBatch makes square batches
     if val_bs is not None: check_whole('val_bs', val_bs)
     if balance is not None and not isinstance(balance, bool): check_number('balance', balance, 0., lo_ok=True, hint="True or 1 draws every class equally often, 0 the data's own mix")

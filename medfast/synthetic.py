@@ -124,7 +124,7 @@ def _opacity(xx, yy, x, y, r, strength):
 
 def synthetic_xray(kind:str='normal', size:int=128, seed:int=0) -> Image.Image:
     "One synthetic chest X-ray (`kind`: normal, bacteria or virus) as a greyscale PIL image"
-    check_whole('size', size, 8); check_whole('seed', seed, 0)
+    check_whole('size', size, 8); check_seed(seed)
     rng = np.random.default_rng(seed)
     img, lungs, xx, yy = _xray_canvas(size, rng)
     ys, xs = np.nonzero(lungs)
@@ -161,7 +161,7 @@ def _write_xrays(dest, n, size, seed, n_val, n_test, pneumonia_frac):
 def synthetic_xrays(dest, n:int=200, size:int=128, seed:int=0, n_val:int|None=None, n_test:int|None=None,
                     pneumonia_frac:float=0.5) -> Path:
     "Write a deterministic SYNTHETIC chest X-ray set in the Kermany layout `dest/{train,val,test}/{NORMAL,PNEUMONIA}`"
-    check_whole('n', n, 1); check_whole('size', size, 8); check_whole('seed', seed, 0)
+    check_whole('n', n, 1); check_whole('size', size, 8); check_seed(seed)
     n_val, n_test = check_whole('n_val', ifnone(n_val, max(4, n//25)), 0), check_whole('n_test', ifnone(n_test, max(8, n//4)), 0)
     if isinstance(pneumonia_frac, bool) or not isinstance(pneumonia_frac, (int, float)) or not 0 <= pneumonia_frac <= 1:
         raise ValueError(f"pneumonia_frac is the fraction of pneumonia images in each split, from 0 to 1, not {pneumonia_frac!r}")
@@ -172,7 +172,7 @@ def synthetic_xrays(dest, n:int=200, size:int=128, seed:int=0, n_val:int|None=No
 def synthetic_medmnist(path, n:int=64, size:int=28, seed:int=0, n_classes:int=2, channels:int=1,
                        multi_label:bool=False, n_val:int|None=None, n_test:int|None=None) -> Path:
     "Write a tiny deterministic SYNTHETIC MedMNIST-format `.npz` (grey or RGB, multi-class or multi-label)"
-    check_whole('n', n, 1); check_whole('size', size, 8); check_whole('seed', seed, 0); check_whole('n_classes', n_classes, 2, 255)
+    check_whole('n', n, 1); check_whole('size', size, 8); check_seed(seed); check_whole('n_classes', n_classes, 2, 255)
     if channels not in (1, 3): raise ValueError(f"channels must be 1 (grey) or 3 (RGB), not {channels!r}")
     n_val, n_test = check_whole('n_val', ifnone(n_val, max(n_classes, n//4)), 0), check_whole('n_test', ifnone(n_test, max(n_classes, n//4)), 0)
     meta = dict(generator='medfast.synthetic.synthetic_medmnist', n=n, size=size, seed=seed, n_classes=n_classes,

@@ -436,7 +436,7 @@ def crop_tfms(**kwargs) -> list:
 
 def split_by_source(items, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42) -> dict:
     "Indices {'train','valid','test'} of crop `items` with whole source images on each side (80:10:10 by default)"
-    check_whole('seed', seed, 0, 2**32 - 1)                 # None would draw another split each call
+    check_seed(seed)                 # None would draw another split each call
     if not 0 < valid_pct < 1 or not 0 <= test_pct < 1 or valid_pct + test_pct >= 1:
         raise ValueError(f"valid_pct and test_pct are shares of the source images (e.g. valid_pct=0.1, test_pct=0.1): "
                          f"valid_pct in (0, 1), test_pct in [0, 1), summing to less than 1; not {valid_pct} and {test_pct}.")
@@ -456,7 +456,7 @@ def split_by_source(items, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42)
 def cell_dls(path, size:int|None=None, bs:int=16, valid_pct:float=0.1, test_pct:float=0.1, seed:int=42,
              item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, **kwargs):
     "DataLoaders over a `write_crops` folder: train/valid/test split by source image (80:10:10), test kept aside; every crop opened first"
-    check_whole('bs', bs); check_whole('seed', seed, 0, 2**32 - 1)
+    check_whole('bs', bs); check_seed(seed)
     path = check_path(path, 'crops folder', is_dir=True)
     size, items = ifnone(size, _crop_size(path)), class_folder_items(path, verify=verify)
     if bare := [o for o in items if '__' not in Path(o).name]:
@@ -501,7 +501,7 @@ def crop_size_sweep(src, clicks, sizes=(90, 95, 100, 128), epochs:int=5, lr:floa
     "Train a live/dead classifier per crop size and tabulate validation accuracy (and balanced accuracy, AUC, the majority class's share) beside the study's; crops go to `dest` (default: a new temporary folder, kept and named in the `crops` column)"
     sizes = list(sizes) if isinstance(sizes, (list, tuple, range, np.ndarray)) else [sizes]
     for s in sizes: _check_crop_size(s)
-    check_whole('epochs', epochs); check_whole('bs', bs); check_whole('seed', seed, 0, 2**32 - 1)
+    check_whole('epochs', epochs); check_whole('bs', bs); check_seed(seed)
     check_number('radius', radius, hint='the distance in pixels within which clicks are one cell, e.g. radius=35')
     if not sizes or len(set(sizes)) < len(sizes): raise ValueError(f"sizes must name each crop size once, e.g. sizes=(90, 95, 100, 128), not {sizes!r}.")
     if not isinstance(clicks, pd.DataFrame): clicks = load_clicks(clicks)

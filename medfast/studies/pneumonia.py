@@ -49,7 +49,7 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     "Kermany folder (or PneumoniaMNIST .npz) → train/valid DataLoaders, patient-grouped (or the study's split), test kept aside"
     _check_protocol(protocol)
     study = protocol == 'study'
-    bs, seed = check_whole('bs', ifnone(bs, 20 if study else 32)), check_whole('seed', seed, 0)
+    bs, seed = check_whole('bs', ifnone(bs, 20 if study else 32)), check_seed(seed)
     if str(path).lower().endswith('.npz'):
         folder_args = dict(valid_pct=valid_pct, test_pct=test_pct, merge_val=merge_val, protocol=protocol, splitter=splitter,
                            item_tfms=item_tfms, batch_tfms=batch_tfms)
