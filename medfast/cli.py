@@ -189,13 +189,6 @@ def _not_inside(out, data, what:str):
         _fail(f"--out {out} is inside {what} {data}: results written there would be read as images next time. Choose a folder "
               "outside it, e.g. --out runs/mine.")
 
-def _outputs_line(asked, out, overwrite:bool=True) -> str:
-    "'Outputs: OUT', saying why where OUT is not the `--out` typed (it holds results, or a run in progress claimed it)"
-    asked = Path(asked).expanduser()
-    if Path(out) == asked: return f"Outputs: {out}"
-    return (f"Outputs: {out} (not {asked}, which holds results or is claimed by a run in progress"
-            + ("; --overwrite writes into it" if overwrite else "") + ")")
-
 def _is_model(path) -> bool:
     "Whether `path` names a saved model (nothing is read)"
     from medfast.core import MedfastError
@@ -511,7 +504,7 @@ def _train(a) -> int:
     from medfast.env import progress_mode
     progress_mode(a.quiet)
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
-    from medfast.core import claim_folder, staged_results, write_csv, seed_everything, Timer, MedfastError, device_name
+    from medfast.core import claim_folder, staged_results, write_csv, seed_everything, Timer, MedfastError, device_name, _outputs_line
     from medfast.data import check_split, split_grouping, _group_fn_of
     from medfast.medmnist import held_out_dl
     from medfast.learner import medfast_learner, train, save_run_record, training_precision
@@ -714,7 +707,7 @@ def evaluate_main(argv=None) -> int:
     from medfast.env import progress_mode
     mode = progress_mode(a.quiet)
     import pandas as pd
-    from medfast.core import Timer, seed_everything, check_path, claim_folder, staged_results, write_csv, save_json, env_info
+    from medfast.core import Timer, seed_everything, check_path, claim_folder, staged_results, write_csv, save_json, env_info, _outputs_line
     from medfast.evaluation import evaluate, get_preds_labelled, tta_applies, metrics_for_csv
     from medfast.plots import evaluation_plots, save_fig
     from medfast.inference import load

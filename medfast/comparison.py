@@ -12,6 +12,7 @@ import numpy as np, pandas as pd, torch
 from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
+from .core import _outputs_line
 from .metrics import predict_labels
 from types import SimpleNamespace
 from .evaluation import _is_table, evaluate, get_preds_labelled, labelled_items, metrics_for_csv
@@ -230,8 +231,8 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
     if learner_fn is None: _check_weights(archs, pretrained, learner_kwargs)   # fetched now, not after the first networks trained
     rows, hists, tests, learners, failed = [], [], [], {}, {}
     if out is not None:
-        _check_labels(archs); asked, out = Path(out).expanduser(), claim_folder(out)   # claimed atomically: never another run's folder
-        print(f"Outputs: {out}" + ('' if out == asked else f" (not {asked}, which holds results or is claimed by a run in progress)"), flush=True)
+        _check_labels(archs); asked, out = out, claim_folder(out)       # claimed atomically: never another run's folder
+        print(_outputs_line(asked, out, overwrite=False), flush=True)
     with (staged_results(out) if out is not None else contextlib.nullcontext()) as stage:   # every file, or (interrupted) none
         for i, (name, arch) in enumerate(archs.items()):
             print(f"[{i+1}/{len(archs)}] {name}: training...", flush=True)

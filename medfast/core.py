@@ -401,6 +401,13 @@ def claim_folder(path, overwrite:bool=False) -> Path:
         if free and _claim_one(q, False): return q
     raise MedfastError(f"No free name next to {p}; clean up old runs.")
 
+def _outputs_line(asked, out, overwrite:bool=True) -> str:
+    "'Outputs: OUT', saying why where `claim_folder` gave another folder than the one `asked` for (it holds results, or a run in progress claimed it)"
+    asked = Path(asked).expanduser()
+    if Path(out) == asked: return f"Outputs: {out}"
+    return (f"Outputs: {out} (not {asked}, which holds results or is claimed by a run in progress"
+            + ("; --overwrite writes into it" if overwrite else "") + ")")
+
 @atexit.register
 def release_folders():
     "Drop this process's folder claims: remove the lock files, and the folders a failed run left empty"

@@ -536,18 +536,21 @@ def split_sides(dls) -> dict:
     if test is not None: sides['test'] = list(test)
     return sides
 
+def _multi_label(ds) -> bool:
+    "Whether `ds` has multi-label targets (a 0/1 vector per image, so no single class), from its label pipeline"
+    return len(ds) > 0 and getattr(ds.tls[-1][0], 'ndim', 0) > 0
+
 def _labels_of(ds) -> np.ndarray:
     "Integer labels of `ds` from its label pipeline (no decoding); a one-line error for multi-label targets, which have no one class"
-    ys = list(ds.tls[-1])
-    if ys and getattr(ys[0], 'ndim', 0):
+    if _multi_label(ds):
         raise DataLayoutError("These DataLoaders are multi-label (a 0/1 target per class), so an image has no single class: class "
                               "counts, class weights and balanced batches need single-label data.")
-    return np.array([int(y) for y in ys])
+    return np.array([int(y) for y in ds.tls[-1]])
 
 def _classes_in(ds) -> set:
     "Indices of the classes `ds` has an image of (a positive one, for multi-label targets), from the label pipeline only"
     ys = list(ds.tls[-1])
-    if ys and getattr(ys[0], 'ndim', 0): return set(np.nonzero(np.stack([np.asarray(y) for y in ys]).any(0))[0].tolist())
+    if _multi_label(ds): return set(np.nonzero(np.stack([np.asarray(y) for y in ys]).any(0))[0].tolist())
     return set(int(y) for y in ys)
 
 def _in_memory(dls):
@@ -617,8 +620,7 @@ def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
                                                   "(medfast train --allow-leaks) to go on anyway.")
         warn_user(msg + " (allowed by allow_leaks).")
     by_class = defaultdict(list)                               # one image filed under two classes: a label is wrong
-    multi = getattr(dls.valid_ds.tls[-1][0], 'ndim', 0) > 0      # multi-label targets: no single class per image
-    for ds in (dls.train_ds, dls.valid_ds) if not multi else ():
+    for ds in (dls.train_ds, dls.valid_ds) if not _multi_label(dls.valid_ds) else ():   # multi-label: no single class per image
         for o, y in zip(ds.items, _labels_of(ds)): by_class[str(dls.vocab[y])].append(o)
     _warn_two_classes(_identical(by_class) if pixels is None else _identical_rows(by_class, pixels),
                       str if pixels is None else partial(_row_name, dls))

@@ -215,7 +215,7 @@ def _fit_hint(name, own, sd) -> str:
     if whole(list(sd)) and not whole(list(own)):
         return ("The file holds a whole trained model (body and head, e.g. from learn.save), not the network's own weights: "
                 "continue it with learn.load(name), or save models with medfast.inference.export and read them with load.")
-    spec = globals().get('ARCHS', {}).get(name)
+    spec = ARCHS.get(name)
     if spec is not None and spec.kind == 'scratch':
         return (f"Check the file holds the weights of a '{name}' built with the same n_in (channels) and arguments, "
                 "saved with torch.save(model.state_dict(), path).")

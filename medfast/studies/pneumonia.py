@@ -38,7 +38,10 @@ def _pneumonia_npz_dls(npz, size, bs, seed, three_class, num_workers, folder_arg
 
 def _check_kinds(items):
     "One-line error naming the pneumonia images of `items` whose names say neither bacteria nor virus (`three_class=True` needs it)"
-    bad = [o for o in items if kermany_label(o) == 'PNEUMONIA' and not any(f'_{k}' in Path(o).name.lower() for k in ('bacteria', 'virus'))]
+    def unnamed(o):
+        try: kermany_kind(o); return False                   # the one rule that reads the kind from the name
+        except DataLayoutError: return True
+    bad = [o for o in items if kermany_label(o) == 'PNEUMONIA' and unnamed(o)]
     if bad: raise DataLayoutError(f"three_class=True reads bacteria or virus from the file name, and {len(bad)} pneumonia image(s) "
                                   f"say neither ('_bacteria' or '_virus'), e.g. {bad[0]}. Rename or remove them, or leave three_class out.")
 
