@@ -433,8 +433,9 @@ def _train_parser():
 
 def _join_launch():
     "When launched by accelerate/torchrun: join the process group, keep stdout for the main process only; else None"
-    from medfast.distributed import init_distributed, launched
-    if not launched(): return None                          # WORLD_SIZE=two: one line naming it, not a traceback
+    from medfast.shards import _launch_var
+    if _launch_var('WORLD_SIZE') <= 1: return None         # WORLD_SIZE=two: one line; one process needs no accelerate
+    from medfast.distributed import init_distributed
     info = init_distributed()
     if info['rank'] != 0: sys.stdout = open(os.devnull, 'w')
     return info

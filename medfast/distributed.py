@@ -15,6 +15,7 @@ import torch.distributed as dist
 from fastai.vision.all import *
 from .core import *
 from .shards import *        # the shard and predictions-CSV helpers, importable from here too
+from .shards import _launch_var
 try: from fastai.distributed import DistributedDL, DistributedTrainer, teardown_distrib
 except (ImportError, NameError):              # fastai.distributed stops with a NameError when accelerate is missing
     raise MedfastError("Distributed training and prediction in launched processes (accelerate launch, torchrun) need "
@@ -26,14 +27,6 @@ __all__ = ['launched', 'is_main_process', 'use_cpu', 'dist_active', 'distributed
            'RankRecorder', 'distrib_kwargs', 'distribute']
 
 # %% ../nbs/03b_distributed.ipynb #46ff4c6e
-def _launch_var(name:str) -> int:
-    "The launcher variable `name` (`WORLD_SIZE`, `RANK`, `LOCAL_RANK`) as fastai reads it, 0 when unset; one line where it is not a whole number"
-    v = os.environ.get(name)
-    if v is None: return 0
-    try: return int(v)
-    except ValueError: raise MedfastError(f"{name}={v!r} is not a whole number: torchrun and accelerate launch set {name} themselves; "
-                                          f"unset it (e.g. `unset {name}`) to run one process.") from None
-
 def launched() -> bool:
     "Whether this process is one of several started by `accelerate launch` or `torchrun` (`WORLD_SIZE` > 1)"
     return _launch_var('WORLD_SIZE') > 1

@@ -17,6 +17,14 @@ __all__ = ['MAX_SHARDS', 'parse_shard', 'env_shard', 'shard_items', 'shard_path'
 # %% ../nbs/03a_shards.ipynb #901fdca2
 MAX_SHARDS = 10_000        # more shards than any cluster runs processes: a larger N is a typing slip
 
+def _launch_var(name:str) -> int:
+    "The launcher variable `name` (`WORLD_SIZE`, `RANK`, `LOCAL_RANK`) as fastai reads it, 0 when unset; one line where it is not a whole number"
+    v = os.environ.get(name)                       # read here, without torch or accelerate: one process needs neither
+    if v is None: return 0
+    try: return int(v)
+    except ValueError: raise MedfastError(f"{name}={v!r} is not a whole number: torchrun and accelerate launch set {name} themselves; "
+                                          f"unset it (e.g. `unset {name}`) to run one process.") from None
+
 def parse_shard(s:str) -> tuple:
     "`(i, n)` from `'I/N'`, with `0 <= I < N`; a one-line `MedfastError` naming `--shard` otherwise"
     try: i, n = (int(o) for o in str(s).split('/'))

@@ -162,3 +162,11 @@ def test_a_broken_pipe_elsewhere_is_not_hidden(tmp_path):
             "c._dispatch = boom\nsys.exit(c.main(['train']))")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert r.returncode == 1 and 'BrokenPipeError' in r.stderr, (r.returncode, r.stderr[-500:])
+
+def test_train_without_accelerate(tmp_path):
+    "The README's `pip install -e . && medfast train`: a base install has no accelerate, and one process needs none"
+    code = ("import sys; sys.modules['accelerate'] = None\nfrom medfast.cli import main\n"
+            f"sys.exit(main(['train', '--n-synthetic', '20', *{TINY!r}, '--out', 'r']))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                       env={**os.environ, 'MEDFAST_HOME': str(tmp_path/'home')})
+    assert r.returncode == 0 and (tmp_path/'r'/'model.json').exists(), r.stderr[-1500:]
