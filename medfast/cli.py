@@ -97,10 +97,8 @@ def _dispatch(argv:list) -> int:
     if argv[0] == '--version':
         from medfast import __version__; print(__version__); return 0
     if argv[0] not in SUBCOMMANDS: print(_unknown_command(argv[0]), file=sys.stderr); return 2
-    import signal, warnings
-    try: signal.signal(signal.SIGTERM, _terminated)
-    except ValueError: pass                              # not the main thread: leave signals to its owner
-    with warnings.catch_warnings(), _escaped_output():   # both put back as they were when the command ends
+    import warnings
+    with _sigterm_ends_command(), warnings.catch_warnings(), _escaped_output():   # all put back as they were when the command ends
         warnings.showwarning = _warning_line(argv[0])
         try: return globals()[SUBCOMMANDS[argv[0]][0]](argv[1:]) or 0
         except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
@@ -111,6 +109,16 @@ def _dispatch(argv:list) -> int:
             print(f"medfast {argv[0]}: error: {_cli_message(e)}", file=sys.stderr); return 1
 
 # %% ../nbs/11_cli.ipynb #a4db416c
+@contextlib.contextmanager
+def _sigterm_ends_command():
+    "While a command runs, SIGTERM ends it as Ctrl-C does (`_terminated`); the caller's own handler is put back after (a notebook, a test)"
+    import signal
+    try: old = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError: old = _terminated                 # not the main thread: leave signals to its owner
+    try: yield
+    finally:
+        if old is not _terminated: signal.signal(signal.SIGTERM, signal.SIG_DFL if old is None else old)
+
 @contextlib.contextmanager
 def _escaped_output():
     "Print what the terminal cannot encode (a file name that is not UTF-8) as `\\udcff`-style escapes, not a crash or raw bytes"
@@ -507,12 +515,12 @@ def _train(a) -> int:
     launch = _join_launch(); main = launch is None or launch['rank'] == 0
     from medfast.core import claim_folder, staged_results, write_csv, seed_everything, Timer, MedfastError, device_name, _outputs_line
     from medfast.data import check_split, split_grouping, _group_fn_of
-    from medfast.medmnist import held_out_dl
+    from medfast.medmnist import held_out_dl, medmnist_dls
     from medfast.learner import medfast_learner, train, save_run_record, training_precision
     from medfast.evaluation import evaluate, get_preds_labelled, metrics_for_csv
     from medfast.plots import plot_confusion, save_fig
     from medfast.inference import export
-    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, augment_tfms, _min_size
+    from medfast.recipes import uses_recipe, is_medmnist, default_image_size, train_from_args, augment_tfms, _min_size, _single_label
     from medfast.evaluation import saved_threshold
     synthetic = a.data is None
     npz = not synthetic and is_medmnist(a.data)
@@ -532,6 +540,7 @@ def _train(a) -> int:
             if not recipe and (bs := plain_batch_size(a, len(dls.train_ds), launch['world_size'] if launch else 1)) != a.bs:
                 dls = _image_dls(a, data, size, bs, **aug)
             if main: check_split(dls, a.allow_leaks)                               # every split readable, no duplicates
+        else: check_split(_single_label(medmnist_dls(data)), a.allow_leaks)       # copies in the file's own split: warned
     if main:
         out = claim_folder(a.out, a.overwrite)                                     # only once the data is usable
         print(_outputs_line(a.out, out))
@@ -645,7 +654,7 @@ def compare_main(argv=None) -> int:
         print(f"Image size {size} px" + ("" if a.size else " (chosen for this machine; --size to change it)"))
         dls = _image_dls(a, data, size, a.bs)
         if (bs := plain_batch_size(a, len(dls.train_ds))) != a.bs: dls = _image_dls(a, data, size, bs)
-        check_split(dls, a.allow_leaks)                                   # every split readable, no duplicates
+    check_split(dls, a.allow_leaks)                                       # every split readable, no duplicates (a file's own: warned)
     test = None if a.test == 'none' else a.test
     if _test_table(a):                                                    # the columns named for --data name the test table's too
         from medfast.data import table_test_rows

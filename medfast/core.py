@@ -264,10 +264,16 @@ def make_folder(d) -> Path:
     except OSError as e: raise _unwritable(d, e) from None
     return d
 
+def _not_a_folder(path, example:str|None=None) -> Path:
+    "`path` as a `Path` (`~` expanded), or a one-line error where it is a folder and a file is to be written (`example`: a file name to suggest inside it)"
+    p = Path(path).expanduser()
+    if p.is_dir(): raise MedfastError(f"{p} is a folder, not a file: name the file to write inside it"
+                                      + (f", e.g. {p/example}." if example else "."))
+    return p
+
 def _tmp_beside(path) -> tuple:
     "`(path, unique temporary file beside it)`, refusing a folder and creating the parent"
-    p = Path(path).expanduser()
-    if p.is_dir(): raise IsADirectoryError(f"{p} is a folder; name a file to write.")
+    p = _not_a_folder(path)
     make_folder(p.parent)
     try: return p, _unique_tmp(p)
     except OSError as e: raise _unwritable(p.parent, e, 'write in') from None
@@ -491,8 +497,7 @@ def to_jsonable(o):
 
 def save_json(obj, path, overwrite:bool=False) -> Path:
     "Write `obj` as indented JSON to `path`; never replaces an existing file unless `overwrite`"
-    p = Path(path)
-    if p.is_dir(): raise MedfastError(f"{p} is a folder, not a file: name the JSON file to write inside it, e.g. {p/'record.json'}.")
+    p = _not_a_folder(path, 'record.json')
     if p.exists() and not overwrite: raise FileExistsError(f"{p} exists; pass overwrite=True to replace it.")
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
     return atomic_write(p, lambda tmp: tmp.write_text(text), overwrite=overwrite)

@@ -53,16 +53,16 @@ def _warn_unvalidated(labels:list, valid):
                   "can neither score it nor choose the epoch or threshold for it (check_split and medfast train refuse this). "
                   f"Add images of {' and '.join(map(repr, missing))}.")
 
-def _identical(sides:dict) -> dict:
-    "`{digest: {side: [files]}}` for byte-identical files present on more than one side"
+def _identical(sides:dict, digest=file_digest, size=os.path.getsize) -> dict:
+    "`{digest: {side: [items]}}` for byte-identical items (files; anything `digest` reads) on more than one side; only items whose `size` collides across sides are digested"
     by_size = defaultdict(lambda: defaultdict(list))
     for side, items in sides.items():
-        for o in items: by_size[os.path.getsize(o)][side].append(o)
+        for o in items: by_size[size(o) if size else 0][side].append(o)
     out = defaultdict(lambda: defaultdict(list))
-    for size, where in by_size.items():
+    for where in by_size.values():
         if len(where) < 2: continue
-        for side, files in where.items():
-            for f in files: out[file_digest(f)][side].append(f)
+        for side, found in where.items():
+            for o in found: out[digest(o)][side].append(o)
     return {k: v for k, v in out.items() if len(v) > 1}
 
 def _copies_to_train(items, valid:list, group_of:dict) -> list:
@@ -521,11 +521,13 @@ def split_leaks(sides:dict, group_fn=patient_id, check_bytes:bool=True) -> pd.Da
         for side, items in sides.items():
             for o in items: where[group_fn(o)].add(side)
         rows += [dict(kind='group', key=k, sides=', '.join(sorted(s))) for k, s in where.items() if len(s) > 1]
-    if check_bytes:
-        rows += [dict(kind='identical file', key=k, sides=', '.join(sorted(v)),
-                      files='; '.join(str(f) for side in sorted(v) for f in v[side]))
-                 for k, v in _identical(sides).items()]
+    if check_bytes: rows += _copies_rows(_identical(sides))
     return pd.DataFrame(rows, columns=['kind', 'key', 'sides', 'files'])
+
+def _copies_rows(found:dict, kind:str='identical file', name=str) -> list:
+    "`split_leaks`' rows for `_identical`'s copies, each side's items shown by `name`"
+    return [dict(kind=kind, key=k, sides=', '.join(sorted(v)), files='; '.join(name(o) for side in sorted(v) for o in v[side]))
+            for k, v in found.items()]
 
 def split_sides(dls) -> dict:
     "`{'train': items, 'valid': items, 'test': items}` of DataLoaders (test from `dls.split`'s items or folder, or MedMNIST's test rows)"
@@ -560,12 +562,9 @@ def _in_memory(dls):
     if (g := _split_source(dls).get('getters')): return lambda i: g[0].rows[i]      # MedMNIST: the uint8 tensor's row
     return dls.train_ds.tls[0].tfms                                               # the item's image, before any resize
 
-def _identical_rows(sides:dict, pixels) -> dict:
-    "`{digest: {side: [rows]}}` for in-memory images (`pixels(row)`) byte-identical on more than one side"
-    out = defaultdict(lambda: defaultdict(list))
-    for side, idxs in sides.items():
-        for i in idxs: out[hashlib.blake2b(np.ascontiguousarray(np.asarray(pixels(i))).tobytes(), digest_size=16).hexdigest()][side].append(i)
-    return {k: v for k, v in out.items() if len(v) > 1}
+def _pixel_digest(pixels):
+    "How `_identical` compares in-memory images: a digest of the pixels of a row (`pixels(row)`)"
+    return lambda i: hashlib.blake2b(np.ascontiguousarray(np.asarray(pixels(i))).tobytes(), digest_size=16).hexdigest()
 
 def _row_name(dls, i) -> str:
     "Row `i` of in-memory DataLoaders as its file names it (`val_images[3]` in a MedMNIST file), else `row i`"
@@ -576,9 +575,9 @@ def _group_fn_of(dls):
     "How `dls` grouped its split: a label table's patients, else patient ids in the file names"
     return _split_source(dls).get('group_fn', patient_id)
 
-def _copies_text(same) -> str:
+def _copies_text(same, split:str='the split') -> str:
     "How byte-identical images on two sides (`split_leaks`' rows) read in a warning or an error: how many, one pair named"
-    return (f"{len(same)} image(s) are byte-identical on two sides of the split ({same.sides.iloc[0]}: "
+    return (f"{len(same)} image(s) are byte-identical on two sides of {split} ({same.sides.iloc[0]}: "
             f"{same.files.iloc[0]}), so the scores would be optimistic")
 
 def _warn_two_classes(twice:dict, name=str):
@@ -599,22 +598,26 @@ def warn_copies(sides:dict, label_fn=None) -> int:
     return len(copies)
 
 def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
-    "Before training: every class in validation, every test image readable, no byte-identical image on two sides (unless `allow_leaks`); groups by `group_fn`, default the loaders' own; in-memory images (MedMNIST) compared by their pixels"
+    "Before training: every class in validation, every test image readable, no byte-identical image on two sides (unless `allow_leaks`); groups by `group_fn`, default the loaders' own; in-memory images compared by their pixels (copies in a MedMNIST file's own split warned, never refused)"
     group_fn = ifnone(group_fn, _group_fn_of(dls))
     if (absent := [str(dls.vocab[i]) for i in sorted(set(range(dls.c)) - _classes_in(dls.valid_ds))]):
         raise DataLayoutError(f"No validation image of class(es) {', '.join(absent)}: too few images (or patients) to hold one "
                               "out, so validation could neither score them nor choose the epoch or threshold. Add images of "
                               f"{' and '.join(absent)} (at least two patients, or two images without patient ids).")
     sides, pixels = split_sides(dls), _in_memory(dls)
+    compare = {} if pixels is None else dict(digest=_pixel_digest(pixels), size=None)   # images in memory: by their pixels
     if pixels is None:
         if 'test' in sides: _refuse_unreadable(sides['test'], 'the test folder')
         leaks = split_leaks(sides, group_fn)
-    else:                                                      # images in memory: no files, no patients; copies by their pixels
-        leaks = pd.DataFrame([dict(kind='identical image', key=k, sides=', '.join(sorted(v)),
-                                   files='; '.join(_row_name(dls, i) for side in sorted(v) for i in v[side]))
-                              for k, v in _identical_rows(sides, pixels).items()], columns=['kind', 'key', 'sides', 'files'])
+    else:                                                      # no files, no patients: copies only, named by array and row
+        leaks = pd.DataFrame(_copies_rows(_identical(sides, **compare), 'identical image', partial(_row_name, dls)),
+                             columns=['kind', 'key', 'sides', 'files'])
     same = leaks[leaks.kind.isin(['identical file', 'identical image'])]
-    if len(same):
+    published = _split_source(dls).get('npz')                  # a MedMNIST file's own split: kept as published
+    if len(same) and published is not None:
+        warn_user(_copies_text(same, f"{Path(published).name}'s own split") + "; medfast keeps a published split as it is, "
+                  "so its figures compare with others' (remove the copies from the file to change that).")
+    elif len(same):
         msg = _copies_text(same)
         if not allow_leaks: raise DataLayoutError(msg + ". Remove the duplicates, or pass allow_leaks=True "
                                                   "(medfast train --allow-leaks) to go on anyway.")
@@ -622,8 +625,7 @@ def check_split(dls, allow_leaks:bool=False, group_fn=None) -> pd.DataFrame:
     by_class = defaultdict(list)                               # one image filed under two classes: a label is wrong
     for ds in (dls.train_ds, dls.valid_ds) if not _multi_label(dls.valid_ds) else ():   # multi-label: no single class per image
         for o, y in zip(ds.items, _labels_of(ds)): by_class[str(dls.vocab[y])].append(o)
-    _warn_two_classes(_identical(by_class) if pixels is None else _identical_rows(by_class, pixels),
-                      str if pixels is None else partial(_row_name, dls))
+    _warn_two_classes(_identical(by_class, **compare), str if pixels is None else partial(_row_name, dls))
     groups = leaks[leaks.kind == 'group']
     if len(groups): warn_user(f"{len(groups)} patient(s)/group(s) appear on two sides of the split, e.g. "
                                   f"{groups.key.iloc[0]} ({groups.sides.iloc[0]}); the scores may be optimistic.")

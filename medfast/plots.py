@@ -14,6 +14,7 @@ from cycler import cycler
 from matplotlib import colormaps
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
+from .core import _not_a_folder
 from .metrics import (as_probs, as_targets, predict_labels, confusion_counts, roc_auc, roc_points, pr_points,
                              average_precision, calibration_bins, calibration_error)
 from .evaluation import LabelledPreds, get_preds_labelled
@@ -32,8 +33,7 @@ def save_fig(fig:Figure, path, overwrite:bool=False, dpi:int=150) -> Path:
     if isinstance(fig, dict): raise TypeError("save_fig saves one Figure, not a dict of them: save each one, e.g. "
                                               "{name: save_fig(f, folder/name) for name, f in figs.items()}.")
     if not hasattr(fig, 'savefig'): raise TypeError(f"save_fig saves a matplotlib Figure, not a {type(fig).__name__}.")
-    p = Path(path).expanduser()
-    if p.is_dir(): raise ValueError(f"{p} is a folder; name the figure's file, e.g. {p/'figure.png'}.")
+    p = _not_a_folder(path, 'figure.png')
     if not p.suffix: p = p.with_suffix('.png')
     fmt, known = p.suffix[1:].lower(), fig.canvas.get_supported_filetypes()
     if fmt not in known: raise ValueError(f"Cannot save {p}: matplotlib writes {', '.join(sorted(known))}, not .{fmt}.")

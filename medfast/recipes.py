@@ -266,17 +266,20 @@ def is_medmnist(path) -> bool:
     "Whether `path` names a MedMNIST-style `.npz` file"
     return str(path).lower().endswith('.npz')
 
+def _single_label(dls):
+    "`dls` over a MedMNIST file, or a one-line error where the file gives each image several labels (the recipes learn one class per image)"
+    if (src := medmnist_source(dls)) and src['multi_label']:
+        raise DataLayoutError(f"{src['npz'].name} gives each image several labels (multi-label, like ChestMNIST); recipes and "
+                              "medfast train learn one class per image. To train on one of its labels, save that column as a file of its own.")
+    return dls
+
 def recipe_dls(data, recipe:Recipe, size:int|None=None, seed:int|None=None, task:str='pneumonia', **kwargs) -> DataLoaders:
     "DataLoaders for `recipe` over a MedMNIST `.npz`, a Kermany folder (`task='pneumonia'`), class folders (`'folder'`) or a label CSV (`'csv'`)"
     size, seed = ifnone(size, recipe.size), ifnone(seed, recipe.seed)
     if is_medmnist(data):
         if recipe.crop is not None:                      # e.g. --recipe cells on BloodMNIST: its arrays are cut to the cell already
             warn_user(f"crop applies to image files; the arrays of {Path(data).name} are used whole.")
-        dls = medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs)
-        if medmnist_source(dls)['multi_label']:
-            raise DataLayoutError(f"{Path(data).name} gives each image several labels (multi-label, like ChestMNIST); recipes and "
-                                  "medfast train learn one class per image. To train on one of its labels, save that column as a file of its own.")
-        return dls
+        return _single_label(medmnist_dls(data, size=size, bs=recipe.bs, seed=seed, tfms=recipe.tfms(), balance=recipe.balance, **kwargs))
     size = ifnone(size, 64)
     aug = {} if recipe.augment is False else dict(batch_tfms=recipe.tfms())    # False: the loader's own default
     if recipe.detail: aug['detail'] = recipe.detail     # files reduced to `detail` px, then up to `size` (see item_resize)

@@ -37,13 +37,11 @@ def parse_shard(s:str) -> tuple:
 
 def env_shard():
     "`(RANK, WORLD_SIZE)` when launched by accelerate/torchrun with several processes, else None"
-    ws, rank = os.environ.get('WORLD_SIZE', '0'), os.environ.get('RANK')   # fastai's num_distrib and rank_distrib, without torch
-    try: n = int(ws or 0); i = None if rank is None else int(rank)
-    except ValueError: n = i = None
-    if n is not None and n <= 1: return None
-    if n is None or i is None or not 0 <= i < n:            # every process would otherwise write shard 0: rows lost and clashing
-        raise MedfastError(f"WORLD_SIZE={ws!r} with RANK={rank!r} names no shard: launch with accelerate launch or torchrun (they "
-                           "set both), or pass --shard I/N yourself.")
+    if (n := _launch_var('WORLD_SIZE')) <= 1: return None      # fastai's num_distrib and rank_distrib, read without torch
+    i = _launch_var('RANK') if 'RANK' in os.environ else None
+    if i is None or not 0 <= i < n:                          # every process would otherwise write shard 0: rows lost and clashing
+        raise MedfastError(f"WORLD_SIZE={n} with RANK={os.environ.get('RANK')!r} names no shard: launch with accelerate launch "
+                           "or torchrun (they set both), or pass --shard I/N yourself.")
     return i, n
 
 def shard_items(items, i:int, n:int) -> list:

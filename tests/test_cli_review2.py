@@ -170,3 +170,13 @@ def test_train_without_accelerate(tmp_path):
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                        env={**os.environ, 'MEDFAST_HOME': str(tmp_path/'home')})
     assert r.returncode == 0 and (tmp_path/'r'/'model.json').exists(), r.stderr[-1500:]
+
+def test_sigterm_handler_put_back(tmp_path):
+    "An in-process command (a notebook, a test) installed its SIGTERM handler for good: a later kill of that process, or of a child it forks, raised SystemExit there"
+    from medfast.cli import main
+    def mine(signum, frame): pass
+    old = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert main(['train', '--data', str(tmp_path/'no-such-folder')]) == 1
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally: signal.signal(signal.SIGTERM, old)

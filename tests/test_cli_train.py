@@ -1,6 +1,6 @@
 "End-to-end `medfast train`: the README's main job, on a tiny synthetic set, in a fresh process."
 import json
-import pandas as pd
+import numpy as np, pandas as pd
 from pathlib import Path
 from PIL import Image
 
@@ -107,11 +107,14 @@ def test_train_crop_with_cache(cli, tmp_path):
     assert r.returncode in (1, 2) and '--crop' in r.stderr and 'Traceback' not in r.stderr
 
 def test_train_medmnist_file(cli, tmp_path):
-    "`medfast train --data file.npz`: the file's own train/val arrays, its test arrays scored, the split named for what it is"
+    "`medfast train --data file.npz`: the file's own train/val arrays, its test arrays scored, the split named for what it is; copies warned"
     from medfast.synthetic import synthetic_medmnist
-    npz = synthetic_medmnist(tmp_path/'tiny.npz', n=48, size=28, seed=0)
+    arrs = dict(np.load(synthetic_medmnist(tmp_path/'made.npz', n=48, size=28, seed=0)))
+    arrs['val_images'][3] = arrs['train_images'][5]                       # as in PneumoniaMNIST: a copy across its own split
+    np.savez(npz := tmp_path/'tiny.npz', **arrs)
     r = cli('train', '--data', npz, '--pretrained', 'no', '--epochs', 1, '--size', 32, '--bs', 8, '--quiet', '--out', tmp_path/'run')
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 image(s) are byte-identical on two sides of tiny.npz's own split (train, valid: train_images[5]; val_images[3])" in r.stderr
     assert 'Split (the official train/val arrays):' in r.stdout and 'official test split' in r.stdout and 'patient-grouped' not in r.stdout
     assert 'test metrics (tiny.npz' in r.stdout
     rec = json.loads((tmp_path/'run'/'run.json').read_text())

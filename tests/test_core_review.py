@@ -19,11 +19,16 @@ def test_concurrent_claims_never_share(tmp_path, stale):
         d = tmp_path/f't{trial}'/'run'
         if stale: d.mkdir(parents=True); lock_path(d, 'claim-').write_text('999999999 1\n')   # no such process
         go = time.time() + 0.3
-        with mp.get_context('fork').Pool(8) as pool: got = pool.map(_claim, [(d, go)]*8)
+        with mp.get_context('fork').Pool(8, initializer=_default_sigterm) as pool: got = pool.map(_claim, [(d, go)]*8)
         for g in set(got): lock_path(g, 'claim-').unlink(missing_ok=True)
         assert len(set(got)) == 8, got
 
+def _default_sigterm():
+    "In a forked child: SIGTERM kills, whatever handler the test process had (a fork inherits it; the pool ends its workers by SIGTERM)"
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
 def _writer(path, go):
+    _default_sigterm()
     def slow(tmp):
         tmp.write_text('half'); go.set(); time.sleep(30)
     atomic_write(path, slow)
