@@ -407,7 +407,8 @@ def _data_args(p:argparse.ArgumentParser, tables:str='--task csv') -> argparse.A
     p.add_argument('--data', default=None, help="dataset folder, a MedMNIST .npz file, or a label CSV (default: the embedded SYNTHETIC chest X-ray set)")
     _table_args(p, tables)
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
-    p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split")
+    p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split "
+                   "(a MedMNIST file's own split: always named and kept)")
     return p
 
 def _train_parser():
