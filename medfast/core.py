@@ -209,10 +209,11 @@ def cpu_model() -> str:
     return (cpu_info().get('model name') or _sysctl('machdep.cpu.brand_string') or _windows_cpu_name()
             or platform.processor() or platform.machine() or 'unknown CPU')
 
-def cpu_has_fast_bf16() -> bool:
-    "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16, Apple M2 and later), where CPU autocast can pay off"
-    flags = set((cpu_info().get('flags') or cpu_info().get('Features') or '').split())   # x86 / Arm
-    return bool(flags & {'amx_bf16', 'avx512_bf16', 'bf16'}) or _sysctl('hw.optional.arm.FEAT_BF16') == '1'
+def cpu_has_fast_bf16() -> bool|None:
+    "Whether this CPU does bfloat16 matrix maths natively (Intel AMX / AVX512-BF16, Arm BF16, Apple M2 and later), where CPU autocast can pay off; None where the system does not say (Windows)"
+    if sys.platform == 'darwin': return _sysctl('hw.optional.arm.FEAT_BF16') == '1'   # Intel Macs: none has it
+    flags = cpu_info().get('flags') or cpu_info().get('Features')                       # x86 / Arm Linux
+    return None if flags is None else bool(set(flags.split()) & {'amx_bf16', 'avx512_bf16', 'bf16'})
 
 def device_name() -> str:
     "What torch trains on here: the first GPU's name where torch sees one, else the CPU model"

@@ -698,7 +698,13 @@ def _warn_if_slow_bf16(learn, bf16):
     "Warn where `bf16` autocast would do nothing (an ONNX model) or run on a CPU that only emulates bfloat16 (several times slower than float32 there)"
     if bf16 and 'onnx' in (getattr(learn, 'medfast_spec', None) or {}):
         return warn_user("bf16=True (--bf16) has no effect on an ONNX model: onnxruntime runs it in the precision it was exported in.")
-    if bf16 and getattr(first(learn.model.parameters()), 'device', torch.device('cpu')).type == 'cpu' and not cpu_has_fast_bf16():
+    if not bf16 or getattr(first(learn.model.parameters()), 'device', torch.device('cpu')).type != 'cpu': return
+    if (native := cpu_has_fast_bf16()) is None:            # the system does not say (Windows): measured once
+        from medfast.learner import bf16_pays_off
+        if not bf16_pays_off():
+            warn_user(f"bf16=True (--bf16): bfloat16 measured no faster than float32 on this CPU ({cpu_model()}), so it "
+                      "would slow predictions down (a third to an eighth of float32's speed where it is emulated). Leave it off here.")
+    elif not native:
         warn_user(f"bf16=True (--bf16): this CPU ({cpu_model()}) has no native bfloat16 (AMX or AVX512-BF16), so bfloat16 "
                   "runs slower than float32 on it (a third to an eighth of its speed on an AVX2-only CPU). Leave it off here.")
 

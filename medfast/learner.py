@@ -209,7 +209,7 @@ class CPUMixedPrecision(Callback):
     order = 10                                       # where fastai's `MixedPrecision` sits
     def __init__(self, bf16:bool|None=None, channels_last:bool=True, bf16_eval:bool=False, min_px:int=64):
         store_attr('bf16,channels_last,bf16_eval,min_px')
-        self.ctx, self.native, self.converted, self.in_fit, self.bf16_used, self.small = None, cpu_has_fast_bf16(), False, False, None, {}
+        self.ctx, self.converted, self.in_fit, self.bf16_used, self.small = None, False, False, None, {}
         self.agreed = None
     def _use_bf16(self):
         "`bf16`, or when it is None: for images of at least `min_px` this CPU's measured answer, for smaller ones the network's own"
@@ -310,7 +310,7 @@ def _clearly_faster(measure, times:int=2, gain:float=1.15) -> bool:
 @functools.lru_cache(maxsize=None)
 def _cpu_bf16_measured() -> bool:
     "Native support and a measured gain, once per process"
-    return cpu_has_fast_bf16() and _clearly_faster(measure_bf16_speedup)
+    return cpu_has_fast_bf16() is not False and _clearly_faster(measure_bf16_speedup)   # None (not known): measured
 
 def bf16_pays_off() -> bool:
     "Whether bfloat16 autocast speeds up training on this CPU: `MEDFAST_BF16` (read at every call), else native support and a gain measured once"
@@ -322,7 +322,7 @@ _model_bf16 = {}   # (network class, parameter count, input shape) -> the measur
 def model_bf16_pays_off(model, xb) -> bool:
     "Whether bfloat16 autocast speeds up training `model` on batches like `xb` on this CPU: `MEDFAST_BF16`, else native support and the network's own measured gain"
     if (env := _bf16_env()) is not None: return env
-    if not cpu_has_fast_bf16(): return False
+    if cpu_has_fast_bf16() is False: return False
     net = getattr(model, 'module', model)
     key = (type(net).__qualname__, sum(p.numel() for p in net.parameters()), tuple(xb.shape[1:]))
     if key not in _model_bf16: _model_bf16[key] = _clearly_faster(partial(measure_model_bf16_speedup, net, xb))
