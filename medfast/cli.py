@@ -176,6 +176,7 @@ class _Parser(argparse.ArgumentParser):
     "An `ArgumentParser` whose usage errors are one line (exit code 2): what is wrong, the option a misspelt one was meant to be, and where the options are listed; its help ends with the command's `_EXAMPLES`"
     def __init__(self, *args, **kwargs):
         kwargs.setdefault('formatter_class', _HelpFormatter)
+        kwargs.setdefault('allow_abbrev', False)        # '--epoch' is a misspelling (said, with the option meant), never read as --epochs
         kwargs.setdefault('epilog', _examples(str(kwargs.get('prog', '')).removeprefix('medfast ')))
         super().__init__(*args, **kwargs)
     def parse_args(self, args=None, namespace=None):
@@ -429,7 +430,7 @@ def _train_parser():
     p.add_argument('--balance', choices=['none', 'weights', 'sampler'], default='none', action=_Typed,
                    help="class imbalance: weighted loss or balanced batches (default none; a recipe's own: balanced batches)")
     p.add_argument('--out', default='runs/train', help="output folder (default runs/train; a new sibling, train-2, ..., if it holds results)")
-    p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results")
+    p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results: they are replaced, and an earlier run's other results (predictions, plots, exports) removed")
     p.add_argument('--cache', nargs='?', const='', default=None, metavar='DIR',
                    help="train from resized copies of --data's images, made once and reused while the originals are "
                         "unchanged (large JPEGs: 30x faster to read); DIR defaults to $MEDFAST_CACHE, else resized/ in $MEDFAST_HOME or ~/.cache/medfast")
@@ -578,7 +579,7 @@ def _train(a) -> int:
         print(tbl.drop(columns='split').to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if test_lp is None: print("\nNo test set: these are validation figures" + (", and validation chose the threshold" if thr is not None else "")
                               + ". Score a held-out test folder with medfast evaluate before you report them.")
-    with staged_results(out) as stage:                  # all five files, or (interrupted) none: never a mix of two runs
+    with staged_results(out, replace=a.overwrite) as stage:   # all five files, or (interrupted) none: never a mix of two runs
         write_csv(metrics, stage/'metrics.csv')
         save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp, threshold=thr), stage/'confusion_matrix.png', overwrite=True)
         export(learn, stage/'model', overwrite=True)
@@ -1039,21 +1040,29 @@ def _predict_into(a, shard, learn, classes, header, part, final, done, items) ->
     from medfast.inference import iter_predictions
     mode = progress_mode(a.quiet); bars = mode == 'bars'
     if done: print(f"Resuming {part}: {len(done)} file(s) done, {len(items)} to go.")
-    n, errors, labels, step = 0, 0, Counter(), max(1, len(items) // 10)
+    n, errors, labels, step, first_error = 0, 0, Counter(), max(1, len(items) // 10), None
     with open(part, 'a', newline='', **CSV_ENCODING) as f:
         if not part.stat().st_size: pd.DataFrame(columns=header).to_csv(f, index=False)
         for table in iter_predictions(learn, items, a.bs, not a.no_recurse, a.workers, a.fast_decode,
                                       progress=bars, bf16=a.bf16):
             csv_safe(table).to_csv(f, header=False, index=False); f.flush()
             n0, n = n, n + len(table); errors += int(table.error.notna().sum()); labels.update(table.label.dropna())
+            if first_error is None and table.error.notna().any(): first_error = table.error.dropna().iloc[0]
             if mode == 'lines' and n // step > n0 // step and n < len(items):      # a log gets a line every tenth
                 print(f"{n} of {len(items)} file(s) predicted, {errors} error(s)", flush=True)
     if shard is not None: out = _finish_shards(a, shard, part)
     else: os.replace(part, final); out = final
+    if done and shard is None:                             # resumed: the figures of the whole CSV, the earlier rows too
+        from medfast.core import read_csv_safe
+        whole = read_csv_safe(out, usecols=['label', 'error'], dtype=str, keep_default_na=False)
+        n, errors, labels = len(whole), int((whole.error != '').sum()), Counter(whole.label[whole.label != ''])
+        first_error = first_error or next((e for e in whole.error if e), None)
     counts = ', '.join(f"{c}: {labels[c]}" for c in classes)
     scope = '' if shard is None or a.shard is not None else f" in this process's shard ({shard[0] + 1} of {shard[1]}, all merged)"
-    print(f"Predicted {n - errors} of {n} input(s){scope} with {Path(getattr(learn, 'model_path', a.model))} ({counts}); "
-          f"{errors} error(s){' (see the error column)' if errors else ''}. Wrote {out}")
+    resumed = f" ({len(done)} by the run resumed)" if done and shard is None else ''
+    example = f" (see the error column), e.g. {str(first_error).rstrip('.')}" if errors else ''
+    print(f"Predicted {n - errors} of {n} input(s){scope}{resumed} with {Path(getattr(learn, 'model_path', a.model))} "
+          f"({counts}); {errors} error(s){example}. Wrote {out}")
     return 1 if shard is None and n and errors == n else 0     # nothing could be predicted: say so to a script too
 
 # %% ../nbs/11_cli.ipynb #9b115f00

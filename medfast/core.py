@@ -12,10 +12,10 @@ import numpy as np     # torch only inside the functions that use it: the CLI ch
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'CSV_ENCODING', 'MedfastError', 'DataLayoutError', 'BadImageError',
-           'MissingPathError', 'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError', 'warn_user',
-           'check_path', 'is_onnx_model', 'locate_model', 'check_size', 'check_whole', 'check_number', 'free_path',
-           'check_seed', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16',
+__all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'RESULT_SUFFIXES', 'CSV_ENCODING', 'MedfastError', 'DataLayoutError',
+           'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError',
+           'warn_user', 'check_path', 'is_onnx_model', 'locate_model', 'check_size', 'check_whole', 'check_number',
+           'free_path', 'check_seed', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16',
            'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path',
            'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv',
            'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
@@ -426,21 +426,37 @@ def release_folders():
         _claims.pop(d, None)
 
 # %% ../nbs/00_core.ipynb #36132cd5
+RESULT_SUFFIXES = ('.csv', '.png', '.json', '.pth', '.pkl', '.onnx', '.safetensors')   # the kinds of file medfast's commands write
+
+def _named(paths, most:int=5) -> str:
+    "The names of `paths`, at most `most` of them and how many more"
+    names = [p.name for p in paths]
+    return ', '.join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else '')
+
+def _earlier_results(out:Path, written:set) -> tuple:
+    "`(results, others)`: the files in `out` of the kinds medfast writes that are not among `written`, and everything else not hidden"
+    left = [p for p in sorted(out.iterdir()) if not p.name.startswith('.') and p.name not in written]
+    results = [p for p in left if p.suffix.lower() in RESULT_SUFFIXES and p.is_file()]
+    return results, [p for p in left if p not in results]
+
 @contextlib.contextmanager
-def staged_results(out):
-    "Yield a hidden folder inside `out` to write a run's results into; they replace `out`'s files only when the block ends without error"
+def staged_results(out, replace:bool=False):
+    "Yield a hidden folder inside `out` to write a run's results into; they replace `out`'s files only when the block ends without error (`replace`: the earlier run's other results too)"
     out = make_folder(out)
     stage = Path(tempfile.mkdtemp(prefix='.partial-', dir=out))
     try:
         yield stage
-        new, old = sorted(stage.iterdir()), None
+        new = sorted(stage.iterdir())
+        old = Path(tempfile.mkdtemp(prefix='.replaced-', dir=stage))   # removed with the stage
+        stale, others = _earlier_results(out, {f.name for f in new}) if replace else ([], [])
+        for p in stale: os.replace(p, old/p.name)
         for f in new:
             dest = out/f.name
-            if dest.is_dir() and not dest.is_symlink() or f.is_dir() and dest.exists():   # a folder replaces (or is replaced) whole
-                old = old or Path(tempfile.mkdtemp(prefix='.replaced-', dir=stage))
-                os.replace(dest, old/f.name)
+            if dest.is_dir() and not dest.is_symlink() or f.is_dir() and dest.exists(): os.replace(dest, old/f.name)   # a folder replaces (or is replaced) whole
             os.replace(f, dest)
-    finally: shutil.rmtree(stage, ignore_errors=True)        # what an interrupted run left there (and the replaced folders)
+        if stale: warn_user(f"Removed from {out} the results of an earlier run that this one does not write: {_named(stale)}.")
+        if others: warn_user(f"{out} also holds {_named(others)}, which medfast does not write: left as they are.")
+    finally: shutil.rmtree(stage, ignore_errors=True)        # what an interrupted run left there (and the replaced files)
 
 # %% ../nbs/00_core.ipynb #6ece2cce
 _FORMULA = re.compile(r"^'*[=+\-@\t\r]")

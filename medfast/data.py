@@ -673,14 +673,21 @@ def _id_key(v) -> str:
     except (ValueError, OverflowError): return s
     return str(int(f)) if f.is_integer() else s
 
+def _csv_dialect(path, encoding:str):
+    "How CSV `path` is written, as `csv.Sniffer` reads its header line, its separator one of , ; tab | (a one-column table: ',')"
+    with open(path, encoding=encoding, newline='') as f: header = f.readline()
+    try: return csv.Sniffer().sniff(header, delimiters=',;\t|')     # not any character: a lone 'file' is not split at an 'l'
+    except csv.Error: return 'excel'
+
 def read_table(path, what:str='CSV') -> pd.DataFrame:
     "Every cell of the CSV `path` as text (blank: ''), its separator sniffed, a byte-order mark skipped, Excel's Windows-1252 read; one-line errors"
     path = check_path(path, what, is_dir=False)
-    read = partial(pd.read_csv, path, dtype=str, keep_default_na=False, sep=None, engine='python')
+    def read(encoding): return pd.read_csv(path, dtype=str, keep_default_na=False, engine='python', encoding=encoding,
+                                           dialect=_csv_dialect(path, encoding))
     try:
-        try: return read(encoding='utf-8-sig')
+        try: return read('utf-8-sig')
         except UnicodeDecodeError:                       # Excel's "CSV (Comma delimited)" on Windows writes Windows-1252
-            df = read(encoding='cp1252')
+            df = read('cp1252')
             warn_user(f"{path} is not UTF-8 text: read as Windows-1252 (cp1252), as Excel on Windows saves it. If names or labels "
                       "look wrong, save it as 'CSV UTF-8' instead.")
             return df

@@ -352,8 +352,8 @@ IMAGE_EXTENSIONS = set(image_extensions) | DICOM_EXTENSIONS | {'.tif', '.tiff'}
 def _is_image_name(name:str) -> bool:
     return not name.startswith('.') and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
-def walk_images(path, recurse:bool=True, folders=None):
-    "Yield `(image, None)` for images under folder `path`, and `(folder, reason)` for folders that cannot be read"
+def walk_images(path, recurse:bool=True, folders=None, skipped:list|None=None):
+    "Yield `(image, None)` for images under folder `path`, and `(folder, reason)` for folders that cannot be read; other files go to `skipped` (a list), if given"
     root, seen, todo = Path(path), set(), [(Path(path), 0)]
     while todo:
         d, depth = todo.pop()
@@ -374,6 +374,8 @@ def walk_images(path, recurse:bool=True, folders=None):
             if is_dir:
                 if recurse and (depth or not folders or e.name in L(folders)): subs.append((Path(e.path), depth + 1))
             elif _is_image_name(e.name) and (depth or not folders): yield Path(e.path), None
+            elif skipped is not None and (depth or not folders) and os.path.splitext(e.name)[1].lower() not in ('.csv', '.json'):
+                skipped.append(Path(e.path))                  # not hidden, not an image's name (a label table, a record: expected)
         todo += reversed(subs)
 
 def image_files(path, recurse:bool=True, folders=None) -> L:

@@ -676,10 +676,12 @@ def _expand(items, recurse:bool=True):
             try: check_path(p, 'image')
             except MissingPathError as e: yield p, str(e) if p.is_symlink() else f"not found: {p}. Check the spelling."
         elif p.is_dir():
-            found = False
-            for f, err in walk_images(p, recurse):
+            found, skipped = False, []
+            for f, err in walk_images(p, recurse, skipped=skipped):
                 found = found or err is None
                 yield f, err
+            if skipped: warn_user(f"Skipping {len(skipped)} non-image file(s) in {p}, e.g. {skipped[0]}: files in a folder are read by "
+                                  "their extension (.png, .jpg, .dcm...); name a file on its own to predict it anyway.")
             if not found:
                 try: image_files(p, recurse=recurse)
                 except DataLayoutError as e: yield p, str(e)

@@ -121,6 +121,7 @@ def test_predict_cli_name_not_utf8_resume_and_evaluate(run, cli):
     (odd/'more.jpeg').write_bytes(good[1].read_bytes())
     r = cli('predict', root/'run', odd, '--out', out, '--quiet', '--resume')
     assert r.returncode == 0 and '3 file(s) done, 1 to go' in r.stdout, r.stdout + r.stderr[-3000:]
+    assert 'Predicted 4 of 4 input(s) (3 by the run resumed)' in r.stdout          # the whole CSV, not this run's part
     from medfast.core import read_csv_safe
     t = read_csv_safe(out)
     assert len(t) == 4 and t.error.isna().all() and str(odd/os.fsdecode(b'scan\xff.jpeg')) in set(t.file)
@@ -357,3 +358,10 @@ def test_merge_refuses_shards_of_another_list_without_repeats(awkward, cli):
     shard_path(out, 1, 2).rename(shard_path(out, 1, 2, partial=True))            # as if killed: resumed from the list without it
     r = cli('predict', root/'run', imgs, '--out', out, '--shard', '1/2', '--resume', '--quiet')
     assert r.returncode == 1 and 'another file list' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-3000:]
+
+def test_predict_cli_all_missing_names_the_first_error(run, cli, tmp_path):
+    "Nothing could be predicted: exit code 1, and the console line says why (the first error row's reason), not only 'see the error column'"
+    root, *_ = run
+    r = cli('predict', root/'run', tmp_path/'nothere', '--out', tmp_path/'p.csv', '--quiet')
+    assert r.returncode == 1 and 'Traceback' not in r.stderr
+    assert f"1 error(s) (see the error column), e.g. not found: {tmp_path/'nothere'}" in r.stdout, r.stdout
