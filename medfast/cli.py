@@ -303,12 +303,9 @@ def _check_evaluate_args(a):
 def _check_device(device):
     "Fail with one line on a `--device` torch cannot use on this machine (None: the default)"
     if device is None: return
-    import torch
-    try: d = torch.device(device)
-    except RuntimeError: _fail(f"--device {device!r} is not a device torch knows; use cpu, cuda or cuda:N.")
-    if d.type == 'cuda' and not torch.cuda.is_available(): _fail(f"--device {device}: torch sees no GPU on this machine; use --device cpu, or leave --device out.")
-    if d.type == 'cuda' and (d.index or 0) >= torch.cuda.device_count():
-        _fail(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), numbered from 0.")
+    from medfast.core import check_device, MedfastError
+    try: check_device(device, '--device')
+    except MedfastError as e: _fail(str(e))
 
 def _check_predict_args(a):
     "Fail early on `medfast predict` arguments that cannot work (an --out that is a folder or an image, a zero batch)"

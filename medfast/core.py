@@ -16,9 +16,9 @@ __all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'RESULT_SUFFIXES', 'CSV_ENCODIN
            'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError',
            'warn_user', 'check_path', 'is_onnx_model', 'locate_model', 'check_size', 'check_whole', 'check_number',
            'free_path', 'check_seed', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16',
-           'device_name', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path',
-           'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv',
-           'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
+           'device_name', 'check_device', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock',
+           'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe',
+           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -219,6 +219,18 @@ def device_name() -> str:
     "What torch trains on here: the first GPU's name where torch sees one, else the CPU model"
     import torch
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else cpu_model()
+
+def check_device(device=None, flag:str='device'):
+    "`device` as a `torch.device` this machine has (None: the first GPU where torch sees one, else the CPU); else a one-line error naming `flag`"
+    import torch
+    if device is None: return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError): raise MedfastError(f"{flag} {device!r} is not a device torch knows; use cpu, cuda or cuda:N.") from None
+    if d.type == 'cuda' and not torch.cuda.is_available():
+        raise MedfastError(f"{flag} {device!r}: torch sees no GPU on this machine (a notebook from Colab?); use cpu, or leave {flag} out.")
+    if d.type == 'cuda' and (d.index or 0) >= torch.cuda.device_count():
+        raise MedfastError(f"{flag} {device!r}: this machine has {torch.cuda.device_count()} GPU(s), numbered from 0.")
+    return d
 
 def env_info() -> dict:
     "Versions of Python and the libraries medfast uses, the device, the CPU model, its native bfloat16 and the CPU count"

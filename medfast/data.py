@@ -502,6 +502,9 @@ def _test_labels(dls) -> L:
 @delegates(DataLoaders.test_dl, but=['test_items', 'rm_type_tfms', 'with_labels'])
 def labelled_dl(dls, src, bs:int|None=None, **kwargs):
     "DataLoader of labelled test items `src` (class folders, a Kermany root or file list) using `dls`' transforms; class names in any case"
+    if getattr(dls, 'for_prediction', False):
+        raise DataLayoutError("These DataLoaders belong to a model loaded for prediction (load()), which reads no labels: score a "
+                              "labelled folder with evaluate(learn, path), or get_preds_labelled(learn, path) for the predictions.")
     items, ds = test_items(src), dls.valid_ds
     tls = [tl._new(items, split_idx=1) for tl in ds.tls]
     tls[-1].tfms.fs = _test_labels(dls)

@@ -15,6 +15,7 @@ from torch import nn
 from PIL import Image
 from fastcore.all import *
 from fastai.learner import Learner, load_learner
+from fastai.callback.core import Callback
 from fastai.data.block import DataBlock, CategoryBlock
 from fastai.data.transforms import IndexSplitter, ItemGetter, Normalize
 from fastai.losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat
@@ -26,7 +27,7 @@ from fastai.data.core import Pipeline, Transform
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
-                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole, check_number)
+                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole, check_number, check_device)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw, _url_error
 from .data import CentreSquish
 from .medmnist import medmnist_source
@@ -473,6 +474,14 @@ def _offline():
     finally:
         for m, n, f in saved: setattr(m, n, f)
 
+class _PredictionOnly(Callback):
+    "Stop `fit` (`train`, `fine_tune`, `lr_find`) on a loaded model at once: it holds no training images, so fastai would run empty epochs and change nothing"
+    def __call__(self, event_name):           # not fastai's dispatch, which prefixes an error with the callback's name
+        if event_name == 'before_train' and not len(self.dls.train_ds): raise MedfastError(   # not before_fit: get_preds sends it too
+            "This model was loaded for prediction: it holds no training images, so training would change nothing. To train it "
+            "further, make DataLoaders of your images (folder_dls(path)) and a learner (medfast_learner(dls, arch)), and start "
+            "from these weights with learn.model.load_state_dict(loaded.model.state_dict()).")
+
 def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Learner:
     "A `Learner` for prediction rebuilt from `spec` (and `state_dict`), with no training data"
     try:
@@ -501,8 +510,9 @@ def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Lear
                       item_tfms=[*_before_tfms(img), _resize_tfm(img['resize'])], batch_tfms=batch_tfms)
     dls = block.dataloaders([(Image.new(img['mode'], (8, 8)), classes[0])], bs=1, num_workers=0).new_empty()
     loss = BCEWithLogitsLossFlat() if spec.get('activation') == 'sigmoid' else CrossEntropyLossFlat()
-    learn = Learner(dls, model, loss_func=loss)
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    learn = Learner(dls, model, loss_func=loss, cbs=_PredictionOnly())
+    dls.for_prediction = True                                      # labelled_dl says to use evaluate instead
+    device = check_device(device)                                  # one line for a GPU this machine lacks (a notebook from Colab)
     learn.model.to(device).eval(); learn.dls.to(device)
     learn.arch_name, learn.medfast_spec, learn.medfast_threshold = spec['arch'], spec, spec.get('threshold')   # set it to change the decision
     return learn
@@ -662,6 +672,8 @@ def expand_paths(items, recurse:bool=True):
 
 def _expand(items, recurse:bool=True):
     "`(file, error)` for everything under `items`, repeats included"
+    if isinstance(items, pd.DataFrame):
+        raise TypeError("Cannot predict a DataFrame: pass its column of image paths, e.g. predict(model, df['file']).")
     if not isinstance(items, (str, os.PathLike)) and not is_iter(items):
         raise TypeError(f"Cannot predict a {type(items).__name__}: pass an image (a path, PIL image, array, tensor, bytes or "
                         "file object), a folder, or a list of paths of files and folders.")

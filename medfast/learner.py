@@ -18,7 +18,8 @@ from .models import ARCHS, model_learner
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'present_roc_auc', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch',
            'RunRecorder', 'run_table', 'save_run_record', 'CPUMixedPrecision', 'measure_bf16_speedup',
            'measure_model_bf16_speedup', 'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision',
-           'training_precision', 'check_batches', 'medfast_learner', 'route_kwargs', 'train', 'pneumonia_learner']
+           'training_precision', 'check_dataloaders', 'check_batches', 'medfast_learner', 'route_kwargs', 'train',
+           'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -441,6 +442,13 @@ def _flag(name:str, v, none_ok:bool=False):
         return v if v is None else bool(v)
     raise ValueError(f"{name} must be True or False{' or None' if none_ok else ''}, not {v!r}")
 
+def check_dataloaders(dls, fn:str='medfast_learner'):
+    "A one-line `TypeError` where `dls` is not fastai `DataLoaders` (a path, say), naming `fn` and what builds them"
+    if isinstance(dls, DataLoaders): return
+    hint = (": build them from the path with folder_dls(path), pneumonia_dls(path), csv_dls(path) or recipe_dls(path, recipe)"
+            if isinstance(dls, (str, os.PathLike)) else '')
+    raise TypeError(f"{fn} takes fastai DataLoaders, not {type(dls).__name__}{hint}.")
+
 def check_batches(dls):
     "Fail, naming the sizes, where `dls`'s training loader holds no full batch: nothing would train"
     if len(dls.train): return
@@ -468,6 +476,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
                     **kwargs) -> Learner:
     "A Learner for `dls` and `arch` (a medfast name or 'timm/<name>') with medfast's metrics, loss, imbalance handling, divergence guard and run recorder"
     _close_stale_autocast()                          # a learner built after a stopped batch starts in float32
+    check_dataloaders(dls, 'medfast_learner')
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
     check_number('label_smoothing', label_smoothing, 0., 1., lo_ok=True)

@@ -18,7 +18,7 @@ from .data import xray_tfms, cell_tfms, check_crop, balanced_sampler, _TASK_DLS
 from .medmnist import medmnist_dls, medmnist_test_dl, medmnist_source
 from .metrics import _methods
 from .evaluation import saved_threshold                  # the threshold a trained model ships with
-from .learner import medfast_learner, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name, _NoFitAfterDivergence
+from .learner import medfast_learner, check_dataloaders, CPUMixedPrecision, KeepBestEpoch, gpu_amp_mode, _precision_name, _NoFitAfterDivergence
 
 # %% auto #0
 __all__ = ['SIZES', 'TTA_PASSES', 'AUGMENTATIONS', 'RECIPE_AUGMENT', 'RECIPES', 'BUDGET_EPOCHS', 'xresnet18_half', 'Ensemble',
@@ -469,6 +469,7 @@ def _last_metric(learn):
 
 def fit_recipe(dls_or_make, recipe:Recipe, quiet:bool=False, verbose:bool=True, size_given:bool|None=None, models_given:bool=False) -> Learner:
     "Train `recipe` (on DataLoaders, or `make_dls(size)`), keep the last (or best) epochs, ensemble the seeds, choose the val threshold"
+    if not callable(dls_or_make): check_dataloaders(dls_or_make, 'fit_recipe')   # DataLoaders, or a function of the size making them
     asked = dict(vars(recipe))          # planning updates `recipe` (which `make_dls` reads); yours is put back afterwards, to use again
     try: learn = _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given)
     finally: planned = deepcopy(recipe); vars(recipe).update(asked)   # the planned copy shares nothing with yours
