@@ -440,9 +440,8 @@ def release_folders():
 # %% ../nbs/00_core.ipynb #36132cd5
 RESULT_SUFFIXES = ('.csv', '.png', '.json', '.pth', '.pkl', '.onnx', '.safetensors')   # the kinds of file medfast's commands write
 
-def _named(paths, most:int=5) -> str:
-    "The names of `paths`, at most `most` of them and how many more"
-    names = [p.name for p in paths]
+def _some(names:list, most:int=5) -> str:
+    "`names` joined for a message: at most `most` of them, and how many more"
     return ', '.join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else '')
 
 def _earlier_results(out:Path, written:set) -> tuple:
@@ -466,8 +465,8 @@ def staged_results(out, replace:bool=False):
             dest = out/f.name
             if dest.is_dir() and not dest.is_symlink() or f.is_dir() and dest.exists(): os.replace(dest, old/f.name)   # a folder replaces (or is replaced) whole
             os.replace(f, dest)
-        if stale: warn_user(f"Removed from {out} the results of an earlier run that this one does not write: {_named(stale)}.")
-        if others: warn_user(f"{out} also holds {_named(others)}, which medfast does not write: left as they are.")
+        if stale: warn_user(f"Removed from {out} the results of an earlier run that this one does not write: {_some([p.name for p in stale])}.")
+        if others: warn_user(f"{out} also holds {_some([p.name for p in others])}, which medfast does not write: left as they are.")
     finally: shutil.rmtree(stage, ignore_errors=True)        # what an interrupted run left there (and the replaced files)
 
 # %% ../nbs/00_core.ipynb #6ece2cce

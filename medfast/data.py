@@ -123,10 +123,6 @@ def _check_case(classes, path):
                                             "treats class names without regard to case. Merge them into one folder.")
         seen[k] = c.name
 
-def _non_images(folder):
-    return [p for p in Path(folder).rglob('*') if p.is_file() and not p.name.startswith('.')
-            and p.suffix.lower() not in image_extensions | {'.dcm', '.json', '.csv'}]
-
 SPLIT_NAMES = ('train', 'valid', 'val', 'validation', 'test')   # folders that hold splits of a dataset, not classes
 
 def refuse_split_root(path, folders):
@@ -150,10 +146,10 @@ def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
                                           f"e.g. {path}/NORMAL/*.jpeg and {path}/PNEUMONIA/*.jpeg.")
     refuse_split_root(path, classes)
     _check_case(classes, path)
-    items, empty = L(), []
+    items, empty, stray = L(), [], []                  # stray: files not read as images, found on the same walk
     for c in classes:
         fs = L()
-        for f, err in walk_images(c):
+        for f, err in walk_images(c, skipped=stray):
             if err: raise DataLayoutError(err)
             fs.append(f)
         if (inner := next((Path(f).parent for f in fs if Path(f).parent != c), None)) is not None:
@@ -169,7 +165,6 @@ def class_folder_items(path, min_classes:int=2, verify:bool=True) -> L:
     if len(found) < min_classes:
         raise DataLayoutError(f"{path} has images for {len(found)} class(es) ({', '.join(found) or 'none'}); "
                               f"a classifier needs at least {min_classes}. Add a folder of images per class.")
-    stray = [p for c in classes for p in _non_images(c)]
     if stray: warn_user(f"Skipping {len(stray)} non-image file(s), e.g. {', '.join(map(str, stray[:3]))}")
     if verify: _refuse_unreadable(items, path)
     return items

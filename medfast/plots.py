@@ -14,7 +14,7 @@ from cycler import cycler
 from matplotlib import colormaps
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
-from .core import _not_a_folder
+from .core import _not_a_folder, _some
 from .metrics import (as_probs, as_targets, predict_labels, confusion_counts, roc_auc, roc_points, pr_points,
                              average_precision, calibration_bins, calibration_error)
 from .evaluation import LabelledPreds, get_preds_labelled
@@ -161,7 +161,7 @@ def _curve_figure(figsize, ks):
 def _note_missing(ax, names, why:str):
     "Add a legend line naming the classes that have no curve, and `why`"
     if not names: return
-    shown = ', '.join(map(_short, names[:5])) + (f" and {len(names)-5} more" if len(names) > 5 else '')
+    shown = _some([_short(n) for n in names])
     ax.plot([], [], ' ', label=textwrap.fill(f"no curve for {shown} ({why})", 45))
 
 def _legend(ax, beside:bool=False, **kwargs):

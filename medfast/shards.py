@@ -10,6 +10,7 @@ import glob, os
 from pathlib import Path
 from fastcore.basics import ifnone
 from .core import *
+from .core import _some
 
 # %% auto #0
 __all__ = ['MAX_SHARDS', 'parse_shard', 'env_shard', 'shard_items', 'shard_path', 'completed_files', 'merge_shards']
@@ -113,7 +114,6 @@ def _missing_shards(out, n:int, missing) -> str:
     partial = [i for i in missing if shard_path(out, i, n, partial=True).exists()]
     started = set(partial)
     never = [f"{i}/{n}" for i in missing if i not in started]
-    def _some(names): return ', '.join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else '')
     why = [f"shard(s) never started: {_some(never)} (run medfast predict with --shard I/N --out {out} for each)"] if never else []
     if partial: why.append(f"shard(s) not finished: {_some([str(shard_path(out, i, n, partial=True)) for i in partial])} "
                            "(rerun each with the same --shard and --resume)")
