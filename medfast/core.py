@@ -14,11 +14,12 @@ from fastcore.all import *
 # %% auto #0
 __all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'RESULT_SUFFIXES', 'CSV_ENCODING', 'MedfastError', 'DataLayoutError',
            'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError',
-           'warn_user', 'check_path', 'is_onnx_model', 'locate_model', 'check_size', 'check_whole', 'check_number',
-           'free_path', 'check_seed', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16',
-           'device_name', 'check_device', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock',
-           'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe',
-           'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
+           'warn_user', 'check_path', 'is_onnx_model', 'locate_model', 'check_size', 'check_whole', 'check_flag',
+           'check_number', 'free_path', 'check_seed', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model',
+           'cpu_has_fast_bf16', 'device_name', 'check_device', 'env_info', 'make_folder', 'atomic_write', 'atomic_open',
+           'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape',
+           'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer',
+           'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -126,6 +127,12 @@ def check_whole(name:str, v, lo:int=1, hi:int|None=None) -> int:
         raise ValueError(f"{name} must be a whole number " + (f"from {lo} to {hi}" if hi is not None else f"of at least {lo}") + f", not {v!r}")
     return int(v)
 
+def check_flag(name:str, v, none_ok:bool=False):
+    "`v` as a bool (`None` kept where `none_ok`), else a one-line `ValueError` naming argument `name`: a string such as 'no' would count as yes"
+    if (v is None and none_ok) or isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1)):
+        return v if v is None else bool(v)
+    raise ValueError(f"{name} must be True or False{' or None' if none_ok else ''}, not {v!r}")
+
 def check_number(name:str, v, lo:float=0., hi:float=float('inf'), lo_ok:bool=False, hi_ok:bool=False, hint:str=''):
     "`v` if it is a number above `lo` and below `hi` (or equal to them with `lo_ok`, `hi_ok`), else a one-line `ValueError` naming argument `name` (and `hint`)"
     if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not ((lo <= v) if lo_ok else (lo < v)) or not ((v <= hi) if hi_ok else (v < hi)):
@@ -138,7 +145,7 @@ N_CALIBRATION, CALIBRATION_RANGE = 128, (8, 4096)   # int8 ONNX export: images t
 # %% ../nbs/00_core.ipynb #030bd5c8
 def free_path(path, overwrite:bool=False) -> Path:
     "`path` if it is free (or `overwrite`), else the first free `stem-N` sibling"
-    p = Path(path)
+    p, overwrite = Path(path), check_flag('overwrite', overwrite)
     if overwrite or not p.exists() or (p.is_dir() and not any(p.iterdir())): return p
     for i in range(2, 10_000):
         q = p.with_name(f"{p.stem}-{i}{p.suffix}")
@@ -303,6 +310,7 @@ def _disk_errors(p:Path):
 
 def atomic_write(path, write_fn, overwrite:bool=True) -> Path:
     "Write `path` by calling `write_fn(tmp)` on a unique temporary file beside it, then renaming it into place"
+    overwrite = check_flag('overwrite', overwrite)
     p, tmp = _tmp_beside(path)
     try:
         with _disk_errors(p): write_fn(tmp)
@@ -315,6 +323,7 @@ def atomic_open(path, mode:str='w', overwrite:bool=True, **kwargs):
     "Open a unique temporary file beside `path` for writing; when the block ends without error it becomes `path`"
     if mode not in ('w', 'wt', 'wb'):     # 'a' would drop what `path` held, 'x' and 'r' cannot write a new file
         raise ValueError(f"atomic_open writes a whole new file: mode must be 'w' or 'wb', not {mode!r}.")
+    overwrite = check_flag('overwrite', overwrite)
     p, tmp = _tmp_beside(path)
     try:
         with _disk_errors(p), open(tmp, mode, **kwargs) as f: yield f
@@ -409,7 +418,7 @@ def _claim_one(d:Path, overwrite:bool) -> bool:
 
 def claim_folder(path, overwrite:bool=False) -> Path:
     "Atomically claim output folder `path` (or the first free `path-N` sibling) for this run and return it"
-    p = Path(path).expanduser()
+    p, overwrite = Path(path).expanduser(), check_flag('overwrite', overwrite)
     if p.is_symlink() and not p.exists(): _broken_link(p, 'output folder')
     if p.exists() and not p.is_dir(): raise MedfastError(f"{p} is a file, not a folder; choose another output folder (--out).")
     if _claim_one(p, overwrite): return p
@@ -453,6 +462,7 @@ def _earlier_results(out:Path, written:set) -> tuple:
 @contextlib.contextmanager
 def staged_results(out, replace:bool=False):
     "Yield a hidden folder inside `out` to write a run's results into; they replace `out`'s files only when the block ends without error (`replace`: the earlier run's other results too)"
+    replace = check_flag('replace', replace)
     out = make_folder(out)
     stage = Path(tempfile.mkdtemp(prefix='.partial-', dir=out))
     try:
@@ -525,7 +535,7 @@ def to_jsonable(o):
 
 def save_json(obj, path, overwrite:bool=False) -> Path:
     "Write `obj` as indented JSON to `path`; never replaces an existing file unless `overwrite`"
-    p = _not_a_folder(path, 'record.json')
+    p, overwrite = _not_a_folder(path, 'record.json'), check_flag('overwrite', overwrite)
     if p.exists() and not overwrite: raise FileExistsError(f"{p} exists; pass overwrite=True to replace it.")
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
     return atomic_write(p, lambda tmp: tmp.write_text(text), overwrite=overwrite)

@@ -454,7 +454,7 @@ def _warn_unused_splits(path):
 @delegates(pneumonia_block)
 def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwargs) -> DataLoaders:
     "DataLoaders for `path/{train,val,test}/{NORMAL,PNEUMONIA}`: train(+val) pooled, patient-grouped validation"
-    check_whole('bs', bs); seed_everything(seed)
+    check_whole('bs', bs); seed_everything(seed); check_path(path, 'chest X-ray folder')   # None: one line, not pathlib's
     _warn_unused_splits(path)
     block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
     dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)

@@ -50,6 +50,7 @@ def _is_table(src) -> bool: return isinstance(src, (str, Path)) and str(src).low
 def labelled_items(learn, src):
     "Items of `src` (folder, Kermany root, list of files, a label CSV: its test rows, or `table_test_rows`' table) and their integer labels in `learn`'s vocabulary"
     vocab = _vocab(learn)
+    if src is None: raise ValueError("The test data is None: pass a folder of class folders, a Kermany root, a label CSV or a list of image files.")
     if _is_table(src) or isinstance(src, pd.DataFrame): return _table_items(vocab, src)
     if isinstance(src, (str, Path)):
         items = test_items(check_path(src, 'test folder', is_dir=True))
@@ -133,7 +134,7 @@ def tta_applies(learn, src=None) -> bool:
 
 def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None, tta_seed:int=0) -> LabelledPreds:
     "Probabilities and targets of `learn` on a labelled test folder, list of files or DataLoader (TTA draws seeded by `tta_seed`)"
-    src = test_path_or_dl
+    src, tta = test_path_or_dl, check_flag('tta', tta)
     if isinstance(src, LabelledPreds): return src
     if isinstance(src, DataLoader):
         dl, targets = src, None
@@ -169,6 +170,7 @@ def _overlap(items, dl) -> int:
 def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='saved',
              target_sensitivity:float|None=None, n_boot:int=1000, ci:float=0.95, seed:int=42) -> pd.DataFrame:
     "Tidy test-set metrics table with CIs (Wilson, bootstrap: `metrics_table`); binary threshold `'saved'` (the model's own, else argmax), `None` (argmax), a number or `'val'`-chosen"
+    tta = check_flag('tta', tta)
     if target_sensitivity is not None and threshold in (None, 'saved'): threshold = 'val'
     if target_sensitivity is not None and threshold != 'val':
         raise ValueError(f"target_sensitivity chooses a threshold on validation; it cannot apply to threshold={threshold!r}. Pass one of them.")

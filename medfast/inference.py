@@ -27,7 +27,7 @@ from fastai.data.core import Pipeline, Transform
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
-                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole, check_number, check_device)
+                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole, check_number, check_flag, check_device)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw, _url_error
 from .data import CentreSquish
 from .medmnist import medmnist_source
@@ -476,8 +476,10 @@ def _offline():
 
 class _PredictionOnly(Callback):
     "Stop `fit` (`train`, `fine_tune`, `lr_find`) on a loaded model at once: it holds no training images, so fastai would run empty epochs and change nothing"
+    order = -100                              # before the progress bar prints an epoch table's header
     def __call__(self, event_name):           # not fastai's dispatch, which prefixes an error with the callback's name
-        if event_name == 'before_train' and not len(self.dls.train_ds): raise MedfastError(   # not before_fit: get_preds sends it too
+        fits = event_name == 'before_fit' and not self.learn.lock.locked()   # get_preds and validate send before_fit too, holding the lock
+        if (fits or event_name == 'before_train') and not len(self.dls.train_ds): raise MedfastError(
             "This model was loaded for prediction: it holds no training images, so training would change nothing. To train it "
             "further, make DataLoaders of your images (folder_dls(path)) and a learner (medfast_learner(dls, arch)), and start "
             "from these weights with learn.model.load_state_dict(loaded.model.state_dict()).")
@@ -563,6 +565,8 @@ def _load_pickle(pkl, device=None, trust_pickle:bool=False) -> Learner:
 
 def load(path, classes=None, arch:str|None=None, device=None, trust_pickle:bool=False) -> Learner:
     "Load an exported model (safe .json/.pth, or a .pkl only with `trust_pickle`); `ModelMismatchError` if `classes`/`arch` differ"
+    trust_pickle = check_flag('trust_pickle', trust_pickle)            # 'no' would read as yes, and unpickle
+    if isinstance(classes, str): raise ValueError(f"classes must be a list of class names, e.g. ['NORMAL', 'PNEUMONIA'], not {classes!r}")
     kind, file = locate_model(path)
     learn = _load_safe(file, device) if kind == 'safe' else _load_pickle(file, device, trust_pickle)
     saved = [str(c) for c in learn.dls.vocab]
@@ -644,6 +648,7 @@ def _spec_of(learn):
 
 def _spec_prep(learn, fast_decode=None, bf16=False) -> tuple:
     "`(spec, _Prep)` that predict as `learn` does: a Learner in memory or a pickle applies its own item transforms (a crop, say) too"
+    bf16 = check_flag('bf16', bf16); check_flag('fast_decode', fast_decode, none_ok=True)
     own = getattr(learn, 'medfast_spec', None) is None and bool(_own_item_tfms(learn.dls))
     with warnings.catch_warnings():
         if own: warnings.filterwarnings('ignore', message=r'Item transform\(s\) ')    # applied here; only the safe format drops them
@@ -726,7 +731,7 @@ def iter_predictions(model, items, bs:int=64, recurse:bool=True, n_workers:int|N
                      progress:bool=True, bf16:bool=False):
     "Yield prediction tables (`file`, `label`, `prob_<class>`..., `error`) one batch of `bs` files at a time"
     check_whole('bs', bs)
-    learn = _as_learner(model); spec, prep = _spec_prep(learn, fast_decode, bf16); _warn_if_slow_bf16(learn, bf16)
+    learn = _as_learner(model); spec, prep = _spec_prep(learn, fast_decode, bf16); _warn_if_slow_bf16(learn, prep.bf16)
     classes = spec['classes']; cols = ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']
     entries = list(expand_paths(items, recurse))
     chunks = [entries[i:i+bs] for i in range(0, len(entries), bs)]

@@ -436,12 +436,6 @@ def _check_single_label(dls):
     raise DataLayoutError(f"medfast_learner trains classifiers with one class per image, but dls has {kind} targets: build the "
                           "DataLoaders with CategoryBlock (e.g. medfast.data.folder_dls), or use fastai's vision_learner for other targets.")
 
-def _flag(name:str, v, none_ok:bool=False):
-    "`v` as a bool (None kept where `none_ok`), or a one-line `ValueError`: a string such as 'no' would count as yes"
-    if (v is None and none_ok) or isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and v in (0, 1)):
-        return v if v is None else bool(v)
-    raise ValueError(f"{name} must be True or False{' or None' if none_ok else ''}, not {v!r}")
-
 def check_dataloaders(dls, fn:str='medfast_learner'):
     "A one-line `TypeError` where `dls` is not fastai `DataLoaders` (a path, say), naming `fn` and what builds them"
     if isinstance(dls, DataLoaders): return
@@ -456,14 +450,19 @@ def check_batches(dls):
     raise MedfastError(f"A batch size of {bs} is more than the {n} training images, so no batch would train: use a batch size "
                        f"of at most {n}, e.g. {max(1, min(16, n // 4))} (--bs in medfast train).")
 
-def _misspelt(e:TypeError, kwargs:dict, arch=None):
-    "Re-raise `e` as medfast_learner's own error where it names one of `kwargs` (a misspelt argument), with the closest name it takes"
+_TRAIN_ARGS = ('epochs', 'lr', 'freeze_epochs')        # `train`'s, not a Learner's
+
+def _misspelt(e:TypeError, kwargs:dict, arch=None, fn:str='medfast_learner'):
+    "Re-raise `e` as `fn`'s own error where it names one of `kwargs` (a misspelt argument), with the closest name it takes"
     m = re.search(r"unexpected keyword argument '(\w+)'", str(e))
     if m is None or m.group(1) not in kwargs: raise e
+    if m.group(1) in _TRAIN_ARGS:
+        raise TypeError(f"{fn}() got an unexpected keyword argument {m.group(1)!r}: it is train()'s, e.g. "
+                        f"train(learn, {m.group(1)}={kwargs[m.group(1)]!r})") from None
     own = getattr(ARCHS.get(arch) if isinstance(arch, str) else None, 'builder', None)   # a scratch network's own arguments (p=, grid=...)
     takes = _kw_names((medfast_learner, model_learner, Learner, vision_learner, *([own] if callable(own) else [])))
     close = difflib.get_close_matches(m.group(1), sorted(takes - {'n_out', 'weights', 'model', 'dls'}), n=1)
-    raise TypeError(f"medfast_learner() got an unexpected keyword argument {m.group(1)!r}"
+    raise TypeError(f"{fn}() got an unexpected keyword argument {m.group(1)!r}"
                     + (f"; did you mean {close[0]!r}?" if close else '')) from None
 
 def _seed_loaders(dls, seed:int):
@@ -480,7 +479,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     if balance not in BALANCE_CHOICES:
         raise ValueError(f"balance must be 'weights' (weighted loss), 'sampler' (balanced batches) or None, not {balance!r}")
     check_number('label_smoothing', label_smoothing, 0., 1., lo_ok=True)
-    pretrained, gpu_amp, fast_cpu = _flag('pretrained', pretrained), _flag('gpu_amp', gpu_amp), _flag('fast_cpu', fast_cpu, none_ok=True)
+    pretrained, gpu_amp, fast_cpu = check_flag('pretrained', pretrained), check_flag('gpu_amp', gpu_amp), check_flag('fast_cpu', fast_cpu, none_ok=True)
     _check_metrics(metrics)
     check_batches(dls); _check_single_label(dls)
     if seed is not None: seed = seed_everything(seed)          # a plain int, also from NumPy's (np.arange of seeds)
@@ -561,4 +560,7 @@ def pneumonia_learner(path_or_dls, arch='resnet34', pretrained:bool=True, size:i
     "A pneumonia Learner on a Kermany-layout folder (or prepared DataLoaders)"
     dls = path_or_dls if isinstance(path_or_dls, DataLoaders) else \
           pneumonia_dls(path_or_dls, size=size, bs=bs, seed=seed, three_class=three_class)
-    return medfast_learner(dls, arch, pretrained=pretrained, seed=seed, **kwargs)
+    try: return medfast_learner(dls, arch, pretrained=pretrained, seed=seed, **kwargs)
+    except TypeError as e:                               # a misspelt argument: named as this function's
+        if not str(e).startswith('medfast_learner() got an unexpected keyword'): raise
+        raise TypeError(str(e).replace('medfast_learner()', 'pneumonia_learner()', 1)) from None

@@ -220,8 +220,8 @@ class Recipe:
         if self.budget is not None: check_number('budget (minutes)', self.budget)
         check_number('min_share', self.min_share, 0., 1., lo_ok=True, hi_ok=True)
         for k in ('tta', 'dihedral', 'pretrained'):              # 'no' would be read as True
-            if not isinstance(getattr(self, k), (bool, np.bool_)): raise ValueError(f"{k} must be True or False, not {getattr(self, k)!r}")
-        if self.bf16 is not None and not isinstance(self.bf16, (bool, np.bool_)): raise ValueError(f"bf16 must be True, False or None (measured), not {self.bf16!r}")
+            setattr(self, k, check_flag(k, getattr(self, k)))
+        self.bf16 = check_flag('bf16', self.bf16, none_ok=True)             # None: measured
     def _check_names(self):
         "A one-line `ValueError` for a seed, network, monitored metric or augmentation argument that would fail only once the data is read"
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)): raise ValueError(f"seed must be a whole number, not {self.seed!r}")
