@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #54602500
 from __future__ import annotations
-import atexit, contextlib, csv, errno, functools, hashlib, inspect, json, os, platform, random, re, shutil, sys, tempfile, threading, time, warnings
+import atexit, contextlib, csv, difflib, errno, functools, hashlib, inspect, json, os, platform, random, re, shutil, sys, tempfile, threading, time, warnings
 from pathlib import Path
 import numpy as np     # torch only inside the functions that use it: the CLI checks paths with this module before loading torch
 from fastcore.all import *
@@ -15,10 +15,10 @@ from fastcore.all import *
 __all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'RESULT_SUFFIXES', 'CSV_ENCODING', 'MedfastError', 'DataLayoutError',
            'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError',
            'warn_user', 'check_path', 'is_onnx_model', 'locate_model', 'check_size', 'check_whole', 'check_flag',
-           'check_number', 'free_path', 'check_seed', 'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model',
-           'cpu_has_fast_bf16', 'device_name', 'check_device', 'env_info', 'make_folder', 'atomic_write', 'atomic_open',
-           'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape',
-           'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer',
+           'check_number', 'route_kwargs', 'free_path', 'check_seed', 'seed_everything', 'exact_float32', 'cpu_info',
+           'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'check_device', 'env_info', 'make_folder', 'atomic_write',
+           'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape',
+           'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer',
            'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
@@ -141,6 +141,31 @@ def check_number(name:str, v, lo:float=0., hi:float=float('inf'), lo_ok:bool=Fal
     return v
 
 N_CALIBRATION, CALIBRATION_RANGE = 128, (8, 4096)   # int8 ONNX export: images to scale on by default, the fewest and most (medfast.onnx, the CLI)
+
+# %% ../nbs/00_core.ipynb #f822e158
+def _kw_names(target) -> set:
+    "Keyword names `target` accepts: a callable's named parameters, or the union over a collection of names/callables"
+    if isinstance(target, str): return {target}
+    if callable(target):
+        try: ps = inspect.signature(target).parameters.values()
+        except (TypeError, ValueError): return set()
+        return {p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return set().union(*(_kw_names(o) for o in target))
+
+def route_kwargs(kwargs:dict, *targets, exclude=(), fn_name:str|None=None) -> tuple:
+    "Split `kwargs` into one dict per target by the names each accepts (first wins); `TypeError` naming any leftover"
+    names = [_kw_names(t) - set(exclude) for t in targets]
+    out, left = tuple({} for _ in targets), {}
+    for k, v in kwargs.items():
+        i = next((i for i, ns in enumerate(names) if k in ns), None)
+        if i is None: left[k] = v
+        else: out[i][k] = v
+    if left:
+        k = next(iter(left))
+        close = difflib.get_close_matches(k, sorted(set().union(*names)), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"{fn_name or 'route_kwargs'}() got an unexpected keyword argument {k!r}{hint}")
+    return out
 
 # %% ../nbs/00_core.ipynb #030bd5c8
 def free_path(path, overwrite:bool=False) -> Path:

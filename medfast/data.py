@@ -394,10 +394,25 @@ def image_block(size:int|None=None, item_tfms=None, fast_decode:bool=True, cls=M
     if hint and crop: hint = math.ceil(hint / check_crop(crop))          # the kept centre must still hold `hint` px
     return MedImageBlock(cls, size=hint if fast_decode and item_tfms is None else None)
 
+_DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')   # DataLoader settings a recipe passes on
+
+def _class_order(items, get_y, classes) -> CategoryBlock:
+    "fastai's `CategoryBlock`: classes sorted, or in the order `classes` gives (its second is a binary task's positive class)"
+    if classes is None: return CategoryBlock
+    if isinstance(classes, str) or len(set(map(str, classes))) != len(classes):
+        raise ValueError(f"classes must list each class name once, in the order wanted (the second is a binary task's positive "
+                         f"class), e.g. classes=['normal', 'abnormal']; not {classes!r}")
+    found = sorted({str(get_y(o)) for o in items})
+    if sorted(map(str, classes)) != found:
+        raise DataLayoutError(f"classes={list(classes)} must name exactly the classes found, {found}: list each once, in your order.")
+    return CategoryBlock(vocab=[str(c) for c in classes], sort=False)
+
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
-         fast_decode=True, detail=None, crop=None, **kwargs):
+         fast_decode=True, detail=None, crop=None, classes=None, fn=None, **kwargs):
     check_whole('bs', bs); seed_everything(seed)
-    block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), CategoryBlock), get_y=get_y,
+    route_kwargs(kwargs, (fn or (), TfmdDL, FilteredBase.dataloaders), exclude=('self', 'dataset'),   # a misspelt argument: named, not dropped
+                 fn_name=getattr(fn, '__name__', 'dataloaders'))
+    block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), _class_order(items, get_y, classes)), get_y=get_y,
                       splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None, same_bytes=True),
                       item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
                       batch_tfms=ifnone(batch_tfms, xray_tfms()))
@@ -413,13 +428,18 @@ def _warn_trains_on_test(path):
 
 def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, group_fn=patient_id,
                item_tfms=None, batch_tfms=None, num_workers:int|None=None, verify:bool=True, fast_decode:bool=True,
-               detail:int|None=None, crop:float|None=None, **kwargs) -> DataLoaders:
-    "DataLoaders from `path/<class>/<images>` with a seeded, grouped, stratified validation split (`detail`, `crop`: see `item_resize`)"
+               detail:int|None=None, crop:float|None=None, classes:list|None=None, test_pct:float|None=None, **kwargs) -> DataLoaders:
+    "DataLoaders from `path/<class>/<images>` with a seeded, grouped, stratified validation split (and held-out `test_pct`; `detail`, `crop`: see `item_resize`; `classes`: their order)"
     items = class_folder_items(path, verify=verify)
     _warn_trains_on_test(path)
+    test, tested = None, ''
+    if test_pct is not None:                               # carved first, with whole patients, never seen in training
+        keep, held = group_splitter(group_fn, test_pct, seed, parent_label, same_bytes=True)(items)
+        items, test = items[keep], items[held]
+        tested = f"; test: {len(test):,} images held out ({test_pct:.0%} asked, grouped and stratified as validation)"
     dls = _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers,
-               fast_decode=fast_decode, detail=detail, crop=crop, **kwargs)
-    dls.split = Split(info=dict(rule=f"{split_grouping(items, group_fn)}; {_valid_share(dls, valid_pct)}", seed=seed))
+               fast_decode=fast_decode, detail=detail, crop=crop, classes=classes, fn=folder_dls, **kwargs)
+    dls.split = Split(test_items=test, info=dict(rule=f"{split_grouping(items, group_fn)}; {_valid_share(dls, valid_pct)}{tested}", seed=seed))
     return dls
 
 def _valid_share(dls, asked:float) -> str:
@@ -861,7 +881,7 @@ def csv_dls(src, folder=None, fn_col=None, label_col=None, group_col=None, split
                   "the test figures would be optimistic. Mark all of a patient's rows test, or none.")
     items = L(list(pool.file))
     dls = _dls(items, get_y, size, bs, valid_pct, seed, group_fn, kwargs.pop('item_tfms', None), kwargs.pop('batch_tfms', None),
-               kwargs.pop('num_workers', None), **kwargs)
+               kwargs.pop('num_workers', None), fn=csv_dls, **kwargs)
     grouping = split_grouping(items, group_fn).replace('the file names carry no patient ids', 'the table names no patients')
     dls.split = Split(test_items=L(list(test.file)) if len(test) else None, source=dict(group_fn=group_fn, labels=get_y),
                       info=dict(rule=f"{grouping}; {_valid_share(dls, valid_pct)}; test: "

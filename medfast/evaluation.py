@@ -198,6 +198,9 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
         source = 'val' + (f' (sensitivity >= {target_sensitivity})' if target_sensitivity else ' (Youden)')
     elif threshold is None: source = 'argmax'
     lp = get_preds_labelled(learn, test_path_or_dl, tta=tta)
+    if k := _overlap(lp.items, learn.dls.train):
+        warn_user(f"{k} of the {len(lp.items)} test cases are images this model trained on, so these figures are optimistic. "
+                  "Score a test set held out from training (the test/ folder, or the DataLoaders' test_items).")
     if source.startswith('val') and (k := _overlap(lp.items, learn.dls.valid)):
         warn_user(f"{k} of the {len(lp.items)} test cases are validation cases, on which threshold='val' was just chosen, so "
                   "these figures are optimistic. Score a test set held out from validation.")

@@ -11,7 +11,7 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastai.vision.all import *
 from matplotlib.figure import Figure          # after fastai: fastcore.xml also exports an (HTML) `Figure`
 from .core import *
-from .evaluation import image_dl
+from .evaluation import image_dl, saved_threshold
 from .inference import _spec_of, _Prep, _prediction, _eval_mode, _dtype    # the label a model predicts, exactly as predict makes it
 from .recipes import Ensemble, _log_mean_softmax
 
@@ -264,6 +264,12 @@ def gradcam(learn, img, target_class=None, layer=None) -> np.ndarray:
     return _gradcam(model, x, k, layer)[0]
 
 # %% ../nbs/09c_explain.ipynb #f5221a31
+def _decided(label, p, pred, vocab, threshold) -> str:
+    "A title's verdict: the label and its probability, or, where a binary model's threshold decided it, P(positive) against that threshold"
+    if pred is None or threshold is None or len(vocab) != 2: return f"{label} ({p:.2f})"
+    p1 = pred.probs[vocab[1]]
+    return f"{label} (P({vocab[1]}) {p1:.2f} {'≥' if p1 >= threshold else '<'} {threshold:.3g})"
+
 def _display_image(x, dl):
     "The input as an `(H, W, 3)` float image in [0, 1]: decoded by the DataLoader, else min-max scaled"
     if dl is not None:
@@ -300,7 +306,7 @@ def plot_gradcam(learn, imgs, target_class=None, layer=None, alpha:float=0.5, nc
         else: label, p = pred.label, pred.probs[pred.label]
         ax.imshow(_display_image(x, dl))
         ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
-        title = f"{label} ({p:.2f})" + ('' if k == k_pred else f"\nheatmap for {name(k)}")
+        title = _decided(label, p, pred, vocab, saved_threshold(learn)) + ('' if k == k_pred else f"\nheatmap for {name(k)}")
         if not heat.max() > 0: title += f"\nno positive evidence for {name(k)}"
         if isinstance(img, (str, os.PathLike)): title = f"{Path(img).name}\n{title}"
         ax.set_title(title, fontsize=8)

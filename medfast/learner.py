@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import *
 from .core import *
+from .core import _kw_names
 from .data import pneumonia_dls, class_counts, balanced_sampler
 from .models import ARCHS, model_learner
 
@@ -18,8 +19,7 @@ from .models import ARCHS, model_learner
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'present_roc_auc', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch',
            'RunRecorder', 'run_table', 'save_run_record', 'CPUMixedPrecision', 'measure_bf16_speedup',
            'measure_model_bf16_speedup', 'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision',
-           'training_precision', 'check_dataloaders', 'check_batches', 'medfast_learner', 'route_kwargs', 'train',
-           'pneumonia_learner']
+           'training_precision', 'check_dataloaders', 'check_batches', 'medfast_learner', 'train', 'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -161,28 +161,37 @@ class RunRecorder(Callback):
     order = Recorder.order + 1
     def __init__(self): self.rows, self.phase = [], 0
     def before_fit(self): self.new_fit = True; self.learn.run_log = self.rows
-    def before_epoch(self): self.t0, self.trained = time.perf_counter(), False
+    def before_epoch(self): self.t0, self.trained, self.c0 = time.perf_counter(), False, self._checks()
+    def _checks(self) -> float: return getattr(self.learn, 'precision_check_secs', 0.)   # measuring bfloat16's gain
     def before_train(self): self.trained = True
     def after_epoch(self):
         if not self.trained: return                   # `learn.validate()` runs epoch events without training
         if self.new_fit: self.phase, self.new_fit = self.phase + 1, False
         names = [n for n in self.recorder.metric_names if n != 'time']
         row = dict(zip(names, self.recorder.log))
-        row.update(phase=self.phase, secs=round(time.perf_counter() - self.t0, 3))
+        row.update(phase=self.phase, secs=round(time.perf_counter() - self.t0 - (self._checks() - self.c0), 3))
         self.rows.append({k: (float(v) if isinstance(v, (float, np.floating, torch.Tensor)) else v) for k,v in row.items()})
 
 def run_table(learn) -> pd.DataFrame:
     "The per-epoch log of `learn` as a DataFrame"
     return pd.DataFrame(getattr(learn, 'run_log', []))
 
+def _split_record(dls) -> dict:
+    "Sizes of the sides of `dls` (the held-out test side too, where it keeps one), how the split was made and its seed"
+    split = getattr(dls, 'split', None)
+    rec = dict(train=len(dls.train_ds), valid=len(dls.valid_ds))
+    if split is None: return rec
+    if split.test_items is not None: rec['test'] = len(split.test_items)
+    if split.test_path is not None: rec['test_path'] = str(split.test_path)
+    return {**rec, **{k: v for k, v in split.info.items() if k in ('rule', 'seed')}}
+
 def save_run_record(learn, path, overwrite:bool=False, **extra) -> Path:
     "Write a JSON record of the run (environment, precision, arguments, split sizes, per-epoch log, `extra` entries) to new file `path`"
     dls = learn.dls
-    rec = dict(env=env_info(), precision=training_precision(learn),
+    rec = dict(env=env_info(), precision=training_precision(learn), precision_check_secs=getattr(learn, 'precision_check_secs', None),
                args=getattr(learn, 'medfast_args', {}), arch=getattr(learn, 'arch_name', None),
                classes=list(dls.vocab) if hasattr(dls, 'vocab') else None,
-               split=dict(train=len(dls.train_ds), valid=len(dls.valid_ds)),
-               epochs=getattr(learn, 'run_log', []), diverged=getattr(learn, 'diverged', False),
+               split=_split_record(dls), epochs=getattr(learn, 'run_log', []), diverged=getattr(learn, 'diverged', False),
                distributed=getattr(learn, 'distributed_record', None) or dict(world_size=1, backend=None))
     if clash := sorted(set(extra) & set(rec)):
         raise ValueError(f"{', '.join(clash)}: part of every run record; give your own entries other names.")
@@ -215,6 +224,11 @@ class CPUMixedPrecision(Callback):
     def _use_bf16(self):
         "`bf16`, or when it is None: for images of at least `min_px` this CPU's measured answer, for smaller ones the network's own"
         if self.bf16 is not None: return self.bf16
+        t0 = time.perf_counter()
+        try: return self._measured()
+        finally:                                     # not training time: `RunRecorder` leaves it out of the epoch's seconds
+            self.learn.precision_check_secs = getattr(self.learn, 'precision_check_secs', 0.) + time.perf_counter() - t0
+    def _measured(self):
         x = self.xb[0]
         if x.dim() != 4: return False
         if min(x.shape[-2:]) >= self.min_px: return self._agreed(bf16_pays_off)   # measured once per machine
@@ -422,6 +436,21 @@ def _class_weights(dls, class_weights, balance) -> torch.Tensor|None:
                          f"(or a dict by class name), not {shown!r}")
     return w
 
+_NEGATIVE = {'normal', 'negative', 'healthy', 'benign', 'none', 'absent', 'control', 'nofinding', 'nodisease', 'clear'}
+
+def _named_negative(name) -> bool:
+    "Whether a class is named like the absence of a finding ('normal', 'healthy', 'no_tumour', 'non-covid')"
+    s = str(name).strip().casefold()
+    return re.sub(r'[^a-z]', '', s) in _NEGATIVE or bool(re.match(r'(no|non|not)[\W_]', s))
+
+def _warn_negative_positive(dls):
+    "Warn where a binary task's positive class (the second) is named like a negative finding and the first is not: its metrics would be about the wrong class"
+    vocab = [str(v) for v in getattr(dls, 'vocab', [])]
+    if len(vocab) == 2 and _named_negative(vocab[1]) and not _named_negative(vocab[0]):
+        warn_user(f"The positive class is {vocab[1]!r}, the second of {vocab}: sensitivity, precision, ROC AUC and the decision "
+                  f"threshold are about {vocab[1]!r}. If {vocab[0]!r} is the finding, build the DataLoaders with "
+                  f"classes=[{vocab[1]!r}, {vocab[0]!r}] (folder_dls, csv_dls).")
+
 def _check_metrics(metrics):
     "Fail at once, naming it, on a metric that is neither a function nor a fastai `Metric` (a name such as 'accuracy' would fail only after a whole epoch)"
     bad = [m for m in L(metrics) if not (callable(m) or isinstance(m, Metric))]
@@ -481,7 +510,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
     check_number('label_smoothing', label_smoothing, 0., 1., lo_ok=True)
     pretrained, gpu_amp, fast_cpu = check_flag('pretrained', pretrained), check_flag('gpu_amp', gpu_amp), check_flag('fast_cpu', fast_cpu, none_ok=True)
     _check_metrics(metrics)
-    check_batches(dls); _check_single_label(dls)
+    check_batches(dls); _check_single_label(dls); _warn_negative_positive(dls)
     if seed is not None: seed = seed_everything(seed)          # a plain int, also from NumPy's (np.arange of seeds)
     weight = _class_weights(dls, class_weights, balance)
     if balance == 'sampler': dls = balanced_sampler(dls)
@@ -499,31 +528,6 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
                               label_smoothing=label_smoothing, class_weights=None if weight is None else weight.tolist(),
                               fast_cpu=fast_cpu, gpu_amp=gpu_amp, **kwargs)
     return learn
-
-# %% ../nbs/04_learner.ipynb #946f9cf6
-def _kw_names(target) -> set:
-    "Keyword names `target` accepts: a callable's named parameters, or the union over a collection of names/callables"
-    if isinstance(target, str): return {target}
-    if callable(target):
-        try: ps = inspect.signature(target).parameters.values()
-        except (TypeError, ValueError): return set()
-        return {p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-    return set().union(*(_kw_names(o) for o in target))
-
-def route_kwargs(kwargs:dict, *targets, exclude=(), fn_name:str|None=None) -> tuple:
-    "Split `kwargs` into one dict per target by the names each accepts (first wins); `TypeError` naming any leftover"
-    names = [_kw_names(t) - set(exclude) for t in targets]
-    out, left = tuple({} for _ in targets), {}
-    for k, v in kwargs.items():
-        i = next((i for i, ns in enumerate(names) if k in ns), None)
-        if i is None: left[k] = v
-        else: out[i][k] = v
-    if left:
-        k = next(iter(left))
-        close = difflib.get_close_matches(k, sorted(set().union(*names)), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise TypeError(f"{fn_name or 'route_kwargs'}() got an unexpected keyword argument {k!r}{hint}")
-    return out
 
 # %% ../nbs/04_learner.ipynb #04bcd1f6
 def _end_stopped_fit(learn):

@@ -364,7 +364,8 @@ def wilson_ci(k, n, ci:float=0.95):
     z = NormalDist().inv_cdf((1 + ci) / 2)
     with np.errstate(divide='ignore', invalid='ignore'):
         mid, half = (k + z*z/2) / (n + z*z), z / (n + z*z) * np.sqrt(k * (n - k) / n + z*z/4)
-    lo, hi = np.where(n > 0, np.clip(mid - half, 0, 1), np.nan), np.where(n > 0, np.clip(mid + half, 0, 1), np.nan)
+    lo, hi = np.where(k == 0, 0., np.clip(mid - half, 0, 1)), np.where(k == n, 1., np.clip(mid + half, 0, 1))   # exactly 0 and 1 at the ends, not 1e-17
+    lo, hi = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
     return (lo.item(), hi.item()) if lo.ndim == 0 else (lo, hi)
 
 def _proportions(cm) -> dict:

@@ -17,7 +17,7 @@ from .core import *
 from .core import _not_a_folder, _some
 from .metrics import (as_probs, as_targets, predict_labels, confusion_counts, roc_auc, roc_points, pr_points,
                              average_precision, calibration_bins, calibration_error)
-from .evaluation import LabelledPreds, get_preds_labelled
+from .evaluation import LabelledPreds, get_preds_labelled, saved_threshold
 
 # %% auto #0
 __all__ = ['save_fig', 'labelled_preds', 'plot_confusion', 'plot_worst_predictions', 'plot_roc', 'plot_pr', 'training_history',
@@ -48,6 +48,12 @@ def labelled_preds(src, data=None, classes=None, tta:bool=False) -> LabelledPred
     if data is None: raise ValueError("Pass the targets as `data` when the first argument is an array of probabilities.")
     p = as_probs(src); t = as_targets(data, p.shape[1])
     return _check_preds(LabelledPreds(p, t, [None]*len(t), [str(c) for c in ifnone(classes, range(p.shape[1]))]))
+
+def _decision(src, threshold):
+    "The binary threshold a plot of `src` decides at: `'saved'` is a Learner's own (as `evaluate` and `predict` use it), else argmax (None)"
+    if not isinstance(threshold, str): return threshold
+    if threshold != 'saved': raise ValueError(f"threshold must be 'saved' (the model's own), None (argmax) or a number, not {threshold!r}")
+    return saved_threshold(src) if isinstance(src, Learner) else None
 
 def _check_preds(lp:LabelledPreds) -> LabelledPreds:
     "`lp`, or a one-line `ValueError` when its probabilities, targets and class names do not fit together"
@@ -94,8 +100,9 @@ def _heat(ax, m, classes, fmt, title, cmap, vmax=None):
             ax.text(j, i, fmt(m[i, j]), ha='center', va='center', fontsize=max(6, 12 - len(classes)//2),
                     color='white' if m[i, j] > 0.6*hi else 'black')
 
-def plot_confusion(src, data=None, classes=None, threshold:float|None=None, figsize=None, cmap:str='Blues') -> Figure:
-    "Confusion matrix in counts and row-normalised rates, side by side"
+def plot_confusion(src, data=None, classes=None, threshold:float|str|None='saved', figsize=None, cmap:str='Blues') -> Figure:
+    "Confusion matrix in counts and row-normalised rates, side by side; a binary model's own threshold unless `threshold` says otherwise"
+    threshold = _decision(src, threshold)
     lp = labelled_preds(src, data, classes)
     cm = confusion_counts(lp.probs, lp.targets, threshold)
     with np.errstate(divide='ignore', invalid='ignore'): rates = cm / cm.sum(1, keepdims=True)   # a class with no cases: no rate (blank, '–')
@@ -116,9 +123,10 @@ def _open_thumb(item, size=256):
         return open_image(item, size=size)
     return PILImage.create(item)
 
-def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=True, threshold:float|None=None, figsize=None) -> Figure:
-    "Grid of the `k` highest-loss images with predicted class (at `threshold`, binary; else argmax) and its probability, actual class, loss and P(actual)"
+def plot_worst_predictions(learn, k:int=9, data=None, ncols:int=3, largest:bool=True, threshold:float|str|None='saved', figsize=None) -> Figure:
+    "Grid of the `k` highest-loss images with predicted class (at `threshold`, binary: the model's own by default; else argmax) and its probability, actual class, loss and P(actual)"
     check_whole('k', k); check_whole('ncols', ncols)                    # k=0 is no grid, a negative k would slice off the end
+    threshold = _decision(learn, threshold)
     lp = labelled_preds(learn, data)
     if all(o is None for o in lp.items): raise ValueError("plot_worst_predictions needs the images: pass a Learner with a "
                                                           "test folder or DataLoader, or LabelledPreds with items.")
@@ -169,8 +177,9 @@ def _legend(ax, beside:bool=False, **kwargs):
     if not ax.get_legend_handles_labels()[0]: return False
     ax.legend(**(dict(kwargs, loc='upper left', bbox_to_anchor=(1.02, 1)) if beside else kwargs)); return True
 
-def plot_roc(src, data=None, classes=None, threshold:float|None=None, figsize=None) -> Figure:
-    "ROC curve(s) with AUC: the positive class of a binary task, else one-vs-rest per class"
+def plot_roc(src, data=None, classes=None, threshold:float|str|None='saved', figsize=None) -> Figure:
+    "ROC curve(s) with AUC: the positive class of a binary task (and the model's operating point), else one-vs-rest per class"
+    threshold = _decision(src, threshold)
     lp = labelled_preds(src, data, classes)
     aucs, ks, missing = roc_auc(lp.probs, lp.targets, average=None), _curve_classes(lp), []
     fig, ax = _curve_figure(figsize, ks); names = _curve_names(lp, ks)
@@ -275,8 +284,9 @@ def plot_calibration(src, data=None, classes=None, n_bins:int=10, figsize=(5, 5.
     return fig
 
 # %% ../nbs/06_plots.ipynb #8c98b480
-def evaluation_plots(src, data=None, threshold:float|None=None, top_k:int=9, tta:bool=False) -> dict:
-    "Confusion matrix, ROC, PR, calibration (and top losses when images are known) as `{name: Figure}`"
+def evaluation_plots(src, data=None, threshold:float|str|None='saved', top_k:int=9, tta:bool=False) -> dict:
+    "Confusion matrix, ROC, PR, calibration (and top losses when images are known) as `{name: Figure}`, at a binary model's own threshold unless `threshold` says otherwise"
+    threshold = _decision(src, threshold)
     lp = labelled_preds(src, data, tta=tta)
     figs = dict(confusion_matrix=plot_confusion(lp, threshold=threshold),
                 roc_curve=plot_roc(lp, threshold=threshold if len(lp.classes) == 2 else None),

@@ -14,7 +14,7 @@ from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
 from ..images import MedImage, _refuse_unreadable
-from ..data import group_splitter, default_workers, Split, LookupLabel
+from ..data import group_splitter, default_workers, Split, LookupLabel, _DL_NAMES
 from ..medmnist import held_out_dl
 from ..learner import medfast_learner, route_kwargs
 from ..models import create_model
@@ -223,8 +223,6 @@ def birds_head(nf:int, n_out:int, run:str='features') -> nn.Sequential:
 
 BIRDS_RUNS = ('features', 'retrain')
 _STUDY_EPOCHS = dict(features=20, retrain=14)                            # §3.1: Epoch n/20; §3.2: Epoch n/14
-_DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')
-
 @delegates(medfast_learner, but=['arch', 'pretrained', 'metrics'])
 def birds_learner(path_or_dls, arch='resnet50', pretrained:bool=True, size:int=224, bs:int=32, valid_pct:float=0.2,
                   seed:int=42, metrics=None, protocol:str='medfast', run:str='features', **kwargs) -> Learner:

@@ -14,7 +14,7 @@ from PIL import Image, ImageFilter
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items, find_column, on_disk, _id_key, warn_copies
+from ..data import group_splitter, default_workers, cell_tfms, image_block, Split, LookupLabel, class_folder_items, find_column, on_disk, _id_key, warn_copies, _DL_NAMES
 from ..images import _refuse_unreadable, image_files
 from ..evaluation import study_results
 from ..learner import medfast_learner, route_kwargs, train, check_batches
@@ -344,8 +344,6 @@ def blastocyst_dls(csv_path, image_dir=None, size:int|None=None, bs:int|None=Non
 BLASTOCYST_RUNS = ('fine_tune', 'features')                    # ImageNet networks (§5.3-5.4)
 BLASTOCYST_SCRATCH_RUNS = ('initial', 'augmented')             # from scratch: §5.1 (no augmentation, no dropout), §5.2 (both)
 _SCRATCH_EPOCHS = dict(initial=30, augmented=100)
-_DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')
-
 def blastocyst_head(body, n_out:int=2, size:int=250) -> nn.Sequential:
     "The study's head (§5.3): flatten the body's `size`-px feature map, Dense 256 + ReLU, Dense `n_out`"
     with torch.no_grad(): nf = body.eval()(torch.zeros(1, 3, size, size)).numel()

@@ -377,8 +377,8 @@ BLOOD_STUDY_ACC = {'scratch CNN': 63.50, 'scratch CNN + augmentation': 69.75, 'V
                    'InceptionV3 fine-tuned': 93.75, 'Xception fine-tuned': 96.25, 'InceptionV4 fine-tuned': 91.25}
 
 def study_cell_tfms(size:int|None=None, **kwargs):
-    "The study's Keras augmentation in fastai terms: rotation 40°, zoom 0.2, shear ≈ warp 0.2, horizontal flips"
-    return aug_transforms(**{**dict(size=size, do_flip=True, flip_vert=False, max_rotate=40., max_zoom=1.2,
+    "The study's Keras augmentation in fastai terms: rotation 40°, zoom 0.8–1.2 (Keras' zoom_range=0.2), shear ≈ warp 0.2, horizontal flips"
+    return aug_transforms(**{**dict(size=size, do_flip=True, flip_vert=False, max_rotate=40., min_zoom=0.8, max_zoom=1.2,
                                     max_warp=0.2, max_lighting=0., p_lighting=0., pad_mode='border'), **kwargs})
 
 def _npz_dls(npz, size, bs, seed, classes, folder_args:dict, **kwargs):

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 from fastai.vision.all import *
 from ..core import *
 from ..synthetic import write_synthetic
-from ..data import group_splitter, default_workers, Split, ArrayRows
+from ..data import group_splitter, default_workers, Split, ArrayRows, _DL_NAMES
 from ..medmnist import held_out_dl
 from ..learner import medfast_learner, route_kwargs, train, KeepBestEpoch
 from ..evaluation import top5_accuracy, accuracy_pct
@@ -253,8 +253,6 @@ def basenet_arch(deeper:bool=False) -> str:
     return 'basenet_deep' if deeper else 'basenet'
 
 # %% ../../nbs/23_cifar_birds.ipynb #2fac9106
-_DL_NAMES = ('shuffle', 'drop_last', 'device', 'pin_memory', 'persistent_workers', 'verbose')
-
 def _check_protocol(protocol):
     if protocol not in ('medfast', 'study'): raise ValueError(f"protocol must be 'medfast' or 'study', not {protocol!r}")
 
