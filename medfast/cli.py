@@ -6,7 +6,7 @@ Docs: https://medfast.github.io/medfast/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #52350413
 from __future__ import annotations
-import argparse, contextlib, hashlib, importlib.util, json, math, os, re, sys, warnings
+import argparse, contextlib, errno, hashlib, importlib.util, json, math, os, re, sys, warnings
 from pathlib import Path
 
 # %% auto #0
@@ -103,7 +103,8 @@ def _dispatch(argv:list) -> int:
         try: return globals()[SUBCOMMANDS[argv[0]][0]](argv[1:]) or 0
         except KeyboardInterrupt: print("Interrupted.", file=sys.stderr); return 130
         except Exception as e:
-            if not isinstance(e, (_BadArgument, FileExistsError, PermissionError, IsADirectoryError)):
+            too_long = isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG     # an --out or a file name over the system's limit
+            if not (too_long or isinstance(e, (_BadArgument, FileExistsError, PermissionError, IsADirectoryError))):
                 from medfast.core import MedfastError    # only now: the checks of the arguments need neither torch nor fastai
                 if not isinstance(e, MedfastError): raise
             print(f"medfast {argv[0]}: error: {_cli_message(e)}", file=sys.stderr); return 1
@@ -146,10 +147,12 @@ def _cli_message(e) -> str:
                  lambda m: f"pass --{dict(fn='file', group='patient').get(m[1], m[1])}-col NAME", msg)
     if isinstance(e, _BadArgument): return msg
     if isinstance(e, PermissionError): return f"permission denied: {e.filename or msg}. Fix its permissions, or choose another path."
+    if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG:
+        return f"a name too long for this system: {str(e.filename or '')[:60]}... Shorten it."
     from medfast.core import MissingWeightsError
     if isinstance(e, MissingWeightsError):
-        return msg.split(' Fix one of:')[0] + (" Fix: connect to the internet once so the weights are downloaded and "
-                                              "cached, or copy the file there; or pass --pretrained no to train from scratch.")
+        return msg.split(' Fix one of:')[0] + (" Fix: with a connection, --pretrained yes downloads and caches them; or copy "
+                                              "the file there; or pass --pretrained no to train from scratch.")
     return msg
 
 class _BadArgument(ValueError):
@@ -273,7 +276,9 @@ def _check_arch_name(arch:str, flag:str='--arch'):
 def _check_train_args(a):
     "Fail early, with a one-line message naming the flag, on `medfast train` arguments that cannot work"
     _check_training_args(a)
-    if a.ensemble is not None and a.ensemble < 1: _fail(f"--ensemble must be at least 1 (got {a.ensemble}).")
+    from medfast.core import MAX_ENSEMBLE             # numpy and fastcore only: no torch yet
+    if a.ensemble is not None and not 1 <= a.ensemble <= MAX_ENSEMBLE:
+        _fail(f"--ensemble must be a whole number of models from 1 to {MAX_ENSEMBLE} (got {a.ensemble}).")
     if a.budget is not None and not 0 < a.budget < math.inf: _fail(f"--budget must be a positive, finite number of minutes (got {a.budget:g}).")
     if a.cache and os.path.exists(a.cache) and not os.path.isdir(a.cache): _fail(f"--cache {a.cache} is a file; name a folder for the cached copies, or give --cache alone for the default.")
     if a.crop is not None and not 0.05 <= a.crop <= 1: _fail(f"--crop is the fraction of each side kept around the centre, from 0.05 to 1 (e.g. 0.7), not {a.crop:g}.")
@@ -422,12 +427,13 @@ def _train_parser():
                    "with a recipe, the recipe's own: 4e-3)")
     p.add_argument('--seed', type=int, default=42, action=_Typed, help="seed of the split, the initial weights and the batches (default 42)")
     p.add_argument('--pretrained', choices=['auto', 'yes', 'no'], default='auto',
-                   help="ImageNet weights: auto = yes for real image folders trained without a recipe; no for the synthetic set, "
-                        "MedMNIST .npz files and the recipes, which train from scratch (default auto)")
+                   help="ImageNet weights: auto = those this machine has, for real image folders trained without a recipe (nothing "
+                        "is downloaded; the synthetic set, MedMNIST .npz files and the recipes train from scratch); yes = download "
+                        "them if need be (default auto)")
     p.add_argument('--balance', choices=['none', 'weights', 'sampler'], default='none', action=_Typed,
                    help="class imbalance: weighted loss or balanced batches (default none; a recipe's own: balanced batches)")
     p.add_argument('--out', default='runs/train', help="output folder (default runs/train; a new sibling, train-2, ..., if it holds results)")
-    p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results: they are replaced, and an earlier run's other results (predictions, plots, exports) removed")
+    p.add_argument('--overwrite', action='store_true', help="write into --out even if it holds results: they are replaced, and an earlier run's other results (predictions, plots, exports) moved into its sub-folder earlier-results")
     p.add_argument('--cache', nargs='?', const='', default=None, metavar='DIR',
                    help="train from resized copies of --data's images, made once and reused while the originals are "
                         "unchanged (large JPEGs: 30x faster to read); DIR defaults to $MEDFAST_CACHE, else resized/ in $MEDFAST_HOME or ~/.cache/medfast")
@@ -496,9 +502,15 @@ def plain_batch_size(a, n_train:int, processes:int=1) -> int:
           + f": batches of {share} rather than {a.bs} (--bs to choose)")
     return share
 
-def uses_imagenet(a, synthetic:bool=False, npz:bool=False) -> bool:
-    "Whether `medfast train` starts from ImageNet weights: `--pretrained yes`, or `auto` on real image folders trained without a recipe"
-    return a.pretrained == 'yes' or (a.pretrained == 'auto' and not synthetic and not npz and a.recipe == 'none')
+def uses_imagenet(a, synthetic:bool=False, npz:bool=False, archs=None) -> bool:
+    "Whether `medfast train`/`compare` start from ImageNet weights: `--pretrained yes` (downloaded if need be), or `auto` on real image folders trained without a recipe where this machine has them: nothing is fetched without `yes`"
+    if a.pretrained == 'yes': return True
+    if a.pretrained == 'no' or synthetic or npz or getattr(a, 'recipe', 'none') != 'none': return False
+    from medfast.models import weights_to_fetch
+    if not (fetch := [x for x in (archs or [a.arch]) if weights_to_fetch(x)]): return True
+    print(f"ImageNet weights for {', '.join(fetch)} are not on this machine, so training starts from scratch: --pretrained yes "
+          "downloads them, --pretrained no trains from scratch without this note.")
+    return False
 
 def train_main(argv=None) -> int:
     "`medfast train`: train, print validation/test metrics, write model, metrics, confusion matrix and run record"
@@ -600,7 +612,8 @@ def _compare_parser():
     p.add_argument('--lr', type=float, default=None, help="learning rate (default 2e-3 fine-tune, 3e-3 from scratch)")
     p.add_argument('--seed', type=int, default=42, help="seed of the split, the initial weights and the batches: one for all (default 42)")
     p.add_argument('--pretrained', choices=['auto', 'yes', 'no'], default='auto',
-                   help="ImageNet weights: auto = yes for real image folders, no for the synthetic set and MedMNIST .npz files (default auto)")
+                   help="ImageNet weights: auto = those this machine has, for real image folders (nothing is downloaded; the "
+                        "synthetic set and MedMNIST .npz files train from scratch); yes = download them if need be (default auto)")
     p.add_argument('--test', default='auto', help="test side: auto = the data's own test/ folder or held-out side (default), "
                    "a labelled test folder, a label CSV (its rows marked test where it has a split column, else all), or none")
     p.add_argument('--tta', action='store_true', help="test-time augmentation on the test side")
@@ -643,7 +656,7 @@ def compare_main(argv=None) -> int:
     from medfast.recipes import is_medmnist, default_image_size, _min_size
     from medfast.data import check_split
     synthetic = a.data is None; npz = not synthetic and is_medmnist(a.data)
-    data, pretrained = _data_folder(a), uses_imagenet(a, synthetic, npz)
+    data, pretrained = _data_folder(a), uses_imagenet(a, synthetic, npz, a.archs)
     if npz:
         from medfast.medmnist import medmnist_dls
         dls = medmnist_dls(data, size=a.size, bs=a.bs, seed=a.seed)
@@ -833,11 +846,12 @@ def _identity_record(csv:Path) -> Path:
     from medfast.env import medfast_home
     return medfast_home()/'predict-runs'/f"{hashlib.sha256(os.fsencode(os.path.realpath(csv))).hexdigest()[:32]}.json"
 
-def _remember_model(csv:Path, identity:str, listing:str|None=None):
-    "Note that the model `identity` writes `csv` (a shard: cut from the file list whose digest is `listing`)"
+def _remember_model(csv:Path, identity:str, listing:str|None=None, cwd:str|None=None):
+    "Note that the model `identity` writes `csv` (a shard: cut from the file list whose digest is `listing`), begun in folder `cwd`"
     from medfast.core import save_json, make_folder, MedfastError
     rec = _identity_record(csv)
-    try: make_folder(rec.parent); save_json(dict(csv=os.fsdecode(os.path.realpath(csv)), model=identity, listing=listing), rec)
+    try: make_folder(rec.parent); save_json(dict(csv=os.fsdecode(os.path.realpath(csv)), model=identity, listing=listing,
+                                                 cwd=cwd or os.getcwd()), rec, overwrite=True)
     except (OSError, MedfastError): pass                  # a read-only cache: resuming then checks the columns only
 
 def _noted(csv:Path) -> dict:
@@ -883,10 +897,9 @@ def _check_resumed_model(csv:Path, identity:str, listing:str|None=None):
 def _resumed(path:Path, header:list, identity:str|None=None, listing:str|None=None) -> list:
     "The files CSV `path` holds already, once it is known to be this model's predictions"
     from medfast.shards import completed_files
-    done = completed_files(path)                                   # a predictions CSV (else a one-line error), cut to whole lines
-    _check_resumed_header(path, header)
+    _check_resumed_header(path, header)                            # read-only checks first: a refused resume changes nothing
     if identity is not None: _check_resumed_model(path, identity, listing)
-    return done
+    return completed_files(path)                                   # cut to whole rows (a killed run's half row)
 
 def _predict_target(a, shard, header:list, identity:str|None=None, listing:str|None=None):
     "`(csv to write, csv it becomes when complete, files it already holds)`: a claimed or resumed `.partial.csv`; files None if done"
@@ -896,9 +909,10 @@ def _predict_target(a, shard, header:list, identity:str|None=None, listing:str|N
         if a.resume:
             part = _partial_csv(out)
             if not part.exists() and out.exists():
-                done = _resumed(out, header, identity)             # checked before copying: a refused resume leaves nothing
+                _check_resumed_header(out, header)                 # checked before copying: a refused resume leaves nothing
+                if identity is not None: _check_resumed_model(out, identity)
                 import shutil; shutil.copyfile(out, part)          # more files for a finished CSV: it is replaced when complete
-                return part, out, done
+                return part, out, _resumed(part, header)           # a half row is cut from the copy, never from `out`
             if part.exists(): return part, out, _resumed(part, header, identity)
             return _claim_csv(part, False), out, []
         from medfast.core import free_path
@@ -915,8 +929,11 @@ def _predict_target(a, shard, header:list, identity:str|None=None, listing:str|N
 def _check_resumed_header(part:Path, header:list):
     "Refuse to add rows to a CSV whose columns (another model's classes) differ from this model's"
     import csv
-    from medfast.core import CSV_ENCODING
+    from medfast.core import CSV_ENCODING, MedfastError
     with open(part, newline='', **{**CSV_ENCODING, 'encoding': 'utf-8-sig'}) as f: first = next(csv.reader(f), None)   # a BOM (saved by Excel) is not a column
+    if first is not None and first != header and not any(c.startswith('prob_') for c in first):
+        raise MedfastError(f"{part} is not a predictions CSV of medfast (its columns: {', '.join(first)}), so there is nothing "
+                           "to resume in it: choose another --out.")
     if first is not None and first != header:
         raise FileExistsError(f"{part} holds predictions of another model (columns {', '.join(first[2:-1])}, not "
                               f"{', '.join(header[2:-1])}): choose another --out, or pass --overwrite to restart it.")
@@ -935,12 +952,12 @@ def _expanded(a) -> list:
     from medfast.inference import expand_paths
     return [p for p, _ in expand_paths(_globbed(a.paths), not a.no_recurse)]
 
-def _predict_items(items, shard, done):
-    "`items` cut to this shard, without the files already `done`"
+def _predict_items(items, shard, done, base:str|None=None):
+    "`items` cut to this shard, without the files already `done` (their relative names read from folder `base`, where the run began)"
     if shard is not None:
         from medfast.shards import shard_items
         items = shard_items(items, *shard)
-    skip = {os.path.abspath(f) for f in done}                 # the same file, named relative or absolute
+    skip = {os.path.abspath(os.path.join(base or os.getcwd(), f)) for f in done}   # the same file, named relative or absolute, from anywhere
     return [p for p in items if os.path.abspath(p) not in skip]
 
 def _finish_shards(a, shard, part):
@@ -1020,8 +1037,9 @@ def _predict(a, shard) -> int:
         print(f"{final} is already complete.")
         if a.shard is None: _finish_shards(a, shard, final)
         return 0
-    _remember_model(part, identity, listing); _remember_model(final, identity, listing)   # for --resume and --merge
-    try: return _predict_into(a, shard, learn, classes, header, part, final, done, _predict_items(items, shard, done))
+    base = (_noted(part).get('cwd') or _noted(final).get('cwd')) if done else None     # resumed: where the rows' relative names began
+    _remember_model(part, identity, listing, base); _remember_model(final, identity, listing, base)   # for --resume and --merge
+    try: return _predict_into(a, shard, learn, classes, header, part, final, done, _predict_items(items, shard, done, base))
     except BaseException as e:
         if part.exists() and not part.stat().st_size: part.unlink()      # claimed, nothing written: leave no claim behind
         elif part.exists() and isinstance(e, (KeyboardInterrupt, SystemExit, BrokenPipeError)):

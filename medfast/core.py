@@ -12,14 +12,14 @@ import numpy as np     # torch only inside the functions that use it: the CLI ch
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['N_CALIBRATION', 'CALIBRATION_RANGE', 'RESULT_SUFFIXES', 'CSV_ENCODING', 'MedfastError', 'DataLayoutError',
-           'BadImageError', 'MissingPathError', 'MissingWeightsError', 'ModelMismatchError', 'UnsafeFileError',
-           'warn_user', 'check_path', 'is_onnx_model', 'locate_model', 'check_size', 'check_whole', 'check_flag',
-           'check_number', 'route_kwargs', 'free_path', 'check_seed', 'seed_everything', 'exact_float32', 'cpu_info',
-           'cpu_model', 'cpu_has_fast_bf16', 'device_name', 'check_device', 'env_info', 'make_folder', 'atomic_write',
-           'atomic_open', 'file_lock', 'lock_path', 'claim_folder', 'release_folders', 'staged_results', 'csv_escape',
-           'csv_unescape', 'csv_safe', 'write_csv', 'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer',
-           'nbdev_test_setup']
+__all__ = ['MAX_ENSEMBLE', 'N_CALIBRATION', 'CALIBRATION_RANGE', 'RESULT_SUFFIXES', 'CSV_ENCODING', 'MedfastError',
+           'DataLayoutError', 'BadImageError', 'MissingPathError', 'BadPathError', 'MissingWeightsError',
+           'ModelMismatchError', 'UnsafeFileError', 'warn_user', 'check_path', 'is_onnx_model', 'locate_model',
+           'check_size', 'check_whole', 'check_flag', 'check_number', 'route_kwargs', 'free_path', 'check_seed',
+           'seed_everything', 'exact_float32', 'cpu_info', 'cpu_model', 'cpu_has_fast_bf16', 'device_name',
+           'check_device', 'env_info', 'make_folder', 'atomic_write', 'atomic_open', 'file_lock', 'lock_path',
+           'claim_folder', 'release_folders', 'staged_results', 'csv_escape', 'csv_unescape', 'csv_safe', 'write_csv',
+           'read_csv_safe', 'to_jsonable', 'save_json', 'file_digest', 'Timer', 'nbdev_test_setup']
 
 # %% ../nbs/00_core.ipynb #b40afd9b
 class MedfastError(Exception):
@@ -33,6 +33,9 @@ class BadImageError(MedfastError, ValueError):
 
 class MissingPathError(MedfastError, FileNotFoundError):
     "A file or folder the user named does not exist"
+
+class BadPathError(MedfastError, ValueError):
+    "What names a file or folder is no path (None, '', a number), or a name too long for this system"
 
 class MissingWeightsError(MedfastError, RuntimeError):
     "Pretrained weights are needed but are neither cached nor downloadable"
@@ -73,13 +76,21 @@ def _broken_link(p:Path, what:str):
 def _as_path(path, what:str) -> Path:
     "`path` as a `Path` with `~` expanded; a one-line `ValueError` naming `what` for an empty string or a non-path"
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):   # '' would be the current folder
-        raise ValueError(f"{what} must be a path (a str or Path), not {path!r}; name the file or folder.")
+        raise BadPathError(f"{what} must be a path (a str or Path), not {path!r}; name the file or folder.")
     return Path(path).expanduser()
+
+def _exists(p:Path, what:str) -> bool:
+    "`p.exists()`, or a one-line `BadPathError` where the system refuses the name itself (too long)"
+    try: return p.exists()
+    except OSError as e:
+        if e.errno != errno.ENAMETOOLONG: raise
+        raise BadPathError(f"{what} {str(p)[:60]}... is a name too long for this system ({len(p.name)} characters in its "
+                           "last part); shorten it.") from None
 
 def check_path(path, what:str='path', is_dir:bool|None=None) -> Path:
     "Return `path` as a `Path`, raising `MissingPathError` naming `what` if it does not exist"
     p = _as_path(path, what)
-    if not p.exists():
+    if not _exists(p, what):
         if p.is_symlink(): _broken_link(p, what)
         raise MissingPathError(f"{what} not found: {p}. Check the spelling, or create it first.")
     if is_dir is True and not p.is_dir(): raise DataLayoutError(f"{what} must be a folder, but {p} is a file.")
@@ -140,6 +151,7 @@ def check_number(name:str, v, lo:float=0., hi:float=float('inf'), lo_ok:bool=Fal
                          + f", not {v!r}" + (f" ({hint})" if hint else ''))
     return v
 
+MAX_ENSEMBLE = 16                                     # the most networks one model averages: a saved model holding more is refused
 N_CALIBRATION, CALIBRATION_RANGE = 128, (8, 4096)   # int8 ONNX export: images to scale on by default, the fewest and most (medfast.onnx, the CLI)
 
 # %% ../nbs/00_core.ipynb #f822e158
@@ -480,7 +492,7 @@ def _some(names:list, most:int=5) -> str:
 
 def _earlier_results(out:Path, written:set) -> tuple:
     "`(results, others)`: the files in `out` of the kinds medfast writes that are not among `written`, and everything else not hidden"
-    left = [p for p in sorted(out.iterdir()) if not p.name.startswith('.') and p.name not in written]
+    left = [p for p in sorted(out.iterdir()) if not p.name.startswith(('.', 'earlier-results')) and p.name not in written]
     results = [p for p in left if p.suffix.lower() in RESULT_SUFFIXES and p.is_file()]
     return results, [p for p in left if p not in results]
 
@@ -495,12 +507,13 @@ def staged_results(out, replace:bool=False):
         new = sorted(stage.iterdir())
         old = Path(tempfile.mkdtemp(prefix='.replaced-', dir=stage))   # removed with the stage
         stale, others = _earlier_results(out, {f.name for f in new}) if replace else ([], [])
-        for p in stale: os.replace(p, old/p.name)
+        if stale: kept = make_folder(free_path(out/'earlier-results'))   # moved aside, never deleted: a name may be a user's own table
+        for p in stale: os.replace(p, kept/p.name)
         for f in new:
             dest = out/f.name
             if dest.is_dir() and not dest.is_symlink() or f.is_dir() and dest.exists(): os.replace(dest, old/f.name)   # a folder replaces (or is replaced) whole
             os.replace(f, dest)
-        if stale: warn_user(f"Removed from {out} the results of an earlier run that this one does not write: {_some([p.name for p in stale])}.")
+        if stale: warn_user(f"Moved into {kept} the files of an earlier run that this one does not write: {_some([p.name for p in stale])}.")
         if others: warn_user(f"{out} also holds {_some([p.name for p in others])}, which medfast does not write: left as they are.")
     finally: shutil.rmtree(stage, ignore_errors=True)        # what an interrupted run left there (and the replaced files)
 

@@ -27,7 +27,7 @@ from fastai.data.core import Pipeline, Transform
 from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
-                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole, check_number, check_flag, check_device)
+                          file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole, check_number, check_flag, check_device, MAX_ENSEMBLE)
 from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw, _url_error
 from .data import CentreSquish
 from .medmnist import medmnist_source
@@ -335,7 +335,7 @@ def _check_kwargs(js, kw):
         if len(vals) > 16 or not all(o is None or type(o) is bool or (_is_num(o) and abs(o) <= 65536)
                                      or (isinstance(o, str) and len(o) <= 32) for o in vals):
             raise _bad(js, f'model_kwargs[{k!r}]', 'has a value of the wrong type or size')
-    if 'ensemble' in kw and not _is_int(kw['ensemble'], 1, 16): raise _bad(js, "model_kwargs['ensemble']", 'must be a whole number of models from 1 to 16')
+    if 'ensemble' in kw and not _is_int(kw['ensemble'], 1, MAX_ENSEMBLE): raise _bad(js, "model_kwargs['ensemble']", f'must be a whole number of models from 1 to {MAX_ENSEMBLE}')
     if 'dihedral' in kw and type(kw['dihedral']) is not bool: raise _bad(js, "model_kwargs['dihedral']", 'must be true or false')
     if 'grid' in kw and not _is_int(kw['grid'], 1, 32): raise _bad(js, "model_kwargs['grid']", 'must be a whole number from 1 to 32')   # seed_cnn's map: never a huge dense layer
 
@@ -689,6 +689,8 @@ def _expand(items, recurse:bool=True):
         if (why := _url_error(it)): yield it, why; continue
         if not os.fspath(it): yield it, "an empty path: name a file or folder (an unset variable?)"; continue   # not the current folder
         p = Path(it).expanduser()
+        try: p.exists()
+        except OSError as e: yield p, f"cannot be read ({e.strerror or e}): check the name"; continue   # e.g. too long: one row, not the batch
         if not p.exists():
             try: check_path(p, 'image')
             except MissingPathError as e: yield p, str(e) if p.is_symlink() else f"not found: {p}. Check the spelling."

@@ -22,8 +22,8 @@ from .core import *
 __all__ = ['XCEPTION_URL', 'inception_stats', 'ARCHS', 'BodySplitter', 'count_params', 'basenet', 'basenet_deep',
            'improved_basenet', 'seed_cnn', 'simple_vgg16', 'SeparableConv2d', 'XceptionBlock', 'Xception',
            'hub_checkpoints', 'read_state_dict', 'load_weights', 'ArchSpec', 'ArchFn', 'register_arch', 'arch_names',
-           'arch_table', 'get_arch', 'arch_stats', 'arch_size', 'cached_weights', 'create_model', 'GreyToRGB',
-           'model_learner']
+           'arch_table', 'get_arch', 'arch_stats', 'arch_size', 'cached_weights', 'weights_to_fetch', 'create_model',
+           'GreyToRGB', 'model_learner']
 
 # %% ../nbs/03_models.ipynb #85b39532
 class BodySplitter:
@@ -515,6 +515,12 @@ def cached_weights() -> pd.DataFrame:
         rows.append(dict(arch=s.name, file=f.name, cached=f.exists(),
                          MB=round(f.stat().st_size/2**20, 1) if f.exists() else None, folder=str(f.parent)))
     return pd.DataFrame(rows)
+
+def weights_to_fetch(arch) -> bool:
+    "Whether starting `arch` from ImageNet weights would download them: it has some and they are not on this machine (a timm model: always, as far as medfast knows)"
+    if _is_timm(arch): return True
+    s = _spec(arch)
+    return s.pretrainable and not s.weights_file.exists()
 
 # %% ../nbs/03_models.ipynb #31f0cfa1
 def _timm_name(arch:str) -> str:

@@ -6,13 +6,14 @@ Docs: https://medfast.github.io/medfast/onnx.html.md"""
 
 # %% ../nbs/09b_onnx.ipynb #453cd614
 from __future__ import annotations
-import datetime, hashlib, importlib, json, logging, math, os, random, tempfile, warnings
+import datetime, hashlib, importlib, json, logging, math, os, random, shutil, tempfile, warnings
 from pathlib import Path
 import numpy as np, torch
 from torch import nn
 from fastcore.all import *
 from fastai.learner import Learner
 from .core import *
+from .core import _disk_errors, _unwritable
 from .inference import (load, inference_spec, inference_learner, predict, _versions, _refuse_existing,
                                _model_stem, _with_ext, _read_regular, _check_spec, _bad, _is_int, _is_num, _first_line,
                                spec_sha256, MAX_SPEC_BYTES, MAX_WEIGHTS_BYTES, expand_paths, _Prep, _decode, _label, _spec_of,
@@ -221,23 +222,35 @@ def export_onnx(learn_or_path, path='model', opset:int=17, safetensors:bool=Fals
             write_float(f32)
             _quantize_int8(f32, tmp, calib)
             int8_report.update(calibration_images=len(calib), **_int8_check(spec, f32, tmp, check))
+    try: stage = Path(tempfile.mkdtemp(prefix=f".{js.name}.", dir=path.parent))   # every file written here, then moved in together
+    except OSError as e: raise _unwritable(path.parent, e, 'write in') from None
     try:
-        _check_pools(model, x, spec.get('arch'))
-        atomic_write(onnx_file, write_onnx, overwrite)   # unique temporary name, then rename: never a half-written file, never one made meanwhile replaced
-    finally: model.to(device, *(dtypes if len(dtypes) == 1 else ())).train(was)
+        try:
+            _check_pools(model, x, spec.get('arch'))
+            with _disk_errors(onnx_file): write_onnx(stage/'net.onnx')
+        finally: model.to(device, *(dtypes if len(dtypes) == 1 else ())).train(was)
+        with _disk_errors(onnx_file): _describe_onnx(spec, stage, onnx_file, st, opset, int8_report, model if safetensors else None)
+        with file_lock(lock_path(js, 'export-')):       # a second export to the same name waits: never its network with this description
+            _refuse_existing([onnx_file, js] + ([st] if safetensors else []), overwrite)
+            for f, dest in ((stage/'net.onnx', onnx_file), (stage/'weights.safetensors', st), (stage/'spec.json', js)):
+                if f.exists(): os.replace(f, dest)
+        return js
+    finally: shutil.rmtree(stage, ignore_errors=True)
+
+def _describe_onnx(spec, stage, onnx_file, st, opset, int8_report, model=None):
+    "Write `stage/spec.json` (and `stage/weights.safetensors` from `model`): the description of the network in `stage/net.onnx`, checksums of the staged files"
     spec.update(format='medfast-onnx', onnx_format_version=_onnx_format(spec['image']['resize']), onnx=onnx_file.name,
-                onnx_sha256=file_digest(onnx_file), opset=opset, input=_contract(spec),
+                onnx_sha256=file_digest(stage/'net.onnx'), opset=opset, input=_contract(spec),
                 output=dict(name='logits', activation=spec.get('activation', 'softmax'), classes=spec['classes'],
                             threshold=spec.get('threshold'), decision=_decision(spec)),
                 versions=_versions(), created=datetime.datetime.now().isoformat(timespec='seconds'))
     if int8_report: spec['int8'] = dict(weights='int8 per output channel', activations='uint8', format='QDQ', **int8_report)
-    if safetensors:
+    if model is not None:
         from safetensors.torch import save_file
-        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        atomic_write(st, lambda tmp: save_file(weights, str(tmp)), overwrite)
-        spec.update(safetensors=st.name, safetensors_sha256=file_digest(st))
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(stage/'weights.safetensors'))
+        spec.update(safetensors=st.name, safetensors_sha256=file_digest(stage/'weights.safetensors'))
     spec['spec_sha256'] = spec_sha256(spec)           # load_onnx refuses a description edited after export
-    return save_json(spec, js, overwrite=overwrite)
+    save_json(spec, stage/'spec.json')
 
 # %% ../nbs/09b_onnx.ipynb #2420f04b
 class OrtModel(nn.Module):

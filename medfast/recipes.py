@@ -209,7 +209,8 @@ class Recipe:
                              f"between 0 and 1, or None (argmax); not {threshold!r}")
     def _check_numbers(self):
         "A one-line `ValueError` naming the first setting out of range, before any data is read or batch trained"
-        for k in ('epochs', 'n_models', 'bs'): check_whole(k, getattr(self, k))
+        for k in ('epochs', 'bs'): check_whole(k, getattr(self, k))
+        check_whole('n_models', self.n_models, 1, MAX_ENSEMBLE)     # a saved model averages at most that many networks
         if self.size is not None: check_size(self.size)
         if self.detail is not None: check_size(self.detail, 'detail')
         if self.min_steps is not None: check_whole('min_steps', self.min_steps)
@@ -561,7 +562,8 @@ def uses_recipe(args) -> bool:
 
 def recipe_from_args(args, pretrained:bool=False) -> Recipe:
     "The `Recipe` parsed `args` describe: the named recipe (or medfast's plain defaults) with every explicitly given option"
-    if getattr(args, 'ensemble', None) is not None and args.ensemble < 1: raise MedfastError(f"--ensemble must be at least 1, not {args.ensemble}.")
+    if getattr(args, 'ensemble', None) is not None and not 1 <= args.ensemble <= MAX_ENSEMBLE:
+        raise MedfastError(f"--ensemble must be a whole number of models from 1 to {MAX_ENSEMBLE}, not {args.ensemble}.")
     if getattr(args, 'budget', None) is not None and not 0 < args.budget < math.inf: raise MedfastError(f"--budget must be a positive, finite number of minutes, not {args.budget}.")
     name = getattr(args, 'recipe', 'none')
     if name not in ('none', *RECIPES): raise MedfastError(f"--recipe {name!r} is not a medfast recipe; choose one of: none, {', '.join(RECIPES)}.")

@@ -69,8 +69,9 @@ def test_train_into_a_folder_that_holds_results(cli, tmp_path):
     assert r.returncode == 0 and f"Outputs: {out}\n" in r.stdout, r.stderr[-2000:]
     assert (out/'notes.txt').read_text() == 'mine' and (out/'model.json').exists()
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith('.')) == [   # no old export or plots beside the new model
-        'confusion_matrix.png', 'metrics.csv', 'model.json', 'model.pth', 'notes.txt', 'run.json']
-    assert 'the results of an earlier run that this one does not write: model.onnx, model.onnx.json, predictions.csv, roc_curve.png' in r.stderr
+        'confusion_matrix.png', 'earlier-results', 'metrics.csv', 'model.json', 'model.pth', 'notes.txt', 'run.json']
+    assert sorted(p.name for p in (out/'earlier-results').iterdir()) == ['model.onnx', 'model.onnx.json', 'predictions.csv', 'roc_curve.png']
+    assert 'the files of an earlier run that this one does not write: model.onnx, model.onnx.json, predictions.csv, roc_curve.png' in r.stderr
     assert 'notes.txt, which medfast does not write: left as they are' in r.stderr
     assert not (tmp_path/'~').exists()
 

@@ -164,6 +164,29 @@ def test_predict_cli_resume_refuses_another_model(run, cli, tmp_path):
     r = cli('predict', root/'run', mixed, root/'empty_dir', '--out', out, '--resume', '--quiet')   # the same model: resumed
     assert 'Resuming' in r.stdout and len(pd.read_csv(out)) == len(pd.read_csv(io.StringIO(before.decode()))) + 1, r.stderr[-3000:]
 
+def test_predict_cli_resume_leaves_a_user_table_untouched(run, cli, tmp_path):
+    "--resume onto a CSV of one's own (a label table whose last row has no line break): refused, not one byte changed"
+    root, mixed, *_ = run
+    table = tmp_path/'labels.csv'; table.write_bytes(b'file,label,patient\nimgs/a.png,NORMAL,p1\nimgs/b.png,PNEUMONIA,p2')
+    before = table.read_bytes()
+    r = cli('predict', root/'run', mixed, '--out', table, '--resume')
+    assert r.returncode == 1 and 'is not a predictions CSV of medfast (its columns: file, label, patient)' in r.stderr, r.stderr
+    assert 'Traceback' not in r.stderr and table.read_bytes() == before and not (tmp_path/'labels.partial.csv').exists()
+
+def test_predict_cli_resume_from_another_folder_repeats_nothing(run, cli, tmp_path):
+    "A run begun with relative names, resumed from another folder with absolute ones: each image predicted once"
+    import shutil
+    root, mixed, *_ = run
+    goods = sorted(p for p in mixed.iterdir() if p.suffix == '.jpeg' and p.name.startswith(('IM-', 'person')))
+    imgs = tmp_path/'imgs'; imgs.mkdir()
+    for f in goods[:2]: shutil.copy(f, imgs/f.name)
+    assert cli('predict', root/'run', 'imgs', '--out', 'p.csv', '--quiet', cwd=tmp_path).returncode == 0
+    for f in goods[2:]: shutil.copy(f, imgs/f.name)
+    r = cli('predict', root/'run', imgs, '--out', tmp_path/'p.csv', '--resume', '--quiet', cwd=root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    t = pd.read_csv(tmp_path/'p.csv')
+    assert len(t) == len(goods) and t.file.map(lambda f: Path(f).name).is_unique, t.file.tolist()
+
 def test_predict_cli_fifo_gets_an_error_row(run, cli, tmp_path):
     import os
     root, mixed, *_ = run
@@ -179,7 +202,11 @@ def test_predict_cli_fifo_gets_an_error_row(run, cli, tmp_path):
     (['predict', 'MODEL', 'IMAGES', '--shard', '2/99999999999999999999'], 'at most 10000 shards'),
     (['evaluate', 'MODEL', 'IMAGES', '--n-boot', '100000000'], 'from 100 to 100000'),
     (['train', '--n-synthetic', '40', '--budget', 'inf'], 'positive, finite number of minutes'),
-    (['train', '--n-synthetic', '40', '--cache', 'CSV'], 'is a file; name a folder')])
+    (['train', '--n-synthetic', '40', '--ensemble', '17'], '--ensemble must be a whole number of models from 1 to 16'),   # else a model no load() reads
+    (['train', '--n-synthetic', '40', '--cache', 'CSV'], 'is a file; name a folder'),
+    (['predict', 'MODEL', 'IMAGES', '--out', 'y'*300 + '.csv'], 'too long for this system'),        # names over the system's limit
+    (['evaluate', 'MODEL', 'x'*300], 'too long for this system'),
+    (['predict', '', 'IMAGES'], 'model must be a path'), (['evaluate', 'MODEL', ''], 'must be a path')])   # an unset variable
 def test_cli_out_of_range_numbers_one_line(run, cli, tmp_path, args, says):
     "Numbers a slip of the keyboard makes huge, refused in one line before any work (no memory exhausted, no traceback)"
     root, mixed, *_ = run
