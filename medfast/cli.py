@@ -10,8 +10,9 @@ import argparse, contextlib, errno, hashlib, importlib.util, json, math, os, re,
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['MAX_BOOT', 'MAX_TOP_LOSSES', 'SUBCOMMANDS', 'main', 'synthetic_home', 'add_recipe_args', 'plain_batch_size',
-           'uses_imagenet', 'train_main', 'compare_main', 'evaluate_main', 'predict_main', 'export_main']
+__all__ = ['MAX_BOOT', 'MAX_TOP_LOSSES', 'SUBCOMMANDS', 'MODEL_ID_CHARS', 'main', 'synthetic_home', 'add_recipe_args',
+           'plain_batch_size', 'uses_imagenet', 'train_main', 'compare_main', 'evaluate_main', 'predict_main',
+           'export_main']
 
 # %% ../nbs/11_cli.ipynb #57c58ece
 MAX_BOOT = 100_000          # --n-boot's most: the intervals settle long before; more only fills memory
@@ -864,6 +865,14 @@ def _listing_digest(items) -> str:
     "A digest of the whole file list in order, before it is cut into shards: shards of one run share it"
     return hashlib.sha256('\n'.join(os.path.abspath(p) for p in items).encode('utf-8', 'surrogateescape')).hexdigest()[:32]
 
+MODEL_ID_CHARS = 16                                        # the `model` column: a short digest of the model and its threshold
+
+def _row_models(csv:Path) -> set:
+    "The models named in the `model` column of predictions CSV `csv` (none where it has no such column, or cannot be read)"
+    from medfast.core import read_csv_safe
+    try: return set(read_csv_safe(csv, usecols=['model'], dtype=str, keep_default_na=False)['model']) - {''}
+    except (OSError, ValueError): return set()
+
 def _check_one_model(out, n):
     "Refuse to join shards of `out` that medfast noted were written by different models (or at other decision thresholds)"
     from medfast.shards import shard_path, MAX_SHARDS
@@ -872,7 +881,8 @@ def _check_one_model(out, n):
     writers, listings = {}, {}
     for i in range(n):
         part = shard_path(out, i, n); noted = _noted(part)
-        if noted.get('model') is not None: writers.setdefault(noted['model'], part)
+        if noted.get('model') is not None: writers.setdefault(noted['model'][:MODEL_ID_CHARS], part)
+        for m in _row_models(part): writers.setdefault(m, part)          # what the rows say: checked on any machine
         if noted.get('listing') is not None: listings.setdefault(noted['listing'], part)
     if len(writers) > 1:
         one, other = list(writers.values())[:2]
@@ -885,9 +895,9 @@ def _check_one_model(out, n):
                            "from the same paths (--shard I/N --overwrite).")
 
 def _check_resumed_model(csv:Path, identity:str, listing:str|None=None):
-    "Refuse to add rows to `csv` when medfast noted that another model (or threshold) wrote it, or (a shard) cut from another file list"
+    "Refuse to add rows to `csv` when its rows, or medfast's note, say another model (or threshold) wrote it, or (a shard) that it was cut from another file list"
     noted = _noted(csv)
-    if noted.get('model') is not None and noted['model'] != identity:
+    if (noted.get('model') is not None and noted['model'] != identity) or _row_models(csv) - {identity[:MODEL_ID_CHARS]}:
         raise FileExistsError(f"{csv} holds predictions of another model (or of this one at another decision threshold): "
                               "choose another --out, or pass --overwrite to restart it.")
     if listing is not None and noted.get('listing') not in (None, listing):
@@ -935,8 +945,9 @@ def _check_resumed_header(part:Path, header:list):
         raise MedfastError(f"{part} is not a predictions CSV of medfast (its columns: {', '.join(first)}), so there is nothing "
                            "to resume in it: choose another --out.")
     if first is not None and first != header:
-        raise FileExistsError(f"{part} holds predictions of another model (columns {', '.join(first[2:-1])}, not "
-                              f"{', '.join(header[2:-1])}): choose another --out, or pass --overwrite to restart it.")
+        probs = lambda cols: ', '.join(c for c in cols if c.startswith('prob_')) + ('' if 'model' in cols else ' without a model column')
+        raise FileExistsError(f"{part} holds predictions of another model (columns {probs(first)}, not {probs(header)}): "
+                              "choose another --out, or pass --overwrite to restart it.")
 
 def _globbed(paths) -> list:
     "`paths` with each wildcard pattern no shell expanded (quoted, or typed in Windows' cmd) replaced by the files it matches, sorted"
@@ -976,7 +987,8 @@ def _predict_parser():
     p = _model_parser('medfast predict', "model.json / model.pth / model.pkl, its stem, or a folder holding one (e.g. runs/train); "
                       "or an ONNX model's .onnx.json (medfast export --onnx)",
                       "Predict images or folders of images into a CSV "
-                      "(file, label, prob_<class>..., error). Bad files get an error row; the batch never aborts.")
+                      "(file, label, prob_<class>..., error, model: which model, at which threshold, made the row). "
+                      "Bad files get an error row; the batch never aborts.")
     p.add_argument('paths', nargs='+', help="image files and/or folders (searched recursively)")
     p.add_argument('--out', default='predictions.csv', help="CSV to write (default predictions.csv; never overwritten "
                    "without --overwrite: a free name such as predictions-2.csv is used)")
@@ -1028,7 +1040,7 @@ def _predict(a, shard) -> int:
     from medfast.onnx import load_any                      # an ONNX model runs in onnxruntime, same preprocessing and threshold
     learn = load_any(a.model, device=_predict_device(a, shard), trust_pickle=a.trust_pickle)
     classes = _spec_of(learn)['classes']                  # the model loads before any file is claimed: a failed load leaves none
-    header = [csv_escape(c) for c in ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']]
+    header = [csv_escape(c) for c in ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error', 'model']]
     identity = _model_identity(learn)
     items = _expanded(a)                                   # the whole list: shards record its digest, so merging checks they share it
     listing = None if shard is None else _listing_digest(items)
@@ -1039,15 +1051,15 @@ def _predict(a, shard) -> int:
         return 0
     base = (_noted(part).get('cwd') or _noted(final).get('cwd')) if done else None     # resumed: where the rows' relative names began
     _remember_model(part, identity, listing, base); _remember_model(final, identity, listing, base)   # for --resume and --merge
-    try: return _predict_into(a, shard, learn, classes, header, part, final, done, _predict_items(items, shard, done, base))
+    try: return _predict_into(a, shard, learn, classes, header, part, final, done, _predict_items(items, shard, done, base), identity)
     except BaseException as e:
         if part.exists() and not part.stat().st_size: part.unlink()      # claimed, nothing written: leave no claim behind
         elif part.exists() and isinstance(e, (KeyboardInterrupt, SystemExit, BrokenPipeError)):
             print(f"{part} keeps the rows predicted so far: the same command with --resume continues from there.", file=sys.stderr)
         raise
 
-def _predict_into(a, shard, learn, classes, header, part, final, done, items) -> int:
-    "Predict `items` (those of the run not yet `done`) into `part`, then name it `final` (or merge the shards)"
+def _predict_into(a, shard, learn, classes, header, part, final, done, items, identity:str='') -> int:
+    "Predict `items` (those of the run not yet `done`) into `part`, each row naming the model (`identity`), then name it `final` (or merge the shards)"
     from collections import Counter
     import pandas as pd
     from medfast.core import csv_safe, CSV_ENCODING
@@ -1060,7 +1072,7 @@ def _predict_into(a, shard, learn, classes, header, part, final, done, items) ->
         if not part.stat().st_size: pd.DataFrame(columns=header).to_csv(f, index=False)
         for table in iter_predictions(learn, items, a.bs, not a.no_recurse, a.workers, a.fast_decode,
                                       progress=bars, bf16=a.bf16):
-            csv_safe(table).to_csv(f, header=False, index=False); f.flush()
+            csv_safe(table.assign(model=identity[:MODEL_ID_CHARS])).to_csv(f, header=False, index=False); f.flush()
             n0, n = n, n + len(table); errors += int(table.error.notna().sum()); labels.update(table.label.dropna())
             if first_error is None and table.error.notna().any(): first_error = table.error.dropna().iloc[0]
             if mode == 'lines' and n // step > n0 // step and n < len(items):      # a log gets a line every tenth

@@ -38,7 +38,8 @@ def run(tmp_path_factory):
 
 def check_csv(csv, good_names, expected_errors, classes=('NORMAL', 'PNEUMONIA')):
     t = pd.read_csv(csv)
-    assert list(t.columns) == ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error']
+    assert list(t.columns) == ['file', 'label'] + [f'prob_{c}' for c in classes] + ['error', 'model']
+    assert t.model.nunique() == 1 and len(t.model.iloc[0]) == 16                  # every row names the model that made it
     names = t.file.map(lambda f: Path(f).name)
     assert sorted(names) == sorted(good_names | set(expected_errors))          # one row per file, no extras
     ok = t.error.isna()
@@ -61,7 +62,7 @@ def test_predict_cli_mixed_folder(run, cli):
     r = cli('predict', root/'run_pkl'/'model.pkl', mixed, root/'empty_dir', root/'missing.png', '--out', root/'p.csv', '--quiet', '--trust-pickle')
     assert r.returncode == 0, r.stderr[-3000:]
     pkl = check_csv(root/'p.csv', good_names, expected_errors)
-    pd.testing.assert_frame_equal(safe.drop(columns='error'), pkl.drop(columns='error'))
+    pd.testing.assert_frame_equal(safe.drop(columns=['error', 'model']), pkl.drop(columns=['error', 'model']))   # two files: two model ids
 
 def test_predict_cli_never_overwrites(run, cli):
     root, mixed, *_ = run
@@ -187,6 +188,20 @@ def test_predict_cli_resume_from_another_folder_repeats_nothing(run, cli, tmp_pa
     t = pd.read_csv(tmp_path/'p.csv')
     assert len(t) == len(goods) and t.file.map(lambda f: Path(f).name).is_unique, t.file.tolist()
 
+def test_predict_cli_moved_csv_knows_its_model(run, cli, tmp_path):
+    "A CSV moved (or copied to another machine) still names its model in every row: resuming it with another model is refused"
+    import json, shutil
+    from medfast.inference import spec_sha256
+    root, mixed, *_ = run
+    spec = json.loads((root/'run'/'model.json').read_text()); spec['threshold'] = 0.3; spec['spec_sha256'] = spec_sha256(spec)
+    other = tmp_path/'other'; other.mkdir(); (other/'model.json').write_text(json.dumps(spec))
+    (other/'model.pth').write_bytes((root/'run'/'model.pth').read_bytes())
+    assert cli('predict', root/'run', mixed, '--out', tmp_path/'p.csv', '--quiet').returncode == 0
+    shutil.move(tmp_path/'p.csv', tmp_path/'moved.csv'); before = (tmp_path/'moved.csv').read_bytes()
+    r = cli('predict', other, mixed, root/'empty_dir', '--out', tmp_path/'moved.csv', '--resume', env={'MEDFAST_HOME': str(tmp_path/'elsewhere')})
+    assert r.returncode == 1 and 'another model' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-3000:]
+    assert (tmp_path/'moved.csv').read_bytes() == before
+
 def test_predict_cli_fifo_gets_an_error_row(run, cli, tmp_path):
     import os
     root, mixed, *_ = run
@@ -294,9 +309,9 @@ def test_predict_cli_shard_merge_resume_without_accelerate(run, tmp_path):
     env = {**os.environ, 'PYTHONPATH': os.pathsep.join(p for p in (str(tmp_path/'site'), os.environ.get('PYTHONPATH')) if p),
            'PYTHONWARNINGS': 'ignore'}
     # what a killed run leaves: the first file's row, then half of a second line
-    header = 'file,label,prob_NORMAL,prob_PNEUMONIA,error\n'
+    header = 'file,label,prob_NORMAL,prob_PNEUMONIA,error,model\n'
     first = sorted(str(p) for p in mixed.glob('*.jpeg') if p.stat().st_size > 1000)[0]
-    (tmp_path/'killed.csv').write_text(header + f'{first},NORMAL,0.6,0.4,\n{first[:-5]}')
+    (tmp_path/'killed.csv').write_text(header + f'{first},NORMAL,0.6,0.4,,\n{first[:-5]}')
     r = subprocess.run([sys.executable, '-c', NO_ACCELERATE, root, mixed, tmp_path/'s.csv', tmp_path/'killed.csv'],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
