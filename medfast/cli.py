@@ -723,6 +723,19 @@ def _predictions_frame(lp, threshold=None):
     df['loss'] = lp.losses
     return df
 
+def _warn_trained_on(model, test):
+    "Warn where folder `test` is (inside) the data the model was trained on, as the run record beside the model names it, and not its held-out test/ folder"
+    from medfast.core import locate_model, warn_user
+    from medfast.data import kermany_split
+    try: data = Path(json.loads((locate_model(model)[1].parent/'run.json').read_text())['data']).resolve()
+    except Exception: return                              # no record (a model from elsewhere): nothing to compare with
+    test = Path(test).resolve()
+    held = kermany_split(data, 'test', required=False) if data.is_dir() else None
+    if held is not None and (test == held.resolve() or held.resolve() in test.parents): return
+    if test == data or data in test.parents:
+        warn_user(f"{test} is part of {data}, which this model was trained on (its run.json), so these figures are optimistic: "
+                  "score a folder held out from training.")
+
 def evaluate_main(argv=None) -> int:
     "`medfast evaluate MODEL TEST_FOLDER`: print and save test metrics with CIs, plots, predictions and a run record"
     parser = _evaluate_parser()
@@ -752,6 +765,7 @@ def evaluate_main(argv=None) -> int:
             else test_folder(check_path(a.test, 'test folder', is_dir=True)))    # a Kermany root: its test/ folder
     from medfast.recipes import _table_kwargs
     src = table_test_rows(test, **_table_kwargs(a)) if table else test
+    if not table: _warn_trained_on(a.model, test)
     print(f"Model: {a.model} ({getattr(learn, 'arch_name', None) or 'unknown arch'}, classes {list(map(str, learn.dls.vocab))})")
     seed_everything(a.seed)
     if mode == 'lines': print(f"Predicting the images of {test}{' with TTA' if a.tta else ''} ...", flush=True)   # no bar in a log

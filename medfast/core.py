@@ -122,6 +122,9 @@ def locate_model(path) -> tuple[str, Path]:
     if suffix in ('.json', '.pth'): return 'safe', check_path(p.with_suffix('.json'), 'model description (.json)', is_dir=False)
     for q, kind in ((p.with_name(p.name + '.json'), 'safe'), (p.with_name(p.name + '.pkl'), 'pickle')):
         if q.exists(): return kind, q
+    if suffix == '.safetensors' and p.is_file():                   # the weights an ONNX export may write beside its network
+        raise ModelMismatchError(f"{p} holds weights only: name the model's description instead, "
+                                 f"{p.with_suffix('.onnx.json').name} (ONNX) or {p.with_suffix('.json').name}.")
     raise MissingPathError(f"Model not found: {p} (looked for {p}.json + {p}.pth and {p}.pkl). Check the path.")
 
 # %% ../nbs/00_core.ipynb #bbbd9d16
@@ -300,9 +303,9 @@ def _publish(tmp:Path, p:Path, overwrite:bool=True):
     "Move finished `tmp` onto `p` atomically; without `overwrite`, fail if `p` exists"
     if overwrite: return os.replace(tmp, p)
     try: os.link(tmp, p)                               # atomic create-exclusive
-    except FileExistsError: raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it.") from None
+    except FileExistsError: raise FileExistsError(f"{p} already exists; pass overwrite=True (--overwrite) to replace it.") from None
     except OSError:                                    # file systems without hard links
-        if p.exists(): raise FileExistsError(f"{p} already exists; pass overwrite=True to replace it.") from None
+        if p.exists(): raise FileExistsError(f"{p} already exists; pass overwrite=True (--overwrite) to replace it.") from None
         os.replace(tmp, p); return
     tmp.unlink()
 
@@ -574,7 +577,7 @@ def to_jsonable(o):
 def save_json(obj, path, overwrite:bool=False) -> Path:
     "Write `obj` as indented JSON to `path`; never replaces an existing file unless `overwrite`"
     p, overwrite = _not_a_folder(path, 'record.json'), check_flag('overwrite', overwrite)
-    if p.exists() and not overwrite: raise FileExistsError(f"{p} exists; pass overwrite=True to replace it.")
+    if p.exists() and not overwrite: raise FileExistsError(f"{p} exists; pass overwrite=True (--overwrite) to replace it.")
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
     return atomic_write(p, lambda tmp: tmp.write_text(text), overwrite=overwrite)
 

@@ -78,3 +78,14 @@ def test_evaluate_and_export_argument_errors(cli, tiny_model, tmp_path):
     assert r.returncode == 1 and '--safetensors goes with --onnx' in r.stderr, r.stderr
     r = cli('predict', model, test, '--out', Path(model).parent/'model.pth'/'p.csv')   # a file where a folder should be
     assert r.returncode == 1 and 'is a file, not a folder' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+def test_evaluate_warns_on_the_training_data(cli, tmp_path):
+    "Scored on the folder it was trained on (its run.json names it): said; on that data's held-out test/ folder: not"
+    env = {'MEDFAST_HOME': str(tmp_path/'home')}
+    r = cli('train', '--n-synthetic', 24, '--epochs', 1, '--size', 32, '--bs', 8, '--arch', 'basenet', '--quiet', '--out', tmp_path/'run', env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = Path(json.loads((tmp_path/'run'/'run.json').read_text())['data'])
+    r = cli('evaluate', tmp_path/'run', data/'train', '--n-boot', 100, '--quiet', '--out', tmp_path/'ev1', env=env)
+    assert r.returncode == 0 and 'which this model was trained on (its run.json), so these figures are optimistic' in r.stderr, r.stderr[-2000:]
+    r = cli('evaluate', tmp_path/'run', data, '--n-boot', 100, '--quiet', '--out', tmp_path/'ev2', env=env)
+    assert r.returncode == 0 and 'trained on' not in r.stderr, r.stderr[-2000:]

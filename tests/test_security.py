@@ -363,8 +363,13 @@ def test_kermany_extra_class(env, tmp_path, capsys):
                    '--task folder')
 
 def test_offline_pretrained_names_cli_flag(env, tmp_path):
+    "--pretrained auto fetches nothing (weights not on the machine: from scratch, said); --pretrained yes offline: one line naming the flags"
     root, data, learns, js = env
-    r = run_cli('train', '--data', data, '--size', '32', '--arch', 'resnet18', '--epochs', '1', '--out', tmp_path/'o',
-                env={'TORCH_HOME': str(tmp_path/'hub'), 'no_proxy': '*', 'https_proxy': 'http://127.0.0.1:9'})
+    offline = {'TORCH_HOME': str(tmp_path/'hub'), 'no_proxy': '*', 'https_proxy': 'http://127.0.0.1:9', 'http_proxy': 'http://127.0.0.1:9'}
+    args = ('train', '--data', data, '--size', '32', '--arch', 'resnet18', '--epochs', '1', '--bs', '8')
+    r = run_cli(*args, '--out', tmp_path/'auto', env=offline)
+    assert r.returncode == 0 and 'ImageNet weights for resnet18 are not on this machine, so training starts from scratch' in r.stdout, r.stderr[-2000:]
+    assert not (tmp_path/'hub').exists() or not any((tmp_path/'hub').rglob('*.pth'))          # nothing downloaded
+    r = run_cli(*args, '--pretrained', 'yes', '--out', tmp_path/'o', env=offline)
     assert r.returncode == 1 and '--pretrained no' in r.stderr and 'pretrained=False' not in r.stderr, r.stderr[-2000:]
     assert 'Traceback' not in r.stderr and not (tmp_path/'o').exists()
