@@ -509,8 +509,11 @@ def uses_imagenet(a, synthetic:bool=False, npz:bool=False, archs=None) -> bool:
     if a.pretrained == 'no' or synthetic or npz or getattr(a, 'recipe', 'none') != 'none': return False
     from medfast.models import weights_to_fetch
     if not (fetch := [x for x in (archs or [a.arch]) if weights_to_fetch(x)]): return True
-    print(f"ImageNet weights for {', '.join(fetch)} are not on this machine, so training starts from scratch: --pretrained yes "
-          "downloads them, --pretrained no trains from scratch without this note.")
+    mine = [x for x in fetch if not x.startswith('timm/')]
+    print(f"ImageNet weights for {', '.join(fetch)} "
+          + ("are not on this machine" if len(mine) == len(fetch) else "may not be on this machine (timm keeps its own cache)")
+          + ", so training starts from scratch: --pretrained yes uses them (downloading them if need be), --pretrained no "
+          "trains from scratch without this note.")
     return False
 
 def train_main(argv=None) -> int:
@@ -593,7 +596,7 @@ def _train(a) -> int:
         write_csv(metrics, stage/'metrics.csv')
         save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp, threshold=thr), stage/'confusion_matrix.png', overwrite=True)
         export(learn, stage/'model', overwrite=True)
-        save_run_record(learn, stage/'run.json', overwrite=True, data=str(source), cached_copy=str(data) if data != source else None, synthetic=synthetic, train_secs=t.secs, grouping=grouping,
+        save_run_record(learn, stage/'run.json', overwrite=True, data=os.path.abspath(source), cached_copy=os.path.abspath(data) if data != source else None, synthetic=synthetic, train_secs=t.secs, grouping=grouping,
                         cli_args={k: v for k, v in vars(a).items() if not k.startswith('_')})
     print(f"\nTrained in {t.secs:.0f} s on {device_name()}, {training_precision(learn) or 'float32'}. "
           f"Wrote {out}/: model.pth, model.json, metrics.csv, confusion_matrix.png, run.json")
@@ -727,8 +730,10 @@ def _warn_trained_on(model, test):
     "Warn where folder `test` is (inside) the data the model was trained on, as the run record beside the model names it, and not its held-out test/ folder"
     from medfast.core import locate_model, warn_user
     from medfast.data import kermany_split
-    try: data = Path(json.loads((locate_model(model)[1].parent/'run.json').read_text())['data']).resolve()
+    try: data = Path(json.loads((locate_model(model)[1].parent/'run.json').read_text())['data'])
     except Exception: return                              # no record (a model from elsewhere): nothing to compare with
+    if not data.is_absolute(): return                     # an older record, relative to a folder it does not name
+    data = data.resolve()
     test = Path(test).resolve()
     held = kermany_split(data, 'test', required=False) if data.is_dir() else None
     if held is not None and (test == held.resolve() or held.resolve() in test.parents): return
@@ -881,12 +886,6 @@ def _listing_digest(items) -> str:
 
 MODEL_ID_CHARS = 16                                        # the `model` column: a short digest of the model and its threshold
 
-def _row_models(csv:Path) -> set:
-    "The models named in the `model` column of predictions CSV `csv` (none where it has no such column, or cannot be read)"
-    from medfast.core import read_csv_safe
-    try: return set(read_csv_safe(csv, usecols=['model'], dtype=str, keep_default_na=False)['model']) - {''}
-    except (OSError, ValueError): return set()
-
 def _check_one_model(out, n):
     "Refuse to join shards of `out` that medfast noted were written by different models (or at other decision thresholds)"
     from medfast.shards import shard_path, MAX_SHARDS
@@ -895,8 +894,7 @@ def _check_one_model(out, n):
     writers, listings = {}, {}
     for i in range(n):
         part = shard_path(out, i, n); noted = _noted(part)
-        if noted.get('model') is not None: writers.setdefault(noted['model'][:MODEL_ID_CHARS], part)
-        for m in _row_models(part): writers.setdefault(m, part)          # what the rows say: checked on any machine
+        if noted.get('model') is not None: writers.setdefault(noted['model'], part)   # what the rows say, merge_shards checks
         if noted.get('listing') is not None: listings.setdefault(noted['listing'], part)
     if len(writers) > 1:
         one, other = list(writers.values())[:2]
@@ -911,7 +909,8 @@ def _check_one_model(out, n):
 def _check_resumed_model(csv:Path, identity:str, listing:str|None=None):
     "Refuse to add rows to `csv` when its rows, or medfast's note, say another model (or threshold) wrote it, or (a shard) that it was cut from another file list"
     noted = _noted(csv)
-    if (noted.get('model') is not None and noted['model'] != identity) or _row_models(csv) - {identity[:MODEL_ID_CHARS]}:
+    from medfast.shards import row_models
+    if (noted.get('model') is not None and noted['model'] != identity) or row_models(csv) - {identity[:MODEL_ID_CHARS]}:
         raise FileExistsError(f"{csv} holds predictions of another model (or of this one at another decision threshold): "
                               "choose another --out, or pass --overwrite to restart it.")
     if listing is not None and noted.get('listing') not in (None, listing):
@@ -936,7 +935,8 @@ def _predict_target(a, shard, header:list, identity:str|None=None, listing:str|N
                 _check_resumed_header(out, header)                 # checked before copying: a refused resume leaves nothing
                 if identity is not None: _check_resumed_model(out, identity)
                 import shutil; shutil.copyfile(out, part)          # more files for a finished CSV: it is replaced when complete
-                return part, out, _resumed(part, header)           # a half row is cut from the copy, never from `out`
+                from medfast.shards import completed_files
+                return part, out, completed_files(part)           # a half row is cut from the copy, never from `out`
             if part.exists(): return part, out, _resumed(part, header, identity)
             return _claim_csv(part, False), out, []
         from medfast.core import free_path
@@ -958,6 +958,9 @@ def _check_resumed_header(part:Path, header:list):
     if first is not None and first != header and not any(c.startswith('prob_') for c in first):
         raise MedfastError(f"{part} is not a predictions CSV of medfast (its columns: {', '.join(first)}), so there is nothing "
                            "to resume in it: choose another --out.")
+    if first is not None and first + ['model'] == header:         # the same columns, but rows that do not name their model
+        raise FileExistsError(f"{part} was written by an older medfast, whose rows do not name the model that made them, so "
+                              "resuming it could mix two models' rows: pass --overwrite to predict it again, or choose another --out.")
     if first is not None and first != header:
         probs = lambda cols: ', '.join(c for c in cols if c.startswith('prob_')) + ('' if 'model' in cols else ' without a model column')
         raise FileExistsError(f"{part} holds predictions of another model (columns {probs(first)}, not {probs(header)}): "

@@ -167,8 +167,8 @@ def _kw_names(target) -> set:
         return {p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     return set().union(*(_kw_names(o) for o in target))
 
-def route_kwargs(kwargs:dict, *targets, exclude=(), fn_name:str|None=None) -> tuple:
-    "Split `kwargs` into one dict per target by the names each accepts (first wins); `TypeError` naming any leftover"
+def route_kwargs(kwargs:dict, *targets, exclude=(), fn_name:str|None=None, hints=()) -> tuple:
+    "Split `kwargs` into one dict per target by the names each accepts (first wins); `TypeError` naming any leftover (and the closest name, `hints`' too)"
     names = [_kw_names(t) - set(exclude) for t in targets]
     out, left = tuple({} for _ in targets), {}
     for k, v in kwargs.items():
@@ -177,7 +177,7 @@ def route_kwargs(kwargs:dict, *targets, exclude=(), fn_name:str|None=None) -> tu
         else: out[i][k] = v
     if left:
         k = next(iter(left))
-        close = difflib.get_close_matches(k, sorted(set().union(*names)), n=1)
+        close = difflib.get_close_matches(k, sorted(set().union(*names, _kw_names(hints))), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise TypeError(f"{fn_name or 'route_kwargs'}() got an unexpected keyword argument {k!r}{hint}")
     return out

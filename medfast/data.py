@@ -410,8 +410,9 @@ def _class_order(items, get_y, classes) -> CategoryBlock:
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
          fast_decode=True, detail=None, crop=None, classes=None, fn=None, **kwargs):
     check_whole('bs', bs); seed_everything(seed)
-    route_kwargs(kwargs, (fn or (), TfmdDL, FilteredBase.dataloaders), exclude=('self', 'dataset'),   # a misspelt argument: named, not dropped
-                 fn_name=getattr(fn, '__name__', 'dataloaders'))
+    if 'dl_type' not in kwargs:                          # a loader of one's own takes its own arguments
+        route_kwargs(kwargs, (TfmdDL, FilteredBase.dataloaders), exclude=('self', 'dataset'), hints=fn or (),   # a misspelt argument: named, not dropped
+                     fn_name=getattr(fn, '__name__', 'dataloaders'))
     block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), _class_order(items, get_y, classes)), get_y=get_y,
                       splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None, same_bytes=True),
                       item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
@@ -433,7 +434,7 @@ def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, 
     items = class_folder_items(path, verify=verify)
     _warn_trains_on_test(path)
     test, tested = None, ''
-    if test_pct is not None:                               # carved first, with whole patients, never seen in training
+    if test_pct:                                           # carved first, with whole patients, never seen in training
         keep, held = group_splitter(group_fn, test_pct, seed, parent_label, same_bytes=True)(items)
         items, test = items[keep], items[held]
         tested = f"; test: {len(test):,} images held out ({test_pct:.0%} asked, grouped and stratified as validation)"
@@ -858,7 +859,7 @@ class LookupGroup:
     def __repr__(self): return f"LookupGroup({len(set(self.groups.values()))} groups)"
 
 # %% ../nbs/02_data.ipynb #fe6a2a11
-@delegates(folder_dls, but=['path', 'group_fn'])
+@delegates(folder_dls, but=['path', 'group_fn', 'test_pct'])      # its test side: the table's rows marked test
 def csv_dls(src, folder=None, fn_col=None, label_col=None, group_col=None, split_col=None, suff:str='', size:int=224, bs:int=32,
             valid_pct:float=0.2, seed:int=42, verify:bool=True, **kwargs) -> DataLoaders:
     "DataLoaders from a label CSV (see `read_label_csv`): split by its patient column (or Kermany-style names), its `test` rows held out"

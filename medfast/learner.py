@@ -436,12 +436,13 @@ def _class_weights(dls, class_weights, balance) -> torch.Tensor|None:
                          f"(or a dict by class name), not {shown!r}")
     return w
 
-_NEGATIVE = {'normal', 'negative', 'healthy', 'benign', 'none', 'absent', 'control', 'nofinding', 'nodisease', 'clear'}
+_NEGATIVE = {'normal', 'negative', 'healthy', 'benign', 'none', 'absent', 'control', 'nofinding', 'nodisease', 'clear', 'uninfected'}
 
 def _named_negative(name) -> bool:
-    "Whether a class is named like the absence of a finding ('normal', 'healthy', 'no_tumour', 'non-covid')"
-    s = str(name).strip().casefold()
-    return re.sub(r'[^a-z]', '', s) in _NEGATIVE or bool(re.match(r'(no|non|not)[\W_]', s))
+    "Whether a class is named like the absence of a finding ('normal', 'healthy', 'Uninfected', 'no_tumour', 'non-covid', 'CT_NonCOVID')"
+    words = [w for w in re.split(r'[\W_]+', str(name).strip().casefold()) if w]
+    return bool(words) and (words[0] in ('no', 'non', 'not') or ''.join(words) in _NEGATIVE
+                            or any(w in _NEGATIVE or (w.startswith(('non', 'not')) and len(w) > 4) for w in words))
 
 def _warn_negative_positive(dls):
     "Warn where a binary task's positive class (the second) is named like a negative finding and the first is not: its metrics would be about the wrong class"
@@ -449,7 +450,7 @@ def _warn_negative_positive(dls):
     if len(vocab) == 2 and _named_negative(vocab[1]) and not _named_negative(vocab[0]):
         warn_user(f"The positive class is {vocab[1]!r}, the second of {vocab}: sensitivity, precision, ROC AUC and the decision "
                   f"threshold are about {vocab[1]!r}. If {vocab[0]!r} is the finding, build the DataLoaders with "
-                  f"classes=[{vocab[1]!r}, {vocab[0]!r}] (folder_dls, csv_dls).")
+                  f"classes=[{vocab[1]!r}, {vocab[0]!r}] (folder_dls, csv_dls), or rename the folders so that it sorts second.")
 
 def _check_metrics(metrics):
     "Fail at once, naming it, on a metric that is neither a function nor a fastai `Metric` (a name such as 'accuracy' would fail only after a whole epoch)"

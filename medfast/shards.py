@@ -13,7 +13,7 @@ from .core import *
 from .core import _some
 
 # %% auto #0
-__all__ = ['MAX_SHARDS', 'parse_shard', 'env_shard', 'shard_items', 'shard_path', 'completed_files', 'merge_shards']
+__all__ = ['MAX_SHARDS', 'parse_shard', 'env_shard', 'shard_items', 'shard_path', 'completed_files', 'row_models', 'merge_shards']
 
 # %% ../nbs/03a_shards.ipynb #901fdca2
 MAX_SHARDS = 10_000        # more shards than any cluster runs processes: a larger N is a typing slip
@@ -94,6 +94,14 @@ def completed_files(csv) -> list:
     if p.stat().st_size == 0: return []
     return _files_of(p, "choose another --out, or pass --overwrite to restart it")
 
+def row_models(csv) -> set:
+    "The models named in the `model` column of predictions CSV `csv`, whole rows only (a killed run's half row may hold half an id); none without that column"
+    import io
+    try:
+        data = Path(csv).read_bytes()
+        return set(read_csv_safe(io.BytesIO(data[:_rows_end(data)]), usecols=['model'], dtype=str, keep_default_na=False)['model']) - {''}
+    except (OSError, ValueError): return set()
+
 def _files_of(p, fix:str) -> list:
     "The `file` column of predictions CSV `p` (names as csv_safe wrote them); a one-line error ending with `fix` if pandas cannot read it"
     try: return list(read_csv_safe(p, usecols=['file'], dtype=str, keep_default_na=False)['file'])
@@ -147,6 +155,11 @@ def merge_shards(out, n:int|None=None, dest=None, overwrite:bool=False) -> Path:
         raise MedfastError(f"{parts[odd]} has other columns than {parts[0]} (another model's classes?), so the shards cannot be "
                            "joined: predict that shard again with the same model (--shard I/N --overwrite).")
     if _file_column(heads[0]): _check_no_repeats(parts)
+    models = {p: row_models(p) for p in parts}                   # every row names its model: one model, wherever the shards were made
+    if len(set().union(*models.values())) > 1:
+        one = next(p for p in parts if models[p]); other = next(p for p in parts if models[p] - models[one])
+        raise MedfastError(f"{one} and {other} hold predictions of different models (or decision thresholds), so joining them "
+                           "would mix two models' labels: predict every shard with one model (--shard I/N --overwrite).")
     with atomic_open(dest, 'wb', overwrite=overwrite) as f:      # a temporary file, renamed when complete
         for k, p in enumerate(parts):
             lines = p.read_bytes().splitlines(keepends=True)

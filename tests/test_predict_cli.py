@@ -202,6 +202,18 @@ def test_predict_cli_moved_csv_knows_its_model(run, cli, tmp_path):
     assert r.returncode == 1 and 'another model' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-3000:]
     assert (tmp_path/'moved.csv').read_bytes() == before
 
+def test_predict_cli_resume_after_kill_inside_the_model_column(run, cli, tmp_path):
+    "A run killed while writing a row's model id resumes (the half id is not another model); an older medfast's CSV is named as such"
+    root, mixed, *_ = run
+    first = sorted(str(p) for p in mixed.glob('*.jpeg') if p.stat().st_size > 1000)[0]
+    head = 'file,label,prob_NORMAL,prob_PNEUMONIA,error'
+    (tmp_path/'k.csv').write_text(f'{head},model\n{first},NORMAL,0.6,0.4,,\n{first[:-3]}x,NORMAL,0.6,0.4,,abcd')
+    r = cli('predict', root/'run', mixed, '--out', tmp_path/'k.csv', '--resume', '--quiet')
+    assert r.returncode == 0 and 'Resuming' in r.stdout and '1 file(s) done' in r.stdout, r.stderr[-3000:]
+    (tmp_path/'old.csv').write_text(f'{head}\n{first},NORMAL,0.6,0.4,\n')
+    r = cli('predict', root/'run', mixed, '--out', tmp_path/'old.csv', '--resume')
+    assert r.returncode == 1 and 'written by an older medfast' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-3000:]
+
 def test_predict_cli_fifo_gets_an_error_row(run, cli, tmp_path):
     import os
     root, mixed, *_ = run
