@@ -147,14 +147,19 @@ def test_predict_cli_model_that_fails_to_load_leaves_nothing(run, cli, tmp_path)
     r = cli('predict', root/'run', mixed, '--out', other, '--resume')      # another model's CSV: refused, nothing copied
     assert r.returncode == 1 and 'another model' in r.stderr and not (tmp_path/'other.partial.csv').exists()
 
-def test_predict_cli_resume_refuses_another_model(run, cli, tmp_path):
-    "--resume onto a CSV another model (here: the same network at another threshold) wrote: refused, the CSV untouched"
+def other_threshold_model(root, dest):
+    "The run's network saved again at another decision threshold: another model, as far as its predictions go"
     import json
     from medfast.inference import spec_sha256
-    root, mixed, *_ = run
     spec = json.loads((root/'run'/'model.json').read_text()); spec['threshold'] = 0.3; spec['spec_sha256'] = spec_sha256(spec)
-    other = tmp_path/'other'; other.mkdir(); (other/'model.json').write_text(json.dumps(spec))
-    (other/'model.pth').write_bytes((root/'run'/'model.pth').read_bytes())
+    dest.mkdir(); (dest/'model.json').write_text(json.dumps(spec))
+    (dest/'model.pth').write_bytes((root/'run'/'model.pth').read_bytes())
+    return dest
+
+def test_predict_cli_resume_refuses_another_model(run, cli, tmp_path):
+    "--resume onto a CSV another model (here: the same network at another threshold) wrote: refused, the CSV untouched"
+    root, mixed, *_ = run
+    other = other_threshold_model(root, tmp_path/'other')
     out = tmp_path/'p.csv'
     r = cli('predict', root/'run', mixed, '--out', out, '--quiet')
     assert r.returncode == 0, r.stderr[-3000:]
@@ -190,12 +195,9 @@ def test_predict_cli_resume_from_another_folder_repeats_nothing(run, cli, tmp_pa
 
 def test_predict_cli_moved_csv_knows_its_model(run, cli, tmp_path):
     "A CSV moved (or copied to another machine) still names its model in every row: resuming it with another model is refused"
-    import json, shutil
-    from medfast.inference import spec_sha256
+    import shutil
     root, mixed, *_ = run
-    spec = json.loads((root/'run'/'model.json').read_text()); spec['threshold'] = 0.3; spec['spec_sha256'] = spec_sha256(spec)
-    other = tmp_path/'other'; other.mkdir(); (other/'model.json').write_text(json.dumps(spec))
-    (other/'model.pth').write_bytes((root/'run'/'model.pth').read_bytes())
+    other = other_threshold_model(root, tmp_path/'other')
     assert cli('predict', root/'run', mixed, '--out', tmp_path/'p.csv', '--quiet').returncode == 0
     shutil.move(tmp_path/'p.csv', tmp_path/'moved.csv'); before = (tmp_path/'moved.csv').read_bytes()
     r = cli('predict', other, mixed, root/'empty_dir', '--out', tmp_path/'moved.csv', '--resume', env={'MEDFAST_HOME': str(tmp_path/'elsewhere')})
