@@ -411,6 +411,9 @@ def _data_args(p:argparse.ArgumentParser, tables:str='--task csv') -> argparse.A
     p.add_argument('--data', default=None, help="dataset folder, a MedMNIST .npz file, or a label CSV (default: the embedded SYNTHETIC chest X-ray set)")
     _table_args(p, tables)
     p.add_argument('--n-synthetic', type=int, default=300, help="training images in the synthetic set (default 300)")
+    p.add_argument('--classes', default=None, help="with --task folder or csv: the class names in the order wanted, comma-separated; "
+                   "of two, the second is the positive class that sensitivity, ROC AUC and the threshold are about (default: "
+                   "sorted, e.g. --classes normal,abnormal makes abnormal positive)")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split "
                    "(a MedMNIST file's own split: always named and kept)")
     return p
@@ -488,9 +491,9 @@ def _data_folder(a) -> Path:
 def _image_dls(a, data:Path, size:int, bs:int, **kwargs):
     "DataLoaders of `data` for `a.task` (Kermany layout, class folders or a label CSV), split by `a.seed`"
     from medfast.data import _TASK_DLS
-    if a.task == 'csv':
-        from medfast.recipes import _table_kwargs
-        kwargs.update(_table_kwargs(a))
+    from medfast.recipes import _table_kwargs, _class_kwargs
+    if a.task == 'csv': kwargs.update(_table_kwargs(a))
+    kwargs.update(_class_kwargs(a))
     with warnings.catch_warnings():                     # a class with no validation image: check_split refuses it, in one line
         warnings.filterwarnings('ignore', message='No validation image of class')
         return _TASK_DLS[a.task](data, size=size, bs=bs, seed=a.seed, **kwargs)

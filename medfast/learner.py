@@ -450,7 +450,7 @@ def _warn_negative_positive(dls):
     if len(vocab) == 2 and _named_negative(vocab[1]) and not _named_negative(vocab[0]):
         warn_user(f"The positive class is {vocab[1]!r}, the second of {vocab}: sensitivity, precision, ROC AUC and the decision "
                   f"threshold are about {vocab[1]!r}. If {vocab[0]!r} is the finding, build the DataLoaders with "
-                  f"classes=[{vocab[1]!r}, {vocab[0]!r}] (folder_dls, csv_dls), or rename the folders so that it sorts second.")
+                  f"classes=[{vocab[1]!r}, {vocab[0]!r}] (folder_dls, csv_dls; medfast train --classes {vocab[1]},{vocab[0]}).")
 
 def _check_metrics(metrics):
     "Fail at once, naming it, on a metric that is neither a function nor a fastai `Metric` (a name such as 'accuracy' would fail only after a whole epoch)"

@@ -605,10 +605,19 @@ def _table_kwargs(args) -> dict:
     return {k: getattr(args, a, None) for k, a in (('folder', 'images'), ('fn_col', 'file_col'), ('label_col', 'label_col'),
                                                    ('group_col', 'patient_col'), ('split_col', 'split_col'))}
 
+def _class_kwargs(args) -> dict:
+    "`{'classes': [...]}` from `--classes a,b` (their order: the second of two is the positive class), for class folders and label tables only"
+    given = getattr(args, 'classes', None)
+    if not given: return {}
+    if getattr(args, 'task', 'pneumonia') not in ('folder', 'csv') or is_medmnist(getattr(args, 'data', None) or ''):
+        raise MedfastError("--classes orders the classes of class folders (--task folder) or a label table (--task csv); the "
+                           "pneumonia task's are NORMAL and PNEUMONIA (positive), a MedMNIST file's its own.")
+    return dict(classes=[c.strip() for c in given.split(',')])
+
 def train_from_args(args, data, pretrained:bool=False, quiet:bool|None=None) -> Learner:
     "Train what parsed `args` ask for on `data` (folder or MedMNIST `.npz`): plan printed first, ensemble, val threshold"
     r = recipe_from_args(args, pretrained)
     task = getattr(args, 'task', 'pneumonia')
-    kw = _table_kwargs(args) if task == 'csv' else {}
+    kw = {**(_table_kwargs(args) if task == 'csv' else {}), **_class_kwargs(args)}
     return fit_recipe(lambda size: recipe_dls(data, r, size=size, task=task, **kw), r, quiet=ifnone(quiet, getattr(args, 'quiet', False)),
                       size_given=getattr(args, 'size', None) is not None, models_given=getattr(args, 'ensemble', None) is not None)

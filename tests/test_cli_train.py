@@ -146,3 +146,17 @@ def test_train_small_set_default_batch(cli, tmp_path):
     r = cli('train', '--data', data, '--pretrained', 'no', '--size', 32, '--epochs', 1, '--out', tmp_path/'run')
     assert r.returncode == 0 and 'training images: batches of 9 rather than 16' in r.stdout, r.stdout + r.stderr
     assert (tmp_path/'run'/'model.pth').exists()
+
+def test_train_classes_order_the_positive_class(cli, tmp_path):
+    "--classes normal,abnormal makes abnormal the positive class (sorted, normal would be: said in a warning); refused where it cannot apply"
+    for cls in ('abnormal', 'normal'):
+        (tmp_path/'d'/cls).mkdir(parents=True)
+        for i in range(12): Image.fromarray(np.full((32, 32), 40*i % 255 if cls == 'normal' else 255 - 20*i, np.uint8)).save(tmp_path/'d'/cls/f'{cls}{i}.png')
+    args = ('train', '--task', 'folder', '--data', tmp_path/'d', '--pretrained', 'no', '--arch', 'basenet', '--epochs', 1, '--size', 32, '--bs', 4, '--quiet')
+    r = cli(*args, '--out', tmp_path/'sorted')
+    assert r.returncode == 0 and "The positive class is 'normal'" in r.stderr and '--classes normal,abnormal' in r.stderr, r.stderr[-2000:]
+    r = cli(*args, '--classes', 'normal, abnormal', '--out', tmp_path/'ordered')
+    assert r.returncode == 0 and 'positive class' not in r.stderr, r.stderr[-2000:]
+    assert json.loads((tmp_path/'ordered'/'model.json').read_text())['classes'] == ['normal', 'abnormal']
+    r = cli('train', '--n-synthetic', 20, '--classes', 'PNEUMONIA,NORMAL', '--out', tmp_path/'x')
+    assert r.returncode == 1 and '--classes orders the classes of class folders' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
