@@ -920,11 +920,13 @@ def _check_resumed_model(csv:Path, identity:str, listing:str|None=None):
         raise FileExistsError(f"{csv} is a shard of another file list (images were added, removed or renamed since it began), "
                               "so resuming it would miss or repeat files: predict every shard again (--shard I/N --overwrite).")
 
-def _resumed(path:Path, header:list, identity:str|None=None, listing:str|None=None) -> list:
-    "The files CSV `path` holds already, once it is known to be this model's predictions"
+def _resumed(path:Path, header:list, identity:str|None=None, listing:str|None=None, copy_to:Path|None=None) -> list:
+    "The files CSV `path` (or its copy `copy_to`, made once the checks pass) holds already, once it is known to be this model's predictions"
     from medfast.shards import completed_files
     _check_resumed_header(path, header)                            # read-only checks first: a refused resume changes nothing
     if identity is not None: _check_resumed_model(path, identity, listing)
+    if copy_to is not None:
+        import shutil; shutil.copyfile(path, copy_to); path = copy_to   # a half row is cut from the copy, never from the original
     return completed_files(path)                                   # cut to whole rows (a killed run's half row)
 
 def _predict_target(a, shard, header:list, identity:str|None=None, listing:str|None=None):
@@ -934,12 +936,8 @@ def _predict_target(a, shard, header:list, identity:str|None=None, listing:str|N
         out = Path(a.out)
         if a.resume:
             part = _partial_csv(out)
-            if not part.exists() and out.exists():
-                _check_resumed_header(out, header)                 # checked before copying: a refused resume leaves nothing
-                if identity is not None: _check_resumed_model(out, identity)
-                import shutil; shutil.copyfile(out, part)          # more files for a finished CSV: it is replaced when complete
-                from medfast.shards import completed_files
-                return part, out, completed_files(part)           # a half row is cut from the copy, never from `out`
+            if not part.exists() and out.exists():               # more files for a finished CSV: it is replaced when complete
+                return part, out, _resumed(out, header, identity, copy_to=part)
             if part.exists(): return part, out, _resumed(part, header, identity)
             return _claim_csv(part, False), out, []
         from medfast.core import free_path

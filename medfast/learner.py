@@ -482,17 +482,17 @@ def check_batches(dls):
 
 _TRAIN_ARGS = ('epochs', 'lr', 'freeze_epochs')        # `train`'s, not a Learner's
 
-def _misspelt(e:TypeError, kwargs:dict, arch=None, fn:str='medfast_learner'):
-    "Re-raise `e` as `fn`'s own error where it names one of `kwargs` (a misspelt argument), with the closest name it takes"
+def _misspelt(e:TypeError, kwargs:dict, arch=None):
+    "Re-raise `e` as medfast_learner's own error where it names one of `kwargs` (a misspelt argument), with the closest name it takes"
     m = re.search(r"unexpected keyword argument '(\w+)'", str(e))
     if m is None or m.group(1) not in kwargs: raise e
     if m.group(1) in _TRAIN_ARGS:
-        raise TypeError(f"{fn}() got an unexpected keyword argument {m.group(1)!r}: it is train()'s, e.g. "
+        raise TypeError(f"medfast_learner() got an unexpected keyword argument {m.group(1)!r}: it is train()'s, e.g. "
                         f"train(learn, {m.group(1)}={kwargs[m.group(1)]!r})") from None
     own = getattr(ARCHS.get(arch) if isinstance(arch, str) else None, 'builder', None)   # a scratch network's own arguments (p=, grid=...)
     takes = _kw_names((medfast_learner, model_learner, Learner, vision_learner, *([own] if callable(own) else [])))
     close = difflib.get_close_matches(m.group(1), sorted(takes - {'n_out', 'weights', 'model', 'dls'}), n=1)
-    raise TypeError(f"{fn}() got an unexpected keyword argument {m.group(1)!r}"
+    raise TypeError(f"medfast_learner() got an unexpected keyword argument {m.group(1)!r}"
                     + (f"; did you mean {close[0]!r}?" if close else '')) from None
 
 def _seed_loaders(dls, seed:int):
