@@ -115,6 +115,16 @@ def _is_dicom(path) -> bool:
     except OSError: head = b''
     return _dicom_head(head, path)
 
+_told_frames = []                                                        # the one multi-frame warning of this process
+
+def _warn_frames(dcm, name):
+    "Warn, once a process, that only the first frame of multi-frame DICOM `dcm` (a cine loop, a volume) is read"
+    n = int(getattr(dcm, 'NumberOfFrames', 1) or 1)
+    if n > 1 and not _told_frames:
+        _told_frames.append(name)
+        warn_user(f"{name} holds {n} frames; medfast reads the first frame of a multi-frame DICOM file and no other "
+                  "(this warning is shown once). Save the frames you need as images of their own to use them.")
+
 def _first_frame(dcm) -> np.ndarray:
     "The pixels of the first frame of `dcm`, decoding that frame alone where pydicom can (version 3)"
     if int(getattr(dcm, 'NumberOfFrames', 1) or 1) > 1:
@@ -164,6 +174,7 @@ def _open_dicom(src, window=(0.5, 99.5), name=None) -> Image.Image:
             raise BadImageError(f"{name}: cannot read DICOM pixel data: it holds none (a DICOMDIR, report or other "
                                 "non-image DICOM object, or not DICOM at all). Remove it from the image folder.")
         _check_pixels((int(getattr(dcm, 'Columns', 0) or 0), int(getattr(dcm, 'Rows', 0) or 0)), name)   # before any pixel is decoded
+        _warn_frames(dcm, name)
         photometric = str(getattr(dcm, 'PhotometricInterpretation', 'MONOCHROME2')).upper()
         if photometric.startswith(('RGB', 'YBR', 'PALETTE')): return _dicom_colour(dcm, photometric)
         px = _first_frame(dcm) * float(getattr(dcm, 'RescaleSlope', 1) or 1) + float(getattr(dcm, 'RescaleIntercept', 0) or 0)

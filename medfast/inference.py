@@ -305,14 +305,13 @@ def export(learn, path='model', format:str='safe', arch:str|None=None, size=None
 # %% ../nbs/09_inference.ipynb #c1133b30
 MAX_SPEC_BYTES, MAX_WEIGHTS_BYTES, MAX_IMAGE_SIDE, MAX_CLASSES = 1 << 20, 4 << 30, 4096, 10_000
 
-def _read_regular(path, max_bytes:int, what:str, follow:bool=True) -> bytes:
+def _read_regular(path, max_bytes:int, what:str) -> bytes:
     "Bytes of `path` if it is a regular file of at most `max_bytes` (never blocks on a pipe or device)"
-    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | (0 if follow else getattr(os, 'O_NOFOLLOW', 0))
+    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0)            # a link is followed: what it reads is what the SHA-256 checks
     try: fd = os.open(path, flags)
     except FileNotFoundError: raise MissingPathError(f"{what} not found: {path}. Copy the model's .json and .pth together.") from None
     except OSError as e:
-        why = 'a symbolic link' if not follow and Path(path).is_symlink() else (e.strerror or type(e).__name__)
-        raise UnsafeFileError(f"{what} {path} cannot be opened safely ({why}); it must be a regular file in the model's folder.") from None
+        raise UnsafeFileError(f"{what} {path} cannot be opened safely ({e.strerror or type(e).__name__}); it must be a regular file in the model's folder.") from None
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):                              # before wrapping it: a folder opens, then fails to read
         os.close(fd)
@@ -523,7 +522,7 @@ def inference_learner(spec:dict, state_dict:dict|None=None, device=None) -> Lear
 def _load_safe(js, device=None) -> Learner:
     spec = _read_spec(js)
     pth = Path(js).parent/spec['weights']
-    data = _read_regular(pth, MAX_WEIGHTS_BYTES, f"weights file named in {js}", follow=False)
+    data = _read_regular(pth, MAX_WEIGHTS_BYTES, f"weights file named in {js}")
     if hashlib.sha256(data).hexdigest() != spec['weights_sha256']:
         raise ModelMismatchError(f"{pth} is not the weights file {js} describes (SHA-256 differs): it was replaced or "
                                  "corrupted. Copy the .pth and .json together, or re-export the model.")

@@ -322,7 +322,7 @@ def load_onnx(path, threads:int|None=None) -> Learner:
         raise ModelMismatchError(f"{js} describes the network {spec['onnx']}, not {p.name}: it belongs to another export. "
                                  "Copy each .onnx with its own .onnx.json, or export again.")
     onnx_file = check_path(js.parent/spec['onnx'], f"ONNX file named in {js}", is_dir=False)
-    network = _read_regular(onnx_file, MAX_WEIGHTS_BYTES, f"ONNX file named in {js}", follow=False)   # read once: checked is what runs
+    network = _read_regular(onnx_file, MAX_WEIGHTS_BYTES, f"ONNX file named in {js}")   # read once: checked is what runs
     if hashlib.sha256(network).hexdigest() != spec.get('onnx_sha256'):
         raise ModelMismatchError(f"{onnx_file} is not the network {js} describes (SHA-256 differs); copy the .onnx and .onnx.json together.")
     session = ort_session(network, threads)

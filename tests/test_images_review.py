@@ -1,6 +1,8 @@
 "DICOM reading in `open_image` (needs the optional pydicom; skipped without it): photometric handling and the pixel limit"
+import warnings
 import numpy as np, pytest
 from medfast.core import BadImageError
+from medfast import images
 from medfast.images import open_image, set_max_pixels
 
 pydicom = pytest.importorskip('pydicom')
@@ -60,8 +62,10 @@ def test_multiframe_reads_the_first_frame_only(tmp_path, monkeypatch):
     frames = np.stack([RAMP, RAMP[:, ::-1], RAMP[:, ::-1]])                # frame 0 bright on the right, the others reversed
     fn = _dicom(tmp_path/'cine.dcm', frames[0], NumberOfFrames=3, RescaleSlope=2, RescaleIntercept=-100)
     ds = pydicom.dcmread(fn); ds.PixelData = frames.tobytes(); ds.save_as(fn)
-    a = np.asarray(open_image(fn, 'L'))
+    monkeypatch.setattr(images, '_told_frames', [])
+    with pytest.warns(UserWarning, match=r'cine.dcm holds 3 frames; medfast reads the first frame'): a = np.asarray(open_image(fn, 'L'))
     assert a.shape == (8, 16) and (a[0, 0], a[0, -1]) == (0, 255)
+    with warnings.catch_warnings(): warnings.simplefilter('error'); open_image(fn, 'L')   # told once a process, not once a file
     from importlib import import_module
     if hasattr(import_module('pydicom.pixels'), 'pixel_array'):
         monkeypatch.setattr(pydicom.dataset.Dataset, 'pixel_array', property(lambda self: 1/0))   # decoding every frame fails

@@ -88,8 +88,10 @@ def test_weights_outside_folder_refused(env, tmp_path):
     root, data, learns, js = env
     for w in ['/etc/passwd', '../run/model.pth', str(js.with_suffix('.pth'))]:
         with pytest.raises(UnsafeFileError, match="file name in the model's folder"): load(resign(js, tmp_path/'a', weights=w))
-    os.symlink(js.with_suffix('.pth'), tmp_path/'a'/'link.pth')               # a link out of the folder
-    with pytest.raises(UnsafeFileError, match='symbolic link'): load(resign(js, tmp_path/'a', weights='link.pth'))
+    os.symlink('/etc/passwd', tmp_path/'a'/'link.pth')                          # a link out of the folder: read, checked, refused
+    with pytest.raises(ModelMismatchError, match='SHA-256 differs'): load(resign(js, tmp_path/'a', weights='link.pth'))
+    os.remove(tmp_path/'a'/'link.pth'); os.symlink(js.with_suffix('.pth'), tmp_path/'a'/'link.pth')   # a link to the model's own weights (a Hugging Face cache)
+    assert load(resign(js, tmp_path/'a', weights='link.pth')).dls.vocab == json.loads(js.read_text())['classes']
 
 def test_devices_and_fifos_never_block(env, tmp_path):
     root, data, learns, js = env
