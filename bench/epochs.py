@@ -37,7 +37,7 @@ from medfast.recipes import small_image_recipe, cell_recipe, recipe_dls, recipe_
 SHARED = Path(__file__).resolve().parents[2]/'shared'/'data'
 TASKS = dict(pneumoniamnist=dict(data=SHARED/'pneumoniamnist_28.npz', arch='resnet18_small', size=48, epochs=13, bs=128),
              cells=dict(data=SHARED/'pbc_sample', arch='resnet18_small', size=80, epochs=60, bs=128))
-# cells: batches of 128, as the eleventh session's figures were made; the cells recipe now trains in batches of 32 (--bs 32)
+# cells: batches of 128, as round 11's figures in bench/README.md were made; the cells recipe now trains in batches of 32 (--bs 32)
 
 class KeepEveryEpoch(Callback):
     "Keep a copy of the weights after each training epoch in `learn.epoch_states`"

@@ -241,11 +241,22 @@ def _check_training_args(a):
     if not 20 <= a.n_synthetic <= 100_000: _fail(f"--n-synthetic must be from 20 to 100000 images (got {a.n_synthetic}).")
     if a.bs is not None and a.bs < 2: _fail(f"--bs must be at least 2 to train (batch norm needs two images a batch; got {a.bs}); try --bs 16.")
     _check_task(a)
+    if getattr(a, 'test_pct', None) is not None: _check_test_pct(a)
     if a.data is not None: _must_exist(a.data, '--data')
     if a.data is not None and a.task != 'csv' and not str(a.data).lower().endswith('.npz') and not Path(a.data).expanduser().is_dir():
         _fail(f"--data {a.data} is a file; give a folder of images (train/ val/ test/, or one sub-folder per class with --task folder), "
               "a label table (.csv) or a MedMNIST .npz file.")
     if a.data is not None and a.task != 'csv': _not_inside(a.out, a.data, '--data')     # a table reads only the files it lists
+
+def _check_test_pct(a):
+    "`--test-pct` where it can hold patients out: image folders without a test side of their own, and `compare --test auto`"
+    from medfast.core import MedfastError
+    from medfast.recipes import _test_kwargs
+    try: _test_kwargs(a)
+    except MedfastError as e: _fail(str(e))
+    if a.data is None: _fail("--test-pct holds patients out of --data; the synthetic set has its own test/ folder: leave --test-pct out.")
+    if getattr(a, 'test', 'auto') != 'auto':
+        _fail(f"--test-pct holds patients out to test on, and --test {a.test} names another test side: give one of the two.")
 
 def _check_task(a):
     "`--task` against `--data`: a .csv is a label table (`--task csv`, chosen by itself unless another task was typed)"
@@ -414,6 +425,9 @@ def _data_args(p:argparse.ArgumentParser, tables:str='--task csv') -> argparse.A
     p.add_argument('--classes', default=None, help="with --task folder or csv: the class names in the order wanted, comma-separated; "
                    "of two, the second is the positive class that sensitivity, ROC AUC and the threshold are about (default: "
                    "sorted, e.g. --classes normal,abnormal makes abnormal positive)")
+    p.add_argument('--test-pct', type=float, default=None, metavar='SHARE',
+                   help="hold out this share of the patients (e.g. 0.15), grouped and stratified as validation, as a test set "
+                        "scored after training, for image folders without a test folder (default: none)")
     p.add_argument('--allow-leaks', action='store_true', help="go on (with a warning) when identical images sit on two sides of the split "
                    "(a MedMNIST file's own split: always named and kept)")
     return p
@@ -491,9 +505,9 @@ def _data_folder(a) -> Path:
 def _image_dls(a, data:Path, size:int, bs:int, **kwargs):
     "DataLoaders of `data` for `a.task` (Kermany layout, class folders or a label CSV), split by `a.seed`"
     from medfast.data import _TASK_DLS
-    from medfast.recipes import _table_kwargs, _class_kwargs
+    from medfast.recipes import _table_kwargs, _class_kwargs, _test_kwargs
     if a.task == 'csv': kwargs.update(_table_kwargs(a))
-    kwargs.update(_class_kwargs(a))
+    kwargs.update(_class_kwargs(a)); kwargs.update(_test_kwargs(a))
     with warnings.catch_warnings():                     # a class with no validation image: check_split refuses it, in one line
         warnings.filterwarnings('ignore', message='No validation image of class')
         return _TASK_DLS[a.task](data, size=size, bs=bs, seed=a.seed, **kwargs)
@@ -580,7 +594,7 @@ def _train(a) -> int:
     grouping = 'the official train/val arrays' if npz else split_grouping([*dls.train_ds.items, *dls.valid_ds.items], _group_fn_of(dls))
     print(f"Split ({grouping}): {len(dls.train_ds)} train, {len(dls.valid_ds)} valid"
           + (f"; official test folder {test_path}" if test_path else "; official test split" if npz else
-             f"; {test_rows} test rows held out" if test_rows else "; no test folder"))
+             f"; {test_rows} test {'rows' if a.task == 'csv' else 'images'} held out" if test_rows else "; no test folder"))
     valid_lp = get_preds_labelled(learn, dls.valid)        # launched: every process predicts its part, gathered
     test_lp = get_preds_labelled(learn, held_out_dl(dls)) if npz or test_rows or test_path else None   # test arrays, rows or folder
     if not main: return 0                                  # outputs are the main process's job
@@ -594,7 +608,8 @@ def _train(a) -> int:
               + (f"; decision threshold {thr:.3f} chosen on valid" if thr is not None else "") + "):")
         print(tbl.drop(columns='split').to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if test_lp is None: print("\nNo test set: these are validation figures" + (", and validation chose the threshold" if thr is not None else "")
-                              + ". Score a held-out test folder with medfast evaluate before you report them.")
+                              + ". Score a held-out test folder with medfast evaluate, or hold out patients with --test-pct 0.15, "
+                              "before you report them.")
     with staged_results(out, replace=a.overwrite) as stage:   # all five files, or (interrupted) none: never a mix of two runs
         write_csv(metrics, stage/'metrics.csv')
         save_fig(plot_confusion(learn, test_lp if test_lp is not None else valid_lp, threshold=thr), stage/'confusion_matrix.png', overwrite=True)
@@ -725,7 +740,7 @@ def _predictions_frame(lp, threshold=None):
     pred = predict_labels(lp.probs, threshold)
     df = pd.DataFrame(dict(file=[str(o) for o in lp.items], actual=[lp.classes[t] for t in lp.targets],
                            predicted=[lp.classes[p] for p in pred]))
-    for k, c in enumerate(lp.classes): df[f"p_{c}"] = lp.probs[:, k]
+    for k, c in enumerate(lp.classes): df[f"prob_{c}"] = lp.probs[:, k]      # as medfast predict names them
     df['loss'] = lp.losses
     return df
 
@@ -741,8 +756,9 @@ def _warn_trained_on(model, test):
     held = kermany_split(data, 'test', required=False) if data.is_dir() else None
     if held is not None and (test == held.resolve() or held.resolve() in test.parents): return
     if test == data or data in test.parents:
-        warn_user(f"{test} is part of {data}, which this model was trained on (its run.json), so these figures are optimistic: "
-                  "score a folder held out from training.")
+        warn_user((f"{test} is the folder" if test == data else f"{test} is part of {data}, the folder") + " this model was trained "
+                  "on (its run.json), so these figures are optimistic: score a folder held out from training (medfast train "
+                  "--test-pct holds out patients and scores them).")
 
 def evaluate_main(argv=None) -> int:
     "`medfast evaluate MODEL TEST_FOLDER`: print and save test metrics with CIs, plots, predictions and a run record"
@@ -796,7 +812,7 @@ def evaluate_main(argv=None) -> int:
         write_csv(_predictions_frame(lp, a.threshold), stage/'predictions.csv'); files.append('predictions.csv')
         with Timer() as t:
             for name, fig in evaluation_plots(lp, threshold=a.threshold, top_k=a.top_losses).items():
-                files.append(save_fig(fig, stage/f"{name}.png").name)
+                files.append(save_fig(fig, stage/f"{name}.png", dpi=100 if name == 'top_losses' else 150).name)   # a grid of images: 1.5 MB and 1.2 s at 150
         timings['plots'] = t.secs
         spec = getattr(learn, 'medfast_spec', {}) or {}
         save_json(dict(command='medfast evaluate', argv=list(sys.argv[1:] if argv is None else argv), env=env_info(),

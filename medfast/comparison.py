@@ -245,6 +245,7 @@ def compare(archs, dls_factory=None, epochs:int=1, lr:float|None=None, seed:int=
                 row, h, tbl = _run_one(learn, name, arch, epochs, lr, seed, test, tta, n_boot, fit_fn, stage)
             except Exception as e:                 # one network failing (out of memory, a bug in its code) leaves the others' results
                 if not hists and i == len(archs) - 1: raise     # every network failed: its error itself, as with one network
+                if not hists and isinstance(e, TypeError) and any(f"argument {k!r}" in str(e) for k in learner_kwargs): raise   # misspelt: said before anything trained
                 failed[name] = f"{type(e).__name__}: {' '.join(str(e).split())}"
                 warn_user(f"{name} failed ({failed[name][:300]}); the other networks go on. It has no results.")
                 if stage is not None: (stage/_record_name(name)).unlink(missing_ok=True)   # nor a run record (written before scoring)

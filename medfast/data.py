@@ -133,7 +133,8 @@ def refuse_split_root(path, folders):
                               f"be trained on. Move {', '.join(splits)} out of {path} (a test folder is for medfast evaluate), then retry.")
     if 'train' in names and names <= set(SPLIT_NAMES):
         to_test = (f"{Path(path)/'test'}" if 'test' in names else
-                   "a test folder (this root has none, and its train and val images are no test of a model trained on them)")
+                   "a test folder (this root has none, and its train and val images are no test of a model trained on them: "
+                   "hold out patients when training instead, with test_pct= or medfast train --test-pct)")
         raise DataLayoutError(f"{path} holds split folders ({', '.join(sorted(names))}), not one folder per class. To train, pass "
                               f"{Path(path)/'train'} (one sub-folder per class), or the root itself as a Kermany layout (pneumonia_dls, "
                               f"medfast train --task pneumonia); to evaluate, pass {to_test}.")
@@ -407,12 +408,18 @@ def _class_order(items, get_y, classes) -> CategoryBlock:
         raise DataLayoutError(f"classes={list(classes)} must name exactly the classes found, {found}: list each once, in your order.")
     return CategoryBlock(vocab=[str(c) for c in classes], sort=False)
 
+def _check_loader_kwargs(kwargs:dict, fn=None, dataloaders:bool=True):
+    "A `TypeError` for keyword arguments fastai's loaders would drop (misspelt: named) or take over `fn`'s own (`batch_size` for `bs`)"
+    name = getattr(fn, '__name__', 'dataloaders')
+    if 'batch_size' in kwargs: raise TypeError(f"{name}() takes the batch size as bs=, not batch_size=.")
+    if 'dl_type' in kwargs: return                       # a loader of one's own takes its own arguments
+    route_kwargs(kwargs, (TfmdDL, FilteredBase.dataloaders) if dataloaders else TfmdDL, exclude=('self', 'dataset'),
+                 hints=fn or (), fn_name=name)
+
 def _dls(items, get_y, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers, stratify=True,
          fast_decode=True, detail=None, crop=None, classes=None, fn=None, **kwargs):
     check_whole('bs', bs); seed_everything(seed)
-    if 'dl_type' not in kwargs:                          # a loader of one's own takes its own arguments
-        route_kwargs(kwargs, (TfmdDL, FilteredBase.dataloaders), exclude=('self', 'dataset'), hints=fn or (),   # a misspelt argument: named, not dropped
-                     fn_name=getattr(fn, '__name__', 'dataloaders'))
+    _check_loader_kwargs(kwargs, fn)
     block = DataBlock(blocks=(image_block(size, item_tfms, fast_decode, detail=detail, crop=crop), _class_order(items, get_y, classes)), get_y=get_y,
                       splitter=group_splitter(group_fn, valid_pct, seed, get_y if stratify else None, same_bytes=True),
                       item_tfms=ifnone(item_tfms, item_resize(size, detail, crop)),
@@ -435,13 +442,17 @@ def folder_dls(path, size:int=224, bs:int=32, valid_pct:float=0.2, seed:int=42, 
     _warn_trains_on_test(path)
     test, tested = None, ''
     if test_pct:                                           # carved first, with whole patients, never seen in training
-        keep, held = group_splitter(group_fn, test_pct, seed, parent_label, same_bytes=True)(items)
-        items, test = items[keep], items[held]
-        tested = f"; test: {len(test):,} images held out ({test_pct:.0%} asked, grouped and stratified as validation)"
+        items, test, tested = _held_out(items, test_pct, seed, parent_label, group_fn)
+        tested = f"; test: {tested}"
     dls = _dls(items, parent_label, size, bs, valid_pct, seed, group_fn, item_tfms, batch_tfms, num_workers,
                fast_decode=fast_decode, detail=detail, crop=crop, classes=classes, fn=folder_dls, **kwargs)
     dls.split = Split(test_items=test, info=dict(rule=f"{split_grouping(items, group_fn)}; {_valid_share(dls, valid_pct)}{tested}", seed=seed))
     return dls
+
+def _held_out(items, test_pct:float, seed:int, label_fn, group_fn=patient_id, same_bytes:bool=True) -> tuple:
+    "`items` split into (kept, held out for testing, what was held out): `test_pct` of the groups, stratified by `label_fn` as validation is"
+    keep, held = group_splitter(group_fn, test_pct, seed, label_fn, same_bytes=same_bytes)(items)
+    return items[keep], items[held], f"{len(held):,} images held out ({test_pct:.0%} asked, grouped and stratified as validation)"
 
 def _valid_share(dls, asked:float) -> str:
     "The validation share made (a grouped split moves whole patients), and the share asked where they differ"
@@ -473,15 +484,24 @@ def _warn_unused_splits(path):
                   + (" (test/ as the test set)." if 'test' in sib else "."))
 
 @delegates(pneumonia_block)
-def pneumonia_dls(path, bs:int=32, seed:int=42, num_workers:int|None=None, **kwargs) -> DataLoaders:
-    "DataLoaders for `path/{train,val,test}/{NORMAL,PNEUMONIA}`: train(+val) pooled, patient-grouped validation"
+def pneumonia_dls(path, *, size:int=224, bs:int=32, seed:int=42, num_workers:int|None=None, test_pct:float|None=None, **kwargs) -> DataLoaders:
+    "DataLoaders for `path/{train,val,test}/{NORMAL,PNEUMONIA}`: train(+val) pooled, patient-grouped validation (`test_pct`: whole patients held out where there is no `test/`)"
     check_whole('bs', bs); seed_everything(seed); check_path(path, 'chest X-ray folder')   # None: one line, not pathlib's
     _warn_unused_splits(path)
-    block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters}
-    dls = pneumonia_block(seed=seed, **block_kw).dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
+    block_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(pneumonia_block).parameters} | dict(size=size)
+    _check_loader_kwargs(kwargs, pneumonia_dls)          # before any image is read
     test = kermany_split(path, 'test', required=False)
-    dls.split = Split(test_path=test, info=dict(rule=f"patient-grouped; {_valid_share(dls, block_kw.get('valid_pct', 0.2))}; test: "
-                                                     + ("the official test/ folder" if test else "none (no test/ folder)"), seed=seed))
+    if test_pct and test is not None:
+        raise DataLayoutError(f"{path} has its own test folder {test}; test_pct holds test patients out of a folder that has none. "
+                              "Leave test_pct out (or move test/ away to hold out patients instead).")
+    block = pneumonia_block(seed=seed, **block_kw)
+    held, tested = None, "the official test/ folder" if test else "none (no test/ folder)"
+    if test_pct:                                          # carved first, with whole patients, never seen in training
+        kept, held, tested = _held_out(block.get_items(path), test_pct, seed, block.get_y)
+        block.get_items = lambda _: kept
+    dls = block.dataloaders(path, bs=bs, num_workers=ifnone(num_workers, default_workers()), **kwargs)
+    dls.split = Split(test_items=held, test_path=test, info=dict(rule=f"patient-grouped; {_valid_share(dls, block_kw.get('valid_pct', 0.2))}; "
+                                                                 f"test: {tested}", seed=seed))
     if test is not None: kermany_items(path, ('test',), verify=block_kw.get('verify', True))   # checked before training
     return dls
 
@@ -521,6 +541,7 @@ def labelled_dl(dls, src, bs:int|None=None, **kwargs):
     if getattr(dls, 'for_prediction', False):
         raise DataLayoutError("These DataLoaders belong to a model loaded for prediction (load()), which reads no labels: score a "
                               "labelled folder with evaluate(learn, path), or get_preds_labelled(learn, path) for the predictions.")
+    _check_loader_kwargs(kwargs, labelled_dl, dataloaders=False)
     items, ds = test_items(src), dls.valid_ds
     tls = [tl._new(items, split_idx=1) for tl in ds.tls]
     tls[-1].tfms.fs = _test_labels(dls)
@@ -747,6 +768,7 @@ def read_label_csv(src, folder=None, fn_col=None, label_col=None, group_col=None
     cols = {w: find_column(df, w, g, where, required=w == 'file')
             for w, g in dict(file=fn_col, label=label_col, group=group_col, split=split_col).items()}
     if cols['label'] is None: _no_label_column(df, where)
+    if label_col is None: _refuse_predictions(df, cols['label'], where)
     line = (lambda i: f"row {i+2} of {where}") if where != 'the table' else (lambda i: f"row {index[i]} of the table")
     rows, missing, stems, elsewhere = [], [], functools.cache(_image_stems), None
     for i, r in enumerate(df[[c for c in cols.values() if c is not None]].to_dict('records')):
@@ -807,6 +829,14 @@ def _found_below(base:Path, name:str) -> str:
                  if d.is_dir() and d.resolve() != base.resolve() and _with_extension(on_disk(d, name)).is_file()]
     except OSError: near = []                          # a folder we may not list: no hint
     return (f" {name} is in {near[0]}: name the folder that holds the images, or gather them in one folder." if near else '')
+
+def _refuse_predictions(df, label, where):
+    "Raise for a table of medfast's own predictions (`prob_<class>` columns): its `label` is the model's decision, not the truth"
+    ours = 'error' in df.columns and any(str(c).startswith('prob_') for c in df.columns)      # medfast predict's columns (Python's: no model)
+    if ours and ('model' in df.columns or str(label) == 'label'):
+        raise DataLayoutError(f"{where} is a table of predictions (medfast predict writes the model's decision in its "
+                              f"{label!r} column), not of true labels: scoring a model against it measures nothing. Pass a "
+                              "table of the images' true labels, or name the column that holds them (label_col=, --label-col).")
 
 def _no_label_column(df, where):
     "Raise for a table without a label column: one-hot columns (one 0/1 column per class, as ISIC's) said as such"

@@ -157,8 +157,10 @@ def get_preds_labelled(learn, test_path_or_dl, tta:bool=False, bs:int|None=None,
     return LabelledPreds(_np(probs).astype(np.float64), as_targets(targets), _dl_items(dl), _vocab(learn))
 
 # %% ../nbs/05a_evaluation.ipynb #a39b4ba8
-def saved_threshold(learn) -> float|None:
-    "The decision threshold of `learn`: `learn.medfast_threshold` (set by a recipe, by `load`, or by you), else its saved spec's (None: argmax)"
+def saved_threshold(learn, tta:bool=False) -> float|None:
+    "The decision threshold of `learn`: `learn.medfast_threshold` (set by a recipe, by `load`, or by you), else its saved spec's (None: argmax); `tta`: the recipe's for TTA predictions, while its plain one stands"
+    if tta and getattr(learn, 'medfast_tta_threshold', None) is not None and \
+       getattr(learn, 'medfast_threshold', None) == getattr(learn, '_recipe_threshold', object()): return learn.medfast_tta_threshold
     if hasattr(learn, 'medfast_threshold'): return learn.medfast_threshold
     return (getattr(learn, 'medfast_spec', None) or {}).get('threshold')
 
@@ -178,11 +180,13 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
         raise ValueError("tta=True needs images to predict, but these are predictions already: make them with "
                          "get_preds_labelled(learn, test, tta=True), or drop tta.")
     if not hasattr(learn, 'dls'):
-        raise TypeError(f"evaluate takes a trained Learner first, not {type(learn).__name__}; for probabilities you already "
-                        "have, use medfast.metrics.metrics_table(probs, targets, classes).")
+        raise TypeError(f"evaluate takes a trained Learner first, not {type(learn).__name__}"
+                        + (f": load a saved model first, learn = load({str(learn)!r})" if isinstance(learn, (str, Path)) else "")
+                        + "; for probabilities you already have, use medfast.metrics.metrics_table(probs, targets, classes).")
     _check_boot(n_boot, ci); _check_sensitivity(target_sensitivity)   # settings that cannot work fail now, not after predicting
     source = 'given'
-    if threshold == 'saved': threshold, source = saved_threshold(learn), 'saved'
+    if threshold == 'saved':                         # with TTA, a recipe's threshold for TTA predictions (unless you set another)
+        threshold, source = saved_threshold(learn, tta=tta), 'saved (for TTA)' if saved_threshold(learn, tta=tta) != saved_threshold(learn) else 'saved'
     if threshold is not None and not isinstance(threshold, str):
         given = isinstance(test_path_or_dl, LabelledPreds)
         _check_threshold(threshold, len(test_path_or_dl.classes if given else learn.dls.vocab),

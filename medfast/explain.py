@@ -136,8 +136,9 @@ def _as_input(src, img):
         x = img.as_subclass(torch.Tensor)
         return (x[None] if x.ndim == 3 else x), None
     if not isinstance(src, Learner):
-        raise TypeError("Pass a Learner to explain image files, PIL images or numpy arrays; a bare model needs a "
-                        "model-ready (C, H, W) float tensor.")
+        raise TypeError("Pass a Learner to explain image files, PIL images or numpy arrays"
+                        + (f" (a saved model: learn = load({str(src)!r}))" if isinstance(src, (str, Path)) else "")
+                        + "; a bare model needs a model-ready (C, H, W) float tensor.")
     try:
         dl = image_dl(src, [_as_item(src.dls, img)], bs=1)
         return dl.one_batch()[0], dl              # image_dl applies the validation transforms, never a random augmentation

@@ -464,7 +464,8 @@ def _image_problem(path, size=64):
 def unreadable_images(paths, n_workers:int|None=None, warn:bool=True, size:int|None=64) -> dict:
     "`{path: reason}` for each of `paths` that cannot be read; warns naming them, never deletes"
     paths = L(paths).map(Path)
-    if n_workers is None: n_workers = 0 if len(paths) < 500 else min(8, num_cpus() or 1)   # processes only pay off on long lists
+    if n_workers is None:                                   # processes pay off on long lists and more than 2 CPUs (on 2: 1.4 s in-process, 2.0 s in two, 5,216 X-rays)
+        n_workers = 0 if len(paths) < 500 or (num_cpus() or 1) <= 2 else min(8, num_cpus())
     reasons = parallel(_image_problem, paths, size=size, n_workers=n_workers, progress=False) if n_workers > 1 \
               else paths.map(_image_problem, size=size)
     bad = {p: r for p, r in zip(paths, reasons) if r is not None}

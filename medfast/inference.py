@@ -28,7 +28,7 @@ from fastprogress.fastprogress import progress_bar
 from .core import (MedfastError, BadImageError, DataLayoutError, MissingPathError, ModelMismatchError, exact_float32,
                           UnsafeFileError, check_path, locate_model, free_path, save_json, to_jsonable, atomic_write,
                           file_lock, lock_path, make_folder, warn_user, cpu_has_fast_bf16, cpu_model, check_whole, check_number, check_flag, check_device, MAX_ENSEMBLE)
-from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, _hw, _url_error
+from .images import open_image, image_files, walk_images, to_8bit, MedImage, MedImageBW, DecodeImage, MedImageBlock, IMAGE_EXTENSIONS, _hw, _url_error
 from .data import CentreSquish
 from .medmnist import medmnist_source
 from .models import create_model, arch_names
@@ -635,6 +635,8 @@ class _Prep:
 
 # %% ../nbs/09_inference.ipynb #0eaaa54d
 def _as_learner(model, device=None):
+    if isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() in IMAGE_EXTENSIONS:   # predict(image, model)
+        raise TypeError(f"{model} is an image, not a model: the model comes first, predict(model, images).")
     return model if isinstance(model, Learner) else load(model, device=device)
 
 def _spec_of(learn):

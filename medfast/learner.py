@@ -452,11 +452,18 @@ def _warn_negative_positive(dls):
                   f"threshold are about {vocab[1]!r}. If {vocab[0]!r} is the finding, build the DataLoaders with "
                   f"classes=[{vocab[1]!r}, {vocab[0]!r}] (folder_dls, csv_dls; medfast train --classes {vocab[1]},{vocab[0]}).")
 
+_FASTAI_METRIC = dict(acc='accuracy', balanced_acc='BalancedAccuracy()', precision='Precision()', recall='Recall()',
+                      specificity='Recall(pos_label=0)', f1='F1Score()', roc_auc='RocAucBinary() (RocAuc() for more classes)')
+
 def _check_metrics(metrics):
     "Fail at once, naming it, on a metric that is neither a function nor a fastai `Metric` (a name such as 'accuracy' would fail only after a whole epoch)"
     bad = [m for m in L(metrics) if not (callable(m) or isinstance(m, Metric))]
     if bad: raise ValueError(f"metrics must be fastai metrics, functions such as accuracy or objects such as RocAucBinary(), "
                              f"not {bad[0]!r}: e.g. metrics=[accuracy, RocAucBinary()] (from fastai.vision.all import *).")
+    ours = [m for m in L(metrics) if getattr(m, '__module__', None) == 'medfast.metrics']   # scores of probabilities, for evaluate
+    if ours: raise ValueError(f"medfast.metrics.{ours[0].__name__} scores predicted probabilities after training (evaluate uses it), "
+                              f"not a batch of a training epoch: use fastai's {_FASTAI_METRIC.get(ours[0].__name__, 'metrics')} instead "
+                              "(from fastai.vision.all import *), e.g. metrics=[accuracy, RocAucBinary()].")
 
 def _check_single_label(dls):
     "Fail, naming the fix, where `dls` holds multi-label or numeric targets: medfast's loss and metrics are for one class per image"
@@ -560,11 +567,20 @@ def train(learn, epochs:int=3, lr:float|None=None, freeze_epochs:int=1):
 
 # %% ../nbs/04_learner.ipynb #836e531e
 @delegates(medfast_learner)
-def pneumonia_learner(path_or_dls, arch='resnet34', pretrained:bool=True, size:int=224, bs:int=32, seed:int=42,
-                      three_class:bool=False, **kwargs) -> Learner:
-    "A pneumonia Learner on a Kermany-layout folder (or prepared DataLoaders)"
-    dls = path_or_dls if isinstance(path_or_dls, DataLoaders) else \
-          pneumonia_dls(path_or_dls, size=size, bs=bs, seed=seed, three_class=three_class)
+def pneumonia_learner(path_or_dls, arch='resnet34', pretrained:bool=True, size:int|None=None, bs:int|None=None, seed:int=42,
+                      three_class:bool|None=None, **kwargs) -> Learner:
+    "A pneumonia Learner on a Kermany-layout folder (its data built by `pneumonia_dls`: `size` 224, `bs` 32, `valid_pct`, `test_pct`...) or prepared DataLoaders"
+    data_names = _kw_names(pneumonia_dls) - {'path', 'seed'}
+    data_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in data_names}
+    data_kw.update({k: v for k, v in dict(size=size, bs=bs, three_class=three_class or None).items() if v is not None})
+    learner_names = _kw_names((medfast_learner, model_learner, Learner, vision_learner))
+    for k in kwargs:                                     # a misspelt data argument: named before the folder is read
+        if k not in learner_names and (close := difflib.get_close_matches(k, sorted(data_names), n=1)):
+            raise TypeError(f"pneumonia_learner() got an unexpected keyword argument {k!r}; did you mean {close[0]!r}?")
+    if not isinstance(path_or_dls, DataLoaders): dls = pneumonia_dls(path_or_dls, seed=seed, **data_kw)
+    elif data_kw: raise TypeError(f"pneumonia_learner() got data argument(s) {sorted(data_kw)} with prepared DataLoaders; "
+                                  "pass them to pneumonia_dls instead.")
+    else: dls = path_or_dls
     try: return medfast_learner(dls, arch, pretrained=pretrained, seed=seed, **kwargs)
     except TypeError as e:                               # a misspelt argument: named as this function's
         if not str(e).startswith('medfast_learner() got an unexpected keyword'): raise

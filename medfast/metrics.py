@@ -116,15 +116,20 @@ def _nanmean(a, axis=-1):
     ok = ~np.isnan(a)
     with np.errstate(divide='ignore', invalid='ignore'): return np.where(ok, a, 0).sum(axis) / ok.sum(axis)
 
+def _macro(a, support, t):
+    "Mean of per-class `a` over classes; NaN in a resample without a case of a class the targets `t` have (its mean would be over the others)"
+    present = np.bincount(t, minlength=a.shape[-1]) > 0
+    return np.where((support[..., present] > 0).all(-1), _nanmean(a), np.nan)
+
 def acc(probs, targets, threshold:float|None=None, weights=None):
     "Accuracy: the fraction of cases whose predicted label is the target"
     cm, single = _prep(probs, targets, threshold, weights)
     return _squeeze(np.trace(cm, axis1=-2, axis2=-1) / cm.sum((-2, -1)), single)
 
 def balanced_acc(probs, targets, threshold:float|None=None, weights=None):
-    "Balanced accuracy: the mean over classes of each class's sensitivity"
-    cm, single = _prep(probs, targets, threshold, weights)
-    return _squeeze(_nanmean(_rates(cm)['recall']), single)
+    "Balanced accuracy: the mean over classes of each class's sensitivity (NaN under `weights` that give a class of `targets` none)"
+    cm, single = _prep(probs, targets, threshold, weights); r = _rates(cm)
+    return _squeeze(_macro(r['recall'], r['support'], as_targets(targets, cm.shape[-1])), single)
 
 def _per_class(name, doc):
     def _f(probs, targets, threshold:float|None=None, weights=None):
@@ -163,7 +168,7 @@ def roc_auc(probs, targets, average:str|None='macro', weights=None):
     else: per = np.stack([_auc_w(p[:, k], t == k, w) for k in range(p.shape[1])], 1)
     if average is None: return _squeeze(per, single)
     if average != 'macro': raise ValueError(f"average must be 'macro' or None, not {average!r}")
-    return _squeeze(per[:, 1] if p.shape[1] == 2 else _nanmean(per), single)
+    return _squeeze(per[:, 1] if p.shape[1] == 2 else _macro(per, w @ np.eye(p.shape[1])[t], t), single)
 
 # %% ../nbs/05_metrics.ipynb #a2610818
 def _index_chunks(n, n_boot, seed, max_elems=2_000_000):
@@ -315,10 +320,14 @@ def _binormal_threshold(scores, is_pos, eps:float=1e-6, n_grid:int=2001, min_cas
     few = min(is_pos.sum(), (~is_pos).sum()) < max(min_cases, 2)
     s0, s1 = (0., 0.) if few else (z[~is_pos].std(ddof=1), z[is_pos].std(ddof=1))
     if not (s0 > 0 and s1 > 0): return float(1 / (1 + np.exp(-(m0 + m1) / 2)))   # one shared spread: J is largest halfway
-    t = np.linspace(m0, m1, n_grid)
     cdf = np.vectorize(lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2))))
-    j = cdf((t - m0) / s0) - cdf((t - m1) / s1)                  # specificity + sensitivity - 1 of the fitted normals
-    return float(1 / (1 + np.exp(-t[int(np.argmax(j))])))
+    def best(t):
+        j = cdf((t - m0) / s0) - cdf((t - m1) / s1)              # specificity + sensitivity - 1 of the fitted normals
+        return t[int(np.argmax(j))], j.max()
+    t, j = best(np.linspace(m0, m1, n_grid))                     # between the means, where it lies unless the spreads differ a lot
+    wide_t, wide_j = best(np.linspace(min(m0 - 4*s0, m1 - 4*s1), max(m0 + 4*s0, m1 + 4*s1), n_grid))
+    if wide_j > j + 1e-4: t = wide_t                             # beyond a mean: sd 2 about 0 against sd 1 about 1 peaks at -0.18
+    return float(1 / (1 + np.exp(-t)))
 
 _methods = ('youden', 'binormal', 'f1')
 def choose_threshold(probs, targets, target_sensitivity:float|None=None, method:str='youden') -> float:
@@ -350,10 +359,10 @@ def _all_metrics(p, t, preds, w, cases):
     cm = _cm(t, preds, c, w); r = _rates(cm)
     aucs = roc_auc(p, t, average=None, weights=w)
     with np.errstate(divide='ignore', invalid='ignore'):
-        res = dict(accuracy=np.trace(cm, axis1=-2, axis2=-1)/cm.sum((-2, -1)), balanced_accuracy=_nanmean(r['recall']),
-                   roc_auc=aucs[:, 1] if c == 2 else _nanmean(aucs),
+        res = dict(accuracy=np.trace(cm, axis1=-2, axis2=-1)/cm.sum((-2, -1)), balanced_accuracy=_macro(r['recall'], r['support'], t),
+                   roc_auc=aucs[:, 1] if c == 2 else _macro(aucs, r['support'], t),
                    precision=r['precision'], sensitivity=r['recall'], specificity=r['specificity'], f1=r['f1'])
-    if c > 2: res.update(f1_macro=_nanmean(r['f1']), roc_auc_c=aucs)
+    if c > 2: res.update(f1_macro=_macro(r['f1'], r['support'], t), roc_auc_c=aucs)
     res.update({k: w @ case / w.sum(1) for k, case in cases.items()})
     return res
 
@@ -416,6 +425,12 @@ def metrics_table(probs, targets, classes=None, threshold:float|None=None, n_boo
             else: _add(m, cls, m, k)
     if shaky: warn_user(f"Undefined in over 5% of bootstrap resamples (a class absent from, or never predicted in, "
                             f"a resample), so their intervals are unreliable: {', '.join(shaky)}, on {len(t)} cases. More test cases help.")
+    if len(np.unique(preds)) == 1 and len(np.unique(t)) > 1:          # the cause of flat intervals: said as such, not "more cases"
+        flat = []
+        warn_user(f"Every one of the {len(t)} cases was predicted {classes[int(preds[0])]}"
+                  + (f" at threshold {threshold:g}" if threshold is not None else "") + ": accuracy is that class's share of the cases "
+                  "and every other class's sensitivity is 0, whatever the ROC AUC says of the ranking. Train longer or on more "
+                  "images, or check the decision threshold.")
     if flat: warn_user(f"Every bootstrap resample scored the same, so these intervals have no width and understate the "
                        f"uncertainty (too few cases or resamples, or a score at its limit): {', '.join(flat)}, on {len(t)} cases. "
                        "More test cases help.")

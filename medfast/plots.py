@@ -43,17 +43,25 @@ def save_fig(fig:Figure, path, overwrite:bool=False, dpi:int=150) -> Path:
 # %% ../nbs/06_plots.ipynb #985407b2
 def labelled_preds(src, data=None, classes=None, tta:bool=False) -> LabelledPreds:
     "`LabelledPreds` from a Learner (+ test folder/DataLoader, default validation set), `LabelledPreds` or probs + targets"
+    _not_a_path(src)
     if isinstance(src, LabelledPreds): return _check_preds(src)
     if isinstance(src, Learner): return _check_preds(get_preds_labelled(src, ifnone(data, src.dls.valid), tta=tta))
     if data is None: raise ValueError("Pass the targets as `data` when the first argument is an array of probabilities.")
     p = as_probs(src); t = as_targets(data, p.shape[1])
     return _check_preds(LabelledPreds(p, t, [None]*len(t), [str(c) for c in ifnone(classes, range(p.shape[1]))]))
 
-def _decision(src, threshold):
+def _not_a_path(src):
+    "A one-line `TypeError` where a plot is given a saved model's path instead of the Learner `load` makes of it"
+    if isinstance(src, (str, Path)):
+        raise TypeError(f"Plots take a Learner, LabelledPreds or probabilities first, not the path {str(src)!r}: load a saved "
+                        f"model first, learn = load({str(src)!r}).")
+
+def _decision(src, threshold, tta:bool=False):
     "The binary threshold a plot of `src` decides at: `'saved'` is a Learner's own (as `evaluate` and `predict` use it), else argmax (None)"
+    _not_a_path(src)
     if not isinstance(threshold, str): return threshold
     if threshold != 'saved': raise ValueError(f"threshold must be 'saved' (the model's own), None (argmax) or a number, not {threshold!r}")
-    return saved_threshold(src) if isinstance(src, Learner) else None
+    return saved_threshold(src, tta=tta) if isinstance(src, Learner) else None
 
 def _check_preds(lp:LabelledPreds) -> LabelledPreds:
     "`lp`, or a one-line `ValueError` when its probabilities, targets and class names do not fit together"
@@ -286,7 +294,7 @@ def plot_calibration(src, data=None, classes=None, n_bins:int=10, figsize=(5, 5.
 # %% ../nbs/06_plots.ipynb #8c98b480
 def evaluation_plots(src, data=None, threshold:float|str|None='saved', top_k:int=9, tta:bool=False) -> dict:
     "Confusion matrix, ROC, PR, calibration (and top losses when images are known) as `{name: Figure}`, at a binary model's own threshold unless `threshold` says otherwise"
-    threshold = _decision(src, threshold)
+    threshold = _decision(src, threshold, tta=tta)
     lp = labelled_preds(src, data, tta=tta)
     figs = dict(confusion_matrix=plot_confusion(lp, threshold=threshold),
                 roc_curve=plot_roc(lp, threshold=threshold if len(lp.classes) == 2 else None),

@@ -249,16 +249,17 @@ def small_image_recipe(**kwargs) -> Recipe:
     return Recipe(**kwargs)
 
 @delegates(Recipe)
-def cell_recipe(**kwargs) -> Recipe:
+def cell_recipe(arch:str|None=None, size:int=80, crop:float|None=0.7, epochs:int=80, bs:int=32, augment='cells', dihedral:bool=True,
+                **kwargs) -> Recipe:
     "medfast's recipe for stained-cell crops: the light `xresnet18_half` (`resnet18_small` with ImageNet weights) on the central 70% of each side at 80 px, batches of 32, 80 epochs, any flip or rotation, `DihedralMean`"
-    arch = 'resnet18_small' if kwargs.get('pretrained') else 'xresnet18_half'   # the light network has no ImageNet weights
-    return Recipe(**{**dict(arch=arch, size=80, crop=0.7, epochs=80, bs=32, augment='cells', dihedral=True), **kwargs})
+    arch = ifnone(arch, 'resnet18_small' if kwargs.get('pretrained') else 'xresnet18_half')   # the light network has no ImageNet weights
+    return Recipe(arch=arch, size=size, crop=crop, epochs=epochs, bs=bs, augment=augment, dihedral=dihedral, **kwargs)
 
 @delegates(Recipe)
-def xray_recipe(**kwargs) -> Recipe:
+def xray_recipe(size:int=48, detail:int|None=28, n_models:int=2, augment:dict|str|None=None, **kwargs) -> Recipe:
     "medfast's recipe for chest X-ray folders from scratch: the small-image recipe at 48 px, shown only the detail of 28 px, `AspectZoom` for films framed any way, two seeds"
-    augment = kwargs.pop('augment', None)          # None: the recipe's own, as for `Recipe`
-    return Recipe(**{**dict(size=48, detail=28, n_models=2), **kwargs}, augment={**RECIPE_AUGMENT, 'max_aspect': 1.5} if augment is None else augment)
+    augment = {**RECIPE_AUGMENT, 'max_aspect': 1.5} if augment is None else augment   # None: the recipe's own, as for `Recipe`
+    return Recipe(size=size, detail=detail, n_models=n_models, augment=augment, **kwargs)
 
 RECIPES = dict(small_image=small_image_recipe, xray=xray_recipe, cells=cell_recipe)
 
@@ -510,6 +511,7 @@ def _fit_planned(dls_or_make, recipe, quiet, verbose, size_given, models_given) 
     learn.members, learn.plan = members, plan                # fit_recipe adds learn.recipe: the planned copy
     learn.medfast_args = dict(learn.medfast_args, recipe=recipe.dict(), epochs_trained=[m.epochs_trained for m in members])
     learn.medfast_threshold, learn.medfast_tta_threshold = _choose_thresholds(learn, recipe)
+    learn._recipe_threshold = learn.medfast_threshold        # the TTA one stands while this does (saved_threshold)
     if verbose and learn.medfast_threshold is not None:
         print(f"Decision threshold on P({dls.vocab[1]}), " + (f"chosen on validation ({recipe.threshold}): " if isinstance(recipe.threshold, str)
               else "given: ") + f"{learn.medfast_threshold:.4f}" + ('' if learn.medfast_tta_threshold is None else
@@ -614,10 +616,20 @@ def _class_kwargs(args) -> dict:
                            "pneumonia task's are NORMAL and PNEUMONIA (positive), a MedMNIST file's its own.")
     return dict(classes=[c.strip() for c in given.split(',')])
 
+def _test_kwargs(args) -> dict:
+    "`{'test_pct': share}` from `--test-pct`: whole patients held out as the test side of image folders that have no test folder"
+    share = getattr(args, 'test_pct', None)
+    if share is None: return {}
+    if getattr(args, 'task', 'pneumonia') == 'csv' or is_medmnist(getattr(args, 'data', None) or ''):
+        raise MedfastError("--test-pct holds patients out of image folders; a label table marks its test rows in its split column, "
+                           "and a MedMNIST file has its own test arrays: leave --test-pct out.")
+    if not 0 < share < 1: raise MedfastError(f"--test-pct is the share of patients held out for testing, between 0 and 1 (e.g. 0.15), not {share:g}.")
+    return dict(test_pct=share)
+
 def train_from_args(args, data, pretrained:bool=False, quiet:bool|None=None) -> Learner:
     "Train what parsed `args` ask for on `data` (folder or MedMNIST `.npz`): plan printed first, ensemble, val threshold"
     r = recipe_from_args(args, pretrained)
     task = getattr(args, 'task', 'pneumonia')
-    kw = {**(_table_kwargs(args) if task == 'csv' else {}), **_class_kwargs(args)}
+    kw = {**(_table_kwargs(args) if task == 'csv' else {}), **_class_kwargs(args), **_test_kwargs(args)}
     return fit_recipe(lambda size: recipe_dls(data, r, size=size, task=task, **kw), r, quiet=ifnone(quiet, getattr(args, 'quiet', False)),
                       size_given=getattr(args, 'size', None) is not None, models_given=getattr(args, 'ensemble', None) is not None)

@@ -160,3 +160,22 @@ def test_train_classes_order_the_positive_class(cli, tmp_path):
     assert json.loads((tmp_path/'ordered'/'model.json').read_text())['classes'] == ['normal', 'abnormal']
     r = cli('train', '--n-synthetic', 20, '--classes', 'PNEUMONIA,NORMAL', '--out', tmp_path/'x')
     assert r.returncode == 1 and '--classes orders the classes of class folders' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+
+def test_train_test_pct_holds_out_patients(cli, tmp_path):
+    "--test-pct gives a folder without test/ a test side of whole patients, scored after training; refused where the data has its own"
+    from medfast.synthetic import synthetic_xrays
+    import shutil
+    shutil.copytree(synthetic_xrays(tmp_path/'syn', n=40, size=32)/'train', tmp_path/'only'/'train')
+    args = ('train', '--pretrained', 'no', '--arch', 'basenet', '--epochs', 1, '--size', 32, '--bs', 8, '--quiet')
+    r = cli(*args, '--data', tmp_path/'only', '--test-pct', 0.25, '--out', tmp_path/'run')
+    assert r.returncode == 0 and 'test images held out' in r.stdout and 'test metrics' in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    assert 'test' in set(pd.read_csv(tmp_path/'run'/'metrics.csv').split)
+    assert 'images held out (25% asked' in json.loads((tmp_path/'run'/'run.json').read_text())['split']['rule']
+    for data, says in [(tmp_path/'syn', 'has its own test folder'), (tmp_path/'only', 'between 0 and 1')]:
+        r = cli(*args, '--data', data, '--test-pct', 0.25 if 'own' in says else 25, '--out', tmp_path/'no')
+        assert r.returncode in (1, 2) and says in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    for extra, says in [(('--data', tmp_path/'x.npz'), 'a MedMNIST file has its own test arrays'), ((), 'the synthetic set has its own test/'),
+                        (('--data', tmp_path/'only', '--test', 'none'), 'give one of the two')]:
+        (tmp_path/'x.npz').write_bytes(b'')
+        r = cli('compare' if '--test' in extra else 'train', *(('basenet',) if '--test' in extra else ()), *extra, '--test-pct', 0.2, '--out', tmp_path/'no2')
+        assert r.returncode in (1, 2) and says in r.stderr and not (tmp_path/'no2').exists() and 'Traceback' not in r.stderr, r.stderr[-2000:]

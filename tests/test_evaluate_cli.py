@@ -31,7 +31,9 @@ def test_evaluate_writes_metrics_and_plots(cli, tiny_model, tmp_path):
     assert m.threshold.isna().all() and set(m.threshold_source) == {'argmax'} and set(m.ci_level) == {0.95}   # each row says how
     assert {'accuracy', 'balanced_accuracy', 'roc_auc', 'sensitivity', 'specificity', 'precision', 'f1'} <= set(m.metric)
     n = int(m.query("metric == 'n'").value.iloc[0])
-    assert n == len(list(test.rglob('*.jpeg'))) == len(pd.read_csv(out/'predictions.csv'))
+    preds = pd.read_csv(out/'predictions.csv')
+    assert n == len(list(test.rglob('*.jpeg'))) == len(preds)
+    assert list(preds.columns) == ['file', 'actual', 'predicted', 'prob_NORMAL', 'prob_PNEUMONIA', 'loss']   # medfast predict's prob_ names
     rec = json.loads((out/'run.json').read_text())
     assert rec['test']['n'] == n and rec['model']['classes'] == ['NORMAL', 'PNEUMONIA'] and 'torch' in rec['env']
 
@@ -86,6 +88,15 @@ def test_evaluate_warns_on_the_training_data(cli, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     data = Path(json.loads((tmp_path/'run'/'run.json').read_text())['data'])
     r = cli('evaluate', tmp_path/'run', data/'train', '--n-boot', 100, '--quiet', '--out', tmp_path/'ev1', env=env)
-    assert r.returncode == 0 and 'which this model was trained on (its run.json), so these figures are optimistic' in r.stderr, r.stderr[-2000:]
+    assert r.returncode == 0 and 'the folder this model was trained on (its run.json), so these figures are optimistic' in r.stderr, r.stderr[-2000:]
     r = cli('evaluate', tmp_path/'run', data, '--n-boot', 100, '--quiet', '--out', tmp_path/'ev2', env=env)
     assert r.returncode == 0 and 'trained on' not in r.stderr, r.stderr[-2000:]
+
+def test_evaluate_refuses_predictions_as_labels(cli, tiny_model, tmp_path):
+    "medfast predict's CSV names the model's decision `label`: given to evaluate as a label table, refused, not scored as the truth"
+    model, test, _ = tiny_model
+    r = cli('predict', model, test, '--out', tmp_path/'p.csv', '--quiet')
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = cli('evaluate', model, tmp_path/'p.csv', '--out', tmp_path/'ev', '--quiet')
+    assert r.returncode == 1 and 'is a table of predictions' in r.stderr and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path/'ev').exists()

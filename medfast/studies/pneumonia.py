@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import *
 from ..core import *
-from ..data import (kermany_items, kermany_split, kermany_label, kermany_kind, patient_id, group_splitter,
+from ..data import (kermany_items, kermany_split, kermany_label, kermany_kind, patient_id, group_splitter, _held_out,
                           pneumonia_block, default_workers, labelled_dl, class_counts, split_leaks, warn_copies, Split, _warn_unused_splits)
 from ..learner import medfast_learner, balanced_class_weights, train, route_kwargs, RunRecorder, StopOnDivergence
 from ..metrics import metric_text
@@ -67,8 +67,7 @@ def pneumonia_study_dls(path, size:int=224, bs:int|None=None, valid_pct:float=0.
     if official is not None:
         test, rule = kermany_items(path, ('test',), verify=verify), 'official test/ folder'
     else:
-        keep, held = group_splitter(patient_id, test_pct, seed, label_fn)(pool)
-        pool, test = pool[keep], pool[held]
+        pool, test, _ = _held_out(pool, test_pct, seed, label_fn, same_bytes=False)
         rule = f'no test/ folder: patient-grouped stratified {test_pct:.0%} of the pool'
     if three_class: _check_kinds(list(pool) + list(test))      # before training: the test side is labelled only at the end
     how = 'patient-grouped stratified' if splitter is None else 'given splitter'
