@@ -14,12 +14,15 @@ from .core import *
 from .core import _kw_names
 from .data import pneumonia_dls, class_counts, balanced_sampler
 from .models import ARCHS, model_learner
+from torch.optim.adam import adam as _adam_update
+from torch.optim.adamw import adamw as _adamw_update
 
 # %% auto #0
 __all__ = ['BALANCE_CHOICES', 'default_metrics', 'present_roc_auc', 'balanced_class_weights', 'StopOnDivergence', 'KeepBestEpoch',
            'RunRecorder', 'run_table', 'save_run_record', 'CPUMixedPrecision', 'measure_bf16_speedup',
            'measure_model_bf16_speedup', 'bf16_pays_off', 'model_bf16_pays_off', 'gpu_amp_mode', 'GPUMixedPrecision',
-           'training_precision', 'check_dataloaders', 'check_batches', 'medfast_learner', 'train', 'pneumonia_learner']
+           'training_precision', 'FusedAdam', 'check_dataloaders', 'check_batches', 'medfast_learner', 'train',
+           'pneumonia_learner']
 
 # %% ../nbs/04_learner.ipynb #b48de7f0
 from .env import progress_mode
@@ -410,6 +413,41 @@ def training_precision(learn) -> str|None:
     found = [p for p in dict.fromkeys(_one_precision(m) for m in (getattr(learn, 'members', None) or [learn])) if p]
     return ', '.join(found) or None
 
+# %% ../nbs/04_learner.ipynb #a34c30a7
+_FUSED_ADAM = ('cpu', 'cuda') if ismin_torch('2.4') else ('cuda',)     # devices with PyTorch's fused Adam kernel
+
+def _adam_state(p, state, fused:bool) -> dict:
+    "`state` with Adam's moments laid out as `p` and a step count as a tensor (an int `step` from fastai's `Adam`, e.g. a loaded optimiser state, converted)"
+    for k in ('grad_avg', 'sqr_avg'):                     # the fused kernel walks raw memory: the moments must share p's layout
+        v = state.get(k)                                  # (a fit in channels_last, then one without, or a loaded state)
+        if v is None: state[k] = torch.zeros_like(p)
+        elif v.stride() != p.stride() or v.dtype != p.dtype or v.device != p.device: state[k] = torch.empty_like(p).copy_(v)
+    step = state.get('step', 0)
+    if not isinstance(step, Tensor) or step.device != (p.device if fused else torch.device('cpu')):
+        state['step'] = torch.tensor(float(step), dtype=torch.float32, device=p.device if fused else 'cpu')
+    return state
+
+class FusedAdam(Optimizer):
+    "fastai's `Adam` (same hyper-parameters, schedules, freezing and weight-decay rules) computed by PyTorch's fused Adam kernel"
+    def __init__(self, params:Tensor|Iterable, lr:float|slice, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5,
+                 wd:float=0.01, decouple_wd:bool=True):
+        super().__init__(params, [], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
+        self.decouple_wd = decouple_wd
+
+    def step(self, closure=None):
+        if closure is not None: raise NotImplementedError("FusedAdam, like fastai's optimizers, does not take a closure")
+        groups = {}
+        for p, pg, state, hyper in self.all_params(with_grad=True):
+            fused = (p.device.type in _FUSED_ADAM and p.dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+                     and p.grad.stride() == p.stride() and p.grad.dtype == p.dtype)   # else PyTorch's loop, which takes any layout
+            key = (hyper['lr'], hyper['mom'], hyper['sqr_mom'], hyper['eps'], hyper['wd'] if state.get('do_wd', True) else 0., fused)
+            groups.setdefault(key, []).append((p, _adam_state(p, state, fused)))
+        update = _adamw_update if self.decouple_wd else _adam_update
+        for (lr, mom, sqr_mom, eps, wd, fused), ps in groups.items():
+            update([p for p, _ in ps], [p.grad for p, _ in ps], [s['grad_avg'] for _, s in ps], [s['sqr_avg'] for _, s in ps],
+                   [], [s['step'] for _, s in ps], foreach=False if not fused else None, fused=fused or None, amsgrad=False,
+                   beta1=mom, beta2=sqr_mom, lr=lr, weight_decay=wd, eps=eps, maximize=False)
+
 # %% ../nbs/04_learner.ipynb #c78c378f
 BALANCE_CHOICES = ('weights', 'sampler', None)
 
@@ -528,7 +566,7 @@ def medfast_learner(dls, arch='resnet34', pretrained:bool=True, metrics=None, ba
            [CPUMixedPrecision(bf16=None if fast_cpu is None else True)]
     if gpu_amp and not any(isinstance(c, MixedPrecision) for c in L(cbs)): fast.append(GPUMixedPrecision())   # idle on a CPU
     try: learn = model_learner(dls, arch, pretrained=pretrained, metrics=ifnone(metrics, default_metrics(dls.c)),
-                               loss_func=loss, cbs=L(cbs) + fast + [StopOnDivergence(), RunRecorder()], **kwargs)
+                               loss_func=loss, cbs=L(cbs) + fast + [StopOnDivergence(), RunRecorder()], **{'opt_func': FusedAdam, **kwargs})
     except TypeError as e: _misspelt(e, kwargs, arch)
     learn.arch_name = arch if isinstance(arch, str) else getattr(arch, '__name__', str(arch))
     learn.pretrained = getattr(learn, 'pretrained', pretrained)       # False for a network that has no ImageNet weights

@@ -21,6 +21,7 @@ def test_train_step_smoke():
     out = run_bench('train_step.py')
     assert '| fp32 |' in out and '| bf16+channels_last |' in out and 'num_workers=0' in out
     assert 'Accuracy check' in out and 'mean val accuracy' in out
+    assert 'One optimiser step alone' in out and 'FusedAdam' in out
 
 def test_gpu_smoke():
     import torch

@@ -5,7 +5,8 @@ from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image, ImageDraw
-from fastai.optimizer import SGD, Adam
+from fastai.optimizer import SGD
+from medfast.learner import FusedAdam
 
 DATA = Path(__file__).resolve().parent.parent.parent/'shared'/'data'
 
@@ -39,7 +40,7 @@ def test_pneumonia_study_protocol(xrays):
     assert learn.dls.split_info['protocol'] == 'study' and 'image-level' in learn.dls.split_info['rule']
     default = pneumonia_study_dls(xrays, size=32)
     assert default.split_info['patient_leaks'] == 0 and set(default.test_items) == set(learn.dls.test_items)
-    assert pneumonia_study_learner(xrays, 'basenet', pretrained=False, size=32).opt_func is Adam
+    assert pneumonia_study_learner(xrays, 'basenet', pretrained=False, size=32).opt_func is FusedAdam   # fastai's Adam, stepped by the fused kernel
     with pytest.raises(TypeError, match="unexpected keyword argument 'opt_fun'"):
         pneumonia_study_learner(xrays, 'basenet', pretrained=False, size=32, opt_fun=SGD)
 
