@@ -186,7 +186,8 @@ def evaluate(learn, test_path_or_dl, tta:bool=False, threshold:float|str|None='s
     _check_boot(n_boot, ci); _check_sensitivity(target_sensitivity)   # settings that cannot work fail now, not after predicting
     source = 'given'
     if threshold == 'saved':                         # with TTA, a recipe's threshold for TTA predictions (unless you set another)
-        threshold, source = saved_threshold(learn, tta=tta), 'saved (for TTA)' if saved_threshold(learn, tta=tta) != saved_threshold(learn) else 'saved'
+        threshold = saved_threshold(learn, tta=tta)
+        source = 'saved (for TTA)' if threshold != saved_threshold(learn) else 'saved'
     if threshold is not None and not isinstance(threshold, str):
         given = isinstance(test_path_or_dl, LabelledPreds)
         _check_threshold(threshold, len(test_path_or_dl.classes if given else learn.dls.vocab),

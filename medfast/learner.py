@@ -415,6 +415,7 @@ def training_precision(learn) -> str|None:
 
 # %% ../nbs/04_learner.ipynb #a34c30a7
 _FUSED_ADAM = ('cpu', 'cuda') if ismin_torch('2.4') else ('cuda',)     # devices with PyTorch's fused Adam kernel
+_FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)   # and the weights it takes
 
 def _adam_state(p, state, fused:bool) -> dict:
     "`state` with Adam's moments laid out as `p` and a step count as a tensor (an int `step` from fastai's `Adam`, e.g. a loaded optimiser state, converted)"
@@ -438,8 +439,8 @@ class FusedAdam(Optimizer):
         if closure is not None: raise NotImplementedError("FusedAdam, like fastai's optimizers, does not take a closure")
         groups = {}
         for p, pg, state, hyper in self.all_params(with_grad=True):
-            fused = (p.device.type in _FUSED_ADAM and p.dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64)
-                     and p.grad.stride() == p.stride() and p.grad.dtype == p.dtype)   # else PyTorch's loop, which takes any layout
+            fused = (p.device.type in _FUSED_ADAM and p.dtype in _FUSED_DTYPES and p.grad.dtype == p.dtype
+                     and p.grad.stride() == p.stride())   # else PyTorch's loop, which takes any layout
             key = (hyper['lr'], hyper['mom'], hyper['sqr_mom'], hyper['eps'], hyper['wd'] if state.get('do_wd', True) else 0., fused)
             groups.setdefault(key, []).append((p, _adam_state(p, state, fused)))
         update = _adamw_update if self.decouple_wd else _adam_update
